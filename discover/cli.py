@@ -1,0 +1,40 @@
+"""The ``discover`` command line: one sub-command per job.
+
+Each sub-command lives in its own module that provides ``add_parser(subparsers)`` and
+``run(args) -> int``.  Bad input raises :class:`~discover.errors.UserError`, which is
+printed here as one line on stderr with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import codegen_command, fit_command
+
+    parser = argparse.ArgumentParser(
+        prog="discover",
+        description="Find equations in data and turn them into fast native code.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    fit_command.add_parser(subparsers)
+    codegen_command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"discover {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

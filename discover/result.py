@@ -1,0 +1,115 @@
+"""The result of a formula fit, and its JSON file: the one definition of the schema.
+
+A result file (``discover fit ... --output result.json``) is a JSON object::
+
+    {
+      "schema": "discover.fit/1",
+      "data": "examples/data/x.h5",        # the data file, as given
+      "target": "y",                        # the target's name
+      "variables": ["x0", "x1"],            # input names, in column order
+      "settings": {...},                    # the Regressor parameters used
+      "equations": [                        # the Pareto front, by complexity
+        {"complexity": 5, "loss": 0.01, "score": 0.3, "sympy": "2.5*x0**2"}, ...
+      ],
+      "selected": 2,                        # index into "equations"
+      "model_selection": "best",
+      "stats": {"iterations": ..., "evaluations": ..., "seconds": ..., "stopped_by": ...}
+    }
+
+``sympy`` strings parse back with :func:`parse_equation` (explicit Symbols for the
+variable names, so names such as ``gamma`` or ``I`` stay plain symbols).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sympy
+
+from .atomic import write_text_atomic
+from .errors import UserError
+
+SCHEMA = "discover.fit/1"
+
+
+@dataclass
+class Equation:
+    """One member of the Pareto front."""
+
+    complexity: int
+    loss: float
+    score: float
+    sympy: str
+
+
+@dataclass
+class FitResult:
+    """Everything a fit produced; serialises to the schema above."""
+
+    data: str | None
+    target: str
+    variables: list[str]
+    settings: dict[str, Any]
+    equations: list[Equation]
+    selected: int
+    model_selection: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def selected_equation(self) -> Equation:
+        return self.equations[self.selected]
+
+    def to_json(self) -> str:
+        payload = {"schema": SCHEMA, **asdict(self)}
+        return json.dumps(payload, indent=2, default=_jsonable)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write atomically: an interrupted write never leaves a broken file."""
+        write_text_atomic(path, self.to_json() + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def load_result(path: str | os.PathLike) -> FitResult:
+    """Read a result file; a missing or malformed file is a :class:`UserError`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            payload = json.load(handle)
+    except FileNotFoundError:
+        raise UserError(f"result file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not a discover result file (invalid JSON: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
+        raise UserError(f"{path} is not a discover result file (expected schema {SCHEMA!r})")
+    try:
+        equations = [Equation(**eq) for eq in payload["equations"]]
+        return FitResult(
+            data=payload.get("data"),
+            target=payload["target"],
+            variables=list(payload["variables"]),
+            settings=dict(payload.get("settings", {})),
+            equations=equations,
+            selected=int(payload["selected"]),
+            model_selection=payload.get("model_selection", "best"),
+            stats=dict(payload.get("stats", {})),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path} is a malformed discover result file ({exc})") from None
+
+
+def symbols_for(names: list[str]) -> dict[str, sympy.Symbol]:
+    """An explicit ``locals`` dict so that every name parses as a plain Symbol."""
+    return {name: sympy.Symbol(name) for name in names}
+
+
+def parse_equation(text: str, variables: list[str]) -> sympy.Expr:
+    """Parse a ``sympy`` string of a result back into an expression over ``variables``."""
+    return sympy.sympify(text, locals=symbols_for(variables))
