@@ -1,0 +1,458 @@
+"""Load a table of inputs ``X`` and a target ``y`` from HDF5, CSV or NPZ, and validate it.
+
+Every path ends in one place, :func:`_make_dataset`, which checks what all formats share
+(numeric dtype, shapes, matching lengths, at least one row and one feature, all values
+finite, unique names) and returns a :class:`Dataset` of read-only float64 arrays.
+
+Formats are recognised by content, not by extension:
+
+* **HDF5** (starts with ``\\x89HDF\\r\\n\\x1a\\n``), two layouts:
+
+  (a) a 2-D dataset ``X`` (rows x features) and a 1-D dataset ``y``.  Feature names come
+      from an attribute ``feature_names`` (or ``names``) on ``X``, else ``x0, x1, ...``;
+      the target name from the attribute ``name`` on ``y``, else ``"y"``.
+  (b) one 1-D dataset per column, at the root or inside the root's only group.  The
+      target is ``target`` if given, else the dataset named ``y``; otherwise an error
+      lists the names and asks for ``--target``.  Columns keep the file's order (the
+      creation order when the file tracks it, otherwise alphabetical).
+
+* **NPZ** (a zip of ``.npy`` members): arrays ``X`` and ``y`` (optional ``feature_names``),
+  or one 1-D array per column as in HDF5 layout (b).
+* **CSV** (anything else that is UTF-8 text): a header row of names, then numeric rows.
+  Separator ``,`` (or tab or ``;`` if the header has no comma).  Lines starting with
+  ``#`` and blank lines are skipped; an empty cell is a missing value (reported like
+  NaN).  The target is ``target``, else the column ``y``, else the last column.
+
+Variable names become symbols in formulas, so a name that is not a valid Python
+identifier, or is a Python keyword, is sanitized (:func:`sanitize_names`): every
+character that cannot appear in an identifier becomes ``_``, and a name that still cannot
+start an identifier (leading digit, keyword, empty) gets a leading ``_``:
+``"mass (kg)" -> "mass__kg_"``, ``"2theta" -> "_2theta"``, ``"lambda" -> "_lambda"``.
+A sanitized name that collides with another gets ``_2``, ``_3``, ...  ``target`` may be
+given as the original or the sanitized name.
+
+Bad input raises :class:`~discover.errors.DataError` with one line saying what is wrong
+and what to do; errors from :func:`load_dataset` start with the path.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import keyword
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
+
+# A column: (name, array).  A table: columns in file order.  Raw parts of a dataset:
+# (X, y, feature_names, target_name), not yet validated.
+Column = tuple[str, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A validated table: ``X`` is (n_rows, n_features), ``y`` is (n_rows,).
+
+    Both arrays are float64, C-contiguous, finite and read-only.  ``feature_names`` (one
+    per column of ``X``) and ``target_name`` are unique valid Python identifiers.
+    ``path`` is the file it was loaded from, as given, or ``None`` for in-memory arrays.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    target_name: str
+    path: str | None
+
+    @property
+    def n_rows(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_dataset(path: str | os.PathLike, target: str | None = None) -> Dataset:
+    """Load ``path`` (HDF5, NPZ or CSV, recognised by content) into a :class:`Dataset`.
+
+    ``target`` names the column to predict (``--target``); see the module docstring for
+    the default in each format.  Raises :class:`DataError` for any unusable input.
+    """
+    shown = os.fspath(path)
+    try:
+        kind = _sniff(shown)
+        loader = {"hdf5": _load_hdf5, "npz": _load_npz, "csv": _load_csv}[kind]
+        return _make_dataset(*loader(shown, target), path=shown)
+    except DataError as exc:
+        raise DataError(f"{shown}: {exc}") from None
+
+
+def dataset_from_arrays(X, y, feature_names=None, target_name="y") -> Dataset:
+    """Validate in-memory data: ``X`` (n_rows, n_features) and ``y`` (n_rows,).
+
+    ``X`` may be a nested list, an ndarray or a pandas-like object with ``.columns``
+    (its column labels become the default feature names).  Integers and booleans are
+    converted to float64; the arrays are copied.  ``feature_names`` defaults to
+    ``x0, x1, ...``.  Raises :class:`DataError` for unusable input.
+    """
+    if hasattr(X, "columns"):
+        labels = list(X.columns)
+        if feature_names is None:
+            feature_names = [str(label) for label in labels]
+        columns = [_numeric(np.asarray(X[label]), f"column '{label}'") for label in labels]
+        X = np.column_stack(columns) if columns else np.empty((len(X), 0))
+    X = _as_array(X, "X")
+    y = _as_array(y, "y")
+    if X.ndim == 1:
+        raise DataError(
+            f"X is 1-D with shape {X.shape}; X must be 2-D (rows x features): "
+            "use X.reshape(-1, 1) for a single feature"
+        )
+    return _make_dataset(X, y, feature_names, target_name, path=None)
+
+
+def sanitize_names(names: Sequence[str]) -> list[str]:
+    """Turn unique ``names`` into unique valid, non-keyword Python identifiers.
+
+    Names that are already valid are kept; others are sanitized as the module docstring
+    describes and, on collision, suffixed ``_2``, ``_3``, ...
+    """
+    taken = {name for name in names if _is_symbol(name)}
+    result = []
+    for name in names:
+        if _is_symbol(name):
+            result.append(name)
+            continue
+        base = "".join(c if ("_" + c).isidentifier() else "_" for c in name)
+        if not _is_symbol(base):
+            base = "_" + base
+        candidate, k = base, 2
+        while candidate in taken:
+            candidate, k = f"{base}_{k}", k + 1
+        taken.add(candidate)
+        result.append(candidate)
+    return result
+
+
+# --------------------------------------------------------------------- shared validation
+
+
+def _make_dataset(X, y, feature_names, target_name, path) -> Dataset:
+    """Check raw parts for every format and build the :class:`Dataset`.
+
+    ``X`` must be 2-D (n_rows, n_features), ``y`` 1-D (n_rows,) (a column (n_rows, 1)
+    is accepted and flattened); ``feature_names`` is ``None`` or n_features strings.
+    """
+    X = _numeric(np.asarray(X), "X")
+    y = _numeric(np.asarray(y), f"target '{target_name}'")
+    if X.ndim != 2:
+        raise DataError(f"X has shape {X.shape}; it must be 2-D (rows x features)")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"target '{target_name}' has shape {y.shape}; it must be 1-D (one value per row)")
+    n_rows, n_features = X.shape
+    if y.shape[0] != n_rows:
+        raise DataError(
+            f"X has {n_rows} rows but target '{target_name}' has {y.shape[0]}; "
+            "they need one target value per row"
+        )
+    if n_rows == 0:
+        raise DataError("no data rows; the table needs at least one row of values")
+    if feature_names is None:
+        feature_names = [f"x{i}" for i in range(n_features)]
+    names = [str(name) for name in feature_names]
+    if n_features == 0:
+        raise DataError(
+            f"no input columns, only the target '{target_name}'; add at least one feature column"
+        )
+    if len(names) != n_features:
+        raise DataError(f"X has {n_features} columns but {len(names)} feature names were given: {_quoted(names)}")
+    all_names = names + [str(target_name)]
+    duplicates = sorted({name for name in all_names if all_names.count(name) > 1})
+    if duplicates:
+        raise DataError(f"duplicate column names {_quoted(duplicates)}; every column needs its own name")
+    _check_finite(X, y, all_names)
+    symbols = sanitize_names(all_names)
+    return Dataset(_frozen(X), _frozen(y), symbols[:-1], symbols[-1], path)
+
+
+def _numeric(arr: np.ndarray, label: str) -> np.ndarray:
+    """Return ``arr`` if its dtype is real numeric (bool, int, float); else DataError."""
+    kind = arr.dtype.kind
+    if kind in "biuf":
+        return arr
+    if kind == "c":
+        raise DataError(
+            f"{label} holds complex numbers; discover fits real data: "
+            "store the real and imaginary parts (or magnitude) as separate real columns"
+        )
+    example = f", e.g. {arr.flat[0]!r}" if arr.size and kind in "USO" else ""
+    raise DataError(f"{label} is not numeric (dtype {arr.dtype}{example}); convert it to numbers")
+
+
+def _check_finite(X: np.ndarray, y: np.ndarray, names: list[str]) -> None:
+    """DataError naming each column with NaN/inf, its count and first row (0-based)."""
+    if np.isfinite(X).all() and np.isfinite(y).all():
+        return
+    columns = list(X.T) + [y]
+    bad_rows = np.zeros(y.shape[0], dtype=bool)
+    parts = []
+    for name, column in zip(names, columns):
+        bad = ~np.isfinite(column)
+        if bad.any():
+            bad_rows |= bad
+            parts.append(f"'{name}' in {bad.sum()} rows (first: row {np.argmax(bad)})")
+    raise DataError(
+        f"missing, NaN or inf values in column {', '.join(parts)} "
+        f"({bad_rows.sum()} of {len(bad_rows)} rows affected); remove or impute those rows"
+    )
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    out = np.array(arr, dtype=np.float64, order="C", copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def _as_array(value, label: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise DataError(f"{label} cannot be made into an array ({exc}); rows must all have the same length") from None
+
+
+def _is_symbol(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _quoted(names) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+# ---------------------------------------------------------------- layouts shared by formats
+
+
+def _from_columns(columns: list[Column], target: str | None, last_is_default: bool):
+    """Raw parts from 1-D columns: pick the target, stack the rest as X (n_rows, n_features).
+
+    Target: ``target`` (original or sanitized name), else ``y``, else the last column if
+    ``last_is_default``, else DataError asking for ``--target``.
+    """
+    names = [name for name, _ in columns]
+    for name, arr in columns:
+        if arr.ndim != 1:
+            raise DataError(
+                f"'{name}' has shape {arr.shape}; with one array per column every one must be 1-D "
+                "(or store a 2-D X and a 1-D y)"
+            )
+        _numeric(arr, f"column '{name}'")
+    lengths = {len(arr) for _, arr in columns}
+    if len(lengths) > 1:
+        sizes = ", ".join(f"'{name}' {len(arr)}" for name, arr in columns)
+        raise DataError(f"columns have different lengths ({sizes} rows); every column needs one value per row")
+    if target is not None:
+        index = _find_target(names, target)
+    elif "y" in names:
+        index = names.index("y")
+    elif last_is_default and names:
+        index = len(names) - 1
+    else:
+        raise DataError(f"no column named 'y'; pass --target NAME with one of: {_quoted(names)}")
+    features = [arr for i, (_, arr) in enumerate(columns) if i != index]
+    n_rows = lengths.pop()
+    X = np.column_stack(features) if features else np.empty((n_rows, 0))
+    return X, columns[index][1], names[:index] + names[index + 1 :], names[index]
+
+
+def _find_target(names: list[str], target: str) -> int:
+    if target in names:
+        return names.index(target)
+    symbols = sanitize_names(names) if len(set(names)) == len(names) else names
+    if target in symbols:
+        return symbols.index(target)
+    raise DataError(f"target '{target}' not found; available: {_quoted(names)}")
+
+
+def _from_matrix(X, y, feature_names, target_name: str, target: str | None):
+    """Raw parts from layout (a): ``X`` (n_rows, n_features) and ``y`` (n_rows,)."""
+    if target is not None and target not in (target_name, sanitize_names([target_name])[0]):
+        shown = _quoted(feature_names) if feature_names is not None else f"{np.shape(X)[-1]} unnamed columns"
+        raise DataError(
+            f"target '{target}' not found: this file stores X (features {shown}) and the target "
+            f"'{target_name}'; omit --target or pass --target {target_name}"
+        )
+    return X, y, feature_names, target_name
+
+
+def _as_names(value, label: str) -> list[str]:
+    """Strings (or bytes) from an attribute or array of names."""
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.dtype.kind not in "USO":
+        raise DataError(f"{label} must be a 1-D array of strings, got {arr.dtype} with shape {arr.shape}")
+    return [_as_name(v) for v in arr]
+
+
+def _as_name(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, np.bytes_)) else str(value)
+
+
+# ---------------------------------------------------------------------------- formats
+
+
+def _sniff(path: str) -> str:
+    """``"hdf5"``, ``"npz"`` or ``"csv"`` from the first bytes; DataError otherwise."""
+    if not os.path.exists(path):
+        raise DataError("no such file; check the path")
+    if os.path.isdir(path):
+        raise DataError("is a directory, not a data file; pass an HDF5, NPZ or CSV file")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536)
+    except OSError as exc:
+        raise DataError(f"cannot read the file ({exc.strerror or exc})") from None
+    if not head:
+        raise DataError("the file is empty")
+    if head.startswith(HDF5_SIGNATURE):
+        return "hdf5"
+    if head.startswith(ZIP_SIGNATURE):
+        return "npz"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        is_text = b"\x00" not in head
+    except UnicodeDecodeError:
+        is_text = False
+    if not is_text:
+        raise DataError(
+            f"not an HDF5, NPZ or CSV file (binary data starting {head[:8]!r}); "
+            "discover reads HDF5, NPZ and CSV text"
+        )
+    return "csv"
+
+
+def _load_hdf5(path: str, target: str | None):
+    """Raw parts from an HDF5 file in layout (a) X/y or (b) one 1-D dataset per column."""
+    import h5py
+
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"cannot open as HDF5 ({exc}); the file may be truncated or corrupt") from None
+    with handle:
+        group = handle
+        if len(group) == 1 and isinstance(next(iter(group.values())), h5py.Group):
+            group = next(iter(group.values()))
+        datasets = {name: obj for name, obj in group.items() if isinstance(obj, h5py.Dataset)}
+        X, y = datasets.get("X"), datasets.get("y")
+        if X is not None and X.ndim != 1:
+            if y is None:
+                raise DataError("has a dataset 'X' but no 'y'; store the target as a 1-D dataset 'y'")
+            names_attr = next((X.attrs[k] for k in ("feature_names", "names") if k in X.attrs), None)
+            names = None if names_attr is None else _as_names(names_attr, "attribute feature_names of X")
+            target_name = _as_name(y.attrs["name"]) if "name" in y.attrs else "y"
+            return _from_matrix(X[()], y[()], names, target_name, target)
+        if not any(ds.ndim == 1 for ds in datasets.values()):
+            contents = ", ".join(
+                f"'{name}' shape {obj.shape}" if isinstance(obj, h5py.Dataset) else f"group '{name}'"
+                for name, obj in group.items()
+            )
+            raise DataError(
+                f"no usable data (contents: {contents or 'nothing'}); store a 2-D dataset X and a 1-D "
+                "dataset y, or one 1-D dataset per column, at the root or in its only group"
+            )
+        return _from_columns([(name, ds[()]) for name, ds in datasets.items()], target, last_is_default=False)
+
+
+def _load_npz(path: str, target: str | None):
+    """Raw parts from an NPZ file: arrays X and y (optional feature_names), or 1-D columns."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            others = [name for name in archive.namelist() if not name.endswith(".npy")]
+        if others:
+            raise DataError(f"a zip file but not NPZ (member '{others[0]}' is not a .npy array); save with numpy.savez")
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"cannot read as NPZ ({exc}); the file may be truncated or corrupt") from None
+    except ValueError as exc:  # object arrays need pickle, which is refused
+        raise DataError(f"holds a non-numeric (object) array ({exc}); save numeric arrays only") from None
+    if "X" in arrays and arrays["X"].ndim != 1:
+        if "y" not in arrays:
+            raise DataError("has an array 'X' but no 'y'; save the target as a 1-D array 'y'")
+        names = arrays.get("feature_names")
+        names = None if names is None else _as_names(names, "array feature_names")
+        return _from_matrix(arrays["X"], arrays["y"], names, "y", target)
+    if not arrays:
+        raise DataError("the NPZ file holds no arrays; save X and y, or one 1-D array per column")
+    return _from_columns(list(arrays.items()), target, last_is_default=False)
+
+
+def _load_csv(path: str, target: str | None):
+    """Raw parts from CSV text: a header row of names, numeric rows, '#' comments."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        numbered = [
+            (lineno, line)
+            for lineno, line in enumerate(handle, start=1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    if not numbered:
+        raise DataError("no header row and no data (only blank or '#' comment lines)")
+    header = numbered[0][1]
+    delimiter = next((d for d in ",\t;" if d in header), ",")
+    rows = [[cell.strip() for cell in row] for row in csv.reader((line for _, line in numbered), delimiter=delimiter)]
+    names, body, linenos = rows[0], rows[1:], [lineno for lineno, _ in numbered[1:]]
+    if all(_parse_float(name) is not None for name in names):
+        example = ",".join([f"x{i}" for i in range(len(names) - 1)] + ["y"])
+        raise DataError(f"the first line looks like data, not a header; add a header row of names, e.g. {example}")
+    for lineno, row in zip(linenos, body):
+        if len(row) != len(names):
+            raise DataError(
+                f"line {lineno} has {len(row)} fields but the header has {len(names)} columns; "
+                "every row needs one value per column"
+            )
+    columns = [(name, _parse_column(name, [row[j] for row in body], linenos)) for j, name in enumerate(names)]
+    return _from_columns(columns, target, last_is_default=True)
+
+
+def _parse_column(name: str, cells: list[str], linenos: list[int]) -> np.ndarray:
+    """Float64 values of one CSV column; empty cells are NaN (reported later as missing)."""
+    cells = [cell or "nan" for cell in cells]
+    try:
+        return np.array(cells, dtype=np.float64) if cells else np.empty(0)
+    except ValueError:
+        pass  # find the offending cell; float() also accepts a few spellings numpy refuses
+    values = []
+    for lineno, cell in zip(linenos, cells):
+        value = _parse_float(cell)
+        if value is None:
+            what = "a complex number" if _is_complex(cell) else "not a number"
+            raise DataError(f"column '{name}' line {lineno}: {cell!r} is {what}; every value must be a real number")
+        values.append(value)
+    return np.array(values)
+
+
+def _parse_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _is_complex(text: str) -> bool:
+    try:
+        complex(text)
+    except ValueError:
+        return False
+    return True
