@@ -50,7 +50,7 @@ import numpy as np
 from .errors import DataError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-ZIP_SIGNATURE = b"PK\x03\x04"
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members; an empty zip
 
 # A column: (name, array).  A table: columns in file order.  Raw parts of a dataset:
 # (X, y, feature_names, target_name), not yet validated.
@@ -199,7 +199,10 @@ def _numeric(arr: np.ndarray, label: str) -> np.ndarray:
             f"{label} holds complex numbers; discover fits real data: "
             "store the real and imaginary parts (or magnitude) as separate real columns"
         )
-    example = f", e.g. {arr.flat[0]!r}" if arr.size and kind in "USO" else ""
+    example = ""
+    if kind in "USO" and arr.size:
+        first = arr.flat[0]
+        example = f", e.g. {(first.item() if isinstance(first, np.generic) else first)!r}"
     raise DataError(f"{label} is not numeric (dtype {arr.dtype}{example}); convert it to numbers")
 
 
@@ -214,11 +217,15 @@ def _check_finite(X: np.ndarray, y: np.ndarray, names: list[str]) -> None:
         bad = ~np.isfinite(column)
         if bad.any():
             bad_rows |= bad
-            parts.append(f"'{name}' in {bad.sum()} rows (first: row {np.argmax(bad)})")
+            parts.append(f"'{name}' in {_rows(bad.sum())} (first at row index {np.argmax(bad)})")
     raise DataError(
-        f"missing, NaN or inf values in column {', '.join(parts)} "
-        f"({bad_rows.sum()} of {len(bad_rows)} rows affected); remove or impute those rows"
+        f"missing, NaN or inf values: column {', '.join(parts)}; {bad_rows.sum()} of {_rows(len(bad_rows))} "
+        "affected; remove those rows or impute the values"
     )
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
@@ -289,7 +296,7 @@ def _find_target(names: list[str], target: str) -> int:
 def _from_matrix(X, y, feature_names, target_name: str, target: str | None):
     """Raw parts from layout (a): ``X`` (n_rows, n_features) and ``y`` (n_rows,)."""
     if target is not None and target not in (target_name, sanitize_names([target_name])[0]):
-        shown = _quoted(feature_names) if feature_names is not None else f"{np.shape(X)[-1]} unnamed columns"
+        shown = _quoted(feature_names or [f"x{i}" for i in range(np.shape(X)[-1])])
         raise DataError(
             f"target '{target}' not found: this file stores X (features {shown}) and the target "
             f"'{target_name}'; omit --target or pass --target {target_name}"
@@ -327,7 +334,7 @@ def _sniff(path: str) -> str:
         raise DataError("the file is empty")
     if head.startswith(HDF5_SIGNATURE):
         return "hdf5"
-    if head.startswith(ZIP_SIGNATURE):
+    if head.startswith(ZIP_SIGNATURES):
         return "npz"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
@@ -383,11 +390,9 @@ def _load_npz(path: str, target: str | None):
         if others:
             raise DataError(f"a zip file but not NPZ (member '{others[0]}' is not a .npy array); save with numpy.savez")
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+            arrays = {name: _npz_array(npz, name) for name in npz.files}
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(f"cannot read as NPZ ({exc}); the file may be truncated or corrupt") from None
-    except ValueError as exc:  # object arrays need pickle, which is refused
-        raise DataError(f"holds a non-numeric (object) array ({exc}); save numeric arrays only") from None
     if "X" in arrays and arrays["X"].ndim != 1:
         if "y" not in arrays:
             raise DataError("has an array 'X' but no 'y'; save the target as a 1-D array 'y'")
@@ -397,6 +402,13 @@ def _load_npz(path: str, target: str | None):
     if not arrays:
         raise DataError("the NPZ file holds no arrays; save X and y, or one 1-D array per column")
     return _from_columns(list(arrays.items()), target, last_is_default=False)
+
+
+def _npz_array(npz, name: str) -> np.ndarray:
+    try:
+        return npz[name]
+    except ValueError:  # object arrays need pickle, which is refused
+        raise DataError(f"array '{name}' holds Python objects (dtype object); save numeric arrays only") from None
 
 
 def _load_csv(path: str, target: str | None):
