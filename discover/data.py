@@ -45,6 +45,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import h5py
 import numpy as np
 
 from .errors import DataError
@@ -332,54 +333,61 @@ def _sniff(path: str) -> str:
         raise DataError(f"cannot read the file ({exc.strerror or exc})") from None
     if not head:
         raise DataError("the file is empty")
-    if head.startswith(HDF5_SIGNATURE):
+    # the HDF5 signature sits at offset 0, or after a user block of 512, 1024, 2048, ... bytes
+    if any(head.startswith(HDF5_SIGNATURE, offset) for offset in (0, 512, 1024, 2048, 4096, 8192, 16384, 32768)):
         return "hdf5"
     if head.startswith(ZIP_SIGNATURES):
         return "npz"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        is_text = b"\x00" not in head
-    except UnicodeDecodeError:
-        is_text = False
-    if not is_text:
+    controls = sum(head.count(bytes([c])) for c in range(32) if c not in b"\t\n\r\f")
+    if controls > len(head) // 100 or b"\x00" in head:
         raise DataError(
             f"not an HDF5, NPZ or CSV file (binary data starting {head[:8]!r}); "
             "discover reads HDF5, NPZ and CSV text"
         )
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(exc) from None
     return "csv"
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> DataError:
+    return DataError(f"text that is not UTF-8 (byte {exc.object[exc.start]:#x}); save the CSV as UTF-8")
 
 
 def _load_hdf5(path: str, target: str | None):
     """Raw parts from an HDF5 file in layout (a) X/y or (b) one 1-D dataset per column."""
-    import h5py
-
     try:
-        handle = h5py.File(path, "r")
+        with h5py.File(path, "r") as handle:
+            return _hdf5_parts(handle, target)
     except OSError as exc:
-        raise DataError(f"cannot open as HDF5 ({exc}); the file may be truncated or corrupt") from None
-    with handle:
-        group = handle
-        if len(group) == 1 and isinstance(next(iter(group.values())), h5py.Group):
-            group = next(iter(group.values()))
-        datasets = {name: obj for name, obj in group.items() if isinstance(obj, h5py.Dataset)}
-        X, y = datasets.get("X"), datasets.get("y")
-        if X is not None and X.ndim != 1:
-            if y is None:
-                raise DataError("has a dataset 'X' but no 'y'; store the target as a 1-D dataset 'y'")
-            names_attr = next((X.attrs[k] for k in ("feature_names", "names") if k in X.attrs), None)
-            names = None if names_attr is None else _as_names(names_attr, "attribute feature_names of X")
-            target_name = _as_name(y.attrs["name"]) if "name" in y.attrs else "y"
-            return _from_matrix(X[()], y[()], names, target_name, target)
-        if not any(ds.ndim == 1 for ds in datasets.values()):
-            contents = ", ".join(
-                f"'{name}' shape {obj.shape}" if isinstance(obj, h5py.Dataset) else f"group '{name}'"
-                for name, obj in group.items()
-            )
-            raise DataError(
-                f"no usable data (contents: {contents or 'nothing'}); store a 2-D dataset X and a 1-D "
-                "dataset y, or one 1-D dataset per column, at the root or in its only group"
-            )
-        return _from_columns([(name, ds[()]) for name, ds in datasets.items()], target, last_is_default=False)
+        raise DataError(f"cannot read as HDF5 ({exc}); the file may be truncated or corrupt") from None
+
+
+def _hdf5_parts(handle, target: str | None):
+    """Raw parts from an open h5py.File (see :func:`_load_hdf5`)."""
+    group = handle
+    if len(group) == 1 and isinstance(next(iter(group.values())), h5py.Group):
+        group = next(iter(group.values()))
+    datasets = {name: obj for name, obj in group.items() if isinstance(obj, h5py.Dataset)}
+    X, y = datasets.get("X"), datasets.get("y")
+    if X is not None and X.ndim != 1:
+        if y is None:
+            raise DataError("has a dataset 'X' but no 'y'; store the target as a 1-D dataset 'y'")
+        names_attr = next((X.attrs[k] for k in ("feature_names", "names") if k in X.attrs), None)
+        names = None if names_attr is None else _as_names(names_attr, "attribute feature_names of X")
+        target_name = _as_name(y.attrs["name"]) if "name" in y.attrs else "y"
+        return _from_matrix(X[()], y[()], names, target_name, target)
+    if not any(ds.ndim == 1 for ds in datasets.values()):
+        contents = ", ".join(
+            f"'{name}' shape {obj.shape}" if isinstance(obj, h5py.Dataset) else f"group '{name}'"
+            for name, obj in group.items()
+        )
+        raise DataError(
+            f"no usable data (contents: {contents or 'nothing'}); store a 2-D dataset X and a 1-D "
+            "dataset y, or one 1-D dataset per column, at the root or in its only group"
+        )
+    return _from_columns([(name, ds[()]) for name, ds in datasets.items()], target, last_is_default=False)
 
 
 def _load_npz(path: str, target: str | None):
@@ -412,47 +420,73 @@ def _npz_array(npz, name: str) -> np.ndarray:
 
 
 def _load_csv(path: str, target: str | None):
-    """Raw parts from CSV text: a header row of names, numeric rows, '#' comments."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        numbered = [
-            (lineno, line)
-            for lineno, line in enumerate(handle, start=1)
-            if line.strip() and not line.lstrip().startswith("#")
-        ]
-    if not numbered:
+    """Raw parts from CSV text: a header row of names, numeric rows, '#' comment lines.
+
+    numpy's fast parser reads well-formed files; anything it refuses is parsed again
+    line by line to report the first problem with its line number.
+    """
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            lines = handle.read().splitlines()
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(exc) from None
+    start = next((i for i, line in enumerate(lines) if _is_data_line(line)), None)
+    if start is None:
         raise DataError("no header row and no data (only blank or '#' comment lines)")
-    header = numbered[0][1]
-    delimiter = next((d for d in ",\t;" if d in header), ",")
-    rows = [[cell.strip() for cell in row] for row in csv.reader((line for _, line in numbered), delimiter=delimiter)]
-    names, body, linenos = rows[0], rows[1:], [lineno for lineno, _ in numbered[1:]]
+    delimiter = next((d for d in ",\t;" if d in lines[start]), None)  # None: whitespace
+    names = _split_lines([lines[start]], delimiter)[0]
     if all(_parse_float(name) is not None for name in names):
         example = ",".join([f"x{i}" for i in range(len(names) - 1)] + ["y"])
         raise DataError(f"the first line looks like data, not a header; add a header row of names, e.g. {example}")
-    for lineno, row in zip(linenos, body):
+    body = lines[start + 1 :]
+    if not any(_is_data_line(line) for line in body):
+        raise DataError("no data rows, only the header; the table needs at least one row of values")
+    try:
+        values = np.loadtxt(body, delimiter=delimiter, comments="#", ndmin=2, dtype=np.float64)
+        ok = values.shape[1:] == (len(names),)
+    except ValueError:
+        ok = False
+    if not ok:
+        values = _parse_rows(body, start + 2, names, delimiter)
+    return _from_columns(list(zip(names, values.T)), target, last_is_default=True)
+
+
+def _parse_rows(lines: list[str], first_lineno: int, names: list[str], delimiter: str | None) -> np.ndarray:
+    """Values (n_rows, len(names)) from CSV data lines, slowly; DataError at the first bad line.
+
+    Empty cells become NaN (reported later as missing values).
+    """
+    numbered = [(first_lineno + i, line) for i, line in enumerate(lines) if _is_data_line(line)]
+    rows = _split_lines([line for _, line in numbered], delimiter)
+    values = np.empty((len(rows), len(names)))
+    for i, ((lineno, _), row) in enumerate(zip(numbered, rows)):
         if len(row) != len(names):
             raise DataError(
                 f"line {lineno} has {len(row)} fields but the header has {len(names)} columns; "
                 "every row needs one value per column"
             )
-    columns = [(name, _parse_column(name, [row[j] for row in body], linenos)) for j, name in enumerate(names)]
-    return _from_columns(columns, target, last_is_default=True)
+        for j, cell in enumerate(row):
+            value = _parse_float(cell or "nan")
+            if value is None:
+                what = "a complex number" if _is_complex(cell) else "not a number"
+                raise DataError(
+                    f"column '{names[j]}' line {lineno}: {cell!r} is {what}; every value must be a real number"
+                )
+            values[i, j] = value
+    return values
 
 
-def _parse_column(name: str, cells: list[str], linenos: list[int]) -> np.ndarray:
-    """Float64 values of one CSV column; empty cells are NaN (reported later as missing)."""
-    cells = [cell or "nan" for cell in cells]
+def _is_data_line(line: str) -> bool:
+    return bool(line.strip()) and not line.lstrip().startswith("#")
+
+
+def _split_lines(lines: list[str], delimiter: str | None) -> list[list[str]]:
+    """Stripped cells of each line, split at ``delimiter`` (CSV quoting) or at whitespace."""
     try:
-        return np.array(cells, dtype=np.float64) if cells else np.empty(0)
-    except ValueError:
-        pass  # find the offending cell; float() also accepts a few spellings numpy refuses
-    values = []
-    for lineno, cell in zip(linenos, cells):
-        value = _parse_float(cell)
-        if value is None:
-            what = "a complex number" if _is_complex(cell) else "not a number"
-            raise DataError(f"column '{name}' line {lineno}: {cell!r} is {what}; every value must be a real number")
-        values.append(value)
-    return np.array(values)
+        rows = csv.reader(lines, delimiter=delimiter) if delimiter else (line.split() for line in lines)
+        return [[cell.strip() for cell in row] for row in rows]
+    except csv.Error as exc:
+        raise DataError(f"cannot parse as CSV ({exc})") from None
 
 
 def _parse_float(text: str) -> float | None:

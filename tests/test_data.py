@@ -93,6 +93,20 @@ def test_csv_prefers_y_column_and_other_separators(tmp_path):
     assert_dataset(load_dataset(path), X3, Y3, ["a", "b"], "c")
 
 
+def test_whitespace_separated_text(tmp_path):
+    path = write_csv(tmp_path / "d.txt", "a  b   y\n1 2 10\n 3\t4 20\n5 6 30\n")
+    assert_dataset(load_dataset(path), X3, Y3, ["a", "b"], "y")
+
+
+def test_hdf5_with_user_block(tmp_path):
+    path = tmp_path / "ub.h5"
+    with h5py.File(path, "w", userblock_size=512) as handle:
+        handle["X"], handle["y"] = X3, Y3
+    with open(path, "r+b") as handle:
+        handle.write(b"a user block, not an HDF5 signature")
+    assert_dataset(load_dataset(path), X3, Y3, ["x0", "x1"], "y")
+
+
 def test_format_is_chosen_by_content_not_extension(tmp_path):
     csv_named_h5 = write_csv(tmp_path / "data.h5", "a,b,y\n1,2,10\n3,4,20\n5,6,30\n")
     assert_dataset(load_dataset(csv_named_h5), X3, Y3, ["a", "b"], "y")
@@ -226,7 +240,13 @@ BAD_FILES = {
         ["not an HDF5, NPZ or CSV file"],
     ),
     "png": (lambda p: _file(p, "img.csv", PNG_HEADER), None, ["not an HDF5, NPZ or CSV file", "PNG"]),
-    "truncated hdf5": (lambda p: _file(p, "t.h5", b"\x89HDF\r\n\x1a\n" + bytes(40)), None, ["cannot open as HDF5"]),
+    "latin-1 text": (lambda p: _file(p, "l.csv", "caf\xe9,y\n1,2\n".encode("latin-1")), None, ["not UTF-8 (byte 0xe9)"]),
+    "non-UTF-8 late in file": (
+        lambda p: _file(p, "l.csv", b"a,y\n" + b"1,2\n" * 40000 + b"\xff,3\n"),
+        None,
+        ["not UTF-8 (byte 0xff)"],
+    ),
+    "truncated hdf5": (lambda p: _file(p, "t.h5", b"\x89HDF\r\n\x1a\n" + bytes(40)), None, ["cannot read as HDF5"]),
     "zip not npz": (lambda p: _zip(p / "z.npz"), None, ["not NPZ", "notes.txt"]),
     "hdf5 target absent (columns)": (
         _h5(a=X3[:, 0], b=Y3),
@@ -273,7 +293,7 @@ BAD_FILES = {
     "csv complex": (lambda p: _file(p, "d.csv", "a,y\n1+2j,2\n"), None, ["'1+2j' is a complex number"]),
     "csv missing cell": (lambda p: _file(p, "d.csv", "a,y\n1,2\n,4\n"), None, ["missing, NaN or inf", "'a' in 1 row"]),
     "csv nan": (lambda p: _file(p, "d.csv", "a,y\n1,nan\n3,4\n"), None, ["'y' in 1 row (first at row index 0)"]),
-    "csv header only": (lambda p: _file(p, "d.csv", "a,y\n"), None, ["no data rows"]),
+    "csv header only": (lambda p: _file(p, "d.csv", "a,y\n# end\n"), None, ["no data rows, only the header"]),
     "csv only comments": (lambda p: _file(p, "d.csv", "# nothing\n\n"), None, ["no header row"]),
     "csv no header": (lambda p: _file(p, "d.csv", "1,2,3\n4,5,6\n"), None, ["looks like data", "x0,x1,y"]),
     "csv target alone": (lambda p: _file(p, "d.csv", "y\n1\n2\n"), None, ["no input columns"]),
