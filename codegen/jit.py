@@ -1,0 +1,87 @@
+"""LLVM for the host CPU: target machine, optimisation pipeline, MCJIT.
+
+* one cached target machine per (relocation model, code model) for optimisation and
+  object emission (:func:`target_machine`),
+* :func:`optimize` parses IR text, verifies it and runs the new pass builder's ``-O3``
+  pipeline (loop and SLP vectorisation on) for the host CPU,
+* :func:`jit` gives the optimised module to a fresh MCJIT engine and returns the
+  engine (keep it alive as long as the function is used) and the function's address.
+
+Host CPU = ``llvm.get_host_cpu_name()`` plus ``get_host_cpu_features()``, with
+``-prefer-256-bit`` appended so that AVX-512 hosts use 512-bit vectors.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import functools
+import threading
+
+import llvmlite.binding as llvm
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _initialise() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    # libm functions (exp, sinf...) called by kernels are resolved in the process
+    libm = ctypes.util.find_library("m")
+    if libm:
+        llvm.load_library_permanently(libm)
+
+
+@functools.cache
+def host_cpu() -> tuple[str, str]:
+    """(cpu name, feature string) used for every kernel built in this process."""
+    _initialise()
+    features = llvm.get_host_cpu_features().flatten()
+    return llvm.get_host_cpu_name(), ",".join(filter(None, [features, "-prefer-256-bit"]))
+
+
+def _create_target_machine(reloc: str = "default", codemodel: str = "jitdefault", jit: bool = False):
+    cpu, features = host_cpu()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc=reloc,
+                                        codemodel=codemodel, jit=jit)
+
+
+@functools.cache
+def target_machine(reloc: str = "default", codemodel: str = "jitdefault"):
+    """The cached host target machine (``reloc="pic", codemodel="default"`` for objects)."""
+    return _create_target_machine(reloc, codemodel)
+
+
+def triple() -> str:
+    _initialise()
+    return llvm.get_process_triple()
+
+
+def optimize(ir_text: str, tm=None) -> llvm.ModuleRef:
+    """Parse, verify and optimise (``O3``: loop + SLP vectorisation) a module."""
+    _initialise()
+    tm = tm or target_machine()
+    with _lock:
+        module = llvm.parse_assembly(ir_text)
+        module.verify()
+        module.triple = triple()
+        module.data_layout = str(tm.target_data)
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = True
+        builder = llvm.create_pass_builder(tm, pto)
+        builder.getModulePassManager().run(module, builder)
+    return module
+
+
+def jit(module: llvm.ModuleRef, symbol: str):
+    """Compile an optimised module to machine code; returns ``(engine, address)``."""
+    with _lock:
+        engine = llvm.create_mcjit_compiler(module, _create_target_machine(jit=True))
+        engine.finalize_object()
+        engine.run_static_constructors()
+        address = engine.get_function_address(symbol)
+    if not address:
+        raise RuntimeError(f"JIT compilation did not produce a function {symbol!r}")
+    return engine, address
