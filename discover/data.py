@@ -65,6 +65,7 @@ class Dataset:
     Both arrays are float64, C-contiguous, finite and read-only.  ``feature_names`` (one
     per column of ``X``) and ``target_name`` are unique valid Python identifiers.
     ``path`` is the file it was loaded from, as given, or ``None`` for in-memory arrays.
+    Instances compare by identity (``eq=False``: array equality has no single truth value).
     """
 
     X: np.ndarray
@@ -468,10 +469,7 @@ def _parse_rows(lines: list[str], first_lineno: int, names: list[str], delimiter
         for j, cell in enumerate(row):
             value = _parse_float(cell or "nan")
             if value is None:
-                what = "a complex number" if _is_complex(cell) else "not a number"
-                raise DataError(
-                    f"column '{names[j]}' line {lineno}: {cell!r} is {what}; every value must be a real number"
-                )
+                raise DataError(f"column '{names[j]}' line {lineno}: {_why_not_a_number(cell)}")
             values[i, j] = value
     return values
 
@@ -496,9 +494,11 @@ def _parse_float(text: str) -> float | None:
         return None
 
 
-def _is_complex(text: str) -> bool:
+def _why_not_a_number(cell: str) -> str:
+    if _parse_float(cell.replace(",", ".")) is not None:
+        return f"{cell!r} has a decimal comma; write numbers with a decimal point"
     try:
-        complex(text)
+        complex(cell)
     except ValueError:
-        return False
-    return True
+        return f"{cell!r} is not a number; every value must be a real number"
+    return f"{cell!r} is a complex number; every value must be a real number"

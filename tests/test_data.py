@@ -229,6 +229,10 @@ def _h5(**datasets):
     return lambda tmp_path: write_h5(tmp_path / "d.h5", datasets)
 
 
+def _csv(text):
+    return lambda tmp_path: _file(tmp_path, "d.csv", text)
+
+
 BAD_FILES = {
     # id: (make(tmp_path) -> path, target, substrings the one-line message must contain)
     "missing file": (lambda p: p / "nope.h5", None, ["nope.h5: no such file"]),
@@ -287,17 +291,18 @@ BAD_FILES = {
         None,
         ["X has 2 columns but 3 feature names"],
     ),
-    "csv target absent": (lambda p: _file(p, "d.csv", "a,b\n1,2\n"), "c", ["target 'c' not found; available: 'a', 'b'"]),
-    "csv ragged": (lambda p: _file(p, "d.csv", "a,b,y\n1,2,3\n4,5\n"), None, ["line 3 has 2 fields but the header has 3"]),
-    "csv string": (lambda p: _file(p, "d.csv", "a,y\n1,2\n# c\nfoo,4\n"), None, ["column 'a' line 4: 'foo' is not a number"]),
-    "csv complex": (lambda p: _file(p, "d.csv", "a,y\n1+2j,2\n"), None, ["'1+2j' is a complex number"]),
-    "csv missing cell": (lambda p: _file(p, "d.csv", "a,y\n1,2\n,4\n"), None, ["missing, NaN or inf", "'a' in 1 row"]),
-    "csv nan": (lambda p: _file(p, "d.csv", "a,y\n1,nan\n3,4\n"), None, ["'y' in 1 row (first at row index 0)"]),
-    "csv header only": (lambda p: _file(p, "d.csv", "a,y\n# end\n"), None, ["no data rows, only the header"]),
-    "csv only comments": (lambda p: _file(p, "d.csv", "# nothing\n\n"), None, ["no header row"]),
-    "csv no header": (lambda p: _file(p, "d.csv", "1,2,3\n4,5,6\n"), None, ["looks like data", "x0,x1,y"]),
-    "csv target alone": (lambda p: _file(p, "d.csv", "y\n1\n2\n"), None, ["no input columns"]),
-    "csv duplicate names": (lambda p: _file(p, "d.csv", "a,a,y\n1,2,3\n"), None, ["duplicate column names 'a'"]),
+    "csv target absent": (_csv("a,b\n1,2\n"), "c", ["target 'c' not found; available: 'a', 'b'"]),
+    "csv ragged": (_csv("a,b,y\n1,2,3\n4,5\n"), None, ["line 3 has 2 fields but the header has 3"]),
+    "csv string": (_csv("a,y\n1,2\n# c\nfoo,4\n"), None, ["column 'a' line 4: 'foo' is not a number"]),
+    "csv complex": (_csv("a,y\n1+2j,2\n"), None, ["'1+2j' is a complex number"]),
+    "csv decimal comma": (_csv("a;y\n1,5;2\n"), None, ["'1,5' has a decimal comma"]),
+    "csv missing cell": (_csv("a,y\n1,2\n,4\n"), None, ["missing, NaN or inf", "'a' in 1 row"]),
+    "csv nan": (_csv("a,y\n1,nan\n3,4\n"), None, ["'y' in 1 row (first at row index 0)"]),
+    "csv header only": (_csv("a,y\n# end\n"), None, ["no data rows, only the header"]),
+    "csv only comments": (_csv("# nothing\n\n"), None, ["no header row"]),
+    "csv no header": (_csv("1,2,3\n4,5,6\n"), None, ["looks like data", "x0,x1,y"]),
+    "csv target alone": (_csv("y\n1\n2\n"), None, ["no input columns"]),
+    "csv duplicate names": (_csv("a,a,y\n1,2,3\n"), None, ["duplicate column names 'a'"]),
     "npz object array": (
         lambda p: write_npz(p / "d.npz", X=np.array([[1, None]], dtype=object), y=[1.0]),
         None,
