@@ -1,0 +1,211 @@
+"""JIT harness and ULP measurement for :mod:`codegen.fastmath` (tests and benchmarks share it).
+
+:func:`compile_map` builds ``for i in 0..n: out[i] = f(in[i])`` (two inputs for ``pow``)
+around :func:`codegen.fastmath.declare`, optimises it with the new pass builder at speed
+level 3 for the host CPU, JITs it (MCJIT) and returns a NumPy-callable :class:`MapKernel`
+that also keeps the optimised IR (to check that the loop vectorised).
+
+:func:`reference` gives a high-precision reference as a double-double ``(hi, lo)``:
+float64 NumPy for float32 targets, x87 ``long double`` (64-bit significand) NumPy for
+float64 targets. :func:`ulp_error` measures in ULPs of the target precision at the
+correctly rounded value (``np.spacing``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from llvmlite import binding as llvm
+from llvmlite import ir
+
+from codegen import fastmath
+
+_INITIALISED = False
+ARITY = {"pow": 2}
+
+
+def target_machine() -> llvm.TargetMachine:
+    """A fresh target machine for the host CPU (512-bit vectors allowed where available)."""
+    global _INITIALISED
+    if not _INITIALISED:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        _INITIALISED = True
+    features = llvm.get_host_cpu_features().flatten()
+    features = ",".join(filter(None, [features, "-prefer-256-bit"]))
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features, opt=3, jit=True)
+
+
+def _ir_type(dtype) -> ir.Type:
+    return {np.dtype(np.float64): ir.DoubleType(), np.dtype(np.float32): ir.FloatType()}[np.dtype(dtype)]
+
+
+def map_module(name: str, dtype) -> ir.Module:
+    """IR module with ``void kernel(T* in0, [T* in1,] T* out, i64 n)`` applying ``name``."""
+    ty = _ir_type(dtype)
+    arity = ARITY.get(name, 1)
+    module = ir.Module(name=f"fastmath_{name}")
+    f = fastmath.declare(module, name, ty)
+    ptr = ty.as_pointer()
+    i64 = ir.IntType(64)
+    kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr] * (arity + 1) + [i64]), "kernel")
+    for arg in kernel.args[:-1]:
+        arg.add_attribute("noalias")
+    *ins, out, n = kernel.args
+    entry, loop, done = (kernel.append_basic_block(s) for s in ("entry", "loop", "done"))
+    b = ir.IRBuilder(entry)
+    b.cbranch(b.icmp_signed(">", n, ir.Constant(i64, 0)), loop, done)
+    b.position_at_end(loop)
+    i = b.phi(i64)
+    i.add_incoming(ir.Constant(i64, 0), entry)
+    vals = [b.load(b.gep(p, [i], inbounds=True)) for p in ins]
+    b.store(b.call(f, vals), b.gep(out, [i], inbounds=True))
+    nxt = b.add(i, ir.Constant(i64, 1))
+    i.add_incoming(nxt, loop)
+    b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
+    b.position_at_end(done)
+    b.ret_void()
+    return module
+
+
+@dataclass
+class MapKernel:
+    """A JIT-compiled element-wise loop; call it with NumPy arrays of its dtype."""
+
+    name: str
+    dtype: np.dtype
+    arity: int
+    ir: str
+    _cfunc: object = field(repr=False)
+    _engine: object = field(repr=False)
+
+    def __call__(self, *xs: np.ndarray) -> np.ndarray:
+        if len(xs) != self.arity:
+            raise TypeError(f"{self.name} takes {self.arity} arrays")
+        xs = np.broadcast_arrays(*(np.ascontiguousarray(x, dtype=self.dtype) for x in xs))
+        xs = [np.ascontiguousarray(x) for x in xs]
+        out = np.empty_like(xs[0])
+        self._cfunc(*(x.ctypes.data for x in xs), out.ctypes.data, out.size)
+        return out
+
+    def vector_width(self) -> int:
+        """Widest ``<N x T>`` of the element type in the optimised IR (1: not vectorised)."""
+        t = "double" if self.dtype == np.float64 else "float"
+        return max([1] + [int(w) for w in re.findall(rf"<(\d+) x {t}>", self.ir)])
+
+    def calls(self) -> list[str]:
+        """Functions still called in the optimised IR (intrinsics excluded)."""
+        return sorted({c for c in re.findall(r"call [^@]*@\"?([\w.]+)", self.ir) if not c.startswith("llvm.")})
+
+
+def compile_map(name: str, dtype) -> MapKernel:
+    dtype = np.dtype(dtype)
+    tm = target_machine()
+    mod = llvm.parse_assembly(str(map_module(name, dtype)))
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    mod.verify()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    engine = llvm.create_mcjit_compiler(mod, tm)
+    engine.finalize_object()
+    arity = ARITY.get(name, 1)
+    proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * (arity + 1)), ctypes.c_int64)
+    cfunc = proto(engine.get_function_address("kernel"))
+    return MapKernel(name, dtype, arity, str(mod), cfunc, engine)
+
+
+# --------------------------------------------------------------------------- reference, ULPs
+
+NUMPY = {"exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "pow": np.power}
+
+
+def reference(name: str, dtype, *xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``f(*xs)`` as ``hi + lo`` (float64 arrays) to well beyond the target precision."""
+    f = NUMPY[name]
+    with np.errstate(all="ignore"):
+        if np.dtype(dtype) == np.float32:
+            hi = f(*(np.asarray(x, np.float64) for x in xs))
+            return hi, np.zeros_like(hi)
+        ld = f(*(np.asarray(x, np.longdouble) for x in xs))
+        hi = ld.astype(np.float64)
+        lo = np.where(np.isfinite(hi), (ld - hi).astype(np.float64), 0.0)
+    return hi, lo
+
+
+def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, dtype) -> np.ndarray:
+    """``|got - (hi + lo)|`` in ULPs of ``dtype`` at the correctly rounded reference.
+
+    0 where both are the same infinity or both NaN; inf where exactly one is not finite.
+    """
+    dtype = np.dtype(dtype)
+    with np.errstate(all="ignore"):
+        cr = hi.astype(dtype)
+        unit = np.spacing(np.abs(cr)).astype(np.float64)
+        err = np.abs((got.astype(np.float64) - hi) - lo) / unit
+        same = (np.isnan(got) & np.isnan(cr)) | (np.isinf(got) & (got == cr))
+        bad = ~np.isfinite(got) | ~np.isfinite(cr)
+    return np.where(same, 0.0, np.where(bad, np.inf, err))
+
+
+def measure(kernel: MapKernel, *xs: np.ndarray) -> np.ndarray:
+    """ULP errors of ``kernel`` on ``xs`` against :func:`reference`."""
+    xs = [np.asarray(x, kernel.dtype) for x in xs]
+    return ulp_error(kernel(*xs), *reference(kernel.name, kernel.dtype, *xs), kernel.dtype)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _uniform_bits(rng: np.random.Generator, lo: float, hi: float, n: int, dtype) -> np.ndarray:
+    """``n`` values of ``dtype`` in ``[lo, hi]`` (both >= 0), uniform in the bit pattern.
+
+    Uniform over the representable numbers, so every binade gets its share.
+    """
+    dtype = np.dtype(dtype)
+    it = np.int64 if dtype == np.float64 else np.int32
+    a, b = (np.array([v], dtype).view(it)[0] for v in (lo, hi))
+    return rng.integers(int(a), int(b), n, endpoint=True).astype(it).view(dtype)
+
+
+def sample(name: str, dtype, n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Inputs spread over the documented domain of ``name`` (plus uniform pieces)."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    f64 = dtype == np.float64
+    fin = np.finfo(dtype)
+    half = n // 2
+    if name == "exp":
+        top = 709.78 if f64 else 88.72
+        bot = -745.13 if f64 else -103.97
+        x = np.concatenate([rng.uniform(bot, top, half), _uniform_bits(rng, 0, top, n - half, dtype)])
+        x[rng.random(n) < 0.25] *= -1
+        return (np.clip(x, bot, top).astype(dtype),)
+    if name == "log":
+        x = np.concatenate([_uniform_bits(rng, fin.smallest_subnormal, fin.max, half, dtype),
+                            rng.uniform(0.5, 2.0, n - half).astype(dtype)])
+        return (x,)
+    if name in ("sin", "cos"):
+        bound = fastmath.SINCOS_BOUND[str(dtype)]
+        parts = [rng.uniform(-np.pi, np.pi, half),
+                 _uniform_bits(rng, 0, bound, n - half, dtype) * rng.choice([-1, 1], n - half)]
+        return (np.concatenate(parts).astype(dtype),)
+    if name == "pow":
+        x = _uniform_bits(rng, fin.tiny, fin.max, n, dtype).astype(np.float64)
+        lx = np.log(x)
+        # y so that |y*log(x)| stays inside the finite range (and sometimes near its edge)
+        zmax = np.log(fin.max) * rng.choice([1.0, 0.1, 0.001], n)
+        y = rng.uniform(-1, 1, n) * zmax / np.maximum(np.abs(lx), 1e-300)
+        near_one = rng.random(n) < 0.2
+        x[near_one] = rng.uniform(0.5, 2.0, near_one.sum())
+        y[near_one] = rng.uniform(-50, 50, near_one.sum())
+        neg = rng.random(n) < 0.15
+        x[neg] = -rng.uniform(0.1, 10.0, neg.sum())
+        y[neg] = rng.integers(-30, 30, neg.sum())
+        return x.astype(dtype), y.astype(dtype)
+    raise ValueError(name)

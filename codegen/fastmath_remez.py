@@ -1,0 +1,158 @@
+"""Minimax (Remez exchange) fits that produce the coefficient tables of :mod:`codegen.fastmath`.
+
+Run ``python -m codegen.fastmath_remez > codegen/fastmath_coeffs.py`` to regenerate the
+tables (about a minute). Each fit minimises ``max |w(t) * (f(t) - sum_i c_i t**i)|`` on an
+interval with the classic Remez exchange in mpmath at 60 digits; the extrema are located
+on a dense Chebyshev grid. The coefficients are then rounded to the target precision
+(binary64 or binary32); the rounding is part of what the ULP sweeps in
+``benchmarks/fastmath_ulp.py`` measure.
+
+Only mpmath is needed; :mod:`codegen.fastmath` itself imports the stored tables, not this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import mpmath as mp
+
+
+def remez(f: Callable, w: Callable, a, b, degree: int, grid: int = 3000, iters: int = 40):
+    """Coefficients ``c[0..degree]`` (mpf) of the weighted minimax polynomial and its error.
+
+    ``f`` and ``w`` take and return mpf. The weight must be positive on ``[a, b]``
+    (callers move a zero of the weight just off the interval's end).
+    """
+    a, b = mp.mpf(a), mp.mpf(b)
+    n = degree + 1
+    ts = [(a + b) / 2 - (b - a) / 2 * mp.cos(mp.pi * i / (grid - 1)) for i in range(grid)]
+    fs = [f(t) for t in ts]
+    ws = [w(t) for t in ts]
+    # initial reference: n + 1 Chebyshev extrema, snapped to the grid
+    ref = [round(i * (grid - 1) / n) for i in range(n + 1)]
+    best = None
+    for _ in range(iters):
+        rows = [[ts[j] ** k for k in range(n)] + [(-1) ** i / ws[j]] for i, j in enumerate(ref)]
+        sol = mp.lu_solve(mp.matrix(rows), mp.matrix([fs[j] for j in ref]))
+        c = [sol[k] for k in range(n)]
+        err = [ws[j] * (fs[j] - mp.polyval(c[::-1], ts[j])) for j in range(grid)]
+        emax = max(abs(e) for e in err)
+        if best is None or emax < best[1]:
+            best = (c, emax)
+        # one extremum per maximal run of constant sign
+        ext, start = [], 0
+        for j in range(1, grid + 1):
+            if j == grid or mp.sign(err[j]) != mp.sign(err[start]):
+                k = max(range(start, j), key=lambda i: abs(err[i]))
+                ext.append(k)
+                start = j
+        while len(ext) > n + 1:  # drop the smaller end until n + 1 alternating points remain
+            ext.pop(0 if abs(err[ext[0]]) < abs(err[ext[-1]]) else -1)
+        if len(ext) < n + 1:
+            break
+        leveled = abs(sol[n])
+        ref = ext
+        if emax - leveled < leveled * mp.mpf("1e-6"):
+            break
+    return best
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One table: the function fitted, its weight, interval and degree."""
+
+    name: str
+    doc: str
+    f: Callable
+    w: Callable
+    a: object
+    b: object
+    degree: int
+    precision: str  # "float64" | "float32"
+
+
+def _series0(expr, limit):
+    """``expr(t)`` with its limit at ``t == 0`` (the fitted quotients are removable there)."""
+    return lambda t: limit if t == 0 else expr(t)
+
+
+LN2_HALF = mp.log(2) / 2 * (1 + mp.mpf("1e-6"))
+S_MAX2 = (3 - 2 * mp.sqrt(2)) ** 2 * (1 + mp.mpf("1e-6"))  # s = (m-1)/(m+1), m in [sqrt(1/2), sqrt(2)]
+PIO4_2 = (mp.pi / 4 * (1 + mp.mpf("1e-5"))) ** 2
+
+
+def _exp_p(t):
+    return (mp.exp(t) - 1 - t) / t**2
+
+
+def _atanh_q(z):  # (2 atanh(s) - 2 s) / s**3 with z = s**2
+    s = mp.sqrt(z)
+    return (2 * mp.atanh(s) - 2 * s) / (s * z)
+
+
+def _sin_s(u):
+    r = mp.sqrt(u)
+    return (mp.sin(r) - r) / (r * u)
+
+
+def _cos_c(u):
+    return (mp.cos(mp.sqrt(u)) - 1 + u / 2) / u**2
+
+
+def fits() -> list[Fit]:
+    exp_p = _series0(_exp_p, mp.mpf(1) / 2)
+    atanh_q = _series0(_atanh_q, mp.mpf(2) / 3)
+    sin_s = _series0(_sin_s, -mp.mpf(1) / 6)
+    cos_c = _series0(_cos_c, mp.mpf(1) / 24)
+    tiny = mp.mpf("1e-12")
+    out = []
+    for prec, d_exp, d_log, d_sin, d_cos in (("float64", 9, 6, 5, 5), ("float32", 4, 2, 2, 2)):
+        out += [
+            Fit("EXP_P", "e**r = 1 + r + r**2 * P(r), |r| <= ln2/2; weight r**2 / e**r",
+                exp_p, lambda t: t**2 / mp.exp(t), -LN2_HALF, LN2_HALF, d_exp, prec),
+            Fit("LOG_Q", "log(1+f) = f - (h - s*(h + z*Q(z))), s = f/(2+f), z = s**2, h = f*f/2; weight z",
+                atanh_q, lambda z: z, S_MAX2 * tiny, S_MAX2, d_log, prec),
+            Fit("SIN_S", "sin(r) = r + r**3 * S(r**2), |r| <= pi/4; weight r**2",
+                sin_s, lambda u: u, PIO4_2 * tiny, PIO4_2, d_sin, prec),
+            Fit("COS_C", "cos(r) = 1 - r**2/2 + r**4 * C(r**2), |r| <= pi/4; weight r**4 / cos(r)",
+                cos_c, lambda u: u**2 / mp.cos(mp.sqrt(u)), PIO4_2 * tiny, PIO4_2, d_cos, prec),
+        ]
+    # pow (float64): double-double log. log(m) = 2s + s**3 * (2/3 + z*T(z)), 2/3 carried
+    # as a double-double constant; weight z**2 (the term's size relative to 2s).
+    out.append(Fit("LOGDD_T", "log(m) = 2s + s**3*(2/3 + z*T(z)), z = s**2 <= (3-2*sqrt2)**2; weight z**2",
+                   lambda z: (atanh_q(z) - mp.mpf(2) / 3) / z if z else mp.mpf(2) / 5,
+                   lambda z: z**2, S_MAX2 * tiny, S_MAX2, 7, "float64"))
+    return out
+
+
+def _round(x, precision: str) -> str:
+    import numpy as np
+
+    v = float(x) if precision == "float64" else float(np.float32(float(x)))
+    return repr(v)
+
+
+def main() -> None:
+    mp.mp.dps = 60
+    print('"""Coefficient tables for :mod:`codegen.fastmath` (generated; do not edit by hand).')
+    print()
+    print("Produced by ``python -m codegen.fastmath_remez > codegen/fastmath_coeffs.py``:")
+    print("weighted minimax (Remez exchange, mpmath 60 digits) polynomials, rounded to the")
+    print("target precision. Lowest-degree coefficient first. ``err`` is the weighted minimax")
+    print("error of the unrounded fit.")
+    print('"""')
+    print()
+    for fit in fits():
+        c, err = remez(fit.f, fit.w, fit.a, fit.b, fit.degree)
+        suffix = "64" if fit.precision == "float64" else "32"
+        print(f"# {fit.doc}; err {mp.nstr(err, 3)} (log2 {mp.nstr(mp.log(err, 2), 4)})")
+        print(f"{fit.name}{suffix} = (")
+        for ci in c:
+            print(f"    {_round(ci, fit.precision)},")
+        print(")")
+        print()
+
+
+if __name__ == "__main__":
+    main()
