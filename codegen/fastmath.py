@@ -22,7 +22,9 @@ The maths, per function (``k`` an integer, ``r`` the reduced argument):
 * ``sin``/``cos``: ``x = k*pi/2 + r``, ``|r| <= pi/4``, with ``pi/2`` split into three
   parts and ``fma`` (Cody-Waite); both ``sin(r) = r + r**3*S(r*r)`` and
   ``cos(r) = 1 - r*r/2 + r**4*C(r*r)`` are evaluated and ``k mod 4`` selects one and flips the
-  sign bit. Valid for ``|x| <= SINCOS_BOUND``; beyond it the result is NaN (documented).
+  sign bit. The reduced argument is kept as a double-double ``rh + rl`` (``x - k*p1`` is
+  exact, ``k*p2`` an exact product pair), so results stay within 1 ULP up to
+  ``|x| <= SINCOS_BOUND`` (2**50 / 2**22); beyond it the result is NaN (documented).
 * ``pow``: ``|x|**y = exp(y*log|x|)``. float64: ``log`` in double-double (about 2**-70
   relative), the product ``y*log`` in double-double, and ``exp`` of a double-double argument.
   float32: ``log`` and ``exp`` of float64 (the float64 kernels above), rounded once to
@@ -48,19 +50,21 @@ __all__ = ["SUPPORTED", "ULP_BOUNDS", "DOMAINS", "SINCOS_BOUND", "declare"]
 
 SUPPORTED: frozenset[str] = frozenset({"exp", "log", "sin", "cos", "pow"})
 
-#: |x| above which sin/cos return NaN, per precision (Cody-Waite reduction stays accurate below).
-SINCOS_BOUND = {"float64": 2.0**30, "float32": 2.0**17}
+#: |x| above which sin/cos return NaN, per precision. Below it the three-part Cody-Waite
+#: reduction (carried as a double-double) stays accurate; the bound keeps ``k = rint(x*2/pi)``
+#: inside the range of the 1.5*2**mant rounding trick (2**51 / 2**22) with room to spare.
+SINCOS_BOUND = {"float64": 2.0**50, "float32": 2.0**22}
 
 #: The domain over which each bound in :data:`ULP_BOUNDS` was measured.
 DOMAINS: dict[tuple[str, str], str] = {
     ("exp", "float64"): "all doubles (finite results, overflow to inf, subnormal results)",
-    ("exp", "float32"): "all floats",
+    ("exp", "float32"): "every float in [-104, 89] (beyond: exactly 0 / inf)",
     ("log", "float64"): "all positive doubles incl. subnormals",
-    ("log", "float32"): "all positive floats incl. subnormals",
-    ("sin", "float64"): "|x| <= 2**30",
-    ("sin", "float32"): "|x| <= 2**17",
-    ("cos", "float64"): "|x| <= 2**30",
-    ("cos", "float32"): "|x| <= 2**17",
+    ("log", "float32"): "every positive finite float incl. subnormals",
+    ("sin", "float64"): "|x| <= 2**50",
+    ("sin", "float32"): "|x| <= 2**22 (every float)",
+    ("cos", "float64"): "|x| <= 2**50",
+    ("cos", "float32"): "|x| <= 2**22 (every float)",
     ("pow", "float64"): "x > 0 and y with finite nonzero result; x < 0 with integer y",
     ("pow", "float32"): "x > 0 and y with finite nonzero result; x < 0 with integer y",
 }
@@ -343,15 +347,20 @@ def _sincos(e: _Emit, x, quadrant_offset: int):
     """``sin(x)`` (offset 0) or ``cos(x) = sin(x + pi/2)`` (offset 1)."""
     k, kbits = e.round_int(x, _TWO_OVER_PI)
     negk = e.neg(k)
-    r = x
-    for part in _PIO2[e.prec]:
-        r = e.fma(negk, e.k(part), r)
-    z = e.mul(r, r)
-    s = e.fma(e.mul(r, z), e.poly(z, _coeffs(e, "SIN_S")), r)
+    p1, p2, p3 = (e.k(p) for p in _PIO2[e.prec])
+    # r = rh + rl = x - k*(p1 + p2 + p3): x - k*p1 is exact, k*p2 an exact product pair
+    r1 = e.fma(negk, p1, x)
+    th = e.mul(k, p2)
+    rh, rl = e.two_sum(r1, e.neg(th))
+    rl = e.fma(negk, p3, e.sub(rl, e.fma(k, p2, e.neg(th))))
+    rh, rl = e.two_sum(rh, rl)
+    z = e.mul(rh, rh)
     hz = e.mul(e.k(0.5), z)
+    # sin(rh + rl) = rh + rh**3*S + rl*(1 - rh**2/2); cos(rh + rl) = cos(rh) - rl*rh
+    s = e.add(rh, e.fma(e.mul(rh, z), e.poly(z, _coeffs(e, "SIN_S")), e.fma(e.neg(rl), hz, rl)))
     w = e.sub(e.k(1.0), hz)
-    c_tail = e.fma(e.mul(z, z), e.poly(z, _coeffs(e, "COS_C")), e.sub(e.sub(e.k(1.0), w), hz))
-    c = e.add(w, c_tail)
+    c_tail = e.fma(e.neg(rh), rl, e.sub(e.sub(e.k(1.0), w), hz))
+    c = e.add(w, e.fma(e.mul(z, z), e.poly(z, _coeffs(e, "COS_C")), c_tail))
     q = e.b.add(kbits, e.i(quadrant_offset))
     odd = e.b.icmp_signed("!=", e.b.and_(q, e.i(1)), e.i(0))
     y = e.sel(odd, c, s)
