@@ -263,14 +263,13 @@ def _exp_parts(e: _Emit, x, x_lo=None):
     k, n = e.round_int(x, _INV_LN2)
     negk = e.neg(k)
     r = e.fma(negk, e.k(ln2_hi), x)  # exact: both terms are multiples of ulp(r)
-    if x_lo is None:
-        r = e.fma(negk, e.k(ln2_lo), r)
-    else:  # double-double r = r + (x_lo - k*ln2_lo)
-        r, r_lo = e.two_sum(r, e.fma(negk, e.k(ln2_lo), x_lo))
-    q = e.fma(e.mul(r, r), e.poly(r, _coeffs(e, "EXP_P")), r)  # e**r - 1
-    if x_lo is not None:  # e**(r + r_lo) - 1 = q + r_lo*(1 + q)
-        q = e.add(q, e.fma(r_lo, q, r_lo))
-    return e.add(e.k(1.0), q), n
+    # r + r_lo = x + x_lo - k*ln2, exactly up to the tiny error of k*ln2_lo
+    r, r_lo = e.two_sum(r, e.mul(negk, e.k(ln2_lo)) if x_lo is None else e.fma(negk, e.k(ln2_lo), x_lo))
+    # e**(r + r_lo) = (1 + r) + r**2*P(r) + r_lo*(1 + r), with 1 + r = s + s_lo exactly
+    s = e.add(e.k(1.0), r)
+    s_lo = e.add(e.sub(e.k(1.0), s), r)
+    tail = e.fma(e.mul(r, r), e.poly(r, _coeffs(e, "EXP_P")), e.add(e.fma(r_lo, r, r_lo), s_lo))
+    return e.add(s, tail), n
 
 
 def _exp_finish(e: _Emit, x, p, n):

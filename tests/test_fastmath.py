@@ -1,0 +1,243 @@
+"""codegen.fastmath: the declare contract, straight-line bodies, vectorised loops, accuracy
+within ULP_BOUNDS on dense samples, special values (zeros, infinities, NaN, subnormals,
+overflow and underflow thresholds). The exhaustive float32 sweeps live in
+benchmarks/fastmath_ulp.py."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from llvmlite import binding as llvm
+from llvmlite import ir
+
+from codegen import fastmath
+from codegen import fastmath_check as fc
+
+PRECISIONS = ("float32", "float64")
+CASES = [(name, prec) for name in sorted(fastmath.SUPPORTED) for prec in PRECISIONS]
+UNARY = sorted(n for n in fastmath.SUPPORTED if fc.ARITY.get(n, 1) == 1)
+IR_TYPE = {"float32": ir.FloatType(), "float64": ir.DoubleType()}
+
+
+@functools.cache
+def kernel(name: str, prec: str) -> fc.MapKernel:
+    return fc.compile_map(name, prec)
+
+
+def same(got, want) -> np.ndarray:
+    """Equal including the sign of zeros and infinities; NaN matches NaN."""
+    got, want = np.asarray(got), np.asarray(want)
+    return (np.isnan(got) & np.isnan(want)) | ((got == want) & (np.signbit(got) == np.signbit(want)))
+
+
+# --------------------------------------------------------------------------- contract
+
+
+def test_contract_tables():
+    assert {"exp", "log", "sin", "cos", "pow"} <= fastmath.SUPPORTED
+    for name in fastmath.SUPPORTED:
+        for prec in PRECISIONS:
+            assert 0 < fastmath.ULP_BOUNDS[(name, prec)] <= 4
+            assert fastmath.DOMAINS[(name, prec)]
+
+
+@pytest.mark.parametrize("name,prec", CASES)
+def test_declare_defines_once_internal_alwaysinline(name, prec):
+    module = ir.Module()
+    ty = IR_TYPE[prec]
+    fn = fastmath.declare(module, name, ty)
+    assert fastmath.declare(module, name, ty) is fn
+    assert fn.name == f"discover.fast.{name}.{'f32' if prec == 'float32' else 'f64'}"
+    assert fn.linkage == "internal"
+    assert {"alwaysinline", "nounwind", "readnone"} <= set(fn.attributes)
+    assert fn.function_type.return_type == ty
+    assert list(fn.function_type.args) == [ty] * (2 if name == "pow" else 1)
+    # straight line: one block, no branch or phi, calls only to LLVM intrinsics
+    assert len(fn.blocks) == 1
+    body = str(fn)
+    assert not re.search(r"\b(br|switch|phi)\b", body)
+    assert set(re.findall(r"call \w+ @\"?([\w.]+)", body)) <= {
+        f"llvm.{i}.{'f32' if prec == 'float32' else 'f64'}" for i in ("fma", "floor", "fabs", "copysign")
+    } | {"llvm.fma.f64", "llvm.fabs.f64", "llvm.floor.f64", "llvm.copysign.f64"}
+
+
+def test_declare_both_precisions_in_one_module_and_rejects_others():
+    module = ir.Module()
+    f32 = fastmath.declare(module, "exp", ir.FloatType())
+    f64 = fastmath.declare(module, "exp", ir.DoubleType())
+    assert f32 is not f64
+    with pytest.raises(ValueError, match="no 'gamma'"):
+        fastmath.declare(module, "gamma", ir.DoubleType())
+    with pytest.raises(TypeError):
+        fastmath.declare(module, "exp", ir.IntType(32))
+
+
+@pytest.mark.parametrize("name,prec", CASES)
+def test_loop_vectorises_and_inlines(name, prec):
+    k = kernel(name, prec)
+    features = llvm.get_host_cpu_features()
+    avx = features.get("avx2") or features.get("avx")
+    assert k.vector_bits() >= (256 if avx else 128), k.ir  # float32 pow works in double lanes
+    assert k.calls() == []
+
+
+# --------------------------------------------------------------------------- accuracy
+
+
+@pytest.mark.parametrize("name,prec", CASES)
+def test_max_ulp_on_dense_sample(name, prec):
+    n = 300_000 if name == "pow" else 1_000_000
+    xs = fc.sample(name, prec, n, seed=7)
+    err = fc.measure(kernel(name, prec), *xs)
+    worst = int(np.argmax(err))
+    assert err[worst] <= fastmath.ULP_BOUNDS[(name, prec)], [x[worst] for x in xs]
+    assert err.mean() < 0.35
+
+
+_MP = {"exp": mp.exp, "log": mp.log, "sin": mp.sin, "cos": mp.cos}
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_float64_against_mpmath(name):
+    """A few points against mpmath at 40 digits (also checks the long double reference)."""
+    x = fc.sample(name, "float64", 150, seed=3)[0]
+    got = kernel(name, "float64")(x)
+    with mp.workdps(40):
+        for xi, g in zip(x, got):
+            want = _MP[name](mp.mpf(float(xi)))
+            ulp = np.spacing(abs(float(want)))
+            assert abs(mp.mpf(float(g)) - want) <= fastmath.ULP_BOUNDS[(name, "float64")] * ulp, xi
+
+
+# --------------------------------------------------------------------------- special values
+
+
+def _check(name, prec, xs, want):
+    got = kernel(name, prec)(*[np.array(x, prec) for x in xs])
+    want = np.array(want, prec)
+    bad = ~same(got, want)
+    assert not bad.any(), list(zip(*(np.array(x, prec)[bad] for x in xs), got[bad], want[bad]))
+
+
+inf, nan = np.inf, np.nan
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_exp_special_values(prec):
+    f64 = prec == "float64"
+    big, small = (709.79, -745.14) if f64 else (88.73, -103.98)
+    xs = [0.0, -0.0, inf, -inf, nan, big, 1e4, -1e4, small, 1e-30, -1e-30]
+    want = [1.0, 1.0, inf, 0.0, nan, inf, inf, 0.0, 0.0, 1.0, 1.0]
+    _check("exp", prec, [xs], want)
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_exp_thresholds_and_subnormal_results(prec):
+    """Near overflow, at the normal/subnormal edge and down to the last subnormal."""
+    dt = np.dtype(prec)
+    hi = np.log(np.finfo(dt).max.astype(np.float64))
+    lo = np.log(np.float64(np.finfo(dt).smallest_subnormal))
+    x = np.concatenate([np.linspace(hi - 1, hi, 2001), np.linspace(lo, lo + 40, 20001)]).astype(dt)
+    x = np.concatenate([x, np.nextafter(x, dt.type(-np.inf))])
+    err = fc.measure(kernel("exp", prec), x)
+    assert err.max() <= fastmath.ULP_BOUNDS[("exp", prec)]
+    assert kernel("exp", prec)(np.array([lo], dt))[0] > 0  # e**lo is the smallest subnormal
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_log_special_values(prec):
+    fin = np.finfo(np.dtype(prec))
+    xs = [0.0, -0.0, -1.0, -inf, inf, nan, 1.0, -fin.smallest_subnormal]
+    want = [-inf, -inf, nan, nan, inf, nan, 0.0, nan]
+    _check("log", prec, [xs], want)
+    edges = np.array([fin.smallest_subnormal, fin.tiny, fin.tiny * 0.75, fin.max, 2.0, 0.5,
+                      np.nextafter(1, 0, dtype=prec), np.nextafter(1, 2, dtype=prec)], prec)
+    assert fc.measure(kernel("log", prec), edges).max() <= fastmath.ULP_BOUNDS[("log", prec)]
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_sincos_special_values(name, prec):
+    bound = fastmath.SINCOS_BOUND[prec]
+    beyond = float(np.nextafter(np.array(bound, prec), np.array(np.inf, prec)))
+    xs = [0.0, -0.0, inf, -inf, nan, beyond, -beyond]
+    zero = [0.0, -0.0] if name == "sin" else [1.0, 1.0]
+    _check(name, prec, [xs], zero + [nan] * 5)
+    dt = np.dtype(prec)
+    edges = np.array([bound, -bound, np.pi / 4, np.pi / 2, np.pi, 1e-30, -1e-30,
+                      np.finfo(dt).smallest_subnormal, 1e5, 12345.678], prec)
+    err = fc.measure(kernel(name, prec), edges)
+    assert err.max() <= fastmath.ULP_BOUNDS[(name, prec)]
+    # near multiples of pi/2, where the reduction cancels most
+    n = np.arange(1, 20001, dtype=np.float64) * (bound / 2 / 20000 * 2 / np.pi) // 1
+    x = (n * (np.pi / 2)).astype(prec)
+    err = fc.measure(kernel(name, prec), np.concatenate([x, np.nextafter(x, dt.type(np.inf))]))
+    assert err.max() <= fastmath.ULP_BOUNDS[(name, prec)]
+
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 0.25, inf, -inf, nan, 1e-40, -1e-40]
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_pow_special_values_match_c99(prec):
+    """Every pair of special arguments against NumPy's (C99) pow: exact where C99 fixes
+    the result (0, inf, 1, NaN and their signs), within ULP_BOUNDS otherwise."""
+    x, y = (a.ravel() for a in np.meshgrid(np.array(SPECIAL, prec), np.array(SPECIAL, prec)))
+    with np.errstate(all="ignore"):
+        want = np.power(x, y)
+    got = kernel("pow", prec)(x, y)
+    exact = ~np.isfinite(want) | (want == 0) | (np.abs(want) == 1)
+    bad = exact & ~same(got, want)
+    assert not bad.any(), list(zip(x[bad], y[bad], got[bad], want[bad]))
+    err = fc.measure(kernel("pow", prec), x[~exact], y[~exact])
+    assert err.max() <= fastmath.ULP_BOUNDS[("pow", prec)]
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_pow_negative_base_integer_exponent(prec):
+    x = -np.linspace(0.1, 10, 101)
+    y = np.arange(-20, 21)
+    x, y = (a.ravel().astype(prec) for a in np.meshgrid(x, y))
+    got = kernel("pow", prec)(x, y)
+    assert (np.signbit(got) == (y % 2 == 1)).all()
+    assert fc.measure(kernel("pow", prec), x, y).max() <= fastmath.ULP_BOUNDS[("pow", prec)]
+    assert np.isnan(kernel("pow", prec)(np.array([-2.0], prec), np.array([0.5], prec))).all()
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_pow_overflow_underflow_and_subnormal_base(prec):
+    dt = np.dtype(prec)
+    fin = np.finfo(dt)
+    x = np.array([10.0, 10.0, 2.0, 2.0, fin.smallest_subnormal, fin.smallest_subnormal, 0.5], prec)
+    # 2**maxexp overflows, 2**(minexp - nmant - 2) is below half the smallest subnormal
+    y = np.array([400.0, -400.0, fin.maxexp, fin.minexp - fin.nmant - 2, 0.5, -0.5, fin.nmant], prec)
+    with np.errstate(all="ignore"):
+        want = np.power(x.astype(np.float64), y.astype(np.float64)).astype(prec)
+    got = kernel("pow", prec)(x, y)
+    assert same(got, want).all(), (got, want)
+    # down to the smallest subnormal result (2**-150 for float32 is a tie: 0 or 2**-149)
+    y = np.arange(fin.minexp - fin.nmant - 1, fin.minexp + 2).astype(prec)
+    err = fc.measure(kernel("pow", prec), np.full_like(y, 2.0), y)
+    assert err.max() <= fastmath.ULP_BOUNDS[("pow", prec)]
+
+
+# --------------------------------------------------------------------------- property
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+@pytest.mark.parametrize("name", UNARY)
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_any_float_is_within_bound_or_special(name, prec, data):
+    x = np.array([data.draw(st.floats(width=32 if prec == "float32" else 64))], prec)
+    err = fc.measure(kernel(name, prec), x)
+    if name in ("sin", "cos") and not abs(x[0]) <= fastmath.SINCOS_BOUND[prec]:
+        assert np.isnan(kernel(name, prec)(x)).all()
+    else:
+        assert err[0] <= fastmath.ULP_BOUNDS[(name, prec)], x
