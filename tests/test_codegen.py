@@ -1,0 +1,378 @@
+"""codegen JIT kernels: differential tests against a NumPy + libm evaluation, and the API.
+
+The reference walks the same straight-line program (codegen.program) with NumPy for
+arithmetic and the C library (through ctypes) for exp, sin..., so libm-mode kernels must
+agree bit for bit (we allow 1 ULP for LLVM's exact libcall rewrites such as
+pow(2, y) -> exp2(y)); NaN equals NaN and -0 equals +0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import math
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import codegen
+from codegen.ops import OPS, resolve
+from codegen.program import build
+
+LIBM = ctypes.CDLL(ctypes.util.find_library("m"))
+X, Y, Z = sympy.symbols("x y z")
+
+
+def _libm_function(name: str, arity: int, dtype: str):
+    ctype = ctypes.c_double if dtype == "float64" else ctypes.c_float
+    fn = getattr(LIBM, name if dtype == "float64" else name + "f")
+    fn.restype, fn.argtypes = ctype, [ctype] * arity
+    vectorised = np.frompyfunc(fn, arity, 1)
+    return lambda *a: np.asarray(vectorised(*a), dtype=object).astype(dtype)
+
+
+def reference(exprs, args, dtype, inputs):
+    """NumPy/libm evaluation of codegen's program for ``exprs`` (list of arrays)."""
+    program, _ = build(exprs, args, dtype)
+
+    def lookup(op):
+        if op == "const":
+            return lambda v: np.asarray(v, dtype=dtype)
+        kind, detail = OPS[op].llvm
+        if kind == "libm":
+            return _libm_function(detail, OPS[op].arity, dtype)
+        return resolve(OPS[op].numpy)
+
+    with np.errstate(all="ignore"):
+        values = program.evaluate([np.asarray(a, dtype) for a in inputs], lookup)
+    n = len(inputs[0])
+    return [np.broadcast_to(np.asarray(v, dtype), (n,)) for v in values]
+
+
+def ulp_distance(a, b) -> np.ndarray:
+    """Elementwise distance in units in the last place; NaN==NaN is 0, NaN vs number is inf."""
+    a, b = np.asarray(a), np.asarray(b)
+    itype = np.int64 if a.dtype == np.float64 else np.int32
+    mask = np.iinfo(itype).max
+
+    def ordered(v):
+        bits = v.view(itype).astype(np.int64)
+        return np.where(bits < 0, -(bits & mask), bits)
+
+    distance = np.abs(ordered(a) - ordered(b)).astype(float)
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    distance[nan_a & nan_b] = 0
+    distance[nan_a ^ nan_b] = np.inf
+    return distance
+
+
+# ---------------------------------------------------------------- random expressions
+
+UNARY = [
+    sympy.sin, sympy.cos, sympy.tan, sympy.exp, sympy.log, sympy.sqrt, sympy.tanh, sympy.sinh,
+    sympy.cosh, sympy.asin, sympy.acos, sympy.atan, sympy.Abs, sympy.sign, sympy.floor,
+    sympy.ceiling, sympy.erf, lambda a: -a, lambda a: a**2, lambda a: a**3, lambda a: 1 / a,
+    lambda a: a**sympy.Rational(1, 2), lambda a: a**-0.5, lambda a: a**5,
+]
+BINARY = [
+    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b,
+    lambda a, b: a**b, sympy.atan2, sympy.Min, sympy.Max,
+    lambda a, b: sympy.Piecewise((a, a < b), (b, True)),
+]
+LEAVES = st.sampled_from([X, Y, Z, X, Y, Z, sympy.Integer(2), sympy.Rational(1, 3),
+                          sympy.Float(0.75), sympy.pi, sympy.E, sympy.Integer(-3)])
+
+
+def _apply(fn, *operands):
+    try:
+        return fn(*operands)
+    except (ValueError, TypeError, ZeroDivisionError):
+        return operands[0]
+
+
+expressions = st.recursive(
+    LEAVES,
+    lambda children: st.one_of(
+        st.builds(_apply, st.sampled_from(UNARY), children),
+        st.builds(_apply, st.sampled_from(BINARY), children, children),
+    ),
+    max_leaves=7,
+)
+
+EDGES = {
+    "float64": [0.0, -0.0, math.inf, -math.inf, math.nan, 5e-324, -5e-324, 2.2250738585072014e-308,
+                1.7976931348623157e308, -1.7976931348623157e308, 1e-300, 1.0, -1.0, 0.5, 2.0,
+                3.141592653589793, 700.0, -745.0, 1e15],
+    "float32": [0.0, -0.0, math.inf, -math.inf, math.nan, 1e-45, -1e-45, 1.1754943508222875e-38,
+                3.4028234663852886e38, -3.4028234663852886e38, 1e-30, 1.0, -1.0, 0.5, 2.0,
+                3.1415927410125732, 88.0, -103.0, 1e7],
+}
+LENGTH = 23  # longer than a vector (4/8/16 lanes) and not a multiple of one
+
+
+def arrays(dtype):
+    width = 64 if dtype == "float64" else 32
+    element = st.one_of(st.sampled_from(EDGES[dtype]), st.floats(width=width),
+                        st.floats(-10, 10, width=width))
+    return st.lists(element, min_size=LENGTH, max_size=LENGTH).map(lambda v: np.array(v, dtype))
+
+
+def _differential(dtype, expr, x, y, z):
+    try:
+        kernel = codegen.compile(expr, "x,y,z", dtype=dtype)
+    except codegen.UnsupportedError:  # e.g. a constant folded to complex infinity
+        assume(False)
+    got = kernel(x, y, z)
+    (expected,) = reference([expr], "x,y,z", dtype, [x, y, z])
+    distance = ulp_distance(got, expected)
+    bad = np.flatnonzero(distance > 1)
+    assert bad.size == 0, (f"{expr}: at x={x[bad]}, y={y[bad]}, z={z[bad]}: "
+                           f"kernel {got[bad]} vs reference {expected[bad]}")
+
+
+@settings(max_examples=120, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(expressions, arrays("float64"), arrays("float64"), arrays("float64"))
+def test_random_expressions_match_libm_reference_float64(expr, x, y, z):
+    _differential("float64", expr, x, y, z)
+
+
+@settings(max_examples=80, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(expressions, arrays("float32"), arrays("float32"), arrays("float32"))
+def test_random_expressions_match_libm_reference_float32(expr, x, y, z):
+    _differential("float32", expr, x, y, z)
+
+
+# ------------------------------------------------ every supported function vs lambdify
+
+FUNCTIONS = [
+    "sin(x) + cos(y)", "tan(x/4)", "exp(x) - log(y)", "sqrt(x*y)", "tanh(x) + sinh(y) * cosh(x)",
+    "asin(x/5) + acos(y/5) + atan(x*y)", "atan2(x - 2, y - 2)", "Abs(x - 2) + sign(y - 2)",
+    "floor(x*3) + ceiling(y*3)", "Min(x, y, 2) + Max(x, 1)", "erf(x - 2) + erfc(y - 2)",
+    "gamma(x) + loggamma(y)", "asinh(x) + acosh(y + 1) + atanh(x/5 - 0.1)", "x**y + y**(-2.5)",
+    "(x**3 - y**-1) / (x**0.5 + y**(3/2))", "Piecewise((x, x < y), (y**2, x < 3), (-1, True))",
+    "pi*x + E*y + 1/3", "x**7 - y**-4",
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("text", FUNCTIONS)
+def test_supported_functions_match_lambdify(text, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.2, 4.5, 101).astype(dtype)
+    y = rng.uniform(0.2, 4.5, 101).astype(dtype)
+    expr = sympy.sympify(text, locals={"x": X, "y": Y})
+    numpy_fn = sympy.lambdify((X, Y), expr, modules=["scipy", "numpy"])
+    expected = np.broadcast_to(numpy_fn(x.astype(float), y.astype(float)), x.shape)
+    got = codegen.compile(text, "x,y", dtype=dtype)(x, y)
+    assert got.dtype == np.dtype(dtype)
+    rtol = 1e-12 if dtype == "float64" else 3e-5
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
+
+
+# ----------------------------------------------------------------------- fast math
+
+def _fast_cases():
+    from codegen import fastmath
+
+    cases = {
+        "exp": {"float64": [(-740.0, 709.0)], "float32": [(-103.0, 88.7)]},
+        "log": {"float64": [(1e-310, 1e300)], "float32": [(1e-44, 3e38)]},
+        "sin": {"float64": [(-1e4, 1e4)], "float32": [(-1e4, 1e4)]},
+        "cos": {"float64": [(-1e4, 1e4)], "float32": [(-1e4, 1e4)]},
+    }
+    return [(name, dtype, bounds) for name, per in cases.items() if name in fastmath.SUPPORTED
+            for dtype, bounds in per.items()]
+
+
+def _reference_values(name, dtype, x):
+    """libm in float64 (rounded once to float32 for float32 kernels): within 1 ULP."""
+    values = _libm_function(name, 1, "float64")(x.astype(np.float64))
+    return values.astype(dtype)
+
+
+@pytest.mark.parametrize("name,dtype,bounds", _fast_cases())
+def test_fast_math_functions_within_ulp_bounds(name, dtype, bounds):
+    from codegen import fastmath
+
+    rng = np.random.default_rng(1)
+    low, high = bounds[0]
+    if name == "log":
+        x = np.exp(rng.uniform(np.log(low), np.log(high), 4000))
+    else:
+        x = rng.uniform(low, high, 4000)
+    x = np.concatenate([x, rng.uniform(-3, 3, 1000)]).astype(dtype)
+    if name == "log":
+        x = np.abs(x)
+    kernel = codegen.compile(f"{name}(x)", "x", dtype=dtype, math="fast")
+    assert "vector.body" in kernel.llvm_ir  # no scalar libm call blocks the vectoriser
+    distance = ulp_distance(kernel(x), _reference_values(name, dtype, x))
+    # the bound is against the exact value; the reference itself may be 1 ULP off in float64
+    allowed = fastmath.ULP_BOUNDS[(name, dtype)] + (1 if dtype == "float64" else 0.5)
+    assert distance.max() <= allowed, (name, dtype, distance.max(), x[np.argmax(distance)])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fast_math_pow_within_ulp_bounds(dtype):
+    from codegen import fastmath
+
+    if "pow" not in fastmath.SUPPORTED:
+        pytest.skip("fastmath has no pow")
+    rng = np.random.default_rng(2)
+    x = np.exp(rng.uniform(-6, 6, 4000)).astype(dtype)
+    y = rng.uniform(-12, 12, 4000).astype(dtype)
+    got = codegen.compile("x**y", "x,y", dtype=dtype, math="fast")(x, y)
+    expected = np.array([math.pow(a, b) for a, b in zip(x.astype(float), y.astype(float))]).astype(dtype)
+    finite = np.isfinite(expected) & (expected != 0)
+    allowed = fastmath.ULP_BOUNDS[("pow", dtype)] + (1 if dtype == "float64" else 0.5)
+    assert ulp_distance(got[finite], expected[finite]).max() <= allowed
+
+
+def test_fast_math_compound_expression_close_to_libm():
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0.1, 5, 1000), rng.uniform(0.1, 5, 1000)
+    text = "x*sin(y) + exp(-x**2) + log(x*y) * cos(x) + x**y"
+    fast = codegen.compile(text, "x,y", math="fast")(x, y)
+    np.testing.assert_allclose(fast, codegen.compile(text, "x,y")(x, y), rtol=1e-13, atol=1e-14)
+
+
+# ------------------------------------------------------------------------- the API
+
+def test_several_outputs_share_subexpressions():
+    exprs = ["exp(-x**2) * y", "exp(-x**2) + sin(y)", "x"]
+    kernel = codegen.compile(exprs, ["x", "y"])
+    assert [ins.op for ins in kernel.program.instrs].count("exp") == 1
+    x, y = np.linspace(-2, 2, 50), np.linspace(0, 3, 50)
+    a, b, c = kernel(x, y)
+    for got, text in zip((a, b, c), exprs):
+        np.testing.assert_array_equal(got, codegen.compile(text, "x,y")(x, y))
+
+
+def test_out_argument_and_return_values():
+    kernel = codegen.compile(["x + y", "x * y"], "x,y")
+    x, y = np.arange(10.0), np.full(10, 2.0)
+    out = (np.empty(10), np.empty(10))
+    result = kernel(x, y, out=out)
+    assert result[0] is out[0] and result[1] is out[1]
+    np.testing.assert_array_equal(out[0], x + y)
+    np.testing.assert_array_equal(out[1], x * y)
+    single = codegen.compile("x - y", "x,y")
+    target = np.empty(10)
+    assert single(x, y, out=target) is target
+    np.testing.assert_array_equal(target, x - y)
+
+
+def test_out_may_alias_an_input():
+    kernel = codegen.compile("x*x + y", "x,y")
+    x, y = np.arange(8.0), np.ones(8)
+    expected = x * x + y
+    kernel(x, y, out=x)
+    np.testing.assert_array_equal(x, expected)
+    z = np.arange(9.0)
+    kernel(z[1:], z[:-1].copy(), out=z[:-1])  # partial overlap
+    np.testing.assert_array_equal(z[:-1], np.arange(1.0, 9.0) ** 2 + np.arange(8.0))
+
+
+def test_scalars_broadcast_and_shapes():
+    kernel = codegen.compile("a*x + b", "a,x,b")
+    x = np.linspace(0, 1, 12)
+    np.testing.assert_array_equal(kernel(2.0, x, 1), 2.0 * x + 1)
+    assert kernel(2.0, 3.0, 1.0) == 7.0
+    grid = np.arange(12.0).reshape(3, 4)
+    assert kernel(grid, grid, 0.5).shape == (3, 4)
+    strided = np.arange(24.0)[::2]  # not contiguous: copied
+    np.testing.assert_array_equal(kernel(1.0, strided, 0.0), strided)
+    assert kernel(np.zeros(0), np.zeros(0), np.zeros(0)).shape == (0,)
+
+
+def test_dtype_and_shape_errors():
+    kernel = codegen.compile("x + y", "x,y", dtype="float32")
+    x = np.ones(5, np.float32)
+    with pytest.raises(TypeError, match="float64.*float32"):
+        kernel(x, np.ones(5))
+    with pytest.raises(ValueError, match="shape"):
+        kernel(x, np.ones(6, np.float32))
+    with pytest.raises(TypeError, match="takes 2 arguments"):
+        kernel(x)
+    with pytest.raises(TypeError, match="real scalar"):
+        kernel(x, "3")
+    with pytest.raises(TypeError, match="dtype"):
+        kernel(x, x, out=np.empty(5))
+    with pytest.raises(ValueError, match="shape"):
+        kernel(x, x, out=np.empty(4, np.float32))
+    with pytest.raises(ValueError, match="contiguous"):
+        kernel(x, x, out=np.empty(10, np.float32)[::2])
+    with pytest.raises(ValueError, match="dtype"):
+        codegen.compile("x", "x", dtype="int32")
+
+
+def test_never_touches_memory_outside_the_arrays():
+    kernel = codegen.compile(["sqrt(x) + y", "x*y"], "x,y")
+    for n in (0, 1, 3, 7, 8, 9, 31, 33, 100):
+        pad = np.full(n + 40, np.nan)
+        x = pad[20:20 + n]
+        x[:] = np.arange(n)
+        y = np.arange(n, dtype=float)
+        guard = np.full(n + 40, -7.0)
+        out0, out1 = guard[20:20 + n], np.empty(n)
+        kernel(x, y, out=(out0, out1))
+        assert np.all(guard[:20] == -7.0) and np.all(guard[20 + n:] == -7.0)
+        np.testing.assert_array_equal(out0, np.sqrt(np.arange(n)) + y)
+
+
+def test_strings_parse_special_names_as_symbols():
+    names = ["gamma", "beta", "I", "E", "S", "N", "Q"]
+    kernel = codegen.compile("gamma*beta + I + E + S + N + Q", names)
+    values = [np.full(3, float(k + 1)) for k in range(len(names))]
+    np.testing.assert_array_equal(kernel(*values), 1 * 2 + 3 + 4 + 5 + 6 + 7)
+
+
+def test_unusual_symbol_names_are_sanitized():
+    names = [sympy.Symbol("int"), sympy.Symbol("x.y"), sympy.Symbol("λ"), sympy.Symbol("1a")]
+    expr = names[0] * names[1] + names[2] - names[3]
+    kernel = codegen.compile(expr, names, name="my kernel!")
+    assert kernel.name == "my_kernel"
+    assert kernel.program.arg_ids == ("int_", "x_y", "u3bb", "v1a")
+    assert kernel(2.0, 3.0, 4.0, 1.0) == 9.0
+
+
+def test_unsupported_function_error_names_it():
+    with pytest.raises(codegen.UnsupportedError, match="function 'besselj' is not supported by codegen; "
+                                                       "supported: .*exp"):
+        codegen.compile("besselj(0, x)", "x")
+    with pytest.raises(codegen.UnsupportedError, match="'foo'"):
+        codegen.compile("foo(x)", "x")
+    with pytest.raises(ValueError, match="'z', which is not among the args"):
+        codegen.compile("x + z", "x")
+    with pytest.raises(ValueError, match="cannot parse"):
+        codegen.compile("x +* 2", "x")
+
+
+def test_integer_powers_lower_to_multiplies():
+    program = codegen.compile("x**2 + x**3 + x**-1 + x**0.5 + x**-0.5 + x**(5/2)", "x").program
+    ops = {ins.op for ins in program.instrs}
+    assert "pow" not in ops and {"mul", "div", "sqrt"} <= ops
+    text = codegen.emit_llvm_ir("x**3 / y**2", "x,y")
+    assert "pow" not in text
+
+
+def test_loops_vectorise_and_float32_stays_float():
+    kernel = codegen.compile("x*y + sqrt(x*x + y*y) - Abs(x) + floor(y)", "x,y", dtype="float32")
+    assert "vector.body" in kernel.llvm_ir
+    assert "double" not in kernel.llvm_ir.split("define void @kernel")[1].split("}")[0]
+
+
+def test_fastmath_flags_are_opt_in_and_validated():
+    plain = codegen.emit_llvm_ir("x*y + z", "x,y,z", optimize=False)
+    assert "fmul double" in plain and "contract" not in plain
+    flagged = codegen.emit_llvm_ir("x*y + z", "x,y,z", fastmath={"contract"}, optimize=False)
+    assert "fmul contract double" in flagged and "fadd contract double" in flagged
+    assert "fast" in codegen.emit_llvm_ir("sin(x)", "x", fastmath=True, optimize=False)
+    with pytest.raises(ValueError, match="unknown fast-math flag"):
+        codegen.compile("x", "x", fastmath={"turbo"})
+    with pytest.raises(ValueError, match="math must be"):
+        codegen.compile("x", "x", math="svml")
