@@ -48,7 +48,9 @@ from codegen import fastmath_coeffs as _C
 
 __all__ = ["SUPPORTED", "ULP_BOUNDS", "DOMAINS", "SINCOS_BOUND", "declare"]
 
-SUPPORTED: frozenset[str] = frozenset({"exp", "log", "sin", "cos", "pow"})
+SUPPORTED: frozenset[str] = frozenset(
+    {"exp", "log", "sin", "cos", "pow", "exp2", "log2", "tan", "sinh", "cosh", "tanh"}
+)
 
 #: |x| above which sin/cos return NaN, per precision. Below it the three-part Cody-Waite
 #: reduction (carried as a double-double) stays accurate; the bound keeps ``k = rint(x*2/pi)``
@@ -67,6 +69,18 @@ DOMAINS: dict[tuple[str, str], str] = {
     ("cos", "float32"): "|x| <= 2**22 (every float)",
     ("pow", "float64"): "x > 0 and y with finite nonzero result; x < 0 with integer y",
     ("pow", "float32"): "x > 0 and y with finite nonzero result; x < 0 with integer y",
+    ("exp2", "float64"): "[-1074, 1024) (finite results incl. subnormal)",
+    ("exp2", "float32"): "[-149, 128) (finite results incl. subnormal)",
+    ("log2", "float64"): "all positive doubles incl. subnormals",
+    ("log2", "float32"): "all positive floats incl. subnormals",
+    ("tan", "float64"): "|x| <= 2**50",
+    ("tan", "float32"): "|x| <= 2**22",
+    ("sinh", "float64"): "|x| <= 710.47 (finite results)",
+    ("sinh", "float32"): "|x| <= 89.41 (finite results)",
+    ("cosh", "float64"): "|x| <= 710.47 (finite results)",
+    ("cosh", "float32"): "|x| <= 89.41 (finite results)",
+    ("tanh", "float64"): "all doubles",
+    ("tanh", "float32"): "all floats",
 }
 
 #: Measured max error in ULPs (rounded up) over :data:`DOMAINS`; see docs/fastmath.md.
@@ -81,6 +95,18 @@ ULP_BOUNDS: dict[tuple[str, str], float] = {
     ("cos", "float32"): 1.0,
     ("pow", "float64"): 1.0,
     ("pow", "float32"): 1.0,
+    ("exp2", "float64"): 1.0,
+    ("exp2", "float32"): 1.0,
+    ("log2", "float64"): 1.0,
+    ("log2", "float32"): 1.0,
+    ("tan", "float64"): 3.0,
+    ("tan", "float32"): 3.0,
+    ("sinh", "float64"): 2.5,
+    ("sinh", "float32"): 2.5,
+    ("cosh", "float64"): 1.5,
+    ("cosh", "float32"): 1.5,
+    ("tanh", "float64"): 3.0,
+    ("tanh", "float32"): 3.0,
 }
 
 
@@ -103,6 +129,7 @@ with mp.workdps(60):
     _PIO2 = {53: _split(mp.pi / 2, 3, 53), 24: _split(mp.pi / 2, 3, 24)}
     _TWO_THIRDS = _split(mp.mpf(2) / 3, 2, 53)
     _INV_LN2 = float(1 / mp.log(2))
+    _INV_LN2_DD = _split(1 / mp.log(2), 2, 53)
     _TWO_OVER_PI = float(2 / mp.pi)
 
 
@@ -257,24 +284,29 @@ def _coeffs(e: _Emit, name: str) -> tuple[float, ...]:
 # --------------------------------------------------------------------------- exp
 
 
-def _exp_parts(e: _Emit, x, x_lo=None):
-    """``(p, n)`` with ``e**(x + x_lo) = p * 2**n``, ``p`` in about ``[0.7, 1.42]``."""
+def _exp_reduce(e: _Emit, x, x_lo=None):
+    """``(r, tail, n)`` with ``e**(x + x_lo) = 2**n * (1 + r + tail)``, ``|r| <= ln2/2``."""
     ln2_hi, ln2_lo = _LN2[e.prec]
     k, n = e.round_int(x, _INV_LN2)
     negk = e.neg(k)
     r = e.fma(negk, e.k(ln2_hi), x)  # exact: both terms are multiples of ulp(r)
     # r + r_lo = x + x_lo - k*ln2, exactly up to the tiny error of k*ln2_lo
     r, r_lo = e.two_sum(r, e.mul(negk, e.k(ln2_lo)) if x_lo is None else e.fma(negk, e.k(ln2_lo), x_lo))
-    # e**(r + r_lo) = (1 + r) + r**2*P(r) + r_lo*(1 + r), with 1 + r = s + s_lo exactly
+    # e**(r + r_lo) - 1 - r = r**2*P(r) + r_lo*(1 + r) (dropping r_lo*r**2/2)
+    return r, e.fma(e.mul(r, r), e.poly(r, _coeffs(e, "EXP_P")), e.fma(r_lo, r, r_lo)), n
+
+
+def _exp_parts(e: _Emit, x, x_lo=None):
+    """``(p, n)`` with ``e**(x + x_lo) = p * 2**n``, ``p`` in about ``[0.7, 1.42]``."""
+    r, tail, n = _exp_reduce(e, x, x_lo)
     s = e.add(e.k(1.0), r)
-    s_lo = e.add(e.sub(e.k(1.0), s), r)
-    tail = e.fma(e.mul(r, r), e.poly(r, _coeffs(e, "EXP_P")), e.add(e.fma(r_lo, r, r_lo), s_lo))
-    return e.add(s, tail), n
+    s_lo = e.add(e.sub(e.k(1.0), s), r)  # 1 + r == s + s_lo exactly
+    return e.add(s, e.add(tail, s_lo)), n
 
 
-def _exp_finish(e: _Emit, x, p, n):
-    """``p * 2**n`` with inf above the overflow and 0 below the underflow threshold."""
-    hi, lo = (710.0, -746.0) if e.is64 else (89.0, -104.0)
+def _exp_finish(e: _Emit, x, p, n, limits=((710.0, -746.0), (89.0, -104.0))):
+    """``p * 2**n``; inf for x above, 0 for x below the (float64, float32) ``limits``."""
+    hi, lo = limits[0] if e.is64 else limits[1]
     y = e.ldexp(p, n)
     y = e.sel(e.cmp(">", x, e.k(hi)), e.inf, y)
     return e.sel(e.cmp("<", x, e.k(lo)), e.k(0.0), y)
@@ -283,6 +315,59 @@ def _exp_finish(e: _Emit, x, p, n):
 def _exp(e: _Emit, x):
     p, n = _exp_parts(e, x)
     return _exp_finish(e, x, p, n)
+
+
+def _exp2(e: _Emit, x):
+    """``2**x = e**(x*ln2)`` with ``x*ln2`` as a double-double (exact for integer x)."""
+    th, tl = e.dd_mul_d(*(e.k(c) for c in _LN2[e.prec]), x)
+    p, n = _exp_parts(e, th, tl)
+    return _exp_finish(e, x, p, n, limits=((1025.0, -1076.0), (129.0, -151.0)))
+
+
+def _expm1(e: _Emit, x):
+    """``e**x - 1`` for ``|x| <= 50`` (accurate near 0: no cancellation for n == 0)."""
+    r, tail, n = _exp_reduce(e, x)
+    t = e.pow2(n)
+    return e.fma(t, tail, e.fma(t, r, e.sub(t, e.k(1.0))))  # 2**n*(r + tail) + (2**n - 1)
+
+
+# --------------------------------------------------------------------------- sinh, cosh, tanh
+
+_HYP_BIG = {True: 22.0, False: 10.0}  # |x| beyond which e**-|x| no longer matters (f64 / f32)
+
+
+def _half_exp(e: _Emit, a):
+    """``e**a / 2`` for ``a >= 0``, finite up to ``a = ln(2*max)``, inf beyond."""
+    p, n = _exp_parts(e, a)
+    y = e.ldexp(p, e.b.sub(n, e.i(1)))
+    return e.sel(e.cmp(">", a, e.k(711.0 if e.is64 else 90.0)), e.inf, y)
+
+
+def _clamp_big(e: _Emit, a):
+    """``(min(a, big), a >= big)`` for the hyperbolic functions (NaN stays NaN, not big)."""
+    big = e.k(_HYP_BIG[e.is64])
+    is_big = e.cmp(">=", a, big)
+    return e.sel(is_big, big, a), is_big
+
+
+def _sinh(e: _Emit, x):
+    a = e.fabs(x)
+    a_small, is_big = _clamp_big(e, a)
+    em1 = _expm1(e, a_small)
+    small = e.mul(e.k(0.5), e.add(em1, e.div(em1, e.add(em1, e.k(1.0)))))  # (E + E/(E+1))/2
+    return e.copysign(e.sel(is_big, _half_exp(e, a), small), x)
+
+
+def _cosh(e: _Emit, x):
+    h = _half_exp(e, e.fabs(x))
+    return e.add(h, e.div(e.k(0.25), h))
+
+
+def _tanh(e: _Emit, x):
+    a_small, is_big = _clamp_big(e, e.fabs(x))
+    em1 = _expm1(e, e.add(a_small, a_small))
+    y = e.div(em1, e.add(em1, e.k(2.0)))  # (e**2a - 1) / (e**2a + 1)
+    return e.copysign(e.sel(is_big, e.k(1.0), y), x)
 
 
 # --------------------------------------------------------------------------- log
@@ -339,11 +424,21 @@ def _log_dd(e: _Emit, x):
     return e.dd_add(kh, kl, lh, ll)
 
 
+def _log2(e: _Emit, x):
+    """float64: the double-double log times 1/ln2 (double-double); float32: float64 log."""
+    if e.is64:
+        lh, ll = _log_dd(e, x)
+        vh, _ = e.dd_mul(lh, ll, *(e.k(c) for c in _INV_LN2_DD))
+        return _log_special(e, x, vh)
+    d = _Emit(e.b, ir.DoubleType())
+    return e.b.fptrunc(d.mul(_log(d, e.b.fpext(x, d.ty)), d.k(_INV_LN2)), e.ty)
+
+
 # --------------------------------------------------------------------------- sin, cos
 
 
-def _sincos(e: _Emit, x, quadrant_offset: int):
-    """``sin(x)`` (offset 0) or ``cos(x) = sin(x + pi/2)`` (offset 1)."""
+def _sincos_parts(e: _Emit, x):
+    """``(s, c, kbits)``: ``sin(r)``, ``cos(r)`` for ``x = k*pi/2 + r``, and ``k`` as an integer."""
     k, kbits = e.round_int(x, _TWO_OVER_PI)
     negk = e.neg(k)
     p1, p2, p3 = (e.k(p) for p in _PIO2[e.prec])
@@ -360,15 +455,29 @@ def _sincos(e: _Emit, x, quadrant_offset: int):
     w = e.sub(e.k(1.0), hz)
     c_tail = e.fma(e.neg(rh), rl, e.sub(e.sub(e.k(1.0), w), hz))
     c = e.add(w, e.fma(e.mul(z, z), e.poly(z, _coeffs(e, "COS_C")), c_tail))
-    q = e.b.add(kbits, e.i(quadrant_offset))
-    odd = e.b.icmp_signed("!=", e.b.and_(q, e.i(1)), e.i(0))
-    y = e.sel(odd, c, s)
-    sign = e.b.shl(e.b.and_(q, e.i(2)), e.i(e.width - 2))
-    y = e.flt(e.b.xor(e.bits(y), sign))
-    if quadrant_offset == 0:  # keep the sign of zero
+    return s, c, kbits
+
+
+def _odd(e: _Emit, q):
+    return e.b.icmp_signed("!=", e.b.and_(q, e.i(1)), e.i(0))
+
+
+def _trig_finish(e: _Emit, x, y, odd_at_zero: bool):
+    """Keep the sign of a zero argument (odd functions); NaN beyond ``SINCOS_BOUND``."""
+    if odd_at_zero:
         y = e.sel(e.cmp("==", x, e.k(0.0)), x, y)
     bound = SINCOS_BOUND["float64" if e.is64 else "float32"]
     return e.sel(e.cmp("<=", e.fabs(x), e.k(bound)), y, e.nan)
+
+
+def _sincos(e: _Emit, x, quadrant_offset: int):
+    """``sin(x)`` (offset 0) or ``cos(x) = sin(x + pi/2)`` (offset 1)."""
+    s, c, kbits = _sincos_parts(e, x)
+    q = e.b.add(kbits, e.i(quadrant_offset))
+    y = e.sel(_odd(e, q), c, s)
+    sign = e.b.shl(e.b.and_(q, e.i(2)), e.i(e.width - 2))
+    y = e.flt(e.b.xor(e.bits(y), sign))
+    return _trig_finish(e, x, y, quadrant_offset == 0)
 
 
 def _sin(e: _Emit, x):
@@ -377,6 +486,14 @@ def _sin(e: _Emit, x):
 
 def _cos(e: _Emit, x):
     return _sincos(e, x, 1)
+
+
+def _tan(e: _Emit, x):
+    """``sin(r)/cos(r)``, or ``-cos(r)/sin(r)`` for odd ``k``: one division."""
+    s, c, kbits = _sincos_parts(e, x)
+    odd = _odd(e, kbits)
+    y = e.div(e.sel(odd, c, s), e.sel(odd, e.neg(s), c))
+    return _trig_finish(e, x, y, True)
 
 
 # --------------------------------------------------------------------------- pow
@@ -417,7 +534,11 @@ def _pow(e: _Emit, x, y):
 
 # --------------------------------------------------------------------------- declare
 
-_IMPL = {"exp": (_exp, 1), "log": (_log, 1), "sin": (_sin, 1), "cos": (_cos, 1), "pow": (_pow, 2)}
+_IMPL = {
+    "exp": (_exp, 1), "log": (_log, 1), "sin": (_sin, 1), "cos": (_cos, 1), "pow": (_pow, 2),
+    "exp2": (_exp2, 1), "log2": (_log2, 1), "tan": (_tan, 1),
+    "sinh": (_sinh, 1), "cosh": (_cosh, 1), "tanh": (_tanh, 1),
+}
 
 
 def declare(module: ir.Module, name: str, ty: ir.FloatType | ir.DoubleType) -> ir.Function:

@@ -100,9 +100,6 @@ def test_max_ulp_on_dense_sample(name, prec):
     assert err.mean() < 0.35
 
 
-_MP = {"exp": mp.exp, "log": mp.log, "sin": mp.sin, "cos": mp.cos}
-
-
 @pytest.mark.parametrize("name", UNARY)
 def test_float64_against_mpmath(name):
     """A few points against mpmath at 40 digits (also checks the long double reference)."""
@@ -110,7 +107,7 @@ def test_float64_against_mpmath(name):
     got = kernel(name, "float64")(x)
     with mp.workdps(40):
         for xi, g in zip(x, got):
-            want = _MP[name](mp.mpf(float(xi)))
+            want = fc.MPMATH[name](mp.mpf(float(xi)))
             ulp = np.spacing(abs(float(want)))
             assert abs(mp.mpf(float(g)) - want) <= fastmath.ULP_BOUNDS[(name, "float64")] * ulp, xi
 
@@ -181,6 +178,27 @@ def test_sincos_special_values(name, prec):
     assert err.max() <= fastmath.ULP_BOUNDS[(name, prec)]
 
 
+EXTRA_SPECIALS = {
+    "exp2": [(0.0, 1.0), (-0.0, 1.0), (inf, inf), (-inf, 0.0), (nan, nan), (1e4, inf), (-1e4, 0.0),
+             (3.0, 8.0), (-1.0, 0.5), (10.0, 1024.0), (-100.0, 2.0**-100)],
+    "log2": [(0.0, -inf), (-0.0, -inf), (-1.0, nan), (-inf, nan), (inf, inf), (nan, nan), (1.0, 0.0),
+             (8.0, 3.0), (0.5, -1.0), (2.0**-100, -100.0), (2.0**-130, -130.0)],
+    "tan": [(0.0, 0.0), (-0.0, -0.0), (inf, nan), (-inf, nan), (nan, nan)],
+    "sinh": [(0.0, 0.0), (-0.0, -0.0), (inf, inf), (-inf, -inf), (nan, nan), (1e3, inf), (-1e3, -inf)],
+    "cosh": [(0.0, 1.0), (-0.0, 1.0), (inf, inf), (-inf, inf), (nan, nan), (1e3, inf), (-1e3, inf)],
+    "tanh": [(0.0, 0.0), (-0.0, -0.0), (inf, 1.0), (-inf, -1.0), (nan, nan), (30.0, 1.0), (-30.0, -1.0),
+             (1e-30, 1e-30), (-1e-30, -1e-30)],
+}
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+@pytest.mark.parametrize("name", sorted(set(EXTRA_SPECIALS) & fastmath.SUPPORTED))
+def test_extra_functions_special_values(name, prec):
+    xs, want = zip(*EXTRA_SPECIALS[name])
+    with np.errstate(all="ignore"):
+        _check(name, prec, [np.array(xs, prec)], np.array(want, prec))
+
+
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 0.25, inf, -inf, nan, 1e-40, -1e-40]
 
 
@@ -237,7 +255,7 @@ def test_pow_overflow_underflow_and_subnormal_base(prec):
 def test_any_float_is_within_bound_or_special(name, prec, data):
     x = np.array([data.draw(st.floats(width=32 if prec == "float32" else 64))], prec)
     err = fc.measure(kernel(name, prec), x)
-    if name in ("sin", "cos") and not abs(x[0]) <= fastmath.SINCOS_BOUND[prec]:
+    if name in ("sin", "cos", "tan") and not abs(x[0]) <= fastmath.SINCOS_BOUND[prec]:
         assert np.isnan(kernel(name, prec)(x)).all()
     else:
         assert err[0] <= fastmath.ULP_BOUNDS[(name, prec)], x
