@@ -5,7 +5,9 @@
 walking the program with the ``jax`` functions of :data:`codegen.ops.OPS`.  It traces
 under ``jax.jit`` and differentiates like any JAX code.  For ``float64`` programs the
 computation runs with 64-bit types enabled (``jax.enable_x64``) so it is not silently
-rounded to float32.
+rounded to float32; when you wrap it in your own ``jax.jit``, enable x64 around that call
+too (``with jax.enable_x64(True):``), or JAX rounds the float64 inputs to float32 at the
+jit boundary.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 import mpmath
 import numpy as np
 import sympy
+from tokenize import TokenError
 
 from . import names
 from .ops import BY_SYMPY, OPS, UnsupportedError, unsupported
@@ -112,8 +113,11 @@ def parse_exprs(exprs, args: list[str]) -> tuple[list[sympy.Expr], bool]:
         if isinstance(item, str):
             try:
                 item = sympy.sympify(item, locals=local)
-            except (sympy.SympifyError, SyntaxError, TypeError, ValueError) as exc:
-                raise ValueError(f"cannot parse expression {item!r}: {exc}".splitlines()[0]) from None
+            except (sympy.SympifyError, SyntaxError, TokenError):
+                raise ValueError(f"cannot parse expression {item!r} (invalid syntax)") from None
+            except (TypeError, ValueError, AttributeError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ValueError(f"cannot parse expression {item!r}: {reason}") from None
         else:
             item = sympy.sympify(item)
         if not isinstance(item, sympy.Basic):

@@ -1,0 +1,126 @@
+"""``discover codegen``: turn a formula (given, or from a result file) into native code.
+
+    discover codegen --expr "x*sin(y) + exp(-x**2)" --args x,y --lang c -o kernel
+    discover codegen result.json [--select N] --lang shared -o kernel
+
+``--lang c`` writes ``kernel.c`` + ``kernel.h``; ``llvm`` writes ``kernel.ll``; ``object``
+writes ``kernel.o`` + ``kernel.h``; ``shared`` writes ``kernel.so`` + ``kernel.h``.  Text
+forms go to stdout when ``-o`` is omitted.  Files are written atomically.  Bad input
+(unparsable or unsupported expression, missing file, bad ``--select``) is a
+:class:`~discover.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .atomic import write_bytes_atomic, write_text_atomic
+from .errors import UserError
+
+LANGUAGES = {"c": ".c", "llvm": ".ll", "object": ".o", "shared": ".so"}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "codegen",
+        help="emit C, LLVM IR, an object file or a shared library for a formula",
+        description="Emit a kernel void NAME(int64_t n, const T *arg..., T *out0) for a formula "
+                    "given with --expr/--args or taken from a result file of `discover fit`.",
+    )
+    parser.add_argument("result", nargs="?", help="result JSON file of `discover fit`")
+    parser.add_argument("--select", type=int, metavar="N",
+                        help="index of the Pareto-front member to emit (default: the selected one)")
+    parser.add_argument("--expr", help="the formula (SymPy syntax), instead of a result file")
+    parser.add_argument("--args", help="comma-separated argument names, in order (with --expr)")
+    parser.add_argument("--lang", choices=sorted(LANGUAGES), default="c", help="output form (default c)")
+    parser.add_argument("-o", "--output", metavar="PATH",
+                        help="output path without extension (stdout for c/llvm when omitted)")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument("--math", choices=["libm", "fast"], default="libm",
+                        help="libm: C library functions; fast: inline vectorisable approximations")
+    parser.add_argument("--fastmath", metavar="FLAGS", default="",
+                        help="LLVM fast-math flags, comma-separated (contract,afn,...) or 'fast'")
+    parser.add_argument("--name", default="kernel", help="function name (sanitized to a C identifier)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def formula(args) -> tuple[object, list[str]]:
+    """The expression to emit and its argument names, from --expr/--args or a result file."""
+    if args.expr is not None and args.result is not None:
+        raise UserError("give either a result file or --expr, not both")
+    if args.expr is not None:
+        if not args.args:
+            raise UserError("--expr needs --args (comma-separated argument names, in order)")
+        if args.select is not None:
+            raise UserError("--select applies to a result file, not to --expr")
+        return args.expr, [a.strip() for a in args.args.split(",") if a.strip()]
+    if args.result is None:
+        raise UserError("give a result file or --expr with --args")
+    from .result import load_result, parse_equation
+
+    result = load_result(args.result)
+    index = result.selected if args.select is None else args.select
+    if not 0 <= index < len(result.equations):
+        raise UserError(f"--select {index} is out of range: {args.result} has "
+                        f"{len(result.equations)} equations (0 to {len(result.equations) - 1})")
+    text = result.equations[index].sympy
+    try:
+        return parse_equation(text, result.variables), list(result.variables)
+    except Exception as exc:  # SymPy raises many kinds for bad text
+        raise UserError(f"cannot parse equation {text!r} of {args.result}: {exc}".splitlines()[0]) from None
+
+
+def emit(args, expr, names: list[str]) -> dict[str, str | bytes]:
+    """Extension -> content of each file of the chosen form."""
+    import codegen
+
+    flags = {f.strip() for f in args.fastmath.split(",") if f.strip()}
+    options = dict(dtype=args.dtype, name=args.name)
+    native = dict(options, math=args.math, fastmath=flags)
+    try:
+        if args.lang == "c":
+            source, header = codegen.emit_c(expr, names, **options)
+            return {".c": source, ".h": header}
+        if args.lang == "llvm":
+            return {".ll": codegen.emit_llvm_ir(expr, names, **native)}
+        if args.lang == "object":
+            data, header = codegen.emit_object(expr, names, **native)
+            return {".o": data, ".h": header}
+        data, header = codegen.emit_shared_library(expr, names, **native)
+        return {".so": data, ".h": header}
+    except (ValueError, TypeError) as exc:  # includes codegen.UnsupportedError
+        raise UserError(str(exc).splitlines()[0]) from None
+    except RuntimeError as exc:  # no C compiler, link failure
+        raise UserError(str(exc).splitlines()[0]) from None
+
+
+def run(args) -> int:
+    expr, names = formula(args)
+    if args.output is None and args.lang in ("object", "shared"):
+        raise UserError(f"--lang {args.lang} writes a binary file: give -o PATH")
+    files = emit(args, expr, names)
+    if args.output is None:
+        for content in files.values():
+            sys.stdout.write(content)
+        return 0
+    stem = Path(args.output)
+    if stem.suffix == LANGUAGES[args.lang]:
+        stem = stem.with_suffix("")
+    if not stem.parent.is_dir():
+        raise UserError(f"output directory does not exist: {stem.parent}")
+    written = []
+    for extension, content in files.items():
+        path = stem.with_name(stem.name + extension)
+        try:
+            if isinstance(content, bytes):
+                write_bytes_atomic(path, content)
+            else:
+                write_text_atomic(path, content)
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+        written.append(str(path))
+    print("wrote " + ", ".join(written))
+    return 0
