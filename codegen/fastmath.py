@@ -49,7 +49,7 @@ from codegen import fastmath_coeffs as _C
 __all__ = ["SUPPORTED", "ULP_BOUNDS", "DOMAINS", "SINCOS_BOUND", "declare"]
 
 SUPPORTED: frozenset[str] = frozenset(
-    {"exp", "log", "sin", "cos", "pow", "exp2", "log2", "tan", "sinh", "cosh", "tanh"}
+    {"exp", "log", "sin", "cos", "pow", "exp2", "log2", "tan", "sinh", "cosh", "tanh", "atan"}
 )
 
 #: |x| above which sin/cos return NaN, per precision. Below it the three-part Cody-Waite
@@ -81,6 +81,8 @@ DOMAINS: dict[tuple[str, str], str] = {
     ("cosh", "float32"): "|x| <= 89.41 (finite results)",
     ("tanh", "float64"): "all doubles",
     ("tanh", "float32"): "all floats",
+    ("atan", "float64"): "all doubles",
+    ("atan", "float32"): "all floats",
 }
 
 #: Measured max error in ULPs (rounded up) over :data:`DOMAINS`; see docs/fastmath.md.
@@ -107,6 +109,8 @@ ULP_BOUNDS: dict[tuple[str, str], float] = {
     ("cosh", "float32"): 1.5,
     ("tanh", "float64"): 3.0,
     ("tanh", "float32"): 3.0,
+    ("atan", "float64"): 2.0,
+    ("atan", "float32"): 2.0,
 }
 
 
@@ -127,6 +131,8 @@ def _split(value, parts: int, bits: int) -> tuple[float, ...]:
 with mp.workdps(60):
     _LN2 = {53: _split(mp.log(2), 2, 53), 24: _split(mp.log(2), 2, 24)}
     _PIO2 = {53: _split(mp.pi / 2, 3, 53), 24: _split(mp.pi / 2, 3, 24)}
+    _PIO4 = {53: _split(mp.pi / 4, 2, 53), 24: _split(mp.pi / 4, 2, 24)}
+    _TAN_PI_8, _TAN_3PI_8 = float(mp.sqrt(2) - 1), float(mp.sqrt(2) + 1)
     _TWO_THIRDS = _split(mp.mpf(2) / 3, 2, 53)
     _INV_LN2 = float(1 / mp.log(2))
     _INV_LN2_DD = _split(1 / mp.log(2), 2, 53)
@@ -496,6 +502,28 @@ def _tan(e: _Emit, x):
     return _trig_finish(e, x, y, True)
 
 
+# --------------------------------------------------------------------------- atan
+
+
+def _atan(e: _Emit, x):
+    """Cephes-style reduction with one division: for ``a = |x|`` in
+    ``[0, tan(pi/8)]``, ``(tan(pi/8), tan(3pi/8)]``, above: ``u = a``, ``(a-1)/(a+1)``,
+    ``-1/a`` and ``atan(a) = base + atan(u)`` with base 0, pi/4, pi/2 (two-part constants)."""
+    a = e.fabs(x)
+    big = e.cmp(">", a, e.k(_TAN_3PI_8))
+    mid = e.cmp(">", a, e.k(_TAN_PI_8))
+    one = e.k(1.0)
+    num = e.sel(big, e.k(-1.0), e.sel(mid, e.sub(a, one), a))
+    den = e.sel(big, a, e.sel(mid, e.add(a, one), one))
+    u = e.div(num, den)
+    (h2, l2), (h4, l4) = _PIO2[e.prec][:2], _PIO4[e.prec]
+    base_hi = e.sel(big, e.k(h2), e.sel(mid, e.k(h4), e.k(0.0)))
+    base_lo = e.sel(big, e.k(l2), e.sel(mid, e.k(l4), e.k(0.0)))
+    z = e.mul(u, u)
+    y = e.add(base_hi, e.add(u, e.fma(e.mul(u, z), e.poly(z, _coeffs(e, "ATAN_Q")), base_lo)))
+    return e.copysign(y, x)
+
+
 # --------------------------------------------------------------------------- pow
 
 
@@ -537,7 +565,7 @@ def _pow(e: _Emit, x, y):
 _IMPL = {
     "exp": (_exp, 1), "log": (_log, 1), "sin": (_sin, 1), "cos": (_cos, 1), "pow": (_pow, 2),
     "exp2": (_exp2, 1), "log2": (_log2, 1), "tan": (_tan, 1),
-    "sinh": (_sinh, 1), "cosh": (_cosh, 1), "tanh": (_tanh, 1),
+    "sinh": (_sinh, 1), "cosh": (_cosh, 1), "tanh": (_tanh, 1), "atan": (_atan, 1),
 }
 
 

@@ -132,11 +132,11 @@ def compile_map(name: str, dtype) -> MapKernel:
 
 NUMPY = {"exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "pow": np.power,
          "exp2": np.exp2, "log2": np.log2, "tan": np.tan, "sinh": np.sinh, "cosh": np.cosh,
-         "tanh": np.tanh}
+         "tanh": np.tanh, "atan": np.arctan}
 #: The same functions in mpmath (for spot checks at 40 digits).
 MPMATH = {"exp": mp.exp, "log": mp.log, "sin": mp.sin, "cos": mp.cos, "pow": mp.power,
           "exp2": lambda x: mp.power(2, x), "log2": lambda x: mp.log(x, 2), "tan": mp.tan,
-          "sinh": mp.sinh, "cosh": mp.cosh, "tanh": mp.tanh}
+          "sinh": mp.sinh, "cosh": mp.cosh, "tanh": mp.tanh, "atan": mp.atan}
 
 
 def reference(name: str, dtype, *xs: np.ndarray) -> np.ndarray:
@@ -210,6 +210,9 @@ def sample(name: str, dtype, n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
         bot, top = RANGES[name][str(dtype)]
         mag = _uniform_bits(rng, 0, max(-bot, top), n - half, dtype) * sign
         return (np.clip(np.concatenate([rng.uniform(bot, top, half), mag]), bot, top).astype(dtype),)
+    if name == "atan":
+        mag = _uniform_bits(rng, 0, fin.max, n - half, dtype) * sign
+        return (np.concatenate([rng.uniform(-4, 4, half), mag]).astype(dtype),)
     if name in ("log", "log2"):
         x = np.concatenate([_uniform_bits(rng, fin.smallest_subnormal, fin.max, half, dtype),
                             rng.uniform(0.5, 2.0, n - half).astype(dtype)])

@@ -121,6 +121,12 @@ def fits() -> list[Fit]:
             Fit("COS_C", "cos(r) = 1 - r**2/2 + r**4 * C(r**2), |r| <= pi/4 * 1.1 (f64) / 1.25 (f32); weight r**4 / cos(r)",
                 cos_c, lambda u: u**2 / mp.cos(mp.sqrt(u)), PIO4_2[prec] * tiny, PIO4_2[prec], d_cos, prec),
         ]
+    # atan: after reduction |u| <= tan(pi/8) = sqrt(2) - 1
+    atan_q = _series0(lambda z: (mp.atan(mp.sqrt(z)) - mp.sqrt(z)) / (z * mp.sqrt(z)), -mp.mpf(1) / 3)
+    u2 = (mp.sqrt(2) - 1) ** 2 * (1 + mp.mpf("1e-6"))
+    for prec, deg in (("float64", 10), ("float32", 4)):
+        out.append(Fit("ATAN_Q", "atan(u) = u + u**3 * Q(u**2), |u| <= sqrt(2) - 1; weight u**2",
+                       atan_q, lambda z: z, u2 * tiny, u2, deg, prec))
     # pow (float64): double-double log. log(m) = 2s + s**3 * (2/3 + z*T(z)), 2/3 carried
     # as a double-double constant; weight z**2 (the term's size relative to 2s).
     out.append(Fit("LOGDD_T", "log(m) = 2s + s**3*(2/3 + z*T(z)), z = s**2 <= (3-2*sqrt2)**2; weight z**2",
