@@ -376,3 +376,16 @@ def test_fastmath_flags_are_opt_in_and_validated():
         codegen.compile("x", "x", fastmath={"turbo"})
     with pytest.raises(ValueError, match="math must be"):
         codegen.compile("x", "x", math="svml")
+
+
+def test_large_arrays_from_several_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codegen.kernel import GIL_RELEASE
+
+    kernel = codegen.compile("sqrt(x) * y + 1", "x,y")
+    x = np.linspace(0, 9, GIL_RELEASE + 5)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda s: kernel(x, np.full_like(x, s)), [1.0, 2.0, 3.0]))
+    for s, result in zip([1.0, 2.0, 3.0], results):
+        np.testing.assert_array_equal(result, np.sqrt(x) * s + 1)
