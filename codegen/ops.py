@@ -151,6 +151,11 @@ OPS: dict[str, Op] = {op.name: op for op in _OPS}
 BY_SYMPY: dict[type, Op] = {cls: op for op in _OPS for cls in op.sympy}
 
 
+#: extra names for parsing strings: C functions SymPy only has in sympy.codegen.cfunctions
+PARSE_NAMES: dict[str, type] = {cls.__name__: cls for cls in BY_SYMPY
+                                if cls.__module__.startswith("sympy.codegen")}
+
+
 def supported_functions() -> list[str]:
     """Names of the SymPy functions accepted (besides + - * / ** and constants)."""
     return sorted({cls.__name__ for cls in BY_SYMPY} | {"Pow", "sqrt", "Piecewise"})

@@ -30,7 +30,7 @@ import sympy
 from tokenize import TokenError
 
 from . import names
-from .ops import BY_SYMPY, OPS, UnsupportedError, unsupported
+from .ops import BY_SYMPY, OPS, PARSE_NAMES, UnsupportedError, unsupported
 
 DTYPES = ("float64", "float32")
 MAX_INTEGER_POWER = 32
@@ -101,13 +101,14 @@ def parse_exprs(exprs, args: list[str]) -> tuple[list[sympy.Expr], bool]:
     """Expressions from SymPy objects or strings; returns (list, given_as_single).
 
     Strings are parsed with every argument name bound to a plain Symbol, so names such as
-    ``gamma``, ``beta``, ``I``, ``E``, ``S``, ``N``, ``Q`` are variables, not SymPy objects.
+    ``gamma``, ``beta``, ``I``, ``E``, ``S``, ``N``, ``Q`` are variables, not SymPy objects;
+    ``exp2 log2 log10 expm1 log1p hypot`` parse as the C functions of the same names.
     """
     single = isinstance(exprs, (str, sympy.Basic)) or not isinstance(exprs, Iterable)
     items = [exprs] if single else list(exprs)
     if not items:
         raise ValueError("codegen needs at least one expression")
-    local = {name: sympy.Symbol(name) for name in args}
+    local = {**PARSE_NAMES, **{name: sympy.Symbol(name) for name in args}}
     parsed = []
     for item in items:
         if isinstance(item, str):
