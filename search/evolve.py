@@ -1,0 +1,250 @@
+"""The evolutionary search: islands of regularized evolution with migration.
+
+One *cycle* makes ``children_per_island`` children on every island (tournament
+selection, then mutation or crossover), scores all children of all islands in one
+batched call (a random share of them first gets its constants fitted by batched
+Levenberg–Marquardt), and lets each child replace the oldest member of its island
+(regularized evolution, Real et al. 2019).  An *iteration* is ``ncycles_per_iteration``
+cycles followed by migration between islands, simplification of the best members and a
+progress report.  The search stops at ``niterations``, at ``timeout_in_seconds``, when the
+normalized loss drops below ``tolerance``, or on Ctrl-C; in each case it returns the
+Pareto front found so far.
+
+Tournament fitness is ``loss / var(y) * exp(adaptive_parsimony * share) + parsimony *
+complexity``, where ``share`` is the fraction of the island at the candidate's complexity
+(PySR's adaptive parsimony, which keeps every size represented).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .constants import fit_constants
+from .evaluate import Evaluator
+from .expression import Expr, complexity
+from .mutate import Grammar, crossover, mutate, random_expr
+from .operators import CONST, VAR, resolve
+from .pareto import HallOfFame, Member
+from .polish import finish
+from .simplify import simplify
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Parameters of the search (names follow PySR where the concept is the same)."""
+
+    binary_operators: tuple[str, ...] = ("+", "-", "*", "/")
+    unary_operators: tuple[str, ...] = ("neg", "square", "cube", "sqrt", "exp", "log", "sin", "cos")
+    maxsize: int = 20
+    populations: int = 8
+    population_size: int = 64
+    niterations: int = 1000
+    ncycles_per_iteration: int = 20
+    children_per_island: int = 16
+    tournament_selection_n: int = 6
+    crossover_probability: float = 0.05
+    parsimony: float = 1e-4
+    adaptive_parsimony_scaling: float = 20.0
+    fraction_replaced: float = 0.05
+    optimize_probability: float = 0.05
+    optimizer_iterations: int = 6
+    timeout_in_seconds: float | None = None
+    tolerance: float = 1e-11
+    linear_scaling: bool = True
+    batch_size: int = 1000
+    random_state: int = 0
+
+
+@dataclass
+class Progress:
+    """What a progress display needs, updated after every iteration."""
+
+    iteration: int = 0
+    cycles: int = 0
+    evaluations: int = 0
+    elapsed: float = 0.0
+    best_loss: float = math.inf
+    best: Expr | None = None
+    front: list[Member] = field(default_factory=list)
+
+    @property
+    def evaluations_per_second(self) -> float:
+        return self.evaluations / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class SearchResult:
+    """The polished front (float64 losses on the training data) and how the run went."""
+
+    front: list[Member]
+    progress: Progress
+    stopped_by: str
+    compilations: int
+
+
+@dataclass
+class _Island:
+    members: list[Expr]
+    losses: np.ndarray
+    sizes: np.ndarray
+    births: np.ndarray
+
+
+def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
+           callback: Callable[[Progress], None] | None = None) -> SearchResult:
+    """Run the evolution on ``X (R, n_vars)``, ``y (R,)``; returns the polished Pareto front."""
+    s = settings
+    rng = np.random.default_rng(s.random_state)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n_rows, n_vars = X.shape
+    binary = resolve(s.binary_operators, 2)
+    unary = resolve(s.unary_operators, 1)
+    allowed = frozenset(binary + unary)
+    grammar = Grammar(n_vars=n_vars, binary=binary, unary=unary, maxsize=s.maxsize)
+
+    rows = np.sort(rng.choice(n_rows, size=s.batch_size, replace=False)) if n_rows > s.batch_size else np.arange(n_rows)
+    Xs, ys = X[rows], y[rows]
+    y_var = float(np.var(ys)) or 1.0
+    evaluator = Evaluator(Xs, ys, binary + unary, linear_scaling=s.linear_scaling)
+    hof = HallOfFame()
+    progress = Progress()
+    start = time.perf_counter()
+    clock = 0
+
+    batch = s.populations * s.children_per_island
+    child_capacity = evaluator.new_capacity(batch, s.maxsize)
+    fit_capacity = evaluator.new_capacity(max(8, int(batch * s.optimize_probability)), s.maxsize)
+
+    def score_children(children: list[Expr]) -> np.ndarray:
+        """Losses of ``children``; a random share with constants gets them fitted first (in place)."""
+        losses = np.empty(len(children))
+        has_c = np.array([any(code == CONST for code, _ in c) for c in children])
+        opt = np.flatnonzero(has_c & (rng.random(len(children)) < s.optimize_probability))
+        rest = np.setdiff1d(np.arange(len(children)), opt)
+        if len(opt):
+            fitted, opt_losses = fit_constants(evaluator, [children[i] for i in opt], s.optimizer_iterations, fit_capacity)
+            for i, e in zip(opt, fitted):
+                children[i] = e
+            losses[opt] = opt_losses
+        if len(rest):
+            losses[rest] = evaluator.losses([children[i] for i in rest], child_capacity)
+        progress.evaluations += len(children) + len(opt) * s.optimizer_iterations
+        return losses
+
+    def record(children: list[Expr], losses: np.ndarray, sizes: np.ndarray) -> None:
+        for e, loss, size in zip(children, losses, sizes):
+            hof.consider(e, float(loss), int(size))
+
+    # Initial populations: random trees of assorted sizes, all scored in one batch.
+    islands: list[_Island] = []
+    initial = [random_expr(rng, grammar, int(rng.integers(1, min(s.maxsize, 10) + 1)))
+               for _ in range(s.populations * s.population_size)]
+    initial = [e if complexity(e) <= s.maxsize else e[:1] for e in initial]
+    losses = np.concatenate([score_children(initial[k : k + batch]) for k in range(0, len(initial), batch)])
+    sizes = np.array([complexity(e) for e in initial])
+    record(initial, losses, sizes)
+    for i in range(s.populations):
+        sl = slice(i * s.population_size, (i + 1) * s.population_size)
+        islands.append(_Island(initial[sl], losses[sl].copy(), sizes[sl].copy(), np.arange(s.population_size)))
+    clock = s.population_size
+
+    def fitness(island: _Island, idx: np.ndarray) -> np.ndarray:
+        share = np.bincount(island.sizes, minlength=s.maxsize + 8)[island.sizes[idx]] / len(island.members)
+        return island.losses[idx] / y_var * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * island.sizes[idx]
+
+    def tournament(island: _Island) -> Expr:
+        idx = rng.choice(len(island.members), size=min(s.tournament_selection_n, len(island.members)), replace=False)
+        f = fitness(island, idx)
+        return island.members[int(idx[np.argmin(f)])]
+
+    stopped_by = "niterations"
+    try:
+        for iteration in range(1, s.niterations + 1):
+            for _ in range(s.ncycles_per_iteration):
+                children: list[Expr] = []
+                owner: list[int] = []
+                for i, island in enumerate(islands):
+                    for _ in range(s.children_per_island):
+                        parent = tournament(island)
+                        if rng.random() < s.crossover_probability:
+                            child = crossover(rng, parent, tournament(island))
+                            if complexity(child) > s.maxsize:
+                                child = mutate(rng, parent, grammar)
+                        else:
+                            child = mutate(rng, parent, grammar)
+                        children.append(child)
+                        owner.append(i)
+                losses = score_children(children)
+                sizes = np.array([complexity(c) for c in children])
+                record(children, losses, sizes)
+                for i, island in enumerate(islands):
+                    for j in np.flatnonzero(np.asarray(owner) == i):
+                        oldest = int(np.argmin(island.births))
+                        island.members[oldest] = children[j]
+                        island.losses[oldest] = losses[j]
+                        island.sizes[oldest] = sizes[j]
+                        clock += 1
+                        island.births[oldest] = clock
+                progress.cycles += 1
+            _simplify_and_migrate(rng, islands, hof, s, n_vars, allowed)
+            progress.iteration = iteration
+            progress.elapsed = time.perf_counter() - start
+            front = hof.front()
+            progress.front = front
+            if front:
+                best = min(front, key=lambda m: m.loss)
+                progress.best_loss, progress.best = best.loss, best.expr
+            if callback is not None:
+                callback(progress)
+            if progress.best_loss / y_var <= s.tolerance:
+                stopped_by = "tolerance"
+                break
+            if s.timeout_in_seconds is not None and progress.elapsed >= s.timeout_in_seconds:
+                stopped_by = "timeout"
+                break
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+
+    progress.elapsed = time.perf_counter() - start
+    final = polish_front(hof, X, y, s.linear_scaling, n_vars, allowed)
+    return SearchResult(final, progress, stopped_by, evaluator.compilations)
+
+
+def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: SearchSettings, n_vars: int,
+                          allowed: frozenset[int]) -> None:
+    """Simplify each island's best members and seed islands with hall-of-fame members."""
+    front = hof.front()
+    for island in islands:
+        for k in np.argsort(island.losses)[:4]:
+            simpler = simplify(island.members[k], n_vars, allowed)
+            island.members[k] = simpler
+            island.sizes[k] = complexity(simpler)
+        n_replace = int(round(s.fraction_replaced * len(island.members)))
+        if front and n_replace:
+            for k in rng.choice(len(island.members), size=n_replace, replace=False):
+                m = front[int(rng.integers(len(front)))]
+                island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
+    for m in front:
+        simpler = simplify(m.expr, n_vars, allowed)
+        if simpler != m.expr:
+            hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler))
+
+
+def polish_front(hof: HallOfFame, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_vars: int,
+                 allowed: frozenset[int]) -> list[Member]:
+    """Refit every hall-of-fame member in float64 and return the Pareto front of the results."""
+    final = HallOfFame()
+    n = min(len(y), 10_000)
+    for member in hof.best.values():
+        expr, loss, size = finish(member.expr, X[:n], y[:n], linear_scaling, n_vars, allowed)
+        final.consider(expr, loss, size)
+    return final.front()
+
+
+__all__ = ["SearchSettings", "SearchResult", "Progress", "search", "VAR"]

@@ -1,0 +1,235 @@
+"""Expressions as linear postfix programs, and their conversion to and from SymPy.
+
+An expression is a tuple of nodes in postfix (reverse Polish) order.  A node is a pair
+``(code, value)``:
+
+* ``(CONST, c)`` — a constant with float value ``c``;
+* ``(VAR, i)`` — input variable ``i`` (column ``i`` of X);
+* ``(code, 0)`` — operator ``operator_of(code)`` applied to the preceding subtrees.
+
+Tuples are cheap to copy, slice and splice, which is all mutation needs, and they hash,
+which lets the search deduplicate.  The evaluator compiles whole populations of them into
+arrays (see :mod:`search.evaluate`).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Sequence
+
+import sympy
+
+from .operators import CODE, CONST, VAR, arity_of, operator_of
+
+Node = tuple[int, float]
+Expr = tuple[Node, ...]
+
+
+def subtree_start(expr: Expr, end: int) -> int:
+    """Index of the first node of the subtree whose root is ``expr[end]``."""
+    need = 1
+    i = end
+    while True:
+        need += arity_of(expr[i][0]) - 1
+        if need == 0:
+            return i
+        i -= 1
+
+
+def children(expr: Expr, end: int) -> list[tuple[int, int]]:
+    """``(start, end)`` spans (inclusive) of the argument subtrees of node ``end``, in order."""
+    spans = []
+    j = end - 1
+    for _ in range(arity_of(expr[end][0])):
+        start = subtree_start(expr, j)
+        spans.append((start, j))
+        j = start - 1
+    return spans[::-1]
+
+
+def is_valid(expr: Expr) -> bool:
+    """True when ``expr`` is a single well-formed postfix tree."""
+    depth = 0
+    for code, _ in expr:
+        depth += 1 - arity_of(code)
+        if depth < 1:
+            return False
+    return depth == 1
+
+
+def complexity(expr: Expr) -> int:
+    """Sum of node costs: 1 per leaf, the operator's ``complexity`` per operator."""
+    return sum(1 if code <= VAR else operator_of(code).complexity for code, _ in expr)
+
+
+def constants(expr: Expr) -> list[float]:
+    """The constant values, in postfix order."""
+    return [value for code, value in expr if code == CONST]
+
+
+def with_constants(expr: Expr, values: Sequence[float]) -> Expr:
+    """``expr`` with its constants replaced, in postfix order, by ``values``."""
+    it = iter(values)
+    return tuple((code, float(next(it))) if code == CONST else (code, value) for code, value in expr)
+
+
+def depth(expr: Expr) -> int:
+    """Height of the tree (a single leaf has depth 1)."""
+    stack: list[int] = []
+    for code, _ in expr:
+        a = arity_of(code)
+        h = 1 + max(stack[-a:]) if a else 1
+        if a:
+            del stack[-a:]
+        stack.append(h)
+    return stack[-1]
+
+
+# ----------------------------------------------------------------------------- SymPy
+
+
+def _sympy_number(value: float) -> sympy.Expr:
+    """Exact-looking floats become exact SymPy numbers (so 0.5 round-trips as 1/2)."""
+    if value == math.pi:
+        return sympy.pi
+    if value == math.e:
+        return sympy.E
+    if math.isfinite(value):
+        frac = Fraction(value).limit_denominator(1000)
+        if float(frac) == value and abs(frac.numerator) < 10**9:
+            return sympy.Rational(frac.numerator, frac.denominator)
+    return sympy.Float(value)
+
+
+def to_sympy(expr: Expr, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+    """The SymPy expression of ``expr``; variable ``i`` becomes ``symbols[i]``."""
+    stack: list[sympy.Expr] = []
+    for code, value in expr:
+        if code == CONST:
+            stack.append(_sympy_number(value))
+        elif code == VAR:
+            stack.append(symbols[int(value)])
+        else:
+            op = operator_of(code)
+            args = stack[-op.arity :]
+            del stack[-op.arity :]
+            stack.append(op.sympy(*args))
+    (result,) = stack
+    return result
+
+
+class ConversionError(ValueError):
+    """A SymPy expression that uses something outside the operator table."""
+
+
+_FUNCTIONS = {
+    sympy.exp: "exp",
+    sympy.log: "log",
+    sympy.sin: "sin",
+    sympy.cos: "cos",
+    sympy.tan: "tan",
+    sympy.tanh: "tanh",
+    sympy.Abs: "abs",
+}
+
+
+def from_sympy(expr: sympy.Expr, variables: Sequence[str | sympy.Symbol]) -> Expr:
+    """Convert a SymPy expression to postfix nodes over the named ``variables``.
+
+    n-ary sums and products become left-folded binary ones; ``a - b`` and ``a / b`` use
+    the subtraction and division operators; powers 2, 3, 1/2 use square, cube and sqrt.
+    Raises :class:`ConversionError` for symbols or functions outside the table.
+    """
+    index = {str(v): i for i, v in enumerate(variables)}
+    out: list[Node] = []
+
+    def op(name: str) -> None:
+        out.append((CODE[name], 0))
+
+    def emit(e: sympy.Expr) -> None:
+        if e.is_Number or e in (sympy.pi, sympy.E):
+            value = complex(e)
+            if value.imag != 0:
+                raise ConversionError(f"complex constant {e} is not supported")
+            out.append((CONST, float(value.real)))
+        elif e.is_Symbol:
+            if str(e) not in index:
+                raise ConversionError(f"unknown variable {e}; expected one of {', '.join(index)}")
+            out.append((VAR, index[str(e)]))
+        elif e.is_Add:
+            positive = [t for t in e.args if not _is_negated(t)]
+            negative = [-t for t in e.args if _is_negated(t)]
+            if not positive:
+                emit(sympy.Add(*negative, evaluate=False) if len(negative) > 1 else negative[0])
+                op("neg")
+                return
+            _fold(positive, "+")
+            for t in negative:
+                emit(t)
+                op("-")
+        elif e.is_Mul:
+            coeff, rest = e.as_coeff_Mul()
+            if coeff == -1:
+                emit(rest)
+                op("neg")
+                return
+            numer = [f for f in e.args if not _is_reciprocal(f)]
+            denom = [1 / f for f in e.args if _is_reciprocal(f)]
+            if numer:
+                _fold(numer, "*")
+            else:
+                out.append((CONST, 1.0))
+            for f in denom:
+                emit(f)
+                op("/")
+        elif e.is_Pow:
+            base, exponent = e.args
+            if exponent == 2:
+                emit(base)
+                op("square")
+            elif exponent == 3:
+                emit(base)
+                op("cube")
+            elif exponent == sympy.Rational(1, 2):
+                emit(base)
+                op("sqrt")
+            elif exponent == -1:
+                out.append((CONST, 1.0))
+                emit(base)
+                op("/")
+            elif exponent.is_Number and exponent < 0:
+                out.append((CONST, 1.0))
+                emit(base**-exponent)
+                op("/")
+            else:
+                emit(base)
+                emit(exponent)
+                op("pow")
+        elif e.func in _FUNCTIONS:
+            emit(e.args[0])
+            op(_FUNCTIONS[e.func])
+        else:
+            raise ConversionError(f"{e.func.__name__} is not in the operator table")
+
+    def _fold(terms, name: str) -> None:
+        emit(terms[0])
+        for t in terms[1:]:
+            emit(t)
+            op(name)
+
+    emit(sympy.sympify(expr))
+    return tuple(out)
+
+
+def _is_negated(term: sympy.Expr) -> bool:
+    return term.is_Mul and term.as_coeff_Mul()[0].is_negative or (term.is_Number and term.is_negative)
+
+
+def _is_reciprocal(factor: sympy.Expr) -> bool:
+    return factor.is_Pow and factor.args[1].is_Number and factor.args[1].is_negative
+
+
+def to_string(expr: Expr, names: Sequence[str]) -> str:
+    """A readable infix string (via SymPy)."""
+    return str(to_sympy(expr, [sympy.Symbol(n) for n in names]))

@@ -1,0 +1,161 @@
+"""Random expressions and the mutation operators of the evolution.
+
+All functions are pure: they take an ``numpy.random.Generator`` and expressions (tuples of
+postfix nodes, see :mod:`search.expression`) and return new expressions.  A mutation may
+produce an expression larger than ``maxsize``; the caller rejects those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .expression import Expr, Node, complexity, subtree_start
+from .operators import CONST, VAR, arity_of
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """What expressions may contain."""
+
+    n_vars: int
+    binary: tuple[int, ...]
+    unary: tuple[int, ...]
+    maxsize: int = 20
+    const_probability: float = 0.25
+
+
+def random_leaf(rng: np.random.Generator, g: Grammar) -> Node:
+    if rng.random() < g.const_probability:
+        return (CONST, float(np.round(rng.normal() * 2.0, 3)) or 1.0)
+    return (VAR, int(rng.integers(g.n_vars)))
+
+
+def random_expr(rng: np.random.Generator, g: Grammar, size: int) -> Expr:
+    """A random tree with about ``size`` nodes (at least one leaf)."""
+    out: list[Node] = []
+
+    def grow(budget: int) -> None:
+        if budget <= 1 or (not g.binary and not g.unary):
+            out.append(random_leaf(rng, g))
+            return
+        use_binary = g.binary and (not g.unary or budget >= 3 and rng.random() < 0.6)
+        if use_binary:
+            left = int(rng.integers(1, budget - 1)) if budget > 2 else 1
+            grow(left)
+            grow(max(1, budget - 1 - left))
+            out.append((g.binary[rng.integers(len(g.binary))], 0))
+        else:
+            grow(budget - 1)
+            out.append((g.unary[rng.integers(len(g.unary))], 0))
+
+    grow(max(1, size))
+    return tuple(out)
+
+
+def _random_index(rng, expr: Expr, predicate) -> int | None:
+    idx = [i for i, node in enumerate(expr) if predicate(node)]
+    return idx[rng.integers(len(idx))] if idx else None
+
+
+def mutate_constant(rng, expr: Expr, g: Grammar, temperature: float = 1.0) -> Expr:
+    i = _random_index(rng, expr, lambda n: n[0] == CONST)
+    if i is None:
+        return mutate_operator(rng, expr, g)
+    value = expr[i][1]
+    factor = np.exp(rng.normal() * 0.5 * temperature)
+    value = value * factor if rng.random() < 0.5 else value / factor
+    if rng.random() < 0.1:
+        value = -value
+    return expr[:i] + ((CONST, float(value)),) + expr[i + 1 :]
+
+
+def mutate_operator(rng, expr: Expr, g: Grammar) -> Expr:
+    i = _random_index(rng, expr, lambda n: n[0] > VAR)
+    if i is None:
+        return mutate_leaf(rng, expr, g)
+    choices = g.binary if arity_of(expr[i][0]) == 2 else g.unary
+    return expr[:i] + ((choices[rng.integers(len(choices))], 0),) + expr[i + 1 :]
+
+
+def mutate_leaf(rng, expr: Expr, g: Grammar) -> Expr:
+    i = _random_index(rng, expr, lambda n: n[0] <= VAR)
+    return expr[:i] + (random_leaf(rng, g),) + expr[i + 1 :]
+
+
+def swap_operands(rng, expr: Expr, g: Grammar) -> Expr:
+    i = _random_index(rng, expr, lambda n: arity_of(n[0]) == 2)
+    if i is None:
+        return mutate_leaf(rng, expr, g)
+    right_start = subtree_start(expr, i - 1)
+    left_start = subtree_start(expr, right_start - 1)
+    return expr[:left_start] + expr[right_start:i] + expr[left_start:right_start] + expr[i:]
+
+
+def insert_node(rng, expr: Expr, g: Grammar) -> Expr:
+    """Wrap a random subtree ``s`` as ``u(s)``, ``s op leaf`` or ``leaf op s``."""
+    end = int(rng.integers(len(expr)))
+    start = subtree_start(expr, end)
+    sub = expr[start : end + 1]
+    if g.unary and (not g.binary or rng.random() < 0.4):
+        new = sub + ((g.unary[rng.integers(len(g.unary))], 0),)
+    else:
+        op = ((g.binary[rng.integers(len(g.binary))], 0),)
+        leaf = (random_leaf(rng, g),)
+        new = sub + leaf + op if rng.random() < 0.5 else leaf + sub + op
+    return expr[:start] + new + expr[end + 1 :]
+
+
+def delete_node(rng, expr: Expr, g: Grammar) -> Expr:
+    """Replace an operator node by one of its argument subtrees."""
+    i = _random_index(rng, expr, lambda n: n[0] > VAR)
+    if i is None:
+        return mutate_leaf(rng, expr, g)
+    start = subtree_start(expr, i)
+    j = i - 1
+    spans = []
+    for _ in range(arity_of(expr[i][0])):
+        s = subtree_start(expr, j)
+        spans.append((s, j))
+        j = s - 1
+    s, e = spans[rng.integers(len(spans))]
+    return expr[:start] + expr[s : e + 1] + expr[i + 1 :]
+
+
+def replace_subtree(rng, expr: Expr, g: Grammar) -> Expr:
+    end = int(rng.integers(len(expr)))
+    start = subtree_start(expr, end)
+    return expr[:start] + random_expr(rng, g, int(rng.integers(1, 6))) + expr[end + 1 :]
+
+
+def crossover(rng, a: Expr, b: Expr) -> Expr:
+    """``a`` with a random subtree replaced by a random subtree of ``b``."""
+    end_a = int(rng.integers(len(a)))
+    start_a = subtree_start(a, end_a)
+    end_b = int(rng.integers(len(b)))
+    start_b = subtree_start(b, end_b)
+    return a[:start_a] + b[start_b : end_b + 1] + a[end_a + 1 :]
+
+
+#: (mutation, weight); weights follow PySR's defaults in spirit.
+MUTATIONS = (
+    (mutate_constant, 0.30),
+    (mutate_operator, 0.15),
+    (mutate_leaf, 0.15),
+    (swap_operands, 0.05),
+    (insert_node, 0.20),
+    (delete_node, 0.10),
+    (replace_subtree, 0.05),
+)
+_WEIGHTS = np.array([w for _, w in MUTATIONS]) / sum(w for _, w in MUTATIONS)
+
+
+def mutate(rng: np.random.Generator, expr: Expr, g: Grammar) -> Expr:
+    """One random mutation; retried a few times until the result fits ``maxsize``."""
+    for _ in range(5):
+        fn = MUTATIONS[rng.choice(len(MUTATIONS), p=_WEIGHTS)][0]
+        child = fn(rng, expr, g)
+        if complexity(child) <= g.maxsize:
+            return child
+    return expr
