@@ -38,7 +38,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .expression import Expr
+from .jax_setup import configure
 from .operators import CONST, VAR, arity_of, operator_of
+
+configure()
 
 
 def _bucket(n: int) -> int:

@@ -96,8 +96,14 @@ class _Island:
 
 
 def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
-           callback: Callable[[Progress], None] | None = None) -> SearchResult:
-    """Run the evolution on ``X (R, n_vars)``, ``y (R,)``; returns the polished Pareto front."""
+           callback: Callable[[Progress], None] | None = None,
+           checkpoint: Callable[[list[Member], Progress], None] | None = None,
+           checkpoint_interval: float = 10.0) -> SearchResult:
+    """Run the evolution on ``X (R, n_vars)``, ``y (R,)``; returns the polished Pareto front.
+
+    ``callback(progress)`` runs after every iteration; ``checkpoint(front, progress)``
+    at most every ``checkpoint_interval`` seconds with the front polished so far.
+    """
     s = settings
     rng = np.random.default_rng(s.random_state)
     X = np.asarray(X, dtype=np.float64)
@@ -164,6 +170,7 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
         return island.members[int(idx[np.argmin(f)])]
 
     stopped_by = "niterations"
+    last_checkpoint = 0.0
     try:
         for iteration in range(1, s.niterations + 1):
             for _ in range(s.ncycles_per_iteration):
@@ -192,6 +199,8 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
                         clock += 1
                         island.births[oldest] = clock
                 progress.cycles += 1
+                if s.timeout_in_seconds is not None and time.perf_counter() - start >= s.timeout_in_seconds:
+                    break
             _simplify_and_migrate(rng, islands, hof, s, n_vars, allowed)
             progress.iteration = iteration
             progress.elapsed = time.perf_counter() - start
@@ -202,6 +211,9 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
                 progress.best_loss, progress.best = best.loss, best.expr
             if callback is not None:
                 callback(progress)
+            if checkpoint is not None and progress.elapsed - last_checkpoint >= checkpoint_interval:
+                checkpoint(polish_front(hof, X, y, s.linear_scaling, n_vars, allowed, max_rows=2000), progress)
+                last_checkpoint = progress.elapsed
             if progress.best_loss / y_var <= s.tolerance:
                 stopped_by = "tolerance"
                 break
@@ -237,10 +249,10 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
 
 
 def polish_front(hof: HallOfFame, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_vars: int,
-                 allowed: frozenset[int]) -> list[Member]:
+                 allowed: frozenset[int], max_rows: int = 10_000) -> list[Member]:
     """Refit every hall-of-fame member in float64 and return the Pareto front of the results."""
     final = HallOfFame()
-    n = min(len(y), 10_000)
+    n = min(len(y), max_rows)
     for member in hof.best.values():
         expr, loss, size = finish(member.expr, X[:n], y[:n], linear_scaling, n_vars, allowed)
         final.consider(expr, loss, size)

@@ -1,0 +1,160 @@
+"""``discover fit``: search for formulas in a data file.
+
+    discover fit data.h5 [--target NAME] [--time-limit S] [--operators +,-,*,/,sin]
+                         [--maxsize N] [--seed N] [--output result.json]
+
+While it runs, a live panel shows elapsed time, iterations, evaluations per second, the
+best loss and the current best formula; the front so far is checkpointed to the output
+file every ``--checkpoint`` seconds (atomically: write a temporary file, then rename).
+At the end the Pareto front is printed as a table with the selected formula marked, and
+the result file (schema: :mod:`discover.result`) is written.  Ctrl-C stops the search
+early and still prints and saves the front.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from search import operators
+
+from .errors import UserError
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "fit",
+        help="find closed-form formulas y = f(x...) in a data file (HDF5, CSV, NPZ)",
+        description="Evolutionary symbolic regression: prints the Pareto front of formulas "
+                    "(accuracy vs complexity) and writes it to a JSON result file.",
+    )
+    parser.add_argument("data", help="HDF5 (.h5), CSV or NPZ file with the inputs and the target")
+    parser.add_argument("--target", metavar="NAME", help="name of the target column (default: y, or the file's target)")
+    parser.add_argument("--time-limit", type=float, default=60.0, metavar="S",
+                        help="stop after S seconds (default 60)")
+    parser.add_argument("--niterations", type=int, default=10_000, metavar="N",
+                        help="stop after N iterations (default: only the time limit)")
+    parser.add_argument("--operators", metavar="LIST",
+                        help="comma-separated operators to use (default: "
+                             f"{','.join(operators.DEFAULT_BINARY + operators.DEFAULT_UNARY)}); "
+                             f"available: {','.join(op.name for op in operators.OPERATORS)}")
+    parser.add_argument("--maxsize", type=int, default=20, metavar="N", help="largest formula complexity (default 20)")
+    parser.add_argument("--populations", type=int, default=8, metavar="N", help="number of islands (default 8)")
+    parser.add_argument("--population-size", type=int, default=64, metavar="N", help="members per island (default 64)")
+    parser.add_argument("--model-selection", choices=["best", "accuracy", "score"], default="best",
+                        help="how the formula is chosen from the front (default best)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    parser.add_argument("--output", "-o", metavar="PATH",
+                        help="result JSON file (default: <data file stem>.result.json in the current directory)")
+    parser.add_argument("--checkpoint", type=float, default=10.0, metavar="S",
+                        help="save the front so far every S seconds (default 10; 0 disables)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no live progress display")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _regressor(args):
+    from .regressor import Regressor
+
+    binary, unary = operators.DEFAULT_BINARY, operators.DEFAULT_UNARY
+    if args.operators:
+        names = [n for n in args.operators.split(",") if n.strip()]
+        try:
+            binary, unary = operators.split_by_arity(names)
+        except operators.UnknownOperatorError as exc:
+            raise UserError(str(exc)) from None
+        if not binary:
+            raise UserError("--operators needs at least one binary operator (+, -, *, /, pow)")
+    for flag, value, lowest in (("--maxsize", args.maxsize, 3), ("--populations", args.populations, 1),
+                                ("--population-size", args.population_size, 8), ("--niterations", args.niterations, 1)):
+        if value < lowest:
+            raise UserError(f"{flag} must be at least {lowest}, not {value}")
+    if args.time_limit <= 0:
+        raise UserError(f"--time-limit must be positive, not {args.time_limit}")
+    return Regressor(
+        binary_operators=binary, unary_operators=unary, maxsize=args.maxsize, niterations=args.niterations,
+        populations=args.populations, population_size=args.population_size,
+        model_selection=args.model_selection, timeout_in_seconds=args.time_limit, random_state=args.seed,
+    )
+
+
+def _output_path(args) -> Path:
+    path = Path(args.output) if args.output else Path(Path(args.data).stem + ".result.json")
+    if path.is_dir():
+        raise UserError(f"--output {path} is a directory; give a file name such as {path / 'result.json'}")
+    if not path.parent.exists():
+        raise UserError(f"--output {path}: the directory {path.parent} does not exist")
+    return path
+
+
+def front_table(model, title: str = "Pareto front") -> Table:
+    """The front as a rich table, the selected row marked."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("", width=2)
+    table.add_column("complexity", justify="right")
+    table.add_column("loss (MSE)", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("equation", overflow="fold")
+    for i, row in enumerate(model.equations_):
+        selected = i == model.best_index_
+        table.add_row("▶" if selected else "", str(row.complexity), f"{row.loss:.4g}", f"{row.score:.3g}",
+                      row.equation, style="bold green" if selected else None)
+    return table
+
+
+def run(args) -> int:
+    from .data import load_dataset
+
+    model = _regressor(args)
+    output = _output_path(args)
+    dataset = load_dataset(args.data, target=args.target)
+    console = Console(stderr=True)
+    names = dataset.feature_names
+
+    from search.expression import to_string
+
+    def panel(p) -> Table:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        rate = f"{p.evaluations_per_second:,.0f}/s" if p.elapsed else "-"
+        grid.add_row("data", f"{args.data}  ({dataset.n_rows} rows, {dataset.n_features} inputs -> {dataset.target_name})")
+        grid.add_row("elapsed", f"{p.elapsed:.1f} s of {args.time_limit:g} s")
+        grid.add_row("iterations", f"{p.iteration}  ({p.evaluations:,} evaluations, {rate})")
+        grid.add_row("best loss", f"{p.best_loss:.4g} (search subset, before polishing)")
+        grid.add_row("best formula", to_string(p.best, names) if p.best is not None else "-")
+        return grid
+
+    live = None
+
+    def save_checkpoint(fitted) -> None:
+        fitted.to_result(data=str(args.data), target=dataset.target_name).save(output)
+
+    def callback(progress) -> None:
+        if live is not None:
+            live.update(panel(progress))
+
+    if not args.quiet:
+        live = Live(console=console, refresh_per_second=4, transient=True)
+        live.start()
+        console.print(f"searching {args.data} for up to {args.time_limit:g} s (Ctrl-C stops and keeps the front)")
+    try:
+        model.fit(dataset.X, dataset.y, variable_names=names, callback=callback,
+                  checkpoint=save_checkpoint if args.checkpoint > 0 else None,
+                  checkpoint_interval=args.checkpoint)
+    finally:
+        if live is not None:
+            live.stop()
+    result = model.to_result(data=str(args.data), target=dataset.target_name)
+    result.save(output)
+    out = Console()
+    out.print(front_table(model))
+    stats = model.stats_
+    out.print(f"selected ({args.model_selection}): {dataset.target_name} = {model.equations_[model.best_index_].equation}")
+    out.print(f"{stats['iterations']} iterations, {stats['evaluations']:,} evaluations in {stats['seconds']:.1f} s "
+              f"(stopped by {stats['stopped_by']}); result written to {output}")
+    return 0

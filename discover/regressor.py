@@ -1,0 +1,286 @@
+"""``discover.Regressor``: symbolic regression as a scikit-learn style estimator.
+
+Parameters keep PySR's names where the concept is the same (``binary_operators``,
+``unary_operators``, ``maxsize``, ``niterations``, ``populations``, ``population_size``,
+``model_selection``, ``timeout_in_seconds``, ``random_state`` ...).  They are stored as
+given in ``__init__``; what ``fit`` learns ends in an underscore:
+
+* ``equations_``: the Pareto front as an :class:`EquationTable` (complexity, loss,
+  score, equation), simplest first;
+* ``best_index_``: the row chosen by ``model_selection``;
+* ``feature_names_in_``, ``n_features_in_``, ``stats_``.
+
+Example::
+
+    model = Regressor(niterations=40, random_state=0).fit(X, y, variable_names=["x", "t"])
+    model.sympy()            # the selected formula
+    model.predict(X_new)     # with the selected formula (or index=k for row k)
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import sympy
+
+from search import operators
+from search.evolve import Progress, SearchSettings, search
+from search.expression import to_sympy
+from search.pareto import MODEL_SELECTIONS, Member, scores, select
+
+from .data import dataset_from_arrays
+from .errors import UserError
+from .result import Equation, FitResult, symbols_for
+
+
+@dataclass(frozen=True)
+class EquationRow:
+    complexity: int
+    loss: float
+    score: float
+    equation: str
+    sympy_format: sympy.Expr
+
+
+class EquationTable:
+    """The Pareto front: rows sorted by complexity, a readable ``repr``, ``to_pandas()``."""
+
+    columns = ("complexity", "loss", "score", "equation")
+
+    def __init__(self, rows: list[EquationRow], selected: int):
+        self.rows = rows
+        self.selected = selected
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> EquationRow:
+        return self.rows[i]
+
+    def __iter__(self) -> Iterator[EquationRow]:
+        return iter(self.rows)
+
+    def __repr__(self) -> str:
+        lines = [f"{'':2}{'complexity':>10}  {'loss':>12}  {'score':>8}  equation"]
+        for i, r in enumerate(self.rows):
+            mark = ">>" if i == self.selected else ""
+            lines.append(f"{mark:2}{r.complexity:>10}  {r.loss:>12.6g}  {r.score:>8.4g}  {r.equation}")
+        return "\n".join(lines)
+
+    def to_pandas(self):
+        import pandas as pd  # optional dependency
+
+        return pd.DataFrame([{c: getattr(r, c) for c in self.columns} for r in self.rows])
+
+
+class Regressor:
+    """Evolutionary symbolic regression with batched JAX scoring.
+
+    Parameters
+    ----------
+    binary_operators, unary_operators:
+        Operator names from the table in :mod:`search.operators` (``+ - * / pow`` and
+        ``neg square cube sqrt exp log sin cos tan tanh abs inv``).
+    maxsize:
+        Largest complexity (node count, by default) of a formula.
+    niterations, ncycles_per_iteration:
+        Iterations of the search; each is ``ncycles_per_iteration`` generations on every
+        island, then migration and simplification.
+    populations, population_size:
+        Number of islands and members per island.
+    model_selection:
+        ``"best"`` (default), ``"accuracy"`` or ``"score"``, as in PySR.
+    timeout_in_seconds:
+        Stop after this many seconds (the front found so far is returned).
+    tolerance:
+        Stop when ``mse / var(y)`` falls to this value.
+    linear_scaling:
+        Score ``a * f + b`` with the optimal ``a, b`` (folded into the formula at the end).
+    batch_size:
+        Rows used while searching (a fixed random subset); the final front is refit on all.
+    random_state:
+        Seed; the same seed, data and iteration limit give the same result.
+    """
+
+    def __init__(
+        self,
+        binary_operators: tuple[str, ...] = operators.DEFAULT_BINARY,
+        unary_operators: tuple[str, ...] = operators.DEFAULT_UNARY,
+        maxsize: int = 20,
+        niterations: int = 40,
+        populations: int = 8,
+        population_size: int = 64,
+        ncycles_per_iteration: int = 20,
+        model_selection: str = "best",
+        timeout_in_seconds: float | None = None,
+        tolerance: float = 1e-11,
+        parsimony: float = 1e-4,
+        linear_scaling: bool = True,
+        batch_size: int = 1000,
+        random_state: int = 0,
+    ):
+        self.binary_operators = binary_operators
+        self.unary_operators = unary_operators
+        self.maxsize = maxsize
+        self.niterations = niterations
+        self.populations = populations
+        self.population_size = population_size
+        self.ncycles_per_iteration = ncycles_per_iteration
+        self.model_selection = model_selection
+        self.timeout_in_seconds = timeout_in_seconds
+        self.tolerance = tolerance
+        self.parsimony = parsimony
+        self.linear_scaling = linear_scaling
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    # -------------------------------------------------------------- sklearn protocol
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> "Regressor":
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for Regressor; valid: {', '.join(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
+        return f"Regressor({', '.join(changed)})"
+
+    def settings(self) -> SearchSettings:
+        """The engine settings for these parameters; bad values raise :class:`UserError`."""
+        if self.model_selection not in MODEL_SELECTIONS:
+            raise UserError(f"model_selection must be one of {', '.join(MODEL_SELECTIONS)}, not {self.model_selection!r}")
+        if int(self.maxsize) < 3:
+            raise UserError(f"maxsize must be at least 3, not {self.maxsize}")
+        try:
+            operators.resolve(self.binary_operators, 2)
+            operators.resolve(self.unary_operators, 1)
+        except operators.UnknownOperatorError as exc:
+            raise UserError(str(exc)) from None
+        return SearchSettings(
+            binary_operators=tuple(self.binary_operators),
+            unary_operators=tuple(self.unary_operators),
+            maxsize=int(self.maxsize),
+            populations=int(self.populations),
+            population_size=int(self.population_size),
+            niterations=int(self.niterations),
+            ncycles_per_iteration=int(self.ncycles_per_iteration),
+            parsimony=float(self.parsimony),
+            timeout_in_seconds=self.timeout_in_seconds,
+            tolerance=float(self.tolerance),
+            linear_scaling=bool(self.linear_scaling),
+            batch_size=int(self.batch_size),
+            random_state=int(self.random_state),
+        )
+
+    # -------------------------------------------------------------------- fitting
+    def fit(self, X, y, variable_names: list[str] | None = None,
+            callback: Callable[[Progress], None] | None = None,
+            checkpoint: Callable[["Regressor"], None] | None = None,
+            checkpoint_interval: float = 10.0) -> "Regressor":
+        """Search for formulas ``y ~ f(X)``; ``X (n_rows, n_features)``, ``y (n_rows,)``.
+
+        ``callback(progress)`` is called after every iteration (see
+        :class:`search.evolve.Progress`); ``checkpoint(self)`` at most every
+        ``checkpoint_interval`` seconds, with the fitted attributes set to the front so
+        far (e.g. to save ``self.to_result()``).  Ctrl-C ends the search early and keeps
+        the front found so far.
+        """
+        data = dataset_from_arrays(X, y, feature_names=variable_names)
+        settings = self.settings()
+        self.feature_names_in_ = list(data.feature_names)
+        self.n_features_in_ = data.X.shape[1]
+        self._symbols = [symbols_for(self.feature_names_in_)[n] for n in self.feature_names_in_]
+
+        def on_checkpoint(front: list[Member], progress: Progress) -> None:
+            self._set_front(front, progress, "running")
+            checkpoint(self)
+
+        result = search(data.X, data.y, settings, callback, on_checkpoint if checkpoint else None,
+                        checkpoint_interval)
+        self._set_front(result.front, result.progress, result.stopped_by)
+        self.stats_["compilations"] = result.compilations
+        return self
+
+    def _set_front(self, front: list[Member], progress: Progress, stopped_by: str) -> None:
+        """Set the learned attributes from a (polished) front."""
+        self._front = front
+        self.best_index_ = select(front, self.model_selection)
+        rows = []
+        for member, score in zip(front, scores(front)):
+            expr = to_sympy(member.expr, self._symbols)
+            rows.append(EquationRow(member.complexity, member.loss, score, str(expr), expr))
+        self.equations_ = EquationTable(rows, self.best_index_)
+        self.stats_ = {
+            "iterations": progress.iteration,
+            "evaluations": progress.evaluations,
+            "seconds": round(progress.elapsed, 3),
+            "stopped_by": stopped_by,
+        }
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "equations_"):
+            raise RuntimeError("this Regressor is not fitted yet; call fit(X, y) first")
+
+    def _row(self, index: int | None) -> EquationRow:
+        self._check_fitted()
+        return self.equations_[self.best_index_ if index is None else index]
+
+    # ------------------------------------------------------------------- exports
+    def sympy(self, index: int | None = None) -> sympy.Expr:
+        """The selected formula (or front row ``index``) as a SymPy expression."""
+        return self._row(index).sympy_format
+
+    def latex(self, index: int | None = None) -> str:
+        return sympy.latex(self.sympy(index))
+
+    def jax(self, index: int | None = None) -> Callable:
+        """A JAX function ``f(X) -> (n_rows,)`` of the selected formula (or row ``index``)."""
+        import codegen
+
+        fn = codegen.to_jax(self.sympy(index), self.feature_names_in_)
+
+        def model(X):
+            return fn(*[X[:, i] for i in range(self.n_features_in_)])
+
+        return model
+
+    def predict(self, X, index: int | None = None) -> np.ndarray:
+        """``f(X)`` with the selected formula (or front row ``index``); shape ``(n_rows,)``."""
+        self._check_fitted()
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have shape (n_rows, {self.n_features_in_}), got {X.shape}")
+        from search.numpy_eval import evaluate
+
+        member = self._front[self.best_index_ if index is None else index]
+        return evaluate(member.expr, X)
+
+    def score(self, X, y, index: int | None = None) -> float:
+        """Coefficient of determination R^2 of the prediction."""
+        y = np.asarray(y, dtype=np.float64)
+        residual = y - self.predict(X, index)
+        total = y - y.mean()
+        return float(1.0 - residual @ residual / (total @ total))
+
+    def to_result(self, data: str | None = None, target: str = "y") -> FitResult:
+        """The fit as a :class:`discover.result.FitResult` (the JSON result schema)."""
+        self._check_fitted()
+        equations = [Equation(r.complexity, float(r.loss), float(r.score), str(r.sympy_format)) for r in self.equations_]
+        return FitResult(
+            data=data, target=target, variables=self.feature_names_in_, settings=self.get_params(),
+            equations=equations, selected=self.best_index_, model_selection=self.model_selection,
+            stats=self.stats_,
+        )
