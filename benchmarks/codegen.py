@@ -2,7 +2,8 @@
 
 For every formula of ``feynman_public.csv`` (name,output,formula,variables; variables
 ``name:low:high``, sampled uniformly), at float64 and float32, and for two sizes
-(10**6 elements: memory bound; 2**14 elements called repeatedly: in cache), this
+(10**6 elements: memory bound, caches evicted before each timing; 2**14 elements
+called repeatedly: in cache), this
 measures elements per second (best of ``--repeats``) of
 
 * ``lambdify``: ``sympy.lambdify(args, expr, "numpy")`` on NumPy arrays,
@@ -91,16 +92,35 @@ def load_formulas(path: Path) -> list[Formula]:
     return formulas
 
 
-def best_rates(callables: dict, n: int, repeats: int, calls: int) -> dict[str, float]:
+EVICT_BYTES = 96 << 20  # larger than the last-level cache (32 MiB on the reference machine)
+_evict_buffer: np.ndarray | None = None
+
+
+def evict_caches() -> None:
+    """Push the benchmark arrays out of every CPU cache (write a buffer larger than L3)."""
+    global _evict_buffer
+    if _evict_buffer is None:
+        _evict_buffer = np.zeros(EVICT_BYTES // 8)
+    _evict_buffer += 1.0
+
+
+def best_rates(callables: dict, n: int, repeats: int, calls: int, cold: bool = False) -> dict[str, float]:
     """Elements per second per method: best over ``repeats`` rounds of ``calls`` calls.
 
     The methods take turns within each round, so a busy machine slows all of them alike.
+    ``cold``: evict the caches before each method's turn, so every method reads its
+    inputs from memory.  Without it, at 10**6 float32 elements (12-40 MB) the method
+    running right after one that touched the same arrays finds part of them in the
+    last-level cache, and the one after SymEngine (which reads a stacked copy) does
+    not: that order effect alone moved single results by up to 1.8x.
     """
     for fn in callables.values():
         fn()  # warm up (and JIT for lazily compiled callables)
     best = dict.fromkeys(callables, math.inf)
     for _ in range(repeats):
         for method, fn in callables.items():
+            if cold:
+                evict_caches()
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
@@ -176,7 +196,7 @@ def measure(formula: Formula, dtype: str, methods: list[str], repeats: int, seed
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             callables = make_callables(formula, dtype, inputs, out, methods)
-            for method, rate in best_rates(callables, size, repeats, calls).items():
+            for method, rate in best_rates(callables, size, repeats, calls, cold=size == LARGE).items():
                 row.rates[(method, size)] = rate
     if "fast" in methods:
         inputs = [a[:SMALL] for a in big]
