@@ -1,0 +1,95 @@
+"""Tests for search.constants: batched Levenberg-Marquardt constant fitting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search.constants import fit_constants
+from search.evaluate import Evaluator
+from search.expression import constants
+from search.operators import CODE, CONST, VAR
+
+
+def op(name):
+    return (CODE[name], 0)
+
+
+def v(i):
+    return (VAR, i)
+
+
+def c(x):
+    return (CONST, x)
+
+
+CODES = tuple(CODE[n] for n in ("+", "-", "*", "/", "square", "cos", "exp", "log"))
+
+# c0 * x0**2 + cos(c1 * x1), both constants starting at 1.0
+TARGET_FORM = (c(1.0), v(0), op("square"), op("*"), c(1.0), v(1), op("*"), op("cos"), op("+"))
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, size=(200, 2))
+    y = 2.5 * X[:, 0] ** 2 + np.cos(1.7 * X[:, 1])
+    return X, y
+
+
+ITERATIONS = 30  # one value throughout: it is a static argument (one compilation per value)
+
+
+@pytest.fixture(scope="module")
+def evaluators(data):
+    """One evaluator per scaling mode, shared so that each compiles once (its capacity freezes
+    after the first call; later batches fit or are split)."""
+    X, y = data
+    return {flag: Evaluator(X, y, CODES, linear_scaling=flag) for flag in (True, False)}
+
+
+@pytest.mark.parametrize("linear_scaling", [True, False])
+def test_recovers_constants(data, evaluators, linear_scaling):
+    X, y = data
+    ev = evaluators[linear_scaling]
+    fitted, losses = fit_constants(ev, [TARGET_FORM], iterations=ITERATIONS)
+    c0, c1 = constants(fitted[0])
+    assert c0 == pytest.approx(2.5, rel=1e-3)
+    assert abs(c1) == pytest.approx(1.7, rel=1e-3)  # cos is even: -1.7 fits as well
+    assert losses[0] < 1e-6 * np.var(y)
+    # the returned loss is the evaluator's loss of the returned expression
+    assert ev.losses(fitted)[0] == pytest.approx(losses[0], rel=1e-3, abs=1e-6 * np.var(y))
+    # the structure is untouched
+    assert [n[0] for n in fitted[0]] == [n[0] for n in TARGET_FORM]
+
+
+def test_batch_mixes_fits_unchanged_and_invalid(data, evaluators):
+    """A whole population at once: each expression is fitted independently; expressions
+    without constants come back as they are; an invalid one gets an infinite loss and does
+    not disturb the others."""
+    X, y = data
+    ev = evaluators[True]
+    no_consts = (v(0), op("square"), v(1), op("cos"), op("+"))
+    invalid = (v(0), c(1.0), op("-"), op("log"))  # log of negatives for x0 < 1: NaN whatever c is
+    exp_form = (c(0.3), v(0), op("*"), op("exp"))  # fits y only roughly
+    exprs = [no_consts, TARGET_FORM, invalid, exp_form, TARGET_FORM]
+    fitted, losses = fit_constants(ev, exprs, iterations=ITERATIONS)
+    assert fitted[0] is no_consts or fitted[0] == no_consts
+    assert losses[0] == pytest.approx(ev.losses([no_consts])[0], rel=1e-5)
+    for k in (1, 4):
+        c0, c1 = constants(fitted[k])
+        assert c0 == pytest.approx(2.5, rel=1e-3) and abs(c1) == pytest.approx(1.7, rel=1e-3)
+        assert losses[k] < 1e-6 * np.var(y)
+    assert np.isposinf(losses[2])
+    assert constants(fitted[2]) == [1.0] or np.all(np.isfinite(constants(fitted[2])))
+    assert np.isfinite(losses[3])
+    assert losses[3] <= ev.losses([exp_form])[0] * (1 + 1e-6)  # never worse than the start
+
+
+@pytest.mark.parametrize("linear_scaling", [True, False])
+def test_without_constants_returned_unchanged(data, evaluators, linear_scaling):
+    ev = evaluators[linear_scaling]
+    exprs = [(v(0),), (v(0), v(1), op("*")), (v(1), op("cos"), op("square"))]
+    fitted, losses = fit_constants(ev, exprs, iterations=ITERATIONS)
+    assert fitted == exprs
+    np.testing.assert_allclose(losses, ev.losses(exprs), rtol=1e-6)

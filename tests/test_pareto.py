@@ -1,0 +1,102 @@
+"""Tests for search.pareto: the hall of fame, its front, scores and PySR's model selection
+rules, on hand-made fronts whose answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from search.operators import VAR
+from search.pareto import MODEL_SELECTIONS, HallOfFame, Member, scores, select
+
+
+def expr(k: int):
+    """A distinct dummy expression (the front only looks at loss and complexity)."""
+    return ((VAR, k),)
+
+
+def front_of(pairs):
+    return [Member(expr(i), loss, c) for i, (c, loss) in enumerate(pairs)]
+
+
+def test_hall_of_fame_keeps_best_per_complexity():
+    hof = HallOfFame()
+    assert hof.consider(expr(0), 5.0, 3)
+    assert not hof.consider(expr(1), 6.0, 3)  # worse at the same complexity
+    assert not hof.consider(expr(2), 5.0, 3)  # ties do not replace
+    assert hof.consider(expr(3), 4.0, 3)
+    assert hof.best[3].expr == expr(3) and hof.best[3].loss == 4.0
+    assert not hof.consider(expr(4), math.inf, 5)
+    assert not hof.consider(expr(5), math.nan, 5)
+    assert 5 not in hof.best
+
+
+def test_front_is_strictly_decreasing_in_loss():
+    hof = HallOfFame()
+    for c, loss in [(7, 0.5), (1, 10.0), (3, 2.0), (4, 3.0), (5, 2.0), (9, 0.01), (8, 0.6), (12, 0.01)]:
+        hof.consider(expr(c), loss, c)
+    front = hof.front()
+    assert [(m.complexity, m.loss) for m in front] == [(1, 10.0), (3, 2.0), (7, 0.5), (9, 0.01)]
+    assert all(a.loss > b.loss and a.complexity < b.complexity for a, b in zip(front, front[1:]))
+    assert HallOfFame().front() == []
+
+
+def test_scores_are_minus_dlogloss_over_dcomplexity():
+    front = front_of([(1, 8.0), (3, 2.0), (4, 1.0), (8, 0.0625)])
+    s = scores(front)
+    assert s[0] == 0.0
+    assert s[1] == pytest.approx(math.log(4.0) / 2)
+    assert s[2] == pytest.approx(math.log(2.0))
+    assert s[3] == pytest.approx(math.log(16.0) / 4)
+    assert scores(front_of([(2, 1.0)])) == [0.0]
+
+
+def test_scores_survive_zero_loss():
+    s = scores(front_of([(1, 1.0), (3, 0.0)]))
+    assert math.isfinite(s[1]) and s[1] > 100
+
+
+# complexity/loss pairs; scores: [0, ln(10)/2 = 1.15, ln(10/0.95) = 2.35, ln(0.95/0.8)/3 = 0.06, ln(1.25) = 0.22]
+FRONT = [(1, 100.0), (3, 10.0), (4, 0.95), (7, 0.8), (8, 0.64)]
+
+
+def test_select_accuracy_takes_lowest_loss():
+    assert select(front_of(FRONT), "accuracy") == 4
+
+
+def test_select_score_takes_largest_score():
+    assert select(front_of(FRONT), "score") == 2
+
+
+def test_select_best_uses_the_1_5x_threshold():
+    # min loss 0.64; threshold 0.96: rows 2 (loss 0.95), 3 and 4 qualify; row 2 scores highest
+    assert select(front_of(FRONT), "best") == 2
+    # push row 2 just above the threshold: best must pick among rows 3, 4 -> row 4 (its score is larger)
+    shifted = [(1, 100.0), (3, 10.0), (4, 0.97), (7, 0.8), (8, 0.64)]
+    assert select(front_of(shifted), "score") == 2
+    assert select(front_of(shifted), "best") == 4
+
+
+def test_select_best_differs_from_score_when_high_score_is_inaccurate():
+    # the big jump (score ln 1000) is at a member 10x worse than the best
+    front = front_of([(1, 1000.0), (2, 1.0), (5, 0.5), (6, 0.1)])
+    assert select(front, "score") == 1
+    assert select(front, "best") == 3
+    assert select(front, "accuracy") == 3
+
+
+def test_select_single_member():
+    for how in MODEL_SELECTIONS:
+        assert select(front_of([(5, 0.3)]), how) == 0
+
+
+@pytest.mark.parametrize("bad", ["Best", "loss", "", None])
+def test_select_rejects_unknown_model_selection(bad):
+    with pytest.raises(ValueError, match="model_selection"):
+        select(front_of(FRONT), bad)
+
+
+def test_select_empty_front_raises():
+    with pytest.raises(ValueError):
+        select([], "best")
