@@ -1,0 +1,207 @@
+"""Tests for discover.Regressor: a real (small) search that recovers a known law, the
+fitted attributes and exports, the scikit-learn parameter protocol, and determinism."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import sympy
+
+from discover import Regressor
+from discover.errors import UserError
+from discover.result import SCHEMA, parse_equation
+from search.operators import CODE
+
+x0, x1 = sympy.symbols("x0 x1")
+TRUTH = sympy.Rational(5, 2) * x0**2 + sympy.cos(x1)
+
+SMALL = dict(binary_operators=("+", "-", "*", "/"), unary_operators=("square", "cos"), populations=4,
+             population_size=32, ncycles_per_iteration=10, random_state=0)
+
+
+def law_data():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, size=(300, 2))
+    return X, 2.5 * X[:, 0] ** 2 + np.cos(X[:, 1])
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = law_data()
+    start = time.perf_counter()
+    model = Regressor(**SMALL, niterations=30, timeout_in_seconds=60).fit(X, y)
+    model.fit_seconds_ = time.perf_counter() - start
+    return model
+
+
+def drop_float_noise(expr: sympy.Expr, tol: float = 1e-9) -> sympy.Expr:
+    """``expr`` with float coefficients that are within ``tol`` of an integer rounded to it."""
+    return expr.xreplace({f: sympy.Integer(round(f)) for f in expr.atoms(sympy.Float) if abs(f - round(f)) < tol})
+
+
+def test_fit_finds_the_law_up_to_float_noise(fitted):
+    assert fitted.stats_["stopped_by"] in ("tolerance", "niterations")
+    model = fitted.sympy()
+    assert sympy.simplify(drop_float_noise(sympy.expand(model - TRUTH))) == 0, model
+    assert fitted.fit_seconds_ < 60
+
+
+@pytest.mark.xfail(
+    reason="search/polish.py finish(): constants are rounded (round_constants) before SymPy simplification "
+           "folds them, so folded leftovers such as a*c + b = -2.8e-16 or a 1.0000000000000002 factor stay as "
+           "Floats: the search reports 5*x0**2/2 + 1.0*cos(x1) or 5*x0**2/2 + cos(x1) + 1.1e-16 "
+           "(complexity 9-11) instead of 5*x0**2/2 + cos(x1) (complexity 7)",
+    strict=True,
+)
+def test_fit_recovers_exact_formula(fitted):
+    assert sympy.simplify(fitted.sympy() - TRUTH) == 0, fitted.sympy()
+    assert fitted.equations_[fitted.best_index_].complexity == 7
+
+
+@pytest.mark.xfail(
+    reason="search/polish.py finish(): the offset a*27.94 + b left after folding the linear scaling is "
+           "-2.8e-16 and is never rounded to 0 (round_constants runs before simplify)",
+    strict=True,
+)
+def test_polish_rounds_constants_that_appear_after_folding():
+    from search.polish import finish
+
+    X, y = law_data()
+    c, v = 0, 1
+    # 27.94 + 343.8*x0**2 + 137.5*cos(x1), as the float32 search found it (complexity 13)
+    expr = ((c, 27.939568070769308), (c, 343.81431584901657), (v, 0), (CODE["square"], 0), (CODE["*"], 0),
+            (CODE["+"], 0), (c, 137.52573108267498), (c, 0.9999999403953552), (v, 1), (CODE["*"], 0),
+            (CODE["cos"], 0), (CODE["*"], 0), (CODE["+"], 0))
+    allowed = frozenset(CODE[n] for n in ("+", "-", "*", "/", "square", "cos"))
+    final, loss, size = finish(expr, X, y, True, 2, allowed)
+    from search.expression import to_sympy
+
+    assert loss < 1e-20
+    assert to_sympy(final, [x0, x1]) == TRUTH
+    assert size == 7
+
+
+def test_equations_table(fitted):
+    table = fitted.equations_
+    assert len(table) >= 2
+    rows = list(table)
+    complexities = [r.complexity for r in rows]
+    losses = [r.loss for r in rows]
+    assert complexities == sorted(set(complexities))
+    assert all(a > b for a, b in zip(losses, losses[1:]))
+    assert rows[0].score == 0.0 and all(r.score >= 0 for r in rows)
+    assert table.selected == fitted.best_index_
+    assert 0 <= fitted.best_index_ < len(table)
+    pts = np.random.default_rng(1).uniform(-3, 3, size=(20, 2))
+    for r in rows:  # the strings parse back (to the printed 15 digits)
+        parsed = sympy.lambdify([x0, x1], parse_equation(r.equation, ["x0", "x1"]), "numpy")
+        exact = sympy.lambdify([x0, x1], r.sympy_format, "numpy")
+        np.testing.assert_allclose(parsed(*pts.T) + 0 * pts[:, 0], exact(*pts.T) + 0 * pts[:, 0], rtol=1e-13, atol=1e-13)
+    text = repr(table)
+    assert "complexity" in text and "equation" in text
+    selected_line = [line for line in text.splitlines() if line.startswith(">>")]
+    assert len(selected_line) == 1 and rows[fitted.best_index_].equation in selected_line[0]
+    assert fitted.feature_names_in_ == ["x0", "x1"] and fitted.n_features_in_ == 2
+    assert {"iterations", "evaluations", "seconds", "stopped_by", "compilations"} <= set(fitted.stats_)
+
+
+def test_predict_and_score(fitted):
+    X, y = law_data()
+    rng = np.random.default_rng(5)
+    X_new = rng.uniform(-3, 3, size=(50, 2))
+    pred = fitted.predict(X_new)
+    assert pred.shape == (50,)
+    f = sympy.lambdify([x0, x1], fitted.sympy(), "numpy")
+    np.testing.assert_allclose(pred, f(X_new[:, 0], X_new[:, 1]), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(pred, 2.5 * X_new[:, 0] ** 2 + np.cos(X_new[:, 1]), rtol=1e-8, atol=1e-8)
+    assert fitted.score(X, y) == pytest.approx(1.0, abs=1e-10)
+    # another row of the front: simplest member, a worse fit
+    assert fitted.score(X, y, index=0) < fitted.score(X, y)
+    assert fitted.predict(X_new, index=0).shape == (50,)
+    with pytest.raises(ValueError, match="shape"):
+        fitted.predict(X_new[:, :1])
+    with pytest.raises(ValueError):
+        fitted.predict(X_new[0])
+
+
+def test_exports(fitted):
+    X, _ = law_data()
+    best = fitted.equations_[fitted.best_index_].sympy_format
+    assert fitted.sympy() == best
+    assert fitted.sympy(0) == fitted.equations_[0].sympy_format
+    assert fitted.latex() == sympy.latex(best)
+    assert "x_{0}" in fitted.latex() and "\\cos" in fitted.latex()
+    fn = fitted.jax()
+    np.testing.assert_allclose(np.asarray(fn(X)), fitted.predict(X), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(fitted.jax(0)(X)), fitted.predict(X, index=0), rtol=1e-12, atol=1e-12)
+
+
+def test_to_result(fitted):
+    result = fitted.to_result(data="mem", target="y")
+    assert result.selected == fitted.best_index_
+    assert [e.sympy for e in result.equations] == [str(r.sympy_format) for r in fitted.equations_]
+    assert '"schema": "%s"' % SCHEMA in result.to_json()
+
+
+def test_unfitted_model_raises():
+    model = Regressor()
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.predict(np.zeros((3, 2)))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.sympy()
+
+
+def test_get_set_params_round_trip():
+    model = Regressor(maxsize=12, unary_operators=("sin",), model_selection="accuracy")
+    params = model.get_params()
+    assert params["maxsize"] == 12 and params["unary_operators"] == ("sin",)
+    assert params["model_selection"] == "accuracy"
+    assert set(params) == set(Regressor().get_params())
+    clone = Regressor(**params)
+    assert clone.get_params() == params
+    assert model.set_params(maxsize=9, niterations=3) is model
+    assert model.maxsize == 9 and model.niterations == 3
+    model.set_params(**params)
+    assert model.get_params() == params
+    assert "maxsize=12" in repr(model) and "niterations" not in repr(model)
+
+
+def test_set_params_rejects_unknown_names():
+    model = Regressor()
+    with pytest.raises(ValueError, match="max_size") as info:
+        model.set_params(max_size=3)
+    assert "maxsize" in str(info.value)
+    assert model.get_params() == Regressor().get_params()
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(model_selection="fastest"), "model_selection"),
+    (dict(maxsize=2), "maxsize"),
+    (dict(unary_operators=("sinh",)), "sinh"),
+    (dict(binary_operators=("+", "sin")), "sin"),
+])
+def test_invalid_parameters_raise_user_error_on_fit(params, match):
+    X, y = law_data()
+    with pytest.raises(UserError, match=match):
+        Regressor(**params).fit(X, y)
+
+
+def test_bad_data_raises_user_error():
+    X, y = law_data()
+    X = X.copy()
+    X[3, 1] = np.nan
+    with pytest.raises(UserError, match="NaN"):
+        Regressor(**SMALL).fit(X, y)
+    with pytest.raises(UserError):
+        Regressor(**SMALL).fit(X[:, 0], y)
+
+
+def test_same_seed_and_iteration_limit_give_identical_results(fitted):
+    X, y = law_data()
+    runs = [Regressor(**SMALL, niterations=2, timeout_in_seconds=None).fit(X, y) for _ in range(2)]
+    a, b = ([(r.complexity, r.loss, r.equation) for r in m.equations_] for m in runs)
+    assert a == b
+    assert runs[0].best_index_ == runs[1].best_index_
+    assert runs[0].stats_["evaluations"] == runs[1].stats_["evaluations"]
