@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .evaluate import Capacity, Evaluator, forward, scaled_mse
+from .evaluate import Capacity, Evaluator, forward, positions, scaled_mse
 from .expression import Expr, with_constants
 from .operators import CONST
 
@@ -35,18 +35,18 @@ def fit_constants(evaluator: Evaluator, exprs: list[Expr], iterations: int = 8,
     """
     fitted: list[Expr] = list(exprs)
     losses = np.empty(len(exprs))
-    for start, plan in evaluator.plans(exprs, capacity):
+    for where, plan in evaluator.plans(exprs, capacity):
+        index = positions(where, plan)
         consts, chunk_losses = _levenberg_marquardt(
             evaluator.X_rows, evaluator.y, *plan.arrays(evaluator.dtype), jnp.asarray(plan.const_slots),
             layout=plan.layout, linear_scaling=evaluator.linear_scaling, iterations=iterations,
         )
         consts = np.asarray(consts, dtype=np.float64)
-        losses[start : start + plan.n_exprs] = np.asarray(chunk_losses, dtype=np.float64)[: plan.n_exprs]
-        for p in range(plan.n_exprs):
-            expr = exprs[start + p]
-            n = sum(1 for code, _ in expr if code == CONST)
+        losses[index] = np.asarray(chunk_losses, dtype=np.float64)[: plan.n_exprs]
+        for p, i in enumerate(index):
+            n = sum(1 for code, _ in exprs[i] if code == CONST)
             if n:
-                fitted[start + p] = with_constants(expr, consts[plan.const_slots[p, :n]])
+                fitted[i] = with_constants(exprs[i], consts[plan.const_slots[p, :n]])
     return fitted, losses
 
 

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .expression import Expr
+from .expression import Expr, depth
 from .jax_setup import configure
 from .operators import CONST, VAR, arity_of, operator_of
 
@@ -68,6 +68,7 @@ class Capacity:
     population: int = 8
     max_consts_per_expr: int = 4
     frozen: bool = False  # set after the first plan: from then on, split before growing
+    deep: "Capacity | None" = None  # where expressions deeper than ``steps`` go
     calls: int = 0
     splits: int = 0
 
@@ -152,7 +153,7 @@ class Evaluator:
     def new_capacity(self, population: int = 8, maxsize: int = 8) -> Capacity:
         """A fresh capacity for a call site of its own (its shapes then stay stable),
         pre-sized for batches of ``population`` expressions of up to ``maxsize`` nodes."""
-        return Capacity(widths=[_bucket(population // 4) for _ in self.groups], steps=_round_up(min(maxsize, 12), 4),
+        return Capacity(widths=[8 for _ in self.groups], steps=_round_up(min(maxsize, 8), 4),
                         const_width=_bucket(population // 2), consts=_bucket(population * max(maxsize // 3, 1)),
                         population=_bucket(population))
 
@@ -277,8 +278,9 @@ class Evaluator:
         layout = tuple((codes, w) for codes, w in zip(self.groups, cap.widths))
         return Plan(first, second, opcode, const_index, root_idx, const_values, const_slots, len(exprs), layout)
 
-    def plans(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> list[tuple[int, Plan]]:
-        """Plans covering ``exprs`` in order, as ``(first index, plan)`` chunks.
+    def plans(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> list[tuple[object, Plan]]:
+        """Plans covering ``exprs``, as ``(where, plan)`` chunks; ``positions(where, plan)``
+        are the chunk's indices into ``exprs``.
 
         Once a capacity has compiled, a population that does not fit is split in halves
         (each half needs about half the widths) rather than recompiling; only a single
@@ -289,6 +291,19 @@ class Evaluator:
             plan = self.plan(exprs, cap, grow=True)
             cap.frozen = True
             return [(0, plan)]
+        too_deep = [i for i, e in enumerate(exprs) if depth(e) > cap.steps]
+        if too_deep:
+            # Rare deep expressions go to a capacity of their own, so that the common
+            # case keeps few steps (every step costs the full width).
+            if cap.deep is None:
+                cap.deep = Capacity(widths=[8] * len(self.groups), steps=cap.steps, population=8)
+            shallow = [i for i in range(len(exprs)) if i not in set(too_deep)]
+            out = []
+            for idx, target in ((shallow, cap), (too_deep, cap.deep)):
+                if idx:
+                    for where, plan in self.plans([exprs[i] for i in idx], target):
+                        out.append((np.asarray(idx)[positions(where, plan)], plan))
+            return out
         plan = self.plan(exprs, cap, grow=False)
         cap.calls += 1
         if plan is not None:
@@ -298,25 +313,33 @@ class Evaluator:
             cap.calls = cap.splits = 0
             return [(0, self.plan(exprs, cap, grow=True))]
         half = len(exprs) // 2
-        return self.plans(exprs[:half], cap) + [(half + i, p) for i, p in self.plans(exprs[half:], cap)]
+        return self.plans(exprs[:half], cap) + [(positions(w, p) + half, p) for w, p in self.plans(exprs[half:], cap)]
 
     # ------------------------------------------------------------------ evaluation
     def predict(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
         """Raw outputs ``f(X)`` of each expression, shape ``(len(exprs), R)``."""
         out = np.empty((len(exprs), self.n_rows))
-        for start, plan in self.plans(exprs, capacity):
+        for where, plan in self.plans(exprs, capacity):
             values = _forward(self.X_rows, *plan.arrays(self.dtype), layout=plan.layout)
-            out[start : start + plan.n_exprs] = np.asarray(values)[: plan.n_exprs]
+            out[positions(where, plan)] = np.asarray(values)[: plan.n_exprs]
         return out
 
     def losses(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
         """Loss of each expression (MSE, after linear scaling if enabled); inf if invalid."""
         out = np.empty(len(exprs))
-        for start, plan in self.plans(exprs, capacity):
+        for where, plan in self.plans(exprs, capacity):
             values = _losses(self.X_rows, self.y, *plan.arrays(self.dtype), layout=plan.layout,
                              linear_scaling=self.linear_scaling)
-            out[start : start + plan.n_exprs] = np.asarray(values, dtype=np.float64)[: plan.n_exprs]
+            out[positions(where, plan)] = np.asarray(values, dtype=np.float64)[: plan.n_exprs]
         return out
+
+
+def positions(where, plan: Plan) -> np.ndarray:
+    """Indices into the caller's list of a chunk from ``plans``: ``where`` is a start
+    index or an index array."""
+    if isinstance(where, (int, np.integer)):
+        return np.arange(where, where + plan.n_exprs)
+    return np.asarray(where)
 
 
 def _apply_group(codes: tuple[int, ...], opcode, a, b):

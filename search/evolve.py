@@ -2,11 +2,11 @@
 
 One *cycle* makes ``children_per_island`` children on every island (tournament
 selection, then mutation or crossover), scores all children of all islands in one
-batched call (a random share of them first gets its constants fitted by batched
-Levenberg–Marquardt), and lets each child replace the oldest member of its island
-(regularized evolution, Real et al. 2019).  An *iteration* is ``ncycles_per_iteration``
-cycles followed by migration between islands, simplification of the best members and a
-progress report.  The search stops at ``niterations``, at ``timeout_in_seconds``, when the
+batched call, and lets each child replace the oldest member of its island (regularized
+evolution, Real et al. 2019).  An *iteration* is ``ncycles_per_iteration`` cycles
+followed by constant fitting (batched Levenberg–Marquardt on each island's fittest
+members and a random share), migration between islands, simplification of the best
+members and a progress report.  The search stops at ``niterations``, at ``timeout_in_seconds``, when the
 normalized loss drops below ``tolerance``, or on Ctrl-C; in each case it returns the
 Pareto front found so far.
 
@@ -45,14 +45,15 @@ class SearchSettings:
     population_size: int = 64
     niterations: int = 1000
     ncycles_per_iteration: int = 20
-    children_per_island: int = 16
+    children_per_island: int = 32
     tournament_selection_n: int = 6
     crossover_probability: float = 0.05
     parsimony: float = 1e-4
     adaptive_parsimony_scaling: float = 20.0
     fraction_replaced: float = 0.05
     optimize_probability: float = 0.05
-    optimizer_iterations: int = 6
+    optimize_top: int = 4
+    optimizer_iterations: int = 8
     timeout_in_seconds: float | None = None
     tolerance: float = 1e-11
     linear_scaling: bool = True
@@ -125,23 +126,30 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
 
     batch = s.populations * s.children_per_island
     child_capacity = evaluator.new_capacity(batch, s.maxsize)
-    fit_capacity = evaluator.new_capacity(max(8, int(batch * s.optimize_probability)), s.maxsize)
+    fit_capacity = evaluator.new_capacity(s.populations * (s.optimize_top + int(s.optimize_probability * s.population_size) + 2), s.maxsize)
 
     def score_children(children: list[Expr]) -> np.ndarray:
-        """Losses of ``children``; a random share with constants gets them fitted first (in place)."""
-        losses = np.empty(len(children))
-        has_c = np.array([any(code == CONST for code, _ in c) for c in children])
-        opt = np.flatnonzero(has_c & (rng.random(len(children)) < s.optimize_probability))
-        rest = np.setdiff1d(np.arange(len(children)), opt)
-        if len(opt):
-            fitted, opt_losses = fit_constants(evaluator, [children[i] for i in opt], s.optimizer_iterations, fit_capacity)
-            for i, e in zip(opt, fitted):
-                children[i] = e
-            losses[opt] = opt_losses
-        if len(rest):
-            losses[rest] = evaluator.losses([children[i] for i in rest], child_capacity)
-        progress.evaluations += len(children) + len(opt) * s.optimizer_iterations
-        return losses
+        progress.evaluations += len(children)
+        return evaluator.losses(children, child_capacity)
+
+    def optimize_constants() -> None:
+        """Batched LM on each island's fittest members with constants plus a random share."""
+        picks: list[tuple[int, int]] = []
+        for i, island in enumerate(islands):
+            has_c = np.array([any(code == CONST for code, _ in m) for m in island.members])
+            order = [k for k in np.argsort(fitness(island)) if has_c[k]]
+            chosen = set(order[: s.optimize_top])
+            chosen.update(k for k in np.flatnonzero(has_c & (rng.random(len(has_c)) < s.optimize_probability)))
+            picks.extend((i, int(k)) for k in sorted(chosen))
+        if not picks:
+            return
+        fitted, losses = fit_constants(evaluator, [islands[i].members[k] for i, k in picks],
+                                       s.optimizer_iterations, fit_capacity)
+        progress.evaluations += len(picks) * s.optimizer_iterations
+        for (i, k), expr, loss in zip(picks, fitted, losses):
+            if loss <= islands[i].losses[k]:
+                islands[i].members[k], islands[i].losses[k] = expr, loss
+                hof.consider(expr, float(loss), int(islands[i].sizes[k]))
 
     def record(children: list[Expr], losses: np.ndarray, sizes: np.ndarray) -> None:
         for e, loss, size in zip(children, losses, sizes):
@@ -160,14 +168,16 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
         islands.append(_Island(initial[sl], losses[sl].copy(), sizes[sl].copy(), np.arange(s.population_size)))
     clock = s.population_size
 
-    def fitness(island: _Island, idx: np.ndarray) -> np.ndarray:
-        share = np.bincount(island.sizes, minlength=s.maxsize + 8)[island.sizes[idx]] / len(island.members)
-        return island.losses[idx] / y_var * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * island.sizes[idx]
+    def fitness(island: _Island) -> np.ndarray:
+        """Tournament cost of every member of ``island`` (lower is fitter)."""
+        share = np.bincount(island.sizes, minlength=s.maxsize + 8)[island.sizes] / len(island.members)
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost = island.losses / y_var * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * island.sizes
+        return np.where(np.isnan(cost), np.inf, cost)
 
-    def tournament(island: _Island) -> Expr:
-        idx = rng.choice(len(island.members), size=min(s.tournament_selection_n, len(island.members)), replace=False)
-        f = fitness(island, idx)
-        return island.members[int(idx[np.argmin(f)])]
+    def tournament(island: _Island, cost: np.ndarray) -> Expr:
+        idx = rng.integers(len(island.members), size=s.tournament_selection_n)
+        return island.members[int(idx[np.argmin(cost[idx])])]
 
     stopped_by = "niterations"
     last_checkpoint = 0.0
@@ -177,10 +187,11 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
                 children: list[Expr] = []
                 owner: list[int] = []
                 for i, island in enumerate(islands):
+                    cost = fitness(island)
                     for _ in range(s.children_per_island):
-                        parent = tournament(island)
+                        parent = tournament(island, cost)
                         if rng.random() < s.crossover_probability:
-                            child = crossover(rng, parent, tournament(island))
+                            child = crossover(rng, parent, tournament(island, cost))
                             if complexity(child) > s.maxsize:
                                 child = mutate(rng, parent, grammar)
                         else:
@@ -201,6 +212,7 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
                 progress.cycles += 1
                 if s.timeout_in_seconds is not None and time.perf_counter() - start >= s.timeout_in_seconds:
                     break
+            optimize_constants()
             _simplify_and_migrate(rng, islands, hof, s, n_vars, allowed)
             progress.iteration = iteration
             progress.elapsed = time.perf_counter() - start
@@ -250,10 +262,18 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
 
 def polish_front(hof: HallOfFame, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_vars: int,
                  allowed: frozenset[int], max_rows: int = 10_000) -> list[Member]:
-    """Refit every hall-of-fame member in float64 and return the Pareto front of the results."""
+    """Refit the front's members in float64 and return the Pareto front of the results.
+
+    Members off the front are refit too when they are within a factor 10 of the front's
+    loss at their complexity: polishing can reorder near neighbours.
+    """
     final = HallOfFame()
     n = min(len(y), max_rows)
+    front = hof.front()
     for member in hof.best.values():
+        simpler = [m.loss for m in front if m.complexity <= member.complexity]
+        if simpler and member.loss > 10 * min(simpler):
+            continue
         expr, loss, size = finish(member.expr, X[:n], y[:n], linear_scaling, n_vars, allowed)
         final.consider(expr, loss, size)
     return final.front()

@@ -130,6 +130,7 @@ _FUNCTIONS = {
     sympy.cos: "cos",
     sympy.tan: "tan",
     sympy.tanh: "tanh",
+    sympy.asin: "asin",
     sympy.Abs: "abs",
 }
 

@@ -148,13 +148,13 @@ MUTATIONS = (
     (delete_node, 0.10),
     (replace_subtree, 0.05),
 )
-_WEIGHTS = np.array([w for _, w in MUTATIONS]) / sum(w for _, w in MUTATIONS)
+_CUMULATIVE = np.cumsum([w for _, w in MUTATIONS]) / sum(w for _, w in MUTATIONS)
 
 
 def mutate(rng: np.random.Generator, expr: Expr, g: Grammar) -> Expr:
     """One random mutation; retried a few times until the result fits ``maxsize``."""
     for _ in range(5):
-        fn = MUTATIONS[rng.choice(len(MUTATIONS), p=_WEIGHTS)][0]
+        fn = MUTATIONS[min(int(np.searchsorted(_CUMULATIVE, rng.random(), side="right")), len(MUTATIONS) - 1)][0]
         child = fn(rng, expr, g)
         if complexity(child) <= g.maxsize:
             return child

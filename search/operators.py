@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 import sympy
 
+from . import jax_math
+
 
 @dataclass(frozen=True)
 class Operator:
@@ -54,10 +56,11 @@ OPERATORS: tuple[Operator, ...] = (
     Operator("sqrt", 1, np.sqrt, jnp.sqrt, sympy.sqrt),
     Operator("exp", 1, np.exp, jnp.exp, sympy.exp, costly=True),
     Operator("log", 1, np.log, jnp.log, sympy.log, costly=True),
-    Operator("sin", 1, np.sin, jnp.sin, sympy.sin, costly=True),
-    Operator("cos", 1, np.cos, jnp.cos, sympy.cos, costly=True),
-    Operator("tan", 1, np.tan, jnp.tan, sympy.tan, costly=True),
+    Operator("sin", 1, np.sin, jax_math.sin, sympy.sin, costly=True),
+    Operator("cos", 1, np.cos, jax_math.cos, sympy.cos, costly=True),
+    Operator("tan", 1, np.tan, jax_math.tan, sympy.tan, costly=True),
     Operator("tanh", 1, np.tanh, jnp.tanh, sympy.tanh, costly=True),
+    Operator("asin", 1, np.arcsin, jax_math.asin, sympy.asin, costly=True),
     Operator("abs", 1, np.abs, jnp.abs, sympy.Abs),
     Operator("inv", 1, np.reciprocal, jnp.reciprocal, lambda a: 1 / a),
 )

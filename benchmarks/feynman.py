@@ -1,0 +1,174 @@
+"""Feynman benchmark (SRBench ground-truth protocol) for the formula search.
+
+    python benchmarks/feynman.py --budget 60 [--noise 0 0.001 0.01] [--only I.12.1 ...] [--limit N]
+
+For each equation of ``../shared/benchmarks/feynman_public.csv``: sample every variable
+uniformly in its range (10,000 rows), split 75/25, add Gaussian noise of std
+``level * RMS(y)`` to the training target only, run ``discover.Regressor`` for ``--budget``
+seconds, and judge the selected formula:
+
+* symbolic solution: after rounding constants within 1e-6 relative of a simple rational,
+  ``simplify(model - truth)`` or ``simplify(model / truth)`` is a constant;
+* accuracy solution: R^2 > 0.999 on the noise-free test set.
+
+Prints one row per equation and noise level, then a summary line per noise level:
+solved / total, accuracy-solution rate, median wall seconds.  ``--json PATH`` also
+writes every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import sympy
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "feynman_public.csv"
+OPERATORS = dict(
+    binary_operators=("+", "-", "*", "/"),
+    unary_operators=("neg", "square", "cube", "sqrt", "exp", "log", "sin", "cos", "tanh", "asin"),
+)
+
+
+def read_equations(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        rows = [line for line in handle if not line.startswith("#")]
+    out = []
+    for row in csv.DictReader(rows):
+        variables = []
+        for spec in row["variables"].split():
+            name, low, high = spec.split(":")
+            variables.append((name, float(low), float(high)))
+        out.append({"name": row["name"], "output": row["output"], "formula": row["formula"], "variables": variables})
+    return out
+
+
+def make_data(eq: dict, n_rows: int, seed: int):
+    """Rows sampled uniformly in each variable's range; ``y`` from the true formula."""
+    rng = np.random.default_rng(seed)
+    names = [v[0] for v in eq["variables"]]
+    X = np.column_stack([rng.uniform(lo, hi, n_rows) for _, lo, hi in eq["variables"]])
+    symbols = {n: sympy.Symbol(n) for n in names}
+    truth = sympy.sympify(eq["formula"], locals=symbols)
+    fn = sympy.lambdify([symbols[n] for n in names], truth, modules="numpy")
+    y = np.asarray(fn(*X.T), dtype=np.float64) * np.ones(n_rows)
+    return X, y, truth, symbols
+
+
+def _round_floats(expr: sympy.Expr, rel: float = 1e-6) -> sympy.Expr:
+    replacements = {}
+    for f in expr.atoms(sympy.Float):
+        r = sympy.nsimplify(f, rational=True, tolerance=rel * abs(float(f)))
+        if r.q <= 10_000:
+            replacements[f] = r
+    return expr.xreplace(replacements)
+
+
+def is_symbolic_solution(model: sympy.Expr, truth: sympy.Expr) -> bool:
+    """SRBench's rule: ``model - truth`` or ``model / truth`` simplifies to a constant."""
+    model = _round_floats(model)
+    try:
+        if not sympy.simplify(model - truth).free_symbols:
+            return True
+        ratio = sympy.simplify(model / truth)
+        return not ratio.free_symbols and ratio != 0
+    except Exception:  # SymPy can fail on odd forms: not shown equal
+        return False
+
+
+def r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    if not np.all(np.isfinite(y_pred)):
+        return -math.inf
+    ss_res = float(np.sum((y_true - y_pred) ** 2))
+    ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else -math.inf)
+
+
+def run_one(task: tuple) -> dict:
+    eq, noise, budget, seed, n_rows = task
+    from discover import Regressor
+
+    X, y, truth, symbols = make_data(eq, n_rows, seed)
+    n_train = int(0.75 * n_rows)
+    rng = np.random.default_rng(seed + 1)
+    y_train = y[:n_train].copy()
+    if noise > 0:
+        y_train += rng.normal(0.0, noise * math.sqrt(float(np.mean(y_train**2))), n_train)
+    names = [v[0] for v in eq["variables"]]
+    start = time.perf_counter()
+    model = Regressor(**OPERATORS, niterations=100_000, timeout_in_seconds=budget, random_state=seed)
+    model.fit(X[:n_train], y_train, variable_names=names)
+    seconds = time.perf_counter() - start
+    formula = model.sympy()
+    with np.errstate(all="ignore"):
+        score = r2(y[n_train:], model.predict(X[n_train:]))
+    # Only near-perfect fits can be symbolic solutions; this also keeps simplify() off junk.
+    symbolic = score > 0.99 and is_symbolic_solution(formula.subs({sympy.Symbol(n): symbols[n] for n in names}), truth)
+    return {"name": eq["name"], "noise": noise, "symbolic": bool(symbolic), "accuracy": bool(score > 0.999),
+            "r2": score, "seconds": round(seconds, 2), "formula": str(formula), "truth": eq["formula"],
+            "stopped_by": model.stats_["stopped_by"], "evaluations": model.stats_["evaluations"]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per equation (default 60)")
+    parser.add_argument("--noise", type=float, nargs="+", default=[0.0])
+    parser.add_argument("--only", nargs="+", help="equation names to run")
+    parser.add_argument("--limit", type=int, help="run the first N equations only")
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1, help="equations run in parallel (processes)")
+    parser.add_argument("--json", type=Path, help="write every row to this JSON file")
+    args = parser.parse_args(argv)
+    if not args.data.exists():
+        print(f"feynman.py: error: {args.data} not found; pass --data PATH", file=sys.stderr)
+        return 2
+    equations = read_equations(args.data)
+    if args.only:
+        equations = [e for e in equations if e["name"] in set(args.only)]
+    if args.limit:
+        equations = equations[: args.limit]
+    tasks = [(eq, noise, args.budget, args.seed, args.rows) for noise in args.noise for eq in equations]
+    print(f"{'equation':<12} {'noise':>6} {'symbolic':>8} {'R2>0.999':>8} {'R2':>10} {'seconds':>8}  formula")
+    rows = []
+
+    def report(row: dict) -> None:
+        rows.append(row)
+        print(f"{row['name']:<12} {row['noise']:>6g} {'yes' if row['symbolic'] else 'no':>8} "
+              f"{'yes' if row['accuracy'] else 'no':>8} {row['r2']:>10.6f} {row['seconds']:>8.1f}  {row['formula']}",
+              flush=True)
+
+    if args.jobs > 1:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(args.jobs) as pool:
+            for row in pool.imap(run_one, tasks):
+                report(row)
+    else:
+        for task in tasks:
+            report(run_one(task))
+    for noise in args.noise:
+        sel = [r for r in rows if r["noise"] == noise]
+        solved = sum(r["symbolic"] for r in sel)
+        accurate = sum(r["accuracy"] for r in sel)
+        median = statistics.median(r["seconds"] for r in sel) if sel else float("nan")
+        print(f"summary noise={noise:g}: symbolic {solved}/{len(sel)} ({100 * solved / max(len(sel), 1):.1f} %), "
+              f"accuracy {accurate}/{len(sel)} ({100 * accurate / max(len(sel), 1):.1f} %), "
+              f"median {median:.1f} s per equation, budget {args.budget:g} s, {os.cpu_count()} cores")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
