@@ -30,6 +30,37 @@ def _initialise() -> None:
     libm = ctypes.util.find_library("m")
     if libm:
         llvm.load_library_permanently(libm)
+    if _libmvec_handle() is not None:
+        llvm.load_library_permanently(_LIBMVEC)
+
+
+_LIBMVEC = "libmvec.so.1"
+LIBMVEC_LANES = {"float64": 4, "float32": 8}  # AVX2 ("d" ISA) vector lengths
+
+
+@functools.cache
+def _libmvec_handle():
+    """glibc's vector math library (libmvec, glibc >= 2.22), or None."""
+    try:
+        return ctypes.CDLL(_LIBMVEC)
+    except OSError:
+        return None
+
+
+@functools.cache
+def libmvec_name(c_name: str, arity: int, dtype: str) -> str | None:
+    """glibc's AVX2 vector variant of the C function ``c_name`` (``expf``...), or None.
+
+    ``_ZGVdN4v_exp`` (4 doubles), ``_ZGVdN8v_expf`` (8 floats), ``_ZGVdN4vv_pow``: the
+    x86-64 vector function ABI names.  None unless the host has AVX2 and this process's
+    libmvec exports the symbol (exp, log, sin, cos, pow since glibc 2.22; most others
+    since 2.35).
+    """
+    handle = _libmvec_handle()
+    if handle is None or "+avx2" not in host_cpu()[1].split(","):
+        return None
+    name = f"_ZGVdN{LIBMVEC_LANES[dtype]}{'v' * arity}_{c_name}"
+    return name if hasattr(handle, name) else None
 
 
 @functools.cache

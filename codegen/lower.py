@@ -10,9 +10,13 @@ overlap) and ``captures(none)``; the loop is a canonical ``i64`` counted loop so
 loop vectoriser applies.  The function carries ``"target-cpu"``/``"target-features"``
 of the host (:func:`codegen.jit.host_cpu`).
 
-Math functions: ``math="libm"`` calls the C library (``exp``/``expf``...) declared
-``readnone nounwind`` (``errno`` is not set-visible), so loops around
-``exp, log, sin, cos, pow...`` still vectorise where LLVM knows the function;
+Math functions: ``math="libm-scalar"`` calls the C library (``exp``/``expf``...)
+declared ``readnone nounwind`` (``errno`` is not set-visible), one call per element;
+``math="libm"`` does the same except for the functions glibc's libmvec has an AVX2
+variant of (``_ZGVdN4v_exp``, ``_ZGVdN8v_sinf``...; :func:`codegen.jit.libmvec_name`):
+those go through a ``noinline`` scalar wrapper carrying the vector-function ABI
+attribute, so the vectorised loop calls the vector function and the remainder calls it
+on a splat -- every element gets the same result wherever it sits;
 ``math="fast"`` uses :mod:`codegen.fastmath` inline versions for the names in
 ``fastmath.SUPPORTED`` (they vectorise everywhere).  sqrt, fabs, floor, ceil, fmin,
 fmax, copysign and fma are LLVM intrinsics.
@@ -33,7 +37,7 @@ from .ops import OPS
 from .program import Program
 
 FASTMATH_FLAGS = ("contract", "reassoc", "nnan", "ninf", "nsz", "arcp", "afn")
-MATH_MODES = ("libm", "fast")
+MATH_MODES = ("libm", "fast", "libm-scalar")
 
 _I64 = ir.IntType(64)
 _BOOL = ir.IntType(1)
@@ -65,7 +69,7 @@ def _add_attribute(attributes, text: str) -> None:
 def build_module(program: Program, math: str = "libm", fastmath=False) -> ir.Module:
     """The LLVM module containing the kernel function (see the module docstring)."""
     if math not in MATH_MODES:
-        raise ValueError(f"math must be 'libm' or 'fast', not {math!r}")
+        raise ValueError(f"math must be one of {', '.join(map(repr, MATH_MODES))}, not {math!r}")
     flags = fastmath_flags(fastmath)
     ty = float_type(program.dtype)
     module = ir.Module(name=program.name)
@@ -117,6 +121,7 @@ class _Lowering:
 
     def __init__(self, module: ir.Module, builder: ir.IRBuilder, ty: ir.Type, math: str, flags):
         self.module, self.b, self.ty, self.math, self.flags = module, builder, ty, math, flags
+        self.dtype = "float64" if isinstance(ty, ir.DoubleType) else "float32"
         self.suffix = "f64" if isinstance(ty, ir.DoubleType) else "f32"
 
     def op(self, name: str, operands: list) -> ir.Value:
@@ -147,7 +152,41 @@ class _Lowering:
             if fastmath is not None and name in fastmath.SUPPORTED:
                 return self._call(fastmath.declare(self.module, name, self.ty), operands)
         c_name = name if self.suffix == "f64" else name + "f"
+        if self.math != "libm-scalar":
+            vector = jit.libmvec_name(c_name, len(operands), self.dtype)
+            if vector is not None:
+                return self._call(self._libmvec_lane(c_name, vector, len(operands)), operands)
         return self._call(self._declare(c_name, len(operands)), operands)
+
+    def _libmvec_lane(self, c_name: str, vector_name: str, arity: int) -> ir.Function:
+        """Scalar ``codegen.libmvec.NAME(x)``: lane 0 of glibc's vector function on a splat.
+
+        It is ``noinline`` and carries the vector-function ABI attribute naming
+        ``vector_name``, so the loop vectoriser calls ``vector_name`` on whole vectors in
+        the loop body, while the scalar remainder calls this function: every element goes
+        through the same glibc vector function, whatever its position.
+        """
+        name = f"codegen.libmvec.{c_name}"
+        existing = self.module.globals.get(name)
+        if existing is not None:
+            return existing
+        lanes = jit.LIBMVEC_LANES[self.dtype]
+        vty = ir.VectorType(self.ty, lanes)
+        vector = ir.Function(self.module, ir.FunctionType(vty, [vty] * arity), vector_name)
+        vector.attributes.add("nounwind")
+        vector.attributes.add("readnone")
+        fn = ir.Function(self.module, ir.FunctionType(self.ty, [self.ty] * arity), name)
+        fn.linkage = "internal"
+        for attribute in ("nounwind", "readnone", "noinline"):
+            fn.attributes.add(attribute)
+        _add_attribute(fn.attributes, f'"vector-function-abi-variant"='
+                                      f'"_ZGV_LLVM_N{lanes}{"v" * arity}_{name}({vector_name})"')
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        zeros = ir.Constant(ir.VectorType(ir.IntType(32), lanes), None)
+        splats = [b.shuffle_vector(b.insert_element(ir.Constant(vty, ir.Undefined), x, _I64(0)),
+                                   ir.Constant(vty, ir.Undefined), zeros) for x in fn.args]
+        b.ret(b.extract_element(b.call(vector, splats), _I64(0)))
+        return fn
 
     def custom(self, name: str, operands):
         (x,) = operands  # only "sign": x > 0 ? 1 : (x < 0 ? -1 : x); NaN and ±0 pass through
