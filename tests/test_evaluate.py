@@ -242,15 +242,20 @@ def test_no_recompile_and_split_path_matches_single_evaluation(population, data)
     # Each expression alone (its own call site) gives the same loss and values.
     alone = Evaluator(X, y, ALL_CODES)
     pick = list(range(0, len(big), max(1, len(big) // 25)))
+    # size one call site for all the picked expressions at once (planning does not compile), so that
+    # every single-expression call fits it: one compilation instead of one per growth
+    cap = alone.new_capacity()
+    alone.plan([big[k] for k in pick], cap, grow=True)
+    cap.frozen = True
     for k in pick:
-        single_loss = alone.losses([big[k]])[0]
-        single_pred = alone.predict([big[k]])[0]
+        single_loss = alone.losses([big[k]], cap)[0]
+        single_pred = alone.predict([big[k]], cap)[0]
         if np.isinf(single_loss):
             assert np.isinf(big_losses[k]), (k, big[k])
         else:
             assert big_losses[k] == pytest.approx(single_loss, rel=1e-5, abs=1e-12), (k, big[k])
         np.testing.assert_allclose(big_preds[k], single_pred, rtol=1e-5, atol=1e-12, equal_nan=True)
-    # second population's losses equal those of the first in reverse where constants kept
+    assert cap.splits == 0 and alone.compilations == 1
     assert second_losses.shape == (150,)
 
 

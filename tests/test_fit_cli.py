@@ -17,7 +17,7 @@ import sympy
 from discover.cli import main
 from discover.result import SCHEMA, load_result, parse_equation
 
-FAST = ["--time-limit", "30", "--quiet", "--populations", "4", "--population-size", "32", "--maxsize", "12",
+FAST = ["--time-limit", "30", "--quiet", "--populations", "4", "--population-size", "32", "--maxsize", "20",
         "--operators", "+,-,*,/,square,cos", "--seed", "0", "--checkpoint", "0"]
 
 
@@ -28,7 +28,7 @@ def write_h5(path: Path, columns: dict) -> Path:
     return path
 
 
-def law_columns(n=200):
+def law_columns(n=300):  # the shapes of test_regressor.py: its compiled calls are reused
     rng = np.random.default_rng(0)
     mass = rng.uniform(0.5, 3.0, n)
     speed = rng.uniform(-2.0, 2.0, n)
@@ -81,7 +81,7 @@ def test_fit_happy_path_result_file(happy):
     assert payload["target"] == "energy"
     assert payload["variables"] == ["mass", "speed"]
     assert payload["model_selection"] == "best"
-    assert payload["settings"]["maxsize"] == 12 and payload["settings"]["populations"] == 4
+    assert payload["settings"]["maxsize"] == 20 and payload["settings"]["populations"] == 4
     assert payload["stats"]["stopped_by"] in ("tolerance", "timeout", "niterations")
     equations = payload["equations"]
     assert len(equations) >= 1
