@@ -107,7 +107,8 @@ def evict_caches() -> None:
 def best_rates(callables: dict, n: int, repeats: int, calls: int, cold: bool = False) -> dict[str, float]:
     """Elements per second per method: best over ``repeats`` rounds of ``calls`` calls.
 
-    The methods take turns within each round, so a busy machine slows all of them alike.
+    The methods take turns within each round (in an order rotated every round), so a busy
+    machine slows all of them alike.
     ``cold``: evict the caches before each method's turn, so every method reads its
     inputs from memory.  Without it, at 10**6 float32 elements (12-40 MB) the method
     running right after one that touched the same arrays finds part of them in the
@@ -117,8 +118,11 @@ def best_rates(callables: dict, n: int, repeats: int, calls: int, cold: bool = F
     for fn in callables.values():
         fn()  # warm up (and JIT for lazily compiled callables)
     best = dict.fromkeys(callables, math.inf)
-    for _ in range(repeats):
-        for method, fn in callables.items():
+    order = list(callables.items())
+    for round_ in range(repeats):
+        # rotate the order each round: no method always follows the same one (SymEngine's
+        # stacked copy of the inputs pushes the others' arrays out of L1/L2)
+        for method, fn in order[round_ % len(order):] + order[:round_ % len(order)]:
             if cold:
                 evict_caches()
             start = time.perf_counter()
