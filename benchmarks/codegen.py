@@ -16,8 +16,9 @@ Summary lines: median and minimum speedup of codegen (both math modes) over lamb
 and over Numba (libm vs Numba without fastmath, fast vs Numba with fastmath and
 without), the fast-mode speedup over Numba on the transcendental formulas (containing
 exp, log, sin, cos or the sqrt of a sum), and the max ULP error of the fast and libm kernels against
-the float64 libm kernel (rounded to float32 for float32 kernels), and of the fast kernel
-on the elements where the formula is well conditioned (there the float32 libm kernel is
+the float64 ``libm-scalar`` kernel (rounded to float32 for float32 kernels), and of the
+fast kernel on the elements where the formula is well conditioned (there the float32
+``libm-scalar`` kernel is
 within 1 ULP of the reference): the long formulas with cancellation
 amplify any last-bit difference, so only that last figure measures the functions.
 
@@ -210,7 +211,7 @@ def measure(formula: Formula, dtype: str, methods: list[str], repeats: int, seed
         row.max_ulp_libm = float(errors["libm"].max())
         # well-conditioned elements: the float32 libm kernel is within 1 ULP of the reference
         single = [a.astype(np.float32) for a in inputs]
-        well = ulp_distance(_kernel(formula, "float32", "libm")(*single),
+        well = ulp_distance(_kernel(formula, "float32", "libm-scalar")(*single),
                             _reference(formula, single, "float32")) <= 1
         row.max_ulp_conditioned = float(errors["fast"][well].max()) if well.any() else math.nan
     return row
@@ -221,8 +222,8 @@ def _kernel(formula: Formula, dtype: str, mode: str):
 
 
 def _reference(formula: Formula, inputs: list[np.ndarray], dtype: str) -> np.ndarray:
-    """The float64 libm kernel on ``inputs``, rounded to ``dtype``."""
-    return _kernel(formula, "float64", "libm")(*[a.astype(np.float64) for a in inputs]).astype(dtype)
+    """The float64 scalar-libm kernel on ``inputs``, rounded to ``dtype``."""
+    return _kernel(formula, "float64", "libm-scalar")(*[a.astype(np.float64) for a in inputs]).astype(dtype)
 
 
 def speedups(rows: list[Row], ours: str, base: str, size: int | None = None, only=None) -> list[float]:
