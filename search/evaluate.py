@@ -291,23 +291,25 @@ class Evaluator:
             plan = self.plan(exprs, cap, grow=True)
             cap.frozen = True
             return [(0, plan)]
+        plan = self.plan(exprs, cap, grow=False)
+        cap.calls += 1
+        if plan is not None:
+            return [(0, plan)]
         too_deep = [i for i, e in enumerate(exprs) if depth(e) > cap.steps]
         if too_deep:
             # Rare deep expressions go to a capacity of their own, so that the common
             # case keeps few steps (every step costs the full width).
             if cap.deep is None:
                 cap.deep = Capacity(widths=[8] * len(self.groups), steps=cap.steps, population=8)
-            shallow = [i for i in range(len(exprs)) if i not in set(too_deep)]
+            deep_set = set(too_deep)
+            shallow = [i for i in range(len(exprs)) if i not in deep_set]
             out = []
             for idx, target in ((shallow, cap), (too_deep, cap.deep)):
                 if idx:
                     for where, plan in self.plans([exprs[i] for i in idx], target):
                         out.append((np.asarray(idx)[positions(where, plan)], plan))
             return out
-        plan = self.plan(exprs, cap, grow=False)
-        cap.calls += 1
-        if plan is not None:
-            return [(0, plan)]
+
         cap.splits += 1
         if len(exprs) == 1 or (cap.calls >= 50 and cap.splits > 0.3 * cap.calls):
             cap.calls = cap.splits = 0

@@ -57,7 +57,7 @@ class SearchSettings:
     timeout_in_seconds: float | None = None
     tolerance: float = 1e-11
     linear_scaling: bool = True
-    batch_size: int = 1000
+    batch_size: int = 500
     random_state: int = 0
 
 
@@ -210,7 +210,7 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
                         clock += 1
                         island.births[oldest] = clock
                 progress.cycles += 1
-                if s.timeout_in_seconds is not None and time.perf_counter() - start >= s.timeout_in_seconds:
+                if s.timeout_in_seconds is not None and time.perf_counter() - start >= 0.95 * s.timeout_in_seconds:
                     break
             optimize_constants()
             _simplify_and_migrate(rng, islands, hof, s, n_vars, allowed)
@@ -229,7 +229,7 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
             if progress.best_loss / y_var <= s.tolerance:
                 stopped_by = "tolerance"
                 break
-            if s.timeout_in_seconds is not None and progress.elapsed >= s.timeout_in_seconds:
+            if s.timeout_in_seconds is not None and progress.elapsed >= 0.95 * s.timeout_in_seconds:
                 stopped_by = "timeout"
                 break
     except KeyboardInterrupt:

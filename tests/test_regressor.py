@@ -48,23 +48,13 @@ def test_fit_finds_the_law_up_to_float_noise(fitted):
     assert fitted.fit_seconds_ < 60
 
 
-@pytest.mark.xfail(
-    reason="search/polish.py finish(): constants are rounded (round_constants) before SymPy simplification "
-           "folds them, so folded leftovers such as a*c + b = -2.8e-16 or a 1.0000000000000002 factor stay as "
-           "Floats: the search reports 5*x0**2/2 + 1.0*cos(x1) or 5*x0**2/2 + cos(x1) + 1.1e-16 "
-           "(complexity 9-11) instead of 5*x0**2/2 + cos(x1) (complexity 7)",
-    strict=True,
-)
 def test_fit_recovers_exact_formula(fitted):
-    assert sympy.simplify(fitted.sympy() - TRUTH) == 0, fitted.sympy()
-    assert fitted.equations_[fitted.best_index_].complexity == 7
+    """Exactly the law: no float leftovers, and symbolically equal to the truth."""
+    model = fitted.sympy()
+    assert not model.atoms(sympy.Float), model
+    assert sympy.simplify(model - TRUTH) == 0, model
 
 
-@pytest.mark.xfail(
-    reason="search/polish.py finish(): the offset a*27.94 + b left after folding the linear scaling is "
-           "-2.8e-16 and is never rounded to 0 (round_constants runs before simplify)",
-    strict=True,
-)
 def test_polish_rounds_constants_that_appear_after_folding():
     from search.polish import finish
 
