@@ -81,7 +81,7 @@ class Capacity:
 
     def grow_to(self, need: "Capacity", slack: float = 1.25) -> None:
         """Grow every size that ``need`` exceeds to a bucket above ``slack * need``."""
-        self.widths = [w if n <= w else _bucket(int(slack * n)) for n, w in zip(need.widths, self.widths)]
+        self.widths = [w if n <= w else _round_up(int(slack * n), 8) for n, w in zip(need.widths, self.widths)]
         self.steps = max(self.steps, need.steps)
         if need.const_width > self.const_width:
             self.const_width = _bucket(int(slack * need.const_width))
