@@ -26,6 +26,21 @@ Node = tuple[int, float]
 Expr = tuple[Node, ...]
 
 
+def var(i: int) -> Node:
+    """The node of input variable ``i``."""
+    return (VAR, int(i))
+
+
+def const(x: float) -> Node:
+    """A constant node."""
+    return (CONST, float(x))
+
+
+def op(name: str) -> Node:
+    """The node of the operator called ``name`` in the table."""
+    return (CODE[name], 0)
+
+
 def subtree_start(expr: Expr, end: int) -> int:
     """Index of the first node of the subtree whose root is ``expr[end]``."""
     need = 1

@@ -9,18 +9,9 @@ from search.constants import fit_constants
 from search.evaluate import Evaluator
 from search.expression import constants
 from search.operators import CODE, CONST, VAR
+from search.expression import const as c, op, var as v
 
 
-def op(name):
-    return (CODE[name], 0)
-
-
-def v(i):
-    return (VAR, i)
-
-
-def c(x):
-    return (CONST, x)
 
 
 CODES = tuple(CODE[n] for n in ("+", "-", "*", "/", "square", "cos", "exp", "log"))

@@ -12,6 +12,7 @@ from search.expression import constants, depth, with_constants
 from search.mutate import Grammar, random_expr
 from search.numpy_eval import evaluate
 from search.operators import CODE, CONST, OPERATORS, VAR, operator_of
+from search.expression import const as c, op, var as v
 
 ALL_BINARY = tuple(CODE[op.name] for op in OPERATORS if op.arity == 2)
 ALL_UNARY = tuple(CODE[op.name] for op in OPERATORS if op.arity == 1)
@@ -19,16 +20,6 @@ ALL_CODES = ALL_BINARY + ALL_UNARY
 F32 = np.finfo(np.float32)
 
 
-def op(name):
-    return (CODE[name], 0)
-
-
-def v(i):
-    return (VAR, i)
-
-
-def c(x):
-    return (CONST, x)
 
 
 def to_f32(expr):
