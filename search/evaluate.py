@@ -68,7 +68,8 @@ class Capacity:
     population: int = 8
     max_consts_per_expr: int = 4
     frozen: bool = False  # set after the first plan: from then on, split before growing
-    deep: "Capacity | None" = None  # where expressions deeper than ``steps`` go
+    overflow: "Capacity | None" = None  # where deep or misfit expressions go
+    is_overflow: bool = False
     calls: int = 0
     splits: int = 0
 
@@ -278,13 +279,15 @@ class Evaluator:
         layout = tuple((codes, w) for codes, w in zip(self.groups, cap.widths))
         return Plan(first, second, opcode, const_index, root_idx, const_values, const_slots, len(exprs), layout)
 
-    def plans(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> list[tuple[object, Plan]]:
+    def plans(self, exprs: Sequence[Expr], capacity: Capacity | None = None,
+              top: bool = True) -> list[tuple[object, Plan]]:
         """Plans covering ``exprs``, as ``(where, plan)`` chunks; ``positions(where, plan)``
         are the chunk's indices into ``exprs``.
 
         Once a capacity has compiled, a population that does not fit is split in halves
-        (each half needs about half the widths) rather than recompiling; only a single
-        expression that fits nowhere, or persistent splitting, grows the capacity.
+        (each half needs about half the widths) rather than recompiling; expressions too
+        deep for it, and single ones that still do not fit, go to its overflow capacity.
+        Only persistent splitting grows a capacity (a recompile).
         """
         cap = capacity if capacity is not None else self.capacity
         if not cap.frozen:
@@ -292,30 +295,38 @@ class Evaluator:
             cap.frozen = True
             return [(0, plan)]
         plan = self.plan(exprs, cap, grow=False)
-        cap.calls += 1
+        cap.calls += top
         if plan is not None:
             return [(0, plan)]
-        too_deep = [i for i, e in enumerate(exprs) if depth(e) > cap.steps]
-        if too_deep:
-            # Rare deep expressions go to a capacity of their own, so that the common
-            # case keeps few steps (every step costs the full width).
-            if cap.deep is None:
-                cap.deep = Capacity(widths=[8] * len(self.groups), steps=cap.steps, population=8)
-            deep_set = set(too_deep)
-            shallow = [i for i in range(len(exprs)) if i not in deep_set]
-            out = []
-            for idx, target in ((shallow, cap), (too_deep, cap.deep)):
-                if idx:
-                    for where, plan in self.plans([exprs[i] for i in idx], target):
-                        out.append((np.asarray(idx)[positions(where, plan)], plan))
-            return out
-
-        cap.splits += 1
-        if len(exprs) == 1 or (cap.calls >= 50 and cap.splits > 0.3 * cap.calls):
-            cap.calls = cap.splits = 0
-            return [(0, self.plan(exprs, cap, grow=True))]
+        cap.splits += top
+        if cap.is_overflow:
+            # The overflow capacity takes what fits nowhere else; it grows when it must.
+            if len(exprs) == 1 or (cap.calls >= 50 and cap.splits > 0.3 * cap.calls):
+                cap.calls = cap.splits = 0
+                return [(0, self.plan(exprs, cap, grow=True))]
+        else:
+            if cap.calls >= 50 and cap.splits > 0.3 * cap.calls:
+                cap.calls = cap.splits = 0
+                return [(0, self.plan(exprs, cap, grow=True))]
+            # Deep expressions, and single expressions that do not fit, go to a capacity
+            # of their own, sized once for any formula of up to 32 nodes: the common case
+            # keeps few steps (every step costs the full width) and nothing recompiles.
+            misfits = [i for i, e in enumerate(exprs) if len(exprs) == 1 or depth(e) > cap.steps]
+            if misfits:
+                if cap.overflow is None:
+                    cap.overflow = Capacity(widths=[16] * len(self.groups), steps=max(32, _round_up(2 * cap.steps, 4)),
+                                            const_width=32, consts=512, population=32, is_overflow=True)
+                chosen = set(misfits)
+                rest = [i for i in range(len(exprs)) if i not in chosen]
+                out = []
+                for idx, target in ((rest, cap), (misfits, cap.overflow)):
+                    if idx:
+                        for where, plan in self.plans([exprs[i] for i in idx], target, top=target is not cap):
+                            out.append((np.asarray(idx)[positions(where, plan)], plan))
+                return out
         half = len(exprs) // 2
-        return self.plans(exprs[:half], cap) + [(positions(w, p) + half, p) for w, p in self.plans(exprs[half:], cap)]
+        return (self.plans(exprs[:half], cap, top=False)
+                + [(positions(w, p) + half, p) for w, p in self.plans(exprs[half:], cap, top=False)])
 
     # ------------------------------------------------------------------ evaluation
     def predict(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:

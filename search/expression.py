@@ -114,6 +114,10 @@ def _sympy_number(value: float) -> sympy.Expr:
         frac = Fraction(value).limit_denominator(1000)
         if float(frac) == value and abs(frac.numerator) < 10**9:
             return sympy.Rational(frac.numerator, frac.denominator)
+        for base, symbol in ((math.pi, sympy.pi), (math.e, sympy.E)):
+            mult = Fraction(value / base).limit_denominator(12)
+            if mult and float(mult) * base == value:
+                return sympy.Rational(mult.numerator, mult.denominator) * symbol
     return sympy.Float(value)
 
 
