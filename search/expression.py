@@ -104,6 +104,14 @@ def depth(expr: Expr) -> int:
 # ----------------------------------------------------------------------------- SymPy
 
 
+#: Constants that print symbolically when a float is exactly a small rational multiple.
+_NAMED_BASES = (
+    (math.pi, sympy.pi), (1 / math.pi, 1 / sympy.pi), (math.pi**2, sympy.pi**2), (1 / math.pi**2, sympy.pi**-2),
+    (math.e, sympy.E), (math.sqrt(2 * math.pi), sympy.sqrt(2 * sympy.pi)),
+    (1 / math.sqrt(2 * math.pi), 1 / sympy.sqrt(2 * sympy.pi)),
+)
+
+
 def _sympy_number(value: float) -> sympy.Expr:
     """Exact-looking floats become exact SymPy numbers (so 0.5 round-trips as 1/2)."""
     if value == math.pi:
@@ -114,8 +122,8 @@ def _sympy_number(value: float) -> sympy.Expr:
         frac = Fraction(value).limit_denominator(1000)
         if float(frac) == value and abs(frac.numerator) < 10**9:
             return sympy.Rational(frac.numerator, frac.denominator)
-        for base, symbol in ((math.pi, sympy.pi), (math.e, sympy.E)):
-            mult = Fraction(value / base).limit_denominator(12)
+        for base, symbol in _NAMED_BASES:
+            mult = Fraction(value / base).limit_denominator(16)
             if mult and float(mult) * base == value:
                 return sympy.Rational(mult.numerator, mult.denominator) * symbol
     return sympy.Float(value)

@@ -93,15 +93,17 @@ def mse_of(f: np.ndarray, y: np.ndarray) -> float:
 
 
 def nice_value(value: float, rel: float) -> float:
-    """The simplest of 0, small rationals, and rational multiples of pi within ``rel`` of ``value``."""
+    """The simplest of 0, small rationals, and rational multiples of pi, 1/pi, pi**2,
+    1/pi**2, e, sqrt(2 pi) and 1/sqrt(2 pi) within ``rel`` of ``value``."""
     if abs(value) < 1e-12:
         return 0.0
     for den in (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32, 50, 64, 100, 1000):
         cand = round(value * den) / den
         if cand != 0 and abs(cand - value) <= rel * abs(value):
             return float(Fraction(cand).limit_denominator(1000))
-    for base in (math.pi, 2 * math.pi, math.e, math.sqrt(2 * math.pi)):
-        for den in (1, 2, 3, 4):
+    for base in (math.pi, 1 / math.pi, math.pi**2, 1 / math.pi**2, math.e, math.sqrt(2 * math.pi),
+                 1 / math.sqrt(2 * math.pi)):
+        for den in (1, 2, 3, 4, 6, 8, 12, 16):
             mult = round(value / base * den) / den
             if mult != 0 and abs(mult * base - value) <= rel * abs(value):
                 return float(mult * base)
