@@ -36,6 +36,10 @@ from .errors import UserError
 from .result import Equation, FitResult, symbols_for
 
 
+#: The engine's defaults: the one place they are set.
+_ENGINE = SearchSettings()
+
+
 @dataclass(frozen=True)
 class EquationRow:
     complexity: int
@@ -107,20 +111,20 @@ class Regressor:
 
     def __init__(
         self,
-        binary_operators: tuple[str, ...] = operators.DEFAULT_BINARY,
-        unary_operators: tuple[str, ...] = operators.DEFAULT_UNARY,
-        maxsize: int = 20,
+        binary_operators: tuple[str, ...] = _ENGINE.binary_operators,
+        unary_operators: tuple[str, ...] = _ENGINE.unary_operators,
+        maxsize: int = _ENGINE.maxsize,
         niterations: int = 40,
-        populations: int = 8,
-        population_size: int = 64,
-        ncycles_per_iteration: int = 20,
+        populations: int = _ENGINE.populations,
+        population_size: int = _ENGINE.population_size,
+        ncycles_per_iteration: int = _ENGINE.ncycles_per_iteration,
         model_selection: str = "best",
         timeout_in_seconds: float | None = None,
-        tolerance: float = 1e-11,
-        parsimony: float = 1e-4,
-        linear_scaling: bool = True,
-        batch_size: int = 1000,
-        random_state: int = 0,
+        tolerance: float = _ENGINE.tolerance,
+        parsimony: float = _ENGINE.parsimony,
+        linear_scaling: bool = _ENGINE.linear_scaling,
+        batch_size: int = _ENGINE.batch_size,
+        random_state: int = _ENGINE.random_state,
     ):
         self.binary_operators = binary_operators
         self.unary_operators = unary_operators

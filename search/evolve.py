@@ -28,7 +28,7 @@ from .constants import fit_constants
 from .evaluate import Evaluator
 from .expression import Expr, complexity
 from .mutate import Grammar, crossover, mutate, random_expr
-from .operators import CONST, VAR, resolve
+from .operators import CONST, DEFAULT_BINARY, DEFAULT_UNARY, VAR, resolve
 from .pareto import HallOfFame, Member
 from .polish import finish
 from .simplify import simplify
@@ -38,8 +38,8 @@ from .simplify import simplify
 class SearchSettings:
     """Parameters of the search (names follow PySR where the concept is the same)."""
 
-    binary_operators: tuple[str, ...] = ("+", "-", "*", "/")
-    unary_operators: tuple[str, ...] = ("neg", "square", "cube", "sqrt", "exp", "log", "sin", "cos")
+    binary_operators: tuple[str, ...] = DEFAULT_BINARY
+    unary_operators: tuple[str, ...] = DEFAULT_UNARY
     maxsize: int = 20
     populations: int = 8
     population_size: int = 64
