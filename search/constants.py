@@ -51,7 +51,7 @@ def fit_constants(evaluator: Evaluator, exprs: list[Expr], iterations: int = 8,
 
 
 @partial(jax.jit, static_argnames=("layout", "linear_scaling", "iterations"))
-def _levenberg_marquardt(X_rows, y, consts, first_child, second_child, opcode, const_index, roots, const_slots, layout,
+def _levenberg_marquardt(X_rows, y, consts, first_child, second_child, const_index, roots, const_slots, layout,
                          linear_scaling, iterations):
     n_pop, n_k = const_slots.shape
     dtype = consts.dtype
@@ -59,7 +59,7 @@ def _levenberg_marquardt(X_rows, y, consts, first_child, second_child, opcode, c
     real = const_slots != pad  # (P, K) which parameter columns exist
 
     def f_of(c):
-        return forward(X_rows, c, first_child, second_child, opcode, const_index, roots, layout)
+        return forward(X_rows, c, first_child, second_child, const_index, roots, layout)
 
     # Tangent j is one-hot on the j-th constant of every expression at once.
     tangents = jnp.zeros((n_k, consts.shape[0]), dtype).at[

@@ -6,19 +6,17 @@ roots are computed at the last step and every operator's operator-children exact
 step earlier.  A step therefore only reads the *block* written by the step before: a
 ``(B, R)`` array (R data rows) laid out as
 
-    [ input columns (n_vars) | constants used next step (w_c) | group 1 | group 2 ]
+    [ input columns (n_vars) | constants used next step (w_c) | op 1 (w_1) | op 2 (w_2) | ... ]
 
-The operators are split into two groups: cheap ones (+ - * / neg square cube sqrt abs
-inv) and costly transcendental ones (exp log sin cos tan tanh pow).  A group owns a
-fixed number of slots per step, and each of its slots computes its own operator with a
-select over the group's operators:
+Each operator owns a fixed segment of slots per step, so one step is
 
     a = prev[first_child[s]]; b = prev[second_child[s]]     # (W, R) gathers
-    group_g = select(opcode == k, op_k(a, b), ...)           # over the group's ops
+    segment_k = op_k(a[seg_k], b[seg_k])                     # each op on its own slots only
 
-so a transcendental is only ever computed on the (few) slots of the costly group, and
-``lax.scan`` runs the steps carrying one small block (a tape of all levels would be
-copied at every step by XLA's loop).  The sizes are static and only two widths vary with
+i.e. every operator is computed only on the nodes that use it, across the whole
+population at once (computing every operator on every slot and selecting was measured
+3x slower), and ``lax.scan`` runs the steps carrying one small block (a tape of all
+levels would be copied at every step by XLA's loop).  The sizes are static and only two widths vary with
 the population's mix, so a running search compiles a handful of times: a population
 that does not fit the compiled sizes is split in halves instead (see ``plans``).
 
@@ -59,7 +57,8 @@ def _round_up(n: int, step: int) -> int:
 
 @dataclass
 class Capacity:
-    """Static sizes of one compiled call site.  ``widths[g]`` is group ``g``'s slots per step."""
+    """Static sizes of one compiled call site.  ``widths[k]`` is operator ``k``'s slots per step
+    (``k`` indexes the evaluator's ``codes``)."""
 
     widths: list[int] = field(default_factory=list)
     steps: int = 4
@@ -102,19 +101,17 @@ class Plan:
 
     first_child:  (steps, W) int32 index into the previous block of each slot's first argument
     second_child: (steps, W) int32 likewise for the second argument (unused for unary slots)
-    opcode:       (steps, W) int32 operator code of each slot
     const_index:  (steps + 1, w_c) int32 index into ``consts`` of the constants that block
                   ``s`` (the one read by step ``s``; the last is the final block) carries
     roots:        (population,) int32 index into the final block of each expression's value
     consts:       (n_consts,) initial constant values; the last one is an unused pad
     const_slots:  (population, max_consts_per_expr) index into ``consts`` of each
                   expression's constants in postfix order; padding points at the pad
-    layout:       ((op codes, width), ...) per group, in block order
+    layout:       ((operator code, width), ...) segments, in block order
     """
 
     first_child: np.ndarray
     second_child: np.ndarray
-    opcode: np.ndarray
     const_index: np.ndarray
     roots: np.ndarray
     consts: np.ndarray
@@ -125,7 +122,7 @@ class Plan:
     def arrays(self, dtype):
         """The device arrays ``forward`` takes after ``X_rows``."""
         return (jnp.asarray(self.consts, dtype), jnp.asarray(self.first_child), jnp.asarray(self.second_child),
-                jnp.asarray(self.opcode), jnp.asarray(self.const_index), jnp.asarray(self.roots))
+                jnp.asarray(self.const_index), jnp.asarray(self.roots))
 
 
 class Evaluator:
@@ -143,8 +140,8 @@ class Evaluator:
         self.dtype = dtype
         self.linear_scaling = linear_scaling
         codes = sorted(set(codes))
-        self.groups = tuple((c,) for c in codes)
-        self.group_of = {c: g for g, group in enumerate(self.groups) for c in group}
+        self.codes = tuple(codes)
+        self.segment_of = {c: k for k, c in enumerate(self.codes)}
         self.X_rows = jnp.asarray(X.T, dtype=dtype)
         self.y = jnp.asarray(np.asarray(y, dtype=np.float64), dtype=dtype)
         self.capacity = self.new_capacity()
@@ -154,7 +151,7 @@ class Evaluator:
     def new_capacity(self, population: int = 8, maxsize: int = 8) -> Capacity:
         """A fresh capacity for a call site of its own (its shapes then stay stable),
         pre-sized for batches of ``population`` expressions of up to ``maxsize`` nodes."""
-        return Capacity(widths=[8 for _ in self.groups], steps=_round_up(min(maxsize, 8), 4),
+        return Capacity(widths=[8 for _ in self.codes], steps=_round_up(min(maxsize, 8), 4),
                         const_width=_bucket(population // 2), consts=_bucket(population * max(maxsize // 3, 1)),
                         population=_bucket(population))
 
@@ -204,14 +201,14 @@ class Evaluator:
         if L_need > L:
             return None
         step_of = [L - 1 - d for d in op_depth]
-        group = [self.group_of[c] for c in op_code]
+        segment = [self.segment_of[c] for c in op_code]
         fill: dict[tuple[int, int], int] = {}
         rank = [0] * len(op_code)
-        for i, key in enumerate(zip(step_of, group)):
+        for i, key in enumerate(zip(step_of, segment)):
             r = fill.get(key, 0)
             rank[i] = r
             fill[key] = r + 1
-        width_need = [0] * len(self.groups)
+        width_need = [0] * len(self.codes)
         for (_, g), n in fill.items():
             width_need[g] = max(width_need[g], n)
         const_fill = [0] * (L + 1)
@@ -238,11 +235,11 @@ class Evaluator:
             cap.grow_to(need)
 
         # Pass 3: index arrays.
-        group_start = [n_vars + cap.const_width]
+        segment_start = [n_vars + cap.const_width]
         for w in cap.widths[:-1]:
-            group_start.append(group_start[-1] + w)
+            segment_start.append(segment_start[-1] + w)
         W = sum(cap.widths)
-        position = [group_start[g] + r for g, r in zip(group, rank)]
+        position = [segment_start[k] + r for k, r in zip(segment, rank)]
 
         def index_in_block(ref: int, block: int) -> int:
             if ref >= 0:
@@ -254,7 +251,6 @@ class Evaluator:
         pad = cap.consts - 1
         first = np.zeros((L, W), dtype=np.int32)
         second = np.zeros((L, W), dtype=np.int32)
-        opcode = np.zeros((L, W), dtype=np.int32)
         const_index = np.full((L + 1, cap.const_width), pad, dtype=np.int32)
         for (block, cid), slot in const_pos.items():
             const_index[block, slot] = cid
@@ -264,7 +260,6 @@ class Evaluator:
             col = position[i] - first_start
             first[st, col] = index_in_block(a, st)
             second[st, col] = index_in_block(b, st)
-            opcode[st, col] = op_code[i]
         root_idx = np.zeros(cap.population, dtype=np.int32)
         root_idx[: len(roots)] = [index_in_block(r, L) for r in roots]
         const_values = np.zeros(cap.consts, dtype=np.float64)
@@ -272,12 +267,12 @@ class Evaluator:
         const_slots = np.full((cap.population, cap.max_consts_per_expr), pad, dtype=np.int32)
         for p, mine in enumerate(expr_consts):
             const_slots[p, : len(mine)] = mine
-        key = (self.groups, cap.key())
+        key = (self.codes, cap.key())
         if key not in self._seen_keys:
             self._seen_keys.add(key)
             self.compilations += 1
-        layout = tuple((codes, w) for codes, w in zip(self.groups, cap.widths))
-        return Plan(first, second, opcode, const_index, root_idx, const_values, const_slots, len(exprs), layout)
+        layout = tuple(zip(self.codes, cap.widths))
+        return Plan(first, second, const_index, root_idx, const_values, const_slots, len(exprs), layout)
 
     def plans(self, exprs: Sequence[Expr], capacity: Capacity | None = None,
               top: bool = True) -> list[tuple[object, Plan]]:
@@ -314,7 +309,7 @@ class Evaluator:
             misfits = [i for i, e in enumerate(exprs) if len(exprs) == 1 or depth(e) > cap.steps]
             if misfits:
                 if cap.overflow is None:
-                    cap.overflow = Capacity(widths=[16] * len(self.groups), steps=max(32, _round_up(2 * cap.steps, 4)),
+                    cap.overflow = Capacity(widths=[16] * len(self.codes), steps=max(32, _round_up(2 * cap.steps, 4)),
                                             const_width=32, consts=512, population=32, is_overflow=True)
                 chosen = set(misfits)
                 rest = [i for i in range(len(exprs)) if i not in chosen]
@@ -355,19 +350,7 @@ def positions(where, plan: Plan) -> np.ndarray:
     return np.asarray(where)
 
 
-def _apply_group(codes: tuple[int, ...], opcode, a, b):
-    """Each slot's own operator: a select over the group's operators ``codes``."""
-    results = []
-    for code in codes:
-        op = operator_of(code)
-        results.append(op.jax(a, b) if op.arity == 2 else op.jax(a))
-    if len(results) == 1:
-        return results[0]
-    conditions = [(opcode == code)[:, None] for code in codes[:-1]]
-    return jnp.select(conditions, results[:-1], results[-1])
-
-
-def forward(X_rows, consts, first_child, second_child, opcode, const_index, roots, layout):
+def forward(X_rows, consts, first_child, second_child, const_index, roots, layout):
     """Run the steps; returns the ``(population, R)`` values of the roots."""
     n_rows = X_rows.shape[1]
     dtype = X_rows.dtype
@@ -378,22 +361,20 @@ def forward(X_rows, consts, first_child, second_child, opcode, const_index, root
         return jnp.broadcast_to(c[:, None], (c.shape[0], n_rows))
 
     def step(prev, inputs):
-        first, second, ops, next_consts = inputs
+        first, second, next_consts = inputs
         a = prev[first]
         b = prev[second]
         parts = [X_rows, const_rows(next_consts)]
         off = 0
-        for codes, w in layout:
-            if w and codes:
-                sl = slice(off, off + w)
-                parts.append(_apply_group(codes, ops[sl], a[sl], b[sl]).astype(dtype))
-            elif w:
-                parts.append(jnp.zeros((w, n_rows), dtype))
+        for code, w in layout:
+            op = operator_of(code)
+            sl = slice(off, off + w)
+            parts.append((op.jax(a[sl], b[sl]) if op.arity == 2 else op.jax(a[sl])).astype(dtype))
             off += w
         return jnp.concatenate(parts), None
 
     initial = jnp.concatenate([X_rows, const_rows(const_index[0]), jnp.zeros((width, n_rows), dtype)])
-    final, _ = jax.lax.scan(step, initial, (first_child, second_child, opcode, const_index[1:]))
+    final, _ = jax.lax.scan(step, initial, (first_child, second_child, const_index[1:]))
     return final[roots]
 
 
@@ -428,6 +409,6 @@ def scaled_mse(f, y, linear_scaling: bool):
 
 
 @partial(jax.jit, static_argnames=("layout", "linear_scaling"))
-def _losses(X_rows, y, consts, first_child, second_child, opcode, const_index, roots, layout, linear_scaling):
-    f = forward(X_rows, consts, first_child, second_child, opcode, const_index, roots, layout)
+def _losses(X_rows, y, consts, first_child, second_child, const_index, roots, layout, linear_scaling):
+    f = forward(X_rows, consts, first_child, second_child, const_index, roots, layout)
     return scaled_mse(f, y, linear_scaling)[0]

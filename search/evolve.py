@@ -28,7 +28,7 @@ from .constants import fit_constants
 from .evaluate import Evaluator
 from .expression import Expr, complexity
 from .mutate import Grammar, crossover, mutate, random_expr
-from .operators import CONST, DEFAULT_BINARY, DEFAULT_UNARY, VAR, resolve
+from .operators import CONST, DEFAULT_BINARY, DEFAULT_UNARY, resolve
 from .pareto import HallOfFame, Member
 from .polish import finish
 from .simplify import simplify
@@ -279,4 +279,4 @@ def polish_front(hof: HallOfFame, X: np.ndarray, y: np.ndarray, linear_scaling: 
     return final.front()
 
 
-__all__ = ["SearchSettings", "SearchResult", "Progress", "search", "VAR"]
+__all__ = ["SearchSettings", "SearchResult", "Progress", "search"]

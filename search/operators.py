@@ -34,7 +34,6 @@ class Operator:
     jax: Callable
     sympy: Callable
     complexity: int = 1
-    costly: bool = False  # a transcendental: evaluated in its own narrower group of slots
 
 
 def _np_pow(a, b):
@@ -48,19 +47,19 @@ OPERATORS: tuple[Operator, ...] = (
     Operator("-", 2, np.subtract, jnp.subtract, lambda a, b: a - b),
     Operator("*", 2, np.multiply, jnp.multiply, lambda a, b: a * b),
     Operator("/", 2, np.divide, jnp.divide, lambda a, b: a / b),
-    Operator("pow", 2, _np_pow, jnp.power, lambda a, b: a**b, costly=True),
+    Operator("pow", 2, _np_pow, jnp.power, lambda a, b: a**b),
     # unary
     Operator("neg", 1, np.negative, jnp.negative, lambda a: -a),
     Operator("square", 1, np.square, jnp.square, lambda a: a**2),
     Operator("cube", 1, lambda a: a * a * a, lambda a: a * a * a, lambda a: a**3),
     Operator("sqrt", 1, np.sqrt, jnp.sqrt, sympy.sqrt),
-    Operator("exp", 1, np.exp, jnp.exp, sympy.exp, costly=True),
-    Operator("log", 1, np.log, jnp.log, sympy.log, costly=True),
-    Operator("sin", 1, np.sin, jax_math.sin, sympy.sin, costly=True),
-    Operator("cos", 1, np.cos, jax_math.cos, sympy.cos, costly=True),
-    Operator("tan", 1, np.tan, jax_math.tan, sympy.tan, costly=True),
-    Operator("tanh", 1, np.tanh, jnp.tanh, sympy.tanh, costly=True),
-    Operator("asin", 1, np.arcsin, jax_math.asin, sympy.asin, costly=True),
+    Operator("exp", 1, np.exp, jnp.exp, sympy.exp),
+    Operator("log", 1, np.log, jnp.log, sympy.log),
+    Operator("sin", 1, np.sin, jax_math.sin, sympy.sin),
+    Operator("cos", 1, np.cos, jax_math.cos, sympy.cos),
+    Operator("tan", 1, np.tan, jax_math.tan, sympy.tan),
+    Operator("tanh", 1, np.tanh, jnp.tanh, sympy.tanh),
+    Operator("asin", 1, np.arcsin, jax_math.asin, sympy.asin),
     Operator("abs", 1, np.abs, jnp.abs, sympy.Abs),
     Operator("inv", 1, np.reciprocal, jnp.reciprocal, lambda a: 1 / a),
 )
