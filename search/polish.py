@@ -155,4 +155,6 @@ def finish(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_var
             current, loss = simpler, simpler_loss
         else:
             current, loss = rounded, rounded_loss
+    # Simplification can leave a folded constant such as 1.0000000000000002: round last.
+    current, loss = round_constants(current, X, y, loss, y_var)
     return current, loss, complexity(current)
