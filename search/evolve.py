@@ -224,7 +224,7 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
             if callback is not None:
                 callback(progress)
             if checkpoint is not None and progress.elapsed - last_checkpoint >= checkpoint_interval:
-                checkpoint(polish_front(hof, X, y, s.linear_scaling, n_vars, allowed, max_rows=2000), progress)
+                checkpoint(polish_front(hof, X, y, s.linear_scaling, n_vars, max_rows=2000), progress)
                 last_checkpoint = progress.elapsed
             if progress.best_loss / y_var <= s.tolerance:
                 stopped_by = "tolerance"
@@ -236,7 +236,7 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
         stopped_by = "interrupt"
 
     progress.elapsed = time.perf_counter() - start
-    final = polish_front(hof, X, y, s.linear_scaling, n_vars, allowed)
+    final = polish_front(hof, X, y, s.linear_scaling, n_vars)
     return SearchResult(final, progress, stopped_by, evaluator.compilations)
 
 
@@ -261,7 +261,7 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
 
 
 def polish_front(hof: HallOfFame, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_vars: int,
-                 allowed: frozenset[int], max_rows: int = 10_000) -> list[Member]:
+                 max_rows: int = 10_000) -> list[Member]:
     """Refit the front's members in float64 and return the Pareto front of the results.
 
     Members off the front are refit too when they are within a factor 10 of the front's
@@ -274,7 +274,7 @@ def polish_front(hof: HallOfFame, X: np.ndarray, y: np.ndarray, linear_scaling: 
         simpler = [m.loss for m in front if m.complexity <= member.complexity]
         if simpler and member.loss > 10 * min(simpler):
             continue
-        expr, loss, size = finish(member.expr, X[:n], y[:n], linear_scaling, n_vars, allowed)
+        expr, loss, size = finish(member.expr, X[:n], y[:n], linear_scaling, n_vars)
         final.consider(expr, loss, size)
     return final.front()
 

@@ -134,7 +134,7 @@ def round_constants(expr: Expr, X: np.ndarray, y: np.ndarray, loss: float, y_var
 
 
 def finish(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_vars: int,
-           allowed_codes: frozenset[int], refit_rows: int = 2000) -> tuple[Expr, float, int]:
+           refit_rows: int = 2000) -> tuple[Expr, float, int]:
     """The polished, rounded, simplified expression, its float64 MSE and its complexity.
 
     Constants are refit on the first ``refit_rows`` rows (plenty for a handful of
@@ -143,7 +143,9 @@ def finish(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_var
     fitted = refit(expr, X[:refit_rows], y[:refit_rows], linear_scaling)
     loss = mse(fitted, X, y)
     y_var = float(np.var(y))
-    allowed = allowed_codes | {CODE["*"], CODE["+"]}
+    # The final form may use any operator of the table: it is the same function, and
+    # SymPy's folding (c1 * (sqrt(a) / c2)**3 -> 1.0*a**(3/2)) needs pow to be written.
+    allowed = frozenset(CODE.values())
     current = fitted
     # Round, then simplify; simplification folds constants into new ones (a * 27.9 + b
     # -> 1e-16), so round and simplify once more.

@@ -64,13 +64,29 @@ def test_polish_rounds_constants_that_appear_after_folding():
     expr = ((c, 27.939568070769308), (c, 343.81431584901657), (v, 0), (CODE["square"], 0), (CODE["*"], 0),
             (CODE["+"], 0), (c, 137.52573108267498), (c, 0.9999999403953552), (v, 1), (CODE["*"], 0),
             (CODE["cos"], 0), (CODE["*"], 0), (CODE["+"], 0))
-    allowed = frozenset(CODE[n] for n in ("+", "-", "*", "/", "square", "cos"))
-    final, loss, size = finish(expr, X, y, True, 2, allowed)
+    final, loss, size = finish(expr, X, y, True, 2)
     from search.expression import to_sympy
 
     assert loss < 1e-20
     assert to_sympy(final, [x0, x1]) == TRUTH
     assert size == 7
+
+
+def test_polish_folds_overparametrized_constants():
+    """c1 * (sqrt(a) / c2)**3 / sqrt(M) with c1 / c2**3 = 1 comes out as a**(3/2)/sqrt(M)."""
+    from search.polish import finish
+    from search.expression import to_sympy
+
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.uniform(0.3, 30, 300), rng.uniform(0.5, 2, 300)])
+    y = np.sqrt(X[:, 0] ** 3 / X[:, 1])
+    c, v = 0, 1
+    expr = ((c, -0.23763156311390346), (v, 0), (CODE["sqrt"], 0), (c, -0.6193954939642462), (CODE["/"], 0),
+            (CODE["cube"], 0), (v, 1), (CODE["sqrt"], 0), (CODE["/"], 0), (CODE["*"], 0), (c, 0.0), (CODE["+"], 0))
+    final, loss, size = finish(expr, X, y, True, 2)
+    a, M = sympy.symbols("a M")
+    assert to_sympy(final, [a, M]) == a ** sympy.Rational(3, 2) / sympy.sqrt(M)
+    assert loss < 1e-20
 
 
 def test_equations_table(fitted):
