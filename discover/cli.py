@@ -8,6 +8,7 @@ printed here as one line on stderr with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import UserError
@@ -34,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"discover {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`discover codegen ... | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        # Outside the search (which handles Ctrl-C itself and keeps its front).
+        print(f"discover {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
