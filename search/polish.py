@@ -36,10 +36,8 @@ def scaled(expr: Expr, a: float, b: float) -> Expr:
 
 
 def mse(expr: Expr, X: np.ndarray, y: np.ndarray) -> float:
-    with np.errstate(all="ignore"):
-        r = evaluate(expr, X) - y
-        value = float(np.mean(r * r))
-    return value if math.isfinite(value) else math.inf
+    """Mean squared error of ``expr`` on ``(X, y)``; inf when not finite."""
+    return mse_of(evaluate(expr, X), y)
 
 
 def refit(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool) -> Expr:
@@ -87,6 +85,7 @@ def refit(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool) -> Exp
 
 
 def mse_of(f: np.ndarray, y: np.ndarray) -> float:
+    """Mean squared error of the values ``f`` against ``y``; inf when not finite."""
     with np.errstate(all="ignore"):
         value = float(np.mean((f - y) ** 2))
     return value if math.isfinite(value) else math.inf
