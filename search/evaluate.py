@@ -399,10 +399,13 @@ def scaled_mse(f, y, linear_scaling: bool):
         tiny = jnp.finfo(f.dtype).tiny * 1e6
         a = jnp.where(var > tiny, cov / jnp.where(var > tiny, var, 1.0), 0.0)
         b = my - a * mf[:, 0]
+        # a (f - mean f) + (mean y - y) equals a f + b - y without the cancellation
+        # between a f and b when the output has a large offset.
+        resid = a[:, None] * df + (my - y)
     else:
         a = jnp.ones(f.shape[0], f.dtype)
         b = jnp.zeros(f.shape[0], f.dtype)
-    resid = a[:, None] * f + b[:, None] - y
+        resid = f - y
     loss = jnp.mean(resid * resid, axis=1)
     loss = jnp.where(finite & jnp.isfinite(loss), loss, jnp.inf)
     return loss, a, b
