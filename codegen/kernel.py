@@ -7,12 +7,17 @@ scalar).  ``out=`` takes an array (one output) or a tuple of arrays (one per out
 C-contiguous, writeable, of the kernel's dtype and the common shape; an ``out`` that
 overlaps an input or another output is computed through a temporary.
 
-Calling costs one or two microseconds: a small JIT-compiled CPython builtin
-(``METH_FASTCALL``) ``NAME__py(in0, ..., out0, ..., n) -> int`` reads the data pointers
-from the array objects (NumPy's ``PyArrayObject.data``, offset probed at import), checks
-that no output overlaps another array (returns 1 without computing if one does), calls
+Calling costs a few hundred nanoseconds: a small JIT-compiled CPython builtin
+(``METH_FASTCALL``) ``NAME__py(in0, ..., out0, ...) -> int`` does every check of the
+common case natively: each argument is exactly a ``numpy.ndarray`` with the kernel's
+dtype (the builtin descriptor object), C-contiguous, of one shape with at least one
+dimension; outputs are writeable and overlap no other array.  It then calls
 ``NAME(n, in0, ..., out0, ...)`` -- releasing the GIL for ``n >= GIL_RELEASE`` -- and
-returns 0.  The Python side checks types, dtypes, shapes and contiguity first.
+returns 0.  It returns 1 (computing nothing) when an output overlaps another array and
+2 when any other check fails; Python then takes the general path, which converts
+scalars and non-contiguous arrays, raises the clear errors, and computes overlapping
+outputs through temporaries.  The array fields are read at offsets probed at import
+(NumPy's ``PyArrayObject_fields``), and only public C API functions are called.
 """
 
 from __future__ import annotations
@@ -32,50 +37,131 @@ _I64, _I32, _I8 = ir.IntType(64), ir.IntType(32), ir.IntType(8)
 
 
 GIL_RELEASE = 1 << 16  # kernels on at least this many elements release the GIL
+_C_CONTIGUOUS, _WRITEABLE = 0x0001, 0x0400  # NPY_ARRAY_* flags
+DONE, OVERLAP, NOT_FAST = 0, 1, 2  # the trampoline's results
 
 
-@functools.cache
-def _array_data_offset() -> int:
-    """Offset in bytes of the data pointer in NumPy's array object (``PyArray_DATA``)."""
-    probe = (np.zeros(3), np.zeros(5))
-    for offset in range(8, 129, 8):
-        if all(ctypes.c_void_p.from_address(id(a) + offset).value == a.ctypes.data for a in probe):
+def _probe(candidates, matches) -> int:
+    """The first byte offset in ``candidates`` at which ``matches(offset)`` holds."""
+    for offset in candidates:
+        if matches(offset):
             return offset
     raise RuntimeError("unexpected NumPy array layout; codegen kernels cannot be called")
 
 
-def _add_trampoline(module: ir.Module, kernel: ir.Function, n_in: int, n_out: int, itemsize: int) -> str:
-    """Add the builtin ``NAME__py(in0, ..., out0, ..., n) -> int`` (CPython METH_FASTCALL).
+@functools.cache
+def _array_layout() -> dict[str, int]:
+    """Byte offsets of the fields of NumPy's array object that the trampoline reads.
 
-    Reads each array's data pointer, returns 1 (computing nothing) if an output overlaps
-    another array, else runs the kernel -- releasing the GIL when ``n >= GIL_RELEASE`` --
-    and returns 0.  Only public C API functions are called.
+    ``type`` (``ob_type``), ``data``, ``nd`` (int), ``dimensions`` (pointer to
+    ``npy_intp[nd]``), ``descr`` and ``flags`` (int), found by matching the memory of
+    probe arrays of different shapes, dtypes and flags against their Python attributes.
     """
-    data = _array_data_offset()
+    probes = (np.zeros(3), np.zeros((5, 7), np.float32), np.zeros((11, 13, 17), order="F"),
+              np.zeros(4)[::2])
+    probes[1].flags.writeable = False
+    word = lambda a, off: ctypes.c_void_p.from_address(id(a) + off).value  # noqa: E731
+    int32 = lambda a, off: ctypes.c_int.from_address(id(a) + off).value  # noqa: E731
+    offsets = range(8, 129, 8)
+    ints = range(8, 129, 4)
+    layout = {
+        "type": _probe(offsets, lambda o: all(word(a, o) == id(type(a)) for a in probes)),
+        "data": _probe(offsets, lambda o: all(word(a, o) == a.ctypes.data for a in probes)),
+        "nd": _probe(ints, lambda o: all(int32(a, o) == a.ndim for a in probes)),
+        "descr": _probe(offsets, lambda o: all(word(a, o) == id(a.dtype) for a in probes)),
+        "flags": _probe(ints, lambda o: all(int32(a, o) == a.flags.num for a in probes)),
+    }
+    # ``dimensions`` is the pointer right after ``nd`` (numpy/ndarraytypes.h); probing
+    # would dereference arbitrary words, so it is only checked at that one place
+    layout["dimensions"] = (layout["nd"] + 4 + 7) // 8 * 8
+    _probe([layout["dimensions"]], lambda o: all(
+        ctypes.c_ssize_t.from_address(word(a, o)).value == a.shape[0] for a in probes))
+    return layout
+
+
+def _add_trampoline(module: ir.Module, kernel: ir.Function, n_in: int, n_out: int,
+                    dtype: np.dtype) -> str:
+    """Add the builtin ``NAME__py(in0, ..., out0, ...) -> int`` (CPython METH_FASTCALL).
+
+    Returns :data:`NOT_FAST` unless every argument passes the fast-path checks (see the
+    module docstring), :data:`OVERLAP` (computing nothing) if an output overlaps another
+    array, else runs the kernel -- releasing the GIL when ``n >= GIL_RELEASE`` -- and
+    returns :data:`DONE`.
+    """
+    layout = _array_layout()
+    n_arrays = n_in + n_out
     byte = _I8.as_pointer()
     fn = ir.Function(module, ir.FunctionType(byte, [byte, byte.as_pointer(), _I64]), kernel.name + "__py")
-    _, args, _ = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    _, args, nargs = fn.args
+    entry = fn.append_basic_block("entry")
+    reject = fn.append_basic_block("not_fast")
+    b = ir.IRBuilder(entry)
 
     def declare(name, result, params):
         return module.globals.get(name) or ir.Function(module, ir.FunctionType(result, params), name)
 
-    def data_pointer(k):
-        obj = b.load(b.gep(args, [_I64(k)]))
-        return b.load(b.bitcast(b.gep(obj, [_I64(data)]), kernel.args[1].type.as_pointer()))
+    from_long = declare("PyLong_FromLongLong", byte, [_I64])
 
-    pointers = [data_pointer(k) for k in range(n_in + n_out)]
-    n = b.call(declare("PyLong_AsLongLong", _I64, [byte]), [b.load(b.gep(args, [_I64(n_in + n_out)]))])
-    nbytes = b.mul(n, _I64(itemsize))
+    def field(obj, name, ty):
+        return b.load(b.bitcast(b.gep(obj, [_I64(layout[name])]), ty.as_pointer()))
+
+    def require(condition, name):
+        following = fn.append_basic_block(name)
+        b.cbranch(condition, following, reject)
+        b.position_at_end(following)
+
+    # the number of arguments (nargs may carry PY_VECTORCALL_ARGUMENTS_OFFSET's high bit)
+    count = b.and_(nargs, _I64((1 << 62) - 1))
+    require(b.icmp_signed("==", count, _I64(n_arrays)), "arity_ok")
+    objects = [b.load(b.gep(args, [_I64(k)])) for k in range(n_arrays)]
+    ndarray, descr = _I64(id(np.ndarray)), _I64(id(dtype))
+    for k, obj in enumerate(objects):
+        require(b.icmp_unsigned("==", b.ptrtoint(field(obj, "type", byte), _I64), ndarray), f"type_ok{k}")
+        require(b.icmp_unsigned("==", b.ptrtoint(field(obj, "descr", byte), _I64), descr), f"dtype_ok{k}")
+        wanted = _C_CONTIGUOUS | (_WRITEABLE if k >= n_in else 0)
+        require(b.icmp_signed("==", b.and_(field(obj, "flags", _I32), _I32(wanted)), _I32(wanted)),
+                f"flags_ok{k}")
+    nd = field(objects[0], "nd", _I32)
+    require(b.icmp_signed(">", nd, _I32(0)), "not_scalar")
+    for k, obj in enumerate(objects[1:], 1):
+        require(b.icmp_signed("==", field(obj, "nd", _I32), nd), f"ndim_ok{k}")
+    # n = product of the first array's dimensions; every other array has the same ones
+    dims = [field(obj, "dimensions", _I64.as_pointer()) for obj in objects]
+    head = b.block
+    loop = fn.append_basic_block("dims")
+    b.branch(loop)
+    b.position_at_end(loop)
+    axis = b.phi(_I64)
+    size = b.phi(_I64)
+    axis.add_incoming(_I64(0), head)
+    size.add_incoming(_I64(1), head)
+    extent = b.load(b.gep(dims[0], [axis]))
+    same = ir.Constant(ir.IntType(1), 1)
+    for d in dims[1:]:
+        same = b.and_(same, b.icmp_signed("==", b.load(b.gep(d, [axis])), extent))
+    checked = fn.append_basic_block("dims_ok")
+    b.cbranch(same, checked, reject)
+    b.position_at_end(checked)
+    following_size = b.mul(size, extent)
+    following_axis = b.add(axis, _I64(1))
+    axis.add_incoming(following_axis, checked)
+    size.add_incoming(following_size, checked)
+    shape_done = fn.append_basic_block("shape_ok")
+    b.cbranch(b.icmp_signed("<", following_axis, b.sext(nd, _I64)), loop, shape_done)
+    b.position_at_end(shape_done)
+    n = following_size
+
+    pointers = [field(obj, "data", kernel.args[1].type) for obj in objects]
+    nbytes = b.mul(n, _I64(dtype.itemsize))
     overlap = ir.Constant(ir.IntType(1), 0)
-    for j in range(n_in, n_in + n_out):
+    for j in range(n_in, n_arrays):
         start = b.ptrtoint(pointers[j], _I64)
         for other in pointers[:j]:
             other_start = b.ptrtoint(other, _I64)
             hit = b.and_(b.icmp_unsigned("<", start, b.add(other_start, nbytes)),
                          b.icmp_unsigned("<", other_start, b.add(start, nbytes)))
             overlap = b.or_(overlap, hit)
-    status = b.zext(overlap, _I64)
+    status = b.select(overlap, _I64(OVERLAP), _I64(DONE))
     with b.if_then(b.not_(overlap)):
         with b.if_else(b.icmp_signed(">=", n, _I64(GIL_RELEASE))) as (release, keep):
             with release:
@@ -84,7 +170,9 @@ def _add_trampoline(module: ir.Module, kernel: ir.Function, n_in: int, n_out: in
                 b.call(declare("PyEval_RestoreThread", ir.VoidType(), [byte]), [state])
             with keep:
                 b.call(kernel, [n] + pointers)
-    b.ret(b.call(declare("PyLong_FromLongLong", byte, [_I64]), [status]))
+    b.ret(b.call(from_long, [status]))
+    b.position_at_end(reject)
+    b.ret(b.call(from_long, [_I64(NOT_FAST)]))
     return fn.name
 
 
@@ -125,8 +213,7 @@ class Kernel:
         self._single = single
         module = build_module(program, math, fastmath)
         kernel_fn = module.globals[program.name]
-        trampoline = _add_trampoline(module, kernel_fn, len(program.args), self.n_outputs,
-                                     self.dtype.itemsize)
+        trampoline = _add_trampoline(module, kernel_fn, len(program.args), self.n_outputs, self.dtype)
         optimized = jit.optimize(str(module))
         self.llvm_ir = str(optimized)
         self._engine, self.address = jit.jit(optimized, program.name)
@@ -138,25 +225,22 @@ class Kernel:
                 f"{self.dtype}, math={self.math!r}>")
 
     def __call__(self, *args, out=None):
-        # fast path: 1-d arrays of the kernel's dtype, one length, C-contiguous, valid out
-        dtype, ndarray = self.dtype, np.ndarray
-        if len(args) == len(self.args) and args[0].__class__ is ndarray:
-            shape = args[0].shape
-            if out is None:
-                outputs = tuple([np.empty(shape, dtype) for _ in range(self.n_outputs)])
-            elif out.__class__ is ndarray and self._single:
-                outputs = (out,)
-            else:
-                outputs = tuple(out) if isinstance(out, (tuple, list)) else ()
-            if len(outputs) == self.n_outputs:
-                for a in args + outputs:
-                    if a.__class__ is not ndarray or a.dtype is not dtype or a.shape != shape \
-                            or not a.flags.c_contiguous:
-                        break
+        # the common cases go straight to the trampoline, which checks everything natively
+        if out is None:
+            if args and args[0].__class__ is np.ndarray:
+                if self._single:
+                    result = np.empty(args[0].shape, self.dtype)
+                    if not self._fast(*args, result):
+                        return result
                 else:
-                    if (out is None or all(o.flags.writeable for o in outputs)) and shape != () \
-                            and not self._fast(*args, *outputs, args[0].size):
-                        return outputs[0] if self._single else outputs
+                    results = tuple([np.empty(args[0].shape, self.dtype) for _ in range(self.n_outputs)])
+                    if not self._fast(*args, *results):
+                        return results
+        elif out.__class__ is np.ndarray:
+            if self._single and not self._fast(*args, out):
+                return out
+        elif out.__class__ is tuple and not self._fast(*args, *out):
+            return out
         return self._call_general(args, out)
 
     def _call_general(self, args, out):
@@ -169,7 +253,7 @@ class Kernel:
         arrays = list(args)
         scalars = []
         for k, a in enumerate(args):
-            if type(a) is np.ndarray and a.ndim:
+            if isinstance(a, np.ndarray) and a.ndim:
                 if a.dtype != dtype:
                     raise TypeError(f"argument {self.args[k]!r} has dtype {a.dtype}; "
                                     f"this kernel takes {dtype} arrays")
@@ -178,22 +262,27 @@ class Kernel:
                 elif a.shape != shape:
                     raise ValueError(f"argument {self.args[k]!r} has shape {a.shape}, but an earlier "
                                      f"argument has shape {shape}; array arguments must have one shape")
-                if not a.flags.c_contiguous:
-                    arrays[k] = np.ascontiguousarray(a)
+                # a plain, contiguous array with the builtin descriptor object (what the
+                # trampoline accepts): subclasses and equal-but-distinct dtypes are viewed
+                arrays[k] = np.ascontiguousarray(a).view(np.ndarray).view(dtype)
             else:
                 scalars.append(k)
         if shape is None:
             shape = ()
         for k in scalars:
-            arrays[k] = np.full(shape, self._scalar(k, args[k]), dtype)
+            arrays[k] = np.full(shape or (1,), self._scalar(k, args[k]), dtype)
         outputs = self._outputs(out, shape)
-        n = arrays[0].size
-        if self._fast(*arrays, *outputs, n):
+        # the kernel writes through plain views (0-d results: one-element arrays)
+        targets = tuple(o.reshape(shape or (1,)).view(np.ndarray).view(dtype) for o in outputs)
+        status = self._fast(*arrays, *targets)
+        if status == OVERLAP:
             # an output overlaps another array: compute into fresh arrays, then copy
-            fresh = tuple(np.empty(shape, dtype) for _ in outputs)
-            self._fast(*arrays, *fresh, n)
-            for target, value in zip(outputs, fresh):
+            fresh = tuple(np.empty(shape or (1,), dtype) for _ in outputs)
+            status = self._fast(*arrays, *fresh)
+            for target, value in zip(targets, fresh):
                 np.copyto(target, value)
+        if status != DONE:
+            raise RuntimeError(f"internal error: {self.name}() refused converted arguments")
         if out is None and shape == ():
             outputs = tuple(o[()] for o in outputs)
         return outputs[0] if self._single else outputs

@@ -370,6 +370,41 @@ def test_dtype_and_shape_errors():
         codegen.compile("x", "x", dtype="int32")
 
 
+def test_native_fast_path_rejects_what_it_must_not_compute():
+    """The trampoline's checks: anything it refuses goes to the general path, which
+    computes it correctly or raises the clear error."""
+    kernel = codegen.compile("x - y", "x,y")
+    a, b = np.arange(6.0), np.ones(6)
+    # same size, other shape: an error, not a computation over 6 elements
+    with pytest.raises(ValueError, match="shape"):
+        kernel(a.reshape(2, 3), b.reshape(3, 2))
+    with pytest.raises(ValueError, match="shape"):
+        kernel(a.reshape(2, 3), b.reshape(2, 3), out=np.empty((3, 2)))
+    frozen = np.empty(6)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        kernel(a, b, out=frozen)
+    with pytest.raises(TypeError, match="dtype"):
+        kernel(a.astype(">f8"), b)
+    with pytest.raises(TypeError, match="takes 2 arguments"):
+        kernel(a, b, b, out=np.empty(6))
+    # computed through the general path: a subclass, a Fortran-ordered array, a dtype
+    # equal to float64 but a distinct object, a 0-d array and a 0-d out
+    class Tagged(np.ndarray):
+        pass
+    np.testing.assert_array_equal(kernel(a.view(Tagged), b), a - b)
+    grid = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(kernel(np.asfortranarray(grid), grid), np.zeros((2, 3)))
+    labelled = np.dtype(np.float64, metadata={"unit": "m"})
+    assert labelled == np.float64 and labelled is not np.dtype(np.float64)
+    np.testing.assert_array_equal(kernel(a.astype(labelled), b), a - b)
+    target = np.empty(6, labelled)
+    kernel(a, b, out=target)
+    np.testing.assert_array_equal(target, a - b)
+    scalar_out = np.empty(())
+    assert kernel(np.array(5.0), 2.0, out=scalar_out) is scalar_out and scalar_out[()] == 3.0
+
+
 def test_never_touches_memory_outside_the_arrays():
     kernel = codegen.compile(["sqrt(x) + y", "x*y"], "x,y")
     for n in (0, 1, 3, 7, 8, 9, 31, 33, 100):
