@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes.util
 import functools
 import threading
+from pathlib import Path
 
 import llvmlite.binding as llvm
 
@@ -69,6 +70,20 @@ def host_cpu() -> tuple[str, str]:
     _initialise()
     features = llvm.get_host_cpu_features().flatten()
     return llvm.get_host_cpu_name(), ",".join(filter(None, [features, "-prefer-256-bit"]))
+
+
+@functools.cache
+def last_level_cache_bytes() -> int:
+    """Size of the host's largest CPU cache (Linux sysfs), 32 MiB where unknown."""
+    sizes = {}
+    try:
+        for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+            text = (index / "size").read_text().strip().upper()
+            scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+            sizes[int((index / "level").read_text())] = int(text.rstrip("KMG")) * scale
+    except (OSError, ValueError):
+        pass
+    return sizes[max(sizes)] if sizes else 32 << 20
 
 
 def _create_target_machine(reloc: str = "default", codemodel: str = "jitdefault", jit: bool = False):

@@ -90,30 +90,141 @@ def build_module(program: Program, math: str = "libm", fastmath=False) -> ir.Mod
         arg.add_attribute("captures(none)")
     n, inputs, outputs = fn.args[0], fn.args[1:1 + len(program.args)], fn.args[1 + len(program.args):]
 
-    entry = fn.append_basic_block("entry")
-    loop = fn.append_basic_block("loop")
+    lowering = _Lowering(module, ir.IRBuilder(), ty, math, flags)
+
+    def body(b: ir.IRBuilder, i: ir.Value) -> list[ir.Value]:
+        """The outputs at element ``i`` (the program's instructions, emitted at ``b``)."""
+        lowering.b = b
+        values = []
+        for ins in program.instrs:
+            if ins.op == "arg":
+                values.append(b.load(b.gep(inputs[int(ins.value)], [i]), name=program.arg_ids[int(ins.value)]))
+            elif ins.op == "const":
+                values.append(ir.Constant(ty, ins.value))
+            else:
+                values.append(lowering.op(ins.op, [values[k] for k in ins.operands]))
+        return [values[k] for k in program.outputs]
+
+    def store_outputs(b, i, results):
+        for out, value in zip(outputs, results):
+            b.store(value, b.gep(out, [i]))
+
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
     done = fn.append_basic_block("done")
-    b = ir.IRBuilder(entry)
-    b.cbranch(b.icmp_signed(">", n, _I64(0)), loop, done)
-    b.position_at_end(loop)
-    i = b.phi(_I64, name="i")
-    i.add_incoming(_I64(0), entry)
-    lowering = _Lowering(module, b, ty, math, flags)
-    values = []
-    for ins in program.instrs:
-        if ins.op == "arg":
-            values.append(b.load(b.gep(inputs[int(ins.value)], [i]), name=program.arg_ids[int(ins.value)]))
-        elif ins.op == "const":
-            values.append(ir.Constant(ty, ins.value))
-        else:
-            values.append(lowering.op(ins.op, [values[k] for k in ins.operands]))
-    for out, k in zip(outputs, program.outputs):
-        b.store(values[k], b.gep(out, [i]))
-    following = b.add(i, _I64(1), name="i.next", flags=["nuw", "nsw"])
-    i.add_incoming(following, loop)
-    b.cbranch(b.icmp_signed("==", following, n), done, loop)
+    plain = fn.append_basic_block("plain")
+    if _streaming_supported():
+        streaming = fn.append_basic_block("streaming")
+        arrays = len(program.used_args) + len(outputs)
+        b.cbranch(_streaming_wanted(b, n, arrays, outputs, ty), streaming, plain)
+        _emit_streaming(ir.IRBuilder(streaming), n, outputs, ty, body, store_outputs, done)
+    else:
+        b.branch(plain)
+    b = ir.IRBuilder(plain)
+    _emit_loop(b, _I64(0), n, lambda b, i: store_outputs(b, i, body(b, i)), "loop")
+    b.branch(done)
     ir.IRBuilder(done).ret_void()
     return module
+
+
+# Streaming (non-temporal) stores: when the arrays a call touches (inputs and outputs)
+# are larger than half the last-level cache, they come from memory and will not stay in
+# the cache, so the loop computes a block of STREAM_BLOCK elements into an aligned stack
+# buffer and copies it to the outputs with aligned non-temporal vector stores.  Those
+# skip the read-for-ownership of every output cache line (a third less memory traffic
+# for y = f(x)).  Smaller calls, whose data a caller likely reads back from cache, use
+# plain stores.
+STREAM_BLOCK = 512           # elements per block (4 KiB of float64 per output: stays in L1)
+_STREAM_ALIGN = 32           # bytes: one AVX vector; the non-temporal stores need it
+
+
+def stream_bytes() -> int:
+    """Bytes touched by a call from which the streaming path is taken."""
+    return jit.last_level_cache_bytes() // 2
+
+
+def _streaming_supported() -> bool:
+    """Non-temporal vector stores and ``sfence``: x86-64 with AVX."""
+    cpu, features = jit.host_cpu()
+    return jit.triple().startswith("x86_64") and "+avx" in features.split(",")
+
+
+def _streaming_wanted(b: ir.IRBuilder, n, arrays: int, outputs, ty) -> ir.Value:
+    """``n * itemsize * arrays >= stream_bytes()``, and every output at the same offset
+    modulo the vector alignment (so one scalar head aligns them all)."""
+    itemsize = 8 if isinstance(ty, ir.DoubleType) else 4
+    big = b.icmp_signed(">=", n, _I64(-(-stream_bytes() // (itemsize * arrays))))
+    phase = b.and_(b.ptrtoint(outputs[0], _I64), _I64(_STREAM_ALIGN - 1))
+    for out in outputs[1:]:
+        other = b.and_(b.ptrtoint(out, _I64), _I64(_STREAM_ALIGN - 1))
+        big = b.and_(big, b.icmp_unsigned("==", other, phase))
+    return b.and_(big, b.icmp_unsigned("==", b.and_(phase, _I64(itemsize - 1)), _I64(0)))
+
+
+def _emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str) -> None:
+    """``for (i = start; i < stop; ++i) emit_body(b, i)``; ``b`` ends after the loop."""
+    fn = b.function
+    loop = fn.append_basic_block(name)
+    after = fn.append_basic_block(name + ".end")
+    before = b.block
+    b.cbranch(b.icmp_signed("<", start, stop), loop, after)
+    b.position_at_end(loop)
+    i = b.phi(_I64, name="i")
+    i.add_incoming(start, before)
+    emit_body(b, i)
+    following = b.add(i, _I64(1), name="i.next", flags=["nuw", "nsw"])
+    i.add_incoming(following, b.block)
+    b.cbranch(b.icmp_signed("<", following, stop), loop, after)
+    b.position_at_end(after)
+
+
+def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) -> None:
+    """The streaming path (see STREAM_BYTES): a plain head up to the alignment, then
+    blocks computed into stack buffers and streamed out, then ``sfence``."""
+    itemsize = 8 if isinstance(ty, ir.DoubleType) else 4
+    lanes = _STREAM_ALIGN // itemsize
+    vector = ir.VectorType(ty, lanes)
+    at_entry = ir.IRBuilder()
+    at_entry.position_at_start(b.function.entry_basic_block)  # static allocas
+    buffers = [at_entry.alloca(ty, STREAM_BLOCK, name=f"block{j}") for j in range(len(outputs))]
+    for buffer in buffers:
+        buffer.align = 64
+    phase = b.and_(b.ptrtoint(outputs[0], _I64), _I64(_STREAM_ALIGN - 1))
+    head = b.udiv(b.and_(b.sub(_I64(_STREAM_ALIGN), phase), _I64(_STREAM_ALIGN - 1)), _I64(itemsize))
+    _emit_loop(b, _I64(0), head, lambda b, i: store_outputs(b, i, body(b, i)), "head")
+
+    def block(b, k):
+        # one block: elements [start, start + m) with start = head + k * STREAM_BLOCK
+        start = b.add(head, b.mul(k, _I64(STREAM_BLOCK)))
+        left = b.sub(n, start)
+        m = b.select(b.icmp_signed("<", left, _I64(STREAM_BLOCK)), left, _I64(STREAM_BLOCK))
+
+        def compute(b, i):
+            for buffer, value in zip(buffers, body(b, b.add(start, i))):
+                b.store(value, b.gep(buffer, [i]))
+        _emit_loop(b, _I64(0), m, compute, "compute")
+
+        def stream(b, v):
+            for buffer, out in zip(buffers, outputs):
+                offset = b.mul(v, _I64(lanes))
+                source = b.bitcast(b.gep(buffer, [offset]), vector.as_pointer())
+                target = b.bitcast(b.gep(out, [b.add(start, offset)]), vector.as_pointer())
+                value = b.load(source, align=_STREAM_ALIGN)
+                store = b.store(value, target, align=_STREAM_ALIGN)
+                store.set_metadata("nontemporal", b.module.add_metadata([ir.IntType(32)(1)]))
+        whole = b.udiv(m, _I64(lanes))
+        _emit_loop(b, _I64(0), whole, stream, "stream")
+
+        def rest(b, i):
+            for buffer, out in zip(buffers, outputs):
+                b.store(b.load(b.gep(buffer, [i])), b.gep(out, [b.add(start, i)]))
+        _emit_loop(b, b.mul(whole, _I64(lanes)), m, rest, "rest")
+
+    blocks = b.udiv(b.add(b.sub(n, head), _I64(STREAM_BLOCK - 1)), _I64(STREAM_BLOCK))
+    _emit_loop(b, _I64(0), blocks, block, "blocks")
+    sfence = b.module.globals.get("llvm.x86.sse.sfence") or ir.Function(
+        b.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse.sfence")
+    b.call(sfence, [])
+    b.branch(done)
 
 
 class _Lowering:

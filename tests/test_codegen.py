@@ -419,6 +419,31 @@ def test_never_touches_memory_outside_the_arrays():
         np.testing.assert_array_equal(out0, np.sqrt(np.arange(n)) + y)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_streaming_path_is_exact_and_stays_inside_the_arrays(monkeypatch, dtype):
+    """Large calls stream their outputs (non-temporal stores, blocks through a stack
+    buffer); with the threshold lowered, small arrays of every length and alignment
+    take that path and must equal the plain path bit for bit."""
+    from codegen import lower
+    plain = codegen.compile(["exp(x)*y + 1", "x/y"], "x,y", dtype=dtype)
+    monkeypatch.setattr(lower, "stream_bytes", lambda: 64)
+    streamed = codegen.compile(["exp(x)*y + 1", "x/y"], "x,y", dtype=dtype)
+    if lower._streaming_supported():
+        assert "!nontemporal" in streamed.llvm_ir
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 9, 511, 512, 513, 1029, 4100):
+        for shift0, shift1 in ((0, 0), (1, 1), (3, 3), (1, 2)):  # output misalignment, elements
+            x, y = rng.uniform(-3, 3, n).astype(dtype), rng.uniform(1, 2, n).astype(dtype)
+            guard0, guard1 = np.full(n + 16, -7.0, dtype), np.full(n + 16, -7.0, dtype)
+            out0, out1 = guard0[8 + shift0:8 + shift0 + n], guard1[8 + shift1:8 + shift1 + n]
+            streamed(x, y, out=(out0, out1))
+            expected = plain(x, y)
+            np.testing.assert_array_equal(out0, expected[0])
+            np.testing.assert_array_equal(out1, expected[1])
+            for guard, shift in ((guard0, shift0), (guard1, shift1)):
+                assert np.all(guard[:8 + shift] == -7.0) and np.all(guard[8 + shift + n:] == -7.0)
+
+
 def test_strings_parse_special_names_as_symbols():
     names = ["gamma", "beta", "I", "E", "S", "N", "Q"]
     kernel = codegen.compile("gamma*beta + I + E + S + N + Q", names)
