@@ -4,7 +4,8 @@ For every formula of ``feynman_public.csv`` (name,output,formula,variables; vari
 ``name:low:high``, sampled uniformly), at float64 and float32, and for two sizes
 (10**6 elements: memory bound, caches evicted before each timing; 2**14 elements
 called repeatedly: in cache), this
-measures elements per second (best of ``--repeats``) of
+measures elements per second (best of ``--repeats`` rounds in cache, ``--large-repeats``
+at 10**6) of
 
 * ``lambdify``: ``sympy.lambdify(args, expr, "numpy")`` on NumPy arrays,
 * ``numba`` / ``numba-fm``: ``numba.vectorize`` of the scalar ``math``-module lambdify,
@@ -190,7 +191,8 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(ordered(a) - ordered(b)).astype(float)
 
 
-def measure(formula: Formula, dtype: str, methods: list[str], repeats: int, seed: int) -> Row:
+def measure(formula: Formula, dtype: str, methods: list[str], repeats: int, seed: int,
+            large_repeats: int) -> Row:
     rng = np.random.default_rng(seed)
     row = Row(formula, dtype)
     big = [rng.uniform(low, high, LARGE).astype(dtype) for low, high in formula.bounds]
@@ -201,7 +203,8 @@ def measure(formula: Formula, dtype: str, methods: list[str], repeats: int, seed
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             callables = make_callables(formula, dtype, inputs, out, methods)
-            for method, rate in best_rates(callables, size, repeats, calls, cold=size == LARGE).items():
+            rounds = large_repeats if size == LARGE else repeats
+            for method, rate in best_rates(callables, size, rounds, calls, cold=size == LARGE).items():
                 row.rates[(method, size)] = rate
     if "fast" in methods:
         inputs = [a[:SMALL] for a in big]
@@ -249,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="feynman_public.csv")
     parser.add_argument("--limit", type=int, help="only the first N formulas")
     parser.add_argument("--match", help="only formulas whose name matches this regex")
-    parser.add_argument("--repeats", type=int, default=5, help="timing repeats (best of)")
+    parser.add_argument("--repeats", type=int, default=5, help="timing repeats (best of) at 2^14 elements")
+    parser.add_argument("--large-repeats", type=int, default=15,
+                        help="timing repeats at 10^6 elements (one cold call each: noisier, cheap)")
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--methods", default="lambdify,numba,numba-fm,symengine,libm,fast")
     parser.add_argument("--seed", type=int, default=0)
@@ -266,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for formula in formulas:
         for dtype in options.dtypes.split(","):
-            rows.append(measure(formula, dtype, methods, options.repeats, options.seed))
+            rows.append(measure(formula, dtype, methods, options.repeats, options.seed, options.large_repeats))
             console.print(f"[dim]{formula.name} {dtype} done ({time.perf_counter() - started:.0f} s)[/dim]")
     print_table(console, rows, methods)
     print_summary(console, rows)
