@@ -63,6 +63,14 @@ class Formula:
     bounds: list[tuple[float, float]]
 
     @property
+    def call_free(self) -> bool:
+        """No function calls and only integer or half-integer powers: the libm and fast
+        kernels are then the same machine code, so their ratio measures timing noise."""
+        if self.expr.atoms(sympy.Function):
+            return False
+        return all((2 * p.exp).is_integer for p in self.expr.atoms(sympy.Pow))
+
+    @property
     def transcendental(self) -> bool:
         if self.expr.has(*TRANSCENDENTAL):
             return True
@@ -303,6 +311,8 @@ def print_summary(console: Console, rows: list[Row]) -> None:
         summary_line("fast vs numba (fastmath off)", speedups(rows, "fast", "numba")),
         summary_line("fast vs numba (fastmath on)", speedups(rows, "fast", "numba-fm")),
         summary_line("libm vs symengine llvm", speedups(rows, "libm", "symengine")),
+        summary_line("noise floor: fast vs libm on call-free formulas (identical code)",
+                     speedups(rows, "fast", "libm", only=lambda row: row.formula.call_free)),
         summary_line("fast vs numba (fastmath off), transcendental formulas",
                      speedups(rows, "fast", "numba", only=transcendental)),
         summary_line("fast vs numba (fastmath on), transcendental formulas",
