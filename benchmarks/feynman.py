@@ -8,7 +8,8 @@ uniformly in its range (10,000 rows), split 75/25, add Gaussian noise of std
 seconds, and judge the selected formula:
 
 * symbolic solution: after rounding constants within 1e-6 relative of a simple rational,
-  ``simplify(model - truth)`` or ``simplify(model / truth)`` is a constant;
+  ``simplify(model - truth)`` or ``simplify(model / truth)`` is a constant (variables
+  sampled from a positive range are positive symbols);
 * accuracy solution: R^2 > 0.999 on the noise-free test set.
 
 Prints one row per equation and noise level, then a summary line per noise level:
@@ -59,7 +60,10 @@ def make_data(eq: dict, n_rows: int, seed: int):
     rng = np.random.default_rng(seed)
     names = [v[0] for v in eq["variables"]]
     X = np.column_stack([rng.uniform(lo, hi, n_rows) for _, lo, hi in eq["variables"]])
-    symbols = {n: sympy.Symbol(n) for n in names}
+    # a variable sampled from a positive (non-negative) range is a positive (non-negative)
+    # symbol, so that simplify() may use sqrt(r**2) = r and log(exp(r)) = r as the data do
+    symbols = {n: sympy.Symbol(n, positive=True) if lo > 0 else sympy.Symbol(n, nonnegative=True) if lo == 0
+               else sympy.Symbol(n) for n, lo, _ in eq["variables"]}
     truth = sympy.sympify(eq["formula"], locals=symbols)
     fn = sympy.lambdify([symbols[n] for n in names], truth, modules="numpy")
     y = np.asarray(fn(*X.T), dtype=np.float64) * np.ones(n_rows)

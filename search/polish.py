@@ -19,9 +19,9 @@ from fractions import Fraction
 import numpy as np
 from scipy.optimize import least_squares
 
-from .expression import CONST, Expr, complexity, constants, with_constants
+from .expression import CONST, VAR, Expr, children, complexity, constants, with_constants
 from .numpy_eval import evaluate
-from .operators import CODE
+from .operators import CODE, operator_of
 from .simplify import simplify
 
 
@@ -132,6 +132,39 @@ def round_constants(expr: Expr, X: np.ndarray, y: np.ndarray, loss: float, y_var
     return best, best_loss
 
 
+ALGEBRAIC = frozenset(CODE[name] for name in ("+", "-", "*", "/", "neg", "square", "cube", "sqrt", "inv",
+                                               "pow", "abs") if name in CODE)
+
+
+def fold_transcendental_constants(expr: Expr) -> Expr:
+    """Replace each largest variable-free subtree that applies a transcendental operator
+    (``tanh(1)``, ``exp(2) - 7.3``) by its float64 value.
+
+    SymPy keeps such terms symbolic, so a fitted constant next to them (``tanh(1) -
+    0.7615941559``) never cancels.  Purely algebraic constant subtrees (``sqrt(2)``,
+    ``1/3``) are kept: they are the exact forms the final formula should show.
+    """
+    out: list = []
+
+    def emit(start: int, end: int) -> None:
+        sub = expr[start:end + 1]
+        codes = {code for code, _ in sub}
+        if VAR not in codes and codes - ALGEBRAIC - {CONST}:
+            value = float(evaluate(sub, np.zeros((1, 1)))[0])
+            if math.isfinite(value):
+                out.append((CONST, value))
+                return
+        if end == start:
+            out.append(expr[end])
+            return
+        for child_start, child_end in children(expr, end):
+            emit(child_start, child_end)
+        out.append(expr[end])
+
+    emit(0, len(expr) - 1)
+    return tuple(out)
+
+
 def finish(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_vars: int,
            refit_rows: int = 2000) -> tuple[Expr, float, int]:
     """The polished, rounded, simplified expression, its float64 MSE and its complexity.
@@ -156,6 +189,13 @@ def finish(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_var
             current, loss = simpler, simpler_loss
         else:
             current, loss = rounded, rounded_loss
+    # SymPy keeps tanh(1) symbolic; as a number it can cancel a fitted constant.
+    folded = fold_transcendental_constants(current)
+    if folded != current:
+        folded = simplify(folded, n_vars, allowed)
+        folded_loss = mse(folded, X, y)
+        if folded_loss <= loss * (1 + 1e-9) + 1e-15:
+            current, loss = folded, folded_loss
     # Simplification can leave a folded constant such as 1.0000000000000002: round last.
     current, loss = round_constants(current, X, y, loss, y_var)
     return current, loss, complexity(current)
