@@ -11,15 +11,16 @@ at 10**6) of
 * ``numba`` / ``numba-fm``: ``numba.vectorize`` of the scalar ``math``-module lambdify,
   fastmath off / on (called with ``out=``),
 * ``symengine``: ``symengine.Lambdify(backend="llvm", cse=True)`` (inputs pre-stacked),
-* ``libm`` / ``fast``: ``codegen.compile(..., math="libm" | "fast")`` called with ``out=``.
+* ``libm`` / ``libmvec`` / ``fast``: ``codegen.compile(..., math=...)`` called with ``out=``
+  (exact scalar libm calls / glibc's vector functions / inline fast math).
 
 Summary lines: median and minimum speedup of codegen (both math modes) over lambdify
-and over Numba (libm vs Numba without fastmath, fast vs Numba with fastmath and
-without), the fast-mode speedup over Numba on the transcendental formulas (containing
-exp, log, sin, cos or the sqrt of a sum), and the max ULP error of the fast and libm kernels against
-the float64 ``libm-scalar`` kernel (rounded to float32 for float32 kernels), and of the
+and over Numba (libm and libmvec vs Numba without fastmath, fast vs Numba with fastmath
+and without), the fast-mode speedup over Numba on the transcendental formulas (containing
+exp, log, sin, cos or the sqrt of a sum), and the max ULP error of the fast and libmvec kernels against
+the float64 ``libm`` kernel (rounded to float32 for float32 kernels), and of the
 fast kernel on the elements where the formula is well conditioned (there the float32
-``libm-scalar`` kernel is
+``libm`` kernel is
 within 1 ULP of the reference): the long formulas with cancellation
 amplify any last-bit difference, so only that last figure measures the functions.
 
@@ -84,7 +85,7 @@ class Row:
     dtype: str
     rates: dict[tuple[str, int], float] = field(default_factory=dict)  # (method, size) -> elem/s
     max_ulp: float = math.nan              # fast kernel vs float64 libm reference
-    max_ulp_libm: float = math.nan         # libm kernel of the same dtype vs that reference
+    max_ulp_libmvec: float = math.nan      # libmvec kernel of the same dtype vs that reference
     max_ulp_conditioned: float = math.nan  # fast, on well-conditioned elements (see measure)
 
 
@@ -155,7 +156,7 @@ def make_callables(formula: Formula, dtype: str, inputs: list[np.ndarray], out: 
             made[method] = _numba(formula, symbols, dtype, fastmath, inputs, out)
     if "symengine" in methods:
         made["symengine"] = _symengine(formula, symbols, dtype, inputs, out)
-    for math_mode in ("libm", "fast"):
+    for math_mode in ("libm", "libmvec", "fast"):
         if math_mode in methods:
             kernel = codegen.compile(formula.expr, formula.names, dtype=dtype, math=math_mode)
             made[math_mode] = lambda k=kernel: k(*inputs, out=out)
@@ -217,12 +218,12 @@ def measure(formula: Formula, dtype: str, methods: list[str], repeats: int, seed
     if "fast" in methods:
         inputs = [a[:SMALL] for a in big]
         errors = {mode: ulp_distance(_kernel(formula, dtype, mode)(*inputs), _reference(formula, inputs, dtype))
-                  for mode in ("libm", "fast")}
+                  for mode in ("libmvec", "fast")}
         row.max_ulp = float(errors["fast"].max())
-        row.max_ulp_libm = float(errors["libm"].max())
+        row.max_ulp_libmvec = float(errors["libmvec"].max())
         # well-conditioned elements: the float32 libm kernel is within 1 ULP of the reference
         single = [a.astype(np.float32) for a in inputs]
-        well = ulp_distance(_kernel(formula, "float32", "libm-scalar")(*single),
+        well = ulp_distance(_kernel(formula, "float32", "libm")(*single),
                             _reference(formula, single, "float32")) <= 1
         row.max_ulp_conditioned = float(errors["fast"][well].max()) if well.any() else math.nan
     return row
@@ -233,8 +234,8 @@ def _kernel(formula: Formula, dtype: str, mode: str):
 
 
 def _reference(formula: Formula, inputs: list[np.ndarray], dtype: str) -> np.ndarray:
-    """The float64 scalar-libm kernel on ``inputs``, rounded to ``dtype``."""
-    return _kernel(formula, "float64", "libm-scalar")(*[a.astype(np.float64) for a in inputs]).astype(dtype)
+    """The float64 exact-libm kernel on ``inputs``, rounded to ``dtype``."""
+    return _kernel(formula, "float64", "libm")(*[a.astype(np.float64) for a in inputs]).astype(dtype)
 
 
 def speedups(rows: list[Row], ours: str, base: str, size: int | None = None, only=None) -> list[float]:
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-repeats", type=int, default=15,
                         help="timing repeats at 10^6 elements (one cold call each: noisier, cheap)")
     parser.add_argument("--dtypes", default="float64,float32")
-    parser.add_argument("--methods", default="lambdify,numba,numba-fm,symengine,libm,fast")
+    parser.add_argument("--methods", default="lambdify,numba,numba-fm,symengine,libm,libmvec,fast")
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args(argv)
     if not options.data.exists():
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(console: Console, rows: list[Row], methods: list[str]) -> None:
     table = Table(title="elements per second (M/s); 1e6 elements | 2^14 elements in cache")
-    for column in ("formula", "dtype", *methods, "ULP fast|libm|cond"):
+    for column in ("formula", "dtype", *methods, "ULP fast|libmvec|cond"):
         table.add_column(column, justify="left" if column == "formula" else "right")
     for row in rows:
         cells = []
@@ -297,7 +298,7 @@ def print_table(console: Console, rows: list[Row], methods: list[str]) -> None:
             cells.append("-" if large is None else f"{large / 1e6:.0f} | {small / 1e6:.0f}")
         name = row.formula.name + (" *" if row.formula.transcendental else "")
         table.add_row(name, row.dtype.replace("float", "f"), *cells,
-                      f"{row.max_ulp:.0f} | {row.max_ulp_libm:.0f} | {row.max_ulp_conditioned:.0f}")
+                      f"{row.max_ulp:.0f} | {row.max_ulp_libmvec:.0f} | {row.max_ulp_conditioned:.0f}")
     console.print(table)
     console.print("* transcendental: contains exp, log, sin, cos or sqrt of a sum")
 
@@ -306,8 +307,10 @@ def print_summary(console: Console, rows: list[Row]) -> None:
     transcendental = lambda row: row.formula.transcendental  # noqa: E731
     lines = [
         summary_line("libm vs lambdify", speedups(rows, "libm", "lambdify")),
+        summary_line("libmvec vs lambdify", speedups(rows, "libmvec", "lambdify")),
         summary_line("fast vs lambdify", speedups(rows, "fast", "lambdify")),
         summary_line("libm vs numba (fastmath off)", speedups(rows, "libm", "numba")),
+        summary_line("libmvec vs numba (fastmath off)", speedups(rows, "libmvec", "numba")),
         summary_line("fast vs numba (fastmath off)", speedups(rows, "fast", "numba")),
         summary_line("fast vs numba (fastmath on)", speedups(rows, "fast", "numba-fm")),
         summary_line("libm vs symengine llvm", speedups(rows, "libm", "symengine")),
@@ -324,7 +327,7 @@ def print_summary(console: Console, rows: list[Row]) -> None:
             worst = lambda attr: max((getattr(r, attr) for r in picked if not math.isnan(getattr(r, attr))),  # noqa: E731
                                      default=math.nan)
             lines.append(f"max ULP error vs float64 libm reference ({dtype}): fast {worst('max_ulp'):.0f}, "
-                         f"libm {worst('max_ulp_libm'):.0f} (ill-conditioned formulas amplify rounding); "
+                         f"libmvec {worst('max_ulp_libmvec'):.0f} (ill-conditioned formulas amplify rounding); "
                          f"fast on well-conditioned elements: {worst('max_ulp_conditioned'):.0f}")
     slow = [f"{row.formula.name}/{row.dtype}/{'1e6' if s == LARGE else '2^14'}: {r:.2f}x"
             for row in rows for (m, s), rate in row.rates.items()

@@ -35,12 +35,12 @@ def compile(exprs, args, dtype: str = "float64", fastmath=False, math: str = "li
     """JIT-compile ``exprs`` over ``args`` for the host CPU; returns a callable :class:`Kernel`.
 
     ``dtype``: ``"float64"`` or ``"float32"`` (all arithmetic in that type).
-    ``math``: ``"libm"`` (glibc's math library: its AVX2 vector functions, libmvec, where
-    it has one -- within 4 ULP of the scalar function -- else the scalar function),
-    ``"libm-scalar"`` (one scalar C library call per element: bit-identical to the C
-    source) or ``"fast"`` (inline vectorisable approximations from
-    :mod:`codegen.fastmath`, bounded in ULPs by ``fastmath.ULP_BOUNDS``; libm as in
-    ``"libm"`` for the other functions). ``fastmath``: False, True (all flags) or a set of LLVM
+    ``math``: ``"libm"`` (one scalar C library call per element: exact libm semantics,
+    bit-identical to the C source), ``"libmvec"`` (glibc's AVX2 vector functions where
+    it has one -- measured within 4 ULP of the scalar function -- else the scalar
+    function) or ``"fast"`` (inline vectorisable approximations from
+    :mod:`codegen.fastmath`, bounded in ULPs by ``fastmath.ULP_BOUNDS``; as ``"libmvec"``
+    for the other functions). ``fastmath``: False, True (all flags) or a set of LLVM
     fast-math flag names (see :data:`FASTMATH_FLAGS`).
     """
     program, single = _build(exprs, args, dtype, name)

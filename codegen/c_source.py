@@ -7,8 +7,8 @@ The source includes only ``<math.h>`` and ``<stdint.h>`` and defines::
 (``T`` = ``double`` or ``float``; float code uses the ``f``-suffixed functions and
 literals, so no arithmetic is promoted to double).  Constants are written as exact
 hexadecimal literals.  Statements follow the program order, so with
-``-ffp-contract=off`` (no FMA contraction) the results match the ``math="libm-scalar"``
-JIT kernel bit for bit (``math="libm"`` kernels call glibc's vector functions in their
+``-ffp-contract=off`` (no FMA contraction) the results match the ``math="libm"``
+JIT kernel bit for bit (``math="libmvec"`` kernels call glibc's vector functions in their
 loops: within 4 ULP of the scalar calls).  It compiles cleanly with ``cc -std=c99 -O2 -Wall -Wextra -Werror``.
 """
 

@@ -10,15 +10,15 @@ overlap) and ``captures(none)``; the loop is a canonical ``i64`` counted loop so
 loop vectoriser applies.  The function carries ``"target-cpu"``/``"target-features"``
 of the host (:func:`codegen.jit.host_cpu`).
 
-Math functions: ``math="libm-scalar"`` calls the C library (``exp``/``expf``...)
-declared ``readnone nounwind`` (``errno`` is not set-visible), one call per element;
-``math="libm"`` does the same except for the functions glibc's libmvec has an AVX2
+Math functions: ``math="libm"`` calls the C library (``exp``/``expf``...) declared
+``readnone nounwind`` (``errno`` is not set-visible), one call per element: exact libm
+semantics; ``math="libmvec"`` does the same except for the functions glibc's libmvec has an AVX2
 variant of (``_ZGVdN4v_exp``, ``_ZGVdN8v_sinf``...; :func:`codegen.jit.libmvec_name`):
 those go through a ``noinline`` scalar wrapper carrying the vector-function ABI
 attribute, so the vectorised loop calls the vector function and the remainder calls it
 on a splat -- every element gets the same result wherever it sits;
 ``math="fast"`` uses :mod:`codegen.fastmath` inline versions for the names in
-``fastmath.SUPPORTED`` (they vectorise everywhere).  sqrt, fabs, floor, ceil, fmin,
+``fastmath.SUPPORTED`` (they vectorise everywhere), libmvec as ``"libmvec"`` for the rest.  sqrt, fabs, floor, ceil, fmin,
 fmax, copysign and fma are LLVM intrinsics.
 
 Fast-math flags (``fastmath=``) are put on every ``fadd fsub fmul fdiv fneg`` and on
@@ -37,7 +37,7 @@ from .ops import OPS
 from .program import Program
 
 FASTMATH_FLAGS = ("contract", "reassoc", "nnan", "ninf", "nsz", "arcp", "afn")
-MATH_MODES = ("libm", "fast", "libm-scalar")
+MATH_MODES = ("libm", "libmvec", "fast")
 
 _I64 = ir.IntType(64)
 _BOOL = ir.IntType(1)
@@ -263,7 +263,7 @@ class _Lowering:
             if fastmath is not None and name in fastmath.SUPPORTED:
                 return self._call(fastmath.declare(self.module, name, self.ty), operands)
         c_name = name if self.suffix == "f64" else name + "f"
-        if self.math != "libm-scalar":
+        if self.math in ("libmvec", "fast"):
             vector = jit.libmvec_name(c_name, len(operands), self.dtype)
             if vector is not None:
                 return self._call(self._libmvec_lane(c_name, vector, len(operands)), operands)

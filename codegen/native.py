@@ -3,9 +3,9 @@
 The object comes from LLVM's target machine (position-independent code, small code
 model) after the same optimisation as the JIT kernel; the shared library is that object
 linked with ``cc -shared ... -lm``.  Both export exactly the function declared by
-:func:`codegen.c_source.header` and call the C math library for ``math="libm"``
-functions (glibc's vector variants ``_ZGVdN4v_exp``... where the JIT kernel does: glibc's
-``-lm`` linker script pulls in ``libmvec``).  They are built for the host CPU's features (the target-cpu of the machine
+:func:`codegen.c_source.header` and call the C math library (with ``math="libmvec"`` or ``"fast"``, glibc's vector variants
+``_ZGVdN4v_exp``... where the JIT kernel does: glibc's ``-lm`` linker script pulls in
+``libmvec``).  They are built for the host CPU's features (the target-cpu of the machine
 that generated them) and may not run on an older CPU.
 """
 

@@ -38,9 +38,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="output path without extension (stdout for c/llvm when omitted)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--math", choices=["libm", "libm-scalar", "fast"], default="libm",
-                        help="libm: C library (glibc vector variants where available, within 4 ULP); "
-                             "libm-scalar: scalar libm calls, bit-exact; fast: inline vectorisable approximations")
+    parser.add_argument("--math", choices=["libm", "libmvec", "fast"], default="libm",
+                        help="libm: scalar C library calls, exact libm semantics (default); "
+                             "libmvec: glibc's vector functions (within 4 ULP); fast: inline vectorisable approximations")
     parser.add_argument("--fastmath", metavar="FLAGS", default="",
                         help="LLVM fast-math flags, comma-separated (contract,afn,...) or 'fast'")
     parser.add_argument("--name", default="kernel", help="function name (sanitized to a C identifier)")

@@ -1,9 +1,9 @@
 """codegen JIT kernels: differential tests against a NumPy + libm evaluation, and the API.
 
 The reference walks the same straight-line program (codegen.program) with NumPy for
-arithmetic and the C library (through ctypes) for exp, sin..., so ``math="libm-scalar"``
+arithmetic and the C library (through ctypes) for exp, sin..., so ``math="libm"``
 kernels must agree bit for bit (we allow 1 ULP for LLVM's exact libcall rewrites such as
-pow(2, y) -> exp2(y)); NaN equals NaN and -0 equals +0.  ``math="libm"`` kernels call
+pow(2, y) -> exp2(y)); NaN equals NaN and -0 equals +0.  ``math="libmvec"`` kernels call
 glibc's vector functions (libmvec) where it has them: tested within 4 ULP per function.
 """
 
@@ -124,7 +124,7 @@ def arrays(dtype):
 
 def _differential(dtype, expr, x, y, z):
     try:
-        kernel = codegen.compile(expr, "x,y,z", dtype=dtype, math="libm-scalar")
+        kernel = codegen.compile(expr, "x,y,z", dtype=dtype, math="libm")
     except codegen.UnsupportedError:  # e.g. a constant folded to complex infinity
         assume(False)
     got = kernel(x, y, z)
@@ -176,7 +176,7 @@ def test_supported_functions_match_lambdify(text, dtype):
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
 
 
-# ------------------------------------------------- libm mode: glibc's vector functions
+# ---------------------------------------------- libmvec mode: glibc's vector functions
 
 LIBMVEC_CASES = {  # name: (arity, domain of x, domain of y)
     "exp": (1, (-700.0, 700.0)), "log": (1, (1e-300, 1e300)), "sin": (1, (-1e4, 1e4)),
@@ -194,8 +194,8 @@ SPECIAL = [0.0, -0.0, math.inf, -math.inf, math.nan, 1.0, -1.0, 0.5, 2.0]
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", sorted(LIBMVEC_CASES))
-def test_libm_mode_vector_functions_within_4_ulp_of_libm(name, dtype):
-    """glibc's libmvec (used by math="libm" in vector loops) vs its scalar libm."""
+def test_libmvec_mode_functions_within_4_ulp_of_libm(name, dtype):
+    """glibc's libmvec (math="libmvec" in vector loops) vs its scalar libm."""
     from codegen import jit
 
     arity, *domains = LIBMVEC_CASES[name]
@@ -210,10 +210,11 @@ def test_libm_mode_vector_functions_within_4_ulp_of_libm(name, dtype):
         args[1][-len(SPECIAL) ** 2:] = np.tile(SPECIAL, len(SPECIAL))
     names = ",".join("xy"[:arity])
     text = f"{name}({names})"
-    kernel = codegen.compile(text, names, dtype=dtype)
+    kernel = codegen.compile(text, names, dtype=dtype, math="libmvec")
     assert "_ZGVdN" in kernel.llvm_ir and "vector.body" in kernel.llvm_ir
+    assert "_ZGVdN" not in codegen.compile(text, names, dtype=dtype).llvm_ir  # libm: exact, scalar
     got = kernel(*args)
-    expected = codegen.compile(text, names, dtype=dtype, math="libm-scalar")(*args)
+    expected = codegen.compile(text, names, dtype=dtype, math="libm")(*args)
     with np.errstate(invalid="ignore"):
         assert np.array_equal(np.isnan(got), np.isnan(expected))
         assert np.array_equal(np.isinf(got), np.isinf(expected))
@@ -494,7 +495,7 @@ def test_fastmath_flags_are_opt_in_and_validated():
     assert "fast" in codegen.emit_llvm_ir("sin(x)", "x", fastmath=True, optimize=False)
     with pytest.raises(ValueError, match="unknown fast-math flag"):
         codegen.compile("x", "x", fastmath={"turbo"})
-    with pytest.raises(ValueError, match="math must be one of 'libm', 'fast', 'libm-scalar'"):
+    with pytest.raises(ValueError, match="math must be one of 'libm', 'libmvec', 'fast'"):
         codegen.compile("x", "x", math="svml")
 
 
