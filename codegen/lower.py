@@ -18,8 +18,8 @@ those go through a ``noinline`` scalar wrapper carrying the vector-function ABI
 attribute, so the vectorised loop calls the vector function and the remainder calls it
 on a splat -- every element gets the same result wherever it sits;
 ``math="fast"`` uses :mod:`codegen.fastmath` inline versions for the names in
-``fastmath.SUPPORTED`` (they vectorise everywhere), libmvec as ``"libmvec"`` for the rest.  sqrt, fabs, floor, ceil, fmin,
-fmax, copysign and fma are LLVM intrinsics.
+``fastmath.SUPPORTED`` (they vectorise everywhere), libmvec as ``"libmvec"`` for the
+rest.  sqrt, fabs, floor, ceil, fmin, fmax, copysign and fma are LLVM intrinsics.
 
 Fast-math flags (``fastmath=``) are put on every ``fadd fsub fmul fdiv fneg`` and on
 every call to a math function (intrinsic, libm or fastmath); comparisons and
@@ -142,16 +142,20 @@ def stream_bytes() -> int:
     return jit.last_level_cache_bytes() // 2
 
 
+def _itemsize(ty: ir.Type) -> int:
+    return 8 if isinstance(ty, ir.DoubleType) else 4
+
+
 def _streaming_supported() -> bool:
     """Non-temporal vector stores and ``sfence``: x86-64 with AVX."""
-    cpu, features = jit.host_cpu()
+    _, features = jit.host_cpu()
     return jit.triple().startswith("x86_64") and "+avx" in features.split(",")
 
 
 def _streaming_wanted(b: ir.IRBuilder, n, arrays: int, outputs, ty) -> ir.Value:
     """``n * itemsize * arrays >= stream_bytes()``, and every output at the same offset
     modulo the vector alignment (so one scalar head aligns them all)."""
-    itemsize = 8 if isinstance(ty, ir.DoubleType) else 4
+    itemsize = _itemsize(ty)
     big = b.icmp_signed(">=", n, _I64(-(-stream_bytes() // (itemsize * arrays))))
     phase = b.and_(b.ptrtoint(outputs[0], _I64), _I64(_STREAM_ALIGN - 1))
     for out in outputs[1:]:
@@ -178,9 +182,9 @@ def _emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str) -> None:
 
 
 def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) -> None:
-    """The streaming path (see STREAM_BYTES): a plain head up to the alignment, then
-    blocks computed into stack buffers and streamed out, then ``sfence``."""
-    itemsize = 8 if isinstance(ty, ir.DoubleType) else 4
+    """The streaming path (see :func:`stream_bytes`): a plain head up to the alignment,
+    then blocks computed into stack buffers and streamed out, then ``sfence``."""
+    itemsize = _itemsize(ty)
     lanes = _STREAM_ALIGN // itemsize
     vector = ir.VectorType(ty, lanes)
     at_entry = ir.IRBuilder()
@@ -190,6 +194,7 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) 
         buffer.align = 64
     phase = b.and_(b.ptrtoint(outputs[0], _I64), _I64(_STREAM_ALIGN - 1))
     head = b.udiv(b.and_(b.sub(_I64(_STREAM_ALIGN), phase), _I64(_STREAM_ALIGN - 1)), _I64(itemsize))
+    head = b.select(b.icmp_signed("<", head, n), head, n)
     _emit_loop(b, _I64(0), head, lambda b, i: store_outputs(b, i, body(b, i)), "head")
 
     def block(b, k):
