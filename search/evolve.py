@@ -126,11 +126,6 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
 
     batch = s.populations * s.children_per_island
     child_capacity = evaluator.new_capacity(batch, s.maxsize)
-    # Size the children's call site once for the expressions the search will grow into
-    # (a batch of random full-size ones), not for the small initial ones: otherwise most
-    # early batches are split into many calls until it grows (a recompile each time).
-    sizing_rng = np.random.default_rng(s.random_state + 1)
-    evaluator.plans([random_expr(sizing_rng, grammar, s.maxsize) for _ in range(batch)], child_capacity)
     fit_capacity = evaluator.new_capacity(s.populations * (s.optimize_top + int(s.optimize_probability * s.population_size) + 2), s.maxsize)
 
     def score_children(children: list[Expr]) -> np.ndarray:
