@@ -152,15 +152,19 @@ def _streaming_supported() -> bool:
     return jit.triple().startswith("x86_64") and "+avx" in features.split(",")
 
 
+def _phase(b: ir.IRBuilder, pointer) -> ir.Value:
+    """``pointer``'s byte offset within its vector-aligned block."""
+    return b.and_(b.ptrtoint(pointer, _I64), _I64(_STREAM_ALIGN - 1))
+
+
 def _streaming_wanted(b: ir.IRBuilder, n, arrays: int, outputs, ty) -> ir.Value:
     """``n * itemsize * arrays >= stream_bytes()``, and every output at the same offset
     modulo the vector alignment (so one scalar head aligns them all)."""
     itemsize = _itemsize(ty)
     big = b.icmp_signed(">=", n, _I64(-(-stream_bytes() // (itemsize * arrays))))
-    phase = b.and_(b.ptrtoint(outputs[0], _I64), _I64(_STREAM_ALIGN - 1))
+    phase = _phase(b, outputs[0])
     for out in outputs[1:]:
-        other = b.and_(b.ptrtoint(out, _I64), _I64(_STREAM_ALIGN - 1))
-        big = b.and_(big, b.icmp_unsigned("==", other, phase))
+        big = b.and_(big, b.icmp_unsigned("==", _phase(b, out), phase))
     return b.and_(big, b.icmp_unsigned("==", b.and_(phase, _I64(itemsize - 1)), _I64(0)))
 
 
@@ -192,7 +196,7 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) 
     buffers = [at_entry.alloca(ty, STREAM_BLOCK, name=f"block{j}") for j in range(len(outputs))]
     for buffer in buffers:
         buffer.align = 64
-    phase = b.and_(b.ptrtoint(outputs[0], _I64), _I64(_STREAM_ALIGN - 1))
+    phase = _phase(b, outputs[0])
     head = b.udiv(b.and_(b.sub(_I64(_STREAM_ALIGN), phase), _I64(_STREAM_ALIGN - 1)), _I64(itemsize))
     head = b.select(b.icmp_signed("<", head, n), head, n)
     _emit_loop(b, _I64(0), head, lambda b, i: store_outputs(b, i, body(b, i)), "head")

@@ -9,8 +9,7 @@ vectorizes.  Accuracy: a few float32 ULP for ``|x| < 1e4``, degrading slowly bey
 ``k * pi/2``'s leading part (8 bits) times ``k`` (at most 16 bits) exact in float32 on
 every backend: XLA-GPU does not contract it into an FMA, and without one a larger ``k``
 loses the whole reduction (sin(1e6) came out 0.03 wrong on an H100).  The search only
-needs scores (the search only needs scores; the final front is refit with
-NumPy in float64).
+needs scores; the final front is refit with NumPy in float64.
 Non-float32 inputs use the exact ``jnp`` functions.
 """
 
