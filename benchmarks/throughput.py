@@ -28,6 +28,7 @@ from rich.table import Table
 
 from search import operators
 from search.evaluate import Evaluator
+from search.objectives import LeastSquares
 from search.expression import to_sympy
 from search.mutate import Grammar, random_expr
 
@@ -72,12 +73,13 @@ def main(argv=None) -> int:
     names = [f"x{i}" for i in range(args.vars)]
     symbols = sympy.symbols(names)
 
-    evaluator = Evaluator(X, y, operators.resolve(operators.DEFAULT_BINARY, 2) + operators.resolve(operators.DEFAULT_UNARY, 1))
+    evaluator = Evaluator(X.T, operators.resolve(operators.DEFAULT_BINARY, 2) + operators.resolve(operators.DEFAULT_UNARY, 1))
+    objective = LeastSquares.of(y)
     capacity = evaluator.new_capacity(len(exprs), 30)
     t = time.perf_counter()
-    evaluator.losses(exprs, capacity)
+    evaluator.losses(exprs, objective, capacity)
     first = time.perf_counter() - t
-    batched = best_of(args.repeats, lambda: evaluator.losses(exprs, capacity))
+    batched = best_of(args.repeats, lambda: evaluator.losses(exprs, objective, capacity))
 
     sym_exprs = [to_sympy(e, symbols) for e in exprs]
     columns = [X[:, i] for i in range(args.vars)]

@@ -101,13 +101,16 @@ def load_dataset(path: str | os.PathLike, target: str | None = None) -> Dataset:
         raise DataError(f"{shown}: {exc}") from None
 
 
-def dataset_from_arrays(X, y, feature_names=None, target_name="y") -> Dataset:
+def dataset_from_arrays(X, y, feature_names=None, target_name=None) -> Dataset:
     """Validate in-memory data: ``X`` (n_rows, n_features) and ``y`` (n_rows,).
 
     ``X`` may be a nested list, an ndarray or a pandas-like object with ``.columns``
     (its column labels become the default feature names).  Integers and booleans are
     converted to float64; the arrays are copied.  ``feature_names`` defaults to
-    ``x0, x1, ...``.  Raises :class:`DataError` for unusable input.
+    ``x0, x1, ...``.  An unnamed target (``target_name=None``) is called ``y``, or
+    ``y_2``, ``y_3``, ... when a feature is already called ``y`` (coordinates x, y, z);
+    only a target name given here must differ from the feature names.  Raises
+    :class:`DataError` for unusable input.
     """
     if hasattr(X, "columns"):
         labels = list(X.columns)
@@ -122,7 +125,17 @@ def dataset_from_arrays(X, y, feature_names=None, target_name="y") -> Dataset:
             f"X is 1-D with shape {X.shape}; X must be 2-D (rows x features): "
             "use X.reshape(-1, 1) for a single feature"
         )
+    if target_name is None:
+        target_name = _unclaimed("y", [] if feature_names is None else [str(name) for name in feature_names])
     return _make_dataset(X, y, feature_names, target_name, path=None)
+
+
+def _unclaimed(base: str, names: list[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``, ... : the first that is not in ``names``."""
+    candidate, k = base, 2
+    while candidate in names:
+        candidate, k = f"{base}_{k}", k + 1
+    return candidate
 
 
 def sanitize_names(names: Sequence[str]) -> list[str]:

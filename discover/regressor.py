@@ -32,6 +32,7 @@ from search.expression import to_sympy
 from search.pareto import MODEL_SELECTIONS, Member, scores, select
 
 from .data import dataset_from_arrays
+from .formula import DEFAULT_BATCH_SIZE, formula_problem
 from .errors import UserError
 from .result import Equation, FitResult, symbols_for
 
@@ -122,8 +123,8 @@ class Regressor:
         timeout_in_seconds: float | None = None,
         tolerance: float = _ENGINE.tolerance,
         parsimony: float = _ENGINE.parsimony,
-        linear_scaling: bool = _ENGINE.linear_scaling,
-        batch_size: int = _ENGINE.batch_size,
+        linear_scaling: bool = True,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         random_state: int = _ENGINE.random_state,
     ):
         self.binary_operators = binary_operators
@@ -184,8 +185,6 @@ class Regressor:
             parsimony=float(self.parsimony),
             timeout_in_seconds=self.timeout_in_seconds,
             tolerance=float(self.tolerance),
-            linear_scaling=bool(self.linear_scaling),
-            batch_size=int(self.batch_size),
             random_state=int(self.random_state),
         )
 
@@ -206,14 +205,19 @@ class Regressor:
         settings = self.settings()
         self.feature_names_in_ = list(data.feature_names)
         self.n_features_in_ = data.X.shape[1]
+        self._n_rows = data.X.shape[0]  # model selection weighs the sample size (search.pareto.select)
         self._symbols = [symbols_for(self.feature_names_in_)[n] for n in self.feature_names_in_]
 
         def on_checkpoint(front: list[Member], progress: Progress) -> None:
             self._set_front(front, progress, "running")
             checkpoint(self)
 
-        result = search(data.X, data.y, settings, callback, on_checkpoint if checkpoint else None,
-                        checkpoint_interval)
+        if int(self.batch_size) < 1:
+            raise UserError(f"batch_size must be at least 1, not {self.batch_size}")
+        problem = formula_problem(data.X, data.y, linear_scaling=bool(self.linear_scaling),
+                                  batch_size=int(self.batch_size), seed=settings.random_state,
+                                  names=self.feature_names_in_)
+        result = search(problem, settings, callback, on_checkpoint if checkpoint else None, checkpoint_interval)
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
         return self
@@ -221,7 +225,7 @@ class Regressor:
     def _set_front(self, front: list[Member], progress: Progress, stopped_by: str) -> None:
         """Set the learned attributes from a (polished) front."""
         self._front = front
-        self.best_index_ = select(front, self.model_selection)
+        self.best_index_ = select(front, self.model_selection, self._n_rows)
         rows = []
         for member, score in zip(front, scores(front)):
             expr = to_sympy(member.expr, self._symbols)

@@ -1,17 +1,24 @@
-"""Batched constant fitting: Levenberg–Marquardt on every expression at once.
+"""Batched constant fitting: every expression of a population at once, in one compiled call.
 
-For expression ``p`` with constants ``c_p`` (K_p of them, padded to K) the model is
-``m_p = a_p f_p(X; c_p) + b_p`` (``a = 1, b = 0`` fixed without linear scaling).  Each
-iteration linearises the whole population's tape once (``jax.linearize``) and pushes K
-one-hot tangents through it, giving every expression's Jacobian
-``J_p = d f_p / d c_p`` of shape ``(R, K)`` in K forward passes.  Then, per expression,
+Two fitters, chosen by the objective (a problem may override):
 
-    A = Jt J + lambda diag(Jt J) + eps I,   delta = -A^-1 Jt r
+* :func:`levenberg_marquardt` for :class:`~search.objectives.LeastSquares`.  For
+  expression ``p`` with constants ``c_p`` the model is ``m_p = a_p Φ f_p(c_p) + b_p Φ1``.
+  Each iteration linearises the whole population's tape once (``jax.linearize``) and
+  pushes K one-hot tangents through it, giving every expression's Jacobian
+  ``J_p = Φ df_p/dc_p`` of shape ``(M, K)`` in K forward passes.  Then, per expression,
 
-with ``J = [a J_p, f_p, 1]`` over the parameters ``[c_p, a_p, b_p]``.  The trial's loss
-uses the closed-form optimal ``a, b`` (variable projection); a step is kept where the loss
-falls, and ``lambda`` shrinks on success and grows on failure, per expression.
-Expressions are independent, so all of this is one compiled call.
+      A = Jt J + lambda diag(Jt J) + eps I,   delta = -A^-1 Jt r
+
+  with ``J = [a J_p, Φf_p, Φ1]`` over ``[c_p, a_p, b_p]``.  The trial's loss uses the
+  closed-form optimal ``a, b`` (variable projection); a step is kept where the loss
+  falls, and ``lambda`` shrinks on success and grows on failure, per expression.
+
+* :func:`derivative_free` for every other objective (minimax errors are not smooth; a
+  user objective may integrate an ODE): a batched (1+S) evolution strategy.  Each
+  iteration draws S Gaussian perturbations of every expression's constants (one
+  ``vmap`` over S copies of the population), keeps each expression's best, and adapts
+  each expression's step size (double on success, shrink otherwise).
 """
 
 from __future__ import annotations
@@ -22,25 +29,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .evaluate import Capacity, Evaluator, forward, positions, scaled_mse
+from .evaluate import Capacity, Evaluator, Population, forward
 from .expression import Expr, with_constants
+from .objectives import LeastSquares, Objective, row_sum
 from .operators import CONST
 
 
-def fit_constants(evaluator: Evaluator, exprs: list[Expr], iterations: int = 8,
-                  capacity: Capacity | None = None) -> tuple[list[Expr], np.ndarray]:
-    """Fit the constants of ``exprs``; returns the updated expressions and their losses.
+def fit_constants(evaluator: Evaluator, objective: Objective, exprs: list[Expr], iterations: int = 8,
+                  capacity: Capacity | None = None, seed: int = 0) -> tuple[list[Expr], np.ndarray]:
+    """Fit the constants of ``exprs`` for ``objective``; returns the updated expressions and
+    their losses.  Expressions without constants are returned as they are, with their loss."""
+    if getattr(objective, "least_squares", False):
+        return levenberg_marquardt(evaluator, objective, exprs, iterations, capacity)
+    return derivative_free(evaluator, objective, exprs, 3 * iterations, capacity, seed=seed)
 
-    Expressions without constants are returned as they are, with their loss.
-    """
+
+def _run(evaluator: Evaluator, exprs: list[Expr], capacity, solve) -> tuple[list[Expr], np.ndarray]:
+    """Plan ``exprs``, call ``solve(plan) -> (consts, losses)`` per chunk, write back."""
     fitted: list[Expr] = list(exprs)
     losses = np.empty(len(exprs))
-    for where, plan in evaluator.plans(exprs, capacity):
-        index = positions(where, plan)
-        consts, chunk_losses = _levenberg_marquardt(
-            evaluator.X_rows, evaluator.y, *plan.arrays(evaluator.dtype), jnp.asarray(plan.const_slots),
-            layout=plan.layout, linear_scaling=evaluator.linear_scaling, iterations=iterations,
-        )
+    for index, plan in evaluator.plans(exprs, capacity):
+        consts, chunk_losses = solve(plan)
         consts = np.asarray(consts, dtype=np.float64)
         losses[index] = np.asarray(chunk_losses, dtype=np.float64)[: plan.n_exprs]
         for p, i in enumerate(index):
@@ -50,47 +59,80 @@ def fit_constants(evaluator: Evaluator, exprs: list[Expr], iterations: int = 8,
     return fitted, losses
 
 
-@partial(jax.jit, static_argnames=("layout", "linear_scaling", "iterations"))
-def _levenberg_marquardt(X_rows, y, consts, first_child, second_child, const_index, roots, const_slots, layout,
-                         linear_scaling, iterations):
+def levenberg_marquardt(evaluator: Evaluator, objective: LeastSquares, exprs: list[Expr], iterations: int = 8,
+                        capacity: Capacity | None = None) -> tuple[list[Expr], np.ndarray]:
+    """Batched Levenberg–Marquardt (see the module docstring)."""
+    def solve(plan):
+        return _levenberg_marquardt(evaluator.leaves, objective, *plan.arrays(evaluator.dtype),
+                                    jnp.asarray(plan.const_slots), layout=plan.layout, ops=evaluator.ops,
+                                    iterations=iterations)
+    return _run(evaluator, exprs, capacity, solve)
+
+
+def derivative_free(evaluator: Evaluator, objective: Objective, exprs: list[Expr], iterations: int = 24,
+                    capacity: Capacity | None = None, samples: int = 8, seed: int = 0) -> tuple[list[Expr], np.ndarray]:
+    """Batched (1+S) evolution strategy (see the module docstring)."""
+    def solve(plan):
+        key = jax.random.PRNGKey(seed)
+        return _evolution_strategy(evaluator.leaves, objective, *plan.arrays(evaluator.dtype),
+                                   jnp.asarray(plan.const_slots), key, layout=plan.layout, ops=evaluator.ops,
+                                   iterations=iterations, samples=samples)
+    return _run(evaluator, exprs, capacity, solve)
+
+
+def _tangents(const_slots, n_consts, dtype):
+    """(K, n_consts): tangent j is one-hot on the j-th constant of every expression at once."""
+    pad = n_consts - 1
+    real = const_slots != pad
+    t = jnp.zeros((const_slots.shape[1], n_consts), dtype).at[
+        jnp.arange(const_slots.shape[1])[:, None], const_slots.T].set(jnp.where(real.T, 1.0, 0.0).astype(dtype))
+    return t.at[:, pad].set(0.0)
+
+
+@partial(jax.jit, static_argnames=("layout", "ops", "iterations"))
+def _levenberg_marquardt(leaves, objective, consts, children, owner, opcode, const_index, roots, const_slots, layout,
+                         ops, iterations):
     n_pop, n_k = const_slots.shape
     dtype = consts.dtype
     pad = consts.shape[0] - 1
     real = const_slots != pad  # (P, K) which parameter columns exist
+    scaling = objective.scaling
 
     def f_of(c):
-        return forward(X_rows, c, first_child, second_child, const_index, roots, layout)
+        return forward(leaves, c, children, owner, opcode, const_index, roots, layout, ops)
 
-    # Tangent j is one-hot on the j-th constant of every expression at once.
-    tangents = jnp.zeros((n_k, consts.shape[0]), dtype).at[
-        jnp.arange(n_k)[:, None], const_slots.T].set(jnp.where(real.T, 1.0, 0.0).astype(dtype))
-    tangents = tangents.at[:, pad].set(0.0)
+    tangents = _tangents(const_slots, consts.shape[0], dtype)
 
     def loss_of(c):
-        return scaled_mse(f_of(c), y, linear_scaling)
+        return objective.losses_of_values(f_of(c))
 
     def step(state, _):
         c, loss, lam = state
         f, lin = jax.linearize(f_of, c)
-        jac = jax.vmap(lin)(tangents)  # (K, P, R)
-        _, a, b = scaled_mse(f, y, linear_scaling)
+        jac = objective.apply(jax.vmap(lin)(tangents))  # (K, P, M)
+        g = objective.apply(f)  # (P, M)
+        _, a, b, _ = objective.scaled_residual(g)
         finite = jnp.isfinite(loss)
-        resid = jnp.where(finite[:, None], a[:, None] * f + b[:, None] - y, 0.0)
-        cols = [jnp.moveaxis(jac, 0, -1) * a[:, None, None]]  # (P, R, K)
-        if linear_scaling:
-            cols += [f[..., None], jnp.ones_like(f)[..., None]]
+        resid = a[:, None] * g + b[:, None] * objective.offset - objective.target
+        resid = jnp.where(finite[:, None] & jnp.isfinite(resid), resid, 0.0)
+        cols = [jnp.moveaxis(jac, 0, -1) * a[:, None, None]]  # (P, M, K)
+        if scaling in ("affine", "scale"):
+            cols.append(g[..., None])
+        if scaling == "affine":
+            cols.append(jnp.broadcast_to(objective.offset[None, :, None], g.shape + (1,)))
         J = jnp.concatenate(cols, axis=-1)
         J = jnp.where(finite[:, None, None] & jnp.isfinite(J), J, 0.0)
-        JtJ = jnp.einsum("prk,prl->pkl", J, J)
-        Jtr = jnp.einsum("prk,pr->pk", J, resid)
+        Jt = jnp.moveaxis(J, 1, -1)  # (P, K', M)
+        JtJ = row_sum(Jt[:, :, None, :] * Jt[:, None, :, :])
+        Jtr = row_sum(Jt * resid[:, None, :])
         diag = jnp.diagonal(JtJ, axis1=1, axis2=2)
         damp = lam[:, None] * diag + 1e-12 * (1.0 + diag)
         A = JtJ + jax.vmap(jnp.diag)(damp) + 1e-30
         delta = -jnp.linalg.solve(A, Jtr[..., None])[..., 0]
         dc = jnp.where(real, delta[:, :n_k], 0.0)
-        trial = c.at[const_slots].add(jnp.where(real, dc, 0.0))
+        trial = c.at[const_slots].add(dc)
         trial = trial.at[pad].set(0.0)
-        trial_loss = loss_of(trial)[0]
+        trial_loss = loss_of(trial)
         better = trial_loss < loss  # (P,)
         # Accept per expression: copy trial constants only for improving expressions.
         keep = jnp.where(real, better[:, None], False)
@@ -99,7 +141,41 @@ def _levenberg_marquardt(X_rows, y, consts, first_child, second_child, const_ind
         lam = jnp.where(better, lam * 0.3, lam * 10.0)
         return (c, loss, jnp.clip(lam, 1e-9, 1e9)), None
 
-    loss0 = loss_of(consts)[0]
+    loss0 = loss_of(consts)
     lam0 = jnp.full((n_pop,), 1e-3, dtype)
     (c, loss, _), _ = jax.lax.scan(step, (consts, loss0, lam0), None, length=iterations)
+    return c, loss
+
+
+@partial(jax.jit, static_argnames=("layout", "ops", "iterations", "samples"))
+def _evolution_strategy(leaves, objective, consts, children, owner, opcode, const_index, roots, const_slots, key,
+                        layout, ops, iterations, samples):
+    n_pop, n_k = const_slots.shape
+    dtype = consts.dtype
+    pad = consts.shape[0] - 1
+    real = const_slots != pad
+
+    def loss_of(c):
+        return objective.losses(Population(c, children, owner, opcode, const_index, roots, layout, ops), leaves)
+
+    def step(state, key):
+        c, loss, sigma = state
+        mine = c[const_slots]  # (P, K)
+        noise = jax.random.normal(key, (samples,) + mine.shape, dtype)
+        scale = sigma[None, :, None] * (jnp.abs(mine)[None] + 1e-3)
+        trials = jnp.where(real[None], mine[None] + scale * noise, mine[None])  # (S, P, K)
+        full = jax.vmap(lambda t: c.at[const_slots].set(t).at[pad].set(0.0))(trials)
+        trial_loss = jax.vmap(loss_of)(full)  # (S, P)
+        best = jnp.argmin(trial_loss, axis=0)
+        best_loss = jnp.take_along_axis(trial_loss, best[None], axis=0)[0]
+        better = best_loss < loss
+        chosen = jnp.take_along_axis(trials, best[None, :, None], axis=0)[0]
+        c = c.at[const_slots].set(jnp.where(real & better[:, None], chosen, mine)).at[pad].set(0.0)
+        loss = jnp.where(better, best_loss, loss)
+        sigma = jnp.clip(jnp.where(better, sigma * 1.5, sigma * 0.7), 1e-7, 2.0)
+        return (c, loss, sigma), None
+
+    loss0 = loss_of(consts)
+    sigma0 = jnp.full((n_pop,), 0.1, dtype)
+    (c, loss, _), _ = jax.lax.scan(step, (consts, loss0, sigma0), jax.random.split(key, iterations))
     return c, loss

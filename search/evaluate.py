@@ -6,23 +6,26 @@ roots are computed at the last step and every operator's operator-children exact
 step earlier.  A step therefore only reads the *block* written by the step before: a
 ``(B, R)`` array (R data rows) laid out as
 
-    [ input columns (n_vars) | constants used next step (w_c) | op 1 (w_1) | op 2 (w_2) | ... ]
+    [ leaves (n_leaves) | constants used next step (w_c) | op 1 (w_1) | op 2 (w_2) | ... ]
 
 Each operator owns a fixed segment of slots per step, so one step is
 
-    a = prev[first_child[s]]; b = prev[second_child[s]]     # (W, R) gathers
-    segment_k = op_k(a[seg_k], b[seg_k])                     # each op on its own slots only
+    args_j = prev[child_j[s]]                     # (W, R) gathers, j < max arity
+    segment_k = op_k(*args[seg_k])                # each op on its own slots only
 
 i.e. every operator is computed only on the nodes that use it, across the whole
-population at once (computing every operator on every slot and selecting was measured
-3x slower), and ``lax.scan`` runs the steps carrying one small block (a tape of all
-levels would be copied at every step by XLA's loop).  The sizes are static and only two widths vary with
-the population's mix, so a running search compiles a handful of times: a population
-that does not fit the compiled sizes is split in halves instead (see ``plans``).
+population at once, and ``lax.scan`` runs the steps carrying one small block.  The sizes
+are static (a :class:`Capacity`); a population that needs more grows them by a bucketed
+margin (one recompile), and expressions deeper than the common case go to a second call
+site of their own so that the common one keeps few steps.
 
-Loss: the mean squared error, optionally after the optimal linear scaling
-``a * f + b`` (Keijzer 2003), computed in closed form per expression.  A candidate whose
-output has any NaN or inf gets an infinite loss.
+The plan (the index arrays) is computed with vectorized NumPy over the whole population
+(:func:`plan_arrays`), not node by node.
+
+What the values are scored with is the caller's :class:`~search.objectives.Objective`;
+the evaluator only computes values, shape ``(P, R)``.  Leaves are shared by every
+candidate, shape ``(n_leaves, R)``, or given per candidate, ``(P, n_leaves, R)`` (a user
+objective integrating an ODE gives each candidate its own state).
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .expression import Expr, depth
+from .expression import Expr
 from .jax_setup import configure
-from .operators import CONST, VAR, arity_of, operator_of
+from .operators import BUILTIN, CONST, VAR, OperatorSet
 
 configure()
 
@@ -55,10 +58,14 @@ def _round_up(n: int, step: int) -> int:
     return max(step, -(-n // step) * step)
 
 
+#: Expressions deeper than this go to the deep call site (every step costs the full width).
+SHALLOW_STEPS = 12
+
+
 @dataclass
 class Capacity:
-    """Static sizes of one compiled call site.  ``widths[k]`` is operator ``k``'s slots per step
-    (``k`` indexes the evaluator's ``codes``)."""
+    """Static sizes of one compiled call site.  ``widths[k]`` is the slots per step of the
+    evaluator's operator group ``k``."""
 
     widths: list[int] = field(default_factory=list)
     steps: int = 4
@@ -66,10 +73,8 @@ class Capacity:
     consts: int = 64
     population: int = 8
     max_consts_per_expr: int = 4
-    frozen: bool = False  # set after the first plan: from then on, split before growing
-    overflow: "Capacity | None" = None  # where deep or misfit expressions go
-    is_overflow: bool = False
-    calls: int = 0
+    deep: "Capacity | None" = None  # where expressions deeper than ``steps`` go
+    calls: int = 0   # calls and splits since the last growth (see Evaluator.plans)
     splits: int = 0
 
     def holds(self, need: "Capacity") -> bool:
@@ -79,12 +84,12 @@ class Capacity:
                 and need.consts <= self.consts and need.population <= self.population
                 and need.max_consts_per_expr <= self.max_consts_per_expr)
 
-    def grow_to(self, need: "Capacity", slack: float = 1.25) -> None:
+    def grow_to(self, need: "Capacity", slack: float = 2.0) -> None:
         """Grow every size that ``need`` exceeds to a bucket above ``slack * need``."""
         self.widths = [w if n <= w else _round_up(int(slack * n), 8) for n, w in zip(need.widths, self.widths)]
-        self.steps = max(self.steps, need.steps)
+        self.steps = max(self.steps, _round_up(need.steps, 4))
         if need.const_width > self.const_width:
-            self.const_width = _bucket(int(slack * need.const_width))
+            self.const_width = _round_up(int(slack * need.const_width), 16)
         self.consts = max(self.consts, _bucket(need.consts))
         self.population = max(self.population, _bucket(need.population))
         if need.max_consts_per_expr > self.max_consts_per_expr:
@@ -99,19 +104,23 @@ class Capacity:
 class Plan:
     """A population compiled to index arrays (see the module docstring).
 
-    first_child:  (steps, W) int32 index into the previous block of each slot's first argument
-    second_child: (steps, W) int32 likewise for the second argument (unused for unary slots)
+    children:     (A, steps, W) int32 index into the previous block of each slot's j-th
+                  argument (A = the largest arity; unused entries are 0)
+    owner:        (steps, W) int32 expression of each slot (for per-candidate leaves)
     const_index:  (steps + 1, w_c) int32 index into ``consts`` of the constants that block
                   ``s`` (the one read by step ``s``; the last is the final block) carries
     roots:        (population,) int32 index into the final block of each expression's value
     consts:       (n_consts,) initial constant values; the last one is an unused pad
     const_slots:  (population, max_consts_per_expr) index into ``consts`` of each
                   expression's constants in postfix order; padding points at the pad
-    layout:       ((operator code, width), ...) segments, in block order
+    opcode:       (steps, W) int32 operator code of each slot (groups of several operators
+                  compute each of them on the whole segment and select by it)
+    layout:       ((operator codes of the group, width), ...) segments, in block order
     """
 
-    first_child: np.ndarray
-    second_child: np.ndarray
+    children: np.ndarray
+    owner: np.ndarray
+    opcode: np.ndarray
     const_index: np.ndarray
     roots: np.ndarray
     consts: np.ndarray
@@ -120,30 +129,100 @@ class Plan:
     layout: tuple[tuple[tuple[int, ...], int], ...]
 
     def arrays(self, dtype):
-        """The device arrays ``forward`` takes after ``X_rows``."""
-        return (jnp.asarray(self.consts, dtype), jnp.asarray(self.first_child), jnp.asarray(self.second_child),
-                jnp.asarray(self.const_index), jnp.asarray(self.roots))
+        """The device arrays ``forward`` takes after the leaves."""
+        return (jnp.asarray(self.consts, dtype), jnp.asarray(self.children), jnp.asarray(self.owner),
+                jnp.asarray(self.opcode), jnp.asarray(self.const_index), jnp.asarray(self.roots))
+
+
+@dataclass
+class _Flat:
+    """A population as flat node arrays: every node of every expression, in order."""
+
+    code: np.ndarray    # (N,) node codes
+    value: np.ndarray   # (N,) constant value or variable index
+    expr: np.ndarray    # (N,) which expression
+    pos: np.ndarray     # (N,) position within its expression
+    start: np.ndarray   # (P,) index of each expression's first node
+    length: np.ndarray  # (P,)
+
+
+def _flatten(exprs: Sequence[Expr]) -> _Flat:
+    length = np.fromiter((len(e) for e in exprs), dtype=np.int64, count=len(exprs))
+    nodes = np.array([node for e in exprs for node in e], dtype=np.float64).reshape(-1, 2)
+    start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+    expr = np.repeat(np.arange(len(exprs)), length)
+    pos = np.arange(len(expr)) - start[expr]
+    return _Flat(nodes[:, 0].astype(np.int64), nodes[:, 1], expr, pos, start, length)
+
+
+def _tree_links(flat: _Flat, arities: np.ndarray, max_arity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Children (N, max_arity) flat indices (-1 where none) and depth (N,) of every node.
+
+    A postfix stack machine run over all expressions at once, one position per pass.
+    """
+    P = len(flat.length)
+    N = len(flat.code)
+    Lmax = int(flat.length.max(initial=0))
+    grid = np.full((P, Lmax), -1, dtype=np.int64)  # flat index of node (p, i)
+    grid[flat.expr, flat.pos] = np.arange(N)
+    ar = np.zeros((P, Lmax), dtype=np.int64)
+    ar[flat.expr, flat.pos] = arities[flat.code]
+    stack = np.zeros((P, Lmax + 1), dtype=np.int64)
+    top = np.zeros(P, dtype=np.int64)
+    kids = np.full((N, max(max_arity, 1)), -1, dtype=np.int64)
+    rows = np.arange(P)
+    for i in range(Lmax):
+        live = grid[:, i] >= 0
+        a = ar[:, i]
+        for j in range(max_arity):
+            has = live & (a > j)
+            kids[grid[has, i], j] = stack[rows[has], top[has] - a[has] + j]
+        top = np.where(live, top - a, top)
+        stack[rows[live], top[live]] = grid[live, i]
+        top = top + live
+    depth = np.zeros(N, dtype=np.int64)
+    for i in range(Lmax - 1, -1, -1):
+        node = grid[:, i]
+        node = node[node >= 0]
+        for j in range(max_arity):
+            k = kids[node, j]
+            ok = k >= 0
+            depth[k[ok]] = depth[node[ok]] + 1
+    return kids, depth
+
+
+def _rank_within(keys: np.ndarray) -> np.ndarray:
+    """For each element, how many earlier elements share its key (stable order)."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    first = np.searchsorted(sorted_keys, sorted_keys, side="left")
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys)) - first
+    return rank
 
 
 class Evaluator:
-    """Scores populations of expressions on fixed data ``X (R, n_vars)``, ``y (R,)``.
+    """Computes the values of populations of expressions on fixed leaves ``(n_leaves, R)``.
 
-    ``codes`` are the operator codes that may appear; ``dtype`` is the JAX compute type
-    (float32 by default: twice the throughput of float64 on CPU; the final front is
-    polished in float64 elsewhere).
+    ``codes`` are the operator codes (of ``ops``) that may appear; ``dtype`` is the JAX
+    compute type (float32 by default: twice the throughput of float64 on CPU).
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, codes: Sequence[int], *,
-                 dtype=jnp.float32, linear_scaling: bool = True):
-        X = np.asarray(X, dtype=np.float64)
-        self.n_rows, self.n_vars = X.shape
+    def __init__(self, leaves: np.ndarray, codes: Sequence[int], ops: OperatorSet = BUILTIN, *, dtype=jnp.float32):
+        leaves = np.asarray(leaves, dtype=np.float64)
+        if leaves.ndim != 2:
+            raise ValueError(f"leaves must have shape (n_leaves, n_rows), got {leaves.shape}")
+        self.n_vars, self.n_rows = leaves.shape
+        self.ops = ops
         self.dtype = dtype
-        self.linear_scaling = linear_scaling
-        codes = sorted(set(codes))
-        self.codes = tuple(codes)
-        self.segment_of = {c: k for k, c in enumerate(self.codes)}
-        self.X_rows = jnp.asarray(X.T, dtype=dtype)
-        self.y = jnp.asarray(np.asarray(y, dtype=np.float64), dtype=dtype)
+        self.codes = tuple(sorted(set(codes)))
+        self.groups = operator_groups(self.codes, ops)
+        self._segment = np.full(len(ops.arities), -1, dtype=np.int64)
+        for k, group in enumerate(self.groups):
+            self._segment[list(group)] = k
+        self._arities = np.asarray(ops.arities, dtype=np.int64)
+        self.max_arity = max((ops.arity(c) for c in self.codes), default=1)
+        self.leaves = jnp.asarray(leaves, dtype=dtype)
         self.capacity = self.new_capacity()
         self.compilations = 0
         self._seen_keys: set = set()
@@ -151,9 +230,9 @@ class Evaluator:
     def new_capacity(self, population: int = 8, maxsize: int = 8) -> Capacity:
         """A fresh capacity for a call site of its own (its shapes then stay stable),
         pre-sized for batches of ``population`` expressions of up to ``maxsize`` nodes."""
-        return Capacity(widths=[8 for _ in self.codes], steps=_round_up(min(maxsize, 8), 4),
-                        const_width=_bucket(population // 2), consts=_bucket(population * max(maxsize // 3, 1)),
-                        population=_bucket(population))
+        return Capacity(widths=[8 for _ in self.groups], steps=_round_up(min(maxsize, SHALLOW_STEPS), 4),
+                        const_width=_round_up(population // 2, 16),
+                        consts=_bucket(population * max(maxsize // 3, 1)), population=_bucket(population))
 
     # ------------------------------------------------------------------ planning
     def plan(self, exprs: Sequence[Expr], capacity: Capacity | None = None, grow: bool = True) -> Plan | None:
@@ -161,257 +240,249 @@ class Evaluator:
         own) is too small it is grown, or with ``grow=False`` None is returned."""
         cap = capacity if capacity is not None else self.capacity
         n_vars = self.n_vars
-        # Pass 1: depth of every node (reverse postfix is a pre-order walk).
-        op_code: list[int] = []
-        op_depth: list[int] = []
-        op_kids: list[tuple[int, int]] = []  # child refs: >= 0 op id; VAR -> -(1+v); CONST -> -(1+n_vars+c)
-        roots: list[int] = []
-        consts: list[float] = []
-        expr_consts: list[list[int]] = []
-        for expr in exprs:
-            depths = [0] * len(expr)
-            pending = [0]
-            for i in range(len(expr) - 1, -1, -1):
-                d = pending.pop()
-                depths[i] = d
-                pending.extend([d + 1] * arity_of(expr[i][0]))
-            stack: list[int] = []
-            mine: list[int] = []
-            for (code, value), d in zip(expr, depths):
-                if code == VAR:
-                    stack.append(-(1 + int(value)))
-                elif code == CONST:
-                    mine.append(len(consts))
-                    stack.append(-(1 + n_vars + len(consts)))
-                    consts.append(value)
-                else:
-                    arity = arity_of(code)
-                    args = stack[-arity:]
-                    del stack[-arity:]
-                    stack.append(len(op_code))
-                    op_code.append(code)
-                    op_depth.append(d)
-                    op_kids.append((args[0], args[-1]))
-            roots.append(stack[-1])
-            expr_consts.append(mine)
+        flat = _flatten(exprs)
+        P = len(exprs)
+        N = len(flat.code)
+        is_op = flat.code > VAR
+        if np.any(is_op) and np.any(self._segment[flat.code[is_op]] < 0):
+            bad = sorted({self.ops.operator(int(c)).name for c in flat.code[is_op] if self._segment[c] < 0})
+            raise ValueError(f"operators {bad} are not among the evaluator's codes")
+        kids, depth = _tree_links(flat, self._arities, self.max_arity)
 
-        # Pass 2: what this population needs; fit it into (or grow) the capacity.
-        L_need = max(op_depth, default=0) + 1
-        L = max(cap.steps, _round_up(L_need, 4)) if grow else cap.steps
-        if L_need > L:
-            return None
-        step_of = [L - 1 - d for d in op_depth]
-        segment = [self.segment_of[c] for c in op_code]
-        fill: dict[tuple[int, int], int] = {}
-        rank = [0] * len(op_code)
-        for i, key in enumerate(zip(step_of, segment)):
-            r = fill.get(key, 0)
-            rank[i] = r
-            fill[key] = r + 1
-        width_need = [0] * len(self.codes)
-        for (_, g), n in fill.items():
-            width_need[g] = max(width_need[g], n)
-        const_fill = [0] * (L + 1)
-        const_pos: dict[tuple[int, int], int] = {}  # (block, const id) -> slot
-
-        def use_const(block: int, cid: int) -> None:
-            if (block, cid) not in const_pos:
-                const_pos[(block, cid)] = const_fill[block]
-                const_fill[block] += 1
-
-        for i, (a, b) in enumerate(op_kids):
-            for ref in (a, b):
-                if ref <= -(1 + n_vars):
-                    use_const(step_of[i], -ref - 1 - n_vars)
-        for r in roots:
-            if r <= -(1 + n_vars):
-                use_const(L, -r - 1 - n_vars)
-        most = max((len(c) for c in expr_consts), default=0)
-        need = Capacity(widths=width_need, steps=L, const_width=max(const_fill), consts=len(consts) + 1,
-                        population=len(exprs), max_consts_per_expr=most)
+        # What this population needs; fit it into (or grow) the capacity.
+        op_ids = np.flatnonzero(is_op)
+        L_need = int(depth[op_ids].max(initial=-1)) + 1
+        is_const = flat.code == CONST
+        const_id = np.cumsum(is_const) - 1  # global constant number of each constant node
+        n_consts_of = np.bincount(flat.expr[is_const], minlength=P)
+        L = max(cap.steps, _round_up(L_need, 4))
+        step = L - 1 - depth
+        segment = self._segment[flat.code]
+        n_seg = len(self.groups)
+        op_key = step[op_ids] * n_seg + segment[op_ids]
+        op_rank = _rank_within(op_key)
+        counts = np.bincount(op_key, minlength=L * n_seg).reshape(L, n_seg)
+        # Each constant node is read by exactly one parent (at the parent's step), or is a root.
+        parent_step = np.full(N, L, dtype=np.int64)  # roots are read from the final block L
+        for j in range(self.max_arity):
+            k = kids[op_ids, j]
+            ok = k >= 0
+            parent_step[k[ok]] = step[op_ids[ok]]
+        const_nodes = np.flatnonzero(is_const)
+        const_block = parent_step[const_nodes]
+        const_rank = _rank_within(const_block)
+        const_fill = np.bincount(const_block, minlength=L + 1)
+        need = Capacity(widths=[int(w) for w in counts.max(axis=0)] if len(op_ids) else [0] * n_seg, steps=L,
+                        const_width=int(const_fill.max(initial=0)), consts=len(const_nodes) + 1, population=P,
+                        max_consts_per_expr=int(n_consts_of.max(initial=0)))
         if not cap.holds(need):
             if not grow:
                 return None
             cap.grow_to(need)
+            cap.calls = cap.splits = 0
+            L = cap.steps
+            if L != need.steps:  # re-plan with the grown step count
+                return self.plan(exprs, cap)
 
-        # Pass 3: index arrays.
-        segment_start = [n_vars + cap.const_width]
-        for w in cap.widths[:-1]:
-            segment_start.append(segment_start[-1] + w)
-        W = sum(cap.widths)
-        position = [segment_start[k] + r for k, r in zip(segment, rank)]
-
-        def index_in_block(ref: int, block: int) -> int:
-            if ref >= 0:
-                return position[ref]
-            if ref >= -n_vars:
-                return -ref - 1
-            return n_vars + const_pos[(block, -ref - 1 - n_vars)]
-
+        # Index arrays.
+        seg_start = n_vars + cap.const_width + np.concatenate([[0], np.cumsum(cap.widths)[:-1]]).astype(np.int64)
+        W = int(sum(cap.widths))
+        index = np.zeros(N, dtype=np.int64)  # where each node's value sits in the block that reads it
+        index[op_ids] = seg_start[segment[op_ids]] + op_rank
+        var_nodes = flat.code == VAR
+        index[var_nodes] = flat.value[var_nodes].astype(np.int64)
+        index[const_nodes] = n_vars + const_rank
+        first_op = n_vars + cap.const_width
+        col = index[op_ids] - first_op
+        children = np.zeros((max(self.max_arity, 1), L, W), dtype=np.int32)
+        for j in range(self.max_arity):
+            k = kids[op_ids, j]
+            ok = k >= 0
+            children[j, step[op_ids[ok]], col[ok]] = index[k[ok]]
+        owner = np.zeros((L, W), dtype=np.int32)
+        owner[step[op_ids], col] = flat.expr[op_ids]
+        opcode = np.zeros((L, W), dtype=np.int32)
+        opcode[step[op_ids], col] = flat.code[op_ids]
         pad = cap.consts - 1
-        first = np.zeros((L, W), dtype=np.int32)
-        second = np.zeros((L, W), dtype=np.int32)
         const_index = np.full((L + 1, cap.const_width), pad, dtype=np.int32)
-        for (block, cid), slot in const_pos.items():
-            const_index[block, slot] = cid
-        first_start = n_vars + cap.const_width
-        for i, (a, b) in enumerate(op_kids):
-            st = step_of[i]
-            col = position[i] - first_start
-            first[st, col] = index_in_block(a, st)
-            second[st, col] = index_in_block(b, st)
+        const_index[const_block, const_rank] = const_id[const_nodes]
+        root_nodes = flat.start + flat.length - 1
         root_idx = np.zeros(cap.population, dtype=np.int32)
-        root_idx[: len(roots)] = [index_in_block(r, L) for r in roots]
+        root_idx[:P] = index[root_nodes]
         const_values = np.zeros(cap.consts, dtype=np.float64)
-        const_values[: len(consts)] = consts
+        const_values[: len(const_nodes)] = flat.value[const_nodes]
         const_slots = np.full((cap.population, cap.max_consts_per_expr), pad, dtype=np.int32)
-        for p, mine in enumerate(expr_consts):
-            const_slots[p, : len(mine)] = mine
-        key = (self.codes, cap.key())
+        const_slots[flat.expr[const_nodes], _rank_within(flat.expr[const_nodes])] = const_id[const_nodes]
+        key = (self.groups, cap.key())
         if key not in self._seen_keys:
             self._seen_keys.add(key)
             self.compilations += 1
-        layout = tuple(zip(self.codes, cap.widths))
-        return Plan(first, second, const_index, root_idx, const_values, const_slots, len(exprs), layout)
+        layout = tuple(zip(self.groups, cap.widths))
+        return Plan(children, owner, opcode, const_index, root_idx, const_values, const_slots, P, layout)
 
-    def plans(self, exprs: Sequence[Expr], capacity: Capacity | None = None,
-              top: bool = True) -> list[tuple[object, Plan]]:
-        """Plans covering ``exprs``, as ``(where, plan)`` chunks; ``positions(where, plan)``
-        are the chunk's indices into ``exprs``.
+    def plans(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> list[tuple[np.ndarray, Plan]]:
+        """Plans covering ``exprs``, as ``(indices into exprs, plan)`` chunks.
 
-        Once a capacity has compiled, a population that does not fit is split in halves
-        (each half needs about half the widths) rather than recompiling; expressions too
-        deep for it, and single ones that still do not fit, go to its overflow capacity.
-        Only persistent splitting grows a capacity (a recompile).
+        Expressions deeper than ``capacity.steps`` (once it has ``SHALLOW_STEPS``) go to
+        its deep call site, so that the common case keeps few steps.  A population that
+        does not fit a call site is split in halves (no compilation); only persistent
+        splitting (over 30 % of 50 calls) grows it, which compiles once.
         """
         cap = capacity if capacity is not None else self.capacity
-        if not cap.frozen:
-            plan = self.plan(exprs, cap, grow=True)
-            cap.frozen = True
-            return [(0, plan)]
-        plan = self.plan(exprs, cap, grow=False)
-        cap.calls += top
+        if not exprs:
+            return []
+        depths = np.fromiter((_depth(e, self.ops) for e in exprs), dtype=np.int64, count=len(exprs))
+        deep = depths - 1 > max(cap.steps, SHALLOW_STEPS)
+        out = []
+        shallow_idx = np.flatnonzero(~deep)
+        if len(shallow_idx):
+            out += self._fit(exprs, shallow_idx, cap)
+        deep_idx = np.flatnonzero(deep)
+        if len(deep_idx):
+            if cap.deep is None:
+                cap.deep = Capacity(widths=[8] * len(self.groups), steps=_round_up(int(depths.max()), 8),
+                                    const_width=16, consts=128, population=_bucket(len(deep_idx)))
+            out += self._fit(exprs, deep_idx, cap.deep)
+        return out
+
+    def _fit(self, exprs: Sequence[Expr], index: np.ndarray, cap: Capacity) -> list[tuple[np.ndarray, Plan]]:
+        """Plans of ``exprs[index]`` in ``cap``: one call, halves, or a grown capacity."""
+        cap.calls += 1
+        chosen = [exprs[i] for i in index]
+        plan = self.plan(chosen, cap, grow=len(index) == 1 or (cap.calls >= 10 and cap.splits > 0.3 * cap.calls))
         if plan is not None:
-            return [(0, plan)]
-        cap.splits += top
-        if cap.is_overflow:
-            # The overflow capacity takes what fits nowhere else; it grows when it must.
-            if len(exprs) == 1 or (cap.calls >= 50 and cap.splits > 0.3 * cap.calls):
-                cap.calls = cap.splits = 0
-                return [(0, self.plan(exprs, cap, grow=True))]
-        else:
-            if cap.calls >= 50 and cap.splits > 0.3 * cap.calls:
-                cap.calls = cap.splits = 0
-                return [(0, self.plan(exprs, cap, grow=True))]
-            # Deep expressions, and single expressions that do not fit, go to a capacity
-            # of their own, sized once for any formula of up to 32 nodes: the common case
-            # keeps few steps (every step costs the full width) and nothing recompiles.
-            misfits = [i for i, e in enumerate(exprs) if len(exprs) == 1 or depth(e) > cap.steps]
-            if misfits:
-                if cap.overflow is None:
-                    cap.overflow = Capacity(widths=[16] * len(self.codes), steps=max(32, _round_up(2 * cap.steps, 4)),
-                                            const_width=32, consts=512, population=32, is_overflow=True)
-                chosen = set(misfits)
-                rest = [i for i in range(len(exprs)) if i not in chosen]
-                out = []
-                for idx, target in ((rest, cap), (misfits, cap.overflow)):
-                    if idx:
-                        for where, plan in self.plans([exprs[i] for i in idx], target, top=target is not cap):
-                            out.append((np.asarray(idx)[positions(where, plan)], plan))
-                return out
-        half = len(exprs) // 2
-        return (self.plans(exprs[:half], cap, top=False)
-                + [(positions(w, p) + half, p) for w, p in self.plans(exprs[half:], cap, top=False)])
+            return [(index, plan)]
+        cap.splits += 1
+        out = []
+        for part in (index[: len(index) // 2], index[len(index) // 2:]):
+            plan = self.plan([exprs[i] for i in part], cap, grow=False)
+            out += [(part, plan)] if plan is not None else self._fit(exprs, part, cap)
+        return out
+
+    def presize(self, exprs: Sequence[Expr], capacity: Capacity, max_depth: int) -> None:
+        """Grow ``capacity`` to hold ``exprs`` in one call, without compiling anything (used
+        with a sample of full-size expressions), and give it a deep call site of ``max_depth``
+        steps with half its widths (evolved populations hold many deep expressions)."""
+        depths = np.fromiter((_depth(e, self.ops) for e in exprs), dtype=np.int64, count=len(exprs))
+        self.plan([e for e, d in zip(exprs, depths) if d - 1 <= max(capacity.steps, SHALLOW_STEPS)], capacity)
+        capacity.deep = Capacity(widths=[max(8, _round_up(w // 2, 8)) for w in capacity.widths],
+                                 steps=_round_up(max_depth, 4), const_width=max(16, capacity.const_width // 2),
+                                 consts=max(128, capacity.consts // 2), population=max(8, capacity.population // 2),
+                                 max_consts_per_expr=capacity.max_consts_per_expr)
 
     # ------------------------------------------------------------------ evaluation
-    def predict(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
-        """Raw outputs ``f(X)`` of each expression, shape ``(len(exprs), R)``."""
+    def values(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
+        """Outputs ``f(leaves)`` of each expression, shape ``(len(exprs), R)``."""
         out = np.empty((len(exprs), self.n_rows))
-        for where, plan in self.plans(exprs, capacity):
-            values = _forward(self.X_rows, *plan.arrays(self.dtype), layout=plan.layout)
-            out[positions(where, plan)] = np.asarray(values)[: plan.n_exprs]
+        for index, plan in self.plans(exprs, capacity):
+            values = _forward(self.leaves, *plan.arrays(self.dtype), layout=plan.layout, ops=self.ops)
+            out[index] = np.asarray(values)[: plan.n_exprs]
         return out
 
-    def losses(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
-        """Loss of each expression (MSE, after linear scaling if enabled); inf if invalid."""
+    predict = values
+
+    def losses(self, exprs: Sequence[Expr], objective, capacity: Capacity | None = None) -> np.ndarray:
+        """``objective``'s loss of each expression (float64 array; inf where invalid)."""
         out = np.empty(len(exprs))
-        for where, plan in self.plans(exprs, capacity):
-            values = _losses(self.X_rows, self.y, *plan.arrays(self.dtype), layout=plan.layout,
-                             linear_scaling=self.linear_scaling)
-            out[positions(where, plan)] = np.asarray(values, dtype=np.float64)[: plan.n_exprs]
+        for index, plan in self.plans(exprs, capacity):
+            values = _losses(self.leaves, objective, *plan.arrays(self.dtype), layout=plan.layout, ops=self.ops)
+            out[index] = np.asarray(values, dtype=np.float64)[: plan.n_exprs]
         return out
 
 
-def positions(where, plan: Plan) -> np.ndarray:
-    """Indices into the caller's list of a chunk from ``plans``: ``where`` is a start
-    index or an index array."""
-    if isinstance(where, (int, np.integer)):
-        return np.arange(where, where + plan.n_exprs)
-    return np.asarray(where)
+def operator_groups(codes: Sequence[int], ops: OperatorSet) -> tuple[tuple[int, ...], ...]:
+    """The evaluator's segments: one per arity, holding every operator of that arity.
+
+    A group of several operators computes each on the whole segment and selects per slot
+    (``jnp.where`` on the slot's code).  That costs extra arithmetic, but the block holds
+    far fewer slots than with a segment per operator (each sized by its busiest step), so
+    the gathers, which dominate, shrink; and the sizes no longer drift with the
+    population's operator mix, so a running search rarely recompiles.
+    """
+    by_arity: dict[int, list[int]] = {}
+    for code in sorted(codes):
+        by_arity.setdefault(ops.arity(code), []).append(code)
+    return tuple(tuple(by_arity[a]) for a in sorted(by_arity))
 
 
-def forward(X_rows, consts, first_child, second_child, const_index, roots, layout):
+def _depth(expr: Expr, ops: OperatorSet) -> int:
+    """Number of operator levels of ``expr`` plus one (a leaf has depth 1)."""
+    arities = ops.arities
+    stack: list[int] = []
+    for code, _ in expr:
+        a = arities[code]
+        if a:
+            h = 1 + max(stack[-a:])
+            del stack[-a:]
+        else:
+            h = 1
+        stack.append(h)
+    return stack[-1]
+
+
+class Population:
+    """The population of a plan as a function of its leaves (what a user objective gets).
+
+    ``population(leaves)`` with ``leaves`` of shape ``(n_leaves, R)`` (shared by every
+    candidate) or ``(size, n_leaves, R)`` (one set per candidate) returns the values,
+    shape ``(size, R)``; rows past the plan's expressions are padding.  It is a pure JAX
+    function, usable inside ``jax.lax.scan`` (e.g. to integrate an ODE with every
+    candidate as the right-hand side at once).
+    """
+
+    def __init__(self, consts, children, owner, opcode, const_index, roots, layout, ops):
+        self._arrays = (consts, children, owner, opcode, const_index, roots)
+        self.layout = layout
+        self.ops = ops
+        self.size = roots.shape[0]
+
+    def __call__(self, leaves):
+        return forward(leaves, *self._arrays, layout=self.layout, ops=self.ops)
+
+
+def forward(leaves, consts, children, owner, opcode, const_index, roots, layout, ops):
     """Run the steps; returns the ``(population, R)`` values of the roots."""
-    n_rows = X_rows.shape[1]
-    dtype = X_rows.dtype
-    width = first_child.shape[1]
+    dtype = leaves.dtype
+    if leaves.ndim == 3:
+        # One set of leaves per candidate: rows p * n_leaves + v of the input region.
+        size, n_leaves, n_rows = leaves.shape
+        inputs = leaves.reshape(size * n_leaves, n_rows)
+        shift = size * n_leaves - n_leaves
+        children = jnp.where(children < n_leaves, owner[None] * n_leaves + children, children + shift)
+        roots = jnp.where(roots < n_leaves, jnp.arange(roots.shape[0]) * n_leaves + roots, roots + shift)
+    else:
+        inputs = leaves
+    n_rows = inputs.shape[1]
+    width = children.shape[2]
 
     def const_rows(index):
         c = consts[index].astype(dtype)
         return jnp.broadcast_to(c[:, None], (c.shape[0], n_rows))
 
-    def step(prev, inputs):
-        first, second, next_consts = inputs
-        a = prev[first]
-        b = prev[second]
-        parts = [X_rows, const_rows(next_consts)]
+    def step(prev, inputs_s):
+        kids, codes, next_consts = inputs_s
+        parts = [inputs, const_rows(next_consts)]
         off = 0
-        for code, w in layout:
-            op = operator_of(code)
-            sl = slice(off, off + w)
-            parts.append((op.jax(a[sl], b[sl]) if op.arity == 2 else op.jax(a[sl])).astype(dtype))
+        for group, w in layout:
+            arity = ops.arity(group[0])
+            args = [prev[kids[j, off:off + w]] for j in range(arity)]
+            value = ops.operator(group[0]).jax(*args).astype(dtype)
+            for code in group[1:]:
+                here = (codes[off:off + w] == code)[:, None]
+                value = jnp.where(here, ops.operator(code).jax(*args).astype(dtype), value)
+            parts.append(value)
             off += w
         return jnp.concatenate(parts), None
 
-    initial = jnp.concatenate([X_rows, const_rows(const_index[0]), jnp.zeros((width, n_rows), dtype)])
-    final, _ = jax.lax.scan(step, initial, (first_child, second_child, const_index[1:]))
+    initial = jnp.concatenate([inputs, const_rows(const_index[0]), jnp.zeros((width, n_rows), dtype)])
+    final, _ = jax.lax.scan(step, initial, (jnp.moveaxis(children, 0, 1), opcode, const_index[1:]))
     return final[roots]
 
 
-_forward = jax.jit(forward, static_argnames=("layout",))
+_forward = jax.jit(forward, static_argnames=("layout", "ops"))
 
 
-def scaled_mse(f, y, linear_scaling: bool):
-    """Per-row-set MSE of ``f (P, R)`` against ``y (R,)``; inf where ``f`` is not finite.
-
-    With ``linear_scaling`` the loss is ``min_{a,b} mean((a f + b - y)^2)``, solved in
-    closed form: ``a = cov(f, y) / var(f)``, ``b = mean(y) - a mean(f)``.
-    Returns ``(loss (P,), a (P,), b (P,))``.
-    """
-    finite = jnp.all(jnp.isfinite(f), axis=1)
-    f = jnp.where(finite[:, None], f, 0.0)
-    if linear_scaling:
-        mf = jnp.mean(f, axis=1, keepdims=True)
-        my = jnp.mean(y)
-        df = f - mf
-        var = jnp.mean(df * df, axis=1)
-        cov = jnp.mean(df * (y - my), axis=1)
-        tiny = jnp.finfo(f.dtype).tiny * 1e6
-        a = jnp.where(var > tiny, cov / jnp.where(var > tiny, var, 1.0), 0.0)
-        b = my - a * mf[:, 0]
-        # a (f - mean f) + (mean y - y) equals a f + b - y without the cancellation
-        # between a f and b when the output has a large offset.
-        resid = a[:, None] * df + (my - y)
-    else:
-        a = jnp.ones(f.shape[0], f.dtype)
-        b = jnp.zeros(f.shape[0], f.dtype)
-        resid = f - y
-    loss = jnp.mean(resid * resid, axis=1)
-    loss = jnp.where(finite & jnp.isfinite(loss), loss, jnp.inf)
-    return loss, a, b
-
-
-@partial(jax.jit, static_argnames=("layout", "linear_scaling"))
-def _losses(X_rows, y, consts, first_child, second_child, const_index, roots, layout, linear_scaling):
-    f = forward(X_rows, consts, first_child, second_child, const_index, roots, layout)
-    return scaled_mse(f, y, linear_scaling)[0]
+@partial(jax.jit, static_argnames=("layout", "ops"))
+def _losses(leaves, objective, consts, children, owner, opcode, const_index, roots, layout, ops):
+    population = Population(consts, children, owner, opcode, const_index, roots, layout, ops)
+    return objective.losses(population, leaves)

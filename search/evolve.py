@@ -10,7 +10,10 @@ members and a progress report.  The search stops at ``niterations``, at ``timeou
 normalized loss drops below ``tolerance``, or on Ctrl-C; in each case it returns the
 Pareto front found so far.
 
-Tournament fitness is ``loss / var(y) * exp(adaptive_parsimony * share) + parsimony *
+What a candidate may use and how it is scored come from the :class:`~search.problem.Problem`;
+nothing here knows about tabular data.
+
+Tournament fitness is ``loss / baseline * exp(adaptive_parsimony * share) + parsimony *
 complexity``, where ``share`` is the fraction of the island at the candidate's complexity
 (PySR's adaptive parsimony, which keeps every size represented).
 """
@@ -24,13 +27,12 @@ from typing import Callable
 
 import numpy as np
 
-from .constants import fit_constants
 from .evaluate import Evaluator
 from .expression import Expr, complexity
 from .mutate import Grammar, crossover, mutate, random_expr
-from .operators import CONST, DEFAULT_BINARY, DEFAULT_UNARY, resolve
+from .operators import BUILTIN, CONST, DEFAULT_BINARY, DEFAULT_UNARY, OperatorSet
 from .pareto import HallOfFame, Member
-from .polish import finish
+from .problem import Problem
 from .simplify import simplify
 
 
@@ -40,6 +42,8 @@ class SearchSettings:
 
     binary_operators: tuple[str, ...] = DEFAULT_BINARY
     unary_operators: tuple[str, ...] = DEFAULT_UNARY
+    ternary_operators: tuple[str, ...] = ()
+    operators: OperatorSet = BUILTIN
     maxsize: int = 20
     populations: int = 8
     population_size: int = 64
@@ -56,8 +60,6 @@ class SearchSettings:
     optimizer_iterations: int = 8
     timeout_in_seconds: float | None = None
     tolerance: float = 1e-11
-    linear_scaling: bool = True
-    batch_size: int = 500
     random_state: int = 0
 
 
@@ -96,44 +98,54 @@ class _Island:
     births: np.ndarray
 
 
-def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
+def search(problem: Problem, settings: SearchSettings,
            callback: Callable[[Progress], None] | None = None,
            checkpoint: Callable[[list[Member], Progress], None] | None = None,
            checkpoint_interval: float = 10.0) -> SearchResult:
-    """Run the evolution on ``X (R, n_vars)``, ``y (R,)``; returns the polished Pareto front.
+    """Run the evolution on ``problem``; returns its finished Pareto front.
 
     ``callback(progress)`` runs after every iteration; ``checkpoint(front, progress)``
-    at most every ``checkpoint_interval`` seconds with the front polished so far.
+    at most every ``checkpoint_interval`` seconds with the front finished so far
+    (``problem.finish(front, final=False)``).
     """
     s = settings
+    ops = s.operators
     rng = np.random.default_rng(s.random_state)
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    n_rows, n_vars = X.shape
-    binary = resolve(s.binary_operators, 2)
-    unary = resolve(s.unary_operators, 1)
-    allowed = frozenset(binary + unary)
-    grammar = Grammar(n_vars=n_vars, binary=binary, unary=unary, maxsize=s.maxsize)
-
-    rows = np.sort(rng.choice(n_rows, size=s.batch_size, replace=False)) if n_rows > s.batch_size else np.arange(n_rows)
-    Xs, ys = X[rows], y[rows]
-    y_var = float(np.var(ys)) or 1.0
-    evaluator = Evaluator(Xs, ys, binary + unary, linear_scaling=s.linear_scaling)
+    n_vars = problem.n_leaves
+    binary = ops.resolve(s.binary_operators, 2)
+    unary = ops.resolve(s.unary_operators, 1)
+    ternary = ops.resolve(s.ternary_operators, 3)
+    allowed = frozenset(binary + unary + ternary)
+    grammar = Grammar(n_vars=n_vars, binary=binary, unary=unary, maxsize=s.maxsize, ternary=ternary, ops=ops)
+    objective = problem.objective
+    baseline = problem.baseline_loss()
+    evaluator = Evaluator(problem.leaves, binary + unary + ternary, ops, dtype=problem.dtype)
     hof = HallOfFame()
     progress = Progress()
     start = time.perf_counter()
     clock = 0
 
     batch = s.populations * s.children_per_island
+    n_fit = s.populations * (s.optimize_top + int(s.optimize_probability * s.population_size) + 2)
+    # Size both call sites up front for full-size expressions (planning a random sample
+    # compiles nothing): a running search then rarely grows them, i.e. rarely recompiles.
+    sizing_rng = np.random.default_rng(s.random_state + 1)
     child_capacity = evaluator.new_capacity(batch, s.maxsize)
-    fit_capacity = evaluator.new_capacity(s.populations * (s.optimize_top + int(s.optimize_probability * s.population_size) + 2), s.maxsize)
+    fit_capacity = evaluator.new_capacity(n_fit, s.maxsize)
+    for capacity, n in ((child_capacity, batch), (fit_capacity, n_fit)):
+        sample = [random_expr(sizing_rng, grammar, int(sizing_rng.integers(s.maxsize // 2, s.maxsize + 1)))
+                  for _ in range(n)]
+        evaluator.presize([e for e in sample if complexity(e, ops) <= s.maxsize], capacity, s.maxsize)
+
+    def size_of(e: Expr) -> int:
+        return complexity(e, ops)
 
     def score_children(children: list[Expr]) -> np.ndarray:
         progress.evaluations += len(children)
-        return evaluator.losses(children, child_capacity)
+        return evaluator.losses(children, objective, child_capacity)
 
     def optimize_constants() -> None:
-        """Batched LM on each island's fittest members with constants plus a random share."""
+        """Batched constant fitting on each island's fittest members with constants plus a random share."""
         picks: list[tuple[int, int]] = []
         for i, island in enumerate(islands):
             has_c = np.array([any(code == CONST for code, _ in m) for m in island.members])
@@ -143,8 +155,8 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
             picks.extend((i, int(k)) for k in sorted(chosen))
         if not picks:
             return
-        fitted, losses = fit_constants(evaluator, [islands[i].members[k] for i, k in picks],
-                                       s.optimizer_iterations, fit_capacity)
+        fitted, losses = problem.fit_constants(evaluator, objective, [islands[i].members[k] for i, k in picks],
+                                               s.optimizer_iterations, fit_capacity, seed=int(rng.integers(2**31)))
         progress.evaluations += len(picks) * s.optimizer_iterations
         for (i, k), expr, loss in zip(picks, fitted, losses):
             if loss <= islands[i].losses[k]:
@@ -152,16 +164,20 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
                 hof.consider(expr, float(loss), int(islands[i].sizes[k]))
 
     def record(children: list[Expr], losses: np.ndarray, sizes: np.ndarray) -> None:
-        for e, loss, size in zip(children, losses, sizes):
-            hof.consider(e, float(loss), int(size))
+        """Offer the best finite child of each complexity to the hall of fame."""
+        ok = np.isfinite(losses)
+        for size in np.unique(sizes[ok]):
+            idx = np.flatnonzero(ok & (sizes == size))
+            j = int(idx[np.argmin(losses[idx])])
+            hof.consider(children[j], float(losses[j]), int(size))
 
     # Initial populations: random trees of assorted sizes, all scored in one batch.
     islands: list[_Island] = []
     initial = [random_expr(rng, grammar, int(rng.integers(1, min(s.maxsize, 10) + 1)))
                for _ in range(s.populations * s.population_size)]
-    initial = [e if complexity(e) <= s.maxsize else e[:1] for e in initial]
+    initial = [e if size_of(e) <= s.maxsize else e[:1] for e in initial]
     losses = np.concatenate([score_children(initial[k : k + batch]) for k in range(0, len(initial), batch)])
-    sizes = np.array([complexity(e) for e in initial])
+    sizes = np.array([size_of(e) for e in initial])
     record(initial, losses, sizes)
     for i in range(s.populations):
         sl = slice(i * s.population_size, (i + 1) * s.population_size)
@@ -172,48 +188,55 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
         """Tournament cost of every member of ``island`` (lower is fitter)."""
         share = np.bincount(island.sizes, minlength=s.maxsize + 8)[island.sizes] / len(island.members)
         with np.errstate(over="ignore", invalid="ignore"):
-            cost = island.losses / y_var * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * island.sizes
+            cost = island.losses / baseline * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * island.sizes
         return np.where(np.isnan(cost), np.inf, cost)
 
-    def tournament(island: _Island, cost: np.ndarray) -> Expr:
-        idx = rng.integers(len(island.members), size=s.tournament_selection_n)
-        return island.members[int(idx[np.argmin(cost[idx])])]
+    def breed(island: _Island) -> list[Expr]:
+        """``children_per_island`` children of ``island``: tournament winners (all drawn at
+        once), each mutated, or crossed over with a second winner."""
+        cost = fitness(island)
+        n = s.children_per_island
+        draws = rng.integers(len(island.members), size=(2 * n, s.tournament_selection_n))
+        winners = draws[np.arange(2 * n), np.argmin(cost[draws], axis=1)]
+        cross = rng.random(n) < s.crossover_probability
+        out = []
+        for j in range(n):
+            parent = island.members[winners[j]]
+            child = crossover(rng, parent, island.members[winners[n + j]], ops) if cross[j] else None
+            if child is None or size_of(child) > s.maxsize:
+                child = mutate(rng, parent, grammar)
+            out.append(child)
+        return out
+
+    def replace_oldest(island: _Island, children: list[Expr], losses: np.ndarray, sizes: np.ndarray) -> None:
+        """Regularized evolution: the children replace the island's oldest members, in order."""
+        nonlocal clock
+        oldest = np.argsort(island.births, kind="stable")[: len(children)]
+        for k, child in zip(oldest, children):
+            island.members[k] = child
+        island.losses[oldest] = losses
+        island.sizes[oldest] = sizes
+        island.births[oldest] = clock + 1 + np.arange(len(children))
+        clock += len(children)
 
     stopped_by = "niterations"
     last_checkpoint = 0.0
     try:
         for iteration in range(1, s.niterations + 1):
             for _ in range(s.ncycles_per_iteration):
-                children: list[Expr] = []
-                owner: list[int] = []
-                for i, island in enumerate(islands):
-                    cost = fitness(island)
-                    for _ in range(s.children_per_island):
-                        parent = tournament(island, cost)
-                        if rng.random() < s.crossover_probability:
-                            child = crossover(rng, parent, tournament(island, cost))
-                            if complexity(child) > s.maxsize:
-                                child = mutate(rng, parent, grammar)
-                        else:
-                            child = mutate(rng, parent, grammar)
-                        children.append(child)
-                        owner.append(i)
+                children = [child for island in islands for child in breed(island)]
                 losses = score_children(children)
-                sizes = np.array([complexity(c) for c in children])
+                sizes = np.fromiter((size_of(c) for c in children), dtype=np.int64, count=len(children))
                 record(children, losses, sizes)
+                n = s.children_per_island
                 for i, island in enumerate(islands):
-                    for j in np.flatnonzero(np.asarray(owner) == i):
-                        oldest = int(np.argmin(island.births))
-                        island.members[oldest] = children[j]
-                        island.losses[oldest] = losses[j]
-                        island.sizes[oldest] = sizes[j]
-                        clock += 1
-                        island.births[oldest] = clock
+                    sl = slice(i * n, (i + 1) * n)
+                    replace_oldest(island, children[sl], losses[sl], sizes[sl])
                 progress.cycles += 1
                 if s.timeout_in_seconds is not None and time.perf_counter() - start >= 0.95 * s.timeout_in_seconds:
                     break
             optimize_constants()
-            _simplify_and_migrate(rng, islands, hof, s, n_vars, allowed)
+            _simplify_and_migrate(rng, islands, hof, s, n_vars, allowed, ops)
             progress.iteration = iteration
             progress.elapsed = time.perf_counter() - start
             front = hof.front()
@@ -224,9 +247,9 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
             if callback is not None:
                 callback(progress)
             if checkpoint is not None and progress.elapsed - last_checkpoint >= checkpoint_interval:
-                checkpoint(polish_front(hof, X, y, s.linear_scaling, n_vars, max_rows=2000), progress)
+                checkpoint(problem.finish(hof.members(), final=False), progress)
                 last_checkpoint = progress.elapsed
-            if progress.best_loss / y_var <= s.tolerance:
+            if progress.best_loss / baseline <= s.tolerance:
                 stopped_by = "tolerance"
                 break
             if s.timeout_in_seconds is not None and progress.elapsed >= 0.95 * s.timeout_in_seconds:
@@ -236,47 +259,28 @@ def search(X: np.ndarray, y: np.ndarray, settings: SearchSettings,
         stopped_by = "interrupt"
 
     progress.elapsed = time.perf_counter() - start
-    final = polish_front(hof, X, y, s.linear_scaling, n_vars)
+    final = problem.finish(hof.members())
     return SearchResult(final, progress, stopped_by, evaluator.compilations)
 
 
 def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: SearchSettings, n_vars: int,
-                          allowed: frozenset[int]) -> None:
+                          allowed: frozenset[int], ops: OperatorSet) -> None:
     """Simplify each island's best members and seed islands with hall-of-fame members."""
     front = hof.front()
     for island in islands:
         for k in np.argsort(island.losses)[:4]:
-            simpler = simplify(island.members[k], n_vars, allowed)
+            simpler = simplify(island.members[k], n_vars, allowed, ops)
             island.members[k] = simpler
-            island.sizes[k] = complexity(simpler)
+            island.sizes[k] = complexity(simpler, ops)
         n_replace = int(round(s.fraction_replaced * len(island.members)))
         if front and n_replace:
             for k in rng.choice(len(island.members), size=n_replace, replace=False):
                 m = front[int(rng.integers(len(front)))]
                 island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
     for m in front:
-        simpler = simplify(m.expr, n_vars, allowed)
+        simpler = simplify(m.expr, n_vars, allowed, ops)
         if simpler != m.expr:
-            hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler))
-
-
-def polish_front(hof: HallOfFame, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_vars: int,
-                 max_rows: int = 10_000) -> list[Member]:
-    """Refit the front's members in float64 and return the Pareto front of the results.
-
-    Members off the front are refit too when they are within a factor 10 of the front's
-    loss at their complexity: polishing can reorder near neighbours.
-    """
-    final = HallOfFame()
-    n = min(len(y), max_rows)
-    front = hof.front()
-    for member in hof.best.values():
-        simpler = [m.loss for m in front if m.complexity <= member.complexity]
-        if simpler and member.loss > 10 * min(simpler):
-            continue
-        expr, loss, size = finish(member.expr, X[:n], y[:n], linear_scaling, n_vars)
-        final.consider(expr, loss, size)
-    return final.front()
+            hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, ops))
 
 
 __all__ = ["SearchSettings", "SearchResult", "Progress", "search"]

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import sympy
 
-from .operators import CODE, CONST, VAR, arity_of, operator_of
+from .operators import BUILTIN, CONST, VAR, OperatorSet
 
 Node = tuple[int, float]
 Expr = tuple[Node, ...]
@@ -36,46 +36,50 @@ def const(x: float) -> Node:
     return (CONST, float(x))
 
 
-def op(name: str) -> Node:
-    """The node of the operator called ``name`` in the table."""
-    return (CODE[name], 0)
+def op(name: str, ops: OperatorSet = BUILTIN) -> Node:
+    """The node of the operator called ``name`` in the set ``ops``."""
+    return (ops.code[name], 0)
 
 
-def subtree_start(expr: Expr, end: int) -> int:
+def subtree_start(expr: Expr, end: int, ops: OperatorSet = BUILTIN) -> int:
     """Index of the first node of the subtree whose root is ``expr[end]``."""
+    arities = ops.arities
     need = 1
     i = end
     while True:
-        need += arity_of(expr[i][0]) - 1
+        need += arities[expr[i][0]] - 1
         if need == 0:
             return i
         i -= 1
 
 
-def children(expr: Expr, end: int) -> list[tuple[int, int]]:
+def children(expr: Expr, end: int, ops: OperatorSet = BUILTIN) -> list[tuple[int, int]]:
     """``(start, end)`` spans (inclusive) of the argument subtrees of node ``end``, in order."""
     spans = []
     j = end - 1
-    for _ in range(arity_of(expr[end][0])):
-        start = subtree_start(expr, j)
+    for _ in range(ops.arity(expr[end][0])):
+        start = subtree_start(expr, j, ops)
         spans.append((start, j))
         j = start - 1
     return spans[::-1]
 
 
-def is_valid(expr: Expr) -> bool:
+def is_valid(expr: Expr, ops: OperatorSet = BUILTIN) -> bool:
     """True when ``expr`` is a single well-formed postfix tree."""
     depth = 0
     for code, _ in expr:
-        depth += 1 - arity_of(code)
+        if not 0 <= code < len(ops.arities):
+            return False
+        depth += 1 - ops.arities[code]
         if depth < 1:
             return False
     return depth == 1
 
 
-def complexity(expr: Expr) -> int:
+def complexity(expr: Expr, ops: OperatorSet = BUILTIN) -> int:
     """Sum of node costs: 1 per leaf, the operator's ``complexity`` per operator."""
-    return sum(1 if code <= VAR else operator_of(code).complexity for code, _ in expr)
+    costs = ops.costs
+    return int(sum(costs[code] for code, _ in expr))
 
 
 def constants(expr: Expr) -> list[float]:
@@ -89,11 +93,11 @@ def with_constants(expr: Expr, values: Sequence[float]) -> Expr:
     return tuple((code, float(next(it))) if code == CONST else (code, value) for code, value in expr)
 
 
-def depth(expr: Expr) -> int:
+def depth(expr: Expr, ops: OperatorSet = BUILTIN) -> int:
     """Height of the tree (a single leaf has depth 1)."""
     stack: list[int] = []
     for code, _ in expr:
-        a = arity_of(code)
+        a = ops.arities[code]
         h = 1 + max(stack[-a:]) if a else 1
         if a:
             del stack[-a:]
@@ -129,7 +133,7 @@ def _sympy_number(value: float) -> sympy.Expr:
     return sympy.Float(value)
 
 
-def to_sympy(expr: Expr, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+def to_sympy(expr: Expr, symbols: Sequence[sympy.Symbol], ops: OperatorSet = BUILTIN) -> sympy.Expr:
     """The SymPy expression of ``expr``; variable ``i`` becomes ``symbols[i]``."""
     stack: list[sympy.Expr] = []
     for code, value in expr:
@@ -138,7 +142,7 @@ def to_sympy(expr: Expr, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
         elif code == VAR:
             stack.append(symbols[int(value)])
         else:
-            op = operator_of(code)
+            op = ops.operator(code)
             args = stack[-op.arity :]
             del stack[-op.arity :]
             stack.append(op.sympy(*args))
@@ -150,30 +154,25 @@ class ConversionError(ValueError):
     """A SymPy expression that uses something outside the operator table."""
 
 
-_FUNCTIONS = {
-    sympy.exp: "exp",
-    sympy.log: "log",
-    sympy.sin: "sin",
-    sympy.cos: "cos",
-    sympy.tan: "tan",
-    sympy.tanh: "tanh",
-    sympy.asin: "asin",
-    sympy.Abs: "abs",
-}
-
-
-def from_sympy(expr: sympy.Expr, variables: Sequence[str | sympy.Symbol]) -> Expr:
+def from_sympy(expr: sympy.Expr, variables: Sequence[str | sympy.Symbol], ops: OperatorSet = BUILTIN) -> Expr:
     """Convert a SymPy expression to postfix nodes over the named ``variables``.
 
     n-ary sums and products become left-folded binary ones; ``a - b`` and ``a / b`` use
-    the subtraction and division operators; powers 2, 3, 1/2 use square, cube and sqrt.
-    Raises :class:`ConversionError` for symbols or functions outside the table.
+    the subtraction and division operators when ``ops`` has them; a power whose exponent
+    an operator declares (``square`` 2, ``sqrt`` 1/2 ...) uses that operator; functions
+    map through each operator's ``sympy_function``.  Raises :class:`ConversionError` for
+    symbols, functions or operators outside ``ops``.
     """
     index = {str(v): i for i, v in enumerate(variables)}
     out: list[Node] = []
+    functions = ops.sympy_functions
+    powers = ops.sympy_powers
 
     def op(name: str) -> None:
-        out.append((CODE[name], 0))
+        code = ops.code.get(name)
+        if code is None:
+            raise ConversionError(f"the operator {name!r} is not in the operator set")
+        out.append((code, 0))
 
     def emit(e: sympy.Expr) -> None:
         if e.is_Number or e in (sympy.pi, sympy.E):
@@ -198,7 +197,7 @@ def from_sympy(expr: sympy.Expr, variables: Sequence[str | sympy.Symbol]) -> Exp
                 op("-")
         elif e.is_Mul:
             coeff, rest = e.as_coeff_Mul()
-            if coeff == -1:
+            if coeff == -1 and "neg" in ops.code:
                 emit(rest)
                 op("neg")
                 return
@@ -213,20 +212,10 @@ def from_sympy(expr: sympy.Expr, variables: Sequence[str | sympy.Symbol]) -> Exp
                 op("/")
         elif e.is_Pow:
             base, exponent = e.args
-            if exponent == 2:
+            if exponent in powers and not (exponent == -1 and "/" in ops.code):
                 emit(base)
-                op("square")
-            elif exponent == 3:
-                emit(base)
-                op("cube")
-            elif exponent == sympy.Rational(1, 2):
-                emit(base)
-                op("sqrt")
-            elif exponent == -1:
-                out.append((CONST, 1.0))
-                emit(base)
-                op("/")
-            elif exponent.is_Number and exponent < 0:
+                out.append((powers[exponent], 0))
+            elif exponent.is_Number and exponent < 0 and "/" in ops.code:
                 out.append((CONST, 1.0))
                 emit(base**-exponent)
                 op("/")
@@ -234,11 +223,12 @@ def from_sympy(expr: sympy.Expr, variables: Sequence[str | sympy.Symbol]) -> Exp
                 emit(base)
                 emit(exponent)
                 op("pow")
-        elif e.func in _FUNCTIONS:
-            emit(e.args[0])
-            op(_FUNCTIONS[e.func])
+        elif e.func in functions:
+            for arg in e.args:
+                emit(arg)
+            out.append((functions[e.func], 0))
         else:
-            raise ConversionError(f"{e.func.__name__} is not in the operator table")
+            raise ConversionError(f"{e.func.__name__} is not in the operator set")
 
     def _fold(terms, name: str) -> None:
         emit(terms[0])
@@ -258,6 +248,6 @@ def _is_reciprocal(factor: sympy.Expr) -> bool:
     return factor.is_Pow and factor.args[1].is_Number and factor.args[1].is_negative
 
 
-def to_string(expr: Expr, names: Sequence[str]) -> str:
+def to_string(expr: Expr, names: Sequence[str], ops: OperatorSet = BUILTIN) -> str:
     """A readable infix string (via SymPy)."""
-    return str(to_sympy(expr, [sympy.Symbol(n) for n in names]))
+    return str(to_sympy(expr, [sympy.Symbol(n) for n in names], ops))

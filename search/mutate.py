@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .expression import Expr, Node, complexity, subtree_start
-from .operators import CONST, VAR, arity_of
+from .operators import BUILTIN, CONST, VAR, OperatorSet
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,11 @@ class Grammar:
     unary: tuple[int, ...]
     maxsize: int = 20
     const_probability: float = 0.25
+    ternary: tuple[int, ...] = ()
+    ops: OperatorSet = BUILTIN
+
+    def of_arity(self, arity: int) -> tuple[int, ...]:
+        return {1: self.unary, 2: self.binary, 3: self.ternary}[arity]
 
 
 def random_leaf(rng: np.random.Generator, g: Grammar) -> Node:
@@ -37,8 +42,16 @@ def random_expr(rng: np.random.Generator, g: Grammar, size: int) -> Expr:
     out: list[Node] = []
 
     def grow(budget: int) -> None:
-        if budget <= 1 or (not g.binary and not g.unary):
+        if budget <= 1 or (not g.binary and not g.unary and not g.ternary):
             out.append(random_leaf(rng, g))
+            return
+        if g.ternary and budget >= 4 and rng.random() < 0.15:
+            first = int(rng.integers(1, budget - 2))
+            second = int(rng.integers(1, budget - 1 - first))
+            grow(first)
+            grow(second)
+            grow(max(1, budget - 1 - first - second))
+            out.append((g.ternary[rng.integers(len(g.ternary))], 0))
             return
         use_binary = g.binary and (not g.unary or budget >= 3 and rng.random() < 0.6)
         if use_binary:
@@ -75,7 +88,7 @@ def mutate_operator(rng, expr: Expr, g: Grammar) -> Expr:
     i = _random_index(rng, expr, lambda n: n[0] > VAR)
     if i is None:
         return mutate_leaf(rng, expr, g)
-    choices = g.binary if arity_of(expr[i][0]) == 2 else g.unary
+    choices = g.of_arity(g.ops.arity(expr[i][0]))
     return expr[:i] + ((choices[rng.integers(len(choices))], 0),) + expr[i + 1 :]
 
 
@@ -85,18 +98,18 @@ def mutate_leaf(rng, expr: Expr, g: Grammar) -> Expr:
 
 
 def swap_operands(rng, expr: Expr, g: Grammar) -> Expr:
-    i = _random_index(rng, expr, lambda n: arity_of(n[0]) == 2)
+    i = _random_index(rng, expr, lambda n: g.ops.arity(n[0]) == 2)
     if i is None:
         return mutate_leaf(rng, expr, g)
-    right_start = subtree_start(expr, i - 1)
-    left_start = subtree_start(expr, right_start - 1)
+    right_start = subtree_start(expr, i - 1, g.ops)
+    left_start = subtree_start(expr, right_start - 1, g.ops)
     return expr[:left_start] + expr[right_start:i] + expr[left_start:right_start] + expr[i:]
 
 
 def insert_node(rng, expr: Expr, g: Grammar) -> Expr:
     """Wrap a random subtree ``s`` as ``u(s)``, ``s op leaf`` or ``leaf op s``."""
     end = int(rng.integers(len(expr)))
-    start = subtree_start(expr, end)
+    start = subtree_start(expr, end, g.ops)
     sub = expr[start : end + 1]
     if g.unary and (not g.binary or rng.random() < 0.4):
         new = sub + ((g.unary[rng.integers(len(g.unary))], 0),)
@@ -112,11 +125,11 @@ def delete_node(rng, expr: Expr, g: Grammar) -> Expr:
     i = _random_index(rng, expr, lambda n: n[0] > VAR)
     if i is None:
         return mutate_leaf(rng, expr, g)
-    start = subtree_start(expr, i)
+    start = subtree_start(expr, i, g.ops)
     j = i - 1
     spans = []
-    for _ in range(arity_of(expr[i][0])):
-        s = subtree_start(expr, j)
+    for _ in range(g.ops.arity(expr[i][0])):
+        s = subtree_start(expr, j, g.ops)
         spans.append((s, j))
         j = s - 1
     s, e = spans[rng.integers(len(spans))]
@@ -125,16 +138,16 @@ def delete_node(rng, expr: Expr, g: Grammar) -> Expr:
 
 def replace_subtree(rng, expr: Expr, g: Grammar) -> Expr:
     end = int(rng.integers(len(expr)))
-    start = subtree_start(expr, end)
+    start = subtree_start(expr, end, g.ops)
     return expr[:start] + random_expr(rng, g, int(rng.integers(1, 6))) + expr[end + 1 :]
 
 
-def crossover(rng, a: Expr, b: Expr) -> Expr:
+def crossover(rng, a: Expr, b: Expr, ops: OperatorSet = BUILTIN) -> Expr:
     """``a`` with a random subtree replaced by a random subtree of ``b``."""
     end_a = int(rng.integers(len(a)))
-    start_a = subtree_start(a, end_a)
+    start_a = subtree_start(a, end_a, ops)
     end_b = int(rng.integers(len(b)))
-    start_b = subtree_start(b, end_b)
+    start_b = subtree_start(b, end_b, ops)
     return a[:start_a] + b[start_b : end_b + 1] + a[end_a + 1 :]
 
 
@@ -156,6 +169,6 @@ def mutate(rng: np.random.Generator, expr: Expr, g: Grammar) -> Expr:
     for _ in range(5):
         fn = MUTATIONS[min(int(np.searchsorted(_CUMULATIVE, rng.random(), side="right")), len(MUTATIONS) - 1)][0]
         child = fn(rng, expr, g)
-        if complexity(child) <= g.maxsize:
+        if complexity(child, g.ops) <= g.maxsize:
             return child
     return expr

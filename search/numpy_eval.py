@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from .expression import Expr
-from .operators import CONST, VAR, operator_of
+from .operators import BUILTIN, CONST, VAR, OperatorSet
 
 
-def evaluate(expr: Expr, X: np.ndarray) -> np.ndarray:
+def evaluate(expr: Expr, X: np.ndarray, ops: OperatorSet = BUILTIN) -> np.ndarray:
     """Values of ``expr`` on ``X (R, n_vars)``, shape ``(R,)``; NaN/inf pass through silently."""
     X = np.asarray(X, dtype=np.float64)
     n_rows = X.shape[0]
@@ -24,7 +24,7 @@ def evaluate(expr: Expr, X: np.ndarray) -> np.ndarray:
             elif code == VAR:
                 stack.append(X[:, int(value)])
             else:
-                op = operator_of(code)
+                op = ops.operator(code)
                 args = stack[-op.arity :]
                 del stack[-op.arity :]
                 stack.append(np.asarray(op.numpy(*args), dtype=np.float64))

@@ -1,20 +1,28 @@
 """The operator table: every operator the search knows, declared once.
 
-Each :class:`Operator` carries its name, arity, NumPy and JAX implementations, SymPy
-constructor and complexity cost.  Everything else (the evaluator, the SymPy converter,
-the mutation code, the CLI's ``--operators`` list) reads this table; adding an operator is
-one entry here.
+Each :class:`Operator` carries every fact the engine needs: name, arity (1, 2 or 3),
+NumPy and JAX implementations, the SymPy constructor *and* how SymPy writes it (the
+function class such as ``sympy.exp``, or the exponent of a power such as 2 for
+``square``), the complexity cost and the algebraic property the simplifier uses.
+Nothing else in the engine names an operator: the evaluator, the SymPy converters, the
+simplifier, the mutations and the CLI read these facts.
 
-Operators are identified by small integer codes (their position in :data:`OPERATORS`,
-offset by the number of leaf kinds), as in DynamicExpressions.jl: expressions are arrays
-of such codes.  Semantics are the plain mathematical ones: ``log`` of a negative number
-is NaN, ``x / 0`` is inf.  Non-finite results make a candidate's loss infinite; they are
+An :class:`OperatorSet` is a value, as DynamicExpressions.jl's ``OperatorEnum``: the
+search is given one (default :data:`BUILTIN`), and adding an operator is making a new
+set, ``BUILTIN.with_operators(Operator("sinh", 1, np.sinh, jnp.sinh, sympy.sinh,
+sympy_function=sympy.sinh))``, with no edit anywhere else.
+
+Operators are identified by small integer codes, their position in the set offset by
+the number of leaf kinds: expressions are arrays of such codes, meaningful together with
+their set.  Semantics are the plain mathematical ones: ``log`` of a negative number is
+NaN, ``x / 0`` is inf.  Non-finite results make a candidate's loss infinite; they are
 never errors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 import jax.numpy as jnp
@@ -26,7 +34,15 @@ from . import jax_math
 
 @dataclass(frozen=True)
 class Operator:
-    """One operator: ``arity`` arguments in, one value out."""
+    """One operator: ``arity`` arguments in, one value out.
+
+    ``sympy`` builds the SymPy expression from the arguments' expressions;
+    ``sympy_function`` (a SymPy function class, e.g. ``sympy.exp``) or ``sympy_power``
+    (an exponent, e.g. ``Rational(1, 2)`` for ``sqrt``) says how SymPy writes the result,
+    so :func:`search.expression.from_sympy` can read it back.  ``algebraic`` marks the
+    operators whose constant subtrees are exact numbers worth keeping symbolic
+    (``sqrt(2)``, ``1/3``); other constant subtrees (``tanh(1)``) are folded to floats.
+    """
 
     name: str
     arity: int
@@ -34,6 +50,115 @@ class Operator:
     jax: Callable
     sympy: Callable
     complexity: int = 1
+    sympy_function: type | None = None
+    sympy_power: sympy.Rational | None = None
+    algebraic: bool = False
+
+    def __post_init__(self):
+        if self.arity not in (1, 2, 3):
+            raise ValueError(f"operator {self.name!r}: arity must be 1, 2 or 3, not {self.arity}")
+
+
+#: Leaf kinds come first in the code space; operator ``i`` of a set has code ``N_LEAF_KINDS + i``.
+CONST = 0
+VAR = 1
+N_LEAF_KINDS = 2
+
+ALIASES: dict[str, str] = {"add": "+", "sub": "-", "mul": "*", "mult": "*", "div": "/", "^": "pow", "**": "pow"}
+_ARITY_WORD = {1: "unary", 2: "binary", 3: "ternary"}
+
+
+class UnknownOperatorError(ValueError):
+    """An operator name that is not in the set."""
+
+
+@dataclass(frozen=True)
+class OperatorSet:
+    """An ordered, immutable set of operators; codes index it (see the module docstring)."""
+
+    operators: tuple[Operator, ...]
+    _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def __post_init__(self):
+        names = [op.name for op in self.operators]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate operator names in {names}")
+
+    def with_operators(self, *extra: Operator) -> "OperatorSet":
+        """A new set: this one's operators (codes unchanged) followed by ``extra``."""
+        return OperatorSet(self.operators + tuple(extra))
+
+    @cached_property
+    def by_name(self) -> dict[str, Operator]:
+        return {op.name: op for op in self.operators}
+
+    @cached_property
+    def code(self) -> dict[str, int]:
+        """Operator name -> expression code."""
+        return {op.name: N_LEAF_KINDS + i for i, op in enumerate(self.operators)}
+
+    @cached_property
+    def arities(self) -> tuple[int, ...]:
+        """Arity of every code (leaves have arity 0)."""
+        return (0,) * N_LEAF_KINDS + tuple(op.arity for op in self.operators)
+
+    @cached_property
+    def costs(self) -> np.ndarray:
+        """Complexity of every code (1 for leaves), as an array indexable by code arrays."""
+        return np.array([1] * N_LEAF_KINDS + [op.complexity for op in self.operators], dtype=np.int64)
+
+    def operator(self, code: int) -> Operator:
+        """The operator with expression code ``code`` (codes below N_LEAF_KINDS are leaves)."""
+        return self.operators[code - N_LEAF_KINDS]
+
+    def arity(self, code: int) -> int:
+        return self.arities[code]
+
+    def resolve(self, names, arity: int) -> tuple[int, ...]:
+        """Codes for the operator ``names`` (aliases allowed), all of the given ``arity``.
+
+        Raises :class:`UnknownOperatorError` with the list of valid names otherwise.
+        """
+        codes = []
+        for raw in names:
+            name = ALIASES.get(raw.strip(), raw.strip())
+            op = self.by_name.get(name)
+            if op is None or op.arity != arity:
+                valid = ", ".join(o.name for o in self.operators if o.arity == arity)
+                raise UnknownOperatorError(f"unknown {_ARITY_WORD[arity]} operator {raw!r}; choose from: {valid}")
+            if self.code[name] not in codes:
+                codes.append(self.code[name])
+        return tuple(codes)
+
+    def split_by_arity(self, names) -> dict[int, tuple[str, ...]]:
+        """A mixed list of operator names as ``{arity: names}``; unknown names raise."""
+        out: dict[int, list[str]] = {1: [], 2: [], 3: []}
+        for raw in names:
+            name = ALIASES.get(raw.strip(), raw.strip())
+            op = self.by_name.get(name)
+            if op is None:
+                valid = ", ".join(o.name for o in self.operators)
+                raise UnknownOperatorError(f"unknown operator {raw!r}; choose from: {valid}")
+            out[op.arity].append(name)
+        return {a: tuple(v) for a, v in out.items()}
+
+    @cached_property
+    def sympy_functions(self) -> dict[type, int]:
+        """SymPy function class -> code, for reading SymPy expressions back."""
+        return {op.sympy_function: self.code[op.name] for op in self.operators if op.sympy_function is not None}
+
+    @cached_property
+    def sympy_powers(self) -> dict[sympy.Rational, int]:
+        """Exponent -> code of the operator that writes ``x**exponent``."""
+        return {sympy.Rational(op.sympy_power): self.code[op.name] for op in self.operators
+                if op.sympy_power is not None}
+
+    @cached_property
+    def algebraic_codes(self) -> frozenset[int]:
+        return frozenset(self.code[op.name] for op in self.operators if op.algebraic)
+
+    def __hash__(self) -> int:
+        return hash(self.operators)
 
 
 def _np_pow(a, b):
@@ -41,81 +166,51 @@ def _np_pow(a, b):
         return np.power(a, b)
 
 
-OPERATORS: tuple[Operator, ...] = (
+BUILTIN = OperatorSet((
     # binary
-    Operator("+", 2, np.add, jnp.add, lambda a, b: a + b),
-    Operator("-", 2, np.subtract, jnp.subtract, lambda a, b: a - b),
-    Operator("*", 2, np.multiply, jnp.multiply, lambda a, b: a * b),
-    Operator("/", 2, np.divide, jnp.divide, lambda a, b: a / b),
-    Operator("pow", 2, _np_pow, jnp.power, lambda a, b: a**b),
+    Operator("+", 2, np.add, jnp.add, lambda a, b: a + b, algebraic=True),
+    Operator("-", 2, np.subtract, jnp.subtract, lambda a, b: a - b, algebraic=True),
+    Operator("*", 2, np.multiply, jnp.multiply, lambda a, b: a * b, algebraic=True),
+    Operator("/", 2, np.divide, jnp.divide, lambda a, b: a / b, algebraic=True),
+    Operator("pow", 2, _np_pow, jnp.power, lambda a, b: a**b, algebraic=True),
     # unary
-    Operator("neg", 1, np.negative, jnp.negative, lambda a: -a),
-    Operator("square", 1, np.square, jnp.square, lambda a: a**2),
-    Operator("cube", 1, lambda a: a * a * a, lambda a: a * a * a, lambda a: a**3),
-    Operator("sqrt", 1, np.sqrt, jnp.sqrt, sympy.sqrt),
-    Operator("exp", 1, np.exp, jnp.exp, sympy.exp),
-    Operator("log", 1, np.log, jnp.log, sympy.log),
-    Operator("sin", 1, np.sin, jax_math.sin, sympy.sin),
-    Operator("cos", 1, np.cos, jax_math.cos, sympy.cos),
-    Operator("tan", 1, np.tan, jax_math.tan, sympy.tan),
-    Operator("tanh", 1, np.tanh, jnp.tanh, sympy.tanh),
-    Operator("asin", 1, np.arcsin, jax_math.asin, sympy.asin),
-    Operator("abs", 1, np.abs, jnp.abs, sympy.Abs),
-    Operator("inv", 1, np.reciprocal, jnp.reciprocal, lambda a: 1 / a),
-)
-
-#: Leaf kinds come first in the code space; operator ``i`` has code ``N_LEAF_KINDS + i``.
-CONST = 0
-VAR = 1
-N_LEAF_KINDS = 2
-
-BY_NAME: dict[str, Operator] = {op.name: op for op in OPERATORS}
-CODE: dict[str, int] = {op.name: N_LEAF_KINDS + i for i, op in enumerate(OPERATORS)}
-ALIASES: dict[str, str] = {"add": "+", "sub": "-", "mul": "*", "mult": "*", "div": "/", "^": "pow", "**": "pow"}
+    Operator("neg", 1, np.negative, jnp.negative, lambda a: -a, algebraic=True),
+    Operator("square", 1, np.square, jnp.square, lambda a: a**2, sympy_power=sympy.Integer(2), algebraic=True),
+    Operator("cube", 1, lambda a: a * a * a, lambda a: a * a * a, lambda a: a**3, sympy_power=sympy.Integer(3),
+             algebraic=True),
+    Operator("sqrt", 1, np.sqrt, jnp.sqrt, sympy.sqrt, sympy_power=sympy.Rational(1, 2), algebraic=True),
+    Operator("exp", 1, np.exp, jnp.exp, sympy.exp, sympy_function=sympy.exp),
+    Operator("log", 1, np.log, jnp.log, sympy.log, sympy_function=sympy.log),
+    Operator("sin", 1, np.sin, jax_math.sin, sympy.sin, sympy_function=sympy.sin),
+    Operator("cos", 1, np.cos, jax_math.cos, sympy.cos, sympy_function=sympy.cos),
+    Operator("tan", 1, np.tan, jax_math.tan, sympy.tan, sympy_function=sympy.tan),
+    Operator("tanh", 1, np.tanh, jnp.tanh, sympy.tanh, sympy_function=sympy.tanh),
+    Operator("asin", 1, np.arcsin, jax_math.asin, sympy.asin, sympy_function=sympy.asin),
+    Operator("abs", 1, np.abs, jnp.abs, sympy.Abs, sympy_function=sympy.Abs, algebraic=True),
+    Operator("inv", 1, np.reciprocal, jnp.reciprocal, lambda a: 1 / a, sympy_power=sympy.Integer(-1),
+             algebraic=True),
+    # ternary
+    Operator("fma", 3, lambda a, b, c: a * b + c, lambda a, b, c: a * b + c, lambda a, b, c: a * b + c,
+             algebraic=True),
+))
 
 DEFAULT_BINARY = ("+", "-", "*", "/")
 DEFAULT_UNARY = ("neg", "square", "cube", "sqrt", "exp", "log", "sin", "cos")
 
-
-def operator_of(code: int) -> Operator:
-    """The operator with expression code ``code`` (codes below N_LEAF_KINDS are leaves)."""
-    return OPERATORS[code - N_LEAF_KINDS]
-
-
-def arity_of(code: int) -> int:
-    return 0 if code < N_LEAF_KINDS else OPERATORS[code - N_LEAF_KINDS].arity
+# The built-in set's facts under their historical module-level names.
+OPERATORS: tuple[Operator, ...] = BUILTIN.operators
+BY_NAME: dict[str, Operator] = BUILTIN.by_name
+CODE: dict[str, int] = BUILTIN.code
+operator_of = BUILTIN.operator
+arity_of = BUILTIN.arity
 
 
-class UnknownOperatorError(ValueError):
-    """An operator name that is not in the table."""
+def resolve(names, arity: int, ops: OperatorSet = BUILTIN) -> tuple[int, ...]:
+    """``ops.resolve(names, arity)``."""
+    return ops.resolve(names, arity)
 
 
-def resolve(names, arity: int) -> tuple[int, ...]:
-    """Codes for the operator ``names`` (aliases allowed), all of the given ``arity``.
-
-    Raises :class:`UnknownOperatorError` with the list of valid names otherwise.
-    """
-    codes = []
-    for raw in names:
-        name = ALIASES.get(raw.strip(), raw.strip())
-        op = BY_NAME.get(name)
-        if op is None or op.arity != arity:
-            valid = ", ".join(o.name for o in OPERATORS if o.arity == arity)
-            kind = "binary" if arity == 2 else "unary"
-            raise UnknownOperatorError(f"unknown {kind} operator {raw!r}; choose from: {valid}")
-        if CODE[name] not in codes:
-            codes.append(CODE[name])
-    return tuple(codes)
-
-
-def split_by_arity(names) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def split_by_arity(names, ops: OperatorSet = BUILTIN) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Split a mixed list of operator names into (binary, unary); unknown names raise."""
-    binary, unary = [], []
-    for raw in names:
-        name = ALIASES.get(raw.strip(), raw.strip())
-        op = BY_NAME.get(name)
-        if op is None:
-            valid = ", ".join(o.name for o in OPERATORS)
-            raise UnknownOperatorError(f"unknown operator {raw!r}; choose from: {valid}")
-        (binary if op.arity == 2 else unary).append(name)
-    return tuple(binary), tuple(unary)
+    by = ops.split_by_arity(names)
+    return by[2], by[1]

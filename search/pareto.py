@@ -6,6 +6,18 @@ Model selection follows PySR:
 * ``"score"``: the largest ``score = -d log(loss) / d complexity`` between consecutive
   front members;
 * ``"best"``: the largest score among members with ``loss <= 1.5 * min(loss)``.
+
+Except on small samples: with ``n_rows < 100`` (:data:`SMALL_SAMPLE`), ``"best"``
+takes the member with the lowest corrected Akaike criterion (:func:`aicc`)
+
+    ``AICc = n ln(MSE) + 2k + 2k(k + 1) / (n - k - 1)``,  ``k`` = constants + 1,
+
+the Gaussian log-likelihood of the MSE loss penalised by the number of free parameters
+(the expression's constants plus the noise variance), corrected for few rows.  On a
+handful of noisy rows a few extra constants cut the loss by more than PySR's 1.5x
+window allows, and ``"best"`` would select that overfit over the law; AICc weighs the
+gain against the constants spent.  With ``n_rows >= 100`` (or unknown) PySR's rule is
+kept unchanged, and ``"accuracy"`` and ``"score"`` never change.
 """
 
 from __future__ import annotations
@@ -13,9 +25,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .expression import Expr
+from .expression import Expr, constants
 
 MODEL_SELECTIONS = ("best", "accuracy", "score")
+SMALL_SAMPLE = 100  # below this many rows, "best" selects by AICc
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,10 @@ class HallOfFame:
             return True
         return False
 
+    def members(self) -> list[Member]:
+        """Every held member (the best at each complexity), simplest first."""
+        return [self.best[c] for c in sorted(self.best)]
+
     def front(self) -> list[Member]:
         """Members whose loss is lower than that of every simpler member, by complexity."""
         out: list[Member] = []
@@ -61,8 +78,26 @@ def scores(front: list[Member]) -> list[float]:
     return out
 
 
-def select(front: list[Member], model_selection: str = "best") -> int:
-    """Index into ``front`` of the chosen member."""
+def aicc(member: Member, n_rows: int, floor: float = 0.0) -> float:
+    """Corrected Akaike criterion of ``member`` on ``n_rows`` rows (lower is better).
+
+    ``n ln(max(loss, floor)) + 2k + 2k(k + 1) / (n - k - 1)`` with ``k`` = the number of
+    constants + 1 (noise variance); ``inf`` when ``n <= k + 1`` (too few rows for ``k``).
+    """
+    k = len(constants(member.expr)) + 1
+    if n_rows <= k + 1:
+        return math.inf
+    return n_rows * math.log(max(member.loss, floor, 1e-300)) + 2 * k + 2 * k * (k + 1) / (n_rows - k - 1)
+
+
+def select(front: list[Member], model_selection: str = "best", n_rows: int | None = None) -> int:
+    """Index into ``front`` of the chosen member; ``n_rows``: rows the losses were measured on.
+
+    With ``model_selection="best"`` and ``n_rows < SMALL_SAMPLE``, the lowest AICc (ties:
+    the simpler member); losses below ``1e-20 * max(loss)`` (float noise of an exact fit)
+    count as equal there, so an exact law is not beaten by a longer exact one.  Otherwise
+    PySR's rules (module docstring).
+    """
     if model_selection not in MODEL_SELECTIONS:
         raise ValueError(f"model_selection must be one of {MODEL_SELECTIONS}, got {model_selection!r}")
     if not front:
@@ -70,6 +105,9 @@ def select(front: list[Member], model_selection: str = "best") -> int:
     losses = [m.loss for m in front]
     if model_selection == "accuracy":
         return min(range(len(front)), key=lambda i: (losses[i], front[i].complexity))
+    if model_selection == "best" and n_rows is not None and n_rows < SMALL_SAMPLE:
+        floor = 1e-20 * max(losses)
+        return min(range(len(front)), key=lambda i: (aicc(front[i], n_rows, floor), front[i].complexity))
     s = scores(front)
     candidates = range(len(front))
     if model_selection == "best":

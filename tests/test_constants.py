@@ -7,6 +7,7 @@ import pytest
 
 from search.constants import fit_constants
 from search.evaluate import Evaluator
+from search.objectives import LeastSquares
 from search.expression import constants
 from search.operators import CODE, CONST, VAR
 from search.expression import const as c, op, var as v
@@ -36,14 +37,28 @@ def evaluators(data):
     """One evaluator per scaling mode, shared so that each compiles once (its capacity freezes
     after the first call; later batches fit or are split)."""
     X, y = data
-    return {flag: Evaluator(X, y, CODES, linear_scaling=flag) for flag in (True, False)}
+    return {flag: Scored(X, y, flag) for flag in (True, False)}
+
+
+class Scored:
+    """The evaluator and least-squares objective the formula job builds, as one object."""
+
+    def __init__(self, X, y, linear_scaling):
+        self.ev = Evaluator(X.T, CODES)
+        self.objective = LeastSquares.of(y, scaling="affine" if linear_scaling else "none")
+
+    def losses(self, exprs):
+        return self.ev.losses(exprs, self.objective)
+
+    def fit(self, exprs, iterations):
+        return fit_constants(self.ev, self.objective, exprs, iterations=iterations)
 
 
 @pytest.mark.parametrize("linear_scaling", [True, False])
 def test_recovers_constants(data, evaluators, linear_scaling):
     X, y = data
     ev = evaluators[linear_scaling]
-    fitted, losses = fit_constants(ev, [TARGET_FORM], iterations=ITERATIONS)
+    fitted, losses = ev.fit([TARGET_FORM], ITERATIONS)
     c0, c1 = constants(fitted[0])
     assert c0 == pytest.approx(2.5, rel=1e-3)
     assert abs(c1) == pytest.approx(1.7, rel=1e-3)  # cos is even: -1.7 fits as well
@@ -64,7 +79,7 @@ def test_batch_mixes_fits_unchanged_and_invalid(data, evaluators):
     invalid = (v(0), c(1.0), op("-"), op("log"))  # log of negatives for x0 < 1: NaN whatever c is
     exp_form = (c(0.3), v(0), op("*"), op("exp"))  # fits y only roughly
     exprs = [no_consts, TARGET_FORM, invalid, exp_form, TARGET_FORM]
-    fitted, losses = fit_constants(ev, exprs, iterations=ITERATIONS)
+    fitted, losses = ev.fit(exprs, ITERATIONS)
     assert fitted[0] is no_consts or fitted[0] == no_consts
     assert losses[0] == pytest.approx(ev.losses([no_consts])[0], rel=1e-5)
     for k in (1, 4):
@@ -81,6 +96,6 @@ def test_batch_mixes_fits_unchanged_and_invalid(data, evaluators):
 def test_without_constants_returned_unchanged(data, evaluators, linear_scaling):
     ev = evaluators[linear_scaling]
     exprs = [(v(0),), (v(0), v(1), op("*")), (v(1), op("cos"), op("square"))]
-    fitted, losses = fit_constants(ev, exprs, iterations=ITERATIONS)
+    fitted, losses = ev.fit(exprs, ITERATIONS)
     assert fitted == exprs
     np.testing.assert_allclose(losses, ev.losses(exprs), rtol=1e-6)

@@ -179,6 +179,21 @@ def test_from_arrays_pandas_like_object():
     assert_dataset(dataset_from_arrays(Frame(), Y3), X3, Y3, ["speed", "time"], "y")
 
 
+def test_from_arrays_feature_may_be_called_y():
+    """Coordinates x, y: the unnamed target takes a name that no feature has."""
+    assert_dataset(dataset_from_arrays(X3, Y3, feature_names=["x", "y"]), X3, Y3, ["x", "y"], "y_2")
+    assert dataset_from_arrays(X3, Y3, feature_names=["y", "y_2"]).target_name == "y_3"
+    assert dataset_from_arrays(X3, Y3, feature_names=["y", "t"], target_name="z").target_name == "z"
+
+
+def test_csv_feature_y_with_target_z_round_trips_through_from_arrays(tmp_path):
+    """The ``discover fit data.csv --target z`` path: load, then hand the arrays to fit."""
+    loaded = load_dataset(write_csv(tmp_path / "xyz.csv", "x,y,z\n1,2,10\n3,4,20\n5,6,30\n"), target="z")
+    assert_dataset(loaded, X3, Y3, ["x", "y"], "z")
+    again = dataset_from_arrays(loaded.X, loaded.y, feature_names=loaded.feature_names)
+    assert_dataset(again, X3, Y3, ["x", "y"], "y_2")
+
+
 @pytest.mark.parametrize(
     "X, y, kwargs, message",
     [
@@ -188,7 +203,8 @@ def test_from_arrays_pandas_like_object():
         (X3, Y3[:2], {}, "X has 3 rows but target 'y' has 2"),
         ([[1, 2], [3]], Y3, {}, "same length"),
         (X3, Y3, {"feature_names": ["a"]}, "X has 2 columns but 1 feature names"),
-        (X3, Y3, {"feature_names": ["a", "y"]}, "duplicate column names 'y'"),
+        (X3, Y3, {"feature_names": ["a", "a"]}, "duplicate column names 'a'"),
+        (X3, Y3, {"feature_names": ["a", "out"], "target_name": "out"}, "duplicate column names 'out'"),
         (X3.astype(complex), Y3, {}, "complex"),
         (np.array([[1, "a"]] * 3, dtype=object), Y3, {}, "not numeric (dtype object"),
         ([["1", "2"]] * 3, Y3, {}, "not numeric (dtype <U1, e.g. '1')"),

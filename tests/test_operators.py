@@ -29,6 +29,8 @@ def samples(op: O.Operator) -> list[tuple[float, ...]]:
     values = SAFE if op.name in RESTRICTED else SAFE + WIDE
     if op.arity == 1:
         return [(v,) for v in values]
+    if op.arity == 3:
+        return [(a, b, c) for a in values for b in values[:2] for c in values[-2:]]
     return [(a, b) for a in values for b in values]
 
 
@@ -71,7 +73,7 @@ def test_names_and_codes_unique_and_consistent():
     assert CONST != VAR and {CONST, VAR} == set(range(N_LEAF_KINDS))
     assert min(codes) >= N_LEAF_KINDS
     for op in OPERATORS:
-        assert op.arity in (1, 2)
+        assert op.arity in (1, 2, 3)
         assert op.complexity >= 1
         assert operator_of(CODE[op.name]) is op
         assert arity_of(CODE[op.name]) == op.arity

@@ -7,8 +7,9 @@ import math
 
 import pytest
 
+from search.expression import complexity, const, op, var
 from search.operators import VAR
-from search.pareto import MODEL_SELECTIONS, HallOfFame, Member, scores, select
+from search.pareto import MODEL_SELECTIONS, HallOfFame, Member, aicc, scores, select
 
 
 def expr(k: int):
@@ -100,3 +101,53 @@ def test_select_rejects_unknown_model_selection(bad):
 def test_select_empty_front_raises():
     with pytest.raises(ValueError):
         select([], "best")
+
+
+# ------------------------------------------------------------- small samples: AICc
+
+
+def small_sample_front(law_loss=0.05, overfit_loss=0.02):
+    """A front as found on 8 noisy rows: the 7-node law ``c*x0*x0 + x1`` (1 constant) and a
+    9-node overfit ``c*x0 + c*x1 + c`` (3 constants) whose loss is 2.5x lower."""
+    exprs = [
+        (const(2.0),),                                                      # 1 node, 1 constant
+        (const(2.0), var(0), op("*")),                                      # 3 nodes, 1 constant
+        (const(2.5), var(0), var(0), op("*"), op("*"), var(1), op("+")),    # 7 nodes, 1 constant: the law
+        (const(2.5), var(0), op("*"), const(0.9), var(1), op("*"), op("+"), const(0.3), op("+")),  # 9 nodes, 3
+    ]
+    losses = [10.0, 2.0, law_loss, overfit_loss]
+    return [Member(e, loss, complexity(e)) for e, loss in zip(exprs, losses)]
+
+
+def test_aicc_counts_constants_plus_noise_variance():
+    law, overfit = small_sample_front()[2:]
+    assert (law.complexity, overfit.complexity) == (7, 9)
+    # k = 2: 8 ln(0.05) + 4 + 12/5;  k = 4: 8 ln(0.02) + 8 + 40/3
+    assert aicc(law, 8) == pytest.approx(8 * math.log(0.05) + 4 + 12 / 5)
+    assert aicc(overfit, 8) == pytest.approx(8 * math.log(0.02) + 8 + 40 / 3)
+    assert aicc(overfit, 5) == math.inf  # n <= k + 1: no criterion
+
+
+def test_best_on_8_rows_picks_the_law_not_the_overfit():
+    front = small_sample_front()
+    # PySR's rule: only the overfit is within 1.5x of the lowest loss, so it is chosen ...
+    assert select(front, "best") == 3
+    # ... while on 8 rows its two extra constants do not pay for a 2.5x lower loss
+    assert select(front, "best", n_rows=8) == 2
+    assert select(front, "accuracy", n_rows=8) == 3
+    assert select(front, "score", n_rows=8) == select(front, "score") == 2  # score: ln(40)/4 > ln(2.5)/2
+    # a large enough gain still wins: 8 ln(loss ratio) > the extra penalty (about 14.9)
+    assert select(small_sample_front(overfit_loss=0.05 / 7), "best", n_rows=8) == 3
+
+
+def test_best_on_few_rows_prefers_the_shorter_exact_fit():
+    """Noiseless data: float-noise losses count as equal, the fewer constants win."""
+    assert select(small_sample_front(law_loss=1e-30, overfit_loss=1e-32), "best", n_rows=8) == 2
+
+
+def test_best_with_many_rows_keeps_the_pysr_rule():
+    for front in (small_sample_front(), front_of(FRONT), front_of([(1, 1000.0), (2, 1.0), (5, 0.5), (6, 0.1)])):
+        for how in MODEL_SELECTIONS:
+            assert select(front, how, n_rows=10_000) == select(front, how)
+    assert select(small_sample_front(), "best", n_rows=10_000) == 3
+    assert select(small_sample_front(), "best", n_rows=100) == 3  # the threshold: n_rows < 100 is small

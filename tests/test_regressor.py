@@ -211,3 +211,15 @@ def test_same_seed_and_iteration_limit_give_identical_results(fitted):
     assert a == b
     assert runs[0].best_index_ == runs[1].best_index_
     assert runs[0].stats_["evaluations"] == runs[1].stats_["evaluations"]
+
+
+def test_fit_with_a_feature_called_y():
+    """Coordinates as names: a feature may be called ``y`` (the API's target is unnamed)."""
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-3, 3, size=(300, 2))
+    model = Regressor(**SMALL, niterations=3, timeout_in_seconds=60).fit(X, X[:, 0] * X[:, 1], variable_names=["x", "y"])
+    x, y = sympy.symbols("x y")
+    assert model.feature_names_in_ == ["x", "y"]
+    assert sympy.simplify(model.sympy() - x * y) == 0, model.sympy()
+    assert parse_equation(str(model.sympy()), ["x", "y"]) == model.sympy()
+    np.testing.assert_allclose(model.predict(X[:5]), X[:5, 0] * X[:5, 1], rtol=1e-12)

@@ -1,0 +1,5 @@
+"""The formula job: tabular data ``y ~ f(X)`` as a problem for the search engine."""
+
+from .problem import DEFAULT_BATCH_SIZE, formula_problem
+
+__all__ = ["DEFAULT_BATCH_SIZE", "formula_problem"]
