@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from .enumerate import small_expressions
 from .evaluate import Evaluator
 from .expression import Expr, complexity
 from .mutate import Grammar, crossover, mutate, random_expr
@@ -60,6 +61,10 @@ class SearchSettings:
     optimizer_iterations: int = 8
     timeout_in_seconds: float | None = None
     tolerance: float = 1e-11
+    enumerate_max_size: int = 5
+    enumerate_budget: int = 4000
+    enumerate_fit: int = 512     # expressions per call while enumerating
+    enumerate_fits: int = 1024   # how many get their constants fitted
     random_state: int = 0
 
 
@@ -117,6 +122,7 @@ def search(problem: Problem, settings: SearchSettings,
     ternary = ops.resolve(s.ternary_operators, 3)
     allowed = frozenset(binary + unary + ternary)
     grammar = Grammar(n_vars=n_vars, binary=binary, unary=unary, maxsize=s.maxsize, ternary=ternary, ops=ops)
+    simpler_form = _SimplifyCache(n_vars, allowed, ops)
     objective = problem.objective
     baseline = problem.baseline_loss()
     evaluator = Evaluator(problem.leaves, binary + unary + ternary, ops, dtype=problem.dtype)
@@ -132,6 +138,9 @@ def search(problem: Problem, settings: SearchSettings,
     sizing_rng = np.random.default_rng(s.random_state + 1)
     child_capacity = evaluator.new_capacity(batch, s.maxsize)
     fit_capacity = evaluator.new_capacity(n_fit, s.maxsize)
+    enum_capacity = evaluator.new_capacity(s.enumerate_fit, s.enumerate_max_size)
+    evaluator.presize(small_expressions(grammar, s.enumerate_max_size, s.enumerate_fit), enum_capacity,
+                      s.enumerate_max_size)
     for capacity, n in ((child_capacity, batch), (fit_capacity, n_fit)):
         sample = [random_expr(sizing_rng, grammar, int(sizing_rng.integers(s.maxsize // 2, s.maxsize + 1)))
                   for _ in range(n)]
@@ -184,6 +193,38 @@ def search(problem: Problem, settings: SearchSettings,
         islands.append(_Island(initial[sl], losses[sl].copy(), sizes[sl].copy(), np.arange(s.population_size)))
     clock = s.population_size
 
+    def seed_islands_with_small_expressions() -> None:
+        """Score every small expression once (constants fitted), keep them in the hall of
+        fame, and deal the best out to the islands (see :mod:`search.enumerate`)."""
+        small = [e for e in small_expressions(grammar, s.enumerate_max_size, s.enumerate_budget)
+                 if size_of(e) <= s.maxsize]
+        if not small:
+            return
+        # Score all as they are, then fit the constants of the most promising (the shape
+        # matters more than the start: exp(-x**2) already correlates with exp(-x**2/2)).
+        losses = np.concatenate([evaluator.losses(small[k:k + s.enumerate_fit], objective, enum_capacity)
+                                 for k in range(0, len(small), s.enumerate_fit)])
+        progress.evaluations += len(small)
+        fitted = list(small)
+        has_c = np.array([any(code == CONST for code, _ in e) for e in small])
+        promising = [int(k) for k in np.argsort(np.where(has_c, losses, np.inf), kind="stable")[: s.enumerate_fits]
+                     if has_c[k] and np.isfinite(losses[k])]
+        for k in range(0, len(promising), s.enumerate_fit // 2):
+            chunk = promising[k:k + s.enumerate_fit // 2]
+            exprs, fit_losses = problem.fit_constants(evaluator, objective, [small[j] for j in chunk],
+                                                      s.optimizer_iterations, enum_capacity, seed=s.random_state)
+            progress.evaluations += len(chunk) * s.optimizer_iterations
+            for j, e, loss in zip(chunk, exprs, fit_losses):
+                if loss <= losses[j]:
+                    fitted[j], losses[j] = e, loss
+        sizes = np.fromiter((size_of(e) for e in fitted), dtype=np.int64, count=len(fitted))
+        record(fitted, losses, sizes)
+        order = [int(k) for k in np.argsort(losses, kind="stable") if np.isfinite(losses[k])]
+        n_seed = s.population_size // 4
+        for i, island in enumerate(islands):
+            for slot, k in enumerate(order[i::len(islands)][:n_seed]):
+                island.members[slot], island.losses[slot], island.sizes[slot] = fitted[k], losses[k], sizes[k]
+
     def fitness(island: _Island) -> np.ndarray:
         """Tournament cost of every member of ``island`` (lower is fitter)."""
         share = np.bincount(island.sizes, minlength=s.maxsize + 8)[island.sizes] / len(island.members)
@@ -219,6 +260,7 @@ def search(problem: Problem, settings: SearchSettings,
         island.births[oldest] = clock + 1 + np.arange(len(children))
         clock += len(children)
 
+    seed_islands_with_small_expressions()
     stopped_by = "niterations"
     last_checkpoint = 0.0
     try:
@@ -236,7 +278,7 @@ def search(problem: Problem, settings: SearchSettings,
                 if s.timeout_in_seconds is not None and time.perf_counter() - start >= 0.95 * s.timeout_in_seconds:
                     break
             optimize_constants()
-            _simplify_and_migrate(rng, islands, hof, s, n_vars, allowed, ops)
+            _simplify_and_migrate(rng, islands, hof, s, simpler_form)
             progress.iteration = iteration
             progress.elapsed = time.perf_counter() - start
             front = hof.front()
@@ -263,24 +305,41 @@ def search(problem: Problem, settings: SearchSettings,
     return SearchResult(final, progress, stopped_by, evaluator.compilations)
 
 
-def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: SearchSettings, n_vars: int,
-                          allowed: frozenset[int], ops: OperatorSet) -> None:
+def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: SearchSettings,
+                          simpler_form: Callable[[Expr], Expr]) -> None:
     """Simplify each island's best members and seed islands with hall-of-fame members."""
     front = hof.front()
     for island in islands:
         for k in np.argsort(island.losses)[:4]:
-            simpler = simplify(island.members[k], n_vars, allowed, ops)
+            simpler = simpler_form(island.members[k])
             island.members[k] = simpler
-            island.sizes[k] = complexity(simpler, ops)
+            island.sizes[k] = complexity(simpler, s.operators)
         n_replace = int(round(s.fraction_replaced * len(island.members)))
         if front and n_replace:
             for k in rng.choice(len(island.members), size=n_replace, replace=False):
                 m = front[int(rng.integers(len(front)))]
                 island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
     for m in front:
-        simpler = simplify(m.expr, n_vars, allowed, ops)
+        simpler = simpler_form(m.expr)
         if simpler != m.expr:
-            hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, ops))
+            hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, s.operators))
+
+
+class _SimplifyCache:
+    """``simplify`` through SymPy, remembered: the best members of an island change
+    slowly, and a SymPy round trip costs milliseconds."""
+
+    def __init__(self, n_vars: int, allowed: frozenset[int], ops: OperatorSet, size: int = 20_000):
+        self.n_vars, self.allowed, self.ops, self.size = n_vars, allowed, ops, size
+        self.known: dict[Expr, Expr] = {}
+
+    def __call__(self, expr: Expr) -> Expr:
+        found = self.known.get(expr)
+        if found is None:
+            if len(self.known) >= self.size:
+                self.known.clear()
+            found = self.known[expr] = simplify(expr, self.n_vars, self.allowed, self.ops)
+        return found
 
 
 __all__ = ["SearchSettings", "SearchResult", "Progress", "search"]

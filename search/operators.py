@@ -29,7 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 import sympy
 
-from . import jax_math
+#: The search's float32 sin/cos/tan are exact to a few ULP for |x| up to this and NaN
+#: (an invalid candidate) beyond (see search/jax_math.py); stated once, here.
+TRIG_RANGE = 2.0**16
+
+from . import jax_math  # noqa: E402 (jax_math reads TRIG_RANGE)
 
 
 @dataclass(frozen=True)

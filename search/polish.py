@@ -10,8 +10,8 @@ each hall-of-fame member :func:`finish`
    or else to its shortest decimal, as far as the data cannot tell the difference
    (:func:`noise_tolerance`),
 4. simplifies the result with SymPy's automatic evaluation, and then tries SymPy's
-   rewrites (``trigsimp``, ``cancel``, ``logcombine`` ...) and keeps the shortest form
-   that computes the same values (:func:`shortest_equivalent`).
+   rewrites (``cancel``, ``logcombine``, Fu's trigonometric rules ...) and keeps the
+   shortest form that computes the same values (:func:`shortest_equivalent`).
 
 Losses are mean squared errors in float64 on all rows given.
 """
@@ -19,8 +19,9 @@ Losses are mean squared errors in float64 on all rows given.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import sympy
@@ -126,50 +127,103 @@ def noise_tolerance(loss: float, n_rows: int, y_var: float) -> float:
     return max(1e-6 * loss + 1e-12 * y_var, F_CRITICAL * loss / max(n_rows, 1))
 
 
-def constant_noise(expr: Expr, i: int, X: np.ndarray, y: np.ndarray, ops: OperatorSet = BUILTIN) -> float:
-    """The residual MSE as constant ``i`` sees it: ``sum g^2 r^2 / sum g^2``.
-
-    ``r = f - y`` are the residuals and ``g = df/dc_i`` the sensitivities (a forward
-    difference).  The least-squares estimate of ``c_i`` has the robust (sandwich)
-    variance ``sum g^2 r^2 / (sum g^2)^2``, and moving ``c_i`` by ``delta`` raises the
-    MSE by ``delta^2 sum g^2 / n``; so this weighted MSE in place of ``L`` makes
-    :func:`noise_tolerance` the same F-test with noise that varies across the rows
-    (1 % relative noise).  It is the plain MSE ``L`` when the noise is the same on every
-    row, and ``L`` is returned when ``g`` is zero or not finite.
-    """
+def sensitivities(expr: Expr, indices: Sequence[int], X: np.ndarray, ops: OperatorSet = BUILTIN
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``f`` and the Jacobian ``J[:, k] = df/dc_{indices[k]}`` of ``expr``'s values with
+    respect to the listed constants (forward differences, step ``1e-7 max(|c|, 1e-3)``);
+    a column that is not finite is zero."""
     values = constants(expr)
     f = evaluate(expr, X, ops)
-    loss = mse_of(f, y)
-    c = values[i]
-    step = 1e-6 * abs(c) if c != 0.0 else 1e-6
-    moved = evaluate(with_constants(expr, values[:i] + [c + step] + values[i + 1:]), X, ops)
+    J = np.zeros((len(f), len(indices)))
     with np.errstate(all="ignore"):
-        g2 = ((moved - f) / step) ** 2
-        total = float(np.sum(g2))
-        weighted = float(np.sum(g2 * (f - y) ** 2)) / total if total > 0 else math.nan
-    return weighted if math.isfinite(weighted) else loss
+        for k, j in enumerate(indices):
+            step = 1e-7 * max(abs(values[j]), 1e-3)
+            moved = values[:j] + [values[j] + step] + values[j + 1:]
+            column = (evaluate(with_constants(expr, moved), X, ops) - f) / step
+            if np.all(np.isfinite(column)):
+                J[:, k] = column
+    return f, J
 
 
-def round_constant(expr: Expr, i: int, loss_of: Callable[[Expr], float], limit: float) -> tuple[Expr, float] | None:
-    """Constant ``i`` of ``expr`` rounded as far as ``loss_of(rounded) <= limit`` allows.
+def constant_noise(r: np.ndarray, g: np.ndarray) -> float:
+    """The residual MSE as one constant sees it: ``sum g^2 r^2 / sum g^2``.
 
-    With ``c`` the constant, ``d`` the fewest significant digits such that
-    ``round(c, d)`` passes is the price of a decimal.  A nice value
-    (:func:`search.numbers.nice_candidates`) replaces ``c`` instead when it is cheaper
-    (cost ``< d``: ``1/(4 pi)`` costs 2, ``47/(6 pi)`` costs 4, ``2.493`` costs 4), lies
-    no further from ``c`` than twice the ``d - 1`` digit rounding that failed, and
-    passes too; the simplest such value wins.  Returns the new expression and its loss,
-    or None when nothing passes (the constant is left alone).
+    ``r`` are the residuals and ``g`` the constant's sensitivities ``df/dc`` (with the
+    part that the constants re-fitted along with it can absorb projected out).  The
+    least-squares estimate of ``c`` has the robust (sandwich) variance
+    ``sum g^2 r^2 / (sum g^2)^2``, and moving ``c`` by ``delta`` raises the MSE by
+    ``delta^2 sum g^2 / n``; so this weighted MSE in place of ``L`` makes
+    :func:`noise_tolerance` the same F-test with noise that varies across the rows
+    (1 % relative noise).  It is the plain MSE when the noise is the same on every row,
+    and the plain MSE is returned when ``g`` is zero.
     """
-    values = constants(expr)
-    c = values[i]
+    with np.errstate(all="ignore"):
+        g2 = g**2
+        total = float(np.sum(g2))
+        weighted = float(np.sum(g2 * r**2)) / total if total > 0 else math.nan
+    return weighted if math.isfinite(weighted) else mse_of(r, np.zeros_like(r))
+
+
+def constant_fixer(expr: Expr, i: int, free: Sequence[int], X: np.ndarray, y: np.ndarray,
+                   ops: OperatorSet = BUILTIN) -> tuple[Callable[[float], tuple[Expr, float]], float]:
+    """``(fixed, noise)`` for rounding constant ``i`` of ``expr`` while the ``free``
+    constants are re-fitted.
+
+    ``fixed(value) -> (expr', mse(expr'))`` sets constant ``i`` to ``value`` and moves the
+    free constants by one Gauss–Newton step,
+
+        d theta_free = -pinv(J_free) (r + J_i (value - c_i)),
+
+    the least-squares answer of the linearized model.  So the loss that is tested is, to
+    first order, the profile loss (the best the other constants can do with ``c_i``
+    fixed), as the F-test of nested models requires: rounding the slope of ``c x + b``
+    is judged with the intercept ``b`` re-fitted.  When the step does not lower the loss
+    (a non-linear model), the free constants stay as they are.  ``noise`` is
+    :func:`constant_noise` of the sensitivity ``J_i`` less its projection on ``J_free``.
+    """
+    values = np.asarray(constants(expr), dtype=np.float64)
+    f, J = sensitivities(expr, [i, *free], X, ops)
+    r = f - y
+    g = J[:, 0]
+    base_step = slope_step = np.zeros(len(free))
+    if len(free) and np.all(np.isfinite(r)):
+        pinv = np.linalg.pinv(J[:, 1:], rcond=1e-10)
+        base_step, slope_step = -(pinv @ r), -(pinv @ g)
+        g = g + J[:, 1:] @ slope_step
+    free_index = np.asarray(free, dtype=np.int64)
+
+    def fixed(value: float) -> tuple[Expr, float]:
+        theta = values.copy()
+        theta[i] = value
+        plain = with_constants(expr, theta)
+        plain_loss = mse(plain, X, y, ops)
+        if not len(free):
+            return plain, plain_loss
+        theta[free_index] += base_step + slope_step * (value - values[i])
+        stepped = with_constants(expr, theta)
+        stepped_loss = mse(stepped, X, y, ops)
+        return (stepped, stepped_loss) if stepped_loss <= plain_loss else (plain, plain_loss)
+
+    return fixed, constant_noise(r, g)
+
+
+def round_constant(c: float, fixed: Callable[[float], tuple[Expr, float]], limit: float) -> tuple[Expr, float] | None:
+    """The constant ``c`` rounded as far as ``fixed(rounded)[1] <= limit`` allows
+    (``fixed`` maps a value of ``c`` to the expression and its loss, :func:`constant_fixer`).
+
+    ``d``, the fewest significant digits such that ``round(c, d)`` passes, is the price
+    of a decimal.  A nice value (:func:`search.numbers.nice_candidates`) replaces ``c``
+    instead when it is cheaper (cost ``< d``: ``1/(4 pi)`` costs 2, ``47/(6 pi)`` costs 4,
+    ``2.493`` costs 4), lies no further from ``c`` than twice the ``d - 1`` digit rounding
+    that failed, and passes too; the simplest such value wins.  Returns the new
+    expression and its loss, or None when nothing passes.
+    """
     if not math.isfinite(c):
         return None
 
     def attempt(value: float) -> tuple[Expr, float] | None:
-        cand = expr if value == c else with_constants(expr, values[:i] + [value] + values[i + 1:])
-        cand_loss = loss_of(cand)
-        return (cand, cand_loss) if cand_loss <= limit else None
+        cand = fixed(value)
+        return cand if cand[1] <= limit else None
 
     if c == 0.0:
         return attempt(0.0)
@@ -190,10 +244,11 @@ def round_constant(expr: Expr, i: int, loss_of: Callable[[Expr], float], limit: 
 
 def round_constants(expr: Expr, X: np.ndarray, y: np.ndarray, loss: float, y_var: float,
                     ceiling: float = math.inf, ops: OperatorSet = BUILTIN) -> tuple[Expr, float]:
-    """Round each constant in turn (:func:`round_constant`).
+    """Round each constant in postfix order (:func:`round_constant`), re-fitting the
+    constants after it (:func:`constant_fixer`).
 
     Rounding constant ``i`` may raise the MSE by ``tau_i`` = :func:`noise_tolerance` of
-    :func:`constant_noise` over the MSE before it, and the MSE must stay below
+    its :func:`constant_noise` over the MSE before it, and the MSE must stay below
     ``ceiling``, which bounds the drift of repeated passes: :func:`finish` sets it to
     ``L + sum_i tau_i`` over the constants of the fit (each fixed constant may cost one
     parameter's worth of noise).
@@ -201,10 +256,11 @@ def round_constants(expr: Expr, X: np.ndarray, y: np.ndarray, loss: float, y_var
     current, current_loss = expr, loss
     if not math.isfinite(loss):
         return expr, loss
-    for i in range(len(constants(expr))):
-        tau = noise_tolerance(constant_noise(current, i, X, y, ops), len(y), y_var)
-        limit = min(current_loss + tau, ceiling)
-        rounded = round_constant(current, i, lambda e: mse(e, X, y, ops), limit)
+    n_constants = len(constants(expr))
+    for i in range(n_constants):
+        fixed, noise = constant_fixer(current, i, range(i + 1, n_constants), X, y, ops)
+        limit = min(current_loss + noise_tolerance(noise, len(y), y_var), ceiling)
+        rounded = round_constant(constants(current)[i], fixed, limit)
         if rounded is not None:
             current, current_loss = rounded
     return current, current_loss
@@ -212,9 +268,12 @@ def round_constants(expr: Expr, X: np.ndarray, y: np.ndarray, loss: float, y_var
 
 def rounding_ceiling(expr: Expr, X: np.ndarray, y: np.ndarray, loss: float, y_var: float,
                      ops: OperatorSet = BUILTIN) -> float:
-    """``L + sum_i tau_i`` over the constants of ``expr``: the most that rounding them all may
-    cost (at least one ``tau`` of ``L``, for an expression without constants)."""
-    taus = [noise_tolerance(constant_noise(expr, i, X, y, ops), len(y), y_var) for i in range(len(constants(expr)))]
+    """``L + sum_i tau_i`` over the constants of ``expr`` (each ``tau_i`` as in
+    :func:`round_constants`): the most that rounding them all may cost (one ``tau`` of
+    ``L`` for an expression without constants)."""
+    n_constants = len(constants(expr))
+    taus = [noise_tolerance(constant_fixer(expr, i, range(i + 1, n_constants), X, y, ops)[1], len(y), y_var)
+            for i in range(n_constants)]
     return loss + (sum(taus) if taus else noise_tolerance(loss, len(y), y_var))
 
 
@@ -253,61 +312,85 @@ def fold_transcendental_constants(expr: Expr, ops: OperatorSet = BUILTIN) -> Exp
 
 # ----------------------------------------------------------------------------- rewriting
 
-#: Largest SymPy expression (``sympy.count_ops``) that the slow rewrites are tried on:
-#: ``trigsimp`` (only with a trigonometric function inside) and ``simplify`` take tens
-#: of milliseconds on small expressions and up to seconds on large ones.
-TRIGSIMP_MAX_OPS = 16
-SIMPLIFY_MAX_OPS = 10
+_FU = importlib.import_module("sympy.simplify.fu")  # the module (sympy.simplify.fu is also a function)
 
-
-def _has_trig(e: sympy.Expr) -> bool:
-    return bool(e.atoms(sympy.sin, sympy.cos, sympy.tan))
-
-
-#: SymPy rewrites tried by :func:`equivalent_forms`: ``(name, rewrite, applies)``.
-REWRITES: tuple[tuple[str, Callable[[sympy.Expr], sympy.Expr], Callable[[sympy.Expr, int], bool]], ...] = (
-    ("powsimp", sympy.powsimp, lambda e, n_ops: True),
-    ("cancel", sympy.cancel, lambda e, n_ops: True),
-    ("factor", sympy.factor, lambda e, n_ops: True),
-    ("expand", sympy.expand, lambda e, n_ops: True),
-    ("logcombine", lambda e: sympy.logcombine(e, force=True), lambda e, n_ops: True),
-    ("expand_log", lambda e: sympy.expand_log(e, force=True), lambda e, n_ops: True),
-    ("trigsimp", sympy.trigsimp, lambda e, n_ops: n_ops <= TRIGSIMP_MAX_OPS and _has_trig(e)),
-    ("simplify", sympy.simplify, lambda e, n_ops: n_ops <= SIMPLIFY_MAX_OPS),
+#: SymPy rewrites tried by :func:`equivalent_forms`.  All are single passes over the tree
+#: (milliseconds on front-sized expressions): the algebraic ones, and Fu's trigonometric
+#: rules instead of ``trigsimp``/``simplify``, whose searches took from seconds to minutes
+#: on some 10-node expressions (``simplify(-sin(a v0 - (v1 + b)**2/(sin(v0) - E)**2))``
+#: did not return within 100 s).
+REWRITES: tuple[tuple[str, Callable[[sympy.Expr], sympy.Expr]], ...] = (
+    ("expand", sympy.expand),
+    ("cancel", sympy.cancel),
+    ("factor", sympy.factor),
+    ("powsimp", sympy.powsimp),
+    ("logcombine", lambda e: sympy.logcombine(e, force=True)),
+    ("expand_log", lambda e: sympy.expand_log(e, force=True)),
+    ("TR5", _FU.TR5),      # sin(x)**2 -> 1 - cos(x)**2
+    ("TR6", _FU.TR6),      # cos(x)**2 -> 1 - sin(x)**2
+    ("TR7", _FU.TR7),      # cos(x)**2 -> (1 + cos(2 x))/2
+    ("TR8", _FU.TR8),      # products and powers of sin, cos -> sums (2 sin cos -> sin(2 x))
+    ("TR10i", _FU.TR10i),  # sin(a) cos(b) + cos(a) sin(b) -> sin(a + b)
+    ("TR2i", _FU.TR2i),    # sin(x)/cos(x) -> tan(x)
 )
+
+
+def opaque_constants(e: sympy.Expr) -> tuple[sympy.Expr, dict[sympy.Symbol, sympy.Expr]]:
+    """``e`` with every number except small rationals (``|p| <= 1000``, ``q <= 64``)
+    replaced by a fresh real symbol, and the map back.
+
+    Identities need the exact small numbers (``2 cos(x/2)**2 - 1``), while fitted floats
+    and long rationals only make SymPy's polynomial algebra slow (``factor`` of
+    ``(-2 v1 - exp(161/125))**2 - exp(-1000/3407)`` took seconds).
+    """
+    back: dict[sympy.Symbol, sympy.Expr] = {}
+    forward: dict[sympy.Expr, sympy.Symbol] = {}
+    for number in sorted(e.atoms(sympy.Number), key=sympy.default_sort_key):
+        if number.is_Rational and number.q <= 64 and abs(number.p) <= 1000:
+            continue
+        symbol = sympy.Symbol(f"_c{len(back)}", real=True)
+        forward[number], back[symbol] = symbol, number
+    return e.xreplace(forward), back
 
 
 @functools.lru_cache(maxsize=4096)
 def equivalent_forms(expr: Expr, n_vars: int, ops: OperatorSet = BUILTIN) -> tuple[Expr, ...]:
-    """Forms of ``expr`` that SymPy's rewrites (:data:`REWRITES`) produce, of lower
-    complexity than ``expr``, simplest first.
+    """Forms of ``expr`` of lower complexity that :data:`REWRITES` produce, simplest first.
 
-    The variables are real SymPy symbols (data are real), so ``log(exp(x)) -> x``.  The
-    rewrites are symbolic identities, some only under conditions (``logcombine(force=
-    True)`` assumes positive arguments), so callers check each form on the data.  The
-    result depends on ``expr`` alone and is cached: the front is finished at every
-    checkpoint.
+    Each rewrite is applied to ``expr`` and once more to each distinct result that is no
+    larger (``sympy.count_ops``) than ``expr`` (so ``factor`` then ``TR5`` turns
+    ``y cos(x)**2 + y sin(x)**2`` into ``y``, while ``expand`` of a product of cubes
+    is not factored back).  The
+    variables are real SymPy symbols (data are real), so ``log(exp(x)) -> x``, and
+    constants other than small rationals are opaque symbols (:func:`opaque_constants`).
+    Some rewrites hold only under conditions (``logcombine(force=True)`` assumes positive
+    arguments), so callers check each form on the data.  The result depends on ``expr``
+    alone and is cached: the front is finished at every checkpoint.
     """
     symbols = [sympy.Symbol(f"v{i}", real=True) for i in range(n_vars)]
     try:
-        original = to_sympy(expr, symbols, ops)
+        original, back = opaque_constants(to_sympy(expr, symbols, ops))
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return ()
+    first = _rewritten(original) - {original}
+    n_ops = sympy.count_ops(original)
+    second = set().union(*(_rewritten(form) for form in first if sympy.count_ops(form) <= n_ops), set())
     size = complexity(expr, ops)
     forms: dict[Expr, int] = {}
-    n_ops = sympy.count_ops(original)
-    rewritten = [original] + [_safe(rewrite, original) for _, rewrite, applies in REWRITES if applies(original, n_ops)]
-    for form in rewritten:
-        if form is None:
-            continue
+    for form in sorted({original} | first | second, key=sympy.default_sort_key):
         try:
-            converted = from_sympy(form, symbols, ops)
+            converted = from_sympy(form.xreplace(back), symbols, ops)
         except (ConversionError, TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError):
             continue
         form_size = complexity(converted, ops)
         if form_size < size:
             forms.setdefault(converted, form_size)
     return tuple(sorted(forms, key=forms.__getitem__))
+
+
+def _rewritten(e: sympy.Expr) -> set[sympy.Expr]:
+    """The distinct results of :data:`REWRITES` on ``e``."""
+    return {r for r in (_safe(rewrite, e) for _, rewrite in REWRITES) if r is not None}
 
 
 def _safe(rewrite: Callable[[sympy.Expr], sympy.Expr], e: sympy.Expr) -> sympy.Expr | None:
@@ -348,25 +431,24 @@ def finish(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_var
     skips the SymPy rewrites (:func:`shortest_equivalent`).
     """
     fitted = refit(expr, X[:refit_rows], y[:refit_rows], linear_scaling, ops)
-    loss = mse(fitted, X, y, ops)
     y_var = float(np.var(y))
-    ceiling = rounding_ceiling(fitted, X, y, loss, y_var, ops)
     # The final form may use any operator of the set: it is the same function, and
     # SymPy's folding (c1 * (sqrt(a) / c2)**3 -> 1.0*a**(3/2)) needs pow to be written.
     allowed = frozenset(ops.code.values())
 
-    def rounded_and_simplified(current: Expr, current_loss: float) -> tuple[Expr, float]:
-        rounded, rounded_loss = round_constants(current, X, y, current_loss, y_var, ceiling, ops)
-        simpler = simplify(rounded, n_vars, allowed, ops)
+    def simplified(current: Expr, current_loss: float) -> tuple[Expr, float]:
+        simpler = simplify(current, n_vars, allowed, ops)
         simpler_loss = mse(simpler, X, y, ops)
-        if no_worse(simpler_loss, rounded_loss, y_var):
-            return simpler, simpler_loss
-        return rounded, rounded_loss
+        return (simpler, simpler_loss) if no_worse(simpler_loss, current_loss, y_var) else (current, current_loss)
 
+    # Fold redundant constants first (the scale a of a (c x) + b and c are one parameter),
+    # so that each constant that is rounded is one the data determine.
+    current, loss = simplified(fitted, mse(fitted, X, y, ops))
+    ceiling = rounding_ceiling(current, X, y, loss, y_var, ops)
     # Round, then simplify; simplification folds constants into new ones (a * 27.9 + b
     # -> 1e-16), so round and simplify once more.
-    current, loss = rounded_and_simplified(fitted, loss)
-    current, loss = rounded_and_simplified(current, loss)
+    for _ in range(2):
+        current, loss = simplified(*round_constants(current, X, y, loss, y_var, ceiling, ops))
     # SymPy keeps tanh(1) symbolic; as a number it can cancel a fitted constant.
     folded = fold_transcendental_constants(current, ops)
     if folded != current:

@@ -43,7 +43,7 @@ def to_f32(expr):
 
 
 TRIG = {CODE[name] for name in ("sin", "cos", "tan") if name in CODE}
-TRIG_RANGE = 1e4  # the evaluator's float32 sin/cos/tan are accurate for |x| below this (search/jax_math.py)
+from search.operators import TRIG_RANGE  # the evaluator's float32 trig range, stated once
 
 
 def float32_run(expr, X, rng):

@@ -1,14 +1,17 @@
-"""The float64 finish: folding of transcendental constant subtrees."""
+"""The float64 finish: folding of transcendental constants, noise-aware rounding, rewrites."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import sympy
 
-from search.expression import const, op, to_sympy, var
-from search.polish import finish, fold_transcendental_constants
+from search.expression import complexity, const, constants, from_sympy, op, to_sympy, var
+from search.numbers import round_significant, sympy_number
+from search.numpy_eval import evaluate
+from search.polish import finish, fold_transcendental_constants, noise_tolerance, opaque_constants
 
 X0 = sympy.Symbol("x0")
 
@@ -35,3 +38,113 @@ def test_finish_cancels_a_fitted_constant_against_tanh_of_one():
     result, loss, _ = finish(expr, X, y, linear_scaling=False, n_vars=2)
     assert loss < 1e-20
     assert not to_sympy(result, sympy.symbols("x0 x1")).has(sympy.tanh)
+
+
+# ----------------------------------------------------------------------------- rounding
+
+S = sympy.symbols("x0 x1 x2")
+
+
+def postfix(text: str):
+    """The postfix expression of ``text`` over x0, x1, x2."""
+    return from_sympy(sympy.sympify(text, locals=dict(zip(("x0", "x1", "x2"), S))), S)
+
+
+def test_noise_tolerance_is_one_parameter_of_chi_square():
+    """tau = max(1e-6 L + 1e-12 var(y), 3.84 L / n)."""
+    assert noise_tolerance(0.01, 2000, 1.0) == pytest.approx(3.84 * 0.01 / 2000)
+    assert noise_tolerance(0.0, 2000, 4.0) == pytest.approx(4e-12)  # exact data: float64 noise only
+    assert noise_tolerance(math.inf, 2000, 1.0) == 0.0
+
+
+def test_exact_data_keep_a_constant_that_is_not_nice_printed_short():
+    """y = 2.493 x**2: 47/(6 pi) is 1.5e-4 away, far beyond float64 noise; 2.493 stays."""
+    X = np.random.default_rng(0).uniform(-3, 3, (500, 1))
+    y = 2.493 * X[:, 0] ** 2
+    result, loss, size = finish(postfix("2.4930481*x0**2"), X, y, linear_scaling=True, n_vars=1)
+    assert constants(result) == [2.493]
+    assert size == 4 and loss < 1e-25
+    assert str(sympy_number(2.493) * S[0] ** 2) == "2.493*x0**2"
+
+
+def test_exact_data_give_an_exact_rational():
+    X = np.random.default_rng(1).uniform(-3, 3, (500, 1))
+    y = 2.5 * X[:, 0] ** 2
+    result, loss, size = finish(postfix("2.4999*x0**2"), X, y, linear_scaling=True, n_vars=1)
+    assert to_sympy(result, S) == sympy.Rational(5, 2) * S[0] ** 2
+    assert loss < 1e-25
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("linear_scaling", [False, True])
+def test_one_percent_noise_still_gives_the_exact_pi_form(seed, linear_scaling):
+    """y = h q / (4 pi m) plus Gaussian noise of 1 % of rms(y): the fitted 0.0795...
+    is within noise of 1/(4 pi), which is cheaper than the decimal."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 5, (2000, 3))
+    y = X[:, 0] * X[:, 1] / (4 * math.pi * X[:, 2])
+    y = y + rng.normal(0.0, 0.01 * math.sqrt(np.mean(y**2)), len(y))
+    result, loss, size = finish(postfix("0.08*x0*x1/x2"), X, y, linear_scaling, n_vars=3)
+    assert to_sympy(result, S) == S[0] * S[1] / (4 * sympy.pi * S[2])
+    assert size == 8
+
+
+def test_relative_noise_still_gives_the_exact_pi_form():
+    """1 % noise proportional to y: the tolerance uses the sensitivity-weighted MSE."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 5, (2000, 3))
+    y = X[:, 0] * X[:, 1] / (4 * math.pi * X[:, 2]) * (1 + 0.01 * rng.standard_normal(2000))
+    result, _, _ = finish(postfix("0.08*x0*x1/x2"), X, y, linear_scaling=True, n_vars=3)
+    assert to_sympy(result, S) == S[0] * S[1] / (4 * sympy.pi * S[2])
+
+
+def test_an_approximate_member_gets_a_short_decimal_not_a_spurious_nice_form():
+    """The member c x0**2 of data 2.5 x0**2 + cos(x1): its best c is 2.5087...; the loss
+    (the missing cos term) allows 3 digits, and 5/2 costs more loss than noise."""
+    X = np.random.default_rng(0).uniform(-3, 3, (2000, 2))
+    y = 2.5 * X[:, 0] ** 2 + np.cos(X[:, 1])
+    result, loss, size = finish(postfix("2.493*x0**2"), X, y, linear_scaling=False, n_vars=2)
+    best = float(np.sum(y * X[:, 0] ** 2) / np.sum(X[:, 0] ** 4))
+    (c,) = constants(result)
+    assert c == round_significant(best, 3) == 2.51
+    fitted_loss = float(np.mean((best * X[:, 0] ** 2 - y) ** 2))
+    assert fitted_loss <= loss <= fitted_loss + noise_tolerance(fitted_loss, 2000, float(np.var(y)))
+
+
+# ----------------------------------------------------------------------------- rewriting
+
+
+@pytest.mark.parametrize("linear_scaling", [False, True])
+def test_finish_rewrites_a_trigonometric_identity(linear_scaling):
+    """2.5 x0**2 + cos(x1) once came back as 5 x0**2/2 + 2 cos(x1/2)**2 - 1 (complexity 14)."""
+    X = np.random.default_rng(0).uniform(-3, 3, (1000, 2))
+    y = 2.5 * X[:, 0] ** 2 + np.cos(X[:, 1])
+    expr = postfix("5*x0**2/2 + 2*cos(x1/2)**2 - 1")
+    assert complexity(expr) == 14
+    result, loss, size = finish(expr, X, y, linear_scaling, n_vars=2)
+    assert size == 7
+    assert to_sympy(result, S) == sympy.Rational(5, 2) * S[0] ** 2 + sympy.cos(S[1])
+    assert loss < 1e-25
+
+
+@pytest.mark.parametrize("text, expected, size", [
+    ("log(exp(x0))*2", "2*x0", 3),
+    ("x1*sin(x0)**2 + x1*cos(x0)**2", "x1", 1),
+    ("(x0**2 - 1)/(x0 - 1)", "x0 + 1", 3),
+    ("log(x0*exp(x1))", "x1 + log(x0)", 4),
+])
+def test_finish_keeps_the_shortest_equivalent_form(text, expected, size):
+    X = np.random.default_rng(2).uniform(1.5, 3, (500, 2))
+    expr = postfix(text)
+    y = evaluate(expr, X)
+    result, loss, result_size = finish(expr, X, y, linear_scaling=False, n_vars=2)
+    assert to_sympy(result, S) == sympy.sympify(expected, locals=dict(zip(("x0", "x1"), S)))
+    assert result_size == size
+    assert loss < 1e-25
+
+
+def test_fitted_constants_are_opaque_to_the_rewrites():
+    e = 2.493 * S[0] + sympy.Rational(1, 2) * sympy.cos(S[1]) + sympy.Rational(2493, 1000)
+    hidden, back = opaque_constants(e)
+    assert hidden.atoms(sympy.Number) <= {sympy.Rational(1, 2)}
+    assert hidden.xreplace(back) == e

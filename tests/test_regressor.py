@@ -223,3 +223,14 @@ def test_fit_with_a_feature_called_y():
     assert sympy.simplify(model.sympy() - x * y) == 0, model.sympy()
     assert parse_equation(str(model.sympy()), ["x", "y"]) == model.sympy()
     np.testing.assert_allclose(model.predict(X[:5]), X[:5, 0] * X[:5, 1], rtol=1e-12)
+
+
+def test_a_constant_inside_a_function_is_found_in_seconds():
+    """exp(-x**2/2) on [1, 3], default settings: the small-expression enumeration finds it
+    exactly (it used to leave a straight line at complexity 5 after 30 s)."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 3, (200, 1))
+    model = Regressor(timeout_in_seconds=60, random_state=0).fit(x, np.exp(-x[:, 0] ** 2 / 2), variable_names=["x"])
+    X = sympy.Symbol("x")
+    assert model.stats_["stopped_by"] == "tolerance"
+    assert sympy.simplify(model.sympy() - sympy.exp(-X**2 / 2)) == 0
