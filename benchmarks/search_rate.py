@@ -44,12 +44,14 @@ def gaussian_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def run_search(X, y, batch: int, seconds: float, seed: int):
     """One search with whichever engine API is importable (this tree's or an older one)."""
+    import inspect
+
     from search.evolve import SearchSettings, search
 
-    try:
-        from discover.formula import formula_problem
-    except ImportError:  # the engine before problems existed: search(X, y, settings)
+    if "problem" not in inspect.signature(search).parameters:  # the engine before problems: search(X, y, settings)
         return search(X, y, SearchSettings(batch_size=batch, timeout_in_seconds=seconds, random_state=seed))
+    from discover.formula import formula_problem
+
     problem = formula_problem(X, y, batch_size=batch, seed=seed)
     return search(problem, SearchSettings(timeout_in_seconds=seconds, random_state=seed))
 

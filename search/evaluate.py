@@ -331,7 +331,7 @@ class Evaluator:
         cap = capacity if capacity is not None else self.capacity
         if not exprs:
             return []
-        depths = np.fromiter((_depth(e, self.ops) for e in exprs), dtype=np.int64, count=len(exprs))
+        depths = self.depths(exprs)
         deep = depths - 1 > max(cap.steps, SHALLOW_STEPS)
         out = []
         shallow_idx = np.flatnonzero(~deep)
@@ -344,6 +344,16 @@ class Evaluator:
                                     const_width=16, consts=128, population=_bucket(len(deep_idx)))
             out += self._fit(exprs, deep_idx, cap.deep)
         return out
+
+    def depths(self, exprs: Sequence[Expr]) -> np.ndarray:
+        """Height of every expression (a leaf has 1), computed for all at once."""
+        flat = _flatten(exprs)
+        _, node_depth = _tree_links(flat, self._arities, self.max_arity)
+        # A node's height below it is unknown here, but the deepest leaf's depth from the
+        # root is the tree's height minus one.
+        height = np.zeros(len(exprs), dtype=np.int64)
+        np.maximum.at(height, flat.expr, node_depth)
+        return height + 1
 
     def _fit(self, exprs: Sequence[Expr], index: np.ndarray, cap: Capacity) -> list[tuple[np.ndarray, Plan]]:
         """Plans of ``exprs[index]`` in ``cap``: one call, halves, or a grown capacity."""
@@ -363,7 +373,7 @@ class Evaluator:
         """Grow ``capacity`` to hold ``exprs`` in one call, without compiling anything (used
         with a sample of full-size expressions), and give it a deep call site of ``max_depth``
         steps with half its widths (evolved populations hold many deep expressions)."""
-        depths = np.fromiter((_depth(e, self.ops) for e in exprs), dtype=np.int64, count=len(exprs))
+        depths = self.depths(exprs)
         self.plan([e for e, d in zip(exprs, depths) if d - 1 <= max(capacity.steps, SHALLOW_STEPS)], capacity)
         capacity.deep = Capacity(widths=[max(8, _round_up(w // 2, 8)) for w in capacity.widths],
                                  steps=_round_up(max_depth, 4), const_width=max(16, capacity.const_width // 2),
@@ -403,21 +413,6 @@ def operator_groups(codes: Sequence[int], ops: OperatorSet) -> tuple[tuple[int, 
     for code in sorted(codes):
         by_arity.setdefault(ops.arity(code), []).append(code)
     return tuple(tuple(by_arity[a]) for a in sorted(by_arity))
-
-
-def _depth(expr: Expr, ops: OperatorSet) -> int:
-    """Number of operator levels of ``expr`` plus one (a leaf has depth 1)."""
-    arities = ops.arities
-    stack: list[int] = []
-    for code, _ in expr:
-        a = arities[code]
-        if a:
-            h = 1 + max(stack[-a:])
-            del stack[-a:]
-        else:
-            h = 1
-        stack.append(h)
-    return stack[-1]
 
 
 class Population:

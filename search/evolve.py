@@ -61,6 +61,7 @@ class SearchSettings:
     optimizer_iterations: int = 8
     timeout_in_seconds: float | None = None
     tolerance: float = 1e-11
+    fit_rows: int = 128          # rows constants are fitted on, where the objective allows
     enumerate_max_size: int = 5
     enumerate_budget: int = 4000
     enumerate_fit: int = 512     # expressions per call while enumerating
@@ -126,6 +127,15 @@ def search(problem: Problem, settings: SearchSettings,
     objective = problem.objective
     baseline = problem.baseline_loss()
     evaluator = Evaluator(problem.leaves, binary + unary + ternary, ops, dtype=problem.dtype)
+    # Constants are fitted on a subset of the rows where the objective decomposes over
+    # rows (a handful of constants needs few rows), then rescored on all of them.
+    n_rows = problem.leaves.shape[1]
+    fit_subset = np.unique(np.linspace(0, n_rows - 1, min(n_rows, s.fit_rows)).astype(np.int64))
+    fit_objective = objective.restrict(fit_subset) if len(fit_subset) < n_rows else None
+    if fit_objective is None:
+        fit_evaluator, fit_objective = evaluator, objective
+    else:
+        fit_evaluator = Evaluator(problem.leaves[:, fit_subset], binary + unary + ternary, ops, dtype=problem.dtype)
     hof = HallOfFame()
     progress = Progress()
     start = time.perf_counter()
@@ -153,6 +163,15 @@ def search(problem: Problem, settings: SearchSettings,
         progress.evaluations += len(children)
         return evaluator.losses(children, objective, child_capacity)
 
+    def fit(exprs: list[Expr], capacity, seed: int) -> tuple[list[Expr], np.ndarray]:
+        """Fitted constants of ``exprs`` and their losses on all rows."""
+        fitted, losses = problem.fit_constants(fit_evaluator, fit_objective, exprs, s.optimizer_iterations, capacity,
+                                               seed=seed)
+        progress.evaluations += len(exprs) * s.optimizer_iterations
+        if fit_evaluator is not evaluator:
+            losses = evaluator.losses(fitted, objective, capacity)
+        return fitted, losses
+
     def optimize_constants() -> None:
         """Batched constant fitting on each island's fittest members with constants plus a random share."""
         picks: list[tuple[int, int]] = []
@@ -164,9 +183,7 @@ def search(problem: Problem, settings: SearchSettings,
             picks.extend((i, int(k)) for k in sorted(chosen))
         if not picks:
             return
-        fitted, losses = problem.fit_constants(evaluator, objective, [islands[i].members[k] for i, k in picks],
-                                               s.optimizer_iterations, fit_capacity, seed=int(rng.integers(2**31)))
-        progress.evaluations += len(picks) * s.optimizer_iterations
+        fitted, losses = fit([islands[i].members[k] for i, k in picks], fit_capacity, int(rng.integers(2**31)))
         for (i, k), expr, loss in zip(picks, fitted, losses):
             if loss <= islands[i].losses[k]:
                 islands[i].members[k], islands[i].losses[k] = expr, loss
@@ -211,9 +228,7 @@ def search(problem: Problem, settings: SearchSettings,
                      if has_c[k] and np.isfinite(losses[k])]
         for k in range(0, len(promising), s.enumerate_fit // 2):
             chunk = promising[k:k + s.enumerate_fit // 2]
-            exprs, fit_losses = problem.fit_constants(evaluator, objective, [small[j] for j in chunk],
-                                                      s.optimizer_iterations, enum_capacity, seed=s.random_state)
-            progress.evaluations += len(chunk) * s.optimizer_iterations
+            exprs, fit_losses = fit([small[j] for j in chunk], enum_capacity, s.random_state)
             for j, e, loss in zip(chunk, exprs, fit_losses):
                 if loss <= losses[j]:
                     fitted[j], losses[j] = e, loss
@@ -310,7 +325,7 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
     """Simplify each island's best members and seed islands with hall-of-fame members."""
     front = hof.front()
     for island in islands:
-        for k in np.argsort(island.losses)[:4]:
+        for k in np.argsort(island.losses)[:1]:
             simpler = simpler_form(island.members[k])
             island.members[k] = simpler
             island.sizes[k] = complexity(simpler, s.operators)

@@ -14,12 +14,11 @@ arrays (see :mod:`search.evaluate`).
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 from typing import Sequence
 
 import sympy
 
+from .numbers import sympy_number
 from .operators import BUILTIN, CONST, VAR, OperatorSet
 
 Node = tuple[int, float]
@@ -108,37 +107,12 @@ def depth(expr: Expr, ops: OperatorSet = BUILTIN) -> int:
 # ----------------------------------------------------------------------------- SymPy
 
 
-#: Constants that print symbolically when a float is exactly a small rational multiple.
-_NAMED_BASES = (
-    (math.pi, sympy.pi), (1 / math.pi, 1 / sympy.pi), (math.pi**2, sympy.pi**2), (1 / math.pi**2, sympy.pi**-2),
-    (math.e, sympy.E), (math.sqrt(2 * math.pi), sympy.sqrt(2 * sympy.pi)),
-    (1 / math.sqrt(2 * math.pi), 1 / sympy.sqrt(2 * sympy.pi)),
-)
-
-
-def _sympy_number(value: float) -> sympy.Expr:
-    """Exact-looking floats become exact SymPy numbers (so 0.5 round-trips as 1/2)."""
-    if value == math.pi:
-        return sympy.pi
-    if value == math.e:
-        return sympy.E
-    if math.isfinite(value):
-        frac = Fraction(value).limit_denominator(1000)
-        if float(frac) == value and abs(frac.numerator) < 10**9:
-            return sympy.Rational(frac.numerator, frac.denominator)
-        for base, symbol in _NAMED_BASES:
-            mult = Fraction(value / base).limit_denominator(16)
-            if mult and float(mult) * base == value:
-                return sympy.Rational(mult.numerator, mult.denominator) * symbol
-    return sympy.Float(value)
-
-
 def to_sympy(expr: Expr, symbols: Sequence[sympy.Symbol], ops: OperatorSet = BUILTIN) -> sympy.Expr:
     """The SymPy expression of ``expr``; variable ``i`` becomes ``symbols[i]``."""
     stack: list[sympy.Expr] = []
     for code, value in expr:
         if code == CONST:
-            stack.append(_sympy_number(value))
+            stack.append(sympy_number(value))
         elif code == VAR:
             stack.append(symbols[int(value)])
         else:

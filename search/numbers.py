@@ -8,9 +8,10 @@ A fitted constant ``c`` is a float.  It may be written
   pi, 1/pi, pi**2, 1/pi**2, e, sqrt(2 pi), 1/sqrt(2 pi)) with ``q <= 16``;
 * as a short decimal (the fewest significant digits that are close enough).
 
-Each written form has a *cost*, the number of digits a reader sees plus the symbols:
+Each written form has a *cost*, the number of digits and symbols a reader sees:
 ``cost(p/q * B) = digits(p) + digits(q) + cost(B)``, where a numerator or denominator of 1
-is not written and costs nothing; ``cost(0) = 0``; a decimal costs its significant digits.
+is not written and costs nothing, and ``cost(B)`` counts the base's symbols (``pi`` 1,
+``pi**2`` 2, ``sqrt(2*pi)`` 3); ``cost(0) = 0``; a decimal costs its significant digits.
 So ``1/(4 pi)`` costs 2, ``0.0796`` costs 3, ``47/(6 pi)`` costs 4 and ``2.493`` costs 4.
 Callers (the float64 finish, :mod:`search.polish`) decide *which* closeness is
 acceptable; this module only lists the candidates, simplest first, and prints the result
@@ -36,15 +37,16 @@ class NamedBase:
     cost: int
 
 
-#: The named bases, in order of preference at equal cost.
+#: The named bases.  A base's cost is the number of symbols it is written with (pi: 1, pi**2: 2,
+#: sqrt(2*pi): 3), so 1/sqrt(2 pi) must be better supported by the data than 1/pi.
 NAMED_BASES: tuple[NamedBase, ...] = (
     NamedBase("pi", math.pi, sympy.pi, 1),
     NamedBase("1/pi", 1 / math.pi, 1 / sympy.pi, 1),
     NamedBase("e", math.e, sympy.E, 1),
     NamedBase("pi**2", math.pi**2, sympy.pi**2, 2),
     NamedBase("1/pi**2", 1 / math.pi**2, sympy.pi**-2, 2),
-    NamedBase("sqrt(2*pi)", math.sqrt(2 * math.pi), sympy.sqrt(2 * sympy.pi), 2),
-    NamedBase("1/sqrt(2*pi)", 1 / math.sqrt(2 * math.pi), 1 / sympy.sqrt(2 * sympy.pi), 2),
+    NamedBase("sqrt(2*pi)", math.sqrt(2 * math.pi), sympy.sqrt(2 * sympy.pi), 3),
+    NamedBase("1/sqrt(2*pi)", 1 / math.sqrt(2 * math.pi), 1 / sympy.sqrt(2 * sympy.pi), 3),
 )
 
 #: Denominators of the plain rationals tried as nice values.

@@ -73,6 +73,11 @@ class Objective:
     def baseline(self) -> float:
         return 1.0
 
+    def restrict(self, rows: np.ndarray) -> "Objective | None":
+        """The same objective on a subset of the leaves' rows (for cheaper constant
+        fitting), or None when it does not decompose over rows."""
+        return None
+
 
 def _pytree(data_fields, meta_fields):
     """Register a frozen dataclass as a pytree: ``data_fields`` traced, ``meta_fields`` static."""
@@ -116,6 +121,11 @@ class LeastSquares(Objective):
             offset = np.asarray(phi @ jnp.ones(phi.shape[1], phi.dtype), dtype=np.float64)
             phi = phi.astype(dtype)
         return LeastSquares(jnp.asarray(target, dtype), phi, jnp.asarray(offset, dtype), scaling)
+
+    def restrict(self, rows: np.ndarray) -> "LeastSquares | None":
+        if self.phi is not None:
+            return None
+        return LeastSquares(self.target[rows], None, self.offset[rows], self.scaling)
 
     def apply(self, f):
         """``Φ f`` for values ``f (..., R)`` -> ``(..., M)``."""

@@ -7,11 +7,23 @@ each hall-of-fame member :func:`finish`
    on the training data (``scipy.optimize.least_squares``, Levenberg–Marquardt),
 2. folds ``a`` and ``b`` into the expression (dropped where they are 1 and 0),
 3. rounds every constant to a nice value (:mod:`search.numbers`: ``5/2``, ``1/(4 pi)``)
-   or else to its shortest decimal, as far as the data cannot tell the difference
-   (:func:`noise_tolerance`),
+   or else to its shortest decimal, as far as the data cannot tell the difference,
 4. simplifies the result with SymPy's automatic evaluation, and then tries SymPy's
    rewrites (``cancel``, ``logcombine``, Fu's trigonometric rules ...) and keeps the
    shortest form that computes the same values (:func:`shortest_equivalent`).
+
+The rounding rule (:func:`round_constants`).  With ``n`` rows and the fitted MSE ``L``,
+constant ``c_i`` may be replaced by a rounded value when the MSE grows by at most
+
+    tau_i = max(1e-6 L_i + 1e-12 var(y),  3.84 L_i / n),
+
+the constants after it being re-fitted (one Gauss–Newton step): an F-test at the 5 %
+level with one degree of freedom (:func:`noise_tolerance`).  ``L_i`` is the MSE weighted
+by the constant's sensitivity (:func:`constant_noise`; ``L`` itself when the noise is the
+same on every row); the first term is the float64 floor for exact data.  All roundings
+together may raise the MSE by at most ``sum_i tau_i``.  Among the values that pass, a
+nice value wins when it is cheaper to write than the shortest passing decimal
+(:func:`round_constant`), else that decimal does.
 
 Losses are mean squared errors in float64 on all rows given.
 """
@@ -310,6 +322,36 @@ def fold_transcendental_constants(expr: Expr, ops: OperatorSet = BUILTIN) -> Exp
     return tuple(out)
 
 
+def without_identities(expr: Expr, ops: OperatorSet = BUILTIN) -> Expr:
+    """``expr`` with ``f + 0``, ``0 + f``, ``f - 0``, ``f * 1``, ``1 * f`` and ``f / 1``
+    replaced by ``f`` (the same float64 values).
+
+    Rounding leaves such nodes (an intercept rounded to 0); removing them here keeps
+    SymPy from rewriting the whole expression for them, which can split an exact
+    constant (``1/(4 pi)`` becomes ``1/4`` times ``1/pi``, two constants).
+    """
+    code = ops.code
+    zero_right = {code[name] for name in ("+", "-") if name in code}
+    zero_left = {code["+"]} if "+" in code else set()
+    one_right = {code[name] for name in ("*", "/") if name in code}
+    one_left = {code["*"]} if "*" in code else set()
+
+    def build(start: int, end: int) -> Expr:
+        node = expr[end]
+        if end == start:
+            return (node,)
+        parts = [build(a, b) for a, b in children(expr, end, ops)]
+        if len(parts) == 2:
+            left, right = parts
+            if node[0] in zero_right and right == ((CONST, 0.0),) or node[0] in one_right and right == ((CONST, 1.0),):
+                return left
+            if node[0] in zero_left and left == ((CONST, 0.0),) or node[0] in one_left and left == ((CONST, 1.0),):
+                return right
+        return tuple(n for part in parts for n in part) + (node,)
+
+    return build(0, len(expr) - 1)
+
+
 # ----------------------------------------------------------------------------- rewriting
 
 _FU = importlib.import_module("sympy.simplify.fu")  # the module (sympy.simplify.fu is also a function)
@@ -359,10 +401,10 @@ def equivalent_forms(expr: Expr, n_vars: int, ops: OperatorSet = BUILTIN) -> tup
 
     Each rewrite is applied to ``expr`` and once more to each distinct result that is no
     larger (``sympy.count_ops``) than ``expr`` (so ``factor`` then ``TR5`` turns
-    ``y cos(x)**2 + y sin(x)**2`` into ``y``, while ``expand`` of a product of cubes
-    is not factored back).  The
-    variables are real SymPy symbols (data are real), so ``log(exp(x)) -> x``, and
-    constants other than small rationals are opaque symbols (:func:`opaque_constants`).
+    ``y cos(x)**2 + y sin(x)**2`` into ``y``, while ``expand`` of a product of cubes is
+    not factored back).  The variables are real SymPy symbols (data are real), so
+    ``log(exp(x)) -> x``, and constants other than small rationals are opaque symbols
+    (:func:`opaque_constants`).
     Some rewrites hold only under conditions (``logcombine(force=True)`` assumes positive
     arguments), so callers check each form on the data.  The result depends on ``expr``
     alone and is cached: the front is finished at every checkpoint.
@@ -437,6 +479,7 @@ def finish(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_var
     allowed = frozenset(ops.code.values())
 
     def simplified(current: Expr, current_loss: float) -> tuple[Expr, float]:
+        current = without_identities(current, ops)
         simpler = simplify(current, n_vars, allowed, ops)
         simpler_loss = mse(simpler, X, y, ops)
         return (simpler, simpler_loss) if no_worse(simpler_loss, current_loss, y_var) else (current, current_loss)

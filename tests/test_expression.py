@@ -83,8 +83,10 @@ def test_sympy_round_trip(text):
     nodes = from_sympy(expr, NAMES)
     assert is_valid(nodes)
     back = to_sympy(nodes, SYMS)
-    exact = sympy.nsimplify(expr, rational=True)  # decimal constants come back as the equal rationals
-    assert back == exact or sympy.simplify(back - exact) == 0, (expr, back)
+    # decimal constants come back as the equal rationals, or as the same short decimals
+    exact = sympy.nsimplify(expr, rational=True)
+    back_exact = sympy.nsimplify(back, rational=True)
+    assert back_exact == exact or sympy.simplify(back_exact - exact) == 0, (expr, back)
     # and the postfix program computes the same numbers as SymPy
     rng = np.random.default_rng(0)
     X = rng.uniform(0.5, 2.0, size=(7, 3))
