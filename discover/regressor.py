@@ -97,7 +97,8 @@ class Regressor:
     populations, population_size:
         Number of islands and members per island.
     model_selection:
-        ``"best"`` (default), ``"accuracy"`` or ``"score"``, as in PySR.
+        ``"best"`` (default), ``"accuracy"`` or ``"score"``, as in PySR; on fewer than
+        100 rows ``"best"`` takes the lowest AICc instead (see :func:`search.pareto.select`).
     timeout_in_seconds:
         Stop after this many seconds (the front found so far is returned).
     tolerance:

@@ -317,7 +317,8 @@ def search(problem: Problem, settings: SearchSettings,
 
     progress.elapsed = time.perf_counter() - start
     final = problem.finish(hof.members())
-    return SearchResult(final, progress, stopped_by, evaluator.compilations)
+    compilations = evaluator.compilations + (fit_evaluator.compilations if fit_evaluator is not evaluator else 0)
+    return SearchResult(final, progress, stopped_by, compilations)
 
 
 def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: SearchSettings,
