@@ -130,7 +130,9 @@ class Plan:
 
     def arrays(self, dtype):
         """The device arrays ``forward`` takes after the leaves."""
-        return (jnp.asarray(self.consts, dtype), jnp.asarray(self.children), jnp.asarray(self.owner),
+        with np.errstate(over="ignore"):  # a constant past the float range is an invalid candidate, not news
+            consts = self.consts.astype(np.dtype(dtype))
+        return (jnp.asarray(consts), jnp.asarray(self.children), jnp.asarray(self.owner),
                 jnp.asarray(self.opcode), jnp.asarray(self.const_index), jnp.asarray(self.roots))
 
 

@@ -33,6 +33,9 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+import signal
+import threading
+from contextlib import contextmanager
 from typing import Callable, Sequence
 
 import numpy as np
@@ -435,10 +438,68 @@ def _rewritten(e: sympy.Expr) -> set[sympy.Expr]:
     return {r for r in (_safe(rewrite, e) for _, rewrite in REWRITES) if r is not None}
 
 
-def _safe(rewrite: Callable[[sympy.Expr], sympy.Expr], e: sympy.Expr) -> sympy.Expr | None:
-    """``rewrite(e)``, or None when SymPy fails on it."""
+#: Wall-clock limit of one SymPy rewrite: ``expand`` of a nested power of a sum (a noisy
+#: fit such as ``((a + b)**3 + c)**3``) can run for many minutes.
+REWRITE_SECONDS = 0.5
+#: Where no timer can be set (a thread other than the main one), rewrites are skipped for
+#: expressions with more operations than this.
+UNTIMED_MAX_OPS = 25
+
+
+class _RewriteTimeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Raise :class:`_RewriteTimeout` after ``seconds`` (SIGALRM; main thread only).
+    Yields whether the limit is armed."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield False
+        return
+
+    def expire(signum, frame):
+        raise _RewriteTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return rewrite(e)
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+#: Largest number of terms (an upper bound, :func:`expanded_terms`) an expression may
+#: expand to before the polynomial rewrites skip it: expanding a nested power of a sum
+#: can take minutes and gigabytes inside SymPy's C-level arithmetic, where no timer
+#: interrupts it.
+MAX_EXPANDED_TERMS = 2000
+_POLYNOMIAL_REWRITES = frozenset(fn for name, fn in REWRITES if name in ("expand", "cancel", "factor"))
+
+
+def expanded_terms(e: sympy.Expr) -> float:
+    """An upper bound on the number of terms of ``expand(e)``: sums add, products
+    multiply, a positive integer power of ``b`` raises ``b``'s count to that power."""
+    if e.is_Add:
+        return sum(expanded_terms(a) for a in e.args)
+    if e.is_Mul:
+        return math.prod(expanded_terms(a) for a in e.args)
+    if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+        return expanded_terms(e.base) ** int(e.exp)
+    return 1.0
+
+
+def _safe(rewrite: Callable[[sympy.Expr], sympy.Expr], e: sympy.Expr) -> sympy.Expr | None:
+    """``rewrite(e)``, or None when SymPy fails on it or takes longer than
+    :data:`REWRITE_SECONDS`."""
+    if rewrite in _POLYNOMIAL_REWRITES and expanded_terms(e) > MAX_EXPANDED_TERMS:
+        return None
+    try:
+        with _time_limit(REWRITE_SECONDS) as limited:
+            if not limited and sympy.count_ops(e) > UNTIMED_MAX_OPS:
+                return None
+            return rewrite(e)
     except Exception:  # noqa: BLE001 - SymPy raises many kinds (PolynomialError, NotImplementedError ...)
         return None
 

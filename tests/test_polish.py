@@ -157,3 +157,23 @@ def test_identity_nodes_left_by_rounding_are_dropped():
     assert without_identities(f + (const(0.0), op("+"))) == f
     assert without_identities((const(1.0),) + f + (op("*"), const(1.0), op("/"))) == f
     assert without_identities((const(0.0),) + f + (op("-"),)) == (const(0.0),) + f + (op("-"),)  # 0 - f stays
+
+
+def test_a_sympy_rewrite_that_runs_away_is_cut_off():
+    """expand of a nested power of a sum (what a noisy fit can produce) would run for
+    minutes and take gigabytes; the finish skips polynomial rewrites of expressions whose
+    expansion is too large, and gives every rewrite a time limit."""
+    import time
+
+    import sympy
+
+    from search.polish import MAX_EXPANDED_TERMS, REWRITE_SECONDS, _safe, expanded_terms
+
+    a, b, c, d = sympy.symbols("a b c d", real=True)
+    runaway = (((a + b + c + d) ** 3 + c * d + a) ** 3 + b) ** 3
+    assert expanded_terms(runaway) > MAX_EXPANDED_TERMS
+    assert expanded_terms((a + b) ** 2 * (c + d)) == 8
+    start = time.perf_counter()
+    assert _safe(sympy.expand, runaway) is None
+    assert time.perf_counter() - start < REWRITE_SECONDS
+    assert _safe(sympy.expand, (a + b) ** 2) == a**2 + 2 * a * b + b**2
