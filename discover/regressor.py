@@ -32,7 +32,7 @@ from search.expression import to_sympy
 from search.pareto import MODEL_SELECTIONS, Member, scores, select
 
 from .data import dataset_from_arrays
-from .formula import DEFAULT_BATCH_SIZE, formula_problem
+from .formula import DEFAULT_BATCH_SIZE, DEFAULT_LINEAR_SCALING, formula_problem
 from .errors import UserError
 from .result import Equation, FitResult, symbols_for
 
@@ -124,7 +124,7 @@ class Regressor:
         timeout_in_seconds: float | None = None,
         tolerance: float = _ENGINE.tolerance,
         parsimony: float = _ENGINE.parsimony,
-        linear_scaling: bool = True,
+        linear_scaling: bool = DEFAULT_LINEAR_SCALING,
         batch_size: int = DEFAULT_BATCH_SIZE,
         random_state: int = _ENGINE.random_state,
     ):
@@ -170,6 +170,8 @@ class Regressor:
             raise UserError(f"model_selection must be one of {', '.join(MODEL_SELECTIONS)}, not {self.model_selection!r}")
         if int(self.maxsize) < 3:
             raise UserError(f"maxsize must be at least 3, not {self.maxsize}")
+        if int(self.batch_size) < 1:
+            raise UserError(f"batch_size must be at least 1, not {self.batch_size}")
         try:
             operators.resolve(self.binary_operators, 2)
             operators.resolve(self.unary_operators, 1)
@@ -213,8 +215,6 @@ class Regressor:
             self._set_front(front, progress, "running")
             checkpoint(self)
 
-        if int(self.batch_size) < 1:
-            raise UserError(f"batch_size must be at least 1, not {self.batch_size}")
         problem = formula_problem(data.X, data.y, linear_scaling=bool(self.linear_scaling),
                                   batch_size=int(self.batch_size), seed=settings.random_state,
                                   names=self.feature_names_in_)

@@ -30,15 +30,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from .evaluate import Capacity, Evaluator, Population, forward
-from .expression import Expr, with_constants
+from .expression import Expr, constants, with_constants
 from .objectives import LeastSquares, Objective, row_sum
-from .operators import CONST
 
 
 def fit_constants(evaluator: Evaluator, objective: Objective, exprs: list[Expr], iterations: int = 8,
                   capacity: Capacity | None = None, seed: int = 0) -> tuple[list[Expr], np.ndarray]:
     """Fit the constants of ``exprs`` for ``objective``; returns the updated expressions and
-    their losses.  Expressions without constants are returned as they are, with their loss."""
+    their losses.  Expressions without constants are returned as they are, with their loss.
+
+    ``iterations`` are Levenberg–Marquardt steps; the derivative-free strategy takes three
+    times as many (each of its steps tries S random points, not a solved step)."""
     if getattr(objective, "least_squares", False):
         return levenberg_marquardt(evaluator, objective, exprs, iterations, capacity)
     return derivative_free(evaluator, objective, exprs, 3 * iterations, capacity, seed=seed)
@@ -53,7 +55,7 @@ def _run(evaluator: Evaluator, exprs: list[Expr], capacity, solve) -> tuple[list
         consts = np.asarray(consts, dtype=np.float64)
         losses[index] = np.asarray(chunk_losses, dtype=np.float64)[: plan.n_exprs]
         for p, i in enumerate(index):
-            n = sum(1 for code, _ in exprs[i] if code == CONST)
+            n = len(constants(exprs[i]))
             if n:
                 fitted[i] = with_constants(exprs[i], consts[plan.const_slots[p, :n]])
     return fitted, losses

@@ -8,19 +8,20 @@ step earlier.  A step therefore only reads the *block* written by the step befor
 
     [ leaves (n_leaves) | constants used next step (w_c) | op 1 (w_1) | op 2 (w_2) | ... ]
 
-Each operator owns a fixed segment of slots per step, so one step is
+Each arity owns a fixed segment of slots per step, so one step is
 
-    args_j = prev[child_j[s]]                     # (W, R) gathers, j < max arity
-    segment_k = op_k(*args[seg_k])                # each op on its own slots only
+    args_j = prev[child_j[s, seg]]                 # (w, R) gathers, j < the segment's arity
+    segment = select(opcode, op_1(*args), op_2(*args), ...)   # every operator of that arity
 
-i.e. every operator is computed only on the nodes that use it, across the whole
-population at once, and ``lax.scan`` runs the steps carrying one small block.  The sizes
-are static (a :class:`Capacity`); a population that needs more grows them by a bucketed
-margin (one recompile), and expressions deeper than the common case go to a second call
-site of their own so that the common one keeps few steps.
+i.e. the operators of one arity are computed on their segment across the whole
+population at once (see :func:`operator_groups` for why per arity, not per operator),
+and ``lax.scan`` runs the steps carrying one small block.  The sizes are static (a
+:class:`Capacity`); a batch that does not fit is split in halves, only persistent
+splitting grows the sizes (one recompile), and expressions deeper than the common case
+go to a second call site of their own so that the common one keeps few steps.
 
 The plan (the index arrays) is computed with vectorized NumPy over the whole population
-(:func:`plan_arrays`), not node by node.
+(:meth:`Evaluator.plan`), not node by node.
 
 What the values are scored with is the caller's :class:`~search.objectives.Objective`;
 the evaluator only computes values, shape ``(P, R)``.  Leaves are shared by every
@@ -328,7 +329,7 @@ class Evaluator:
         Expressions deeper than ``capacity.steps`` (once it has ``SHALLOW_STEPS``) go to
         its deep call site, so that the common case keeps few steps.  A population that
         does not fit a call site is split in halves (no compilation); only persistent
-        splitting (over 30 % of 50 calls) grows it, which compiles once.
+        splitting (over 30 % of at least 10 calls) grows it, which compiles once.
         """
         cap = capacity if capacity is not None else self.capacity
         if not exprs:
@@ -342,8 +343,7 @@ class Evaluator:
         deep_idx = np.flatnonzero(deep)
         if len(deep_idx):
             if cap.deep is None:
-                cap.deep = Capacity(widths=[8] * len(self.groups), steps=_round_up(int(depths.max()), 8),
-                                    const_width=16, consts=128, population=_bucket(len(deep_idx)))
+                cap.deep = _deep_capacity(cap, int(depths.max()))
             out += self._fit(exprs, deep_idx, cap.deep)
         return out
 
@@ -377,10 +377,7 @@ class Evaluator:
         steps with half its widths (evolved populations hold many deep expressions)."""
         depths = self.depths(exprs)
         self.plan([e for e, d in zip(exprs, depths) if d - 1 <= max(capacity.steps, SHALLOW_STEPS)], capacity)
-        capacity.deep = Capacity(widths=[max(8, _round_up(w // 2, 8)) for w in capacity.widths],
-                                 steps=_round_up(max_depth, 4), const_width=max(16, capacity.const_width // 2),
-                                 consts=max(128, capacity.consts // 2), population=max(8, capacity.population // 2),
-                                 max_consts_per_expr=capacity.max_consts_per_expr)
+        capacity.deep = _deep_capacity(capacity, max_depth)
 
     # ------------------------------------------------------------------ evaluation
     def values(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
@@ -391,8 +388,6 @@ class Evaluator:
             out[index] = np.asarray(values)[: plan.n_exprs]
         return out
 
-    predict = values
-
     def losses(self, exprs: Sequence[Expr], objective, capacity: Capacity | None = None) -> np.ndarray:
         """``objective``'s loss of each expression (float64 array; inf where invalid)."""
         out = np.empty(len(exprs))
@@ -400,6 +395,13 @@ class Evaluator:
             values = _losses(self.leaves, objective, *plan.arrays(self.dtype), layout=plan.layout, ops=self.ops)
             out[index] = np.asarray(values, dtype=np.float64)[: plan.n_exprs]
         return out
+
+
+def _deep_capacity(capacity: Capacity, steps: int) -> Capacity:
+    """The deep call site of ``capacity``: ``steps`` steps and half its other sizes."""
+    return Capacity(widths=[max(8, _round_up(w // 2, 8)) for w in capacity.widths], steps=_round_up(steps, 4),
+                    const_width=max(16, capacity.const_width // 2), consts=max(128, capacity.consts // 2),
+                    population=max(8, capacity.population // 2), max_consts_per_expr=capacity.max_consts_per_expr)
 
 
 def operator_groups(codes: Sequence[int], ops: OperatorSet) -> tuple[tuple[int, ...], ...]:

@@ -20,6 +20,7 @@ complexity``, where ``share`` is the fraction of the island at the candidate's c
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -123,7 +124,8 @@ def search(problem: Problem, settings: SearchSettings,
     ternary = ops.resolve(s.ternary_operators, 3)
     allowed = frozenset(binary + unary + ternary)
     grammar = Grammar(n_vars=n_vars, binary=binary, unary=unary, maxsize=s.maxsize, ternary=ternary, ops=ops)
-    simpler_form = _SimplifyCache(n_vars, allowed, ops)
+    # SymPy round trips cost milliseconds and the best members change slowly: remember them.
+    simpler_form = functools.lru_cache(maxsize=20_000)(lambda e: simplify(e, n_vars, allowed, ops))
     objective = problem.objective
     baseline = problem.baseline_loss()
     evaluator = Evaluator(problem.leaves, binary + unary + ternary, ops, dtype=problem.dtype)
@@ -148,9 +150,10 @@ def search(problem: Problem, settings: SearchSettings,
     sizing_rng = np.random.default_rng(s.random_state + 1)
     child_capacity = evaluator.new_capacity(batch, s.maxsize)
     fit_capacity = evaluator.new_capacity(n_fit, s.maxsize)
+    small = [e for e in small_expressions(grammar, s.enumerate_max_size, s.enumerate_budget)
+             if complexity(e, ops) <= s.maxsize]
     enum_capacity = evaluator.new_capacity(s.enumerate_fit, s.enumerate_max_size)
-    evaluator.presize(small_expressions(grammar, s.enumerate_max_size, s.enumerate_fit), enum_capacity,
-                      s.enumerate_max_size)
+    evaluator.presize(small[: s.enumerate_fit], enum_capacity, s.enumerate_max_size)
     for capacity, n in ((child_capacity, batch), (fit_capacity, n_fit)):
         sample = [random_expr(sizing_rng, grammar, int(sizing_rng.integers(s.maxsize // 2, s.maxsize + 1)))
                   for _ in range(n)]
@@ -213,8 +216,6 @@ def search(problem: Problem, settings: SearchSettings,
     def seed_islands_with_small_expressions() -> None:
         """Score every small expression once (constants fitted), keep them in the hall of
         fame, and deal the best out to the islands (see :mod:`search.enumerate`)."""
-        small = [e for e in small_expressions(grammar, s.enumerate_max_size, s.enumerate_budget)
-                 if size_of(e) <= s.maxsize]
         if not small:
             return
         # Score all as they are, then fit the constants of the most promising (the shape
@@ -339,23 +340,6 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
         simpler = simpler_form(m.expr)
         if simpler != m.expr:
             hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, s.operators))
-
-
-class _SimplifyCache:
-    """``simplify`` through SymPy, remembered: the best members of an island change
-    slowly, and a SymPy round trip costs milliseconds."""
-
-    def __init__(self, n_vars: int, allowed: frozenset[int], ops: OperatorSet, size: int = 20_000):
-        self.n_vars, self.allowed, self.ops, self.size = n_vars, allowed, ops, size
-        self.known: dict[Expr, Expr] = {}
-
-    def __call__(self, expr: Expr) -> Expr:
-        found = self.known.get(expr)
-        if found is None:
-            if len(self.known) >= self.size:
-                self.known.clear()
-            found = self.known[expr] = simplify(expr, self.n_vars, self.allowed, self.ops)
-        return found
 
 
 __all__ = ["SearchSettings", "SearchResult", "Progress", "search"]

@@ -111,15 +111,18 @@ class LeastSquares(Objective):
         target = np.asarray(target, dtype=np.float64)
         if phi is None:
             offset = np.ones_like(target)
-        elif isinstance(phi, np.ndarray) or np.ndim(phi) == 2 and not hasattr(phi, "indices"):
-            phi = np.asarray(phi, dtype=np.float64)
-            if phi.shape[0] != target.shape[0]:
-                raise ValueError(f"phi has {phi.shape[0]} rows but the target has {target.shape[0]}")
-            offset = phi @ np.ones(phi.shape[1])
-            phi = jnp.asarray(phi, dtype)
-        else:  # jax.experimental.sparse.BCOO
-            offset = np.asarray(phi @ jnp.ones(phi.shape[1], phi.dtype), dtype=np.float64)
-            phi = phi.astype(dtype)
+        else:
+            sparse = hasattr(phi, "indices")  # jax.experimental.sparse.BCOO
+            if not sparse:
+                phi = np.asarray(phi, dtype=np.float64)
+            if len(phi.shape) != 2 or phi.shape[0] != target.shape[0]:
+                raise ValueError(f"phi must have shape ({target.shape[0]}, R) to match the target, got {phi.shape}")
+            if sparse:
+                phi = phi.astype(dtype)
+                offset = np.asarray(phi @ jnp.ones(phi.shape[1], dtype), dtype=np.float64)
+            else:
+                offset = phi @ np.ones(phi.shape[1])
+                phi = jnp.asarray(phi, dtype)
         return LeastSquares(jnp.asarray(target, dtype), phi, jnp.asarray(offset, dtype), scaling)
 
     def restrict(self, rows: np.ndarray) -> "LeastSquares | None":

@@ -215,6 +215,10 @@ def resolve(names, arity: int, ops: OperatorSet = BUILTIN) -> tuple[int, ...]:
 
 
 def split_by_arity(names, ops: OperatorSet = BUILTIN) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Split a mixed list of operator names into (binary, unary); unknown names raise."""
+    """Split a mixed list of operator names into (binary, unary); unknown names, and
+    ternary ones (which a caller of this two-way split would drop), raise."""
     by = ops.split_by_arity(names)
+    if by[3]:
+        raise UnknownOperatorError(f"operator {by[3][0]!r} takes three arguments; only unary and binary "
+                                   f"operators can be chosen here")
     return by[2], by[1]

@@ -59,13 +59,18 @@ class HallOfFame:
         return [self.best[c] for c in sorted(self.best)]
 
     def front(self) -> list[Member]:
-        """Members whose loss is lower than that of every simpler member, by complexity."""
-        out: list[Member] = []
-        for c in sorted(self.best):
-            m = self.best[c]
-            if not out or m.loss < out[-1].loss:
-                out.append(m)
-        return out
+        """The Pareto front of the held members (:func:`pareto_front`)."""
+        return pareto_front(self.members())
+
+
+def pareto_front(members: list[Member]) -> list[Member]:
+    """Members whose loss is lower than that of every simpler member, by complexity
+    (``members`` sorted by complexity, simplest first)."""
+    out: list[Member] = []
+    for m in members:
+        if not out or m.loss < out[-1].loss:
+            out.append(m)
+    return out
 
 
 def scores(front: list[Member]) -> list[float]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .constants import fit_constants as default_fitter
 from .objectives import Objective
-from .pareto import Member
+from .pareto import Member, pareto_front
 
 
 @dataclass
@@ -35,7 +35,8 @@ class Problem:
     """A search problem (see the module docstring).
 
     ``polish(members, final)`` receives the hall of fame (the best member at each
-    complexity, simplest first) and returns the finished Pareto front; ``final`` is False for the quick finish of a checkpoint.
+    complexity, simplest first) and returns the finished Pareto front; ``final`` is False
+    for the quick finish of a checkpoint.
     ``fit_constants(evaluator, objective, exprs, iterations, capacity, seed)`` returns
     ``(fitted expressions, losses)``.  ``dtype`` is the evaluator's compute type.
     """
@@ -67,10 +68,4 @@ class Problem:
 
     def finish(self, members: list[Member], final: bool = True) -> list[Member]:
         """The finished front of the hall of fame's ``members`` (simplest first)."""
-        if self.polish is not None:
-            return self.polish(members, final)
-        front: list[Member] = []
-        for m in members:
-            if not front or m.loss < front[-1].loss:
-                front.append(m)
-        return front
+        return self.polish(members, final) if self.polish is not None else pareto_front(members)

@@ -125,3 +125,8 @@ def test_split_by_arity_unknown_lists_all_names():
     assert "'foo'" in message
     for op in OPERATORS:
         assert op.name in message
+
+
+def test_split_by_arity_refuses_ternary_rather_than_dropping_them():
+    with pytest.raises(UnknownOperatorError, match="'fma' takes three arguments"):
+        split_by_arity(["+", "fma"])

@@ -18,9 +18,11 @@ from search.problem import Problem
 
 #: Rows a candidate is scored on while searching (the final front is refit on all rows).
 DEFAULT_BATCH_SIZE = 500
+#: Whether candidates are scored after the optimal ``a f + b``.
+DEFAULT_LINEAR_SCALING = True
 
 
-def formula_problem(X: np.ndarray, y: np.ndarray, *, linear_scaling: bool = True,
+def formula_problem(X: np.ndarray, y: np.ndarray, *, linear_scaling: bool = DEFAULT_LINEAR_SCALING,
                     batch_size: int = DEFAULT_BATCH_SIZE, seed: int = 0,
                     names: list[str] | None = None) -> Problem:
     """The problem ``y ~ f(X)`` for ``X (R, n_vars)``, ``y (R,)`` (see the module docstring)."""
