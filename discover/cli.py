@@ -15,7 +15,7 @@ from .errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import codegen_command, fit_command
+    from . import codegen_command, fit_command, pde_command
 
     parser = argparse.ArgumentParser(
         prog="discover",
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     fit_command.add_parser(subparsers)
     codegen_command.add_parser(subparsers)
+    pde_command.add_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,181 @@
+"""Field data for PDE discovery: fields u(t, x[, y]) on a grid, read from HDF5 or NPZ.
+
+Layout (what ``discover simulate`` writes): one dataset per field, shape ``(nt, nx)`` or
+``(nt, nx, ny)``; one 1-D dataset per coordinate (default names ``t``, ``x``, ``y``).
+Optional root attributes: ``periodic`` (bool: the spatial axes wrap around), ``case``,
+``equation``, ``rhs``, ``known``, ``hidden`` (JSON strings), ``noise``.  NPZ files hold
+the same arrays, attributes as 0-d arrays.
+
+:func:`load_fields` validates everything the methods rely on and raises
+:class:`~discover.errors.DataError` with one line otherwise: a missing dataset (listing
+what the file holds), fields whose shapes disagree with the coordinates or with each
+other, NaN/inf, coordinates that are not strictly increasing.  Uniform spacing is
+checked where a method needs it (:func:`discover.pde.derivatives.uniform_spacing`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+
+from ..data import _frozen, _numeric, _sniff
+from ..errors import DataError
+
+DEFAULT_FIELDS = ("u",)
+DEFAULT_COORDS = ("t", "x", "y")
+
+
+@dataclass(frozen=True)
+class FieldData:
+    """Fields on a tensor grid.
+
+    ``fields[name]`` has shape ``(nt, nx[, ny])``; ``coords`` maps the axis names in axis
+    order (time first) to 1-D arrays of those lengths.  ``periodic`` says whether the
+    spatial axes wrap around.  ``attrs`` carries the file's metadata (e.g. the true
+    equation of simulated data).
+    """
+
+    fields: dict[str, np.ndarray]
+    coords: dict[str, np.ndarray]
+    periodic: bool = False
+    attrs: dict = field(default_factory=dict)
+    path: str | None = None
+
+    @property
+    def field_names(self) -> list[str]:
+        return list(self.fields)
+
+    @property
+    def axis_names(self) -> list[str]:
+        return list(self.coords)
+
+    @property
+    def space_names(self) -> list[str]:
+        return self.axis_names[1:]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return next(iter(self.fields.values())).shape
+
+    def spacings(self) -> tuple[float, ...]:
+        """Grid spacing per axis (DataError where an axis is not uniform)."""
+        from .derivatives import uniform_spacing
+
+        return tuple(uniform_spacing(values, name) for name, values in self.coords.items())
+
+
+def load_fields(path: str | os.PathLike, fields: Sequence[str] | None = None,
+                coords: Sequence[str] | None = None, periodic: bool | None = None) -> FieldData:
+    """Read and validate ``fields`` (default ``u``) and ``coords`` (default ``t,x`` or
+    ``t,x,y`` by the fields' dimension) from an HDF5 or NPZ file.  ``periodic`` overrides
+    the file's ``periodic`` attribute (default False when the file has none)."""
+    path = os.fspath(path)
+    try:
+        kind = _sniff(path)
+        if kind == "csv":
+            raise DataError("field data must be HDF5 or NPZ (one dataset per field and per coordinate)")
+        arrays, attrs = _read_hdf5(path) if kind == "hdf5" else _read_npz(path)
+        return fields_from_arrays(arrays, attrs, fields, coords, periodic, path)
+    except DataError as exc:
+        raise DataError(f"{path}: {exc}") from None
+
+
+def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence[str] | None = None,
+                       coords: Sequence[str] | None = None, periodic: bool | None = None,
+                       path: str | None = None) -> FieldData:
+    """Validate in-memory arrays (same names as in a file) into :class:`FieldData`."""
+    attrs = dict(attrs or {})
+    field_names = list(fields or DEFAULT_FIELDS)
+    if len(set(field_names)) != len(field_names):
+        raise DataError(f"field names repeat: {', '.join(field_names)}")
+    for name in field_names:
+        if name not in arrays:
+            raise DataError(f"no dataset '{name}' (holds: {_contents(arrays)}); name the fields with --fields")
+    values = {name: _numeric(np.asarray(arrays[name]), f"field '{name}'") for name in field_names}
+    ndim = values[field_names[0]].ndim
+    if ndim not in (2, 3):
+        raise DataError(f"field '{field_names[0]}' has shape {values[field_names[0]].shape}; "
+                        "fields must be (nt, nx) or (nt, nx, ny)")
+    axis_names = list(coords or DEFAULT_COORDS[:ndim])
+    if len(axis_names) != ndim:
+        raise DataError(f"{len(axis_names)} coordinates ({', '.join(axis_names)}) for fields of dimension {ndim}; "
+                        f"give {ndim} names with --coords, time first")
+    axes = {}
+    for name in axis_names:
+        if name not in arrays:
+            raise DataError(f"no coordinate dataset '{name}' (holds: {_contents(arrays)}); name them with --coords")
+        axis = _numeric(np.asarray(arrays[name]), f"coordinate '{name}'").astype(np.float64).ravel()
+        if not np.all(np.isfinite(axis)):
+            raise DataError(f"coordinate '{name}' has NaN or inf values")
+        if axis.size > 1 and not np.all(np.diff(axis) > 0):
+            raise DataError(f"coordinate '{name}' is not strictly increasing; sort the data along that axis")
+        axes[name] = axis
+    shape = tuple(axis.size for axis in axes.values())
+    for name, value in values.items():
+        if value.shape != shape:
+            expected = " x ".join(f"{n}={s}" for n, s in zip(axis_names, shape))
+            raise DataError(f"field '{name}' has shape {value.shape} but the coordinates give ({expected}); "
+                            "fields are stored time first, then x[, y]")
+        bad = ~np.isfinite(value)
+        if bad.any():
+            first = np.unravel_index(np.argmax(bad), value.shape)
+            raise DataError(f"field '{name}' has {int(bad.sum())} NaN/inf values (first at index {tuple(map(int, first))}); "
+                            "remove or interpolate them")
+    if periodic is None:
+        periodic = bool(attrs.get("periodic", False))
+    return FieldData({n: _frozen(v) for n, v in values.items()}, {n: _frozen(a) for n, a in axes.items()},
+                     periodic, attrs, path)
+
+
+def _contents(arrays: dict) -> str:
+    return ", ".join(f"'{name}' {np.shape(value)}" for name, value in arrays.items()) or "nothing"
+
+
+def _read_hdf5(path: str) -> tuple[dict, dict]:
+    try:
+        with h5py.File(path, "r") as handle:
+            arrays = {name: obj[()] for name, obj in handle.items() if isinstance(obj, h5py.Dataset)}
+            attrs = {key: _plain(value) for key, value in handle.attrs.items()}
+    except OSError as exc:
+        raise DataError(f"cannot read as HDF5 ({exc}); the file may be truncated or corrupt") from None
+    return arrays, attrs
+
+
+def _read_npz(path: str) -> tuple[dict, dict]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = {name: npz[name] for name in npz.files}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"cannot read as NPZ ({exc}); save numeric arrays with numpy.savez") from None
+    arrays = {k: v for k, v in raw.items() if v.ndim >= 1}
+    attrs = {k: _plain(v[()]) for k, v in raw.items() if v.ndim == 0}
+    return arrays, attrs
+
+
+def _plain(value):
+    """An attribute as a plain Python value (bytes decoded, NumPy scalars unwrapped)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return value
+
+
+def json_attr(attrs: dict, key: str) -> dict:
+    """A JSON-string attribute (``rhs``, ``known``, ``hidden``) as a dict, ``{}`` if absent."""
+    text = attrs.get(key)
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, json.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}

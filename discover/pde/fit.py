@@ -1,0 +1,297 @@
+"""Sparse-regression PDE discovery: ``u_t = Σ_j w_j θ_j(U)`` with few nonzero ``w``.
+
+For each field ``f`` the linear system ``b_f ≈ G w_f`` is built in one of two ways:
+
+* **weak** (default): one row per compactly supported test function ``φ_k``;
+  ``b_k = ∫ φ_k ∂_t f = -∫ (∂_t φ_k) f`` and ``G_kj = ∫ φ_k ∂^α g_j(U) =
+  (-1)^|α| ∫ (∂^α φ_k) g_j(U)`` (:mod:`discover.pde.weak`), so the noisy data is never
+  differentiated;
+* **strong**: one row per sampled grid point; ``∂_t f`` and ``∂^α g_j(U)`` estimated by
+  finite differences, spectral or Savitzky–Golay derivatives (:mod:`discover.pde.derivatives`).
+
+A known part (hidden-term mode) is moved to the left: ``b_f -= G_known c_known``.  The
+coefficients come from :func:`discover.pde.sparse.mstls`, their spread from a bootstrap
+over rows at the chosen threshold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+from ..errors import DataError, UserError
+from . import library as lib
+from .data import FieldData
+from .derivatives import derivative
+from .sparse import bootstrap, mstls
+from .weak import WeakForm, choose_half_widths
+
+METHODS = ("weak", "strong")
+DERIVATIVE_METHODS = ("fd", "spectral", "savgol")
+DEFAULT_MAX_QUERIES = 4096
+DEFAULT_MAX_POINTS = 20_000
+
+
+@dataclass
+class PDESettings:
+    """How the discovery runs; every field has the CLI's default."""
+
+    method: str = "weak"
+    derivative: str | None = None  # strong form (and pointwise terms): default savgol, spectral when periodic & clean
+    max_order: int | None = None  # default 4 in 1-D, 2 in 2-D
+    max_degree: int = lib.DEFAULT_MAX_DEGREE
+    derivative_degree: int = lib.DEFAULT_DERIVATIVE_DEGREE
+    extra_terms: Sequence[str] = ()
+    known: dict[str, str] = field(default_factory=dict)
+    max_queries: int = DEFAULT_MAX_QUERIES
+    max_points: int = DEFAULT_MAX_POINTS
+    bootstrap: int = 64
+    seed: int = 0
+
+    def order(self, n_space: int) -> int:
+        return self.max_order if self.max_order is not None else (4 if n_space == 1 else 2)
+
+
+@dataclass
+class TermFit:
+    """One term of a found equation, in expanded form (``u*u_x``)."""
+
+    term: str
+    coefficient: float
+    std: float
+    inclusion: float
+
+
+@dataclass
+class FieldEquation:
+    """``lhs = known + rhs`` for one field; ``rhs`` is the found part (SymPy text)."""
+
+    field: str
+    rhs: str
+    known: str | None
+    terms: list[TermFit]
+    residual: float
+    alternatives: list[dict]
+
+    @property
+    def lhs(self) -> str:
+        return f"{self.field}_t"
+
+    def equation(self) -> str:
+        rhs = self.rhs if not self.known else f"{self.known} + [{self.rhs}]"
+        return f"{self.lhs} = {rhs}"
+
+
+@dataclass
+class PDEFit:
+    equations: list[FieldEquation]
+    library: list[str]
+    rows: str
+    seconds: float
+    settings: PDESettings
+
+
+def validate_settings(data: FieldData, settings: PDESettings) -> None:
+    """UserError for settings that cannot work with this data."""
+    if settings.method not in METHODS:
+        raise UserError(f"unknown method {settings.method!r}; choose one of {', '.join(METHODS)}")
+    if settings.derivative is not None and settings.derivative not in DERIVATIVE_METHODS:
+        raise UserError(f"unknown derivative method {settings.derivative!r}; choose one of {', '.join(DERIVATIVE_METHODS)}")
+    if settings.derivative == "spectral" and not data.periodic:
+        raise UserError("spectral derivatives need periodic data; use --derivative fd or savgol, or --periodic")
+    order = settings.order(len(data.space_names))
+    if not 0 <= order <= 6:
+        raise UserError(f"--max-order must be between 0 and 6, not {order}")
+    if settings.max_degree < 1:
+        raise UserError(f"--max-degree must be at least 1, not {settings.max_degree}")
+    unknown = sorted(set(settings.known) - set(data.field_names))
+    if unknown:
+        raise UserError(f"--known names field {unknown[0]!r}, which is not one of the fields "
+                        f"({', '.join(data.field_names)})")
+
+
+def build_library(data: FieldData, settings: PDESettings) -> list[lib.Term]:
+    axes = data.space_names
+    terms = lib.default_library(data.field_names, len(axes), settings.order(len(axes)), settings.max_degree,
+                                settings.derivative_degree)
+    try:
+        extra = lib.parse_terms(list(settings.extra_terms), data.field_names, axes)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return terms + [t for t in extra if t not in terms]
+
+
+def parse_known(data: FieldData, settings: PDESettings) -> dict[str, list[tuple[float, lib.Term]]]:
+    known = {}
+    for name, text in settings.known.items():
+        try:
+            expr = lib.parse_expression(text, data.field_names, data.space_names, what="known part")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        known[name] = lib.as_terms(expr, data.field_names, data.space_names)
+    return known
+
+
+class Columns:
+    """Evaluates library terms as columns of ``G`` for one method (weak or strong)."""
+
+    def __init__(self, data: FieldData, settings: PDESettings):
+        self.data = data
+        self.settings = settings
+        self.spacings = data.spacings()
+        self.axes = data.space_names
+        self.symbols = [sympy.Symbol(f) for f in data.field_names]
+        self._derivatives: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+        noisy = data.attrs.get("noise", None)
+        default = "spectral" if data.periodic and noisy == 0 else "savgol"
+        self.derivative_method = settings.derivative or default
+        if settings.method == "weak":
+            self._setup_weak()
+        else:
+            self._setup_strong()
+
+    # -- evaluation of the inner functions and their derivatives -----------------------
+    def values(self, expr: sympy.Expr) -> np.ndarray:
+        """A SymPy expression of the fields (and derivative symbols) on the grid."""
+        names = sorted(expr.free_symbols, key=str)
+        arrays = [self.field_or_derivative(s.name) for s in names]
+        fn = sympy.lambdify(names, expr, "numpy")
+        return np.broadcast_to(np.asarray(fn(*arrays), dtype=np.float64), self.data.shape)
+
+    def field_or_derivative(self, name: str) -> np.ndarray:
+        if name in self.data.fields:
+            return self.data.fields[name]
+        field, _, letters = name.partition("_")
+        alpha = tuple(letters.count(a) for a in self.axes)
+        return self.spatial_derivative(self.data.fields[field], alpha, key=(field, alpha))
+
+    def spatial_derivative(self, values: np.ndarray, alpha: Sequence[int], key=None) -> np.ndarray:
+        if key is not None and key in self._derivatives:
+            return self._derivatives[key]
+        out = values
+        for axis, order in enumerate(alpha, start=1):
+            if order:
+                out = derivative(out, self.spacings[axis], axis, order, method=self.derivative_method,
+                                 periodic=self.data.periodic)
+        if key is not None:
+            self._derivatives[key] = out
+        return out
+
+    # -- the two methods -----------------------------------------------------------------
+    def _setup_weak(self):
+        first = self.data.fields[self.data.field_names[0]]
+        periodic = (self.data.periodic,) * len(self.axes)
+        max_orders = (1,) + (max(self.settings.order(len(self.axes)), 1),) * len(self.axes)
+        names = tuple(self.data.axis_names)
+        widths = choose_half_widths(first, self.spacings, periodic, max_orders=max_orders, axis_names=names)
+        # Centers a quarter support apart: many more equations than library terms, and
+        # max_queries bounds their number on large grids.
+        strides = [max(1, m // 4) for m in widths]
+        self.weak = WeakForm(first.shape, self.spacings, widths, periodic=periodic, max_orders=max_orders,
+                             strides=strides, max_queries=self.settings.max_queries, axis_names=names)
+        self.rows = self.weak.describe()
+
+    def _setup_strong(self):
+        shape = self.data.shape
+        margin = [min(8, n // 8) for n in shape]
+        if self.data.periodic:
+            margin[1:] = [0] * (len(shape) - 1)
+        ranges = [np.arange(m, n - m) for m, n in zip(margin, shape)]
+        grid = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, len(shape))
+        if len(grid) > self.settings.max_points:
+            rng = np.random.default_rng(self.settings.seed)
+            grid = grid[np.sort(rng.choice(len(grid), self.settings.max_points, replace=False))]
+        self.points = tuple(grid.T)
+        self.rows = f"{len(grid)} grid points of {int(np.prod(shape))} (edges of {margin} points skipped)"
+
+    def time_derivative(self, field: str) -> np.ndarray:
+        values = self.data.fields[field]
+        if self.settings.method == "weak":
+            return self.weak.term(values, (1,) + (0,) * len(self.axes))
+        method = "fd" if self.derivative_method == "spectral" else self.derivative_method
+        return derivative(values, self.spacings[0], 0, 1, method=method, periodic=False)[self.points]
+
+    def column(self, term: lib.Term) -> np.ndarray:
+        values = self.values(term.inner)
+        if self.settings.method == "weak":
+            if term.pointwise or not term.order:
+                return self.weak.term(values, (0,) * (1 + len(self.axes)))
+            return self.weak.term(values, (0,) + tuple(term.alpha))
+        return self.spatial_derivative(values, term.alpha)[self.points]
+
+
+def fit_pde(data: FieldData, settings: PDESettings | None = None,
+            progress: Callable[[str], None] | None = None) -> PDEFit:
+    """Discover one equation per field (see the module docstring)."""
+    settings = settings or PDESettings()
+    validate_settings(data, settings)
+    say = progress or (lambda message: None)
+    start = time.perf_counter()
+    terms = build_library(data, settings)
+    known = parse_known(data, settings)
+    say(f"building the {settings.method}-form system")
+    columns = Columns(data, settings)
+    G = np.column_stack([columns.column(t) for t in terms])
+    if not np.all(np.isfinite(G)):
+        bad = [terms[j].label(columns.axes) for j in np.flatnonzero(~np.all(np.isfinite(G), axis=0))]
+        raise DataError(f"library terms {', '.join(bad)} are not finite on this data; drop them from --terms")
+    expansion = _expansion(terms, data.field_names, columns.axes)
+    equations = []
+    for name in data.field_names:
+        say(f"sparse regression for {name}_t")
+        b = columns.time_derivative(name)
+        known_text = None
+        if name in known:
+            b = b - sum(c * columns.column(t) for c, t in known[name])
+            known_text = settings.known[name]
+        equations.append(_fit_field(name, G, b, terms, expansion, known_text, settings))
+    return PDEFit(equations, [t.label(columns.axes) for t in terms], columns.rows,
+                  time.perf_counter() - start, settings)
+
+
+def _expansion(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]:
+    """Monomials of the expanded terms and the matrix ``M`` with ``expanded = M @ w``."""
+    monomials: list[sympy.Expr] = []
+    index: dict[sympy.Expr, int] = {}
+    entries = []
+    for j, term in enumerate(terms):
+        for monomial, c in lib.coefficients_by_monomial(term.expanded(fields, axes)).items():
+            if monomial not in index:
+                index[monomial] = len(monomials)
+                monomials.append(monomial)
+            entries.append((index[monomial], j, c))
+    M = np.zeros((len(monomials), len(terms)))
+    for i, j, c in entries:
+        M[i, j] += c
+    return monomials, M
+
+
+def _fit_field(name, G, b, terms, expansion, known_text, settings) -> FieldEquation:
+    monomials, M = expansion
+    fit = mstls(G, b)
+    ensemble = bootstrap(G, b, fit.threshold, settings.bootstrap, settings.seed)
+    expanded = M @ fit.coefficients
+    samples = ensemble.samples @ M.T  # (B, monomials)
+    term_fits = []
+    for i in np.argsort(-np.abs(expanded)):
+        if expanded[i] == 0.0 or abs(expanded[i]) < 1e-12 * np.abs(expanded).max():
+            continue
+        kept = samples[:, i] != 0
+        std = float(samples[kept, i].std(ddof=1)) if kept.sum() > 1 else 0.0
+        term_fits.append(TermFit(sympy.sstr(monomials[i]), float(expanded[i]), std, float(kept.mean())))
+    rhs = _rhs_text(monomials, expanded)
+    alternatives = [{"rhs": _rhs_text(monomials, M @ w), "loss": loss, "residual": residual}
+                    for loss, residual, w in fit.alternatives[:8]]
+    return FieldEquation(name, rhs, known_text, term_fits, fit.residual, alternatives)
+
+
+def _rhs_text(monomials, coefficients) -> str:
+    total = sympy.Integer(0)
+    for monomial, c in zip(monomials, coefficients):
+        if c != 0.0:
+            total += sympy.Float(float(c), 8) * monomial
+    return sympy.sstr(total)

@@ -1,0 +1,357 @@
+"""Free-form right-hand sides found by the evolutionary engine (``search``).
+
+Two problems of the engine, one per field:
+
+* **evolve** — weak-form residuals through the engine's linear-map objective.  A
+  candidate ``h(U[, U_x, ...])`` is evaluated pointwise on the grid (the leaves are the
+  fields, plus estimated derivatives when ``max_order`` allows them); the objective is
+  ``‖a Φ h + b Φ1 - (b_t - known)‖²`` with ``Φ`` the ``(K, N)`` sparse matrix of test
+  functions (:meth:`discover.pde.weak.WeakForm.matrix`) and ``b_t`` the weak time
+  derivative.  The search runs on a grid coarsened to at most ``SEARCH_POINTS`` points;
+  the front is refit in float64 on the full grid.
+* **solver** — for sparse observations (few snapshots): every candidate of a population
+  is integrated at once, ``u_t = known(u) + h(u)``, from each observed snapshot to the
+  next (RK4 in ``lax.scan``, spatial derivatives of the known part spectral), and scored
+  by the mean squared mismatch with the next snapshot.  No derivative of the sparse data
+  is taken.  Constants are fitted derivative-free by the engine.  The chosen model is
+  then simulated past the data to report whether it stays bounded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy
+from scipy.optimize import least_squares
+
+from search.evolve import SearchSettings, search
+from search.expression import complexity, constants, to_sympy, with_constants
+from search.numbers import shortest_decimal
+from search.numpy_eval import evaluate
+from search.objectives import Custom, LeastSquares
+from search.pareto import HallOfFame, Member, select
+from search.polish import noise_tolerance, scaled
+from search.problem import Problem
+
+from ..errors import UserError
+from . import library as lib
+from .data import FieldData
+from .fit import Columns, FieldEquation, PDEFit, PDESettings, TermFit, parse_known, validate_settings
+from .weak import WeakForm, choose_half_widths
+
+SEARCH_POINTS = 8192
+MIN_WEAK_SNAPSHOTS = 12
+BINARY = ("+", "-", "*")
+UNARY = ("square", "cube", "exp", "sin", "neg")
+
+
+def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: float,
+               progress: Callable[[str], None] | None = None) -> tuple[PDEFit, dict]:
+    """``discover pde --method evolve|solver``: one search per field."""
+    say = progress or (lambda message: None)
+    validate_settings(data, PDESettings(**{**settings.__dict__, "method": "weak"}))
+    start = time.perf_counter()
+    known = parse_known(data, settings)
+    per_field = time_limit / len(data.field_names)
+    if method == "evolve":
+        equations, rows = _evolve(data, settings, known, per_field, say)
+        extra = {}
+    elif method == "solver":
+        equations, rows, extra = _solver(data, settings, known, per_field, say)
+    else:
+        raise UserError(f"unknown method {method!r}")
+    return PDEFit(equations, [], rows, time.perf_counter() - start, settings), extra
+
+
+def _search_settings(settings: PDESettings, time_limit: float, n_leaves: int) -> SearchSettings:
+    return SearchSettings(binary_operators=BINARY, unary_operators=UNARY, maxsize=15, populations=4,
+                          population_size=48, niterations=100_000, timeout_in_seconds=time_limit,
+                          random_state=settings.seed, tolerance=1e-14)
+
+
+def _leaf_names(data: FieldData, settings: PDESettings, hidden: bool) -> list[str]:
+    """The fields, plus their spatial derivatives up to ``max_order`` (none by default in
+    hidden-term mode, where ``h`` is usually a function of the fields alone)."""
+    names = list(data.field_names)
+    order = (settings.max_order or 0) if hidden else settings.order(len(data.space_names))
+    for field in data.field_names:
+        for k in range(1, order + 1):
+            for alpha in lib._multi_indices(len(data.space_names), k):
+                names.append(lib.derivative_name(field, alpha, data.space_names))
+    return names
+
+
+def _coarsen(data: FieldData, limit: int) -> FieldData:
+    """Every ``s``-th point along each axis, ``s`` the smallest stride leaving <= ``limit`` points."""
+    stride = 1
+    while np.prod([math.ceil(n / stride) for n in data.shape]) > limit and stride < min(data.shape) // 8:
+        stride += 1
+    if stride == 1:
+        return data
+    index = tuple(slice(None, None, stride) for _ in data.shape)
+    return FieldData({k: v[index] for k, v in data.fields.items()},
+                     {k: v[::stride] for k, v in data.coords.items()}, data.periodic, data.attrs, data.path)
+
+
+class _WeakSystem:
+    """Leaves ``(n_leaves, N)``, the map ``Φ (K, N)`` and target ``(K,)`` of one field."""
+
+    def __init__(self, data: FieldData, settings: PDESettings, known, field: str, leaf_names: list[str]):
+        columns = Columns(data, PDESettings(**{**settings.__dict__, "method": "weak"}))
+        self.rows = columns.rows
+        self.leaves = np.stack([columns.field_or_derivative(n).ravel() for n in leaf_names])
+        target = columns.time_derivative(field)
+        for c, term in known.get(field, []):
+            target = target - c * columns.column(term)
+        self.target = target
+        self.phi = columns.weak.matrix((0,) * (1 + len(data.space_names)))
+
+
+def _evolve(data, settings, known, time_limit, say):
+    equations, rows = [], ""
+    for field in data.field_names:
+        hidden = field in known
+        names = _leaf_names(data, settings, hidden)
+        say(f"weak-form search for {field}_t ({'hidden term' if hidden else 'whole right-hand side'})")
+        coarse = _WeakSystem(_coarsen(data, SEARCH_POINTS), settings, known, field, names)
+        full = _WeakSystem(data, settings, known, field, names)
+        rows = full.rows
+        phi = jax.experimental.sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
+        problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi),
+                          leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
+        result = search(problem, _search_settings(settings, time_limit, len(names)))
+        equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
+                                              lambda m, s=full: _weak_residual(m.expr, s)))
+    return equations, rows
+
+
+def _weak_values(expr, system: _WeakSystem) -> np.ndarray:
+    return system.phi @ evaluate(expr, system.leaves.T)
+
+
+def _weak_residual(expr, system: _WeakSystem) -> float:
+    g = _weak_values(expr, system)
+    return float(np.linalg.norm(g - system.target) / max(np.linalg.norm(system.target), 1e-300))
+
+
+def _polish_weak(members: list[Member], system: _WeakSystem) -> list[Member]:
+    """Fold the optimal ``a h + b`` into each member, refit its constants in float64 on the
+    full weak system, round constants within noise, keep the Pareto front."""
+    front = HallOfFame()
+    target = system.target
+    ones = system.phi @ np.ones(system.phi.shape[1])
+    var = float(np.var(target))
+    for member in members:
+        g = _weak_values(member.expr, system)
+        if not np.all(np.isfinite(g)):
+            continue
+        design = np.column_stack([g, ones])
+        (a, b), *_ = np.linalg.lstsq(design, target, rcond=None)
+        expr = _refit(scaled(member.expr, float(a), float(b)), system)
+        loss = _loss(expr, system)
+        expr = _round_constants(expr, system, loss, var)
+        front.consider(expr, _loss(expr, system), complexity(expr))
+    return front.front()
+
+
+def _loss(expr, system) -> float:
+    r = _weak_values(expr, system) - system.target
+    value = float(np.mean(r * r))
+    return value if math.isfinite(value) else math.inf
+
+
+def _refit(expr, system):
+    c0 = np.asarray(constants(expr), dtype=np.float64)
+    if not len(c0):
+        return expr
+
+    def resid(theta):
+        r = _weak_values(with_constants(expr, theta), system) - system.target
+        return np.where(np.isfinite(r), r, 1e150)
+
+    try:
+        theta = least_squares(resid, c0, method="lm" if len(system.target) > len(c0) else "trf",
+                              xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=100 * (len(c0) + 1)).x
+    except (ValueError, np.linalg.LinAlgError):
+        return expr
+    fitted = with_constants(expr, theta)
+    return fitted if _loss(fitted, system) <= _loss(expr, system) else expr
+
+
+def _round_constants(expr, system, loss, var):
+    """Each constant to its shortest decimal whose loss stays within the noise tolerance."""
+    tol = noise_tolerance(loss, len(system.target), var)
+    values = list(constants(expr))
+    for i, c in enumerate(values):
+        for rel in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+            trial = values.copy()
+            trial[i] = shortest_decimal(c, rel)
+            candidate = with_constants(expr, trial)
+            if _loss(candidate, system) <= loss + tol:
+                values = trial
+                break
+    return with_constants(expr, values)
+
+
+def _equation_from_front(field, front, names, known, settings, n_rows, residual) -> FieldEquation:
+    symbols = [sympy.Symbol(n) for n in names]
+    if not front:
+        raise UserError(f"the search found no finite model for {field}_t; give it more time (--time-limit)")
+    chosen = front[select(front, "best", n_rows)]
+    rhs = sympy.expand(to_sympy(chosen.expr, symbols))
+    terms = [TermFit(sympy.sstr(m), c, 0.0, 1.0)
+             for m, c in sorted(lib.coefficients_by_monomial(rhs).items(), key=lambda kv: -abs(kv[1]))]
+    alternatives = [{"rhs": sympy.sstr(sympy.expand(to_sympy(m.expr, symbols))), "loss": m.loss,
+                     "complexity": m.complexity, "residual": residual(m)} for m in front]
+    known_text = settings.known.get(field)
+    return FieldEquation(field, sympy.sstr(rhs), known_text, terms, residual(chosen), alternatives)
+
+
+# ----------------------------------------------------------------------------- solver in the loop
+
+
+def spectral_operator(known_terms, data: FieldData, field_index: dict[str, int]):
+    """The known part as a JAX function of the state ``(..., n_fields, nx[, ny])``, spatial
+    derivatives by FFT on the periodic grid."""
+    shape = data.shape[1:]
+    spacings = data.spacings()[1:]
+    wavenumbers = [2j * np.pi * np.fft.fftfreq(n, d) for n, d in zip(shape, spacings)]
+    grids = np.meshgrid(*wavenumbers, indexing="ij")
+    axes = tuple(range(-len(shape), 0))
+    fields = data.field_names
+
+    def symbol(alpha):
+        out = np.ones(shape, dtype=np.complex128)
+        for k, order in zip(grids, alpha):
+            out = out * k**order
+        return jnp.asarray(out)
+
+    parts = []
+    for c, term in known_terms:
+        if term.pointwise:
+            raise UserError("with --method solver the known part must be a sum of derivatives of the fields and "
+                            "functions of the fields (no products with derivatives)")
+        fn = sympy.lambdify([sympy.Symbol(f) for f in fields], term.inner, "jax")
+        parts.append((c, fn, symbol(term.alpha) if term.order else None))
+
+    def apply(state):
+        values = [state[..., field_index[f], *([slice(None)] * len(shape))] for f in fields]
+        total = jnp.zeros_like(values[0])
+        for c, fn, mult in parts:
+            g = jnp.broadcast_to(fn(*values), values[0].shape)
+            if mult is not None:
+                g = jnp.real(jnp.fft.ifftn(mult * jnp.fft.fftn(g, axes=axes), axes=axes))
+            total = total + c * g
+        return total
+
+    return apply
+
+
+def _substeps(known_terms, data: FieldData, interval: float) -> int:
+    """RK4 steps per observation interval: stable for the known part's stiffest mode."""
+    spacings = data.spacings()[1:]
+    k_max = max(np.pi / d for d in spacings)
+    rate = sum(abs(c) * k_max ** term.order for c, term in known_terms if term.order) + 1.0
+    return max(4, int(math.ceil(interval * rate / 2.0)))
+
+
+def _solver(data: FieldData, settings: PDESettings, known, time_limit, say):
+    if not data.periodic:
+        raise UserError("--method solver integrates on a periodic grid; pass --periodic if the data wraps around")
+    t = data.coords[data.axis_names[0]]
+    intervals = np.diff(t)
+    if not np.allclose(intervals, intervals[0], rtol=1e-6):
+        raise UserError("--method solver needs snapshots evenly spaced in time")
+    fields = data.field_names
+    index = {f: i for i, f in enumerate(fields)}
+    stacked = np.stack([data.fields[f] for f in fields], axis=1)  # (nt, n_fields, *space)
+    equations, extra = [], {}
+    for field in fields:
+        say(f"solver-in-the-loop search for {field}_t")
+        known_terms = known.get(field, [])
+        steps = _substeps(known_terms, data, float(intervals[0]))
+        objective, baseline = _trajectory_objective(stacked, index[field], known_terms, data, index,
+                                                    float(intervals[0]), steps)
+        start = stacked[:-1].reshape(len(stacked) - 1, len(fields), -1)  # (S-1, n_fields, R)
+        leaves = np.moveaxis(start, 1, 0).reshape(len(fields), -1)  # (n_fields, (S-1) R)
+        problem = Problem(leaves=leaves, objective=objective, leaf_names=fields, baseline=baseline)
+        result = search(problem, _search_settings(settings, time_limit, len(fields)))
+        equation = _equation_from_front(field, result.front, fields, known, settings, leaves.shape[1],
+                                        lambda m: m.loss / baseline)
+        equations.append(equation)
+        extra[field] = {"stable_past_data": _stays_bounded(stacked, index[field], known_terms, data, index,
+                                                           equation.rhs, float(intervals[0]), steps)}
+    rows = (f"{len(t)} snapshots x {int(np.prod(data.shape[1:]))} points, {len(t) - 1} intervals "
+            f"integrated with {steps} RK4 steps each")
+    return equations, rows, extra
+
+
+def _trajectory_objective(stacked, row, known_terms, data, index, interval, steps):
+    """Mean squared mismatch at snapshot ``i+1`` after integrating from snapshot ``i``."""
+    known_fn = spectral_operator(known_terms, data, index)
+    space = stacked.shape[2:]
+    S = stacked.shape[0] - 1
+    observed_next = jnp.asarray(stacked[1:, row].reshape(S, -1))
+    dt = interval / steps
+    n_fields = stacked.shape[1]
+
+    def loss(population, leaves, observed):
+        P = population.size
+        state0 = jnp.broadcast_to(leaves.reshape(n_fields, S, *space), (P, n_fields, S, *space))
+        state0 = jnp.moveaxis(state0, 1, 2)  # (P, S, n_fields, *space)
+
+        def rhs(state):  # (P, S, n_fields, *space) -> (P, S, *space) for this field
+            flat = jnp.moveaxis(state, 2, 1).reshape(P, n_fields, -1)
+            h = population(flat).reshape(P, S, *space)
+            return known_fn(state) + h
+
+        def step(state, _):
+            u = state[:, :, row]
+            k1 = rhs(state)
+            k2 = rhs(state.at[:, :, row].set(u + 0.5 * dt * k1))
+            k3 = rhs(state.at[:, :, row].set(u + 0.5 * dt * k2))
+            k4 = rhs(state.at[:, :, row].set(u + dt * k3))
+            return state.at[:, :, row].set(u + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)), None
+
+        final, _ = jax.lax.scan(step, state0, None, length=steps)
+        mismatch = final[:, :, row].reshape(P, S, -1) - observed[None]
+        return jnp.mean(mismatch.reshape(P, -1) ** 2, axis=1)
+
+    baseline = float(np.mean((stacked[1:, row] - stacked[:-1, row]) ** 2))
+    return Custom(loss, observed_next, baseline if baseline > 0 else 1.0), baseline if baseline > 0 else 1.0
+
+
+def _stays_bounded(stacked, row, known_terms, data, index, rhs_text, interval, steps) -> dict:
+    """Simulate the found model from the last snapshot for as long again as the data spans."""
+    fields = data.field_names
+    h = sympy.lambdify([sympy.Symbol(f) for f in fields], sympy.sympify(rhs_text, locals={f: sympy.Symbol(f) for f in fields}), "jax")
+    known_fn = spectral_operator(known_terms, data, index)
+    horizon = stacked.shape[0] - 1
+    dt = interval / steps
+
+    with jax.enable_x64(True):
+        state = jnp.asarray(stacked[-1])
+
+        def rhs(s):
+            return known_fn(s) + jnp.broadcast_to(h(*[s[index[f]] for f in fields]), s[row].shape)
+
+        def step(s, _):
+            u = s[row]
+            k1 = rhs(s)
+            k2 = rhs(s.at[row].set(u + 0.5 * dt * k1))
+            k3 = rhs(s.at[row].set(u + 0.5 * dt * k2))
+            k4 = rhs(s.at[row].set(u + dt * k3))
+            return s.at[row].set(u + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)), jnp.max(jnp.abs(u))
+
+        _, peaks = jax.lax.scan(step, state, None, length=horizon * steps)
+        peaks = np.asarray(peaks)
+    data_peak = float(np.max(np.abs(stacked[:, row])))
+    finite = bool(np.all(np.isfinite(peaks)))
+    peak = float(np.max(peaks)) if finite else math.inf
+    return {"simulated_time": float(horizon * interval), "max_abs": peak, "max_abs_data": data_peak,
+            "stable": finite and peak <= 10 * data_peak}

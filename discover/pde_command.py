@@ -1,0 +1,170 @@
+"""``discover pde``: the PDE behind field data, or the hidden term of a partly known one.
+
+    discover pde data.h5 [--fields u,v] [--coords t,x] [--known "0.01*u_xx"]
+                         [--method weak|strong|evolve|solver] [--max-order 4] [--output result.json]
+
+Prints the equation per field, a table of its terms (coefficient, bootstrap spread,
+inclusion frequency) and the runner-up models, and writes a JSON result
+(:mod:`discover.pde.result`) atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import UserError
+from .pde import fit as pde_fit
+from .pde.library import DEFAULT_DERIVATIVE_DEGREE, DEFAULT_MAX_DEGREE
+
+ALL_METHODS = pde_fit.METHODS + ("evolve", "solver")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "pde",
+        help="find the PDE u_t = f(u, u_x, ...) behind field data, or the hidden term of a known one",
+        description="PDE discovery from field data u(t, x[, y]) in HDF5 or NPZ (one dataset per field, "
+                    "one per coordinate; `discover simulate` writes such files).  Methods: weak "
+                    "(default; weak-form sparse regression, robust to noise), strong (pointwise "
+                    "derivatives), evolve (free-form search scored by weak-form residuals), solver "
+                    "(integrates candidate PDEs between sparse snapshots).",
+    )
+    parser.add_argument("data", help="HDF5 (.h5) or NPZ file with the fields and coordinates")
+    parser.add_argument("--fields", default=None, metavar="LIST", help="comma-separated field datasets (default u)")
+    parser.add_argument("--coords", default=None, metavar="LIST",
+                        help="comma-separated coordinate datasets, time first (default t,x or t,x,y)")
+    parser.add_argument("--known", action="append", default=[], metavar="EXPR",
+                        help="known part of the right-hand side, e.g. \"0.01*u_xx\"; with several fields "
+                             "\"v=0.1*v_xx\" (repeat per field).  The tool finds only the rest (hidden term)")
+    parser.add_argument("--method", choices=ALL_METHODS, default="weak", help="discovery method (default weak)")
+    parser.add_argument("--max-order", type=int, default=None, metavar="N",
+                        help="highest spatial derivative in the library (default 4 in 1-D, 2 in 2-D)")
+    parser.add_argument("--max-degree", type=int, default=DEFAULT_MAX_DEGREE, metavar="N",
+                        help=f"highest polynomial degree of the fields (default {DEFAULT_MAX_DEGREE})")
+    parser.add_argument("--derivative-degree", type=int, default=DEFAULT_DERIVATIVE_DEGREE, metavar="N",
+                        help="highest degree differentiated, as in (u^2)_x "
+                             f"(default {DEFAULT_DERIVATIVE_DEGREE})")
+    parser.add_argument("--terms", default="", metavar="LIST",
+                        help="extra library terms, ';'-separated SymPy expressions of the fields and their "
+                             "derivatives, e.g. \"sin(u); u*u_xx; Derivative(u*v, x)\"")
+    parser.add_argument("--derivative", choices=pde_fit.DERIVATIVE_METHODS, default=None,
+                        help="derivative estimator of the strong form (default savgol; spectral on clean periodic data)")
+    periodic = parser.add_mutually_exclusive_group()
+    periodic.add_argument("--periodic", dest="periodic", action="store_true", default=None,
+                          help="the spatial axes wrap around (default: the file's 'periodic' attribute)")
+    periodic.add_argument("--no-periodic", dest="periodic", action="store_false")
+    parser.add_argument("--max-queries", type=int, default=pde_fit.DEFAULT_MAX_QUERIES, metavar="N",
+                        help=f"most test functions in the weak form (default {pde_fit.DEFAULT_MAX_QUERIES})")
+    parser.add_argument("--time-limit", type=float, default=30.0, metavar="S",
+                        help="search time for --method evolve/solver (default 30)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    parser.add_argument("--output", "-o", metavar="PATH",
+                        help="result JSON file (default: <data file stem>.pde.json in the current directory)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _names(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UserError(f"empty list {text!r}; give comma-separated names")
+    return names
+
+
+def parse_known_options(items: list[str], fields: list[str]) -> dict[str, str]:
+    """``["0.01*u_xx"]`` -> ``{first field: ...}``; ``["v=0.1*v_xx"]`` or ``["v_t=..."]`` -> ``{"v": ...}``."""
+    known = {}
+    for item in items:
+        name, sep, expr = item.partition("=")
+        if sep and name.strip().removesuffix("_t") in fields:
+            field, text = name.strip().removesuffix("_t"), expr
+        elif sep:
+            raise UserError(f"--known {item!r}: {name.strip()!r} is not a field ({', '.join(fields)})")
+        elif len(fields) == 1:
+            field, text = fields[0], item
+        else:
+            raise UserError(f"--known {item!r}: with several fields write FIELD=EXPR, e.g. \"{fields[0]}={item}\"")
+        if not text.strip():
+            raise UserError(f"--known {item!r} is empty")
+        if field in known:
+            raise UserError(f"--known given twice for field {field!r}")
+        known[field] = text.strip()
+    return known
+
+
+def _output_path(args) -> Path:
+    path = Path(args.output) if args.output else Path(Path(args.data).stem + ".pde.json")
+    if path.is_dir():
+        raise UserError(f"--output {path} is a directory; give a file name such as {path / 'result.json'}")
+    if not path.parent.exists():
+        raise UserError(f"--output {path}: the directory {path.parent} does not exist")
+    return path
+
+
+def settings_from_args(args, fields: list[str]) -> pde_fit.PDESettings:
+    for flag, value, lowest in (("--max-queries", args.max_queries, 16), ("--max-degree", args.max_degree, 1),
+                                ("--derivative-degree", args.derivative_degree, 1)):
+        if value < lowest:
+            raise UserError(f"{flag} must be at least {lowest}, not {value}")
+    if args.time_limit <= 0:
+        raise UserError(f"--time-limit must be positive, not {args.time_limit}")
+    return pde_fit.PDESettings(
+        method=args.method if args.method in pde_fit.METHODS else "weak", derivative=args.derivative,
+        max_order=args.max_order, max_degree=args.max_degree, derivative_degree=args.derivative_degree,
+        extra_terms=[t for t in args.terms.split(";") if t.strip()], known=parse_known_options(args.known, fields),
+        max_queries=args.max_queries, seed=args.seed)
+
+
+def equation_table(equation: dict) -> Table:
+    table = Table(title=equation["equation"], title_justify="left")
+    table.add_column("term")
+    table.add_column("coefficient", justify="right")
+    table.add_column("± std (bootstrap)", justify="right")
+    table.add_column("kept in", justify="right")
+    for term in equation["terms"]:
+        table.add_row(term["term"], f"{term['coefficient']:.7g}", f"{term['std']:.2g}", f"{term['inclusion']:.0%}")
+    return table
+
+
+def run(args) -> int:
+    from .pde.data import load_fields
+    from .pde.result import PDEResult
+
+    output = _output_path(args)
+    data = load_fields(args.data, _names(args.fields), _names(args.coords), args.periodic)
+    settings = settings_from_args(args, data.field_names)
+    console = Console(stderr=True, quiet=args.quiet)
+    with console.status(f"discovering the PDE in {args.data} ({args.method})") as status:
+        def progress(message: str) -> None:
+            status.update(f"{args.method}: {message}")
+
+        if args.method in pde_fit.METHODS:
+            fit = pde_fit.fit_pde(data, settings, progress)
+            extra = {}
+        else:
+            from .pde import free_form
+
+            fit, extra = free_form.run_method(args.method, data, settings, args.time_limit, progress)
+    equations = [{**asdict(eq), "lhs": eq.lhs, "equation": eq.equation()} for eq in fit.equations]
+    result = PDEResult(data=str(args.data), method=args.method, fields=data.field_names, coords=data.axis_names,
+                       equations=equations, library=fit.library, rows=fit.rows,
+                       settings={k: v for k, v in asdict(settings).items()}, stats={"seconds": fit.seconds},
+                       extra=extra)
+    result.save(output)
+    out = Console()
+    for equation in equations:
+        out.print(equation_table(equation))
+        out.print(f"relative residual {equation['residual']:.3g}")
+        runners = [alt for alt in equation["alternatives"][1:4]]
+        for alt in runners:
+            out.print(f"  alternative (loss {alt['loss']:.3g}): {equation['lhs']} = {alt['rhs']}")
+    out.print(f"{fit.rows}; {fit.seconds:.1f} s; result written to {output}")
+    return 0
