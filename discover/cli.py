@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit_command.add_parser(subparsers)
     codegen_command.add_parser(subparsers)
     pde_command.add_parser(subparsers)
+    from . import simulate_command; simulate_command.add_parser(subparsers)
     return parser
 
 

@@ -27,6 +27,8 @@ from ..errors import DataError, UserError
 from . import library as lib
 from .data import FieldData
 from .derivatives import derivative
+from .gls import choose_rows, gls
+from .noise import debiased, noise_std
 from .sparse import bootstrap, mstls
 from .weak import WeakForm, choose_half_widths
 
@@ -50,6 +52,7 @@ class PDESettings:
     max_queries: int = DEFAULT_MAX_QUERIES
     max_points: int = DEFAULT_MAX_POINTS
     bootstrap: int = 64
+    debias: bool = True  # Hermite-corrected monomials and noise-weighted (GLS) weak equations
     seed: int = 0
 
     def order(self, n_space: int) -> int:
@@ -146,9 +149,15 @@ class Columns:
         self.axes = data.space_names
         self.symbols = [sympy.Symbol(f) for f in data.field_names]
         self._derivatives: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
-        noisy = data.attrs.get("noise", None)
-        default = "spectral" if data.periodic and noisy == 0 else "savgol"
+        self.variances = {f: (noise_std(u) ** 2 if settings.debias else 0.0) for f, u in data.fields.items()}
+        # Below this relative level the "noise" is the signal's own roughness: treat as clean.
+        clean = max(np.sqrt(v) / max(np.sqrt(np.mean(data.fields[f] ** 2)), 1e-300)
+                    for f, v in self.variances.items()) < 1e-6
+        if clean:
+            self.variances = {f: 0.0 for f in self.variances}
+        default = "spectral" if data.periodic and clean else "savgol"
         self.derivative_method = settings.derivative or default
+        self._phi: dict[tuple[int, ...], object] = {}
         if settings.method == "weak":
             self._setup_weak()
         else:
@@ -188,9 +197,9 @@ class Columns:
         max_orders = (1,) + (max(self.settings.order(len(self.axes)), 1),) * len(self.axes)
         names = tuple(self.data.axis_names)
         widths = choose_half_widths(first, self.spacings, periodic, max_orders=max_orders, axis_names=names)
-        # Centers a quarter support apart: many more equations than library terms, and
+        # Centers an eighth of a support apart: many more equations than library terms, and
         # max_queries bounds their number on large grids.
-        strides = [max(1, m // 4) for m in widths]
+        strides = [max(1, m // 8) for m in widths]
         self.weak = WeakForm(first.shape, self.spacings, widths, periodic=periodic, max_orders=max_orders,
                              strides=strides, max_queries=self.settings.max_queries, axis_names=names)
         self.rows = self.weak.describe()
@@ -215,13 +224,49 @@ class Columns:
         method = "fd" if self.derivative_method == "spectral" else self.derivative_method
         return derivative(values, self.spacings[0], 0, 1, method=method, periodic=False)[self.points]
 
+    def inner(self, term: lib.Term) -> sympy.Expr:
+        """The function of the fields a term differentiates, corrected for the noise."""
+        if term.pointwise:
+            return term.inner
+        return debiased(term.inner, {sympy.Symbol(f): v for f, v in self.variances.items()})
+
     def column(self, term: lib.Term) -> np.ndarray:
-        values = self.values(term.inner)
+        values = self.values(self.inner(term))
         if self.settings.method == "weak":
             if term.pointwise or not term.order:
                 return self.weak.term(values, (0,) * (1 + len(self.axes)))
             return self.weak.term(values, (0,) + tuple(term.alpha))
         return self.spatial_derivative(values, term.alpha)[self.points]
+
+
+    def phi(self, alpha: tuple[int, ...]):
+        if alpha not in self._phi:
+            self._phi[alpha] = self.weak.matrix(alpha)
+        return self._phi[alpha]
+
+    def jacobians(self, weighted_terms: list[tuple[float, lib.Term]], field: str,
+                  rows: np.ndarray) -> list[tuple[float, object]]:
+        """``(σ_f², J_f)`` per noisy field for the weak residual of ``field``'s equation
+        with the given ``(coefficient, term)`` pairs (:mod:`discover.pde.gls`), on ``rows``."""
+        zero_time = (0,) * (1 + len(self.axes))
+        time_alpha = (1,) + (0,) * len(self.axes)
+        out = []
+        for name, variance in self.variances.items():
+            if variance <= 0:
+                continue
+            J = self.phi(time_alpha)[rows] if name == field else None
+            symbol = sympy.Symbol(name)
+            for c, term in weighted_terms:
+                inner = self.inner(term)
+                if c == 0.0 or symbol not in inner.free_symbols or lib.derivative_symbols(inner):
+                    continue
+                alpha = zero_time if term.pointwise else (0,) + tuple(term.alpha)
+                slope = self.values(sympy.diff(inner, symbol)).ravel()
+                part = self.phi(alpha)[rows].multiply(slope[None, :]) * (c * (-1) ** term.order)
+                J = part if J is None else J + part
+            if J is not None:
+                out.append((variance, J.tocsr()))
+        return out
 
 
 def fit_pde(data: FieldData, settings: PDESettings | None = None,
@@ -248,7 +293,8 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
         if name in known:
             b = b - sum(c * columns.column(t) for c, t in known[name])
             known_text = settings.known[name]
-        equations.append(_fit_field(name, G, b, terms, expansion, known_text, settings))
+        equations.append(_fit_field(name, G, b, terms, expansion, known_text, settings, columns,
+                                    known.get(name, [])))
     return PDEFit(equations, [t.label(columns.axes) for t in terms], columns.rows,
                   time.perf_counter() - start, settings)
 
@@ -270,11 +316,18 @@ def _expansion(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]:
     return monomials, M
 
 
-def _fit_field(name, G, b, terms, expansion, known_text, settings) -> FieldEquation:
+def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, known_terms) -> FieldEquation:
     monomials, M = expansion
     fit = mstls(G, b)
-    ensemble = bootstrap(G, b, fit.threshold, settings.bootstrap, settings.seed)
-    expanded = M @ fit.coefficients
+    coefficients, residual = fit.coefficients, fit.residual
+    G_boot, b_boot = G, b
+    if settings.method == "weak" and settings.debias:
+        refined = _weighted_refit(name, G, b, fit.coefficients, terms, columns, known_terms, settings.seed)
+        if refined is not None:
+            coefficients, G_boot, b_boot = refined
+            residual = float(np.linalg.norm(G @ coefficients - b) / max(np.linalg.norm(b), 1e-300))
+    ensemble = bootstrap(G_boot, b_boot, fit.threshold, settings.bootstrap, settings.seed)
+    expanded = M @ coefficients
     samples = ensemble.samples @ M.T  # (B, monomials)
     term_fits = []
     for i in np.argsort(-np.abs(expanded)):
@@ -286,7 +339,21 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings) -> FieldEquat
     rhs = _rhs_text(monomials, expanded)
     alternatives = [{"rhs": _rhs_text(monomials, M @ w), "loss": loss, "residual": residual}
                     for loss, residual, w in fit.alternatives[:8]]
-    return FieldEquation(name, rhs, known_text, term_fits, fit.residual, alternatives)
+    return FieldEquation(name, rhs, known_text, term_fits, residual, alternatives)
+
+
+def _weighted_refit(name, G, b, w, terms, columns, known_terms, seed):
+    """GLS on the chosen support (:func:`discover.pde.gls.gls`): ``(w, whitened G, b)``."""
+    support = w != 0
+    if not support.any():
+        return None
+    rows = choose_rows(len(b), columns.weak.support_size(), seed)
+
+    def jacobians_of(coefficients):
+        weighted = list(zip(coefficients, terms)) + list(known_terms)
+        return columns.jacobians(weighted, name, rows)
+
+    return gls(G[rows], b[rows], support, w, jacobians_of)
 
 
 def _rhs_text(monomials, coefficients) -> str:
