@@ -14,8 +14,10 @@ WSINDy's MSTLS (Messenger & Bortz 2021): over a log grid of ``λ``, minimise
     L(λ) = ‖G (w_λ - w_LS)‖ / ‖G w_LS‖  +  ‖w_λ‖₀ / J,
 
 the relative loss of fit against the full least-squares solution plus the fraction of
-terms kept; the smallest minimiser wins.  Each distinct support met on the way is kept as
-a ranked alternative.
+terms kept; the smallest minimiser wins.  Candidates are the supports of that path and
+every nested support reached from them by backward elimination (collinear terms can keep
+each other above every threshold).  Each distinct support met on the way is kept as a
+ranked alternative.
 """
 
 from __future__ import annotations
@@ -80,17 +82,41 @@ def mstls(G: np.ndarray, b: np.ndarray, thresholds: np.ndarray = DEFAULT_THRESHO
     scale = max(np.linalg.norm(G @ full), np.finfo(float).tiny)
     best = None
     seen: dict[bytes, tuple[float, float, np.ndarray]] = {}
-    for threshold in np.sort(np.asarray(thresholds, dtype=float)):
-        w = stlsq(G, b, threshold)
+    candidates = [(float(t), stlsq(G, b, t)) for t in np.sort(np.asarray(thresholds, dtype=float))]
+    # Collinear terms (u, u^2, u^3 on [0, 1]) can keep each other above any threshold:
+    # backward elimination also offers every nested subset of the path's supports.
+    for threshold, w in list(candidates):
+        candidates += [(threshold, v) for v in backward_elimination(G, b, w != 0)]
+    for threshold, w in candidates:
         loss = np.linalg.norm(G @ (w - full)) / scale + np.count_nonzero(w) / J
         key = (w != 0).tobytes()
-        if key not in seen or loss < seen[key][0]:
-            seen[key] = (float(loss), relative_residual(G, b, w), w)
+        if key in seen and loss >= seen[key][0]:
+            continue
+        seen[key] = (float(loss), relative_residual(G, b, w), w)
         if best is None or loss < best[0] - 1e-12:
-            best = (float(loss), float(threshold), w)
+            best = (float(loss), threshold, w)
     alternatives = sorted(seen.values(), key=lambda item: item[0])
     loss, threshold, w = best
     return SparseFit(w, threshold, loss, relative_residual(G, b, w), alternatives)
+
+
+def backward_elimination(G: np.ndarray, b: np.ndarray, support: np.ndarray) -> list[np.ndarray]:
+    """Least-squares fits on nested supports: from ``support``, repeatedly drop the term
+    whose removal raises the residual least, down to one term."""
+    keep = support.copy()
+    out = []
+    while keep.sum() > 1:
+        best = None
+        for j in np.flatnonzero(keep):
+            trial = keep.copy()
+            trial[j] = False
+            w = _lstsq(G, b, trial)
+            rss = float(np.sum((G @ w - b) ** 2))
+            if best is None or rss < best[0]:
+                best = (rss, trial, w)
+        keep = best[1]
+        out.append(best[2])
+    return out
 
 
 def relative_residual(G: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
