@@ -130,7 +130,9 @@ def equation_table(equation: dict) -> Table:
     table.add_column("± std (bootstrap)", justify="right")
     table.add_column("kept in", justify="right")
     for term in equation["terms"]:
-        table.add_row(term["term"], f"{term['coefficient']:.7g}", f"{term['std']:.2g}", f"{term['inclusion']:.0%}")
+        std, kept = term["std"], term["inclusion"]
+        table.add_row(term["term"], f"{term['coefficient']:.7g}", "-" if std is None else f"{std:.2g}",
+                      "-" if kept is None else f"{kept:.0%}")
     return table
 
 
@@ -166,5 +168,11 @@ def run(args) -> int:
         runners = [alt for alt in equation["alternatives"][1:4]]
         for alt in runners:
             out.print(f"  alternative (loss {alt['loss']:.3g}): {equation['lhs']} = {alt['rhs']}")
+    for field, report in extra.items():
+        stable = report.get("stable_past_data")
+        if stable:
+            verdict = "stays bounded" if stable["stable"] else "does NOT stay bounded"
+            out.print(f"{field}: simulated {stable['simulated_time']:g} time units past the data, the model "
+                      f"{verdict} (max |{field}| {stable['max_abs']:.3g}, data {stable['max_abs_data']:.3g})")
     out.print(f"{fit.rows}; {fit.seconds:.1f} s; result written to {output}")
     return 0

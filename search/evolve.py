@@ -228,6 +228,8 @@ def search(problem: Problem, settings: SearchSettings,
         promising = [int(k) for k in np.argsort(np.where(has_c, losses, np.inf), kind="stable")[: s.enumerate_fits]
                      if has_c[k] and np.isfinite(losses[k])]
         for k in range(0, len(promising), s.enumerate_fit // 2):
+            if s.timeout_in_seconds is not None and time.perf_counter() - start >= 0.5 * s.timeout_in_seconds:
+                break  # costly objectives (a PDE solved per candidate): leave time to evolve
             chunk = promising[k:k + s.enumerate_fit // 2]
             exprs, fit_losses = fit([small[j] for j in chunk], enum_capacity, s.random_state)
             for j, e, loss in zip(chunk, exprs, fit_losses):

@@ -65,8 +65,8 @@ class TermFit:
 
     term: str
     coefficient: float
-    std: float
-    inclusion: float
+    std: float | None  # bootstrap spread (None for free-form methods)
+    inclusion: float | None  # fraction of bootstrap fits keeping the term
 
 
 @dataclass

@@ -68,10 +68,13 @@ def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: 
     return PDEFit(equations, [], rows, time.perf_counter() - start, settings), extra
 
 
-def _search_settings(settings: PDESettings, time_limit: float, n_leaves: int) -> SearchSettings:
+def _search_settings(settings: PDESettings, time_limit: float, costly: bool = False) -> SearchSettings:
+    """Engine settings; ``costly`` objectives (a PDE integrated per candidate) enumerate
+    and fit fewer small expressions up front."""
+    extra = dict(enumerate_budget=600, enumerate_fits=64, enumerate_fit=128) if costly else {}
     return SearchSettings(binary_operators=BINARY, unary_operators=UNARY, maxsize=15, populations=4,
                           population_size=48, niterations=100_000, timeout_in_seconds=time_limit,
-                          random_state=settings.seed, tolerance=1e-14)
+                          random_state=settings.seed, tolerance=1e-14, **extra)
 
 
 def _leaf_names(data: FieldData, settings: PDESettings, hidden: bool) -> list[str]:
@@ -124,7 +127,7 @@ def _evolve(data, settings, known, time_limit, say):
         phi = jax.experimental.sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
         problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi),
                           leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
-        result = search(problem, _search_settings(settings, time_limit, len(names)))
+        result = search(problem, _search_settings(settings, time_limit))
         equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
                                               lambda m, s=full: _weak_residual(m.expr, s)))
     return equations, rows
@@ -204,7 +207,7 @@ def _equation_from_front(field, front, names, known, settings, n_rows, residual)
         raise UserError(f"the search found no finite model for {field}_t; give it more time (--time-limit)")
     chosen = front[select(front, "best", n_rows)]
     rhs = sympy.expand(to_sympy(chosen.expr, symbols))
-    terms = [TermFit(sympy.sstr(m), c, 0.0, 1.0)
+    terms = [TermFit(sympy.sstr(m), c, None, None)
              for m, c in sorted(lib.coefficients_by_monomial(rhs).items(), key=lambda kv: -abs(kv[1]))]
     alternatives = [{"rhs": sympy.sstr(sympy.expand(to_sympy(m.expr, symbols))), "loss": m.loss,
                      "complexity": m.complexity, "residual": residual(m)} for m in front]
@@ -280,7 +283,7 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say):
         start = stacked[:-1].reshape(len(stacked) - 1, len(fields), -1)  # (S-1, n_fields, R)
         leaves = np.moveaxis(start, 1, 0).reshape(len(fields), -1)  # (n_fields, (S-1) R)
         problem = Problem(leaves=leaves, objective=objective, leaf_names=fields, baseline=baseline)
-        result = search(problem, _search_settings(settings, time_limit, len(fields)))
+        result = search(problem, _search_settings(settings, time_limit, costly=True))
         equation = _equation_from_front(field, result.front, fields, known, settings, leaves.shape[1],
                                         lambda m: m.loss / baseline)
         equations.append(equation)
