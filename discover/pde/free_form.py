@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 import jax
+from jax.experimental import sparse as jax_sparse
 import jax.numpy as jnp
 import numpy as np
 import sympy
@@ -124,7 +125,7 @@ def _evolve(data, settings, known, time_limit, say):
         coarse = _WeakSystem(_coarsen(data, SEARCH_POINTS), settings, known, field, names)
         full = _WeakSystem(data, settings, known, field, names)
         rows = full.rows
-        phi = jax.experimental.sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
+        phi = jax_sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
         problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi),
                           leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
         result = search(problem, _search_settings(settings, time_limit))
@@ -187,13 +188,14 @@ def _refit(expr, system):
 
 
 def _round_constants(expr, system, loss, var):
-    """Each constant to its shortest decimal whose loss stays within the noise tolerance."""
+    """Each constant to zero, or else its shortest decimal, if the loss stays within the
+    noise tolerance (:func:`search.polish.noise_tolerance`)."""
     tol = noise_tolerance(loss, len(system.target), var)
     values = list(constants(expr))
     for i, c in enumerate(values):
-        for rel in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+        for rel in (None, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
             trial = values.copy()
-            trial[i] = shortest_decimal(c, rel)
+            trial[i] = 0.0 if rel is None else shortest_decimal(c, rel)  # 0 first: a noise offset
             candidate = with_constants(expr, trial)
             if _loss(candidate, system) <= loss + tol:
                 values = trial

@@ -1,0 +1,258 @@
+"""PDE discovery: library, sparse regression, noise handling, the weak/strong pipelines
+end to end on simulated data, the solver-in-the-loop method, the CLI and its errors."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import sympy
+
+import codegen
+from discover.cli import main
+from discover.pde import library as lib
+from discover.pde.data import fields_from_arrays, load_fields
+from discover.pde.fit import PDESettings, fit_pde
+from discover.pde.noise import debiased, hermite, noise_std
+from discover.pde.result import load_pde_result, parse_rhs
+from discover.pde.simulate import simulate, write
+from discover.pde.sparse import bootstrap, mstls
+
+u, u_x, u_xx = sympy.symbols("u u_x u_xx")
+
+
+def field_data(case: str, noise: float = 0.0, seed: int = 0, **kw):
+    d = simulate(case, noise=noise, seed=seed, **kw)
+    arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+    return fields_from_arrays(arrays, {"periodic": True}, fields=list(d["rhs"])), d
+
+
+def found_rhs(equation, fields=("u",), axes=("x",)) -> sympy.Expr:
+    """The fitted right-hand side with full-precision coefficients."""
+    return sum(t.coefficient * lib.parse_expression(t.term, fields, axes) for t in equation.terms)
+
+
+# ----------------------------------------------------------------------------- library
+
+
+def test_library_terms_expand_to_the_form_people_write():
+    terms = {t.label(["x"]): t.expanded(["u"], ["x"]) for t in lib.default_library(["u"], 1)}
+    assert terms["(u^2)_x"] == 2 * u * u_x
+    assert terms["(u^2)_xx"] == 2 * u * u_xx + 2 * u_x**2
+    assert terms["u_xxxx"] == sympy.Symbol("u_xxxx")
+    assert len(terms) == 12  # 1, u, u^2, u^3, and u, u^2 under 4 derivative orders
+
+
+def test_user_terms_and_known_parts_parse_into_terms():
+    extra = lib.parse_terms("sin(u); u*u_xx; Derivative(u**2, x)", ["u"], ["x"])
+    assert [(t.pointwise, t.alpha) for t in extra] == [(False, (0,)), (True, (0,)), (False, (1,))]
+    pairs = lib.as_terms(lib.parse_expression("0.01*u_xx + u - u**3", ["u"], ["x"]), ["u"], ["x"])
+    by_label = {t.label(["x"]): c for c, t in pairs}
+    assert by_label == {"u_xx": 0.01, "u": 1.0, "u^3": -1.0}
+    with pytest.raises(ValueError, match="not a field"):
+        lib.parse_expression("0.1*w_xx", ["u"], ["x"])
+
+
+def test_compare_with_truth_scores_terms_and_coefficients():
+    truth = -u * u_x + sympy.Float(0.1) * u_xx
+    assert lib.compare_with_truth(-1.001 * u * u_x + 0.1 * u_xx, truth) == (True, pytest.approx(1e-3))
+    exact, err = lib.compare_with_truth(-u * u_x, truth)
+    assert not exact and err == np.inf
+
+
+# ----------------------------------------------------------------------------- sparse regression
+
+
+def test_mstls_recovers_a_sparse_model_exactly_without_noise():
+    rng = np.random.default_rng(0)
+    G = rng.normal(size=(400, 10))
+    w = np.zeros(10)
+    w[[1, 4, 7]] = [2.0, -0.5, 0.3]
+    fit = mstls(G, G @ w)
+    assert np.flatnonzero(fit.coefficients).tolist() == [1, 4, 7]
+    np.testing.assert_allclose(fit.coefficients, w, atol=1e-12)
+
+
+def test_mstls_with_noise_and_the_bootstrap_spread():
+    rng = np.random.default_rng(1)
+    G = rng.normal(size=(600, 10))
+    w = np.zeros(10)
+    w[[0, 5]] = [1.0, -0.7]
+    b = G @ w + 0.01 * rng.normal(size=600)
+    fit = mstls(G, b)
+    assert np.flatnonzero(fit.coefficients).tolist() == [0, 5]
+    ens = bootstrap(G, b, fit.threshold, 32, seed=0)
+    assert ens.inclusion[[0, 5]].tolist() == [1.0, 1.0]
+    # the spread of a least-squares coefficient is about sigma / sqrt(K)
+    assert 0.1 * 0.01 / np.sqrt(600) < ens.std[0] < 10 * 0.01 / np.sqrt(600)
+
+
+def test_collinear_terms_do_not_keep_each_other():
+    """u, u^2, u^3 on [0, 1] are nearly collinear: backward elimination still finds u - u^2."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 1, 500)
+    G = np.column_stack([x, x**2, x**3, np.sin(7 * x)])
+    b = x - x**2 + 1e-3 * rng.normal(size=500)
+    fit = mstls(G, b)
+    assert np.flatnonzero(fit.coefficients).tolist() == [0, 1]
+
+
+# ----------------------------------------------------------------------------- noise
+
+
+def test_noise_std_is_estimated_from_the_data():
+    t, x = np.meshgrid(np.linspace(0, 1, 101), np.linspace(0, 2 * np.pi, 256, endpoint=False), indexing="ij")
+    clean = np.sin(x - t) + 0.3 * np.cos(2 * x)
+    noisy = clean + 0.02 * np.random.default_rng(0).normal(size=clean.shape)
+    assert noise_std(noisy) == pytest.approx(0.02, rel=0.1)
+    assert noise_std(clean) < 1e-6
+
+
+def test_hermite_monomials_are_unbiased():
+    assert sympy.expand(hermite(3, u, 0.25) - (u**3 - 0.75 * u)) == 0
+    rng = np.random.default_rng(0)
+    value, sigma = 0.7, 0.3
+    samples = value + sigma * rng.normal(size=2_000_000)
+    expr = debiased(u**3 - u**2, {u: sigma**2})
+    estimate = np.mean(sympy.lambdify(u, expr)(samples))
+    assert estimate == pytest.approx(value**3 - value**2, abs=2e-3)
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_weak_form_recovers_burgers_exactly_from_clean_data():
+    data, d = field_data("burgers")
+    fit = fit_pde(data)
+    exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), -u * u_x + 0.1 * u_xx)
+    assert exact and err < 1e-8
+
+
+def test_weak_form_recovers_burgers_from_noisy_data():
+    data, _ = field_data("burgers", noise=0.01, seed=3)
+    fit = fit_pde(data, PDESettings(bootstrap=8))
+    exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), -u * u_x + 0.1 * u_xx)
+    assert exact and err < 3e-3
+    stds = {t.term: t.std for t in fit.equations[0].terms}
+    assert 0 < stds["u_xx"] < 0.01
+
+
+def test_strong_form_recovers_burgers_from_clean_data():
+    data, _ = field_data("burgers")
+    fit = fit_pde(data, PDESettings(method="strong", derivative="spectral", bootstrap=8))
+    exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), -u * u_x + 0.1 * u_xx)
+    assert exact and err < 1e-3
+
+
+def test_hidden_term_of_allen_cahn_given_its_diffusion():
+    data, _ = field_data("allen_cahn", noise=0.01, seed=1)
+    fit = fit_pde(data, PDESettings(known={"u": "0.01*u_xx"}, bootstrap=8))
+    equation = fit.equations[0]
+    exact, err = lib.compare_with_truth(found_rhs(equation), u - u**3)
+    assert exact and err < 2e-3
+    assert equation.equation().startswith("u_t = 0.01*u_xx + [")
+
+
+def test_sparse_snapshots_hidden_term_by_solver_in_the_loop():
+    """5 noisy snapshots at 32 sensors: too few for the weak form; integrating every
+    candidate between snapshots still finds u - u^3."""
+    from discover.pde.free_form import run_method
+
+    data, _ = field_data("allen_cahn", noise=0.01, snapshots=5, sensors=32)
+    fit, extra = run_method("solver", data, PDESettings(known={"u": "0.01*u_xx"}), time_limit=12)
+    exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), u - u**3)
+    assert exact and err < 0.05
+    assert extra["u"]["stable_past_data"]["stable"]
+
+
+@pytest.mark.slow
+def test_free_form_weak_search_finds_the_hidden_term():
+    from discover.pde.free_form import run_method
+
+    data, _ = field_data("allen_cahn", noise=0.01)
+    fit, _ = run_method("evolve", data, PDESettings(known={"u": "0.01*u_xx"}), time_limit=20)
+    exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), u - u**3)
+    assert exact and err < 0.01
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def burgers_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pde") / "burgers.h5"
+    write(path, simulate("burgers"))
+    return path
+
+
+def test_cli_writes_a_result_whose_rhs_compiles_to_a_kernel(burgers_file, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["pde", str(burgers_file), "-o", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "u_t = " in printed and "u*u_x" in printed
+    result = load_pde_result(out)
+    rhs = parse_rhs(result.equations[0]["rhs"])
+    assert lib.compare_with_truth(rhs, -u * u_x + 0.1 * u_xx)[0]
+    kernel = codegen.compile(rhs, [u, u_x, u_xx])
+    values = np.random.default_rng(0).normal(size=(3, 50))
+    expected = sympy.lambdify([u, u_x, u_xx], rhs)(*values)
+    np.testing.assert_allclose(kernel(*values), expected, rtol=1e-12)
+    assert json.loads(out.read_text())["schema"] == "discover.pde/1"
+
+
+def _h5(path, **arrays):
+    with h5py.File(path, "w") as f:
+        for name, value in arrays.items():
+            f[name] = value
+    return path
+
+
+def _error_of(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    return err
+
+
+T, X = np.linspace(0, 1, 41), np.linspace(0, 1, 64, endpoint=False)
+GOOD_U = np.sin(2 * np.pi * (X[None, :] - T[:, None]))
+
+
+@pytest.mark.parametrize("arrays, extra, message", [
+    (dict(t=T, x=X), [], "no dataset 'u'"),
+    (dict(u=GOOD_U, t=T), [], "no coordinate dataset 'x'"),
+    (dict(u=GOOD_U[:, :10], t=T, x=X), [], "has shape"),
+    (dict(u=np.where(GOOD_U > 0.99, np.nan, GOOD_U), t=T, x=X), [], "NaN/inf"),
+    (dict(u=GOOD_U[:8], t=T[:8], x=X), [], "only 8 time points"),
+    (dict(u=GOOD_U, t=T, x=X**2), [], "not uniformly spaced"),
+    (dict(u=GOOD_U, t=T, x=X), ["--known", "0.1*u_xx +"], "cannot parse"),
+    (dict(u=GOOD_U, t=T, x=X), ["--known", "v=0.1*v_xx"], "not a field"),
+    (dict(u=GOOD_U, t=T, x=X), ["--known", "0.1*w_xx"], "not a field"),
+    (dict(u=GOOD_U, t=T, x=X), ["--fields", "u,v"], "no dataset 'v'"),
+])
+def test_cli_bad_input_is_one_line(tmp_path, capsys, arrays, extra, message):
+    path = _h5(tmp_path / "d.h5", **arrays)
+    out = tmp_path / "r.json"
+    err = _error_of(["pde", str(path), "-o", str(out), *extra], capsys)
+    assert message in err
+    assert not out.exists()
+
+
+def test_cli_refuses_csv_and_missing_files(tmp_path, capsys):
+    csv = tmp_path / "d.csv"
+    csv.write_text("t,x,u\n0,0,1\n")
+    assert "HDF5 or NPZ" in _error_of(["pde", str(csv)], capsys)
+    assert "no such file" in _error_of(["pde", str(tmp_path / "missing.h5")], capsys)
+
+
+def test_npz_input_reads_like_hdf5(tmp_path):
+    d = simulate("heat")
+    path = tmp_path / "heat.npz"
+    write(path, d)
+    data = load_fields(path)
+    assert data.periodic and data.shape == d["u"].shape
+    fit = fit_pde(data, PDESettings(bootstrap=4))
+    exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), 0.1 * u_xx)
+    assert exact and err < 1e-8
