@@ -5,7 +5,7 @@ Two problems of the engine, one per field:
 * **evolve** — weak-form residuals through the engine's linear-map objective.  A
   candidate ``h(U[, U_x, ...])`` is evaluated pointwise on the grid (the leaves are the
   fields, plus estimated derivatives when ``max_order`` allows them); the objective is
-  ``‖a Φ h + b Φ1 - (b_t - known)‖²`` with ``Φ`` the ``(K, N)`` sparse matrix of test
+  ``‖a Φ h - (b_t - known)‖²`` with ``Φ`` the ``(K, N)`` sparse matrix of test
   functions (:meth:`discover.pde.weak.WeakForm.matrix`) and ``b_t`` the weak time
   derivative.  The search runs on a grid coarsened to at most ``SEARCH_POINTS`` points;
   the front is refit in float64 on the full grid.
@@ -126,7 +126,8 @@ def _evolve(data, settings, known, time_limit, say):
         full = _WeakSystem(data, settings, known, field, names)
         rows = full.rows
         phi = jax_sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
-        problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi),
+        # Scale-only: a constant source term must be earned as an explicit constant.
+        problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi, scaling="scale"),
                           leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
         result = search(problem, _search_settings(settings, time_limit))
         equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
@@ -144,19 +145,17 @@ def _weak_residual(expr, system: _WeakSystem) -> float:
 
 
 def _polish_weak(members: list[Member], system: _WeakSystem) -> list[Member]:
-    """Fold the optimal ``a h + b`` into each member, refit its constants in float64 on the
-    full weak system, round constants within noise, keep the Pareto front."""
+    """Fold the optimal scale ``a h`` into each member, refit its constants in float64 on
+    the full weak system, round constants within noise, keep the Pareto front."""
     front = HallOfFame()
     target = system.target
-    ones = system.phi @ np.ones(system.phi.shape[1])
     var = float(np.var(target))
     for member in members:
         g = _weak_values(member.expr, system)
-        if not np.all(np.isfinite(g)):
+        if not np.all(np.isfinite(g)) or not np.any(g):
             continue
-        design = np.column_stack([g, ones])
-        (a, b), *_ = np.linalg.lstsq(design, target, rcond=None)
-        expr = _refit(scaled(member.expr, float(a), float(b)), system)
+        a = float(g @ target / (g @ g))
+        expr = _refit(scaled(member.expr, a, 0.0), system)
         loss = _loss(expr, system)
         expr = _round_constants(expr, system, loss, var)
         front.consider(expr, _loss(expr, system), complexity(expr))
