@@ -157,7 +157,7 @@ class Columns:
             self.variances = {f: 0.0 for f in self.variances}
         default = "spectral" if data.periodic and clean else "savgol"
         self.derivative_method = settings.derivative or default
-        self._phi: dict[tuple[int, ...], object] = {}
+        self._phi: dict[tuple, object] = {}  # (alpha, rows) -> sparse matrix
         if settings.method == "weak":
             self._setup_weak()
         else:
@@ -239,22 +239,25 @@ class Columns:
         return self.spatial_derivative(values, term.alpha)[self.points]
 
 
-    def phi(self, alpha: tuple[int, ...]):
-        if alpha not in self._phi:
-            self._phi[alpha] = self.weak.matrix(alpha)
-        return self._phi[alpha]
+    def phi(self, alpha: tuple[int, ...], weak: WeakForm):
+        """``weak.matrix(alpha)``, cached (``weak`` is this system's form or a row restriction of it)."""
+        key = (alpha, weak.rows.tobytes())
+        if key not in self._phi:
+            self._phi[key] = weak.matrix(alpha)
+        return self._phi[key]
 
     def jacobians(self, weighted_terms: list[tuple[float, lib.Term]], field: str,
-                  rows: np.ndarray) -> list[tuple[float, object]]:
+                  weak: WeakForm) -> list[tuple[float, object]]:
         """``(σ_f², J_f)`` per noisy field for the weak residual of ``field``'s equation
-        with the given ``(coefficient, term)`` pairs (:mod:`discover.pde.gls`), on ``rows``."""
+        with the given ``(coefficient, term)`` pairs (:mod:`discover.pde.gls`), on the rows
+        of ``weak`` (a restriction of this system's form)."""
         zero_time = (0,) * (1 + len(self.axes))
         time_alpha = (1,) + (0,) * len(self.axes)
         out = []
         for name, variance in self.variances.items():
             if variance <= 0:
                 continue
-            J = self.phi(time_alpha)[rows] if name == field else None
+            J = self.phi(time_alpha, weak) if name == field else None
             symbol = sympy.Symbol(name)
             for c, term in weighted_terms:
                 inner = self.inner(term)
@@ -262,7 +265,7 @@ class Columns:
                     continue
                 alpha = zero_time if term.pointwise else (0,) + tuple(term.alpha)
                 slope = self.values(sympy.diff(inner, symbol)).ravel()
-                part = self.phi(alpha)[rows].multiply(slope[None, :]) * (c * (-1) ** term.order)
+                part = self.phi(alpha, weak).multiply(slope[None, :]) * (c * (-1) ** term.order)
                 J = part if J is None else J + part
             if J is not None:
                 out.append((variance, J.tocsr()))
@@ -348,10 +351,13 @@ def _weighted_refit(name, G, b, w, terms, columns, known_terms, seed):
     if not support.any():
         return None
     rows = choose_rows(len(b), columns.weak.support_size(), seed)
+    if rows is None:
+        return None
+    restricted = columns.weak.restrict(rows)
 
     def jacobians_of(coefficients):
         weighted = list(zip(coefficients, terms)) + list(known_terms)
-        return columns.jacobians(weighted, name, rows)
+        return columns.jacobians(weighted, name, restricted)
 
     return gls(G[rows], b[rows], support, w, jacobians_of)
 

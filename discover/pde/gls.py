@@ -25,16 +25,21 @@ import scipy.sparse as sp
 
 #: Most nonzeros the Jacobians may hold, and most rows (the covariance is dense, K x K);
 #: larger systems use a random subset of their rows.
-MAX_JACOBIAN_NONZEROS = 30_000_000
+MAX_JACOBIAN_NONZEROS = 10_000_000
 MAX_ROWS = 1500
+#: Fewer rows than this (huge supports, e.g. 2-D data) are not worth weighting: skip GLS.
+MIN_ROWS = 256
 ITERATIONS = 4
 
 
-def choose_rows(n_rows: int, nonzeros_per_row: int, seed: int) -> np.ndarray:
-    """All rows, or a sorted random subset small enough for :data:`MAX_JACOBIAN_NONZEROS`."""
-    limit = min(MAX_ROWS, max(64, MAX_JACOBIAN_NONZEROS // max(nonzeros_per_row, 1)))
+def choose_rows(n_rows: int, nonzeros_per_row: int, seed: int) -> np.ndarray | None:
+    """All rows, or a sorted random subset small enough for :data:`MAX_JACOBIAN_NONZEROS`;
+    None when that leaves fewer than :data:`MIN_ROWS`."""
+    limit = min(MAX_ROWS, MAX_JACOBIAN_NONZEROS // max(nonzeros_per_row, 1))
     if n_rows <= limit:
         return np.arange(n_rows)
+    if limit < MIN_ROWS:
+        return None
     return np.sort(np.random.default_rng(seed).choice(n_rows, limit, replace=False))
 
 

@@ -336,12 +336,31 @@ class WeakForm:
         per-axis matrices; it has ``K · Π(2 m_d - 1)`` non-zeros (ψ^(r) vanishes at the ends).
         """
         alpha = self._alpha((0,) * self.ndim if alpha is None else alpha)
+        if self._rows is not None:
+            return self._selected_rows_matrix(alpha)
         out = sp.csr_matrix(self.axis_weights(0, alpha[0]))
         for axis in range(1, self.ndim):
             out = sp.kron(out, sp.csr_matrix(self.axis_weights(axis, alpha[axis])), format="csr")
-        if self._rows is not None:
-            out = out[self._rows]
         return sp.csr_matrix(out)
+
+    def _selected_rows_matrix(self, alpha) -> sp.csr_matrix:
+        """:meth:`matrix` for the selected rows only, built row by row as the Kronecker
+        product of the per-axis rows (the full matrix of a 2-D problem may not fit in memory)."""
+        per_axis = [sp.csr_matrix(self.axis_weights(axis, alpha[axis])) for axis in range(self.ndim)]
+        index = np.unravel_index(self._rows, self.grid_shape)
+        data, columns, indptr = [], [], [0]
+        for r in range(len(self._rows)):
+            values, cols = np.ones(1), np.zeros(1, dtype=np.int64)
+            for axis, matrix in enumerate(per_axis):
+                row = matrix[int(index[axis][r])]
+                values = np.outer(values, row.data).ravel()
+                cols = (cols[:, None] * self.shape[axis] + row.indices[None, :]).ravel()
+            data.append(values)
+            columns.append(cols)
+            indptr.append(indptr[-1] + len(values))
+        N = int(np.prod(self.shape))
+        return sp.csr_matrix((np.concatenate(data), np.concatenate(columns), np.asarray(indptr)),
+                             shape=(len(self._rows), N))
 
     def support_size(self) -> int:
         """Grid points inside one test function's support where it is nonzero, ``Π(2 m_d - 1)``."""
