@@ -29,7 +29,7 @@ MAX_JACOBIAN_NONZEROS = 10_000_000
 MAX_ROWS = 1500
 #: Fewer rows than this (huge supports, e.g. 2-D data) are not worth weighting: skip GLS.
 MIN_ROWS = 256
-ITERATIONS = 4
+ITERATIONS = 2
 
 
 def choose_rows(n_rows: int, nonzeros_per_row: int, seed: int) -> np.ndarray | None:

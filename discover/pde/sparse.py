@@ -84,7 +84,8 @@ def mstls(G: np.ndarray, b: np.ndarray, thresholds: np.ndarray = DEFAULT_THRESHO
     candidates = [(float(t), stlsq(G, b, t)) for t in np.sort(np.asarray(thresholds, dtype=float))]
     # Collinear terms (u, u^2, u^3 on [0, 1]) can keep each other above any threshold:
     # backward elimination also offers every nested subset of the path's supports.
-    for threshold, w in list(candidates):
+    starts = {(w != 0).tobytes(): (threshold, w) for threshold, w in reversed(candidates)}
+    for threshold, w in starts.values():
         candidates += [(threshold, v) for v in backward_elimination(G, b, w != 0)]
     for threshold, w in candidates:
         loss = selection_loss(G, b, w)
