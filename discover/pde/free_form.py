@@ -7,8 +7,9 @@ Two problems of the engine, one per field:
   fields, plus estimated derivatives when ``max_order`` allows them); the objective is
   ``‖a Φ h - (b_t - known)‖²`` with ``Φ`` the ``(K, N)`` sparse matrix of test
   functions (:meth:`discover.pde.weak.WeakForm.matrix`) and ``b_t`` the weak time
-  derivative.  The search runs on a grid coarsened to at most ``SEARCH_POINTS`` points;
-  the front is refit in float64 on the full grid.
+  derivative.  The search runs on a grid coarsened to at most ``SEARCH_POINTS`` points
+  with at most ``SEARCH_QUERIES`` test functions; the front is refit in float64 on the
+  full grid.
 * **solver** — for sparse observations (few snapshots): every candidate of a population
   is integrated at once, ``u_t = known(u) + h(u)``, from each observed snapshot to the
   next (RK4 in ``lax.scan``, spatial derivatives of the known part spectral), and scored
@@ -45,7 +46,10 @@ from .data import FieldData
 from .fit import Columns, FieldEquation, PDEFit, PDESettings, TermFit, parse_known, validate_settings
 from .weak import WeakForm, choose_half_widths
 
-SEARCH_POINTS = 8192
+#: The search scores candidates on a coarsened grid with fewer test functions (the cost of
+#: one population is P x nnz(Φ)); the front is then refit on the full weak system.
+SEARCH_POINTS = 4096
+SEARCH_QUERIES = 192
 MIN_WEAK_SNAPSHOTS = 12
 BINARY = ("+", "-", "*")
 UNARY = ("square", "cube", "exp", "sin", "neg")
@@ -122,7 +126,8 @@ def _evolve(data, settings, known, time_limit, say):
         hidden = field in known
         names = _leaf_names(data, settings, hidden)
         say(f"weak-form search for {field}_t ({'hidden term' if hidden else 'whole right-hand side'})")
-        coarse = _WeakSystem(_coarsen(data, SEARCH_POINTS), settings, known, field, names)
+        coarse = _WeakSystem(_coarsen(data, SEARCH_POINTS),
+                             PDESettings(**{**settings.__dict__, "max_queries": SEARCH_QUERIES}), known, field, names)
         full = _WeakSystem(data, settings, known, field, names)
         rows = full.rows
         phi = jax_sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
