@@ -75,10 +75,23 @@ def stlsq(G: np.ndarray, b: np.ndarray, threshold: float, max_iterations: int = 
     return w
 
 
+def compressed(G: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An equivalent ``(J+1, J)`` system: with ``G = Q R`` (reduced QR) and ``c = Qᵀ b``,
+    ``Ĝ = [R; 0]`` and ``b̂ = [c; ‖b - Q c‖]`` give ``‖Ĝ w - b̂‖ = ‖G w - b‖`` for every
+    ``w``, the same column norms and ``‖b̂‖ = ‖b‖``: every subset fit costs ``O(J³)``
+    instead of ``O(K J²)``."""
+    K, J = G.shape
+    if K <= J + 1:
+        return G, b
+    Q, R = np.linalg.qr(G)
+    c = Q.T @ b
+    rest = np.sqrt(max(float(b @ b) - float(c @ c), 0.0))
+    return np.vstack([R, np.zeros((1, J))]), np.concatenate([c, [rest]])
+
+
 def mstls(G: np.ndarray, b: np.ndarray, thresholds: np.ndarray = DEFAULT_THRESHOLDS) -> SparseFit:
     """Thresholded least squares with the support chosen by :func:`selection_loss` (module doc)."""
-    G = np.asarray(G, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    G, b = compressed(np.asarray(G, dtype=np.float64), np.asarray(b, dtype=np.float64))
     best = None
     seen: dict[bytes, tuple[float, float, np.ndarray]] = {}
     candidates = [(float(t), stlsq(G, b, t)) for t in np.sort(np.asarray(thresholds, dtype=float))]
@@ -154,7 +167,7 @@ def bootstrap(G: np.ndarray, b: np.ndarray, threshold: float, n_resamples: int =
     samples = np.empty((n_resamples, G.shape[1]))
     for i in range(n_resamples):
         rows = rng.integers(0, K, K)
-        samples[i] = stlsq(G[rows], b[rows], threshold)
+        samples[i] = stlsq(*compressed(G[rows], b[rows]), threshold)
     kept = samples != 0
     inclusion = kept.mean(axis=0)
     std = np.zeros(G.shape[1])
