@@ -29,7 +29,7 @@ from .data import FieldData
 from .derivatives import derivative
 from .gls import choose_rows, gls
 from .noise import debiased, noise_std
-from .sparse import bootstrap, mstls
+from .sparse import TERM_PENALTY, bootstrap, compressed, lstsq_on, mstls, selection_loss
 from .weak import WeakForm, choose_half_widths
 
 METHODS = ("weak", "strong")
@@ -326,9 +326,20 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, know
     G_boot, b_boot = G, b
     if settings.method == "weak" and settings.debias:
         refined = _weighted_refit(name, G, b, fit.coefficients, terms, columns, known_terms, settings.seed)
-        if refined is not None:
+        for _ in range(2):
+            if refined is None:
+                break
             coefficients, G_boot, b_boot = refined
-            residual = float(np.linalg.norm(G @ coefficients - b) / max(np.linalg.norm(b), 1e-300))
+            # Choose the terms again on the whitened rows, where noise shared between the
+            # equations no longer rewards terms that fit it.
+            again = mstls(G_boot, b_boot)
+            if np.array_equal(again.coefficients != 0, coefficients != 0):
+                break
+            if _plain_loss(G, b, again.coefficients != 0) > _plain_loss(G, b, coefficients != 0) + TERM_PENALTY:
+                break  # the unweighted equations reject it by more than one term's worth
+            fit = again
+            refined = _weighted_refit(name, G, b, again.coefficients, terms, columns, known_terms, settings.seed)
+        residual = float(np.linalg.norm(G @ coefficients - b) / max(np.linalg.norm(b), 1e-300))
     ensemble = bootstrap(G_boot, b_boot, fit.threshold, settings.bootstrap, settings.seed)
     expanded = M @ coefficients
     samples = ensemble.samples @ M.T  # (B, monomials)
@@ -343,6 +354,12 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, know
     alternatives = [{"rhs": _rhs_text(monomials, M @ w), "loss": loss, "residual": residual}
                     for loss, residual, w in fit.alternatives[:8]]
     return FieldEquation(name, rhs, known_text, term_fits, residual, alternatives)
+
+
+def _plain_loss(G, b, support) -> float:
+    """:func:`~discover.pde.sparse.selection_loss` of least squares on ``support``."""
+    Gc, bc = compressed(G, b)
+    return selection_loss(Gc, bc, lstsq_on(Gc, bc, support))
 
 
 def _weighted_refit(name, G, b, w, terms, columns, known_terms, seed):

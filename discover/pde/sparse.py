@@ -44,7 +44,7 @@ class SparseFit:
     alternatives: list[tuple[float, float, np.ndarray]]
 
 
-def _lstsq(G: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def lstsq_on(G: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Least squares on the columns in ``keep`` (column-normalised for conditioning)."""
     w = np.zeros(G.shape[1])
     if keep.any():
@@ -64,14 +64,14 @@ def importance(G: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
 def stlsq(G: np.ndarray, b: np.ndarray, threshold: float, max_iterations: int = 50) -> np.ndarray:
     """Sequentially thresholded least squares at relative importance ``threshold``."""
     keep = np.ones(G.shape[1], dtype=bool)
-    w = _lstsq(G, b, keep)
+    w = lstsq_on(G, b, keep)
     for _ in range(max_iterations):
         weight = importance(G, b, w)
         new_keep = keep & (weight >= threshold) & (weight <= 1.0 / threshold)
         if np.array_equal(new_keep, keep):
             break
         keep = new_keep
-        w = _lstsq(G, b, keep)
+        w = lstsq_on(G, b, keep)
     return w
 
 
@@ -135,7 +135,7 @@ def backward_elimination(G: np.ndarray, b: np.ndarray, support: np.ndarray) -> l
         for j in np.flatnonzero(keep):
             trial = keep.copy()
             trial[j] = False
-            w = _lstsq(G, b, trial)
+            w = lstsq_on(G, b, trial)
             rss = float(np.sum((G @ w - b) ** 2))
             if best is None or rss < best[0]:
                 best = (rss, trial, w)
