@@ -44,7 +44,6 @@ from ..errors import UserError
 from . import library as lib
 from .data import FieldData
 from .fit import Columns, FieldEquation, PDEFit, PDESettings, TermFit, parse_known, validate_settings
-from .weak import WeakForm, choose_half_widths
 
 #: The search scores candidates on a coarsened grid with fewer test functions (the cost of
 #: one population is P x nnz(Φ)); the front is then refit on the full weak system.

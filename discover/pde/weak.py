@@ -25,7 +25,7 @@ query ``(i_t, i_x, i_y)`` is row ``(i_t·Kx + i_x)·Ky + i_y``.
 from __future__ import annotations
 
 from functools import lru_cache
-from math import ceil, comb, log, pi, sqrt
+from math import comb, log, pi, sqrt
 
 import numpy as np
 import scipy.sparse as sp
