@@ -513,7 +513,8 @@ def choose_half_widths(
         if m_max < m_min:
             where = "time points" if axis == 0 else f"points along '{names[axis]}'"
             raise DataError(
-                f"only {n} {where}: the weak form needs at least {4 * m_min + 1}; use --method strong"
+                f"only {n} {where}: the weak form needs at least {4 * m_min + 1}; "
+                "use --method strong, or --method solver for a few snapshots"
             )
         corner = spectral_corner(u, axis, per[axis])
         m = m_max if corner == 0 else half_width_for_corner(n, corner, max_orders[axis], tau, tau_hat)
