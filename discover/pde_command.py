@@ -11,6 +11,7 @@ inclusion frequency) and the runner-up models, and writes a JSON result
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -114,8 +115,10 @@ def settings_from_args(args, fields: list[str]) -> pde_fit.PDESettings:
                                 ("--derivative-degree", args.derivative_degree, 1)):
         if value < lowest:
             raise UserError(f"{flag} must be at least {lowest}, not {value}")
-    if args.time_limit <= 0:
-        raise UserError(f"--time-limit must be positive, not {args.time_limit}")
+    if not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise UserError(f"--time-limit must be a positive number of seconds, not {args.time_limit}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, not {args.seed}")
     return pde_fit.PDESettings(
         method=args.method if args.method in pde_fit.METHODS else "weak", derivative=args.derivative,
         max_order=args.max_order, max_degree=args.max_degree, derivative_degree=args.derivative_degree,

@@ -18,7 +18,7 @@ from discover.pde.fit import PDESettings, fit_pde
 from discover.pde.noise import debiased, hermite, noise_std
 from discover.pde.result import load_pde_result, parse_rhs
 from discover.pde.simulate import simulate, write
-from discover.pde.sparse import bootstrap, mstls
+from discover.pde.sparse import bootstrap, compressed, mstls, relative_residual
 
 u, u_x, u_xx = sympy.symbols("u u_x u_xx")
 
@@ -87,6 +87,19 @@ def test_mstls_with_noise_and_the_bootstrap_spread():
     assert ens.inclusion[[0, 5]].tolist() == [1.0, 1.0]
     # the spread of a least-squares coefficient is about sigma / sqrt(K)
     assert 0.1 * 0.01 / np.sqrt(600) < ens.std[0] < 10 * 0.01 / np.sqrt(600)
+
+
+def test_compressed_system_keeps_tiny_residuals():
+    """The (J+1, J) stand-in has the residual of the tall system even at 1e-13 (where
+    sqrt(b.b - c.c) would cancel to 3e-8 and no fit could ever count as exact)."""
+    rng = np.random.default_rng(4)
+    G = rng.normal(size=(2000, 8))
+    w = rng.normal(size=8)
+    b = G @ w + 1e-12 * rng.normal(size=2000)
+    Gc, bc = compressed(G, b)
+    assert Gc.shape == (9, 8)
+    assert relative_residual(Gc, bc, w) == pytest.approx(relative_residual(G, b, w), rel=1e-3)
+    assert relative_residual(Gc, bc, w) < 1e-12
 
 
 def test_collinear_terms_do_not_keep_each_other():
@@ -177,6 +190,65 @@ def test_free_form_weak_search_finds_the_hidden_term():
     assert exact and err < 0.01
 
 
+def test_steady_data_gives_the_zero_equation():
+    t, x = np.linspace(0, 1, 41), np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    u = np.broadcast_to(np.sin(x), (41, 64))
+    data = fields_from_arrays({"u": u, "t": t, "x": x}, {"periodic": True})
+    equation = fit_pde(data, PDESettings(bootstrap=4)).equations[0]
+    assert equation.rhs == "0" and equation.terms == []
+
+
+def test_periodic_attribute_strings_are_read_as_flags():
+    t, x = np.linspace(0, 1, 41), np.linspace(0, 1, 64, endpoint=False)
+    arrays = {"u": np.sin(2 * np.pi * (x[None] - t[:, None])), "t": t, "x": x}
+    assert not fields_from_arrays(arrays, {"periodic": "false"}).periodic
+    assert fields_from_arrays(arrays, {"periodic": "True"}).periodic
+
+
+def test_evolve_coarse_grid_stays_periodic():
+    """The search's coarse grid keeps an even wrap-around, so spectral derivative leaves
+    computed on it stay exact."""
+    from discover.pde.fit import Columns
+    from discover.pde.free_form import _coarsen
+
+    t, x = np.linspace(0, 1, 101), np.linspace(0, 2 * np.pi, 256, endpoint=False)
+    u = np.sin(x[None, :] - t[:, None])
+    data = fields_from_arrays({"u": u, "t": t, "x": x}, {"periodic": True})
+    coarse = _coarsen(data, 4096)
+    assert np.prod(coarse.shape) <= 4096 and 256 % (256 // coarse.shape[1]) == 0
+    columns = Columns(coarse, PDESettings(derivative="spectral"))
+    expected = np.cos(coarse.coords["x"][None, :] - coarse.coords["t"][:, None])
+    np.testing.assert_allclose(columns.field_or_derivative("u_x"), expected, atol=1e-10)
+
+
+def test_gls_jacobian_matches_finite_differences():
+    """J_f = d r / d U_f of the weak residual r = G(U) w - b(U), against central differences."""
+    from discover.pde.fit import Columns, build_library
+
+    data, _ = field_data("burgers", noise=0.01, seed=2)
+    settings = PDESettings(max_order=2)
+    terms = build_library(data, settings)
+    columns = Columns(data, settings, terms)
+    rows = np.arange(0, columns.weak.n_queries, 7)
+    weak = columns.weak.restrict(rows)
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=len(terms))
+    ((_, J),) = columns.jacobians(list(zip(w, terms)), "u", weak)
+
+    def residual(u):
+        shifted = fields_from_arrays({"u": u, "t": data.coords["t"], "x": data.coords["x"]}, {"periodic": True})
+        other = Columns(shifted, settings, terms)
+        other.variances = columns.variances  # the same Hermite correction
+        G = np.column_stack([other.column(term) for term in terms])
+        return (G @ w - other.time_derivative("u"))[rows]
+
+    u0 = data.fields["u"]
+    direction = rng.normal(size=u0.shape)
+    step = 1e-5
+    numeric = (residual(u0 + step * direction) - residual(u0 - step * direction)) / (2 * step)
+    np.testing.assert_allclose(J @ direction.ravel(), numeric, rtol=1e-5, atol=1e-8 * np.abs(numeric).max())
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -231,6 +303,16 @@ GOOD_U = np.sin(2 * np.pi * (X[None, :] - T[:, None]))
     (dict(u=GOOD_U, t=T, x=X), ["--known", "v=0.1*v_xx"], "not a field"),
     (dict(u=GOOD_U, t=T, x=X), ["--known", "0.1*w_xx"], "not a field"),
     (dict(u=GOOD_U, t=T, x=X), ["--fields", "u,v"], "no dataset 'v'"),
+    (dict(u=GOOD_U, t=T, x=X), ["--terms", "u + Derivative(u, x)"], "its own term"),
+    (dict(u=GOOD_U, t=T, x=X), ["--terms", "Derivative(u, t)"], "spatial axes"),
+    (dict(u=GOOD_U, t=T, x=X), ["--known", "Derivative(u*u_x, x)"], "function of the fields"),
+    (dict(u=GOOD_U, t=T, x=X), ["--seed", "-1"], "--seed"),
+    (dict(u=GOOD_U, t=T, x=X), ["--method", "solver", "--time-limit", "nan"], "--time-limit"),
+    (dict(u=GOOD_U, t=T, x=X), ["--max-queries", "16"], "raise --max-queries"),
+    (dict(u=GOOD_U, t=T, x=X), ["--method", "solver"], "periodic grid"),
+    (dict(u_1=GOOD_U, t=T, x=X), ["--fields", "u_1"], "without '_'"),
+    (dict(u=GOOD_U[:1], t=T[:1], x=X), ["--method", "solver", "--periodic"], "at least 2 snapshots"),
+    (dict(u=GOOD_U, v=GOOD_U, t=T, x=X), ["--fields", "u,v", "--method", "solver", "--periodic"], "one field"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, capsys, arrays, extra, message):
     path = _h5(tmp_path / "d.h5", **arrays)

@@ -11,7 +11,7 @@ import sympy as sp
 from scipy.special import beta
 
 from discover.errors import DataError
-from discover.pde.derivatives import derivative, fd_weights, smooth, uniform_spacing
+from discover.pde.derivatives import derivative, fd_weights, uniform_spacing
 from discover.pde.weak import (
     WeakForm,
     bump,
@@ -169,16 +169,6 @@ def test_savgol_wider_window_smooths_more():
     narrow = rel_err(derivative(noisy, h, 0, 1, "savgol", periodic=True), np.cos(x))
     wide = rel_err(derivative(noisy, h, 0, 1, "savgol", periodic=True, window=41, polyorder=3), np.cos(x))
     assert wide < narrow / 3
-
-
-def test_smooth_reduces_noise_and_keeps_signal():
-    rng = np.random.default_rng(3)
-    x = np.linspace(0.0, 2 * np.pi, 500, endpoint=False)
-    clean = np.tile(np.sin(x), (4, 1))
-    noisy = clean + 0.05 * rng.standard_normal(clean.shape)
-    smoothed = smooth(noisy, axis=1, window=31, polyorder=3, periodic=True)
-    assert smoothed.shape == noisy.shape
-    assert np.abs(smoothed - clean).std() < 0.4 * np.abs(noisy - clean).std()
 
 
 def test_too_few_points_is_a_data_error():

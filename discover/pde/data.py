@@ -15,7 +15,6 @@ checked where a method needs it (:func:`discover.pde.derivatives.uniform_spacing
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 from collections.abc import Sequence
@@ -92,6 +91,10 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
     """Validate in-memory arrays (same names as in a file) into :class:`FieldData`."""
     attrs = dict(attrs or {})
     field_names = list(fields or DEFAULT_FIELDS)
+    for name in field_names:
+        if not name.isidentifier() or "_" in name:
+            raise DataError(f"field name {name!r} cannot be used: derivatives are written {name}_x, so a field "
+                            "name must be an identifier without '_'; rename the dataset")
     if len(set(field_names)) != len(field_names):
         raise DataError(f"field names repeat: {', '.join(field_names)}")
     for name in field_names:
@@ -128,9 +131,16 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
             raise DataError(f"field '{name}' has {int(bad.sum())} NaN/inf values (first at index {tuple(map(int, first))}); "
                             "remove or interpolate them")
     if periodic is None:
-        periodic = bool(attrs.get("periodic", False))
+        periodic = _truthy(attrs.get("periodic", False))
     return FieldData({n: _frozen(v) for n, v in values.items()}, {n: _frozen(a) for n, a in axes.items()},
                      periodic, attrs, path)
+
+
+def _truthy(value) -> bool:
+    """An attribute as a flag: ``"false"``, ``"no"``, ``"0"`` are False (any case)."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
 
 
 def _contents(arrays: dict) -> str:
@@ -167,15 +177,3 @@ def _plain(value):
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     return value
-
-
-def json_attr(attrs: dict, key: str) -> dict:
-    """A JSON-string attribute (``rhs``, ``known``, ``hidden``) as a dict, ``{}`` if absent."""
-    text = attrs.get(key)
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except (TypeError, json.JSONDecodeError):
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -14,8 +14,7 @@ shape, in float64.  Three estimators:
     Savitzky–Golay: least-squares polynomial fits in a sliding window, differentiated.  The
     usual choice for noisy data.
 
-``smooth`` is the Savitzky–Golay filter without differentiation, used to denoise a field
-before taking strong-form derivatives.  ``uniform_spacing`` checks a coordinate vector.
+``uniform_spacing`` checks a coordinate vector.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from scipy.signal import savgol_filter
 from ..errors import DataError
 
 __all__ = ["METHODS", "central_points", "derivative", "edge_points", "fd_weights", "savgol_defaults",
-           "smooth", "uniform_spacing"]
+           "uniform_spacing"]
 
 METHODS = ("fd", "spectral", "savgol")
 
@@ -244,16 +243,3 @@ def derivative(
     else:
         out = _savgol(v, spacing, order, periodic, window, polyorder, name)
     return np.ascontiguousarray(np.moveaxis(out, 0, axis))
-
-
-def smooth(u: np.ndarray, axis: int, window: int, polyorder: int, periodic: bool) -> np.ndarray:
-    """Savitzky–Golay smoothing of ``u`` along ``axis`` (degree-``polyorder`` local fits over
-    ``window`` points; wrap-around when ``periodic``).  Same shape as ``u``, float64."""
-    u = np.asarray(u, dtype=np.float64)
-    window, polyorder = int(window), int(polyorder)
-    if window % 2 == 0 or not 0 <= polyorder < window:
-        raise ValueError(f"need an odd window > polyorder >= 0; got window {window}, polyorder {polyorder}")
-    n = u.shape[axis]
-    if n < window:
-        raise _too_few(f"axis {axis % u.ndim}", n, window, f"smoothing with a {window}-point window")
-    return savgol_filter(u, window, polyorder, axis=axis, mode="wrap" if periodic else "interp")

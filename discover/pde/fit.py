@@ -26,6 +26,7 @@ import sympy
 from ..errors import DataError, UserError
 from . import library as lib
 from .data import FieldData
+from .derivatives import METHODS as DERIVATIVE_ESTIMATORS
 from .derivatives import derivative
 from .gls import choose_rows, gls
 from .noise import debiased, noise_std
@@ -33,7 +34,7 @@ from .sparse import TERM_PENALTY, bootstrap, compressed, lstsq_on, mstls, select
 from .weak import WeakForm, choose_half_widths
 
 METHODS = ("weak", "strong")
-DERIVATIVE_METHODS = ("fd", "spectral", "savgol")
+DERIVATIVE_METHODS = DERIVATIVE_ESTIMATORS  # one list, in derivatives.py
 DEFAULT_MAX_QUERIES = 4096
 DEFAULT_MAX_POINTS = 20_000
 
@@ -133,18 +134,20 @@ def parse_known(data: FieldData, settings: PDESettings) -> dict[str, list[tuple[
     for name, text in settings.known.items():
         try:
             expr = lib.parse_expression(text, data.field_names, data.space_names, what="known part")
+            known[name] = lib.as_terms(expr, data.field_names, data.space_names)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        known[name] = lib.as_terms(expr, data.field_names, data.space_names)
     return known
 
 
 class Columns:
     """Evaluates library terms as columns of ``G`` for one method (weak or strong)."""
 
-    def __init__(self, data: FieldData, settings: PDESettings):
+    def __init__(self, data: FieldData, settings: PDESettings, terms: Sequence[lib.Term] = ()):
+        """``terms``: every term that will be evaluated (library and known part)."""
         self.data = data
         self.settings = settings
+        self.terms = list(terms)
         self.spacings = data.spacings()
         self.axes = data.space_names
         self.symbols = [sympy.Symbol(f) for f in data.field_names]
@@ -194,15 +197,21 @@ class Columns:
     def _setup_weak(self):
         first = self.data.fields[self.data.field_names[0]]
         periodic = (self.data.periodic,) * len(self.axes)
-        max_orders = (1,) + (max(self.settings.order(len(self.axes)), 1),) * len(self.axes)
+        # Test functions smooth enough for the highest derivative any term puts on them.
+        order = max([self.settings.order(len(self.axes)), 1] + [t.order for t in self.terms])
+        max_orders = (1,) + (order,) * len(self.axes)
         names = tuple(self.data.axis_names)
         widths = choose_half_widths(first, self.spacings, periodic, max_orders=max_orders, axis_names=names)
-        # Centers an eighth of a support apart: many more equations than library terms, and
+        # Centers a sixteenth of a support apart: many more equations than library terms, and
         # max_queries bounds their number on large grids.
         strides = [max(1, m // 8) for m in widths]
         self.weak = WeakForm(first.shape, self.spacings, widths, periodic=periodic, max_orders=max_orders,
                              strides=strides, max_queries=self.settings.max_queries, axis_names=names)
         self.rows = self.weak.describe()
+        if self.weak.n_queries < 2 * len(self.terms):  # fewer leave the regression barely determined
+            raise UserError(f"only {self.weak.n_queries} test functions for {len(self.terms)} library terms (at "
+                            f"least {2 * len(self.terms)} needed); raise --max-queries or shrink the library "
+                            "(--max-order, --max-degree)")
 
     def _setup_strong(self):
         shape = self.data.shape
@@ -282,7 +291,7 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
     terms = build_library(data, settings)
     known = parse_known(data, settings)
     say(f"building the {settings.method}-form system")
-    columns = Columns(data, settings)
+    columns = Columns(data, settings, terms + [t for pairs in known.values() for _, t in pairs])
     G = np.column_stack([columns.column(t) for t in terms])
     if not np.all(np.isfinite(G)):
         bad = [terms[j].label(columns.axes) for j in np.flatnonzero(~np.all(np.isfinite(G), axis=0))]
@@ -319,8 +328,15 @@ def _expansion(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]:
     return monomials, M
 
 
+#: A left-hand side this small against the library's columns is zero to rounding.
+ZERO_RELATIVE = 1e-12
+
+
 def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, known_terms) -> FieldEquation:
     monomials, M = expansion
+    if np.linalg.norm(b) <= ZERO_RELATIVE * max(np.linalg.norm(G, axis=0).max(), np.finfo(float).tiny):
+        # steady data, or a known part that is already the whole equation: nothing to find
+        return FieldEquation(name, "0", known_text, [], 0.0, [])
     fit = mstls(G, b)
     coefficients, residual = fit.coefficients, fit.residual
     G_boot, b_boot = G, b
@@ -337,8 +353,12 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, know
                 break
             if _plain_loss(G, b, again.coefficients != 0) > _plain_loss(G, b, coefficients != 0) + TERM_PENALTY:
                 break  # the unweighted equations reject it by more than one term's worth
-            fit = again
-            refined = _weighted_refit(name, G, b, again.coefficients, terms, columns, known_terms, settings.seed)
+            refit_again = _weighted_refit(name, G, b, again.coefficients, terms, columns, known_terms, settings.seed)
+            if refit_again is None:
+                break
+            fit, refined = again, refit_again
+        if refined is not None:
+            coefficients, G_boot, b_boot = refined
         residual = float(np.linalg.norm(G @ coefficients - b) / max(np.linalg.norm(b), 1e-300))
     ensemble = bootstrap(G_boot, b_boot, fit.threshold, settings.bootstrap, settings.seed)
     expanded = M @ coefficients

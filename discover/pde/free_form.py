@@ -49,7 +49,6 @@ from .fit import Columns, FieldEquation, PDEFit, PDESettings, TermFit, parse_kno
 #: one population is P x nnz(Φ)); the front is then refit on the full weak system.
 SEARCH_POINTS = 4096
 SEARCH_QUERIES = 192
-MIN_WEAK_SNAPSHOTS = 12
 BINARY = ("+", "-", "*")
 UNARY = ("square", "cube", "exp", "sin", "neg")
 
@@ -94,22 +93,34 @@ def _leaf_names(data: FieldData, settings: PDESettings, hidden: bool) -> list[st
 
 
 def _coarsen(data: FieldData, limit: int) -> FieldData:
-    """Every ``s``-th point along each axis, ``s`` the smallest stride leaving <= ``limit`` points."""
+    """Every ``s``-th point along each axis, ``s`` the smallest stride leaving <= ``limit``
+    points; on periodic axes the stride divides the axis length, so the coarse grid still
+    wraps around evenly."""
     stride = 1
     while np.prod([math.ceil(n / stride) for n in data.shape]) > limit and stride < min(data.shape) // 8:
         stride += 1
     if stride == 1:
         return data
-    index = tuple(slice(None, None, stride) for _ in data.shape)
-    return FieldData({k: v[index] for k, v in data.fields.items()},
-                     {k: v[::stride] for k, v in data.coords.items()}, data.periodic, data.attrs, data.path)
+    strides = [stride] + [_divisor_at_least(n, stride) if data.periodic else stride for n in data.shape[1:]]
+    index = tuple(slice(None, None, s) for s in strides)
+    coords = {name: values[::s] for (name, values), s in zip(data.coords.items(), strides)}
+    return FieldData({k: v[index] for k, v in data.fields.items()}, coords, data.periodic, data.attrs, data.path)
+
+
+def _divisor_at_least(n: int, stride: int) -> int:
+    """The smallest divisor of ``n`` that is at least ``stride`` (1 when only ``n`` itself is)."""
+    for d in range(stride, n // 4 + 1):
+        if n % d == 0:
+            return d
+    return 1
 
 
 class _WeakSystem:
     """Leaves ``(n_leaves, N)``, the map ``Φ (K, N)`` and target ``(K,)`` of one field."""
 
     def __init__(self, data: FieldData, settings: PDESettings, known, field: str, leaf_names: list[str]):
-        columns = Columns(data, PDESettings(**{**settings.__dict__, "method": "weak"}))
+        columns = Columns(data, PDESettings(**{**settings.__dict__, "method": "weak"}),
+                          [t for _, t in known.get(field, [])])
         self.rows = columns.rows
         self.leaves = np.stack([columns.field_or_derivative(n).ravel() for n in leaf_names])
         target = columns.time_derivative(field)
@@ -271,7 +282,12 @@ def _substeps(known_terms, data: FieldData, interval: float) -> int:
 def _solver(data: FieldData, settings: PDESettings, known, time_limit, say):
     if not data.periodic:
         raise UserError("--method solver integrates on a periodic grid; pass --periodic if the data wraps around")
+    if len(data.field_names) > 1:
+        raise UserError("--method solver handles one field; systems need every field's equation integrated "
+                        "together (use --method weak or evolve for systems)")
     t = data.coords[data.axis_names[0]]
+    if len(t) < 2:
+        raise UserError(f"--method solver needs at least 2 snapshots, not {len(t)}")
     intervals = np.diff(t)
     if not np.allclose(intervals, intervals[0], rtol=1e-6):
         raise UserError("--method solver needs snapshots evenly spaced in time")
@@ -299,6 +315,17 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say):
     return equations, rows, extra
 
 
+def rk4_step(rhs, state, where, dt):
+    """One classical Runge–Kutta step of ``state[where]' = rhs(state)`` (the other
+    entries of ``state`` held fixed)."""
+    u = state[where]
+    k1 = rhs(state)
+    k2 = rhs(state.at[where].set(u + 0.5 * dt * k1))
+    k3 = rhs(state.at[where].set(u + 0.5 * dt * k2))
+    k4 = rhs(state.at[where].set(u + dt * k3))
+    return state.at[where].set(u + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4))
+
+
 def _trajectory_objective(stacked, row, known_terms, data, index, interval, steps):
     """Mean squared mismatch at snapshot ``i+1`` after integrating from snapshot ``i``."""
     known_fn = spectral_operator(known_terms, data, index)
@@ -319,12 +346,7 @@ def _trajectory_objective(stacked, row, known_terms, data, index, interval, step
             return known_fn(state) + h
 
         def step(state, _):
-            u = state[:, :, row]
-            k1 = rhs(state)
-            k2 = rhs(state.at[:, :, row].set(u + 0.5 * dt * k1))
-            k3 = rhs(state.at[:, :, row].set(u + 0.5 * dt * k2))
-            k4 = rhs(state.at[:, :, row].set(u + dt * k3))
-            return state.at[:, :, row].set(u + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)), None
+            return rk4_step(rhs, state, (slice(None), slice(None), row), dt), None
 
         final, _ = jax.lax.scan(step, state0, None, length=steps)
         mismatch = final[:, :, row].reshape(P, S, -1) - observed[None]
@@ -349,12 +371,7 @@ def _stays_bounded(stacked, row, known_terms, data, index, rhs_text, interval, s
             return known_fn(s) + jnp.broadcast_to(h(*[s[index[f]] for f in fields]), s[row].shape)
 
         def step(s, _):
-            u = s[row]
-            k1 = rhs(s)
-            k2 = rhs(s.at[row].set(u + 0.5 * dt * k1))
-            k3 = rhs(s.at[row].set(u + 0.5 * dt * k2))
-            k4 = rhs(s.at[row].set(u + dt * k3))
-            return s.at[row].set(u + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)), jnp.max(jnp.abs(u))
+            return rk4_step(rhs, s, row, dt), jnp.max(jnp.abs(s[row]))
 
         _, peaks = jax.lax.scan(step, state, None, length=horizon * steps)
         peaks = np.asarray(peaks)

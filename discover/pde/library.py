@@ -11,7 +11,7 @@ data in either method.
 Derivatives are named by appending axis letters to the field: ``u_x``, ``u_xx``,
 ``u_xxxx``, ``v_xy``; ``u_t`` is the time derivative.  Every term knows its expansion
 into those symbols (``∂_x(u^2) = 2 u u_x``), so a fitted model is printed, and compared
-with a known equation, in the form people write (:func:`expanded_rhs`).
+with a known equation, in the form people write (:func:`coefficients_by_monomial`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import sympy
 
 DEFAULT_MAX_ORDER = 4
@@ -113,15 +112,35 @@ def parse_terms(text: str | Sequence[str], fields: Sequence[str], axes: Sequence
     terms = []
     for item in items:
         expr = parse_expression(item, fields, axes, what="library term")
-        if isinstance(expr, sympy.Derivative) and expr.expr.free_symbols <= {sympy.Symbol(f) for f in fields}:
-            counts = dict(expr.variable_count)
-            alpha = tuple(int(counts.get(sympy.Symbol(a), 0)) for a in axes)
-            terms.append(Term(expr.expr, alpha))
+        if isinstance(expr, sympy.Derivative):
+            terms.append(_derivative_term(expr, axes))
+        elif expr.atoms(sympy.Derivative):
+            raise ValueError(f"the library term {item!r} holds a Derivative inside a larger expression; "
+                             "give each Derivative(...) as its own term")
         elif expr.free_symbols <= {sympy.Symbol(f) for f in fields}:
             terms.append(Term(expr, (0,) * len(axes)))
         else:
             terms.append(Term(expr, (0,) * len(axes), pointwise=True))
     return terms
+
+
+def _derivative_term(expr: sympy.Derivative, axes: Sequence[str]) -> Term:
+    """``Derivative(g, x, ...)`` (checked by :func:`parse_expression`) as a term."""
+    counts = dict(expr.variable_count)
+    return Term(expr.expr, tuple(int(counts.get(sympy.Symbol(a), 0)) for a in axes))
+
+
+def _check_derivatives(expr: sympy.Expr, text: str, fields: Sequence[str], axes: Sequence[str], what: str) -> None:
+    """``Derivative`` only along the spatial axes, of a function of the fields alone."""
+    field_symbols = {sympy.Symbol(f) for f in fields}
+    for d in expr.atoms(sympy.Derivative):
+        along = [str(v) for v in d.variables]
+        if any(v not in axes for v in along):
+            raise ValueError(f"the {what} {text!r} differentiates along {', '.join(along)}; Derivative(...) "
+                             f"is taken along the spatial axes ({', '.join(axes)}) only")
+        if not d.expr.free_symbols <= field_symbols:
+            raise ValueError(f"the {what} {text!r} differentiates an expression with derivatives in it; "
+                             "write Derivative(...) of a function of the fields")
 
 
 def parse_expression(text: str, fields: Sequence[str], axes: Sequence[str], what: str = "expression") -> sympy.Expr:
@@ -141,6 +160,7 @@ def parse_expression(text: str, fields: Sequence[str], axes: Sequence[str], what
         raise ValueError(f"cannot parse the {what} {text!r} ({type(exc).__name__})") from None
     if not isinstance(expr, sympy.Expr):
         raise ValueError(f"the {what} {text!r} is not an expression")
+    _check_derivatives(expr, text, fields, axes, what)
     unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in names or str(s) in axes)
     functions = sorted({type(f).__name__ for f in expr.atoms(sympy.Function)
                         if isinstance(f, sympy.core.function.AppliedUndef)})
@@ -154,17 +174,6 @@ def parse_expression(text: str, fields: Sequence[str], axes: Sequence[str], what
 def derivative_symbols(expr: sympy.Expr) -> set[sympy.Symbol]:
     """The derivative symbols (names with ``_``) in an expression."""
     return {s for s in expr.free_symbols if "_" in s.name}
-
-
-def expanded_rhs(terms: Sequence[Term], coefficients: np.ndarray, fields: Sequence[str],
-                 axes: Sequence[str]) -> sympy.Expr:
-    """``Σ c_j ∂^α_j g_j`` expanded into monomials of fields and derivative symbols, with
-    float coefficients; zero coefficients are skipped."""
-    total = sympy.Integer(0)
-    for term, c in zip(terms, np.asarray(coefficients, dtype=float)):
-        if c != 0.0:
-            total += sympy.Float(c) * term.expanded(fields, axes)
-    return sympy.expand(total)
 
 
 def coefficients_by_monomial(expr: sympy.Expr) -> dict[sympy.Expr, float]:
@@ -200,6 +209,11 @@ def as_terms(expr: sympy.Expr, fields: Sequence[str], axes: Sequence[str]) -> li
     pairs = []
     for part in sympy.Add.make_args(sympy.expand(expr)):
         coeff, rest = part.as_coeff_Mul()
+        if isinstance(rest, sympy.Derivative):
+            pairs.append((float(coeff), _derivative_term(rest, axes)))
+            continue
+        if rest.atoms(sympy.Derivative):
+            raise ValueError(f"{sympy.sstr(part)!r}: a Derivative(...) may only be multiplied by a number")
         if rest in derivatives:
             field, alpha = derivatives[rest]
             pairs.append((float(coeff), Term(sympy.Symbol(field), alpha)))

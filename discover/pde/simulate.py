@@ -727,6 +727,11 @@ def check_options(case: Case, *, noise: float, snapshots: int | None, sensors: i
     if snapshots is not None and not 2 <= snapshots <= case.n_snapshots:
         raise SimulationInputError(
             f"snapshots must be between 2 and {case.n_snapshots} (the simulated ones), not {snapshots}")
+    if snapshots is not None and (case.n_snapshots - 1) % (snapshots - 1):
+        valid = [n for n in range(2, case.n_snapshots + 1) if (case.n_snapshots - 1) % (n - 1) == 0]
+        raise SimulationInputError(
+            f"{snapshots} snapshots cannot be evenly spaced among the {case.n_snapshots} simulated ones; "
+            f"choose one of {', '.join(map(str, valid))}")
     if sensors is not None:
         for axis, (_, _, n) in zip(case.axes, case.domain):
             if sensors < 2 or n % sensors:

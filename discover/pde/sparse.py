@@ -85,7 +85,7 @@ def compressed(G: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return G, b
     Q, R = np.linalg.qr(G)
     c = Q.T @ b
-    rest = np.sqrt(max(float(b @ b) - float(c @ c), 0.0))
+    rest = float(np.linalg.norm(b - Q @ c))  # not sqrt(b.b - c.c): that cancels below 1e-8
     return np.vstack([R, np.zeros((1, J))]), np.concatenate([c, [rest]])
 
 
