@@ -80,6 +80,14 @@ def _search_settings(settings: PDESettings, time_limit: float, costly: bool = Fa
                           random_state=settings.seed, tolerance=1e-14, **extra)
 
 
+def _reporter(field: str, time_limit: float, say: Callable[[str], None]):
+    """A search callback that turns the engine's progress into one status line."""
+    def report(p) -> None:
+        say(f"{field}_t: {p.elapsed:.0f} of {time_limit:.0f} s, iteration {p.iteration}, "
+            f"{p.evaluations:,} candidates, best loss {p.best_loss:.3g}")
+    return report
+
+
 def _leaf_names(data: FieldData, settings: PDESettings, hidden: bool) -> list[str]:
     """The fields, plus their spatial derivatives up to ``max_order`` (none by default in
     hidden-term mode, where ``h`` is usually a function of the fields alone)."""
@@ -144,7 +152,7 @@ def _evolve(data, settings, known, time_limit, say):
         # Scale-only: a constant source term must be earned as an explicit constant.
         problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi, scaling="scale"),
                           leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
-        result = search(problem, _search_settings(settings, time_limit))
+        result = search(problem, _search_settings(settings, time_limit), callback=_reporter(field, time_limit, say))
         equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
                                               lambda m, s=full: _weak_residual(m.expr, s)))
     return equations, rows
@@ -304,7 +312,8 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say):
         start = stacked[:-1].reshape(len(stacked) - 1, len(fields), -1)  # (S-1, n_fields, R)
         leaves = np.moveaxis(start, 1, 0).reshape(len(fields), -1)  # (n_fields, (S-1) R)
         problem = Problem(leaves=leaves, objective=objective, leaf_names=fields, baseline=baseline)
-        result = search(problem, _search_settings(settings, time_limit, costly=True))
+        result = search(problem, _search_settings(settings, time_limit, costly=True),
+                        callback=_reporter(field, time_limit, say))
         equation = _equation_from_front(field, result.front, fields, known, settings, leaves.shape[1],
                                         lambda m: m.loss / baseline)
         equations.append(equation)
