@@ -249,6 +249,17 @@ def test_gls_jacobian_matches_finite_differences():
     np.testing.assert_allclose(J @ direction.ravel(), numeric, rtol=1e-5, atol=1e-8 * np.abs(numeric).max())
 
 
+@pytest.mark.slow
+def test_free_form_weak_search_finds_the_whole_burgers_equation():
+    """No library: the engine builds -u*u_x + 0.1*u_xx from leaves u, u_x, u_xx (60 s)."""
+    from discover.pde.free_form import run_method
+
+    data, _ = field_data("burgers")
+    fit, _ = run_method("evolve", data, PDESettings(max_order=2), time_limit=60)
+    exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), -u * u_x + 0.1 * u_xx)
+    assert exact and err < 1e-3
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
