@@ -36,7 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "(integrates candidate PDEs between sparse snapshots).",
     )
     parser.add_argument("data", help="HDF5 (.h5) or NPZ file with the fields and coordinates")
-    parser.add_argument("--fields", default=None, metavar="LIST", help="comma-separated field datasets (default u)")
+    parser.add_argument("--fields", default=None, metavar="LIST", help="comma-separated field datasets (default: every 2-D/3-D dataset in the file)")
     parser.add_argument("--coords", default=None, metavar="LIST",
                         help="comma-separated coordinate datasets, time first (default t,x or t,x,y)")
     parser.add_argument("--known", action="append", default=[], metavar="EXPR",

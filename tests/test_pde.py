@@ -198,6 +198,13 @@ def test_steady_data_gives_the_zero_equation():
     assert equation.rhs == "0" and equation.terms == []
 
 
+def test_every_grid_shaped_dataset_is_a_field_by_default():
+    t, x = np.linspace(0, 1, 41), np.linspace(0, 1, 64, endpoint=False)
+    u = np.sin(2 * np.pi * (x[None] - t[:, None]))
+    assert fields_from_arrays({"t": t, "x": x, "u": u, "v": 2 * u}).field_names == ["u", "v"]
+    assert fields_from_arrays({"t": t, "x": x, "w": u}).field_names == ["w"]
+
+
 def test_periodic_attribute_strings_are_read_as_flags():
     t, x = np.linspace(0, 1, 41), np.linspace(0, 1, 64, endpoint=False)
     arrays = {"u": np.sin(2 * np.pi * (x[None] - t[:, None])), "t": t, "x": x}

@@ -26,7 +26,6 @@ import numpy as np
 from ..data import _frozen, _numeric, _sniff
 from ..errors import DataError
 
-DEFAULT_FIELDS = ("u",)
 DEFAULT_COORDS = ("t", "x", "y")
 
 
@@ -71,8 +70,8 @@ class FieldData:
 
 def load_fields(path: str | os.PathLike, fields: Sequence[str] | None = None,
                 coords: Sequence[str] | None = None, periodic: bool | None = None) -> FieldData:
-    """Read and validate ``fields`` (default ``u``) and ``coords`` (default ``t,x`` or
-    ``t,x,y`` by the fields' dimension) from an HDF5 or NPZ file.  ``periodic`` overrides
+    """Read and validate ``fields`` (default: every 2-D or 3-D dataset) and ``coords``
+    (default ``t,x`` or ``t,x,y`` by the fields' dimension) from an HDF5 or NPZ file.  ``periodic`` overrides
     the file's ``periodic`` attribute (default False when the file has none)."""
     path = os.fspath(path)
     try:
@@ -90,7 +89,7 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
                        path: str | None = None) -> FieldData:
     """Validate in-memory arrays (same names as in a file) into :class:`FieldData`."""
     attrs = dict(attrs or {})
-    field_names = list(fields or DEFAULT_FIELDS)
+    field_names = list(fields) if fields else default_fields(arrays)
     for name in field_names:
         if not name.isidentifier() or "_" in name:
             raise DataError(f"field name {name!r} cannot be used: derivatives are written {name}_x, so a field "
@@ -134,6 +133,13 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
         periodic = _truthy(attrs.get("periodic", False))
     return FieldData({n: _frozen(v) for n, v in values.items()}, {n: _frozen(a) for n, a in axes.items()},
                      periodic, attrs, path)
+
+
+def default_fields(arrays: dict) -> list[str]:
+    """Every dataset of 2 or 3 dimensions, in file order (the coordinates are 1-D); ``u``
+    when there is none, so the error names what was expected."""
+    names = [name for name, value in arrays.items() if np.ndim(value) in (2, 3)]
+    return names or ["u"]
 
 
 def _truthy(value) -> bool:
