@@ -14,7 +14,6 @@ early and still prints and saves the front.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
@@ -23,6 +22,7 @@ from rich.table import Table
 from search import operators
 
 from .errors import UserError
+from .result import result_path
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -82,15 +82,6 @@ def _regressor(args):
     )
 
 
-def _output_path(args) -> Path:
-    path = Path(args.output) if args.output else Path(Path(args.data).stem + ".result.json")
-    if path.is_dir():
-        raise UserError(f"--output {path} is a directory; give a file name such as {path / 'result.json'}")
-    if not path.parent.exists():
-        raise UserError(f"--output {path}: the directory {path.parent} does not exist")
-    return path
-
-
 def front_table(model, title: str = "Pareto front") -> Table:
     """The front as a rich table, the selected row marked."""
     table = Table(title=title, title_justify="left")
@@ -110,7 +101,7 @@ def run(args) -> int:
     from .data import load_dataset
 
     model = _regressor(args)
-    output = _output_path(args)
+    output = result_path(args.output, args.data, ".result.json")
     dataset = load_dataset(args.data, target=args.target)
     console = Console(stderr=True)
     names = dataset.feature_names

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import asdict
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from .errors import UserError
+from .result import result_path
 from .pde import fit as pde_fit
 from .pde.library import DEFAULT_DERIVATIVE_DEGREE, DEFAULT_MAX_DEGREE
 
@@ -101,15 +101,6 @@ def parse_known_options(items: list[str], fields: list[str]) -> dict[str, str]:
     return known
 
 
-def _output_path(args) -> Path:
-    path = Path(args.output) if args.output else Path(Path(args.data).stem + ".pde.json")
-    if path.is_dir():
-        raise UserError(f"--output {path} is a directory; give a file name such as {path / 'result.json'}")
-    if not path.parent.exists():
-        raise UserError(f"--output {path}: the directory {path.parent} does not exist")
-    return path
-
-
 def settings_from_args(args, fields: list[str]) -> pde_fit.PDESettings:
     for flag, value, lowest in (("--max-queries", args.max_queries, 16), ("--max-degree", args.max_degree, 1),
                                 ("--derivative-degree", args.derivative_degree, 1)):
@@ -143,7 +134,7 @@ def run(args) -> int:
     from .pde.data import load_fields
     from .pde.result import PDEResult
 
-    output = _output_path(args)
+    output = result_path(args.output, args.data, ".pde.json")
     data = load_fields(args.data, _names(args.fields), _names(args.coords), args.periodic)
     settings = settings_from_args(args, data.field_names)
     console = Console(stderr=True, quiet=args.quiet)

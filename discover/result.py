@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sympy
@@ -63,14 +64,15 @@ class FitResult:
 
     def to_json(self) -> str:
         payload = {"schema": SCHEMA, **asdict(self)}
-        return json.dumps(payload, indent=2, default=_jsonable)
+        return json.dumps(payload, indent=2, default=jsonable)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: an interrupted write never leaves a broken file."""
         write_text_atomic(path, self.to_json() + "\n")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``json.dumps(default=...)`` for NumPy scalars, sets and tuples."""
     if hasattr(value, "item"):
         return value.item()
     if isinstance(value, (set, tuple)):
@@ -78,8 +80,9 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def load_result(path: str | os.PathLike) -> FitResult:
-    """Read a result file; a missing or malformed file is a :class:`UserError`."""
+def read_payload(path: str | os.PathLike, schema: str, kind: str = "") -> dict:
+    """The JSON object of a result file of ``schema``; UserError when it is missing, not
+    JSON or of another schema (``kind``, e.g. ``"PDE "``, names the expected file)."""
     try:
         with open(path, encoding="utf-8") as handle:
             payload = json.load(handle)
@@ -87,8 +90,25 @@ def load_result(path: str | os.PathLike) -> FitResult:
         raise UserError(f"result file not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not a discover result file (invalid JSON: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
-        raise UserError(f"{path} is not a discover result file (expected schema {SCHEMA!r})")
+    if not isinstance(payload, dict) or payload.get("schema") != schema:
+        raise UserError(f"{path} is not a discover {kind}result file (expected schema {schema!r})")
+    return payload
+
+
+def result_path(output: str | None, data: str, suffix: str) -> Path:
+    """``--output``, or ``<data stem><suffix>`` in the current directory; UserError when it
+    is a directory or its directory does not exist."""
+    path = Path(output) if output else Path(Path(data).stem + suffix)
+    if path.is_dir():
+        raise UserError(f"--output {path} is a directory; give a file name such as {path / 'result.json'}")
+    if not path.parent.exists():
+        raise UserError(f"--output {path}: the directory {path.parent} does not exist")
+    return path
+
+
+def load_result(path: str | os.PathLike) -> FitResult:
+    """Read a result file; a missing or malformed file is a :class:`UserError`."""
+    payload = read_payload(path, SCHEMA)
     try:
         equations = [Equation(**eq) for eq in payload["equations"]]
         return FitResult(

@@ -283,7 +283,7 @@ def test_cli_writes_a_result_whose_rhs_compiles_to_a_kernel(burgers_file, tmp_pa
     printed = capsys.readouterr().out
     assert "u_t = " in printed and "u*u_x" in printed
     result = load_pde_result(out)
-    rhs = parse_rhs(result.equations[0]["rhs"])
+    rhs = parse_rhs(result.equations[0]["rhs"], result.fields, result.coords[1:])
     assert lib.compare_with_truth(rhs, -u * u_x + 0.1 * u_xx)[0]
     kernel = codegen.compile(rhs, [u, u_x, u_xx])
     values = np.random.default_rng(0).normal(size=(3, 50))

@@ -26,15 +26,14 @@ import sympy
 from ..errors import DataError, UserError
 from . import library as lib
 from .data import FieldData
-from .derivatives import METHODS as DERIVATIVE_ESTIMATORS
+from .derivatives import METHODS as DERIVATIVE_METHODS
 from .derivatives import derivative
 from .gls import choose_rows, gls
 from .noise import debiased, noise_std
-from .sparse import TERM_PENALTY, bootstrap, compressed, lstsq_on, mstls, selection_loss
+from .sparse import TERM_PENALTY, bootstrap, compressed, lstsq_on, mstls, relative_residual, selection_loss
 from .weak import WeakForm, choose_half_widths
 
 METHODS = ("weak", "strong")
-DERIVATIVE_METHODS = DERIVATIVE_ESTIMATORS  # one list, in derivatives.py
 DEFAULT_MAX_QUERIES = 4096
 DEFAULT_MAX_POINTS = 20_000
 
@@ -161,6 +160,7 @@ class Columns:
         default = "spectral" if data.periodic and clean else "savgol"
         self.derivative_method = settings.derivative or default
         self._phi: dict[tuple, object] = {}  # (alpha, rows) -> sparse matrix
+        self._slopes: dict[tuple, np.ndarray | None] = {}
         if settings.method == "weak":
             self._setup_weak()
         else:
@@ -255,6 +255,17 @@ class Columns:
             self._phi[key] = weak.matrix(alpha)
         return self._phi[key]
 
+    def _slope(self, term: lib.Term, symbol: sympy.Symbol) -> np.ndarray | None:
+        """``∂g/∂U_f`` of a term's inner function on the grid, ravelled (cached: each GLS
+        iteration needs it again); None where it does not depend on the field or holds
+        derivative symbols."""
+        key = (term, symbol)
+        if key not in self._slopes:
+            inner = self.inner(term)
+            depends = symbol in inner.free_symbols and not lib.derivative_symbols(inner)
+            self._slopes[key] = self.values(sympy.diff(inner, symbol)).ravel() if depends else None
+        return self._slopes[key]
+
     def jacobians(self, weighted_terms: list[tuple[float, lib.Term]], field: str,
                   weak: WeakForm) -> list[tuple[float, object]]:
         """``(σ_f², J_f)`` per noisy field for the weak residual of ``field``'s equation
@@ -269,11 +280,10 @@ class Columns:
             J = self.phi(time_alpha, weak) if name == field else None
             symbol = sympy.Symbol(name)
             for c, term in weighted_terms:
-                inner = self.inner(term)
-                if c == 0.0 or symbol not in inner.free_symbols or lib.derivative_symbols(inner):
+                slope = self._slope(term, symbol) if c != 0.0 else None
+                if slope is None:
                     continue
                 alpha = zero_time if term.pointwise else (0,) + tuple(term.alpha)
-                slope = self.values(sympy.diff(inner, symbol)).ravel()
                 part = self.phi(alpha, weak).multiply(slope[None, :]) * (c * (-1) ** term.order)
                 J = part if J is None else J + part
             if J is not None:
@@ -341,6 +351,7 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, know
     coefficients, residual = fit.coefficients, fit.residual
     G_boot, b_boot = G, b
     if settings.method == "weak" and settings.debias:
+        plain = compressed(G, b)  # the unweighted equations, for judging a re-selection
         refined = _weighted_refit(name, G, b, fit.coefficients, terms, columns, known_terms, settings.seed)
         for _ in range(2):
             if refined is None:
@@ -351,7 +362,7 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, know
             again = mstls(G_boot, b_boot)
             if np.array_equal(again.coefficients != 0, coefficients != 0):
                 break
-            if _plain_loss(G, b, again.coefficients != 0) > _plain_loss(G, b, coefficients != 0) + TERM_PENALTY:
+            if _plain_loss(plain, again.coefficients != 0) > _plain_loss(plain, coefficients != 0) + TERM_PENALTY:
                 break  # the unweighted equations reject it by more than one term's worth
             refit_again = _weighted_refit(name, G, b, again.coefficients, terms, columns, known_terms, settings.seed)
             if refit_again is None:
@@ -359,7 +370,7 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, know
             fit, refined = again, refit_again
         if refined is not None:
             coefficients, G_boot, b_boot = refined
-        residual = float(np.linalg.norm(G @ coefficients - b) / max(np.linalg.norm(b), 1e-300))
+        residual = relative_residual(G, b, coefficients)
     ensemble = bootstrap(G_boot, b_boot, fit.threshold, settings.bootstrap, settings.seed)
     expanded = M @ coefficients
     samples = ensemble.samples @ M.T  # (B, monomials)
@@ -376,10 +387,11 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, know
     return FieldEquation(name, rhs, known_text, term_fits, residual, alternatives)
 
 
-def _plain_loss(G, b, support) -> float:
-    """:func:`~discover.pde.sparse.selection_loss` of least squares on ``support``."""
-    Gc, bc = compressed(G, b)
-    return selection_loss(Gc, bc, lstsq_on(Gc, bc, support))
+def _plain_loss(system, support) -> float:
+    """:func:`~discover.pde.sparse.selection_loss` of least squares on ``support`` of a
+    (compressed) system ``(G, b)``."""
+    G, b = system
+    return selection_loss(G, b, lstsq_on(G, b, support))
 
 
 def _weighted_refit(name, G, b, w, terms, columns, known_terms, seed):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import jax
 from jax.experimental import sparse as jax_sparse
@@ -57,7 +58,7 @@ def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: 
                progress: Callable[[str], None] | None = None) -> tuple[PDEFit, dict]:
     """``discover pde --method evolve|solver``: one search per field."""
     say = progress or (lambda message: None)
-    validate_settings(data, PDESettings(**{**settings.__dict__, "method": "weak"}))
+    validate_settings(data, replace(settings, method="weak"))
     start = time.perf_counter()
     known = parse_known(data, settings)
     per_field = time_limit / len(data.field_names)
@@ -127,7 +128,7 @@ class _WeakSystem:
     """Leaves ``(n_leaves, N)``, the map ``Φ (K, N)`` and target ``(K,)`` of one field."""
 
     def __init__(self, data: FieldData, settings: PDESettings, known, field: str, leaf_names: list[str]):
-        columns = Columns(data, PDESettings(**{**settings.__dict__, "method": "weak"}),
+        columns = Columns(data, replace(settings, method="weak"),
                           [t for _, t in known.get(field, [])])
         self.rows = columns.rows
         self.leaves = np.stack([columns.field_or_derivative(n).ravel() for n in leaf_names])
@@ -145,7 +146,7 @@ def _evolve(data, settings, known, time_limit, say):
         names = _leaf_names(data, settings, hidden)
         say(f"weak-form search for {field}_t ({'hidden term' if hidden else 'whole right-hand side'})")
         coarse = _WeakSystem(_coarsen(data, SEARCH_POINTS),
-                             PDESettings(**{**settings.__dict__, "max_queries": SEARCH_QUERIES}), known, field, names)
+                             replace(settings, max_queries=SEARCH_QUERIES), known, field, names)
         full = _WeakSystem(data, settings, known, field, names)
         rows = full.rows
         phi = jax_sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())

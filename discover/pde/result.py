@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,6 +38,8 @@ import sympy
 
 from ..atomic import write_text_atomic
 from ..errors import UserError
+from ..result import jsonable, read_payload
+from .library import parse_expression
 
 SCHEMA = "discover.pde/1"
 
@@ -57,30 +58,14 @@ class PDEResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"schema": SCHEMA, **asdict(self)}, indent=2, default=_jsonable)
+        return json.dumps({"schema": SCHEMA, **asdict(self)}, indent=2, default=jsonable)
 
     def save(self, path: str | os.PathLike) -> None:
         write_text_atomic(path, self.to_json() + "\n")
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return str(value)
-
-
 def load_pde_result(path: str | os.PathLike) -> PDEResult:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            payload = json.load(handle)
-    except FileNotFoundError:
-        raise UserError(f"result file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not a discover result file (invalid JSON: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
-        raise UserError(f"{path} is not a discover PDE result file (expected schema {SCHEMA!r})")
+    payload = read_payload(path, SCHEMA, "PDE ")
     payload.pop("schema")
     try:
         return PDEResult(**payload)
@@ -88,8 +73,10 @@ def load_pde_result(path: str | os.PathLike) -> PDEResult:
         raise UserError(f"{path} is a malformed PDE result file ({exc})") from None
 
 
-def parse_rhs(text: str) -> sympy.Expr:
-    """A result's ``rhs`` as SymPy; every name (``u``, ``u_xx``) is a plain Symbol."""
-    functions = {"sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "Abs", "asin"}
-    names = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text)) - functions
-    return sympy.sympify(text, locals={name: sympy.Symbol(name) for name in names})
+def parse_rhs(text: str, fields: list[str], axes: list[str]) -> sympy.Expr:
+    """A result's ``rhs`` as SymPy over the fields and their derivative symbols
+    (``u``, ``u_xx``), e.g. ``parse_rhs(eq["rhs"], result.fields, result.coords[1:])``."""
+    try:
+        return parse_expression(text, fields, axes, what="right-hand side")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
