@@ -2,8 +2,9 @@
 
 * one cached target machine per (relocation model, code model) for optimisation and
   object emission (:func:`target_machine`),
-* :func:`optimize` parses IR text, verifies it and runs the new pass builder's ``-O3``
-  pipeline (loop and SLP vectorisation on) for the host CPU,
+* :func:`optimize` parses IR text, verifies it, runs the new pass builder's ``-O3``
+  pipeline (loop and SLP vectorisation on) for the host CPU and verifies the result
+  (so that an invalid module is a Python ``RuntimeError``, never LLVM's ``abort()``),
 * :func:`jit` gives the optimised module to a fresh MCJIT engine and returns the
   engine (keep it alive as long as the function is used) and the function's address.
 
@@ -105,7 +106,7 @@ def triple() -> str:
 
 
 def optimize(ir_text: str, tm=None) -> llvm.ModuleRef:
-    """Parse, verify and optimise (``O3``: loop + SLP vectorisation) a module."""
+    """Parse, verify, optimise (``O3``: loop + SLP vectorisation) and verify again a module."""
     _initialise()
     tm = tm or target_machine()
     with _lock:
@@ -118,6 +119,13 @@ def optimize(ir_text: str, tm=None) -> llvm.ModuleRef:
         pto.slp_vectorization = True
         builder = llvm.create_pass_builder(tm, pto)
         builder.getModulePassManager().run(module, builder)
+        # code generation (MCJIT, object files) verifies the module again and calls
+        # abort() on an invalid one; verifying here makes that a Python exception
+        try:
+            module.verify()
+        except RuntimeError as exc:
+            raise RuntimeError(f"codegen bug: LLVM's optimiser produced an invalid module "
+                               f"({str(exc).strip().splitlines()[0]})") from None
     return module
 
 

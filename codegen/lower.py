@@ -285,6 +285,15 @@ class _Lowering:
         ``vector_name``, so the loop vectoriser calls ``vector_name`` on whole vectors in
         the loop body, while the scalar remainder calls this function: every element goes
         through the same glibc vector function, whatever its position.
+
+        Its signature must stay that of the C function, or the attribute (``v`` per
+        argument) no longer matches and the verifier aborts the process ("invalid name
+        for a VFABI variant").  An ``internal`` function is fair game for interprocedural
+        passes: called only with a constant exponent (``x**(1/3)``), IPSCCP propagated
+        the constant into it and dead-argument elimination deleted the parameter.  So
+        the wrapper has ``linkonce_odr`` linkage (hidden, so a shared library does not
+        export it): callers the optimiser cannot see may exist, so it keeps its
+        signature, and identical copies from several kernels merge at link time.
         """
         name = f"codegen.libmvec.{c_name}"
         existing = self.module.globals.get(name)
@@ -296,7 +305,7 @@ class _Lowering:
         vector.attributes.add("nounwind")
         vector.attributes.add("readnone")
         fn = ir.Function(self.module, ir.FunctionType(self.ty, [self.ty] * arity), name)
-        fn.linkage = "internal"
+        fn.linkage = "linkonce_odr hidden"  # llvmlite prints it verbatim; no visibility field
         for attribute in ("nounwind", "readnone", "noinline"):
             fn.attributes.add(attribute)
         _add_attribute(fn.attributes, f'"vector-function-abi-variant"='
@@ -309,6 +318,10 @@ class _Lowering:
         return fn
 
     def custom(self, name: str, operands):
+        if name in ("ldexp", "logb"):
+            from . import bits
+
+            return getattr(bits, name)(self.b, self.ty, *operands)
         (x,) = operands  # only "sign": x > 0 ? 1 : (x < 0 ? -1 : x); NaN and ±0 pass through
         b, one = self.b, ir.Constant(self.ty, 1.0)
         negative = b.select(b.fcmp_ordered("<", x, ir.Constant(self.ty, 0.0)), ir.Constant(self.ty, -1.0), x)
