@@ -49,8 +49,12 @@ from codegen import fastmath_coeffs as _C
 __all__ = ["SUPPORTED", "ULP_BOUNDS", "DOMAINS", "SINCOS_BOUND", "declare"]
 
 SUPPORTED: frozenset[str] = frozenset(
-    {"exp", "log", "sin", "cos", "pow", "exp2", "log2", "tan", "sinh", "cosh", "tanh", "atan"}
+    {"exp", "log", "sin", "cos", "pow", "exp2", "log2", "tan", "sinh", "cosh", "tanh", "atan",
+     "expm1", "log1p", "log10", "cbrt", "asin", "acos", "asinh", "acosh", "atanh", "atan2", "hypot"}
 )
+
+#: Functions of two arguments (``pow(x, y)``, ``atan2(y, x)``, ``hypot(x, y)``); the others take one.
+BINARY: frozenset[str] = frozenset({"pow", "atan2", "hypot"})
 
 #: |x| above which sin/cos return NaN, per precision. Below it the three-part Cody-Waite
 #: reduction (carried as a double-double) stays accurate; the bound keeps ``k = rint(x*2/pi)``
@@ -83,6 +87,28 @@ DOMAINS: dict[tuple[str, str], str] = {
     ("tanh", "float32"): "all floats",
     ("atan", "float64"): "all doubles",
     ("atan", "float32"): "all floats",
+    ("expm1", "float64"): "[-60, 709.78] (finite results; below: -1)",
+    ("expm1", "float32"): "[-20, 88.72] (finite results; below: -1)",
+    ("log1p", "float64"): "x > -1 (all such doubles)",
+    ("log1p", "float32"): "x > -1 (all such floats)",
+    ("log10", "float64"): "all positive doubles incl. subnormals",
+    ("log10", "float32"): "all positive floats incl. subnormals",
+    ("cbrt", "float64"): "all doubles",
+    ("cbrt", "float32"): "all floats",
+    ("asin", "float64"): "[-1, 1]",
+    ("asin", "float32"): "[-1, 1]",
+    ("acos", "float64"): "[-1, 1]",
+    ("acos", "float32"): "[-1, 1]",
+    ("asinh", "float64"): "all doubles",
+    ("asinh", "float32"): "all floats",
+    ("acosh", "float64"): "x >= 1",
+    ("acosh", "float32"): "x >= 1",
+    ("atanh", "float64"): "(-1, 1)",
+    ("atanh", "float32"): "(-1, 1)",
+    ("atan2", "float64"): "all pairs of doubles",
+    ("atan2", "float32"): "all pairs of floats",
+    ("hypot", "float64"): "all pairs of doubles",
+    ("hypot", "float32"): "all pairs of floats",
 }
 
 #: Measured max error in ULPs (rounded up) over :data:`DOMAINS`; see docs/fastmath.md.
@@ -103,16 +129,38 @@ ULP_BOUNDS: dict[tuple[str, str], float] = {
     ("exp2", "float32"): 0.85,
     ("log2", "float64"): 0.6,
     ("log2", "float32"): 0.6,
-    ("tan", "float64"): 2.5,
-    ("tan", "float32"): 2.3,
-    ("sinh", "float64"): 2.3,
-    ("sinh", "float32"): 2.3,
-    ("cosh", "float64"): 1.2,
-    ("cosh", "float32"): 1.2,
-    ("tanh", "float64"): 2.7,
-    ("tanh", "float32"): 2.7,
-    ("atan", "float64"): 1.9,
-    ("atan", "float32"): 2.0,
+    ("tan", "float64"): 1.0,
+    ("tan", "float32"): 1.0,
+    ("sinh", "float64"): 1.0,
+    ("sinh", "float32"): 1.0,
+    ("cosh", "float64"): 1.0,
+    ("cosh", "float32"): 1.0,
+    ("tanh", "float64"): 1.0,
+    ("tanh", "float32"): 1.0,
+    ("atan", "float64"): 1.0,
+    ("atan", "float32"): 1.0,
+    ("expm1", "float64"): 1.0,
+    ("expm1", "float32"): 1.0,
+    ("log1p", "float64"): 1.0,
+    ("log1p", "float32"): 1.0,
+    ("log10", "float64"): 1.0,
+    ("log10", "float32"): 1.0,
+    ("cbrt", "float64"): 1.0,
+    ("cbrt", "float32"): 1.0,
+    ("asin", "float64"): 1.0,
+    ("asin", "float32"): 1.0,
+    ("acos", "float64"): 1.0,
+    ("acos", "float32"): 1.0,
+    ("asinh", "float64"): 1.0,
+    ("asinh", "float32"): 1.0,
+    ("acosh", "float64"): 1.0,
+    ("acosh", "float32"): 1.0,
+    ("atanh", "float64"): 1.0,
+    ("atanh", "float32"): 1.0,
+    ("atan2", "float64"): 1.0,
+    ("atan2", "float32"): 1.0,
+    ("hypot", "float64"): 1.0,
+    ("hypot", "float32"): 1.0,
 }
 
 
@@ -139,6 +187,11 @@ with mp.workdps(60):
     _INV_LN2 = float(1 / mp.log(2))
     _INV_LN2_DD = _split(1 / mp.log(2), 2, 53)
     _TWO_OVER_PI = float(2 / mp.pi)
+    _PI = _split(mp.pi, 2, 53)
+    _SIXTH = _split(mp.mpf(-1) / 6, 2, 53)
+    _SIN_S0_REST = float(mp.mpf(_C.SIN_S64[0]) + mp.mpf(1) / 6)  # S(0) + 1/6, exactly
+    _LN10_INV_DD = _split(1 / mp.log(10), 2, 53)
+    _INV_LN10 = float(1 / mp.log(10))
 
 
 class _Emit:
@@ -199,6 +252,9 @@ class _Emit:
 
     def fabs(self, a):
         return self.intrinsic("fabs", a)
+
+    def sqrt(self, a):
+        return self.intrinsic("sqrt", a)
 
     def copysign(self, a, b):
         return self.intrinsic("copysign", a, b)
@@ -284,6 +340,26 @@ class _Emit:
         e = self.fma(ah, b, self.neg(p))
         return self.fast_two_sum(p, self.fma(al, b, e))
 
+    def dd_div(self, ah, al, bh, bl):
+        """``(ah + al) / (bh + bl)`` as a double-double (about 2**-100 relative)."""
+        q = self.div(ah, bh)
+        r = self.add(self.fma(self.neg(q), bh, ah), self.fma(self.neg(q), bl, al))
+        return self.fast_two_sum(q, self.div(r, bh))
+
+    def dd_sqrt(self, ah, al):
+        """``sqrt(ah + al)`` as a double-double for ``ah > 0`` (NaN parts at 0)."""
+        s = self.sqrt(ah)
+        corr = self.div(self.add(self.fma(self.neg(s), s, ah), al), self.add(s, s))
+        return self.fast_two_sum(s, corr)
+
+    def square(self, a):
+        """``a*a`` as an exact pair ``(hi, lo)``."""
+        p = self.mul(a, a)
+        return p, self.fma(a, a, self.neg(p))
+
+    def signbit(self, a):
+        return self.b.icmp_signed("<", self.bits(a), self.i(0))
+
 
 def _coeffs(e: _Emit, name: str) -> tuple[float, ...]:
     return getattr(_C, f"{name}{e.width}")
@@ -332,50 +408,114 @@ def _exp2(e: _Emit, x):
     return _exp_finish(e, x, p, n, limits=((1025.0, -1076.0), (129.0, -151.0)))
 
 
-def _expm1(e: _Emit, x):
-    """``e**x - 1`` for ``|x| <= 50`` (accurate near 0: no cancellation for n == 0)."""
-    r, tail, n = _exp_reduce(e, x)
+def _expm1_parts(e: _Emit, x):
+    """``(mh, ml, n)``: ``e**x = 2**n * (1 + mh + ml)`` with ``mh + ml = e**r - 1`` for the
+    reduced ``|r| <= ln2/2``, a double-double to about 2**-60 relative (float64)."""
+    ln2_hi, ln2_lo = _LN2[53]
+    k, n = e.round_int(x, _INV_LN2)
+    negk = e.neg(k)
+    r = e.fma(negk, e.k(ln2_hi), x)  # exact
+    r, r_lo = e.two_sum(r, e.mul(negk, e.k(ln2_lo)))
+    # e**(r + r_lo) - 1 = r + r**2/2 + r**3*Q(r) + r_lo*e**r, with r**2/2 an exact pair
+    r2, r2e = e.square(r)
+    mh, ml = e.fast_two_sum(r, e.mul(e.k(0.5), r2))
+    e_r = e.fma(e.k(0.5), r2, r)  # e**r - 1, roughly: only multiplies r_lo
+    tail = e.fma(e.mul(r, r2), e.poly(r, _C.EXPM1_Q64), e.fma(e.k(0.5), r2e, e.fma(r_lo, e_r, r_lo)))
+    mh, ml = e.fast_two_sum(mh, e.add(ml, tail))
+    return mh, ml, n
+
+
+def _one_plus(e: _Emit, mh, ml):
+    """``1 + mh + ml`` (``|mh| < 1/2``) as a double-double."""
+    ph, pl = e.fast_two_sum(e.k(1.0), mh)
+    return e.fast_two_sum(ph, e.add(pl, ml))
+
+
+def _expm1_dd(e: _Emit, x):
+    """``e**x - 1`` as a double-double for ``-60 <= x <= 40`` (float64): the exact
+    ``2**n - 1`` plus the exact ``2**n * mh`` plus ``2**n * ml``, one double-double sum."""
+    mh, ml, n = _expm1_parts(e, x)
     t = e.pow2(n)
-    return e.fma(t, tail, e.fma(t, r, e.sub(t, e.k(1.0))))  # 2**n*(r + tail) + (2**n - 1)
+    ah, al = e.two_sum(t, e.k(-1.0))  # 2**n - 1, exact as a pair
+    bh = e.mul(t, mh)  # exact
+    s, err = e.two_sum(ah, bh)
+    return e.fast_two_sum(s, e.add(err, e.fma(t, ml, al)))
+
+
+def _f64(impl):
+    """float64 ``impl`` as is; float32: evaluated in float64 and rounded once to float.
+
+    The float64 functions are within 1 ULP of float64, so the float result is within
+    0.5 ULP + 2**-29 ULP of float (a correctly rounded float but for rare ties).
+    """
+    def run(e: _Emit, *xs):
+        if e.is64:
+            return impl(e, *xs)
+        d = _Emit(e.b, ir.DoubleType())
+        return e.b.fptrunc(impl(d, *(e.b.fpext(x, d.ty) for x in xs)), e.ty)
+    run.__name__ = impl.__name__
+    run.__doc__ = impl.__doc__
+    return run
+
+
+@_f64
+def _expm1(e: _Emit, x):
+    """``e**x - 1``: the double-double sum of :func:`_expm1_dd` rounded once for
+    ``x <= 40``; above, ``e**x`` (the ``- 1`` is below 2**-57 relative) as ``(1 + m) * 2**n``."""
+    y = _expm1_dd(e, x)[0]
+    mh, ml, n = _expm1_parts(e, x)
+    big = e.ldexp(e.add(e.k(1.0), e.add(mh, ml)), n)
+    y = e.sel(e.cmp(">", x, e.k(40.0)), big, y)
+    y = e.sel(e.cmp(">", x, e.k(710.0)), e.inf, y)
+    y = e.sel(e.cmp("<", x, e.k(-60.0)), e.k(-1.0), y)
+    return e.sel(e.cmp("==", x, e.k(0.0)), x, y)  # keeps -0
 
 
 # --------------------------------------------------------------------------- sinh, cosh, tanh
 
-_HYP_BIG = {True: 22.0, False: 10.0}  # |x| beyond which e**-|x| no longer matters (f64 / f32)
 
-
-def _half_exp(e: _Emit, a):
-    """``e**a / 2`` for ``a >= 0``, finite up to ``a = ln(2*max)``, inf beyond."""
-    p, n = _exp_parts(e, a)
-    y = e.ldexp(p, e.b.sub(n, e.i(1)))
-    return e.sel(e.cmp(">", a, e.k(711.0 if e.is64 else 90.0)), e.inf, y)
-
-
-def _clamp_big(e: _Emit, a):
-    """``(min(a, big), a >= big)`` for the hyperbolic functions (NaN stays NaN, not big)."""
-    big = e.k(_HYP_BIG[e.is64])
-    is_big = e.cmp(">=", a, big)
-    return e.sel(is_big, big, a), is_big
-
-
+@_f64
 def _sinh(e: _Emit, x):
+    """``|x| <= 40``: ``E = expm1(|x|)`` as a double-double, ``(E + E/(E + 1))/2`` with
+    the quotient and the sum in double-double (no cancellation); above, ``e**|x|/2``."""
     a = e.fabs(x)
-    a_small, is_big = _clamp_big(e, a)
-    em1 = _expm1(e, a_small)
-    small = e.mul(e.k(0.5), e.add(em1, e.div(em1, e.add(em1, e.k(1.0)))))  # (E + E/(E+1))/2
-    return e.copysign(e.sel(is_big, _half_exp(e, a), small), x)
+    eh, el = _expm1_dd(e, a)
+    dh, dl = _one_plus(e, eh, el)
+    fh, fl = e.dd_div(eh, el, dh, dl)
+    sh, _ = e.dd_add(eh, el, fh, fl)
+    small = e.mul(e.k(0.5), sh)
+    mh, ml, n = _expm1_parts(e, a)
+    big = e.ldexp(e.add(e.k(1.0), e.add(mh, ml)), e.b.sub(n, e.i(1)))
+    y = e.sel(e.cmp(">", a, e.k(40.0)), big, small)
+    y = e.sel(e.cmp(">", a, e.k(711.0)), e.inf, y)
+    return e.copysign(y, x)
 
 
+@_f64
 def _cosh(e: _Emit, x):
-    h = _half_exp(e, e.fabs(x))
-    return e.add(h, e.div(e.k(0.25), h))
+    """``h + 1/(4h)`` with ``h = e**|x|/2`` a double-double and the sum in double-double."""
+    a = e.fabs(x)
+    mh, ml, n = _expm1_parts(e, a)
+    ph, pl = _one_plus(e, mh, ml)
+    nm1 = e.b.sub(n, e.i(1))
+    hh, hl = e.ldexp(ph, nm1), e.ldexp(pl, nm1)  # exact
+    d = e.div(e.k(0.25), hh)
+    # 0.25/(hh + hl) = d + (0.25 - d*hh - d*hl)/hh, and 1/hh = 4d closely enough
+    dl = e.mul(e.sub(e.fma(e.neg(d), hh, e.k(0.25)), e.mul(d, hl)), e.mul(e.k(4.0), d))
+    y, _ = e.dd_add(hh, hl, d, dl)
+    return e.sel(e.cmp(">", a, e.k(711.0)), e.inf, y)
 
 
+@_f64
 def _tanh(e: _Emit, x):
-    a_small, is_big = _clamp_big(e, e.fabs(x))
-    em1 = _expm1(e, e.add(a_small, a_small))
-    y = e.div(em1, e.add(em1, e.k(2.0)))  # (e**2a - 1) / (e**2a + 1)
-    return e.copysign(e.sel(is_big, e.k(1.0), y), x)
+    """``E/(E + 2)`` with ``E = expm1(2|x|)`` and the quotient in double-double; 1 beyond 20."""
+    a = e.fabs(x)
+    big = e.cmp(">", a, e.k(20.0))
+    eh, el = _expm1_dd(e, e.sel(big, e.k(20.0), e.add(a, a)))
+    dh, dl = e.two_sum(eh, e.k(2.0))
+    dl = e.add(dl, el)
+    qh, _ = e.dd_div(eh, el, dh, dl)
+    return e.copysign(e.sel(big, e.k(1.0), qh), x)
 
 
 # --------------------------------------------------------------------------- log
@@ -442,11 +582,211 @@ def _log2(e: _Emit, x):
     return e.b.fptrunc(d.mul(_log(d, e.b.fpext(x, d.ty)), d.k(_INV_LN2)), e.ty)
 
 
+def _log_of_pair(e: _Emit, uh, ul):
+    """``log(uh + ul)`` (``|ul| <= ulp(uh)``, ``uh > 0`` finite) as a double-double:
+    the double-double log of ``uh`` plus ``ul/uh``."""
+    lh, ll = _log_dd(e, uh)
+    return e.dd_add(lh, ll, e.div(ul, uh), e.k(0.0))
+
+
+def _log10(e: _Emit, x):
+    """float64: the double-double log times 1/ln10 (double-double); float32: float64 log."""
+    if e.is64:
+        lh, ll = _log_dd(e, x)
+        vh, _ = e.dd_mul(lh, ll, *(e.k(c) for c in _LN10_INV_DD))
+        return _log_special(e, x, vh)
+    d = _Emit(e.b, ir.DoubleType())
+    return e.b.fptrunc(d.mul(_log(d, e.b.fpext(x, d.ty)), d.k(_INV_LN10)), e.ty)
+
+
+@_f64
+def _log1p(e: _Emit, x):
+    """``log(u)`` with ``u = 1 + x`` an exact pair (:func:`_log_of_pair`)."""
+    uh, ul = e.two_sum(e.k(1.0), x)
+    y = _log_of_pair(e, uh, ul)[0]
+    ok = e.b.and_(e.cmp(">", x, e.k(-1.0)), e.cmp("<", x, e.inf))
+    other = e.sel(e.cmp("==", x, e.k(-1.0)), e.neg(e.inf), e.sel(e.cmp("<", x, e.k(-1.0)), e.nan, x))
+    y = e.sel(ok, y, other)
+    return e.sel(e.cmp("==", x, e.k(0.0)), x, y)  # keeps -0
+
+
+# --------------------------------------------------------------------------- asinh, acosh, atanh
+
+_HUGE_ARG = 2.0**28  # asinh/acosh: beyond, log(2|x|) is the correctly rounded result's source
+
+
+def _log_plus_ln2(e: _Emit, big, a, uh, ul):
+    """``log(a) + ln2`` where ``big``, else ``log(uh + ul)``; rounded once."""
+    zero = e.k(0.0)
+    lh, ll = _log_of_pair(e, e.sel(big, a, uh), e.sel(big, zero, ul))
+    ln2_hi, ln2_lo = _LN2[53]
+    return e.dd_add(lh, ll, e.sel(big, e.k(ln2_hi), zero), e.sel(big, e.k(ln2_lo), zero))[0]
+
+
+@_f64
+def _asinh(e: _Emit, x):
+    """``log(a + sqrt(a*a + 1))``, ``a = |x|``, the argument as a double-double (``a*a``
+    an exact pair, double-double sqrt); ``log(2a)`` above 2**28; ``x`` below 2**-28."""
+    a = e.fabs(x)
+    qh, ql = e.square(e.sel(e.cmp(">", a, e.k(_HUGE_ARG)), e.k(1.0), a))
+    oh, ol = e.two_sum(e.k(1.0), qh)
+    sh, sl = e.dd_sqrt(oh, e.add(ol, ql))
+    uh, ul = e.two_sum(a, sh)
+    ul = e.add(ul, sl)
+    big = e.cmp(">", a, e.k(_HUGE_ARG))
+    y = _log_plus_ln2(e, big, a, uh, ul)
+    y = e.sel(e.cmp("<", a, e.k(2.0**-28)), a, y)
+    y = e.sel(e.b.or_(e.cmp("==", a, e.inf), e.isnan(a)), a, y)
+    return e.copysign(y, x)
+
+
+@_f64
+def _acosh(e: _Emit, x):
+    """``log(x + sqrt(x*x - 1))`` for ``x >= 1``, the argument as a double-double;
+    ``log(2x)`` above 2**28; NaN below 1."""
+    big = e.cmp(">", x, e.k(_HUGE_ARG))
+    xs = e.sel(big, e.k(1.0), x)
+    qh, ql = e.square(xs)
+    dh, dl = e.two_sum(qh, e.k(-1.0))
+    dh, dl = e.fast_two_sum(dh, e.add(dl, ql))
+    sh, sl = e.dd_sqrt(dh, dl)
+    at_one = e.cmp("==", dh, e.k(0.0))
+    sh, sl = e.sel(at_one, e.k(0.0), sh), e.sel(at_one, e.k(0.0), sl)
+    uh, ul = e.two_sum(xs, sh)
+    ul = e.add(ul, sl)
+    y = _log_plus_ln2(e, big, x, uh, ul)
+    y = e.sel(e.b.or_(e.cmp("==", x, e.inf), e.isnan(x)), x, y)
+    return e.sel(e.cmp("<", x, e.k(1.0)), e.nan, y)
+
+
+@_f64
+def _atanh(e: _Emit, x):
+    """``log((1 + a)/(1 - a))/2``, ``a = |x|``, the quotient of two exact pairs as a
+    double-double; ``x`` below 2**-28, inf at 1, NaN above."""
+    a = e.fabs(x)
+    ph, pl = e.two_sum(e.k(1.0), a)
+    mh, ml = e.two_sum(e.k(1.0), e.neg(a))
+    uh, ul = e.dd_div(ph, pl, mh, ml)
+    y = e.mul(e.k(0.5), _log_of_pair(e, uh, ul)[0])
+    y = e.sel(e.cmp("<", a, e.k(2.0**-28)), a, y)
+    y = e.sel(e.cmp("==", a, e.k(1.0)), e.inf, y)
+    y = e.sel(e.b.or_(e.cmp(">", a, e.k(1.0)), e.isnan(a)), e.nan, y)
+    return e.copysign(y, x)
+
+
+# --------------------------------------------------------------------------- asin, acos
+
+
+def _asin_parts(e: _Emit, a):
+    """``(big, th, tl)`` for ``a = |x| <= 1``: ``asin(a) = th + tl`` if not ``big``
+    (``a <= 1/2``), else ``asin(a) = pi/2 - 2*(th + tl)``; ``t = s + s**3*P(s**2)`` with
+    ``s = a`` or ``s = sqrt((1 - a)/2)`` (a double-double, ``(1 - a)/2`` exact)."""
+    big = e.cmp(">", a, e.k(0.5))
+    zb = e.mul(e.k(0.5), e.sub(e.k(1.0), a))
+    sh = e.sqrt(zb)
+    zero = e.k(0.0)
+    sl = e.div(e.fma(e.neg(sh), sh, zb), e.add(sh, sh))  # sqrt(zb) = sh + sl
+    sl = e.sel(e.cmp("==", zb, zero), zero, sl)
+    sh, sl = e.sel(big, sh, a), e.sel(big, sl, zero)
+    z = e.sel(big, zb, e.mul(a, a))
+    th, tl = e.fast_two_sum(sh, e.fma(e.mul(sh, z), e.poly(z, _C.ASIN_P64), sl))
+    return big, th, tl
+
+
+def _combine(e: _Emit, kh, kl, m, th, tl):
+    """``kh + kl + m*(th + tl)`` (``m`` a power of two or its negative), one rounding."""
+    rh, rl = e.two_sum(kh, e.mul(m, th))
+    return e.add(rh, e.add(rl, e.fma(m, tl, kl)))
+
+
+@_f64
+def _asin(e: _Emit, x):
+    a = e.fabs(x)
+    big, th, tl = _asin_parts(e, a)
+    p2h, p2l = _PIO2[53][:2]
+    zero = e.k(0.0)
+    y = _combine(e, e.sel(big, e.k(p2h), zero), e.sel(big, e.k(p2l), zero),
+                 e.sel(big, e.k(-2.0), e.k(1.0)), th, tl)
+    return e.sel(e.cmp(">", a, e.k(1.0)), e.nan, e.copysign(y, x))
+
+
+@_f64
+def _acos(e: _Emit, x):
+    """``pi/2 -+ asin|x|`` for ``|x| <= 1/2``; ``2t`` (``x > 1/2``) or ``pi - 2t`` (``x < -1/2``)."""
+    a = e.fabs(x)
+    big, th, tl = _asin_parts(e, a)
+    neg = e.signbit(x)
+    p2h, p2l = _PIO2[53][:2]
+    pih, pil = _PI
+    zero = e.k(0.0)
+    kh = e.sel(big, e.sel(neg, e.k(pih), zero), e.k(p2h))
+    kl = e.sel(big, e.sel(neg, e.k(pil), zero), e.k(p2l))
+    m = e.sel(big, e.sel(neg, e.k(-2.0), e.k(2.0)), e.sel(neg, e.k(1.0), e.k(-1.0)))
+    y = _combine(e, kh, kl, m, th, tl)
+    return e.sel(e.cmp(">", a, e.k(1.0)), e.nan, y)
+
+
+# --------------------------------------------------------------------------- cbrt, hypot
+
+
+@_f64
+def _cbrt(e: _Emit, x):
+    """``|x| = 2**(3q + j) * m``, ``m`` in [1, 2), ``j`` in {0, 1, 2}; ``c = m * 2**j``;
+    a polynomial guess of ``m**(1/3)`` times ``2**(j/3)``, one Newton step, then one
+    Newton step with the residual ``y**3 - c`` computed exactly; times ``2**q``."""
+    a = e.fabs(x)
+    tiny = e.cmp("<", a, e.k(2.0**-1022))
+    ix = e.bits(e.sel(tiny, e.mul(a, e.k(2.0**54)), a))
+    ex = e.sub(e.to_float(e.b.sub(e.b.lshr(ix, e.i(52)), e.i(1023))), e.sel(tiny, e.k(54.0), e.k(0.0)))
+    m = e.flt(e.b.or_(e.b.and_(ix, e.i((1 << 52) - 1)), e.i(0x3FF0000000000000)))
+    q = e.floor(e.mul(e.add(ex, e.k(0.5)), e.k(1.0 / 3.0)))
+    j = e.sub(ex, e.mul(e.k(3.0), q))  # 0, 1 or 2
+    one = e.k(1.0)
+    c = e.mul(m, e.sel(e.cmp("==", j, e.k(0.0)), one, e.sel(e.cmp("==", j, one), e.k(2.0), e.k(4.0))))
+    with mp.workdps(30):
+        c1, c2 = float(mp.cbrt(2)), float(mp.cbrt(4))
+    y = e.mul(e.poly(m, _C.CBRT_P64), e.sel(e.cmp("==", j, e.k(0.0)), one,
+                                          e.sel(e.cmp("==", j, one), e.k(c1), e.k(c2))))
+    third = e.k(1.0 / 3.0)
+    y = e.fma(e.sub(e.div(c, e.mul(y, y)), y), third, y)  # y + (c/y**2 - y)/3
+    ph, pl = e.square(y)
+    h3 = e.mul(ph, y)
+    l3 = e.fma(pl, y, e.fma(ph, y, e.neg(h3)))
+    res = e.add(e.sub(h3, c), l3)  # h3 - c is exact (Sterbenz)
+    y = e.sub(y, e.div(res, e.mul(e.k(3.0), ph)))
+    qi = e.b.fptosi(q, e.ity)
+    y = e.mul(y, e.pow2(qi))
+    y = e.sel(e.b.or_(e.cmp("==", a, e.k(0.0)), e.b.not_(e.cmp("<", a, e.inf))), a, y)
+    return e.copysign(y, x)
+
+
+@_f64
+def _hypot(e: _Emit, x, y):
+    """``sqrt(x*x + y*y)`` of the magnitudes scaled by a power of two, the sum of squares
+    as a double-double (exact products) and its square root corrected once."""
+    ax, ay = e.fabs(x), e.fabs(y)
+    big = e.sel(e.cmp(">", ay, ax), ay, ax)
+    one = e.k(1.0)
+    scale = e.sel(e.cmp(">", big, e.k(2.0**500)), e.k(2.0**-600),
+                  e.sel(e.cmp("<", big, e.k(2.0**-500)), e.k(2.0**600), one))
+    ax, ay = e.mul(ax, scale), e.mul(ay, scale)
+    ph, pl = e.square(ax)
+    qh, ql = e.square(ay)
+    sh, sl = e.two_sum(ph, qh)
+    sh, sl = e.fast_two_sum(sh, e.add(sl, e.add(pl, ql)))
+    r = e.sqrt(sh)
+    r = e.add(r, e.div(e.add(e.fma(e.neg(r), r, sh), sl), e.add(r, r)))
+    r = e.sel(e.cmp("==", sh, e.k(0.0)), e.k(0.0), e.div(r, scale))
+    r = e.sel(e.b.or_(e.isnan(x), e.isnan(y)), e.nan, r)
+    return e.sel(e.b.or_(e.cmp("==", ax, e.inf), e.cmp("==", ay, e.inf)), e.inf, r)
+
+
 # --------------------------------------------------------------------------- sin, cos
 
 
-def _sincos_parts(e: _Emit, x):
-    """``(s, c, kbits)``: ``sin(r)``, ``cos(r)`` for ``x = k*pi/2 + r``, and ``k`` as an integer."""
+def _sincos_parts(e: _Emit, x, pairs: bool = False):
+    """``(s, c, kbits)``: ``sin(r)``, ``cos(r)`` for ``x = k*pi/2 + r``, and ``k`` as an integer
+    (``pairs``: ``s`` and ``c`` as double-doubles ``(hi, lo)``)."""
     k, kbits = e.round_int(x, _TWO_OVER_PI)
     negk = e.neg(k)
     p1, p2, p3 = (e.k(p) for p in _PIO2[e.prec])
@@ -459,11 +799,34 @@ def _sincos_parts(e: _Emit, x):
     z = e.mul(rh, rh)
     hz = e.mul(e.k(0.5), z)
     # sin(rh + rl) = rh + rh**3*S + rl*(1 - rh**2/2); cos(rh + rl) = cos(rh) - rl*rh
-    s = e.add(rh, e.fma(e.mul(rh, z), e.poly(z, _coeffs(e, "SIN_S")), e.fma(e.neg(rl), hz, rl)))
+    s_tail = e.fma(e.mul(rh, z), e.poly(z, _coeffs(e, "SIN_S")), e.fma(e.neg(rl), hz, rl))
     w = e.sub(e.k(1.0), hz)
     c_tail = e.fma(e.neg(rh), rl, e.sub(e.sub(e.k(1.0), w), hz))
-    c = e.add(w, e.fma(e.mul(z, z), e.poly(z, _coeffs(e, "COS_C")), c_tail))
-    return s, c, kbits
+    c_tail = e.fma(e.mul(z, z), e.poly(z, _coeffs(e, "COS_C")), c_tail)
+    if pairs:
+        return _sincos_pairs(e, rh, rl, z, hz, w, c_tail), kbits
+    return e.add(rh, s_tail), e.add(w, c_tail), kbits
+
+
+def _sincos_pairs(e: _Emit, rh, rl, z, hz, w, c_tail):
+    """``((sh, sl), (ch, cl))``: ``sin(rh + rl)`` and ``cos(rh + rl)`` as double-doubles (float64).
+
+    sin: ``r - r**3/6`` with ``r**3`` (``z = rh*rh`` and its rounding error) and 1/6 as
+    double-doubles, plus the small rest ``r**3*(S(z) + 1/6)`` rounded; cos: ``w + c_tail``
+    with the rounding error of ``z`` added to the tail.
+    """
+    ze = e.fma(rh, rh, e.neg(z))
+    p = e.mul(rh, z)
+    pe = e.fma(rh, ze, e.fma(rh, z, e.neg(p)))  # rh**3 = p + pe
+    c6h, c6l = _SIXTH
+    q = e.mul(p, e.k(c6h))
+    qe = e.fma(p, e.k(c6l), e.fma(pe, e.k(c6h), e.fma(p, e.k(c6h), e.neg(q))))  # -rh**3/6 = q + qe
+    coeffs = _C.SIN_S64
+    rest = e.fma(p, e.fma(z, e.poly(z, coeffs[1:]), e.k(_SIN_S0_REST)), e.fma(e.neg(rl), hz, rl))
+    sh, sl = e.fast_two_sum(rh, q)
+    sin = e.fast_two_sum(sh, e.add(sl, e.add(qe, rest)))
+    c_tail = e.fma(e.k(-0.5), ze, c_tail)
+    return sin, e.fast_two_sum(w, c_tail)
 
 
 def _odd(e: _Emit, q):
@@ -496,34 +859,79 @@ def _cos(e: _Emit, x):
     return _sincos(e, x, 1)
 
 
-def _tan(e: _Emit, x):
-    """``sin(r)/cos(r)``, or ``-cos(r)/sin(r)`` for odd ``k``: one division."""
-    s, c, kbits = _sincos_parts(e, x)
+def _tan64(e: _Emit, x):
+    """``sin(r)/cos(r)``, or ``-cos(r)/sin(r)`` for odd ``k``: both as double-doubles
+    (:func:`_sincos_pairs`), the quotient in double-double (one rounding at the end)."""
+    ((sh, sl), (ch, cl)), kbits = _sincos_parts(e, x, pairs=True)
     odd = _odd(e, kbits)
-    y = e.div(e.sel(odd, c, s), e.sel(odd, e.neg(s), c))
-    return _trig_finish(e, x, y, True)
+    qh, _ = e.dd_div(e.sel(odd, ch, sh), e.sel(odd, cl, sl), e.sel(odd, sh, ch), e.sel(odd, sl, cl))
+    return e.sel(odd, e.neg(qh), qh)
 
 
-# --------------------------------------------------------------------------- atan
+def _tan(e: _Emit, x):
+    """float64: :func:`_tan64`; float32: the same in float64, rounded once (NaN beyond
+    ``SINCOS_BOUND`` as for sin and cos)."""
+    return _trig_finish(e, x, _f64(_tan64)(e, x), True)
 
 
+# --------------------------------------------------------------------------- atan, atan2
+
+
+def _atan_ratio(e: _Emit, n, d):
+    """``atan(n/d)`` for ``0 <= n <= d``, ``d`` finite and nonzero, as a double-double.
+
+    ``u = n/d`` if ``n/d <= tan(pi/8)``, else ``u = (n - d)/(n + d)`` with ``atan(n/d) =
+    pi/4 + atan(u)``; the sums are exact pairs and ``u`` a double-double quotient, so
+    ``|u| <= tan(pi/8)`` and ``atan(u) = u + u**3*Q(u**2)`` carries no rounding of ``u``.
+    """
+    mid = e.cmp(">", n, e.mul(d, e.k(_TAN_PI_8)))
+    mh, ml = e.two_sum(n, e.neg(d))
+    ph, pl = e.two_sum(n, d)
+    zero = e.k(0.0)
+    uh, ul = e.dd_div(e.sel(mid, mh, n), e.sel(mid, ml, zero), e.sel(mid, ph, d), e.sel(mid, pl, zero))
+    z = e.mul(uh, uh)
+    tail = e.fma(e.mul(uh, z), e.poly(z, _coeffs(e, "ATAN_Q")), ul)
+    h4, l4 = _PIO4[e.prec]
+    bh, bl = e.two_sum(e.sel(mid, e.k(h4), zero), uh)
+    return e.fast_two_sum(bh, e.add(bl, e.add(tail, e.sel(mid, e.k(l4), zero))))
+
+
+def _atan2_64(e: _Emit, y, x):
+    """C99 ``atan2(y, x)`` (float64): ``A = atan(min/max)`` of the magnitudes
+    (:func:`_atan_ratio`), then ``A``, ``pi/2 - A``, ``pi - A`` or ``pi/2 + A`` by octant
+    in double-double, with the sign of ``y``."""
+    ax, ay = e.fabs(x), e.fabs(y)
+    swap = e.cmp(">", ay, ax)
+    n, d = e.sel(swap, ax, ay), e.sel(swap, ay, ax)
+    # special ratios: d infinite or zero -> A = 0 (n = 0, d = 1); both infinite -> pi/4
+    inf_d = e.cmp("==", d, e.inf)
+    both_inf = e.b.and_(inf_d, e.cmp("==", n, e.inf))
+    null = e.b.or_(inf_d, e.cmp("==", d, e.k(0.0)))
+    one, zero = e.k(1.0), e.k(0.0)
+    n = e.sel(both_inf, one, e.sel(null, zero, n))
+    d = e.sel(both_inf, one, e.sel(null, one, d))
+    # keep n + d finite and the quotient's residual exact: scale huge and tiny pairs by 2**k
+    scale = e.sel(e.cmp(">", d, e.k(2.0**1000)), e.k(2.0**-60),
+                  e.sel(e.cmp("<", d, e.k(2.0**-960)), e.k(2.0**100), one))
+    ah, al = _atan_ratio(e, e.mul(n, scale), e.mul(d, scale))
+    neg_x = e.signbit(x)
+    p2h, p2l = _PIO2[53][:2]
+    pih, pil = _PI
+    kh = e.sel(swap, e.k(p2h), e.sel(neg_x, e.k(pih), zero))
+    kl = e.sel(swap, e.k(p2l), e.sel(neg_x, e.k(pil), zero))
+    minus = e.b.xor(swap, neg_x)  # pi/2 - A or pi - A
+    ah, al = e.sel(minus, e.neg(ah), ah), e.sel(minus, e.neg(al), al)
+    rh, rl = e.two_sum(kh, ah)
+    return e.copysign(e.add(rh, e.add(rl, e.add(kl, al))), y)
+
+
+_atan2 = _f64(_atan2_64)
+
+
+@_f64
 def _atan(e: _Emit, x):
-    """Cephes-style reduction with one division: for ``a = |x|`` in
-    ``[0, tan(pi/8)]``, ``(tan(pi/8), tan(3pi/8)]``, above: ``u = a``, ``(a-1)/(a+1)``,
-    ``-1/a`` and ``atan(a) = base + atan(u)`` with base 0, pi/4, pi/2 (two-part constants)."""
-    a = e.fabs(x)
-    big = e.cmp(">", a, e.k(_TAN_3PI_8))
-    mid = e.cmp(">", a, e.k(_TAN_PI_8))
-    one = e.k(1.0)
-    num = e.sel(big, e.k(-1.0), e.sel(mid, e.sub(a, one), a))
-    den = e.sel(big, a, e.sel(mid, e.add(a, one), one))
-    u = e.div(num, den)
-    (h2, l2), (h4, l4) = _PIO2[e.prec][:2], _PIO4[e.prec]
-    base_hi = e.sel(big, e.k(h2), e.sel(mid, e.k(h4), e.k(0.0)))
-    base_lo = e.sel(big, e.k(l2), e.sel(mid, e.k(l4), e.k(0.0)))
-    z = e.mul(u, u)
-    y = e.add(base_hi, e.add(u, e.fma(e.mul(u, z), e.poly(z, _coeffs(e, "ATAN_Q")), base_lo)))
-    return e.copysign(y, x)
+    """``atan2(x, 1)``."""
+    return _atan2_64(e, x, e.k(1.0))
 
 
 # --------------------------------------------------------------------------- pow
@@ -568,6 +976,9 @@ _IMPL = {
     "exp": (_exp, 1), "log": (_log, 1), "sin": (_sin, 1), "cos": (_cos, 1), "pow": (_pow, 2),
     "exp2": (_exp2, 1), "log2": (_log2, 1), "tan": (_tan, 1),
     "sinh": (_sinh, 1), "cosh": (_cosh, 1), "tanh": (_tanh, 1), "atan": (_atan, 1),
+    "expm1": (_expm1, 1), "log1p": (_log1p, 1), "log10": (_log10, 1), "cbrt": (_cbrt, 1),
+    "asin": (_asin, 1), "acos": (_acos, 1), "asinh": (_asinh, 1), "acosh": (_acosh, 1),
+    "atanh": (_atanh, 1), "atan2": (_atan2, 2), "hypot": (_hypot, 2),
 }
 
 

@@ -24,7 +24,7 @@ from llvmlite import ir
 from codegen import fastmath
 
 _INITIALISED = False
-ARITY = {"pow": 2}
+ARITY = {name: 2 for name in fastmath.BINARY}
 
 
 def target_machine() -> llvm.TargetMachine:
@@ -132,11 +132,17 @@ def compile_map(name: str, dtype) -> MapKernel:
 
 NUMPY = {"exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "pow": np.power,
          "exp2": np.exp2, "log2": np.log2, "tan": np.tan, "sinh": np.sinh, "cosh": np.cosh,
-         "tanh": np.tanh, "atan": np.arctan}
+         "tanh": np.tanh, "atan": np.arctan, "expm1": np.expm1, "log1p": np.log1p,
+         "log10": np.log10, "cbrt": np.cbrt, "asin": np.arcsin, "acos": np.arccos,
+         "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "atan2": np.arctan2,
+         "hypot": np.hypot}
 #: The same functions in mpmath (for spot checks at 40 digits).
 MPMATH = {"exp": mp.exp, "log": mp.log, "sin": mp.sin, "cos": mp.cos, "pow": mp.power,
           "exp2": lambda x: mp.power(2, x), "log2": lambda x: mp.log(x, 2), "tan": mp.tan,
-          "sinh": mp.sinh, "cosh": mp.cosh, "tanh": mp.tanh, "atan": mp.atan}
+          "sinh": mp.sinh, "cosh": mp.cosh, "tanh": mp.tanh, "atan": mp.atan, "expm1": mp.expm1,
+          "log1p": mp.log1p, "log10": lambda x: mp.log(x, 10), "cbrt": lambda x: mp.sign(x) * mp.cbrt(abs(x)), "asin": mp.asin,
+          "acos": mp.acos, "asinh": mp.asinh, "acosh": mp.acosh, "atanh": mp.atanh,
+          "atan2": mp.atan2, "hypot": mp.hypot}
 
 
 def reference(name: str, dtype, *xs: np.ndarray) -> np.ndarray:
@@ -195,6 +201,7 @@ RANGES = {
     "sinh": {"float64": (-710.47, 710.47), "float32": (-89.41, 89.41)},
     "cosh": {"float64": (-710.47, 710.47), "float32": (-89.41, 89.41)},
     "tanh": {"float64": (-30.0, 30.0), "float32": (-12.0, 12.0)},
+    "expm1": {"float64": (-60.0, 709.78), "float32": (-20.0, 88.72)},
 }
 
 
@@ -210,10 +217,37 @@ def sample(name: str, dtype, n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
         bot, top = RANGES[name][str(dtype)]
         mag = _uniform_bits(rng, 0, max(-bot, top), n - half, dtype) * sign
         return (np.clip(np.concatenate([rng.uniform(bot, top, half), mag]), bot, top).astype(dtype),)
-    if name == "atan":
+    if name in ("atan", "cbrt", "asinh"):
         mag = _uniform_bits(rng, 0, fin.max, n - half, dtype) * sign
         return (np.concatenate([rng.uniform(-4, 4, half), mag]).astype(dtype),)
-    if name in ("log", "log2"):
+    if name in ("asin", "acos", "atanh"):
+        mag = _uniform_bits(rng, 0, 1, n - half, dtype) * sign
+        return (np.concatenate([rng.uniform(-1, 1, half), mag]).astype(dtype),)
+    if name == "acosh":
+        return (np.concatenate([rng.uniform(1, 3, half), _uniform_bits(rng, 1, fin.max, n - half, dtype)]).astype(dtype),)
+    if name == "log1p":
+        quarter = (n - half) // 2
+        parts = [rng.uniform(-1, 2, half), _uniform_bits(rng, 0, fin.max, quarter, dtype),
+                 -_uniform_bits(rng, 0, 1, n - half - quarter, dtype)]
+        return (np.concatenate(parts).astype(dtype),)
+    if name in ("atan2", "hypot"):
+        def one(k):
+            s = rng.choice([-1.0, 1.0], k)
+            near = rng.uniform(-4, 4, k)
+            far = _uniform_bits(rng, 0, fin.max, k, dtype) * s
+            # the other argument within a few binades, so that both matter
+            return near, far
+        xa, xb = one(half)[0], one(n - half)[1]
+        ya = rng.uniform(-4, 4, half)
+        with np.errstate(all="ignore"):
+            yb = xb.astype(np.float64) * np.exp2(rng.uniform(-30, 30, n - half)) * rng.choice([-1.0, 1.0], n - half)
+        wide = rng.random(n - half) < 0.3
+        yb[wide] = (_uniform_bits(rng, 0, fin.max, n - half, dtype) * rng.choice([-1.0, 1.0], n - half))[wide]
+        with np.errstate(all="ignore"):
+            x = np.concatenate([xa, xb]).astype(dtype)
+            y = np.concatenate([ya, yb]).astype(dtype)
+        return (y, x) if name == "atan2" else (x, y)
+    if name in ("log", "log2", "log10"):
         x = np.concatenate([_uniform_bits(rng, fin.smallest_subnormal, fin.max, half, dtype),
                             rng.uniform(0.5, 2.0, n - half).astype(dtype)])
         return (x,)
