@@ -85,6 +85,17 @@ _OPS = [
     _intrinsic("minnum", "fmin", (sympy.Min,), "numpy.fmin", arity=2),
     _intrinsic("maxnum", "fmax", (sympy.Max,), "numpy.fmax", arity=2),
     _intrinsic("copysign", "copysign", (), "numpy.copysign", arity=2),
+    # fused multiply-add a*b + c, rounded once (no SymPy class: straight-line programs of
+    # discover.approx use it; NumPy has no fma, codegen.exact emulates it bit-exactly)
+    Op("fma", 3, ("fma({0}, {1}, {2})", "fmaf({0}, {1}, {2})"), ("intrinsic", "llvm.fma"),
+       "codegen.exact.fma", "codegen.exact.fma_jax"),
+    # exponent-bit operations of range-reduction templates (codegen.bits): x * 2**k for an
+    # integer-valued k, and floor(log2|x|) of a normal x
+    _intrinsic("rint", "rint", (), "numpy.rint"),
+    Op("ldexp", 2, ("ldexp({0}, (int){1})", "ldexpf({0}, (int){1})"), ("custom", "ldexp"),
+       "codegen.exact.ldexp", "codegen.exact.ldexp"),
+    Op("logb", 1, ("logb({0})", "logbf({0})"), ("custom", "logb"), "codegen.exact.logb",
+       "codegen.exact.logb"),
     Op("sign", 1, ("({0} > 0.0 ? 1.0 : ({0} < 0.0 ? -1.0 : {0}))",
                    "({0} > 0.0f ? 1.0f : ({0} < 0.0f ? -1.0f : {0}))"),
        ("custom", "sign"), "numpy.sign", "jax.numpy.sign", (sympy.sign,)),

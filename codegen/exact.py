@@ -1,0 +1,110 @@
+"""Correctly rounded fused multiply-add on NumPy arrays (NumPy has no ``fma``).
+
+``fma(a, b, c)`` returns ``RN(a*b + c)``, rounded once, in the operands' dtype (float32 or
+float64), bit-identical to the ``llvm.fma`` intrinsic the compiled kernels use. It is the
+NumPy reference of the ``fma`` operation of :data:`codegen.ops.OPS` and the evaluator of
+straight-line programs in :mod:`discover.approx`.
+
+The maths (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums: proved
+algorithms using rounding to odd", IEEE TC 2008):
+
+* float32: the product of two floats is exact in float64 (24 + 24 <= 53 bits); the sum
+  ``p + c`` is then rounded *to odd* in float64 (round to nearest, and where that was
+  inexact and gave an even significand, step to the neighbour towards the exact value);
+  rounding a round-to-odd float64 once more to float32 is the correct rounding of the
+  exact value, because 53 >= 24 + 2.
+* float64: ``a*b = uh + ul`` exactly (Dekker's product with Veltkamp's split), ``c + uh =
+  th + tl`` exactly (Knuth's TwoSum); ``v = RO(tl + ul)`` (round to odd); the result is
+  ``RN(th + v)``. Exact unless an intermediate overflows or a product underflows (then
+  the error is that of the underflowed part; the inputs of function approximations stay
+  far from both).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fma", "fma_jax", "ldexp", "logb"]
+
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for binary64
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _round_to_odd_sum(a, b):
+    """``RO(a + b)`` in float64: round to nearest, then fix even inexact results."""
+    s, err = _two_sum(a, b)
+    even = (s.view(np.int64) & 1) == 0
+    fix = (err != 0) & even & np.isfinite(s)
+    if np.any(fix):
+        s = np.where(fix, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+    return s
+
+
+def _two_product(a, b):
+    p = a * b
+    with np.errstate(over="ignore", invalid="ignore"):
+        ah = a * _SPLIT
+        ah = ah - (ah - a)
+        al = a - ah
+        bh = b * _SPLIT
+        bh = bh - (bh - b)
+        bl = b - bh
+        err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, np.where(np.isfinite(p), err, 0.0)
+
+
+def fma(a, b, c):
+    """``a*b + c`` with one rounding, element-wise; float32 or float64 arrays or scalars."""
+    a, b, c = np.broadcast_arrays(np.asarray(a), np.asarray(b), np.asarray(c))
+    dtype = np.result_type(a, b, c)
+    with np.errstate(all="ignore"):
+        if dtype == np.float32:
+            p = a.astype(np.float64) * b.astype(np.float64)
+            s = _round_to_odd_sum(np.atleast_1d(p), np.atleast_1d(c.astype(np.float64)))
+            out = s.astype(np.float32)
+        elif dtype == np.float64:
+            a, b, c = (np.atleast_1d(v).astype(np.float64) for v in (a, b, c))
+            uh, ul = _two_product(a, b)
+            th, tl = _two_sum(c, uh)
+            v = _round_to_odd_sum(tl, ul)
+            out = th + v
+            # infinities and NaN: the plain expression has the IEEE answer
+            special = ~np.isfinite(uh) | ~np.isfinite(c) | ~np.isfinite(th)
+            out = np.where(special, a * b + c, out)
+        else:
+            raise TypeError(f"fma supports float32 and float64, not {dtype}")
+    return out.reshape(np.shape(a)) if np.ndim(a) else out[0]
+
+
+def fma_jax(a, b, c):
+    """The JAX form of ``fma``: ``a*b + c`` (XLA has no fused multiply-add primitive, so
+    this rounds twice; exported JAX functions are not bit-exact on programs with fma)."""
+    return a * b + c
+
+
+def ldexp(x, k):
+    """``(x * 2**(k >> 1)) * 2**(k - (k >> 1))``, each step rounded, ``k`` an integer-valued
+    float clamped to ``[-2 (bias - 1), 2 bias]`` (NaN as 0): the kernels' ``ldexp``
+    (:mod:`codegen.bits`); one correct rounding where the first step is exact."""
+    x = np.asarray(x)
+    k = np.nan_to_num(np.asarray(k, dtype=np.float64), nan=0.0)
+    bias = np.finfo(x.dtype).maxexp - 1
+    k = np.clip(k, -2 * (bias - 1), 2 * bias).astype(np.int64)
+    half = k >> 1
+    with np.errstate(all="ignore"):
+        first = (x * np.ldexp(np.ones((), x.dtype), half).astype(x.dtype)).astype(x.dtype)
+        return (first * np.ldexp(np.ones((), x.dtype), k - half).astype(x.dtype)).astype(x.dtype)
+
+
+def logb(x):
+    """``floor(log2 |x|)`` as a float of ``x``'s dtype (C ``logb``; ``-inf`` at 0)."""
+    x = np.asarray(x)
+    with np.errstate(all="ignore"):
+        _, e = np.frexp(x)
+        out = np.where(x == 0, -np.inf, (e - 1).astype(x.dtype))
+        return np.where(np.isfinite(x), out, np.abs(x)).astype(x.dtype)

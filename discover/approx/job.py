@@ -1,0 +1,229 @@
+"""One approximation job: target, precision and domain in; the front, baselines and a
+verified pick out (:func:`run`).
+
+Two kinds of task:
+
+* **ULP task** (``dtype`` float32/float64): the error of a candidate is its maximum ULP
+  error, computed bit-exactly (:func:`.program.evaluate`) on training inputs of the whole
+  domain. Where the target has a range-reduction template and the domain is its default
+  (every finite input, or sin/cos's ``[-pi, pi]``), the search evolves the *core* on the
+  reduced interval and every candidate is scored as the whole function (template + core);
+  otherwise the program covers the domain directly. Constants are fitted in real
+  arithmetic for the smallest relative error of the core (:mod:`.fit`), rounded to the
+  precision, then tuned bit by bit: a few nudges of one constant by 1-3 ULP, kept where
+  the maximum ULP error drops.
+* **real task** (``dtype="real"``): the paper's real-number task. The error is the maximum
+  relative error over the reals (long double on a dense grid), operations ``+ - * /``
+  each of cost 1 (no fma), constants in float64.
+
+The cost is the number of operations (:data:`.program.OPS_COST`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import mpmath as mp
+import numpy as np
+
+from ..errors import UserError
+from .baselines import Baseline, Core, baselines
+from .evolve import Entry, EvolveSettings, evolve, pareto
+from .fit import fit_constants
+from .program import SLP, code, constant_ids, cost, evaluate, evaluate_real, round_constant, to_sympy, with_constants
+from .reference import exact, exact_float64
+from .seeds import classical_seeds
+from .targets import Target, target as get_target, parse_domain
+from .templates import TEMPLATES, Template, main_path_cost, wrap
+from .ulp import FORMATS, ulp_error
+
+__all__ = ["ApproxSettings", "Candidate", "Task", "make_task", "run"]
+
+DTYPES = ("float32", "float64", "real")
+
+
+@dataclass(frozen=True)
+class ApproxSettings:
+    dtype: str = "float32"
+    max_ulp: float = 1.0
+    domain: tuple[float, float] | None = None
+    time_limit: float = 60.0
+    max_evaluations: int | None = None
+    max_cost: int | None = None
+    division: bool = False
+    seed: int = 0
+    train_points: int = 4096
+
+
+@dataclass
+class Candidate:
+    """A program on the front (or a baseline), with its measured error and cost."""
+    name: str
+    core: SLP
+    full: SLP
+    error: float
+    cost: int
+    main_cost: int
+
+
+def _check(settings: ApproxSettings) -> None:
+    if settings.dtype not in DTYPES:
+        raise UserError(f"unsupported precision {settings.dtype!r}: choose float32, float64 or real")
+    if settings.dtype != "real" and not settings.max_ulp >= 0.5:
+        raise UserError(f"--max-ulp {settings.max_ulp:g} is below 0.5: no float program is more "
+                        "accurate than correct rounding; give a goal >= 0.5")
+    if settings.time_limit <= 0:
+        raise UserError("--time-limit must be positive")
+
+
+@dataclass
+class Task:
+    target: Target
+    settings: ApproxSettings
+    domain: tuple[float, float]
+    template: Template | None
+    core: Core
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_train: np.ndarray = field(default=None)
+    ref_hi: np.ndarray = field(default=None)
+    ref_lo: np.ndarray | None = None
+
+    @property
+    def dtype(self) -> str:
+        return "float64" if self.settings.dtype == "real" else self.settings.dtype
+
+    def whole(self, core: SLP) -> tuple[SLP, set[int]]:
+        return wrap(self.template, core) if self.template is not None else (core, set())
+
+    def error(self, core: SLP) -> float:
+        """Max ULP error of the whole program on the training inputs (real task: max
+        relative error of the core on a dense grid, long double)."""
+        if self.settings.dtype == "real":
+            with np.errstate(all="ignore"):
+                e = np.max(np.abs(evaluate_real(core, self.x_train) / self.ref_hi - 1))
+            return float(e) if np.isfinite(e) else math.inf
+        full, _ = self.whole(core)
+        err = ulp_error(evaluate(full, self.x_train), self.ref_hi, self.dtype, self.ref_lo)
+        e = float(np.max(err))
+        return e if np.isfinite(e) else math.inf
+
+
+def make_task(spec: str, settings: ApproxSettings) -> Task:
+    _check(settings)
+    tgt = get_target(spec)
+    domain = settings.domain or tgt.domain
+    template = TEMPLATES.get(tgt.template) if tgt.template else None
+    if template is not None and settings.domain is not None and settings.domain != tgt.domain:
+        template = None  # a user interval: the program covers it directly
+    if settings.dtype == "real":
+        template = None
+    if template is None and not all(math.isfinite(v) for v in domain):
+        raise UserError(f"domain [{domain[0]:g}, {domain[1]:g}] of {tgt.name} is unbounded and "
+                        f"{tgt.name} has no range-reduction template: give a finite --domain a,b")
+    dtype = "float64" if settings.dtype == "real" else settings.dtype
+    core = template.core(dtype) if template else Core.of(tgt.name, tgt.mp_fn, *domain)
+    # fitting points: Chebyshev-distributed on the core interval (x >= 0 half if symmetric)
+    a, b = core.a, core.b
+    x_fit = (a + b) / 2 - (b - a) / 2 * np.cos(np.linspace(0, np.pi, 400))
+    with mp.workdps(30):
+        y_fit = np.array([float(core.f(mp.mpf(float(v)))) for v in x_fit])
+    keep = y_fit != 0
+    task = Task(tgt, settings, domain, template, core, x_fit[keep], y_fit[keep])
+    rng = np.random.default_rng(settings.seed)
+    n = settings.train_points
+    if settings.dtype == "real":
+        task.x_train = np.linspace(domain[0], domain[1], 20001).astype(np.longdouble)
+        with mp.workdps(30):
+            task.ref_hi = np.array([mp.mpf(float(v)) for v in task.x_train], dtype=object)
+        task.ref_hi = np.array([float(core.f(v)) for v in task.ref_hi], dtype=np.longdouble)
+        return task
+    x = _training_inputs(tgt, template, domain, dtype, n, rng)
+    task.x_train = x
+    if dtype == "float32":
+        task.ref_hi = exact_float64(tgt, x)
+    else:
+        task.ref_hi, task.ref_lo = exact(tgt, x)
+    return task
+
+
+def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray:
+    if template is not None and template.name in ("exp", "exp2"):
+        lo, hi = (-87.0, 88.0) if dtype == "float32" else (-700.0, 700.0)
+        if template.name == "exp2":
+            lo, hi = lo / math.log(2), hi / math.log(2)
+        x = rng.uniform(lo, hi, n)
+    elif template is not None and template.name in ("log", "log2"):
+        info = np.finfo(dtype)
+        x = np.exp(rng.uniform(math.log(float(info.smallest_subnormal)), math.log(float(info.max)), n))
+        x = np.concatenate([x, 1 + rng.uniform(-0.3, 0.42, n)])
+    else:
+        x = rng.uniform(domain[0], domain[1], n)
+        x = np.concatenate([x, rng.uniform(-1, 1, n // 4) * min(abs(domain[0]), abs(domain[1]), 1e-3)
+                            if domain[0] < 0 < domain[1] else np.empty(0)])
+    x = np.unique(x.astype(dtype))
+    return x[(x >= domain[0]) & (x <= domain[1])]
+
+
+def _tune(task: Task, slp: SLP, err: float, rng: np.random.Generator, tries: int = 6) -> tuple[SLP, float]:
+    """Nudge single constants by 1-3 units in their last place while the error drops."""
+    cids = constant_ids(slp)
+    if not cids or task.settings.dtype == "real":
+        return slp, err
+    for _ in range(tries):
+        values = [slp.instrs[k].value for k in cids]
+        i = int(rng.integers(len(cids)))
+        step = float(np.spacing(np.asarray(values[i], dtype=slp.dtype)))
+        values[i] = values[i] + step * int(rng.choice([-3, -2, -1, 1, 2, 3]))
+        trial = with_constants(slp, values)
+        e = task.error(trial)
+        if e < err:
+            slp, err = trial, e
+    return slp, err
+
+
+def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -> dict:
+    """The job; returns the report as a plain dict (see :mod:`.result` for the schema)."""
+    task = make_task(spec, settings)
+    real = settings.dtype == "real"
+    fma = not real
+    w = 1 / np.abs(task.y_fit)
+    rng = np.random.default_rng(settings.seed + 1)
+
+    def score(core: SLP) -> tuple[SLP, float]:
+        fitted, _ = fit_constants(core, task.x_fit, task.y_fit, w, iterations=25)
+        err = task.error(fitted)
+        if math.isfinite(err):
+            fitted, err = _tune(task, fitted, err, rng)
+        return fitted, err
+
+    t0 = time.monotonic()
+    degrees = range(1, 9) if task.core.step == 1 else range(1, 7)
+    base = baselines(task.core, task.dtype, [d for d in degrees], fma=fma,
+                     rational=((2, 2), (3, 3)) if (real or settings.division) else ())
+    base_rows = [_candidate(task, b.name, b.slp) for b in base]
+    base_rows = [r for r in base_rows if math.isfinite(r.error)]
+    ops = ("add", "sub", "mul", "div") if real else (("add", "sub", "mul", "fma", "div") if settings.division else ("add", "sub", "mul", "fma"))
+    max_cost = settings.max_cost or (12 if real else 40)
+    seeds = classical_seeds(task.core, task.dtype, fma, division=real or settings.division, max_degree=8)
+    front = evolve(seeds, score, EvolveSettings(ops=ops, max_cost=max_cost, time_limit=settings.time_limit,
+                                               max_evaluations=settings.max_evaluations, seed=settings.seed),
+                   progress=progress)
+    rows = [_candidate(task, f"search-{i}", e.slp) for i, e in enumerate(front)]
+    rows = _front(rows)
+    return {"task": task, "front": rows, "baselines": base_rows, "seconds": time.monotonic() - t0}
+
+
+def _candidate(task: Task, name: str, core: SLP) -> Candidate:
+    full, special = task.whole(core)
+    return Candidate(name, core, full, task.error(core), cost(full), main_path_cost(full, special))
+
+
+def _front(rows: list[Candidate]) -> list[Candidate]:
+    out: list[Candidate] = []
+    for r in sorted(rows, key=lambda r: (r.cost, r.error)):
+        if not out or r.error < out[-1].error:
+            out.append(r)
+    return out

@@ -1,0 +1,99 @@
+"""What to approximate: a named function or any one-variable SymPy expression.
+
+A :class:`Target` knows its exact value (mpmath, any precision), a float64 NumPy/SciPy
+version (the reference of exhaustive float32 checks: its error, about 1e-16 relative,
+is 1e-9 of a float32 ULP), its default domain, and the range-reduction template that
+extends a program on a small interval to every finite input (``None`` where there is
+none: the program then covers the domain directly).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import mpmath as mp
+import numpy as np
+import sympy
+
+from ..errors import UserError
+
+__all__ = ["Target", "NAMED", "target", "parse_domain"]
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    expr: sympy.Expr                      # of the symbol x
+    mp_fn: Callable                       # mpf -> mpf
+    np_fn: Callable                       # float64 array -> float64 array
+    domain: tuple[float, float]           # default domain
+    template: str | None = None           # range-reduction template (templates.py)
+
+    @property
+    def c_name(self) -> str:
+        """A C identifier for kernels of this target."""
+        name = "".join(ch if ch.isalnum() else "_" for ch in self.name)
+        return name if name and not name[0].isdigit() else "f_" + name
+
+
+X = sympy.Symbol("x")
+
+
+def _named(name, expr, domain, template=None) -> Target:
+    return Target(name, expr, sympy.lambdify(X, expr, "mpmath"),
+                  sympy.lambdify(X, expr, ["scipy", "numpy"]), domain, template)
+
+
+_PI = math.pi
+#: the named targets and their default domains
+NAMED: dict[str, Target] = {t.name: t for t in [
+    _named("exp", sympy.exp(X), (-INF, INF), "exp"),
+    _named("exp2", 2 ** X, (-INF, INF), "exp2"),
+    _named("expm1", sympy.exp(X) - 1, (-0.5, 0.5)),
+    _named("log", sympy.log(X), (0.0, INF), "log"),
+    _named("log2", sympy.log(X, 2), (0.0, INF), "log2"),
+    _named("log1p", sympy.log(1 + X), (-0.25, 0.25)),
+    _named("sin", sympy.sin(X), (-_PI, _PI), "sin"),
+    _named("cos", sympy.cos(X), (-_PI, _PI), "cos"),
+    _named("tan", sympy.tan(X), (-_PI / 4, _PI / 4)),
+    _named("tanh", sympy.tanh(X), (-1.0, 1.0)),
+    _named("sigmoid", 1 / (1 + sympy.exp(-X)), (-1.0, 1.0)),
+    _named("erf", sympy.erf(X), (-1.0, 1.0)),
+    _named("erfc", sympy.erfc(X), (0.0, 1.0)),
+    _named("atan", sympy.atan(X), (-1.0, 1.0)),
+]}
+
+
+def target(spec: str) -> Target:
+    """The named target ``spec`` or a SymPy expression of ``x`` (default domain [0, 1])."""
+    if spec in NAMED:
+        return NAMED[spec]
+    try:
+        expr = sympy.sympify(spec, locals={"x": X})
+    except (sympy.SympifyError, SyntaxError, TypeError, ValueError):
+        expr = None
+    if expr is None or not isinstance(expr, sympy.Expr) or expr.free_symbols != {X}:
+        raise UserError(f"unknown function {spec!r}: name one of {', '.join(NAMED)} "
+                        "or give a SymPy expression of x, e.g. 'exp(-x**2/2)'")
+    return _named(str(expr), expr, (0.0, 1.0))
+
+
+def parse_domain(text: str | None, default: tuple[float, float]) -> tuple[float, float]:
+    """``"a,b"`` (``inf``/``-inf``/``pi`` allowed) -> (a, b); one clear error if invalid."""
+    if text is None:
+        return default
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        a, b = (float(sympy.sympify(p.replace("inf", "oo")).evalf()) for p in parts)
+    except (ValueError, TypeError, sympy.SympifyError, SyntaxError):
+        raise UserError(f"invalid domain {text!r}: give two numbers 'a,b' with a < b, "
+                        "e.g. --domain 0,1 or --domain -pi,pi") from None
+    if not (a < b) or math.isnan(a) or math.isnan(b):
+        raise UserError(f"empty domain [{a}, {b}]: give 'a,b' with a < b")
+    return a, b
