@@ -20,34 +20,35 @@ shared library), :mod:`.jax_export`.  See ``docs/codegen.md``.
 from __future__ import annotations
 
 from .kernel import Kernel
-from .lower import FASTMATH_FLAGS
+from .lower import DEFAULT_MATH, FASTMATH_FLAGS, MATH_MODES
 from .ops import UnsupportedError, supported_functions
 from .program import build as _build
 
 __all__ = [
     "compile", "emit_llvm_ir", "emit_c", "emit_header", "emit_object", "emit_shared_library",
-    "to_jax", "Kernel", "UnsupportedError", "FASTMATH_FLAGS", "supported_functions",
+    "to_jax", "Kernel", "UnsupportedError", "FASTMATH_FLAGS", "MATH_MODES", "DEFAULT_MATH",
+    "supported_functions",
 ]
 
 
-def compile(exprs, args, dtype: str = "float64", fastmath=False, math: str = "libm",
+def compile(exprs, args, dtype: str = "float64", fastmath=False, math: str = DEFAULT_MATH,
             name: str = "kernel") -> Kernel:
     """JIT-compile ``exprs`` over ``args`` for the host CPU; returns a callable :class:`Kernel`.
 
     ``dtype``: ``"float64"`` or ``"float32"`` (all arithmetic in that type).
-    ``math``: ``"libm"`` (one scalar C library call per element: exact libm semantics,
-    bit-identical to the C source), ``"libmvec"`` (glibc's AVX2 vector functions where
-    it has one -- measured within 4 ULP of the scalar function -- else the scalar
-    function) or ``"fast"`` (inline vectorisable approximations from
-    :mod:`codegen.fastmath`, bounded in ULPs by ``fastmath.ULP_BOUNDS``; as ``"libmvec"``
-    for the other functions). ``fastmath``: False, True (all flags) or a set of LLVM
-    fast-math flag names (see :data:`FASTMATH_FLAGS`).
+    ``math``: ``"fast"`` (the default, :data:`DEFAULT_MATH`: every function within 1 ULP --
+    the inline vectorisable versions of :mod:`codegen.fastmath` where they are, by
+    ``fastmath.ULP_BOUNDS``, else one scalar C library call), ``"libm"`` (one scalar C
+    library call per element: exact libm semantics, bit-identical to the C source) or
+    ``"libmvec"`` (glibc's AVX2 vector functions where it has one -- measured within 4 ULP
+    of the scalar function -- else the scalar function). ``fastmath``: False, True (all
+    flags) or a set of LLVM fast-math flag names (see :data:`FASTMATH_FLAGS`).
     """
     program, single = _build(exprs, args, dtype, name)
     return Kernel(program, single, math, fastmath)
 
 
-def emit_llvm_ir(exprs, args, dtype: str = "float64", fastmath=False, math: str = "libm",
+def emit_llvm_ir(exprs, args, dtype: str = "float64", fastmath=False, math: str = DEFAULT_MATH,
                  name: str = "kernel", optimize: bool = True) -> str:
     """LLVM IR text of the kernel function (optimised for the host unless ``optimize=False``)."""
     from .lower import emit_llvm_ir as emit
@@ -70,7 +71,7 @@ def emit_header(exprs, args, dtype: str = "float64", name: str = "kernel") -> st
     return c.header(_build(exprs, args, dtype, name)[0])
 
 
-def emit_object(exprs, args, dtype: str = "float64", fastmath=False, math: str = "libm",
+def emit_object(exprs, args, dtype: str = "float64", fastmath=False, math: str = DEFAULT_MATH,
                 name: str = "kernel") -> tuple[bytes, str]:
     """ELF object file (position independent, host CPU) and its header: ``(bytes, header)``."""
     from . import c_source as c
@@ -80,7 +81,7 @@ def emit_object(exprs, args, dtype: str = "float64", fastmath=False, math: str =
     return native.object_code(program, math, fastmath), c.header(program)
 
 
-def emit_shared_library(exprs, args, dtype: str = "float64", fastmath=False, math: str = "libm",
+def emit_shared_library(exprs, args, dtype: str = "float64", fastmath=False, math: str = DEFAULT_MATH,
                         name: str = "kernel") -> tuple[bytes, str]:
     """Shared library (the object linked by ``cc -shared ... -lm``) and header: ``(bytes, header)``."""
     from . import c_source as c

@@ -341,10 +341,12 @@ class _Emit:
         return self.fast_two_sum(p, self.fma(al, b, e))
 
     def dd_div(self, ah, al, bh, bl):
-        """``(ah + al) / (bh + bl)`` as a double-double (about 2**-100 relative)."""
-        q = self.div(ah, bh)
+        """``(ah + al) / (bh + bl)`` as a double-double (about 2**-100 relative); ``1/bh``
+        must be a normal number."""
+        inv = self.div(self.k(1.0), bh)  # one division; its rounding only scales the correction
+        q = self.mul(ah, inv)
         r = self.add(self.fma(self.neg(q), bh, ah), self.fma(self.neg(q), bl, al))
-        return self.fast_two_sum(q, self.div(r, bh))
+        return self.fast_two_sum(q, self.mul(r, inv))
 
     def dd_sqrt(self, ah, al):
         """``sqrt(ah + al)`` as a double-double for ``ah > 0`` (NaN parts at 0)."""
@@ -442,24 +444,32 @@ def _expm1_dd(e: _Emit, x):
     return e.fast_two_sum(s, e.add(err, e.fma(t, ml, al)))
 
 
-def _f64(impl):
-    """float64 ``impl`` as is; float32: evaluated in float64 and rounded once to float.
+def _by_precision(accurate64, cheap64=None):
+    """float64: ``accurate64``; float32: ``cheap64`` (default: ``accurate64``) evaluated in
+    float64 and rounded once to float.
 
-    The float64 functions are within 1 ULP of float64, so the float result is within
-    0.5 ULP + 2**-29 ULP of float (a correctly rounded float but for rare ties).
+    A float64 result within ``u`` ULP of float64 rounds to a float within
+    ``0.5 + u * 2**-29`` ULP of float, so the float32 versions need no double-double care:
+    ``cheap64`` are the plain float64 formulas (a few float64 ULP).
     """
+    cheap64 = cheap64 or accurate64
+
     def run(e: _Emit, *xs):
         if e.is64:
-            return impl(e, *xs)
+            return accurate64(e, *xs)
         d = _Emit(e.b, ir.DoubleType())
-        return e.b.fptrunc(impl(d, *(e.b.fpext(x, d.ty) for x in xs)), e.ty)
-    run.__name__ = impl.__name__
-    run.__doc__ = impl.__doc__
+        return e.b.fptrunc(cheap64(d, *(e.b.fpext(x, d.ty) for x in xs)), e.ty)
+    run.__name__ = accurate64.__name__
+    run.__doc__ = accurate64.__doc__
     return run
 
 
-@_f64
-def _expm1(e: _Emit, x):
+def _f64(impl):
+    """``impl`` for float64, and (in float64, rounded once) for float32."""
+    return _by_precision(impl)
+
+
+def _expm1_64(e: _Emit, x):
     """``e**x - 1``: the double-double sum of :func:`_expm1_dd` rounded once for
     ``x <= 40``; above, ``e**x`` (the ``- 1`` is below 2**-57 relative) as ``(1 + m) * 2**n``."""
     y = _expm1_dd(e, x)[0]
@@ -471,11 +481,21 @@ def _expm1(e: _Emit, x):
     return e.sel(e.cmp("==", x, e.k(0.0)), x, y)  # keeps -0
 
 
+def _expm1_plain(e: _Emit, x):
+    """``e**x - 1`` in plain float64 (a few ULP; for the float32 versions): ``2**n*(r + tail)
+    + (2**n - 1)``; -1 below -40, inf above 100."""
+    r, tail, n = _exp_reduce(e, x)
+    t = e.pow2(n)
+    y = e.fma(t, tail, e.fma(t, r, e.sub(t, e.k(1.0))))
+    y = e.sel(e.cmp(">", x, e.k(100.0)), e.inf, y)
+    y = e.sel(e.cmp("<", x, e.k(-40.0)), e.k(-1.0), y)
+    return e.sel(e.cmp("==", x, e.k(0.0)), x, y)
+
+
 # --------------------------------------------------------------------------- sinh, cosh, tanh
 
 
-@_f64
-def _sinh(e: _Emit, x):
+def _sinh64(e: _Emit, x):
     """``|x| <= 40``: ``E = expm1(|x|)`` as a double-double, ``(E + E/(E + 1))/2`` with
     the quotient and the sum in double-double (no cancellation); above, ``e**|x|/2``."""
     a = e.fabs(x)
@@ -491,8 +511,7 @@ def _sinh(e: _Emit, x):
     return e.copysign(y, x)
 
 
-@_f64
-def _cosh(e: _Emit, x):
+def _cosh64(e: _Emit, x):
     """``h + 1/(4h)`` with ``h = e**|x|/2`` a double-double and the sum in double-double."""
     a = e.fabs(x)
     mh, ml, n = _expm1_parts(e, a)
@@ -506,8 +525,7 @@ def _cosh(e: _Emit, x):
     return e.sel(e.cmp(">", a, e.k(711.0)), e.inf, y)
 
 
-@_f64
-def _tanh(e: _Emit, x):
+def _tanh64(e: _Emit, x):
     """``E/(E + 2)`` with ``E = expm1(2|x|)`` and the quotient in double-double; 1 beyond 20."""
     a = e.fabs(x)
     big = e.cmp(">", a, e.k(20.0))
@@ -516,6 +534,31 @@ def _tanh(e: _Emit, x):
     dl = e.add(dl, el)
     qh, _ = e.dd_div(eh, el, dh, dl)
     return e.copysign(e.sel(big, e.k(1.0), qh), x)
+
+
+def _sinh_plain(e: _Emit, x):
+    a = e.fabs(x)
+    em1 = _expm1_plain(e, a)
+    y = e.mul(e.k(0.5), e.add(em1, e.div(em1, e.add(em1, e.k(1.0)))))
+    return e.copysign(e.sel(e.cmp(">", a, e.k(100.0)), e.inf, y), x)
+
+
+def _cosh_plain(e: _Emit, x):
+    h = e.mul(e.k(0.5), _exp(e, e.fabs(x)))
+    return e.add(h, e.div(e.k(0.25), h))
+
+
+def _tanh_plain(e: _Emit, x):
+    a = e.fabs(x)
+    big = e.cmp(">", a, e.k(20.0))
+    em1 = _expm1_plain(e, e.add(e.sel(big, e.k(20.0), a), e.sel(big, e.k(20.0), a)))
+    return e.copysign(e.sel(big, e.k(1.0), e.div(em1, e.add(em1, e.k(2.0)))), x)
+
+
+_expm1 = _by_precision(_expm1_64, _expm1_plain)
+_sinh = _by_precision(_sinh64, _sinh_plain)
+_cosh = _by_precision(_cosh64, _cosh_plain)
+_tanh = _by_precision(_tanh64, _tanh_plain)
 
 
 # --------------------------------------------------------------------------- log
@@ -599,15 +642,25 @@ def _log10(e: _Emit, x):
     return e.b.fptrunc(d.mul(_log(d, e.b.fpext(x, d.ty)), d.k(_INV_LN10)), e.ty)
 
 
-@_f64
-def _log1p(e: _Emit, x):
-    """``log(u)`` with ``u = 1 + x`` an exact pair (:func:`_log_of_pair`)."""
+def _log1p64(e: _Emit, x, plain: bool = False):
+    """``log(u)`` with ``u = 1 + x`` an exact pair (:func:`_log_of_pair`); ``plain``:
+    ``log(uh) + ul/uh`` with the float64 log (a few ULP; for the float32 version)."""
     uh, ul = e.two_sum(e.k(1.0), x)
-    y = _log_of_pair(e, uh, ul)[0]
+    if plain:
+        y = e.add(_log(e, uh), e.div(ul, uh))
+    else:
+        y = _log_of_pair(e, uh, ul)[0]
     ok = e.b.and_(e.cmp(">", x, e.k(-1.0)), e.cmp("<", x, e.inf))
     other = e.sel(e.cmp("==", x, e.k(-1.0)), e.neg(e.inf), e.sel(e.cmp("<", x, e.k(-1.0)), e.nan, x))
     y = e.sel(ok, y, other)
     return e.sel(e.cmp("==", x, e.k(0.0)), x, y)  # keeps -0
+
+
+def _log1p_plain(e: _Emit, x):
+    return _log1p64(e, x, plain=True)
+
+
+_log1p = _by_precision(_log1p64, _log1p_plain)
 
 
 # --------------------------------------------------------------------------- asinh, acosh, atanh
@@ -623,8 +676,7 @@ def _log_plus_ln2(e: _Emit, big, a, uh, ul):
     return e.dd_add(lh, ll, e.sel(big, e.k(ln2_hi), zero), e.sel(big, e.k(ln2_lo), zero))[0]
 
 
-@_f64
-def _asinh(e: _Emit, x):
+def _asinh64(e: _Emit, x):
     """``log(a + sqrt(a*a + 1))``, ``a = |x|``, the argument as a double-double (``a*a``
     an exact pair, double-double sqrt); ``log(2a)`` above 2**28; ``x`` below 2**-28."""
     a = e.fabs(x)
@@ -640,8 +692,7 @@ def _asinh(e: _Emit, x):
     return e.copysign(y, x)
 
 
-@_f64
-def _acosh(e: _Emit, x):
+def _acosh64(e: _Emit, x):
     """``log(x + sqrt(x*x - 1))`` for ``x >= 1``, the argument as a double-double;
     ``log(2x)`` above 2**28; NaN below 1."""
     big = e.cmp(">", x, e.k(_HUGE_ARG))
@@ -659,8 +710,7 @@ def _acosh(e: _Emit, x):
     return e.sel(e.cmp("<", x, e.k(1.0)), e.nan, y)
 
 
-@_f64
-def _atanh(e: _Emit, x):
+def _atanh64(e: _Emit, x):
     """``log((1 + a)/(1 - a))/2``, ``a = |x|``, the quotient of two exact pairs as a
     double-double; ``x`` below 2**-28, inf at 1, NaN above."""
     a = e.fabs(x)
@@ -672,6 +722,32 @@ def _atanh(e: _Emit, x):
     y = e.sel(e.cmp("==", a, e.k(1.0)), e.inf, y)
     y = e.sel(e.b.or_(e.cmp(">", a, e.k(1.0)), e.isnan(a)), e.nan, y)
     return e.copysign(y, x)
+
+
+# plain float64 formulas for the float32 versions (float32 arguments: no overflow of a*a)
+def _asinh_plain(e: _Emit, x):
+    a = e.fabs(x)
+    a2 = e.mul(a, a)
+    w = e.add(a, e.div(a2, e.add(e.k(1.0), e.sqrt(e.add(e.k(1.0), a2)))))
+    y = _log1p_plain(e, w)
+    return e.copysign(e.sel(e.cmp("==", a, e.inf), a, y), x)
+
+
+def _acosh_plain(e: _Emit, x):
+    t = e.sub(x, e.k(1.0))
+    y = _log1p_plain(e, e.add(t, e.sqrt(e.mul(t, e.add(t, e.k(2.0))))))
+    return e.sel(e.cmp("<", x, e.k(1.0)), e.nan, y)
+
+
+def _atanh_plain(e: _Emit, x):
+    a = e.fabs(x)
+    y = e.mul(e.k(0.5), _log1p_plain(e, e.div(e.add(a, a), e.sub(e.k(1.0), a))))
+    return e.copysign(y, x)
+
+
+_asinh = _by_precision(_asinh64, _asinh_plain)
+_acosh = _by_precision(_acosh64, _acosh_plain)
+_atanh = _by_precision(_atanh64, _atanh_plain)
 
 
 # --------------------------------------------------------------------------- asin, acos
@@ -760,8 +836,7 @@ def _cbrt(e: _Emit, x):
     return e.copysign(y, x)
 
 
-@_f64
-def _hypot(e: _Emit, x, y):
+def _hypot64(e: _Emit, x, y):
     """``sqrt(x*x + y*y)`` of the magnitudes scaled by a power of two, the sum of squares
     as a double-double (exact products) and its square root corrected once."""
     ax, ay = e.fabs(x), e.fabs(y)
@@ -779,6 +854,15 @@ def _hypot(e: _Emit, x, y):
     r = e.sel(e.cmp("==", sh, e.k(0.0)), e.k(0.0), e.div(r, scale))
     r = e.sel(e.b.or_(e.isnan(x), e.isnan(y)), e.nan, r)
     return e.sel(e.b.or_(e.cmp("==", ax, e.inf), e.cmp("==", ay, e.inf)), e.inf, r)
+
+
+def _hypot_plain(e: _Emit, x, y):
+    """float32 arguments: their squares cannot overflow or underflow in float64."""
+    r = e.sqrt(e.fma(x, x, e.mul(y, y)))
+    return e.sel(e.b.or_(e.cmp("==", e.fabs(x), e.inf), e.cmp("==", e.fabs(y), e.inf)), e.inf, r)
+
+
+_hypot = _by_precision(_hypot64, _hypot_plain)
 
 
 # --------------------------------------------------------------------------- sin, cos
@@ -871,13 +955,19 @@ def _tan64(e: _Emit, x):
 def _tan(e: _Emit, x):
     """float64: :func:`_tan64`; float32: the same in float64, rounded once (NaN beyond
     ``SINCOS_BOUND`` as for sin and cos)."""
-    return _trig_finish(e, x, _f64(_tan64)(e, x), True)
+    return _trig_finish(e, x, _by_precision(_tan64, _tan_plain)(e, x), True)
+
+
+def _tan_plain(e: _Emit, x):
+    s, c, kbits = _sincos_parts(e, x)
+    odd = _odd(e, kbits)
+    return e.div(e.sel(odd, c, s), e.sel(odd, e.neg(s), c))
 
 
 # --------------------------------------------------------------------------- atan, atan2
 
 
-def _atan_ratio(e: _Emit, n, d):
+def _atan_ratio(e: _Emit, n, d, plain: bool = False):
     """``atan(n/d)`` for ``0 <= n <= d``, ``d`` finite and nonzero, as a double-double.
 
     ``u = n/d`` if ``n/d <= tan(pi/8)``, else ``u = (n - d)/(n + d)`` with ``atan(n/d) =
@@ -888,7 +978,10 @@ def _atan_ratio(e: _Emit, n, d):
     mh, ml = e.two_sum(n, e.neg(d))
     ph, pl = e.two_sum(n, d)
     zero = e.k(0.0)
-    uh, ul = e.dd_div(e.sel(mid, mh, n), e.sel(mid, ml, zero), e.sel(mid, ph, d), e.sel(mid, pl, zero))
+    if plain:  # float32 arguments: n - d and n + d exact, u rounded once
+        uh, ul = e.div(e.sel(mid, mh, n), e.sel(mid, ph, d)), zero
+    else:
+        uh, ul = e.dd_div(e.sel(mid, mh, n), e.sel(mid, ml, zero), e.sel(mid, ph, d), e.sel(mid, pl, zero))
     z = e.mul(uh, uh)
     tail = e.fma(e.mul(uh, z), e.poly(z, _coeffs(e, "ATAN_Q")), ul)
     h4, l4 = _PIO4[e.prec]
@@ -896,7 +989,7 @@ def _atan_ratio(e: _Emit, n, d):
     return e.fast_two_sum(bh, e.add(bl, e.add(tail, e.sel(mid, e.k(l4), zero))))
 
 
-def _atan2_64(e: _Emit, y, x):
+def _atan2_64(e: _Emit, y, x, plain: bool = False):
     """C99 ``atan2(y, x)`` (float64): ``A = atan(min/max)`` of the magnitudes
     (:func:`_atan_ratio`), then ``A``, ``pi/2 - A``, ``pi - A`` or ``pi/2 + A`` by octant
     in double-double, with the sign of ``y``."""
@@ -913,7 +1006,7 @@ def _atan2_64(e: _Emit, y, x):
     # keep n + d finite and the quotient's residual exact: scale huge and tiny pairs by 2**k
     scale = e.sel(e.cmp(">", d, e.k(2.0**1000)), e.k(2.0**-60),
                   e.sel(e.cmp("<", d, e.k(2.0**-960)), e.k(2.0**100), one))
-    ah, al = _atan_ratio(e, e.mul(n, scale), e.mul(d, scale))
+    ah, al = _atan_ratio(e, e.mul(n, scale), e.mul(d, scale), plain)
     neg_x = e.signbit(x)
     p2h, p2l = _PIO2[53][:2]
     pih, pil = _PI
@@ -925,13 +1018,21 @@ def _atan2_64(e: _Emit, y, x):
     return e.copysign(e.add(rh, e.add(rl, e.add(kl, al))), y)
 
 
-_atan2 = _f64(_atan2_64)
+def _atan2_plain(e: _Emit, y, x):
+    return _atan2_64(e, y, x, plain=True)
 
 
-@_f64
-def _atan(e: _Emit, x):
+def _atan64(e: _Emit, x):
     """``atan2(x, 1)``."""
     return _atan2_64(e, x, e.k(1.0))
+
+
+def _atan_plain(e: _Emit, x):
+    return _atan2_64(e, x, e.k(1.0), plain=True)
+
+
+_atan2 = _by_precision(_atan2_64, _atan2_plain)
+_atan = _by_precision(_atan64, _atan_plain)
 
 
 # --------------------------------------------------------------------------- pow

@@ -30,7 +30,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from . import jit
-from .lower import build_module, fastmath_flags
+from .lower import DEFAULT_MATH, build_module, fastmath_flags
 from .program import Program
 
 _I64, _I32, _I8 = ir.IntType(64), ir.IntType(32), ir.IntType(8)
@@ -202,7 +202,7 @@ class Kernel:
     ``void NAME(int64_t n, const T *in..., T *out...)``).
     """
 
-    def __init__(self, program: Program, single: bool, math: str = "libm", fastmath=False):
+    def __init__(self, program: Program, single: bool, math: str = DEFAULT_MATH, fastmath=False):
         self.program = program
         self.name = program.name
         self.args = program.args

@@ -10,16 +10,20 @@ overlap) and ``captures(none)``; the loop is a canonical ``i64`` counted loop so
 loop vectoriser applies.  The function carries ``"target-cpu"``/``"target-features"``
 of the host (:func:`codegen.jit.host_cpu`).
 
-Math functions: ``math="libm"`` calls the C library (``exp``/``expf``...) declared
-``readnone nounwind`` (``errno`` is not set-visible), one call per element: exact libm
-semantics; ``math="libmvec"`` does the same except for the functions glibc's libmvec has an AVX2
+Math functions: ``math="fast"`` (the default, :data:`DEFAULT_MATH`) uses the
+:mod:`codegen.fastmath` inline version of a function where it is within 1 ULP
+(``fastmath.ULP_BOUNDS <= 1`` for the kernel's dtype; they vectorise everywhere) and the
+scalar C library function otherwise, so every function is within 1 ULP (glibc's own
+accuracy for those left to it); ``math="libm"`` calls the C library
+(``exp``/``expf``...) declared ``readnone nounwind`` (``errno`` is not set-visible), one
+call per element: exact libm semantics; ``math="libmvec"`` does the same except for the
+functions glibc's libmvec has an AVX2
 variant of (``_ZGVdN4v_exp``, ``_ZGVdN8v_sinf``...; :func:`codegen.jit.libmvec_name`):
 those go through a ``noinline`` scalar wrapper carrying the vector-function ABI
 attribute, so the vectorised loop calls the vector function and the remainder calls it
-on a splat -- every element gets the same result wherever it sits;
-``math="fast"`` uses :mod:`codegen.fastmath` inline versions for the names in
-``fastmath.SUPPORTED`` (they vectorise everywhere), libmvec as ``"libmvec"`` for the
-rest.  sqrt, fabs, floor, ceil, fmin, fmax, copysign and fma are LLVM intrinsics.
+on a splat -- every element gets the same result wherever it sits (libmvec is
+documented at 4 ULP, so ``"fast"`` never uses it).  sqrt, fabs, floor, ceil, fmin,
+fmax, copysign and fma are LLVM intrinsics.
 
 Fast-math flags (``fastmath=``) are put on every ``fadd fsub fmul fdiv fneg`` and on
 every call to a math function (intrinsic, libm or fastmath); comparisons and
@@ -38,6 +42,10 @@ from .program import Program
 
 FASTMATH_FLAGS = ("contract", "reassoc", "nnan", "ninf", "nsz", "arcp", "afn")
 MATH_MODES = ("libm", "libmvec", "fast")
+#: The math mode of every entry point that does not name one (``codegen.compile``,
+#: ``emit_*``, :class:`~codegen.kernel.Kernel`, ``discover codegen``): inline vectorised
+#: functions within 1 ULP, scalar libm for the rest.
+DEFAULT_MATH = "fast"
 
 _I64 = ir.IntType(64)
 _BOOL = ir.IntType(1)
@@ -66,7 +74,7 @@ def _add_attribute(attributes, text: str) -> None:
     set.add(attributes, text)
 
 
-def build_module(program: Program, math: str = "libm", fastmath=False) -> ir.Module:
+def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False) -> ir.Module:
     """The LLVM module containing the kernel function (see the module docstring)."""
     if math not in MATH_MODES:
         raise ValueError(f"math must be one of {', '.join(map(repr, MATH_MODES))}, not {math!r}")
@@ -269,10 +277,10 @@ class _Lowering:
     def libm(self, name: str, operands):
         if self.math == "fast":
             fastmath = _fastmath_module()
-            if fastmath is not None and name in fastmath.SUPPORTED:
+            if fastmath is not None and fastmath.ULP_BOUNDS.get((name, self.dtype), 2.0) <= 1.0:
                 return self._call(fastmath.declare(self.module, name, self.ty), operands)
         c_name = name if self.suffix == "f64" else name + "f"
-        if self.math in ("libmvec", "fast"):
+        if self.math == "libmvec":
             vector = jit.libmvec_name(c_name, len(operands), self.dtype)
             if vector is not None:
                 return self._call(self._libmvec_lane(c_name, vector, len(operands)), operands)
@@ -350,7 +358,7 @@ def _fastmath_module():
     return fastmath
 
 
-def emit_llvm_ir(program: Program, math: str = "libm", fastmath=False, optimize: bool = True) -> str:
+def emit_llvm_ir(program: Program, math: str = DEFAULT_MATH, fastmath=False, optimize: bool = True) -> str:
     """The kernel's LLVM IR as text; optimised for the host CPU unless ``optimize=False``."""
     text = str(build_module(program, math, fastmath))
     return str(jit.optimize(text)) if optimize else text

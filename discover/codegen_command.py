@@ -38,9 +38,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="output path without extension (stdout for c/llvm when omitted)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--math", choices=["libm", "libmvec", "fast"], default="libm",
-                        help="libm: scalar C library calls, exact libm semantics (default); "
-                             "libmvec: glibc's vector functions (within 4 ULP); fast: inline vectorisable approximations")
+    parser.add_argument("--math", choices=["fast", "libm", "libmvec"], default=None,
+                        help="fast (the default, codegen.DEFAULT_MATH): every function within 1 ULP, "
+                             "inline and vectorised where codegen.fastmath has it, else the C library; "
+                             "libm: scalar C library calls, exact libm semantics; "
+                             "libmvec: glibc's vector functions (within 4 ULP)")
     parser.add_argument("--fastmath", metavar="FLAGS", default="",
                         help="LLVM fast-math flags, comma-separated (contract,afn,...) or 'fast'")
     parser.add_argument("--name", default="kernel", help="function name (sanitized to a C identifier)")
@@ -80,7 +82,7 @@ def emit(args, expr, names: list[str]) -> dict[str, str | bytes]:
 
     flags = {f.strip() for f in args.fastmath.split(",") if f.strip()}
     options = dict(dtype=args.dtype, name=args.name)
-    native = dict(options, math=args.math, fastmath=flags)
+    native = dict(options, math=args.math or codegen.DEFAULT_MATH, fastmath=flags)
     try:
         if args.lang == "c":
             source, header = codegen.emit_c(expr, names, **options)
