@@ -7,20 +7,31 @@ forms round identically: the order of operations is decided here, once.
 
 Choices made here (and so identical in every output form):
 
-* common subexpressions are shared across all outputs (``sympy.cse``, then hash-consing
-  of identical instructions),
+* sums and products are evaluated in the expression's printed order -- the order in
+  which ``sympy.lambdify`` (and ``str``) write it: an ``Add`` term by term in
+  ``as_ordered_terms()`` order, left to right, a term printed with a minus subtracted;
+  a ``Mul`` as the printer writes it, numerator factors in ``as_ordered_factors()``
+  order, left to right, divided by the product of the denominator factors (those with
+  a negative rational exponent) -- so a kernel computes what NumPy computes for the
+  lambdified expression, not a reordering of it (on ill-conditioned sums such as
+  Heron's formula a reordering can cost thousands of ULPs).  Departures, each at least
+  as accurate: a leading run of number factors (or terms), which Python would combine
+  in float64 first, is one correctly rounded constant; ``x/q`` (SymPy's ``(1/q)*x``,
+  ``q`` an integer exact in the dtype) is one correctly rounded division; ``-a + b``
+  is ``b - a`` (the same value),
+* identical subexpressions are computed once, across all outputs (hash-consing of
+  identical instructions); ``sympy.cse`` is not used, as its sharing of partial sums
+  and products would regroup them,
 * sub-expressions without symbols are folded to one constant, rounded once (correctly)
   to the kernel's dtype,
 * ``x**n`` for integer ``|n| <= 32`` is repeated squaring (multiplies), negative powers
   divide, ``x**(k/2)`` uses ``sqrt``; other powers call ``pow``,
-* ``a - b`` and ``a / b`` are recovered from SymPy's ``a + (-1)*b`` and ``a * b**-1``,
 * ``Min``/``Max`` follow C ``fmin``/``fmax`` (a NaN operand is ignored),
 * ``Piecewise`` becomes a chain of ``select`` (both branches are computed).
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -137,10 +148,7 @@ def build(exprs, args, dtype: str = "float64", name: str = "kernel") -> tuple[Pr
     arg_names = parse_args(args)
     parsed, single = parse_exprs(exprs, arg_names)
     builder = _Builder(arg_names, dtype)
-    replacements, reduced = sympy.cse(parsed, symbols=(sympy.Dummy(f"cse{k}") for k in itertools.count()))
-    for symbol, sub in replacements:
-        builder.temps[symbol] = builder.expr(sub)
-    outputs = tuple(builder.expr(e) for e in reduced)
+    outputs = tuple(builder.expr(e) for e in parsed)
     out_ids = tuple(f"out{k}" for k in range(len(parsed)))
     ids = names.unique_identifiers([name] + arg_names, taken=set(out_ids))
     program = Program(ids[0], dtype, tuple(arg_names), tuple(ids[1:]), out_ids,
@@ -171,7 +179,7 @@ class _Builder:
         self.dtype = dtype
         self.instrs: list[Instr] = []
         self.seen: dict[Instr, int] = {}
-        self.temps: dict[sympy.Symbol, int] = {}
+        self.built: dict[sympy.Basic, int] = {}  # expression -> its instruction
 
     def emit(self, op: str, *operands: int, value: float = 0.0) -> int:
         ins = Instr(op, tuple(operands), value)
@@ -190,8 +198,11 @@ class _Builder:
         return acc
 
     def expr(self, e: sympy.Basic) -> int:
-        if e in self.temps:
-            return self.temps[e]
+        if e not in self.built:
+            self.built[e] = self._expr(e)
+        return self.built[e]
+
+    def _expr(self, e: sympy.Basic) -> int:
         if isinstance(e, sympy.Symbol):
             if e.name not in self.arg_index:
                 raise ValueError(f"expression uses {e.name!r}, which is not among the args "
@@ -219,42 +230,60 @@ class _Builder:
             raise UnsupportedError(f"{type(e).__name__} with {len(operands)} arguments is not supported")
         return self.emit(op.name, *operands)
 
+    def _leading_numbers(self, items: list[sympy.Expr], combine) -> list:
+        """``items`` with its leading run of numbers (two or more) as one SymPy number."""
+        k = 0
+        while k < len(items) and items[k].is_number:
+            k += 1
+        return [combine(*items[:k])] + items[k:] if k >= 2 else items
+
     def add(self, e: sympy.Add) -> int:
-        numbers = [t for t in e.args if t.is_number]
-        terms = [t for t in e.args if not t.is_number]
-        if numbers:
-            terms.append(sympy.Add(*numbers))
-        positive = [self.expr(t) for t in terms if not t.could_extract_minus_sign()]
-        negative = [self.expr(-t) for t in terms if t.could_extract_minus_sign()]
-        if positive:
-            acc = self.fold("add", positive)
+        """The terms in printed order, left to right: ``t0 + t1 - t2 ...`` where a term
+        printed with a leading minus (negative coefficient or number) is subtracted."""
+        terms = self._leading_numbers(list(e.as_ordered_terms()), sympy.Add)
+        signs = [_printed_negative(t) for t in terms]
+        magnitudes = [self.expr(-t if negative else t) for t, negative in zip(terms, signs)]
+        if not signs[0]:
+            acc = magnitudes[0]
+        elif len(terms) > 1 and not signs[1]:  # -t0 + t1 is exactly t1 - t0
+            acc = self.emit("sub", magnitudes[1], magnitudes[0])
+            terms, signs, magnitudes = terms[1:], signs[1:], magnitudes[1:]
         else:
-            acc = self.emit("neg", negative.pop(0))
-        for item in negative:
-            acc = self.emit("sub", acc, item)
+            acc = self.emit("neg", magnitudes[0])
+        for negative, item in zip(signs[1:], magnitudes[1:]):
+            acc = self.emit("sub" if negative else "add", acc, item)
         return acc
 
     def mul(self, e: sympy.Mul) -> int:
-        number = sympy.Mul(*[f for f in e.args if f.is_number])
-        factors = [f for f in e.args if not f.is_number]
-        negate = bool(number.is_negative)
-        number = -number if negate else number
+        """As the printer writes it: ``[-]n0*n1*.../(d0*d1*...)``, left to right; ``dk`` are
+        the factors with a negative rational exponent (``y/x**(3/2)``), the others in
+        ``as_ordered_factors()`` order are the numerator."""
+        coefficient, rest = e.as_coeff_Mul()
+        negate = bool(coefficient.is_extended_negative)
+        positive = sympy.core.mul._keep_coeff(-coefficient, rest) if negate else e
         numerator, denominator = [], []
-        if isinstance(number, sympy.Rational) and number.q != 1 and not _is_power_of_two(number.q):
-            if number.p != 1:
-                numerator.append(self.const(number.p))
-            denominator.append(self.const(number.q))
-        elif number != 1:
-            numerator.append(self.const(number))
-        for f in factors:
-            if isinstance(f, sympy.Pow) and f.exp.is_number and f.exp.is_negative:
-                denominator.append(self.power(self.expr(f.base), f.base, -f.exp))
+        for factor in positive.as_ordered_factors():
+            if (factor.is_Pow and factor.is_commutative and factor.exp.is_Rational
+                    and factor.exp.is_negative):
+                denominator.append(factor)
             else:
-                numerator.append(self.expr(f))
-        acc = self.fold("mul", numerator) if numerator else self.const(1)
-        if denominator:
-            acc = self.emit("div", acc, self.fold("mul", denominator))
+                numerator.append(factor)
+        numerator = self._leading_numbers(numerator, sympy.Mul)
+        reciprocal = numerator[0] if len(numerator) == 2 and not denominator else None
+        if (isinstance(reciprocal, sympy.Rational) and reciprocal.p == 1
+                and not _is_power_of_two(reciprocal.q) and self._exact(reciprocal.q)):
+            # (1/q)*x as x/q: correctly rounded, where RN(1/q)*x rounds twice
+            acc = self.emit("div", self.expr(numerator[1]), self.const(reciprocal.q))
+        else:
+            acc = self.fold("mul", [self.expr(f) for f in numerator]) if numerator else self.const(1)
+            if denominator:
+                divisors = [self.power(self.expr(f.base), f.base, -f.exp) for f in denominator]
+                acc = self.emit("div", acc, self.fold("mul", divisors))
         return self.emit("neg", acc) if negate else acc
+
+    def _exact(self, q: int) -> bool:
+        """Whether the integer ``q`` is exactly representable in the dtype."""
+        return abs(q) <= 2 ** (53 if self.dtype == "float64" else 24)
 
     def power(self, base: int, base_expr: sympy.Expr, exponent: sympy.Expr) -> int:
         if exponent.is_number and exponent.is_real:
@@ -298,3 +327,13 @@ class _Builder:
 
 def _is_power_of_two(q: int) -> bool:
     return q > 0 and q & (q - 1) == 0
+
+
+def _printed_negative(term: sympy.Expr) -> bool:
+    """Whether the printer writes ``term`` of a sum with a leading minus (then it is
+    subtracted): a negative number, or a product with a negative number coefficient."""
+    if term.is_Number:
+        return bool(term.is_extended_negative)
+    if term.is_Mul:
+        return bool(term.as_coeff_Mul()[0].is_extended_negative)
+    return False

@@ -10,6 +10,10 @@ with the same NaN and infinity pattern.  Compiling can abort the process (an LLV
 grid runs in a subprocess (this file run as a script): it reports each case as a JSON
 line; a case that kills the process is a failure, and the rest of the grid goes on in a
 fresh subprocess.
+
+:class:`TestSummationOrder`: kernels evaluate sums and products in the printed order
+(as ``lambdify`` does), so on an ill-conditioned expression -- Heron's formula on thin
+triangles -- their error is no larger than NumPy's.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import zlib
 
+import mpmath
 import numpy as np
 import pytest
 import sympy
@@ -256,6 +261,110 @@ class TestDifferential:
         jit.optimize(text)
         with pytest.raises(RuntimeError, match="invalid module.*VFABI"):
             jit.optimize(text.replace("linkonce_odr hidden", "internal"))
+
+
+# ------------------------------------------------------------- evaluation order
+
+A, B, C = sympy.symbols("a b c")
+HERON = sympy.sqrt((A + B + C) * (-A + B + C) * (A - B + C) * (A + B - C)) / 4
+
+
+def heron_points(dtype: str, n: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin triangles: a = b = 1 and c = 1e-4 * uniform(0, 1) (the reported case), then
+    a, b within 8 ULP of 1 and c = 1e-4 * uniform(0.5, 1)."""
+    rng = np.random.default_rng(11)
+    eps = np.finfo(dtype).eps
+    a = np.concatenate([np.ones(n), 1 + eps * rng.integers(-8, 9, n)])
+    b = np.concatenate([np.ones(n), 1 + eps * rng.integers(-8, 9, n)])
+    c = 1e-4 * np.concatenate([rng.uniform(0.0, 1.0, n), rng.uniform(0.5, 1.0, n)])
+    return a.astype(dtype), b.astype(dtype), c.astype(dtype)
+
+
+def exact_heron(a, b, c, dtype: str) -> np.ndarray:
+    """Heron's formula in 50-digit arithmetic on the (exactly converted) inputs, rounded."""
+    with mpmath.workdps(50):
+        values = [mpmath.sqrt((x + y + z) * (-x + y + z) * (x - y + z) * (x + y - z)) / 4
+                  for x, y, z in zip(*(map(mpmath.mpf, v.astype(np.float64).tolist())
+                                       for v in (a, b, c)))]
+        return np.array([float(v) for v in values]).astype(dtype)
+
+
+def ulps(got, exact) -> np.ndarray:
+    """|got - exact| in units of the last place of ``exact`` (both of one float dtype)."""
+    got, exact = np.asarray(got), np.asarray(exact)
+    spacing = np.spacing(np.abs(exact))
+    return np.abs(got.astype(np.float64) - exact.astype(np.float64)) / spacing.astype(np.float64)
+
+
+class TestSummationOrder:
+    """Sums and products are evaluated in the expression's printed order (lambdify's)."""
+
+    @pytest.mark.parametrize("dtype", DTYPES)
+    def test_heron_thin_triangles_no_less_accurate_than_numpy(self, dtype):
+        a, b, c = heron_points(dtype)
+        exact = exact_heron(a, b, c, dtype)
+        kernel = codegen.compile(HERON, [A, B, C], dtype=dtype)(a, b, c)
+        numpy_fn = sympy.lambdify((A, B, C), HERON, "numpy")
+        with np.errstate(all="ignore"):
+            reference = numpy_fn(a, b, c)
+        assert reference.dtype == np.dtype(dtype)
+        kernel_ulps, numpy_ulps = ulps(kernel, exact).max(), ulps(reference, exact).max()
+        assert np.isfinite(numpy_ulps) and numpy_ulps > 0  # the points are ill-conditioned
+        assert kernel_ulps <= numpy_ulps, (dtype, kernel_ulps, numpy_ulps)
+
+
+    def test_sums_follow_the_printed_order(self):
+        """``a - b + c`` is ``(a - b) + c`` as NumPy computes it, not ``(a + c) - b``."""
+        expr = A - B + C
+        assert str(expr) == "a - b + c"
+        a, b, c = np.array([1.0]), np.array([1.0]), np.array([1e-17])
+        numpy_fn = sympy.lambdify((A, B, C), expr, "numpy")
+        assert numpy_fn(a, b, c)[0] == 1e-17
+        assert codegen.compile(expr, [A, B, C])(a, b, c)[0] == 1e-17
+
+    @pytest.mark.parametrize("dtype", DTYPES)
+    def test_arithmetic_is_lambdify_bit_for_bit(self, dtype):
+        """Random ``+ - * /`` expressions of symbols and rationals: the program (which every
+        form, the kernel included, follows) rounds exactly as lambdify's NumPy code."""
+        from codegen.ops import OPS, resolve
+        from codegen.program import build
+
+        symbols = sympy.symbols("w x y z")
+        leaves = [*symbols, *symbols, sympy.Integer(2), sympy.Integer(-3), sympy.Integer(5),
+                  sympy.Rational(1, 2), sympy.Rational(3, 4)]
+        rng = np.random.default_rng(5)
+
+        def random_expr(depth):
+            if depth == 0 or rng.random() < 0.25:
+                return leaves[rng.integers(len(leaves))]
+            a, b = random_expr(depth - 1), random_expr(depth - 1)
+            op = "+-*/"[rng.integers(4)]
+            return a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else a / b
+
+        def lookup(op):
+            if op == "const":
+                return lambda v: np.asarray(v, dtype=dtype)
+            return resolve(OPS[op].numpy)
+
+        def divides_by_constant(e):  # (1/q)*x is computed x/q: more accurate, by design
+            return any(m.is_Mul and len(m.args) == 2 and m.args[0].is_Rational
+                       and abs(m.args[0].p) == 1 and m.args[0].q & (m.args[0].q - 1)
+                       for m in sympy.preorder_traversal(e))
+
+        inputs = [rng.uniform(-3, 3, 64).astype(dtype) for _ in symbols]
+        compared = 0
+        for _ in range(300):
+            e = random_expr(4)
+            if (not e.free_symbols or divides_by_constant(e)
+                    or any(p.exp.is_Integer and abs(p.exp) > 2 for p in e.atoms(sympy.Pow))):
+                continue  # integer powers: repeated squaring, by design
+            with np.errstate(all="ignore"):
+                got = build(e, symbols, dtype)[0].evaluate(inputs, lookup)[0]
+                expected = sympy.lambdify(symbols, e, "numpy")(*inputs)
+            got, expected = (np.broadcast_to(np.asarray(v, dtype), (64,)) for v in (got, expected))
+            assert np.array_equal(got, expected, equal_nan=True), e
+            compared += 1
+        assert compared > 150
 
 
 if __name__ == "__main__":
