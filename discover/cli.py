@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     codegen_command.add_parser(subparsers)
     pde_command.add_parser(subparsers)
     from . import simulate_command; simulate_command.add_parser(subparsers)
+    from . import approx_command; approx_command.add_parser(subparsers)
     return parser
 
 

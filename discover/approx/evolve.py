@@ -135,8 +135,9 @@ def mutate(slp: SLP, rng: np.random.Generator, ops: Sequence[str]) -> SLP:
 
 def evolve(seeds: Sequence[SLP], score: Callable[[SLP], tuple[SLP, float]],
            settings: EvolveSettings = EvolveSettings(),
-           progress: Callable[[dict], None] | None = None) -> list[Entry]:
-    """Search from ``seeds``; ``score(slp) -> (fitted slp, error)``. Returns the front."""
+           progress: Callable[[dict], None] | None = None, stats: dict | None = None) -> list[Entry]:
+    """Search from ``seeds``; ``score(slp) -> (fitted slp, error)``. Returns the front;
+    ``stats`` (if given) receives ``evaluations`` and ``seconds``."""
     rng = np.random.default_rng(settings.seed)
     hall: dict[int, Entry] = {}
     population: list[Entry] = []
@@ -198,4 +199,6 @@ def evolve(seeds: Sequence[SLP], score: Callable[[SLP], tuple[SLP, float]],
     if progress is not None:
         progress({"elapsed": time.monotonic() - start, "evaluations": evaluations,
                   "front": [(e.cost, e.error) for e in pareto(hall.values())], "done": True})
+    if stats is not None:
+        stats.update(evaluations=evaluations, seconds=time.monotonic() - start)
     return pareto(hall.values())

@@ -30,16 +30,18 @@ import numpy as np
 
 from ..errors import UserError
 from .baselines import Baseline, Core, baselines
-from .evolve import Entry, EvolveSettings, evolve, pareto
+from codegen.program import Instr
+
+from .evolve import EvolveSettings, evolve
 from .fit import fit_constants
 from .program import SLP, code, constant_ids, cost, evaluate, evaluate_real, round_constant, to_sympy, with_constants
 from .reference import exact, exact_float64
 from .seeds import classical_seeds
 from .targets import Target, target as get_target, parse_domain
-from .templates import TEMPLATES, Template, main_path_cost, wrap
+from .templates import SINCOS_VALID, TEMPLATES, Template, main_path_cost, wrap
 from .ulp import FORMATS, ulp_error
 
-__all__ = ["ApproxSettings", "Candidate", "Task", "make_task", "run"]
+__all__ = ["ApproxSettings", "ApproxRun", "Candidate", "Task", "make_task", "run", "select"]
 
 DTYPES = ("float32", "float64", "real")
 
@@ -54,7 +56,7 @@ class ApproxSettings:
     max_cost: int | None = None
     division: bool = False
     seed: int = 0
-    train_points: int = 4096
+    train_points: int = 16384
 
 
 @dataclass
@@ -115,9 +117,7 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
     _check(settings)
     tgt = get_target(spec)
     domain = settings.domain or tgt.domain
-    template = TEMPLATES.get(tgt.template) if tgt.template else None
-    if template is not None and settings.domain is not None and settings.domain != tgt.domain:
-        template = None  # a user interval: the program covers it directly
+    template = _template_for(tgt, settings.domain, settings.dtype)
     if settings.dtype == "real":
         template = None
     if template is None and not all(math.isfinite(v) for v in domain):
@@ -147,6 +147,21 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
     else:
         task.ref_hi, task.ref_lo = exact(tgt, x)
     return task
+
+
+def _template_for(tgt: Target, domain, dtype: str) -> Template | None:
+    """The range-reduction template for a user's domain (None: the program covers the
+    domain directly). sin/cos: the [-pi, pi] variant inside it, the wide one up to its bound."""
+    if not tgt.template:
+        return None
+    if tgt.template in ("sin", "cos") and domain is not None:
+        bound = max(abs(domain[0]), abs(domain[1]))
+        if bound <= math.pi:
+            return TEMPLATES[tgt.template]
+        return TEMPLATES[tgt.template + "_wide"] if dtype in SINCOS_VALID and bound <= SINCOS_VALID[dtype] else None
+    if domain is not None and domain != tgt.domain:
+        return None  # a user interval: the program covers it directly
+    return TEMPLATES[tgt.template]
 
 
 def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray:
@@ -184,11 +199,20 @@ def _tune(task: Task, slp: SLP, err: float, rng: np.random.Generator, tries: int
     return slp, err
 
 
-def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -> dict:
-    """The job; returns the report as a plain dict (see :mod:`.result` for the schema)."""
+@dataclass
+class ApproxRun:
+    task: Task
+    front: list[Candidate]
+    baselines: list[Candidate]
+    stats: dict
+
+
+def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -> ApproxRun:
+    """Baselines, then the search; the front and the baselines measured the same way."""
     task = make_task(spec, settings)
     real = settings.dtype == "real"
     fma = not real
+    division = real or settings.division
     w = 1 / np.abs(task.y_fit)
     rng = np.random.default_rng(settings.seed + 1)
 
@@ -199,21 +223,28 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
             fitted, err = _tune(task, fitted, err, rng)
         return fitted, err
 
-    t0 = time.monotonic()
+    if progress is not None:
+        progress({"phase": "baselines"})
     degrees = range(1, 9) if task.core.step == 1 else range(1, 7)
-    base = baselines(task.core, task.dtype, [d for d in degrees], fma=fma,
-                     rational=((2, 2), (3, 3)) if (real or settings.division) else ())
-    base_rows = [_candidate(task, b.name, b.slp) for b in base]
-    base_rows = [r for r in base_rows if math.isfinite(r.error)]
-    ops = ("add", "sub", "mul", "div") if real else (("add", "sub", "mul", "fma", "div") if settings.division else ("add", "sub", "mul", "fma"))
-    max_cost = settings.max_cost or (12 if real else 40)
-    seeds = classical_seeds(task.core, task.dtype, fma, division=real or settings.division, max_degree=8)
+    base = baselines(task.core, task.dtype, list(degrees), fma=fma,
+                     rational=((2, 2), (3, 3)) if division else ())
+    base_rows = [r for r in (_candidate(task, b.name, b.slp) for b in base) if math.isfinite(r.error)]
+    ops = ("add", "sub", "mul", "div") if real else ("add", "sub", "mul", "fma") + (("div",) if division else ())
+    wrapper = cost(task.whole(SLP(task.dtype, (Instr("arg", value=0),), 0))[0])
+    max_cost = settings.max_cost or (12 if real else wrapper + 16)
+    seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=8)
+    stats: dict = {}
     front = evolve(seeds, score, EvolveSettings(ops=ops, max_cost=max_cost, time_limit=settings.time_limit,
                                                max_evaluations=settings.max_evaluations, seed=settings.seed),
-                   progress=progress)
-    rows = [_candidate(task, f"search-{i}", e.slp) for i, e in enumerate(front)]
-    rows = _front(rows)
-    return {"task": task, "front": rows, "baselines": base_rows, "seconds": time.monotonic() - t0}
+                   progress=progress, stats=stats)
+    rows = _front([_candidate(task, "search", e.slp) for e in front])
+    return ApproxRun(task, rows, base_rows, stats)
+
+
+def select(rows: list[Candidate], goal: float) -> int | None:
+    """Index of the cheapest row within the goal (None if none is)."""
+    ok = [i for i, r in enumerate(rows) if r.error <= goal]
+    return min(ok, key=lambda i: (rows[i].cost, rows[i].error)) if ok else None
 
 
 def _candidate(task: Task, name: str, core: SLP) -> Candidate:

@@ -14,11 +14,16 @@ error-compensated) operations, all in the target precision and in the program's 
   ``log x = e ln2 + core(f)`` (``ln2`` in two parts, two ``fma``), ``core ~ log1p``
   (``log2``: ``e + core(f)``, ``core ~ log2(1 + f)``). ``log(0) = -inf``, negative -> NaN,
   ``log(inf) = inf``.
-* ``sin`` / ``cos``: ``k = rint(x / pi)`` (cos: ``rint(x/pi - 1/2) + 1/2``),
-  ``r = x - k pi`` by three ``fma`` with ``pi`` split in three (exact first step for
-  ``|k| < 2**17``), ``|r| <= pi/2``; ``sin x = (-1)**k core(r)``
-  (cos: ``-(-1)**k core(r)``), ``core ~ sin`` on ``[-pi/2, pi/2]``. Stated valid range
-  ``|x| <= 1e5`` (float32) / ``2**20`` (float64): beyond it the reduction loses bits.
+* ``sin`` / ``cos``: ``k = rint(2x / pi)``, ``r = x - k pi/2`` by three ``fma`` with
+  ``pi/2`` split in three (the first step exact for ``|k| < 2**17``), ``|r| <= pi/4``;
+  ``r = rh + rl`` is carried as a pair (``rl`` = the rounding error of ``rh`` recovered
+  by ``fma`` plus the third part), ``t = (rh + rl)**2``; ``sin r = rh + (rh t S(t) + rl)``
+  with the searched core ``S(t) ~ (sin(sqrt t) - sqrt t)/t**1.5`` and
+  ``cos r = 1 + t P(t)`` with a fixed fpminimax ``P``; both are evaluated and ``k mod 4``
+  (cos: ``k + 1``) selects one and its sign. Two variants: ``sin``/``cos`` for
+  ``[-pi, pi]`` (``|k| <= 2``: ``r1 - rh`` is exact), and ``sin_wide``/``cos_wide`` for
+  ``|x| <= 1e5`` (float32) / ``2**20`` (float64), which forms ``r1 + k p2`` exactly (the
+  product as an fma pair, the sum by TwoSum), 7 operations more.
 
 The operations that only treat special values (clamps, NaN and signed-zero selects) are
 counted apart from the main path (:func:`main_path_cost`).
@@ -39,12 +44,16 @@ __all__ = ["Template", "TEMPLATES", "wrap", "main_path_cost"]
 
 
 def _split(value, parts: int, bits: int) -> list[float]:
-    out, rest = [], mp.mpf(value)
-    for _ in range(parts):
-        with mp.workprec(bits):
-            head = +rest
-        out.append(float(head))
-        rest -= head
+    """``value`` (a callable giving an mpf, or an mpf) as ``parts`` numbers of ``bits``
+    significant bits each, summing to it (computed at 300 bits)."""
+    out = []
+    with mp.workprec(300):
+        rest = value() if callable(value) else mp.mpf(value)
+        for _ in range(parts):
+            with mp.workprec(bits):
+                head = +rest
+            out.append(float(head))
+            rest -= head
     return out
 
 
@@ -94,7 +103,7 @@ def _exp_like(base2: bool):
             r = b.emit("sub", x, k)
         else:
             k = b.emit("rint", b.emit("mul", x, b.const(float(1 / mp.log(2)))))
-            c1, c2 = _split(mp.log(2), 2, _PREC[dtype])
+            c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])
             r = b.emit("fma", k, b.const(-c1), x)
             r = b.emit("fma", k, b.const(-c2), r)
         y = b.emit("ldexp", b.splice(core, r), k)
@@ -119,7 +128,7 @@ def _log_like(base2: bool):
         if base2:
             y = b.emit("add", e, c)
         else:
-            c1, c2 = _split(mp.log(2), 2, _PREC[dtype])
+            c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])
             y = b.emit("fma", e, b.const(c1), b.emit("fma", e, b.const(c2), c))
         y = b.sp("select", b.sp("eq", 0, b.const(np.inf)), 0, y)
         y = b.sp("select", b.sp("eq", 0, b.const(0.0)), b.const(-np.inf), y)
@@ -128,21 +137,61 @@ def _log_like(base2: bool):
     return build
 
 
-def _sincos(cos: bool):
+def _cos_partner(dtype: str) -> SLP:
+    """The fixed cosine part of the sin/cos templates: ``P(t) ~ (cos(sqrt t) - 1)/t`` on
+    ``t <= (pi/4)**2`` (fpminimax, lowest degree within a quarter unit roundoff), so that
+    ``cos r = fma(t, P(t), 1)``."""
+    from .baselines import _fpminimax, fit_minimax, polynomial
+
+    if dtype not in _COS_CACHE:
+        core = Core.of("(cos(sqrt t) - 1)/t", _cos_quotient, 0.0, _PIO4**2)
+        eps = 2.0 ** -(_PREC[dtype] + 2)
+        for degree in range(1, 12):
+            if fit_minimax(core, degree, grid=400)[1] < eps:
+                break
+        _COS_CACHE[dtype] = polynomial(core, _fpminimax(core, degree, dtype), dtype)
+    return _COS_CACHE[dtype]
+
+
+def _cos_quotient(t):
+    return -mp.mpf(1) / 2 if t == 0 else (mp.cos(mp.sqrt(t)) - 1) / t
+
+
+def _sin_quotient(t):
+    return -mp.mpf(1) / 6 if t == 0 else (mp.sin(mp.sqrt(t)) - mp.sqrt(t)) / (t * mp.sqrt(t))
+
+
+_COS_CACHE: dict[str, SLP] = {}
+_PIO4 = float(mp.pi / 4) * 1.01
+
+
+def _sincos(cos: bool, wide: bool):
     def build(b: _B, core: SLP, dtype: str):
-        inv_pi = b.const(float(1 / mp.pi))
-        if cos:
-            k = b.emit("rint", b.emit("fma", 0, inv_pi, b.const(-0.5)))
-            m = b.emit("add", k, b.const(0.5))
+        k = b.emit("rint", b.emit("mul", 0, b.const(float(2 / mp.pi))))
+        p1, p2, p3 = (b.const(-v) for v in _split(lambda: mp.pi / 2, 3, _PREC[dtype]))
+        r1 = b.emit("fma", k, p1, 0)                       # exact for |k| < 2**17
+        if wide:
+            # r1 + k p2 exactly: the product as a pair (ph, pl), the sum by TwoSum (rh, e)
+            ph = b.emit("mul", k, p2)
+            pl = b.emit("fma", k, p2, b.emit("neg", ph))
+            rh = b.emit("add", r1, ph)
+            bb = b.emit("sub", rh, r1)
+            e = b.emit("add", b.emit("sub", r1, b.emit("sub", rh, bb)), b.emit("sub", ph, bb))
+            rl = b.emit("fma", k, p3, b.emit("add", e, pl))
         else:
-            k = m = b.emit("rint", b.emit("mul", 0, inv_pi))
-        r = 0
-        for part in _split(mp.pi, 3, _PREC[dtype]):
-            r = b.emit("fma", m, b.const(-part), r)
-        y = b.splice(core, r)
-        parity = b.emit("fabs", b.emit("fma", b.const(-2.0), b.emit("rint", b.emit("mul", k, b.const(0.5))), k))
-        sign = b.emit("fma", parity, b.const(2.0 if cos else -2.0), b.const(-1.0 if cos else 1.0))
-        y = b.emit("mul", y, sign)
+            # |k| <= 2: r1 and rh are close, so r1 - rh is exact (Sterbenz)
+            rh = b.emit("fma", k, p2, r1)
+            rl = b.emit("fma", k, p3, b.emit("fma", k, p2, b.emit("sub", r1, rh)))
+        t = b.emit("fma", rh, rh, b.emit("mul", b.emit("add", rh, rh), rl))   # (rh + rl)**2
+        # sin r = rh + (rh t S(t) + rl), S the searched core
+        sin_r = b.emit("add", rh, b.emit("fma", b.emit("mul", rh, t), b.splice(core, t), rl))
+        cos_r = b.emit("fma", t, b.splice(_cos_partner(dtype), t), b.const(1.0))
+        if cos:  # cos x = sin(x + pi/2): one quadrant on
+            k = b.emit("add", k, b.const(1.0))
+        q = b.emit("fma", b.const(-4.0), b.emit("floor", b.emit("mul", k, b.const(0.25))), k)   # k mod 4
+        odd = b.emit("fma", b.const(-2.0), b.emit("floor", b.emit("mul", q, b.const(0.5))), q)  # k mod 2
+        v = b.emit("select", b.emit("ne", odd, b.const(0.0)), cos_r, sin_r)
+        y = b.emit("select", b.emit("ge", q, b.const(2.0)), b.emit("neg", v), v)
         if not cos:  # sin(-0) = -0
             y = b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, y)
         return y
@@ -159,10 +208,14 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("log2", "log2(1+f)", lambda f: mp.log(1 + f, 2), lambda d: (float(mp.sqrt(0.5)) - 1, float(mp.sqrt(2)) - 1),
              _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
-    Template("sin", "sin(r)", mp.sin, lambda d: (-float(mp.pi / 2) * 1.005, float(mp.pi / 2) * 1.005),
-             _sincos(False), lambda d: f"|x| <= {SINCOS_VALID[d]:g}"),
-    Template("cos", "sin(r)", mp.sin, lambda d: (-float(mp.pi / 2) * 1.005, float(mp.pi / 2) * 1.005),
-             _sincos(True), lambda d: f"|x| <= {SINCOS_VALID[d]:g}"),
+    Template("sin", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
+             _sincos(False, False), lambda d: "[-pi, pi]"),
+    Template("cos", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
+             _sincos(True, False), lambda d: "[-pi, pi]"),
+    Template("sin_wide", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
+             _sincos(False, True), lambda d: f"|x| <= {SINCOS_VALID[d]:g}"),
+    Template("cos_wide", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
+             _sincos(True, True), lambda d: f"|x| <= {SINCOS_VALID[d]:g}"),
 ]}
 
 

@@ -40,9 +40,15 @@ def ulp(y, dtype: str = "float32") -> np.ndarray:
     """ULP of format ``dtype`` at the exact values ``y`` (float64 array; |y| as given)."""
     info = np.finfo(check_format(dtype))
     y = np.abs(np.asarray(y, dtype=np.float64))
-    _, e = np.frexp(y)                       # y = m * 2**e with m in [0.5, 1)
-    e = np.where(y > 0, np.maximum(e - 1, info.minexp), info.minexp)  # floor(log2 |y|), clamped
-    return np.ldexp(1.0, e - info.nmant).astype(np.float64)
+    if not y.flags.c_contiguous:
+        y = y.copy()
+    e = ((y.view(np.int64) >> 52) & 0x7FF) - 1023      # floor(log2 |y|) (subnormal: -1023)
+    p = np.maximum(e, info.minexp) - info.nmant           # ulp = 2**p
+    out = ((p + 1023) << 52).view(np.float64)             # 2**p from its exponent bits ...
+    tiny = p < -1022
+    if np.any(tiny):                                      # ... unless it is a float64 subnormal
+        out = np.where(tiny, np.ldexp(1.0, np.maximum(p, -1074)), out)
+    return out
 
 
 def ulp_error(f, y_hi, dtype: str = "float32", y_lo=None) -> np.ndarray:
@@ -51,7 +57,6 @@ def ulp_error(f, y_hi, dtype: str = "float32", y_lo=None) -> np.ndarray:
     ``y_lo`` carries the exact value's bits beyond float64 (needed for float64 targets;
     ``None`` for float32 and float16, whose errors float64 resolves to ~1e-8 ULP).
     """
-    info = np.finfo(check_format(dtype))
     f = np.asarray(f, dtype=np.float64)
     y_hi = np.asarray(y_hi, dtype=np.float64)
     with np.errstate(all="ignore"):
@@ -59,16 +64,22 @@ def ulp_error(f, y_hi, dtype: str = "float32", y_lo=None) -> np.ndarray:
         if y_lo is not None:
             diff = diff - np.asarray(y_lo, np.float64)
         err = np.abs(diff) / ulp(y_hi, dtype)
-        # overflow: the exact value rounds to inf when |y| >= max + ulp(max)/2
-        limit = float(info.max) + float(ulp(float(info.max), dtype)) / 2
-        rounds_to_inf = np.abs(y_hi) >= limit
-        same_inf = np.isinf(f) & (np.sign(f) == np.sign(y_hi)) & (rounds_to_inf | np.isinf(y_hi))
-        err = np.where(same_inf, 0.0, err)
-        err = np.where(np.isinf(f) & ~same_inf, np.inf, err)
-        err = np.where(~np.isinf(f) & np.isinf(y_hi), np.inf, err)
-        both_nan = np.isnan(f) & np.isnan(y_hi)
-        err = np.where(both_nan, 0.0, np.where(np.isnan(f) | np.isnan(y_hi), np.inf, err))
+    special = ~(np.isfinite(f) & np.isfinite(y_hi))
+    if np.any(special):
+        err = np.where(special, _special_error(f, y_hi, dtype), err)
     return err
+
+
+def _special_error(f, y, dtype) -> np.ndarray:
+    """The error where ``f`` or ``y`` is infinite or NaN (see the module docstring)."""
+    info = np.finfo(dtype)
+    limit = float(info.max) + float(ulp(float(info.max), dtype)) / 2
+    with np.errstate(all="ignore"):
+        same_inf = np.isinf(f) & (np.sign(f) == np.sign(y)) & ((np.abs(y) >= limit) | np.isinf(y))
+        both_nan = np.isnan(f) & np.isnan(y)
+        out = np.where(same_inf | both_nan, 0.0, np.inf)
+        # y overflows the format but f is finite: error against the (infinite) rounded value
+        return out
 
 
 def ordinal(x, dtype: str = "float32") -> np.ndarray:

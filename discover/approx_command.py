@@ -1,0 +1,243 @@
+"""``discover approx``: a cheap straight-line program for a function, verified in ULPs.
+
+    discover approx exp --dtype float32 --max-ulp 1 [--domain a,b] [--cost ops|time]
+                        [--time-limit S] [--emit c|llvm|object] [-o exp32.json]
+
+Computes the baselines (Taylor, Chebyshev, minimax, fpminimax-style, rational; Horner
+and Estrin), searches programs of lower cost, prints the front beside the baselines,
+picks the cheapest program within ``--max-ulp``, verifies it (float32: every input of
+the domain, as the compiled kernel; float64: a stated random sample) and writes the
+JSON result (:mod:`discover.approx.result`) and, with ``--emit``, the code beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .atomic import write_bytes_atomic, write_text_atomic
+from .errors import UserError
+from .result import result_path
+
+EMITS = ("c", "llvm", "object")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from .approx.targets import NAMED
+
+    parser = subparsers.add_parser(
+        "approx",
+        help="find a cheap, verified approximation of exp, log, sin, erf, ... as native code",
+        description="Search straight-line programs (add, sub, mul, fma; --division adds div) that "
+                    "approximate a function in float32/float64 within a ULP goal, cheaper than the "
+                    "textbook polynomials, scored bit-exactly in the target precision. Named "
+                    f"functions: {', '.join(NAMED)}; or any SymPy expression of x with --domain. "
+                    "exp, exp2, log, log2, sin, cos cover every input through range reduction.",
+    )
+    parser.add_argument("function", help="a named function or a SymPy expression of x, e.g. 'exp(-x**2/2)'")
+    parser.add_argument("--dtype", default="float32", metavar="T",
+                        help="float32 (default), float64, or real (the real-number task: max relative "
+                             "error over the reals, operations + - * / as in AutoNumerics-Zero)")
+    parser.add_argument("--max-ulp", type=float, default=1.0, metavar="U",
+                        help="error goal in ULPs, at least 0.5 (default 1)")
+    parser.add_argument("--domain", default=None, metavar="A,B",
+                        help="input interval (default: the function's, e.g. every finite input for exp)")
+    parser.add_argument("--cost", choices=("ops", "time"), default="ops",
+                        help="cost model: operation count (default) or the measured time per element "
+                             "of each front member's compiled kernel")
+    parser.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="search time (default 60)")
+    parser.add_argument("--max-evaluations", type=int, default=None, metavar="N",
+                        help="stop after N candidates instead of on the clock (reproducible for a seed)")
+    parser.add_argument("--division", action="store_true", help="allow division in programs")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    parser.add_argument("--emit", choices=EMITS, action="append", default=[],
+                        help="also write the selected program as C (.c and .h), LLVM IR (.ll) or an "
+                             "object file (.o and .h) beside the result (repeatable)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip the exhaustive (float32) / sampled (float64) verification")
+    parser.add_argument("--output", "-o", metavar="PATH",
+                        help="result JSON (default: <function>.<dtype>.approx.json in the current directory)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _settings(args):
+    from .approx.job import ApproxSettings
+    from .approx.targets import parse_domain
+
+    if not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise UserError(f"--time-limit must be a positive number of seconds, not {args.time_limit}")
+    if args.max_evaluations is not None and args.max_evaluations < 1:
+        raise UserError("--max-evaluations must be at least 1")
+    domain = parse_domain(args.domain, (0.0, 1.0)) if args.domain is not None else None
+    return ApproxSettings(dtype=args.dtype, max_ulp=args.max_ulp, domain=domain, time_limit=args.time_limit,
+                          max_evaluations=args.max_evaluations, division=args.division, seed=args.seed)
+
+
+def _fmt(err: float, unit: str) -> str:
+    if not math.isfinite(err):
+        return "inf"
+    return f"{err:.3g}" if unit == "relative" else f"{err:.3f}"
+
+
+def front_table(run, unit: str, selected: int | None, times: dict | None = None) -> Table:
+    table = Table(title=f"{run.task.target.name} ({run.task.settings.dtype}): programs found beside the baselines",
+                  title_justify="left")
+    table.add_column("program")
+    table.add_column("ops", justify="right")
+    table.add_column("main path", justify="right")
+    table.add_column(f"max error ({unit})", justify="right")
+    if times is not None:
+        table.add_column("ns/element", justify="right")
+    best_base: dict[int, object] = {}
+    for b in run.baselines:
+        if b.cost not in best_base or b.error < best_base[b.cost].error:
+            best_base[b.cost] = b
+    rows = [(r.cost, 0, f"search #{i}" + (" (selected)" if i == selected else ""), r) for i, r in enumerate(run.front)]
+    rows += [(b.cost, 1, b.name, b) for b in best_base.values()]
+    for c, kind, name, r in sorted(rows, key=lambda t: (t[0], t[1])):
+        cells = [f"[bold]{name}[/bold]" if kind == 0 else name, str(r.cost), str(r.main_cost), _fmt(r.error, unit)]
+        if times is not None:
+            cells.append(f"{times[id(r)]:.2f}" if id(r) in times else "")
+        table.add_row(*cells)
+    return table
+
+
+def kernel_time(slp, n: int = 1 << 14, repeat: int = 200) -> float:
+    """Median ns per element of the compiled kernel on ``n`` in-cache elements."""
+    import numpy as np
+
+    from codegen.kernel import Kernel
+    from .approx.program import to_program
+
+    kernel = Kernel(to_program(slp), True)
+    x = np.linspace(0.1, 2.0, n).astype(slp.dtype)
+    out = np.empty_like(x)
+    kernel(x, out=out) if "out" in kernel.__call__.__code__.co_varnames else kernel(x)
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        kernel(x)
+        samples.append(time.perf_counter() - t0)
+    return float(np.median(samples)) / n * 1e9
+
+
+def run(args) -> int:
+    from .approx import job
+    from .approx import result as approx_result
+    from .approx.emit import c_code, llvm_ir, object_code
+    from .approx.program import code
+    from .approx.verify import verify
+
+    settings = _settings(args)
+    name = args.function
+    output = result_path(args.output, f"{_stem(name)}.{settings.dtype}", ".approx.json")
+    console = Console(stderr=True, quiet=args.quiet)
+    with console.status(f"approx {name}: setting up") as status:
+        def progress(info: dict) -> None:
+            if info.get("phase") == "baselines":
+                status.update(f"approx {name}: computing the baselines (Remez, Chebyshev, Taylor, rational)")
+                return
+            best = ", ".join(f"{c} ops: {e:.3g}" for c, e in info["front"][-4:])
+            status.update(f"approx {name}: {info['elapsed']:.0f}/{settings.time_limit:g} s, "
+                          f"{info['evaluations']} programs; front {best}")
+
+        result = job.run(name, settings, progress)
+        unit = "relative" if settings.dtype == "real" else "ULP"
+        chosen = job.select(result.front, settings.max_ulp) if settings.dtype != "real" else (
+            min(range(len(result.front)), key=lambda i: result.front[i].error) if result.front else None)
+        times = None
+        if args.cost == "time" and settings.dtype != "real":
+            status.update(f"approx {name}: timing the front's kernels")
+            times = {id(r): kernel_time(r.full) for r in result.front + result.baselines}
+            ok = [i for i, r in enumerate(result.front) if r.error <= settings.max_ulp]
+            chosen = min(ok, key=lambda i: times[id(result.front[i])]) if ok else None
+        verification = None
+        if chosen is not None and args.verify and settings.dtype != "real":
+            program = result.front[chosen].full
+            domain = result.task.domain
+            if result.task.template is not None and result.task.template.name in ("sin", "cos"):
+                from .approx.templates import SINCOS_VALID
+
+                bound = SINCOS_VALID[settings.dtype]
+                domain = (max(domain[0], -bound), min(domain[1], bound))
+
+            def vprogress(done: int) -> None:
+                status.update(f"approx {name}: verifying every {settings.dtype} input: {done:,} checked")
+
+            verification = verify(program, result.task.target, domain, progress=vprogress)
+    payload = _payload(result, chosen, verification, unit, times)
+    approx_result.save(payload, output)
+    out = Console()
+    out.print(front_table(result, unit, chosen, times))
+    task = result.task
+    if task.template is not None:
+        out.print(f"range reduction: {task.template.name} template, core {task.core.name} on "
+                  f"[{task.core.a:.6g}, {task.core.b:.6g}]; covers {task.template.valid(task.dtype)}")
+    if chosen is None:
+        out.print(f"no program within {settings.max_ulp:g} ULP was found in {settings.time_limit:g} s; "
+                  "try a longer --time-limit or a larger --max-ulp")
+    else:
+        best = result.front[chosen]
+        out.print(f"selected: {best.cost} operations ({best.main_cost} on the main path), "
+                  f"max error {_fmt(best.error, unit)} {unit} on {task.x_train.size} training inputs")
+        if verification is not None:
+            out.print(f"verified ({verification.method}, {verification.points:,} inputs, {verification.seconds:.0f} s): "
+                      f"max {verification.max_ulp:.3f} ULP at x = {verification.worst_input!r}, "
+                      f"{verification.correctly_rounded:.2%} correctly rounded")
+        out.print("\n".join("    " + line for line in code(best.core)))
+        stem = output.with_suffix("")
+        cname = task.target.c_name + ("f" if task.dtype == "float32" else "")
+        for kind in args.emit:
+            if kind == "c":
+                source, header = c_code(best.full, cname, f"{task.target.name}, {task.dtype}")
+                write_text_atomic(stem.with_suffix(".c"), source)
+                write_text_atomic(stem.parent / f"{cname}.h", header)
+                out.print(f"C written to {stem.with_suffix('.c')} and {stem.parent / (cname + '.h')}")
+            elif kind == "llvm":
+                write_text_atomic(stem.with_suffix(".ll"), llvm_ir(best.full, cname))
+                out.print(f"LLVM IR written to {stem.with_suffix('.ll')}")
+            else:
+                obj, header = object_code(best.full, cname)
+                write_bytes_atomic(stem.with_suffix(".o"), obj)
+                write_text_atomic(stem.parent / f"{cname}_kernel.h", header)
+                out.print(f"object written to {stem.with_suffix('.o')}")
+    out.print(f"{result.stats.get('evaluations', 0)} programs in {result.stats.get('seconds', 0):.0f} s; "
+              f"result written to {output}")
+    return 0
+
+
+def _stem(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_") or "function"
+
+
+def _payload(result, chosen, verification, unit, times) -> dict:
+    from .approx.result import encode_program
+
+    task = result.task
+
+    def row(r) -> dict:
+        d = {"name": r.name, "cost": r.cost, "main_path_cost": r.main_cost, "error": r.error}
+        if times is not None and id(r) in times:
+            d["ns_per_element"] = times[id(r)]
+        return d
+
+    return {
+        "target": task.target.name, "dtype": task.settings.dtype, "domain": list(task.domain),
+        "template": task.template.name if task.template else None,
+        "valid": task.template.valid(task.dtype) if task.template else f"[{task.domain[0]:g}, {task.domain[1]:g}]",
+        "core": f"{task.core.name} on [{task.core.a:.9g}, {task.core.b:.9g}]",
+        "max_ulp": task.settings.max_ulp, "error_unit": unit.lower(),
+        "front": [{**row(r), "core": encode_program(r.core), **encode_program(r.full)} for r in result.front],
+        "baselines": [row(b) for b in result.baselines],
+        "selected": chosen,
+        "verification": verification.to_dict() if verification is not None else None,
+        "training_inputs": int(task.x_train.size),
+        "stats": result.stats,
+    }
