@@ -140,8 +140,9 @@ def fits() -> list[Fit]:
     # asin (float64; also acos): asin(s) = s + s**3 * P(s**2), s <= 1/2; weight z = s**2
     asin_p = _series0(lambda z: (mp.asin(mp.sqrt(z)) - mp.sqrt(z)) / (z * mp.sqrt(z)), mp.mpf(1) / 6)
     z_max = mp.mpf(1) / 4 * (1 + mp.mpf("1e-6"))
-    out.append(Fit("ASIN_P", "asin(s) = s + s**3 * P(s**2), 0 <= s <= 1/2; weight s**2",
-                   asin_p, lambda z: z, z_max * tiny, z_max, 12, "float64"))
+    for prec, deg in (("float64", 12), ("float32", 5)):
+        out.append(Fit("ASIN_P", "asin(s) = s + s**3 * P(s**2), 0 <= s <= 1/2; weight s**2",
+                       asin_p, lambda z: z, z_max * tiny, z_max, deg, prec))
     # cbrt (float64): the first guess m**(1/3), m in [1, 2], refined by two Newton steps
     out.append(Fit("CBRT_P", "m**(1/3) for m in [1, 2] (first guess); weight m**(-1/3)",
                    mp.cbrt, lambda m: 1 / mp.cbrt(m), 1, 2, 5, "float64"))

@@ -261,3 +261,124 @@ def test_any_float_is_within_bound_or_special(name, prec, data):
         assert np.isnan(kernel(name, prec)(x)).all()
     else:
         assert err[0] <= fastmath.ULP_BOUNDS[(name, prec)], x
+
+
+# --------------------------------------------------------------------------- within 1 ULP
+# The default math mode (codegen.DEFAULT_MATH = "fast") inlines exactly the functions whose
+# bound is <= 1 ULP; these tests hold every function to 1 ULP against a long double
+# (float64) or float64 (float32) reference, on samples plus edge cases.
+
+ONE_ULP = 1.0
+
+
+def test_every_inline_function_is_within_one_ulp_by_its_bound():
+    for name in fastmath.SUPPORTED:
+        for prec in PRECISIONS:
+            assert fastmath.ULP_BOUNDS[(name, prec)] <= ONE_ULP, (name, prec)
+
+
+def _edges(name: str, prec: str) -> tuple[np.ndarray, ...]:
+    """Arguments where the reductions switch branch or cancel, per function."""
+    dt = np.dtype(prec)
+    fin = np.finfo(dt)
+    tiny = [fin.smallest_subnormal, fin.tiny, 1e-30, 2.0**-28, 2.0**-27, 1e-8, 1e-4]
+
+    def around(*points):
+        with np.errstate(all="ignore"):
+            p = np.array(points, np.float64).astype(dt)
+        with np.errstate(all="ignore"):
+            return np.concatenate([p, np.nextafter(p, dt.type(np.inf)), np.nextafter(p, dt.type(-np.inf))])
+
+    if name in ("atan2", "hypot"):
+        base = around(0.0, 1.0, 2.0, 0.41421356, 2.41421356, 1e-300 if prec == "float64" else 1e-38,
+                      fin.max / 4, fin.smallest_subnormal, 3.0, 0.5, 1e20)
+        base = np.concatenate([base, -base])
+        x, y = (a.ravel() for a in np.meshgrid(base, base))
+        return (x, y)
+    pts = {
+        "expm1": tiny + [0.34, 0.35, 0.6931, 1.0, -1.0, 20.0, 37.0, 40.0, 41.0, -37.0, -40.0, -60.0,
+                         709.0, 709.78 if prec == "float64" else 88.72],
+        "log1p": tiny + [-0.5, -0.2928, 0.4142, 1.0, 2.0**53, fin.max, -1 + 2.0**-20, -1 + 1e-7],
+        "log10": [fin.smallest_subnormal, fin.tiny, 1.0, 10.0, 100.0, 1e10, 0.1, fin.max],
+        "cbrt": tiny + [1.0, 2.0, 4.0, 8.0, 27.0, 0.125, 3.0, fin.max],
+        "asin": tiny + [0.5, 0.49999, 0.999, 1.0],
+        "acos": tiny + [0.5, 0.49999, 0.999, 1.0],
+        "asinh": tiny + [0.5, 1.0, 2.0**28, 2.0**29, 1e30, fin.max],
+        "acosh": [1.0, 1.0 + 2.0**-20, 1.5, 2.0, 2.0**28, 2.0**29, 1e30, fin.max],
+        "atanh": tiny + [0.5, 0.9, 0.999, 1 - 2.0**-20],
+        "tan": tiny + [0.785, 1.5707963, 3.1415926, 100.0, 1e6],
+        "atan": tiny + [0.41421356, 1.0, 2.41421356, 1e20, fin.max],
+        "sinh": tiny + [0.35, 1.0, 20.0, 22.0, 40.0, 41.0, 709.0 if prec == "float64" else 88.0],
+        "cosh": tiny + [0.35, 1.0, 20.0, 22.0, 40.0, 41.0, 709.0 if prec == "float64" else 88.0],
+        "tanh": tiny + [0.17, 0.35, 0.55, 1.0, 19.0, 20.0],
+    }[name]
+    p = around(*pts)
+    return (np.concatenate([p, -p]),)
+
+
+NEW_OR_IMPROVED = ["tan", "sinh", "cosh", "tanh", "atan", "expm1", "log1p", "log10", "cbrt", "asin",
+                   "acos", "asinh", "acosh", "atanh", "atan2", "hypot"]
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+@pytest.mark.parametrize("name", NEW_OR_IMPROVED)
+def test_within_one_ulp_on_samples_and_edges(name, prec):
+    k = kernel(name, prec)
+    xs = fc.sample(name, prec, 300_000, seed=11)
+    edges = _edges(name, prec)
+    xs = tuple(np.concatenate([x, e.astype(prec)]) for x, e in zip(xs, edges))
+    with np.errstate(all="ignore"):
+        err = fc.measure(k, *xs)
+    # outside a function's domain (log1p(-2), acosh(0.5), ...) both sides are NaN: 0 ULP
+    worst = int(np.argmax(err))
+    assert err[worst] <= ONE_ULP, (name, prec, [x[worst] for x in xs], err[worst])
+    assert err[worst] <= fastmath.ULP_BOUNDS[(name, prec)]
+
+
+@pytest.mark.parametrize("name", ["atan2", "hypot"])
+def test_binary_float64_against_mpmath(name):
+    y, x = fc.sample(name, "float64", 200, seed=5)
+    got = kernel(name, "float64")(y, x)
+    with mp.workdps(40):
+        for a, b, g in zip(y, x, got):
+            want = fc.MPMATH[name](mp.mpf(float(a)), mp.mpf(float(b)))
+            ulp = np.spacing(abs(float(want)))
+            assert abs(mp.mpf(float(g)) - want) <= ONE_ULP * ulp, (a, b)
+
+
+MORE_SPECIALS = {
+    "expm1": [(0.0, 0.0), (-0.0, -0.0), (inf, inf), (-inf, -1.0), (nan, nan), (1e4, inf), (-1e4, -1.0)],
+    "log1p": [(0.0, 0.0), (-0.0, -0.0), (-1.0, -inf), (-2.0, nan), (inf, inf), (-inf, nan), (nan, nan)],
+    "log10": [(0.0, -inf), (-1.0, nan), (inf, inf), (nan, nan), (1.0, 0.0), (10.0, 1.0), (1000.0, 3.0)],
+    "cbrt": [(0.0, 0.0), (-0.0, -0.0), (inf, inf), (-inf, -inf), (nan, nan), (8.0, 2.0), (-27.0, -3.0)],
+    "asin": [(0.0, 0.0), (-0.0, -0.0), (1.0, np.pi / 2), (-1.0, -np.pi / 2), (1.5, nan), (inf, nan),
+             (nan, nan)],
+    "acos": [(1.0, 0.0), (-1.0, np.pi), (0.0, np.pi / 2), (1.5, nan), (-inf, nan), (nan, nan)],
+    "asinh": [(0.0, 0.0), (-0.0, -0.0), (inf, inf), (-inf, -inf), (nan, nan)],
+    "acosh": [(1.0, 0.0), (0.5, nan), (-1.0, nan), (inf, inf), (-inf, nan), (nan, nan)],
+    "atanh": [(0.0, 0.0), (-0.0, -0.0), (1.0, inf), (-1.0, -inf), (1.5, nan), (inf, nan), (nan, nan)],
+}
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+@pytest.mark.parametrize("name", sorted(MORE_SPECIALS))
+def test_new_functions_special_values(name, prec):
+    xs, want = zip(*MORE_SPECIALS[name])
+    with np.errstate(all="ignore"):
+        _check(name, prec, [np.array(xs, prec)], np.array(want, prec))
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_atan2_hypot_special_values_match_c99(prec):
+    """Every pair of special arguments against NumPy's (C99) atan2 and hypot."""
+    x, y = (a.ravel() for a in np.meshgrid(np.array(SPECIAL, prec), np.array(SPECIAL, prec)))
+    for name, ref in (("atan2", np.arctan2), ("hypot", np.hypot)):
+        with np.errstate(all="ignore"):
+            want = ref(y, x) if name == "atan2" else ref(x, y)
+            got = kernel(name, prec)(y, x) if name == "atan2" else kernel(name, prec)(x, y)
+        exact = ~np.isfinite(want) | (want == 0)
+        bad = exact & ~same(got, want)
+        assert not bad.any(), (name, list(zip(y[bad], x[bad], got[bad], want[bad])))
+        args = (y, x) if name == "atan2" else (x, y)
+        err = fc.measure(kernel(name, prec), *(a[~exact] for a in args))
+        assert err.max() <= ONE_ULP, name
