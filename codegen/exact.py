@@ -46,6 +46,17 @@ def _round_to_odd_sum(a, b):
 
 
 def _two_product(a, b):
+    """``a*b = p + err`` exactly (Dekker). Operands above 2**900 are scaled by 2**-64 first
+    (and the pair scaled back), so that Veltkamp's split cannot overflow."""
+    big_a = np.isfinite(a) & (np.abs(a) > 2.0**900)
+    big_b = np.isfinite(b) & (np.abs(b) > 2.0**900)
+    if np.any(big_a | big_b):
+        a = np.where(big_a, a * 2.0**-64, a)
+        b = np.where(big_b, b * 2.0**-64, b)
+        p, err = _two_product(a, b)
+        scale = np.exp2(64.0 * (big_a.astype(np.int64) + big_b.astype(np.int64)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return p * scale, np.where(np.isfinite(p * scale), err * scale, 0.0)
     p = a * b
     with np.errstate(over="ignore", invalid="ignore"):
         ah = a * _SPLIT
@@ -75,7 +86,9 @@ def fma(a, b, c):
             out = th + v
             # infinities and NaN: the plain expression has the IEEE answer
             special = ~np.isfinite(uh) | ~np.isfinite(c) | ~np.isfinite(th)
-            out = np.where(special, a * b + c, out)
+            # (a finite product plus an infinite c is c: the exact product never overflows)
+            plain = np.where(np.isinf(c) & np.isfinite(a) & np.isfinite(b), c, a * b + c)
+            out = np.where(special, plain, out)
         else:
             raise TypeError(f"fma supports float32 and float64, not {dtype}")
     return out.reshape(np.shape(a)) if np.ndim(a) else out[0]

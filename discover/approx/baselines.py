@@ -2,7 +2,8 @@
 
 A :class:`Core` is a function ``f`` on an interval ``[a, b]`` to approximate with small
 relative error. Its *form* ``f(x) = x**zero * g(x**step)`` is read from the function:
-``zero = 1`` where ``f(0) = 0`` inside the interval (sin, atan, expm1 ...), ``step = 2``
+``zero`` is the order of a zero at ``x = 0`` inside the interval (1 for sin, atan, expm1;
+2 for ``log1p(x) - x``), ``step = 2``
 where the interval is symmetric and ``f`` even or odd; then ``g`` is approximated in
 ``t = x**step`` with weight ``1/|g|`` (relative error of ``f``).
 
@@ -48,7 +49,9 @@ class Core:
     @staticmethod
     def of(name: str, f: Callable, a: float, b: float) -> "Core":
         with mp.workdps(30):
-            zero = int(a <= 0 <= b and abs(f(mp.mpf(0))) < mp.mpf("1e-25"))
+            zero = 0  # the order of the zero at 0 (f(x)/x**zero -> nonzero)
+            while a <= 0 <= b and zero < 3 and abs(mp.limit(lambda x: f(x) / x**zero, 0)) < mp.mpf("1e-25"):
+                zero += 1
             step = 1
             if abs(a + b) < 1e-12 * max(1.0, abs(b)):
                 probes = [mp.mpf(b) * k / 7 for k in (1, 2, 3, 5, 6)]
@@ -61,7 +64,7 @@ class Core:
         """``g(t)`` with ``t = x**step`` (x >= 0 where step is 2)."""
         x = mp.sqrt(t) if self.step == 2 else t
         if self.zero and x == 0:
-            return mp.diff(self.f, 0)
+            return mp.diff(self.f, 0, self.zero) / mp.factorial(self.zero)
         return self.f(x) / x**self.zero
 
     @property
@@ -117,7 +120,7 @@ def polynomial(core: Core, coeffs: Sequence[float], dtype: str, order: str = "ho
     b = Builder(dtype)
     t = b.emit("mul", 0, 0) if core.step == 2 else 0
     scheme = estrin if order == "estrin" else horner
-    if core.zero and denominator is None and coeffs[0] == 1.0 and len(coeffs) > 1 and fma:
+    if core.zero == 1 and denominator is None and coeffs[0] == 1.0 and len(coeffs) > 1 and fma:
         # x * (1 + t Q(t)) as fma(x t, Q(t), x): the exact x dominates the rounding
         q = scheme(b, list(coeffs[1:]), t, fma)
         return b.done(b.emit("fma", b.emit("mul", 0, t), q, 0))
@@ -125,13 +128,27 @@ def polynomial(core: Core, coeffs: Sequence[float], dtype: str, order: str = "ho
     if denominator is not None:
         y = b.emit("div", y, scheme(b, list(denominator), t, fma))
     if core.zero:
-        y = b.emit("mul", y, 0)
+        power = 0
+        for _ in range(core.zero - 1):
+            power = b.emit("mul", power, 0)
+        y = b.emit("mul", power, y)
     return b.done(y)
 
 
 def fit_minimax(core: Core, degree: int, fixed: dict[int, float] | None = None, grid: int = 800):
     """Remez coefficients of ``g`` (degree ``degree`` in t) and the minimax relative error."""
     a, b = core.t_interval
+    if fixed and set(fixed) == {0} and a < 0 < b and abs(fixed[0] - core.g(mp.mpf(0))) < 1e-15:
+        # g = c0 + t h(t): fit h = (g - c0)/t with weight |t| w(t), so that the error's
+        # forced zero at t = 0 does not break the alternation (grid even: t = 0 is skipped)
+        c0 = mp.mpf(fixed[0])
+
+        def h(t):
+            return (core.g(t) - c0) / t if t != 0 else mp.diff(core.g, 0)
+
+        c, err = remez(h, lambda t: abs(t) * core.weight(t), a, b, list(range(degree)),
+                       grid=grid + grid % 2)
+        return [c0] + list(c), err
     powers = [k for k in range(degree + 1) if k not in (fixed or {})]
     c, err = remez(core.g, core.weight, a, b, powers, fixed, grid=grid)
     out = dict(fixed or {})

@@ -11,8 +11,12 @@ error-compensated) operations, all in the target precision and in the program's 
 * ``exp2``: ``k = rint(x)``, ``r = x - k`` (exact), ``core ~ 2**r`` on ``[-1/2, 1/2]``.
 * ``log`` / ``log2``: subnormals scaled by ``2**p``; ``x = 2**e m`` with ``m`` in
   ``[sqrt(1/2), sqrt(2))`` from the exponent bits; ``f = m - 1`` (exact);
-  ``log x = e ln2 + core(f)`` (``ln2`` in two parts, two ``fma``), ``core ~ log1p``
-  (``log2``: ``e + core(f)``, ``core ~ log2(1 + f)``). ``log(0) = -inf``, negative -> NaN,
+  ``log(1 + f) = f - (h - s (h + z Q(z)))`` with ``s = f/(2+f)``, ``z = s**2``,
+  ``h = f**2/2`` (fdlibm's arrangement; one division) and the core ``Q ~ (2 atanh(s) -
+  2s)/s**3``; ``log x = e ln2 + log(1 + f)`` with ``e ln2_hi + f`` formed exactly (a
+  16-bit ``ln2_hi`` and Fast2Sum) so that the large part rounds once
+  (``log2``: ``e + log(1 + f)/ln2`` with ``f/ln2`` as an exact fma pair and ``e + f c1``
+  by Fast2Sum; the same core). ``log(0) = -inf``, negative -> NaN,
   ``log(inf) = inf``.
 * ``sin`` / ``cos``: ``k = rint(2x / pi)``, ``r = x - k pi/2`` by three ``fma`` with
   ``pi/2`` split in three (the first step exact for ``|k| < 2**17``), ``|r| <= pi/4``;
@@ -124,12 +128,33 @@ def _log_like(base2: bool):
         e = b.emit("select", big, b.emit("add", e, b.const(1.0)), e)
         e = b.sp("sub", e, b.sp("select", tiny, b.const(float(p)), b.const(0.0)))
         f = b.emit("sub", m, b.const(1.0))
-        c = b.splice(core, f)
+        s_ = b.emit("div", f, b.emit("add", f, b.const(2.0)))
+        z = b.emit("mul", s_, s_)
+        h = b.emit("mul", b.emit("mul", f, f), b.const(0.5))
+        tail = b.emit("fma", b.emit("neg", s_), b.emit("fma", z, b.splice(core, z), h), h)
         if base2:
-            y = b.emit("add", e, c)
+            # log2 x = e + (f - tail)/ln2: f c (c = 1/ln2 = c1 + c2) as an exact fma pair,
+            # e + f c1 by Fast2Sum; y = hi + (err + (pl + (f c2 - tail c1)))
+            c1, c2 = _split(lambda: 1 / mp.log(2), 2, _PREC[dtype])
+            p = b.emit("mul", f, b.const(c1))
+            pl = b.emit("fma", f, b.const(c1), b.emit("neg", p))
+            hi = b.emit("add", e, p)
+            err = b.emit("add", b.emit("sub", e, hi), p)
+            small = b.emit("fma", f, b.const(c2), b.emit("mul", tail, b.const(-c1)))
+            y = b.emit("add", hi, b.emit("add", err, b.emit("add", pl, small)))
         else:
-            c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])
-            y = b.emit("fma", e, b.const(c1), b.emit("fma", e, b.const(c2), c))
+            # e ln2 + f + p with p = core ~ log1p(f) - f: ln2 = c1 + c2 with c1 of 16 bits,
+            # so e c1 is exact; hi = e c1 + f and its error by Fast2Sum (|e c1| >= |f| or
+            # e = 0); one rounding of the large part: y = hi + (p + (e c2 + err))
+            # log1p(f) = f - (h - s (h + z Q(z))), s = f/(2+f), z = s*s, h = f*f/2 (the
+            # fdlibm arrangement), Q the core; ln2 = c1 + c2 with c1 of 16 bits, so e c1
+            # is exact; hi = e c1 + f with its error by Fast2Sum (|e c1| >= |f| or e = 0):
+            # y = hi + ((e c2 + err) - tail) rounds the large part once
+            c1, c2 = _split(lambda: mp.log(2), 2, 16)
+            ec1 = b.emit("mul", e, b.const(c1))
+            hi = b.emit("add", ec1, f)
+            err = b.emit("add", b.emit("sub", ec1, hi), f)
+            y = b.emit("add", hi, b.emit("sub", b.emit("fma", e, b.const(c2), err), tail))
         y = b.sp("select", b.sp("eq", 0, b.const(np.inf)), 0, y)
         y = b.sp("select", b.sp("eq", 0, b.const(0.0)), b.const(-np.inf), y)
         y = b.sp("select", b.sp("lt", 0, b.const(0.0)), b.const(np.nan), y)
@@ -160,6 +185,17 @@ def _cos_quotient(t):
 def _sin_quotient(t):
     return -mp.mpf(1) / 6 if t == 0 else (mp.sin(mp.sqrt(t)) - mp.sqrt(t)) / (t * mp.sqrt(t))
 
+
+def _atanh_quotient(z):
+    """``(2 atanh(s) - 2 s) / s**3`` at ``z = s**2`` (2/3 at 0)."""
+    if z == 0:
+        return mp.mpf(2) / 3
+    s = mp.sqrt(z)
+    return (2 * mp.atanh(s) - 2 * s) / (s * z)
+
+
+#: s = f/(2+f) for m = 1 + f in [sqrt(1/2), sqrt(2)]: |s| <= 3 - 2 sqrt(2); z = s**2 below
+_S_MAX2 = float((3 - 2 * mp.sqrt(2)) ** 2) * 1.001
 
 _COS_CACHE: dict[str, SLP] = {}
 _PIO4 = float(mp.pi / 4) * 1.01
@@ -204,9 +240,9 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)"),
     Template("exp2", "2**r", lambda r: mp.power(2, r), lambda d: (-0.5, 0.5), _exp_like(True),
              lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)"),
-    Template("log", "log1p(f)", mp.log1p, lambda d: (float(mp.sqrt(0.5)) - 1, float(mp.sqrt(2)) - 1),
+    Template("log", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
-    Template("log2", "log2(1+f)", lambda f: mp.log(1 + f, 2), lambda d: (float(mp.sqrt(0.5)) - 1, float(mp.sqrt(2)) - 1),
+    Template("log2", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("sin", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
              _sincos(False, False), lambda d: "[-pi, pi]"),

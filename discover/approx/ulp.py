@@ -86,8 +86,8 @@ def ordinal(x, dtype: str = "float32") -> np.ndarray:
     """Integers ordered like the floats ``x`` (``-0`` and ``+0`` map to the same 0)."""
     dt = check_format(dtype)
     bits = np.ascontiguousarray(np.asarray(x, dtype=dt)).view(_INT[dt.itemsize]).astype(np.int64)
-    sign_mask = np.int64(1) << (8 * dt.itemsize - 1)
-    return np.where(bits < 0, -(bits & (sign_mask - 1)), bits)
+    magnitude = np.int64((1 << (8 * dt.itemsize - 1)) - 1)
+    return np.where(bits < 0, -(bits & magnitude), bits)
 
 
 def ulp_distance(a, b, dtype: str = "float32") -> np.ndarray:

@@ -1,0 +1,294 @@
+"""Function approximation: ULP measure, bit-exact program evaluation against the compiled
+kernels, baselines, range-reduction templates and special values, exhaustive verification,
+the search against the textbook, and the CLI with its errors."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import shutil
+import subprocess
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+from codegen.exact import fma, ldexp, logb
+from codegen.kernel import Kernel
+from codegen.program import Instr, Program
+from discover.approx import baselines as bl
+from discover.approx.job import ApproxSettings, make_task, run, select
+from discover.approx.program import SLP, Builder, cost, evaluate, evaluate_real, to_program, to_sympy
+from discover.approx.targets import NAMED, target
+from discover.approx.templates import TEMPLATES, wrap
+from discover.approx.ulp import ulp, ulp_distance, ulp_error
+from discover.approx.verify import float32_range, verify
+from discover.cli import main
+
+F32 = np.float32
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit-identical, with every NaN counted equal to every NaN."""
+    nan = np.isnan(a) & np.isnan(b)
+    u = "u4" if a.dtype == np.float32 else "u8"
+    return bool(np.all(nan | (a.view(u) == b.view(u))))
+
+
+# ----------------------------------------------------------------------------- ULPs
+
+
+def test_ulp_distance_across_zero_to_inf_and_subnormals():
+    tiny = np.finfo(F32).smallest_subnormal
+    assert ulp_distance(F32(-tiny), F32(tiny))[()] == 2          # -tiny, (+-0), +tiny
+    assert ulp_distance(F32(-0.0), F32(0.0))[()] == 0
+    assert ulp_distance(np.finfo(F32).max, F32(np.inf))[()] == 1
+    assert ulp_distance(F32(1.0), np.nextafter(F32(1.0), F32(2)))[()] == 1
+    assert ulp_distance(F32(np.nan), F32(1.0))[()] == -1
+    assert ulp_distance(np.float64(1.0), np.float64(1.0) + 2 * np.finfo(np.float64).eps, "float64")[()] == 2
+
+
+def test_ulp_error_definition_and_edges():
+    assert ulp(1.0, "float32") == 2.0**-23 and ulp(0.75, "float32") == 2.0**-24
+    assert ulp(0.0, "float32") == 2.0**-149 and ulp(1e-42, "float32") == 2.0**-149   # subnormal range
+    assert ulp(1e-310, "float64") == 2.0**-1074
+    # half an ULP at 1.0 from the exact 1 + 2**-24
+    assert ulp_error(F32(1.0), 1.0 + 2.0**-24)[()] == pytest.approx(0.5)
+    # overflow: inf is exact when the true value rounds past the largest float
+    assert ulp_error(F32(np.inf), 3.5e38)[()] == 0.0
+    assert ulp_error(F32(np.inf), 3.0e38)[()] == np.inf
+    assert ulp_error(F32(3.0e38), np.inf)[()] == np.inf
+    assert ulp_error(F32(np.nan), np.nan)[()] == 0.0 and ulp_error(F32(1.0), np.nan)[()] == np.inf
+    # double-double reference for float64
+    assert ulp_error(np.float64(1.0), 1.0, "float64", 2.0**-53)[()] == pytest.approx(0.5)
+
+
+# ----------------------------------------------------------------------------- exact arithmetic
+
+
+def _kernel(op: str, arity: int, dtype: str) -> Kernel:
+    names = tuple("abc"[:arity])
+    instrs = tuple(Instr("arg", value=i) for i in range(arity)) + (Instr(op, tuple(range(arity))),)
+    return Kernel(Program("k", dtype, names, names, ("out0",), (), instrs, (arity,)), True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numpy_fma_ldexp_logb_are_bit_exact_with_the_compiled_kernel(dtype):
+    rng = np.random.default_rng(1)
+    n = 200_000
+    a = (rng.standard_normal(n) * np.exp2(rng.integers(-30, 30, n))).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    c = (-(a.astype(np.float64) * b) * (1 + rng.standard_normal(n) * 1e-6)).astype(dtype)   # cancellation
+    assert same_bits(_kernel("fma", 3, dtype)(a, b, c), fma(a, b, c))
+    assert not same_bits(fma(a, b, c), (a * b + c).astype(dtype))     # fused != two roundings here
+    bias = np.finfo(dtype).maxexp
+    k = rng.integers(-2 * bias - 50, 2 * bias + 50, n).astype(dtype)
+    m = rng.uniform(0.5, 2, n).astype(dtype)
+    assert same_bits(_kernel("ldexp", 2, dtype)(m, k), ldexp(m, k))
+    assert same_bits(_kernel("logb", 1, dtype)(np.abs(a) + 1), logb(np.abs(a) + 1))
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sin", "cos", "exp2"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_search_evaluator_is_bit_exact_with_the_kernel_on_template_programs(name, dtype):
+    t = TEMPLATES[name]
+    core = t.core(dtype)
+    prog = bl.baselines(core, dtype, [4], families=("minimax",))[0].slp
+    full, _ = wrap(t, prog)
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-200, 200, 50_000), np.exp(rng.uniform(-740, 700, 50_000)),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-310, 5e-324]]).astype(dtype)
+    assert same_bits(evaluate(full, x), Kernel(to_program(full), True)(x))
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+EXP2 = bl.Core.of("2**x", lambda x: mp.power(2, x), 0.0, 1.0)
+GRID = np.linspace(0, 1, 4001)
+
+
+def rel_err(slp: SLP) -> float:
+    return float(np.max(np.abs(evaluate_real(slp, GRID) / np.exp2(GRID.astype(np.longdouble)) - 1)))
+
+
+def test_taylor_chebyshev_and_minimax_coefficients():
+    base = {b.name: b for b in bl.baselines(EXP2, "float64", [3], fma=False, families=("taylor", "chebyshev", "minimax"))}
+    # Taylor about 1/2 expanded: sum c_k x^k must equal 2**x's series there
+    taylor = base["taylor-3 horner"].slp
+    assert float(evaluate_real(taylor, np.array([0.5]))[0]) == pytest.approx(math.sqrt(2), rel=1e-15)
+    # Chebyshev interpolation is exact at its nodes
+    nodes = 0.5 + 0.5 * np.cos(np.pi * (2 * np.arange(4) + 1) / 8)
+    cheb = evaluate_real(base["chebyshev-3 horner"].slp, nodes)
+    np.testing.assert_allclose(np.asarray(cheb, float), np.exp2(nodes), rtol=1e-14)
+    # the minimax error is smallest, and equioscillates: 5 alternating extrema of equal size
+    errors = {k: rel_err(v.slp) for k, v in base.items()}
+    assert errors["minimax-3 horner"] < errors["chebyshev-3 horner"] < errors["taylor-3 horner"]
+    assert errors["minimax-3 horner"] == pytest.approx(7.478e-5, rel=2e-3)
+    e = np.asarray(evaluate_real(base["minimax-3 horner"].slp, GRID) / np.exp2(GRID.astype(np.longdouble)) - 1, float)
+    peaks = [i for i in range(1, len(e) - 1) if abs(e[i]) >= abs(e[i - 1]) and abs(e[i]) >= abs(e[i + 1])]
+    peaks = [0] + peaks + [len(e) - 1]
+    assert len(peaks) == 5 and np.all(np.abs(np.abs(e[peaks]) / errors["minimax-3 horner"] - 1) < 0.02)
+    assert np.all(np.sign(e[peaks][1:]) == -np.sign(e[peaks][:-1]))
+
+
+def test_fpminimax_coefficients_are_in_the_format_and_estrin_costs_what_it_should():
+    sinq = TEMPLATES["sin"].core("float32")
+    base = bl.baselines(sinq, "float32", [5], families=("fpminimax", "minimax"))
+    fp = next(b for b in base if b.family == "fpminimax").slp
+    values = [i.value for i in fp.instrs if i.op == "const"]
+    assert values and all(float(F32(v)) == v for v in values)
+    horner = next(b for b in base if b.name == "minimax-5 horner").slp
+    estrin = next(b for b in base if b.name == "minimax-5 estrin").slp
+    # Horner: 5 fma. Estrin: 3 pair fma, t**2, 1 fma (+ one left over), t**4, 1 fma
+    assert cost(horner) == 5 and cost(estrin) == 7
+
+
+def test_rational_baseline_beats_the_polynomial_of_similar_cost():
+    base = {b.name: b for b in bl.baselines(EXP2, "float64", [4], fma=False, rational=[(2, 2)],
+                                             families=("minimax", "rational"))}
+    assert cost(base["rational-2/2 horner"].slp) == 9
+    assert rel_err(base["rational-2/2 horner"].slp) < rel_err(base["minimax-4 horner"].slp) / 4
+
+
+# ----------------------------------------------------------------------------- templates
+
+
+@pytest.fixture(scope="module")
+def whole32():
+    out = {}
+    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide"):
+        t = TEMPLATES[name]
+        core = t.core("float32")
+        degree = {"exp": 6, "exp2": 6}.get(name, 2)
+        prog = next(b for b in bl.baselines(core, "float32", [degree], families=("fpminimax",))).slp
+        out[name] = wrap(t, prog)[0]
+    return out
+
+
+def test_range_reduction_identities():
+    # exp: x = k ln2 + r with |r| <= ln2/2; log: x = 2**e m with m in [sqrt(1/2), sqrt(2))
+    x = np.random.default_rng(3).uniform(-80, 80, 10_000).astype(F32)
+    k = np.rint(x * F32(1 / math.log(2)))
+    b = Builder("float32")
+    slp = b.done(b.emit("rint", b.emit("mul", 0, b.const(1 / math.log(2)))))
+    assert np.array_equal(evaluate(slp, x), k)
+    r = x.astype(np.float64) - k * math.log(2)
+    assert np.max(np.abs(r)) <= math.log(2) / 2 * (1 + 1e-6)
+    assert np.all(ldexp(np.exp(r).astype(F32), k) == (np.exp(r) * np.exp2(k)).astype(F32))
+    y = np.exp(np.random.default_rng(4).uniform(-80, 80, 10_000)).astype(F32)
+    e = logb(y)
+    m = ldexp(y, -e)
+    assert np.all((m >= 1) & (m < 2)) and np.array_equal(m.astype(np.float64) * np.exp2(e), y)
+
+
+def test_special_values(whole32):
+    inf, nan = np.inf, np.nan
+    x = np.array([nan, inf, -inf, 0.0, -0.0, 200.0, -200.0, 88.72, -103.9], F32)
+    y = evaluate(whole32["exp"], x)
+    assert np.isnan(y[0]) and y[1] == inf and y[2] == 0 and y[3] == 1 and y[4] == 1
+    assert y[5] == inf and y[6] == 0 and np.isfinite(y[7]) and 0 < y[8] < np.finfo(F32).smallest_normal
+    lx = np.array([nan, inf, -inf, 0.0, -0.0, -1.0, 1.0, 1e-45, 1e-40], F32)
+    ly = evaluate(whole32["log"], lx)
+    assert np.isnan(ly[0]) and ly[1] == inf and np.isnan(ly[2]) and ly[3] == -inf and ly[4] == -inf
+    assert np.isnan(ly[5]) and ly[6] == 0 and ly[7] == F32(np.log(float(F32(1e-45)))) and abs(ly[8] - np.log(1e-40)) < 1e-5
+    sx = np.array([-0.0, 0.0, nan, inf], F32)
+    sy = evaluate(whole32["sin"], sx)
+    assert np.signbit(sy[0]) and sy[0] == 0 and not np.signbit(sy[1]) and np.isnan(sy[2]) and np.isnan(sy[3])
+
+
+@pytest.mark.parametrize("name,fn,lo,hi", [("exp", np.exp, -87.0, 88.0), ("exp2", np.exp2, -126.0, 127.0),
+                                           ("log", np.log, 1e-44, 3e38), ("log2", np.log2, 1e-44, 3e38),
+                                           ("sin", np.sin, -math.pi, math.pi), ("cos", np.cos, -math.pi, math.pi),
+                                           ("sin_wide", np.sin, -1e5, 1e5)])
+def test_templates_with_fpminimax_cores_are_accurate(whole32, name, fn, lo, hi):
+    rng = np.random.default_rng(5)
+    x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 200_000)) if lo > 0 else rng.uniform(lo, hi, 200_000)).astype(F32)
+    err = ulp_error(evaluate(whole32[name], x), fn(x.astype(np.float64)), "float32")
+    assert np.max(err) <= 1.0
+
+
+def test_exhaustive_verification_on_a_small_domain(whole32):
+    """Every float32 in [1, 1.25] (2**21 inputs) through the compiled kernel."""
+    assert sum(c.size for c in float32_range(1.0, 1.25)) == 2**21 + 1
+    v = verify(whole32["exp"], NAMED["exp"], (1.0, 1.25))
+    assert v.method == "exhaustive" and v.points == 2**21 + 1
+    assert v.max_ulp <= 1.0 and 1.0 <= v.worst_input <= 1.25 and v.correctly_rounded > 0.9
+    # a program that is off by a constant is caught
+    b = Builder("float32")
+    bad = b.done(b.emit("mul", b.splice(whole32["exp"], 0), b.const(1 + 2.0**-20)))
+    assert verify(bad, NAMED["exp"], (1.0, 1.25)).max_ulp > 3
+
+
+# ----------------------------------------------------------------------------- the search
+
+
+def test_short_search_beats_taylor_and_minimax_of_equal_cost_on_exp2():
+    settings = ApproxSettings(dtype="real", domain=(0.0, 1.0), max_evaluations=150, seed=0)
+    result = run("exp2", settings)
+    by_cost = {r.cost: r.error for r in result.front}
+    base = {b.name: b.error for b in result.baselines}
+    assert by_cost[6] < base["taylor-3 horner"]
+    best8 = min(e for c, e in by_cost.items() if c <= 8)
+    assert best8 < base["minimax-4 horner"] / 3           # a rational form beats the polynomial
+    again = run("exp2", settings)
+    assert [(r.cost, r.error) for r in again.front] == [(r.cost, r.error) for r in result.front]
+
+
+def test_search_on_float32_exp_finds_a_program_within_one_ulp():
+    result = run("exp", ApproxSettings(dtype="float32", max_evaluations=40, train_points=4096))
+    chosen = select(result.front, 1.0)
+    assert chosen is not None and result.front[chosen].error <= 1.0
+    assert "exp" in str(to_sympy(result.front[chosen].core)) or result.front[chosen].core.instrs
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def run_cli(capsys, argv):
+    rc = main(argv)
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["nosuchfn"], "unknown function"),
+    (["exp", "--domain", "2,1"], "empty domain"),
+    (["exp", "--domain", "zero,1"], "invalid domain"),
+    (["exp", "--max-ulp", "0.3"], "below 0.5"),
+    (["exp", "--dtype", "int8"], "unsupported precision"),
+    (["tan", "--domain", "0,inf"], "unbounded"),
+    (["exp", "--time-limit", "-1"], "--time-limit"),
+])
+def test_bad_input_exit_2_one_line(capsys, tmp_path, argv, message):
+    out = tmp_path / "r.json"
+    out.write_text("keep")
+    rc, _, err = run_cli(capsys, ["approx", *argv, "--quiet", "-o", str(out)])
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert out.read_text() == "keep"
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_cli_end_to_end_writes_result_and_c_that_matches_the_kernel(capsys, tmp_path):
+    out = tmp_path / "e.json"
+    rc, text, _ = run_cli(capsys, ["approx", "exp(x)", "--domain", "0.5,0.53125", "--dtype", "float32",
+                                   "--max-evaluations", "30", "--emit", "c", "--quiet", "-o", str(out)])
+    assert rc == 0 and "minimax" in text and "verified (exhaustive" in text
+    result = json.loads(out.read_text())
+    assert result["schema"] == "discover.approx/1" and result["selected"] is not None
+    v = result["verification"]
+    assert v["method"] == "exhaustive" and v["points"] == 2**19 + 1 and v["max_ulp"] <= 1.0
+    c_file = out.with_suffix(".c")
+    lib = tmp_path / "libe.so"
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o", str(lib),
+                    str(c_file), "-lm"], check=True)
+    names = [n for n in c_file.read_text().split() if n.endswith("_array(int64_t")]
+    func = getattr(ctypes.CDLL(str(lib)), names[0].split("(")[0])
+    x = np.linspace(0.5, 0.53125, 10001).astype(F32)
+    y = np.empty_like(x)
+    func(ctypes.c_int64(x.size), x.ctypes.data_as(ctypes.c_void_p), y.ctypes.data_as(ctypes.c_void_p))
+    from discover.approx.result import decode_program
+
+    full = decode_program(result["front"][result["selected"]], "float32")
+    assert same_bits(y, evaluate(full, x))
