@@ -281,7 +281,7 @@ def _edges(name: str, prec: str) -> tuple[np.ndarray, ...]:
     """Arguments where the reductions switch branch or cancel, per function."""
     dt = np.dtype(prec)
     fin = np.finfo(dt)
-    tiny = [fin.smallest_subnormal, fin.tiny, 1e-30, 2.0**-28, 2.0**-27, 1e-8, 1e-4]
+    tiny = [fin.smallest_subnormal, fin.tiny, 1e-30, 2.0**-29, 2.0**-28, 2.0**-27, 2.0**-13, 1e-8, 1e-4]
 
     def around(*points):
         with np.errstate(all="ignore"):
