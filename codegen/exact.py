@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fma", "fma_jax", "ldexp", "logb"]
+__all__ = ["fma", "fma_jax", "ldexp", "logb", "significand"]
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for binary64
 
@@ -102,11 +102,11 @@ def fma_jax(a, b, c):
 
 def ldexp(x, k):
     """``(x * 2**(k >> 1)) * 2**(k - (k >> 1))``, each step rounded, ``k`` an integer-valued
-    float clamped to ``[-2 (bias - 1), 2 bias]`` (NaN as 0): the kernels' ``ldexp``
+    float clamped to ``[-2 (bias - 1), 2 bias]`` (NaN as the lower bound): the kernels' ``ldexp``
     (:mod:`codegen.bits`); one correct rounding where the first step is exact."""
     x = np.asarray(x)
-    k = np.nan_to_num(np.asarray(k, dtype=np.float64), nan=0.0)
     bias = np.finfo(x.dtype).maxexp - 1
+    k = np.nan_to_num(np.asarray(k, dtype=np.float64), nan=-2.0 * (bias - 1))
     k = np.clip(k, -2 * (bias - 1), 2 * bias).astype(np.int64)
     half = k >> 1
     with np.errstate(all="ignore"):
@@ -121,3 +121,16 @@ def logb(x):
         _, e = np.frexp(x)
         out = np.where(x == 0, -np.inf, (e - 1).astype(x.dtype))
         return np.where(np.isfinite(x), out, np.abs(x)).astype(x.dtype)
+
+
+def significand(x):
+    """``x * 2**-logb(x)`` in ``[1, 2)`` (sign kept) for normal ``x``: the exponent bits
+    replaced by the bias, as the kernels' ``significand`` (:mod:`codegen.bits`)."""
+    x = np.asarray(x)
+    ity = {4: np.uint32, 8: np.uint64}[x.dtype.itemsize]
+    info = np.finfo(x.dtype)
+    mant = info.nmant
+    bias = info.maxexp - 1
+    keep = ity(((1 << mant) - 1) | (1 << (8 * x.dtype.itemsize - 1)))
+    bits = (np.ascontiguousarray(x).view(ity) & keep) | ity(bias << mant)
+    return bits.view(x.dtype).reshape(x.shape)

@@ -326,7 +326,7 @@ class _Lowering:
         return fn
 
     def custom(self, name: str, operands):
-        if name in ("ldexp", "logb"):
+        if name in ("ldexp", "logb", "significand"):
             from . import bits
 
             return getattr(bits, name)(self.b, self.ty, *operands)

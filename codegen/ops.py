@@ -96,6 +96,8 @@ _OPS = [
        "codegen.exact.ldexp", "codegen.exact.ldexp"),
     Op("logb", 1, ("logb({0})", "logbf({0})"), ("custom", "logb"), "codegen.exact.logb",
        "codegen.exact.logb"),
+    Op("significand", 1, ("ldexp({0}, -ilogb({0}))", "ldexpf({0}, -ilogbf({0}))"),
+       ("custom", "significand"), "codegen.exact.significand", "codegen.exact.significand"),
     Op("sign", 1, ("({0} > 0.0 ? 1.0 : ({0} < 0.0 ? -1.0 : {0}))",
                    "({0} > 0.0f ? 1.0f : ({0} < 0.0f ? -1.0f : {0}))"),
        ("custom", "sign"), "numpy.sign", "jax.numpy.sign", (sympy.sign,)),

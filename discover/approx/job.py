@@ -225,14 +225,15 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
 
     if progress is not None:
         progress({"phase": "baselines"})
-    degrees = range(1, 9) if task.core.step == 1 else range(1, 7)
+    top = 9 if task.dtype == "float32" else 14
+    degrees = range(1, top) if task.core.step == 1 else range(1, top - 2)
     base = baselines(task.core, task.dtype, list(degrees), fma=fma,
                      rational=((2, 2), (3, 3)) if division else ())
     base_rows = [r for r in (_candidate(task, b.name, b.slp) for b in base) if math.isfinite(r.error)]
     ops = ("add", "sub", "mul", "div") if real else ("add", "sub", "mul", "fma") + (("div",) if division else ())
     wrapper = cost(task.whole(SLP(task.dtype, (Instr("arg", value=0),), 0))[0])
     max_cost = settings.max_cost or (12 if real else wrapper + 16)
-    seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=8)
+    seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=top - 1)
     stats: dict = {}
     front = evolve(seeds, score, EvolveSettings(ops=ops, max_cost=max_cost, time_limit=settings.time_limit,
                                                max_evaluations=settings.max_evaluations, seed=settings.seed),

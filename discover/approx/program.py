@@ -33,7 +33,7 @@ __all__ = ["SLP", "OPS_COST", "SEARCH_OPS", "cost", "compact", "evaluate", "eval
 #: constants are free. Template operations count the machine instructions they lower to.
 OPS_COST: dict[str, int] = {
     "add": 1, "sub": 1, "mul": 1, "fma": 1, "div": 1, "neg": 1,
-    "rint": 1, "ldexp": 3, "logb": 3, "select": 1, "lt": 1, "gt": 1, "le": 1, "ge": 1,
+    "rint": 1, "ldexp": 3, "logb": 3, "significand": 2, "select": 1, "lt": 1, "gt": 1, "le": 1, "ge": 1,
     "eq": 1, "ne": 1, "or": 1, "and": 1, "fabs": 1, "copysign": 1, "floor": 1,
     "minnum": 1, "maxnum": 1,
 }
@@ -211,7 +211,7 @@ def to_sympy(slp: SLP, arg: str = "x") -> sympy.Expr:
     """The program's value as a SymPy expression (the order of operations is in :func:`code`)."""
     x = sympy.Symbol(arg)
     ops = {**_SYMPY, "const": lambda v: sympy.Float(v, 17 if slp.dtype == "float64" else 9)}
-    for name in ("rint", "ldexp", "logb", "select", "lt", "gt", "le", "ge", "eq", "ne",
+    for name in ("rint", "ldexp", "logb", "significand", "select", "lt", "gt", "le", "ge", "eq", "ne",
                  "and", "or", "fabs", "copysign", "floor", "minnum", "maxnum"):
         ops.setdefault(name, sympy.Function(name))
     return sympy.sympify(_run(slp, x, ops))

@@ -47,14 +47,15 @@ from .program import SLP, Builder, OPS_COST, live
 __all__ = ["Template", "TEMPLATES", "wrap", "main_path_cost"]
 
 
-def _split(value, parts: int, bits: int) -> list[float]:
+def _split(value, parts: int, bits: int, first_bits: int | None = None) -> list[float]:
     """``value`` (a callable giving an mpf, or an mpf) as ``parts`` numbers of ``bits``
-    significant bits each, summing to it (computed at 300 bits)."""
+    significant bits each (the first of ``first_bits`` if given), summing to it (computed
+    at 300 bits)."""
     out = []
     with mp.workprec(300):
         rest = value() if callable(value) else mp.mpf(value)
-        for _ in range(parts):
-            with mp.workprec(bits):
+        for i in range(parts):
+            with mp.workprec(first_bits if i == 0 and first_bits else bits):
                 head = +rest
             out.append(float(head))
             rest -= head
@@ -122,7 +123,7 @@ def _log_like(base2: bool):
         tiny = b.sp("lt", 0, b.const(float(info.smallest_normal)))
         xs = b.sp("select", tiny, b.sp("mul", 0, b.const(2.0**p)), 0)
         e = b.emit("logb", xs)
-        m = b.emit("ldexp", xs, b.emit("neg", e))
+        m = b.emit("significand", xs)
         big = b.emit("gt", m, b.const(float(mp.sqrt(2))))
         m = b.emit("select", big, b.emit("mul", m, b.const(0.5)), m)
         e = b.emit("select", big, b.emit("add", e, b.const(1.0)), e)
@@ -150,7 +151,7 @@ def _log_like(base2: bool):
             # fdlibm arrangement), Q the core; ln2 = c1 + c2 with c1 of 16 bits, so e c1
             # is exact; hi = e c1 + f with its error by Fast2Sum (|e c1| >= |f| or e = 0):
             # y = hi + ((e c2 + err) - tail) rounds the large part once
-            c1, c2 = _split(lambda: mp.log(2), 2, 16)
+            c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype], first_bits=16)
             ec1 = b.emit("mul", e, b.const(c1))
             hi = b.emit("add", ec1, f)
             err = b.emit("add", b.emit("sub", ec1, hi), f)
