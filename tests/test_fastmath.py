@@ -382,3 +382,32 @@ def test_atan2_hypot_special_values_match_c99(prec):
         args = (y, x) if name == "atan2" else (x, y)
         err = fc.measure(kernel(name, prec), *(a[~exact] for a in args))
         assert err.max() <= ONE_ULP, name
+
+
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_default_math_mode_inlines_the_functions_within_one_ulp(prec):
+    """codegen's default (math="fast") inlines every function with ULP_BOUNDS <= 1 and
+    calls libm for the others (erf here); math="libm" calls libm for all of them."""
+    import sympy
+    from sympy.codegen.cfunctions import expm1, log1p
+
+    import codegen
+
+    assert codegen.DEFAULT_MATH == "fast"
+    x = sympy.Symbol("x")
+    expr = sympy.asin(x / 5) + sympy.atanh(x / 9) + expm1(x) + log1p(x) + sympy.erf(x)
+    suffix = "" if prec == "float64" else "f"
+
+    def called(ir_text):
+        body = ir_text.split("define void @kernel")[1].split("\n}")[0]
+        return set(re.findall(r"call [^@]*@\"?([A-Za-z_][\w.]*)", body)) - {""}
+
+    default = called(codegen.compile(expr, "x", dtype=prec).llvm_ir)
+    assert {f"erf{suffix}"} <= default
+    assert not {f"{n}{suffix}" for n in ("asin", "atanh", "expm1", "log1p")} & default
+    exact = called(codegen.compile(expr, "x", dtype=prec, math="libm").llvm_ir)
+    assert {f"{n}{suffix}" for n in ("asin", "atanh", "expm1", "log1p", "erf")} <= exact
+    xs = np.linspace(0.1, 3, 101).astype(prec)
+    got = codegen.compile(expr, "x", dtype=prec)(xs)
+    want = codegen.compile(expr, "x", dtype=prec, math="libm")(xs)
+    np.testing.assert_allclose(got, want, rtol=1e-14 if prec == "float64" else 1e-6)
