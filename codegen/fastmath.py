@@ -5,7 +5,9 @@ math library such as SVML on this platform). :func:`declare` instead defines, in
 caller's module, an ``internal alwaysinline`` function whose body is straight-line IR:
 range reduction, a minimax polynomial, integer manipulation of the exponent bits and
 ``select`` for the special values -- no branches, no loops, no calls other than the
-``llvm.fma`` / ``llvm.floor`` / ``llvm.fabs`` / ``llvm.copysign`` intrinsics. After inlining,
+``llvm.fma`` / ``llvm.floor`` / ``llvm.fabs`` / ``llvm.sqrt`` / ``llvm.copysign`` intrinsics.
+Every function is within 1 ULP in both precisions (:data:`ULP_BOUNDS`), which is what
+codegen's default math mode requires before it inlines one. After inlining,
 the loop vectoriser turns a loop over ``f(x[i])`` into ``<4 x double>`` / ``<8 x float>``
 (AVX2) or ``<8 x double>`` / ``<16 x float>`` (AVX-512) code.
 

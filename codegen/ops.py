@@ -11,7 +11,7 @@ Every operation of a :class:`codegen.program.Program` is declared here once, wit
   instruction, ``("intrinsic", "llvm.sqrt")`` an LLVM intrinsic (``.f64``/``.f32`` is
   appended; these vectorise), ``("libm", "exp")`` an external C math function (``expf``
   for float; replaced by the inline :mod:`codegen.fastmath` version when
-  ``math="fast"`` and the name is in ``fastmath.SUPPORTED``), ``("custom", name)`` a
+  ``math="fast"``, the default, and its ``fastmath.ULP_BOUNDS`` is <= 1), ``("custom", name)`` a
   small IR sequence written in :mod:`codegen.lower`,
 * ``numpy`` / ``jax`` -- dotted paths of the element-wise reference functions (used by
   :mod:`codegen.jax_export` and by the tests' NumPy reference).
