@@ -13,30 +13,40 @@ Only mpmath is needed; :mod:`codegen.fastmath` itself imports the stored tables,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import mpmath as mp
 
 
-def remez(f: Callable, w: Callable, a, b, degree: int, grid: int = 3000, iters: int = 40):
-    """Coefficients ``c[0..degree]`` (mpf) of the weighted minimax polynomial and its error.
+def remez_basis(g: Callable, w: Callable, a, b, powers: Sequence[int],
+                fixed: dict[int, float] | None = None, grid: int = 3000, iters: int = 40):
+    """Coefficients (mpf, one per entry of ``powers``) of the weighted minimax fit of
+    ``g(t) - sum(fixed[k] t**k)`` by ``sum c_i t**powers[i]`` on ``[a, b]``, and the
+    minimax error (mpf): ``min max_t w(t) |...|`` by the Remez exchange.
 
-    ``f`` and ``w`` take and return mpf. The weight must be positive on ``[a, b]``
-    (callers move a zero of the weight just off the interval's end).
+    ``g`` and ``w`` take and return mpf; ``w > 0`` on ``[a, b]`` (callers move a zero of
+    the weight off the interval, or divide it out). Extrema are located on a dense
+    Chebyshev grid of ``grid`` points; the reference moves to the alternating extrema
+    until they are level to 1e-6. Works at the caller's mpmath precision.
     """
+    fixed = fixed or {}
     a, b = mp.mpf(a), mp.mpf(b)
-    n = degree + 1
+    n = len(powers)
     ts = [(a + b) / 2 - (b - a) / 2 * mp.cos(mp.pi * i / (grid - 1)) for i in range(grid)]
-    fs = [f(t) for t in ts]
+    gs = [g(t) - sum(mp.mpf(v) * t**k for k, v in fixed.items()) for t in ts]
     ws = [w(t) for t in ts]
+    phi = [[t**k for k in powers] for t in ts]
     # initial reference: n + 1 Chebyshev extrema, snapped to the grid
     ref = [round(i * (grid - 1) / n) for i in range(n + 1)]
     best = None
     for _ in range(iters):
-        rows = [[ts[j] ** k for k in range(n)] + [(-1) ** i / ws[j]] for i, j in enumerate(ref)]
-        sol = mp.lu_solve(mp.matrix(rows), mp.matrix([fs[j] for j in ref]))
+        rows = [phi[j] + [(-1) ** i / ws[j]] for i, j in enumerate(ref)]
+        try:
+            sol = mp.lu_solve(mp.matrix(rows), mp.matrix([gs[j] for j in ref]))
+        except ZeroDivisionError:
+            break
         c = [sol[k] for k in range(n)]
-        err = [ws[j] * (fs[j] - mp.polyval(c[::-1], ts[j])) for j in range(grid)]
+        err = [ws[j] * (gs[j] - mp.fsum(ci * pj for ci, pj in zip(c, phi[j]))) for j in range(grid)]
         emax = max(abs(e) for e in err)
         if best is None or emax < best[1]:
             best = (c, emax)
@@ -44,8 +54,7 @@ def remez(f: Callable, w: Callable, a, b, degree: int, grid: int = 3000, iters: 
         ext, start = [], 0
         for j in range(1, grid + 1):
             if j == grid or mp.sign(err[j]) != mp.sign(err[start]):
-                k = max(range(start, j), key=lambda i: abs(err[i]))
-                ext.append(k)
+                ext.append(max(range(start, j), key=lambda i: abs(err[i])))
                 start = j
         while len(ext) > n + 1:  # drop the smaller end until n + 1 alternating points remain
             ext.pop(0 if abs(err[ext[0]]) < abs(err[ext[-1]]) else -1)
@@ -56,6 +65,11 @@ def remez(f: Callable, w: Callable, a, b, degree: int, grid: int = 3000, iters: 
         if emax - leveled < leveled * mp.mpf("1e-6"):
             break
     return best
+
+
+def remez(f: Callable, w: Callable, a, b, degree: int, grid: int = 3000, iters: int = 40):
+    """Coefficients ``c[0..degree]`` (mpf) of the weighted minimax polynomial and its error."""
+    return remez_basis(f, w, a, b, list(range(degree + 1)), grid=grid, iters=iters)
 
 
 @dataclass(frozen=True)

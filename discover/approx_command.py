@@ -193,7 +193,8 @@ def run(args) -> int:
                       f"{verification.correctly_rounded:.2%} correctly rounded")
         out.print("\n".join("    " + line for line in code(best.core)))
         stem = output.with_suffix("")
-        cname = task.target.c_name + ("f" if task.dtype == "float32" else "")
+        # prefixed: a kernel called expf would clash with the C library's
+        cname = "approx_" + task.target.c_name + ("f" if task.dtype == "float32" else "")
         for kind in args.emit:
             if kind == "c":
                 source, header = c_code(best.full, cname, f"{task.target.name}, {task.dtype}")

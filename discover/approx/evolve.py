@@ -54,8 +54,9 @@ class Entry:
     cost: int
 
 
-def pareto(entries: Sequence[Entry]) -> list[Entry]:
-    """The entries no other entry beats in both cost and error, by increasing cost."""
+def pareto(entries: Sequence) -> list:
+    """The entries (anything with ``cost`` and ``error``) no other entry beats in both,
+    by increasing cost."""
     out: list[Entry] = []
     for e in sorted(entries, key=lambda e: (e.cost, e.error)):
         if not out or e.error < out[-1].error:

@@ -32,7 +32,7 @@ from ..errors import UserError
 from .baselines import Baseline, Core, baselines
 from codegen.program import Instr
 
-from .evolve import EvolveSettings, evolve
+from .evolve import EvolveSettings, evolve, pareto
 from .fit import fit_constants
 from .program import SLP, code, constant_ids, cost, evaluate, evaluate_real, round_constant, to_sympy, with_constants
 from .reference import exact, exact_float64
@@ -238,7 +238,7 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
     front = evolve(seeds, score, EvolveSettings(ops=ops, max_cost=max_cost, time_limit=settings.time_limit,
                                                max_evaluations=settings.max_evaluations, seed=settings.seed),
                    progress=progress, stats=stats)
-    rows = _front([_candidate(task, "search", e.slp) for e in front])
+    rows = pareto([_candidate(task, "search", e.slp) for e in front])
     return ApproxRun(task, rows, base_rows, stats)
 
 
@@ -251,11 +251,3 @@ def select(rows: list[Candidate], goal: float) -> int | None:
 def _candidate(task: Task, name: str, core: SLP) -> Candidate:
     full, special = task.whole(core)
     return Candidate(name, core, full, task.error(core), cost(full), main_path_cost(full, special))
-
-
-def _front(rows: list[Candidate]) -> list[Candidate]:
-    out: list[Candidate] = []
-    for r in sorted(rows, key=lambda r: (r.cost, r.error)):
-        if not out or r.error < out[-1].error:
-            out.append(r)
-    return out

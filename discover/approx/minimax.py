@@ -1,11 +1,10 @@
 """Best approximations on an interval: linear minimax (Remez exchange) and rational.
 
-:func:`remez` minimises ``max_t w(t) |g(t) - sum_i c_i phi_i(t)|`` over the coefficients
-``c`` of any basis ``phi`` (monomials ``t**k`` here, possibly with some coefficients held
-fixed, which :mod:`.baselines` uses for fpminimax-style rounding), by the classic Remez
-exchange in mpmath (40 digits) on a dense Chebyshev grid: solve for the levelled error on
-``n + 1`` reference points, move the reference to the alternating extrema of the error,
-repeat until the extrema are level to 1e-6.
+:func:`remez` minimises ``max_t w(t) |g(t) - sum_i c_i t**k_i|`` over the coefficients
+of any set of monomials, possibly with some coefficients held fixed (which
+:mod:`.baselines` uses for fpminimax-style rounding): the Remez exchange of
+:func:`codegen.fastmath_remez.remez_basis` (the one implementation, also behind codegen's
+inline math tables), in mpmath at 40 digits.
 
 :func:`rational_lawson` fits ``P(t) / Q(t)`` (``Q(0) = 1``) by iteratively reweighted
 linearised least squares (Loeb's linearisation with Lawson's weights), in float64 on a
@@ -19,6 +18,8 @@ from typing import Callable, Sequence
 
 import mpmath as mp
 import numpy as np
+
+from codegen.fastmath_remez import remez_basis
 
 __all__ = ["remez", "chebyshev_grid", "rational_lawson"]
 
@@ -34,44 +35,11 @@ def chebyshev_grid(a, b, n: int) -> list:
 def remez(g: Callable, w: Callable, a, b, powers: Sequence[int], fixed: dict[int, float] | None = None,
           grid: int = 1500, iters: int = 30) -> tuple[list, float]:
     """Coefficients (mpf, one per entry of ``powers``) of the weighted minimax fit of
-    ``g(t) - sum(fixed[k] t**k)`` by ``sum c_i t**powers[i]``, and the minimax error.
-
-    ``g`` and ``w`` take and return mpf; ``w > 0`` on ``[a, b]``.
-    """
-    fixed = fixed or {}
+    ``g(t) - sum(fixed[k] t**k)`` by ``sum c_i t**powers[i]``, and the minimax error
+    (:func:`codegen.fastmath_remez.remez_basis` at 40 digits)."""
     with mp.workdps(DIGITS):
-        ts = chebyshev_grid(a, b, grid)
-        gs = [g(t) - sum(mp.mpf(v) * t**k for k, v in fixed.items()) for t in ts]
-        ws = [w(t) for t in ts]
-        phi = [[t**k for k in powers] for t in ts]
-        n = len(powers)
-        ref = [round(i * (grid - 1) / n) for i in range(n + 1)]
-        best = None
-        for _ in range(iters):
-            rows = [phi[j] + [(-1) ** i / ws[j]] for i, j in enumerate(ref)]
-            try:
-                sol = mp.lu_solve(mp.matrix(rows), mp.matrix([gs[j] for j in ref]))
-            except ZeroDivisionError:
-                break
-            c = [sol[k] for k in range(n)]
-            err = [ws[j] * (gs[j] - mp.fsum(ci * pj for ci, pj in zip(c, phi[j]))) for j in range(grid)]
-            emax = max(abs(e) for e in err)
-            if best is None or emax < best[1]:
-                best = (c, emax)
-            ext, start = [], 0
-            for j in range(1, grid + 1):
-                if j == grid or mp.sign(err[j]) != mp.sign(err[start]):
-                    ext.append(max(range(start, j), key=lambda i: abs(err[i])))
-                    start = j
-            while len(ext) > n + 1:
-                ext.pop(0 if abs(err[ext[0]]) < abs(err[ext[-1]]) else -1)
-            if len(ext) < n + 1:
-                break
-            leveled = abs(sol[n])
-            ref = ext
-            if emax - leveled < leveled * mp.mpf("1e-6"):
-                break
-        return best[0], float(best[1])
+        c, err = remez_basis(g, w, a, b, powers, fixed, grid=grid, iters=iters)
+    return c, float(err)
 
 
 def rational_lawson(g: Callable, w: Callable, a: float, b: float, p: int, q: int,

@@ -3,6 +3,8 @@
 * Horner polynomials of each degree (``fma`` or ``mul`` + ``add``), with the minimax
   coefficients of the core, so the search starts level with the textbook;
 * rationals ``P/Q`` in Horner form (where division is allowed);
+* ``1 + v/((v - b)**2 + c)`` (the lowest-order Cody-Waite/Padé form of the exponential,
+  where the core's value at 0 is 1);
 * the exponential's symmetric rational shape ``s * (Q(v*v) + v R(v*v)) / (Q(v*v) - v R(v*v))``
   with ``v = a x + b`` (Padé-like; the even and odd parts are shared between numerator and
   denominator), of orders 1 to 3 (where division is allowed).
@@ -48,6 +50,27 @@ def symmetric_rational(order: int, core: Core, dtype: str, fma: bool) -> SLP:
     return b.done(b.emit("mul", y, b.const(scale)))
 
 
+def one_plus_ratio(core: Core, dtype: str, fma: bool) -> SLP | None:
+    """``1 + v / ((v - b)**2 + c)``, ``v = a x``: the Padé form ``e**z ~ 1 + z/(1 - z/2 +
+    z**2/12)`` (Cody and Waite's ``1 + 2rP/(Q - rP)`` of lowest order) with ``v = z/12``,
+    so ``b = 1/4``, ``c = 1/12 - 1/16``; for cores with ``f(0) = 1`` inside the interval
+    (``z = alpha x``, ``alpha`` the logarithmic slope). Six operations."""
+    if not core.a <= 0 <= core.b:
+        return None
+    with mp.workdps(30):
+        if abs(core.f(mp.mpf(0)) - 1) > mp.mpf("1e-20"):
+            return None
+        fa, fb = core.f(mp.mpf(core.a)), core.f(mp.mpf(core.b))
+        if not (fa > 0 and fb > 0):
+            return None
+        alpha = float(mp.log(fb / fa) / (core.b - core.a))
+    b = Builder(dtype)
+    v = b.emit("mul", b.const(alpha / 12), 0)
+    w = b.emit("sub", v, b.const(0.25))
+    q = b.emit("fma", w, w, b.const(1 / 12 - 1 / 16)) if fma else b.emit("add", b.emit("mul", w, w), b.const(1 / 12 - 1 / 16))
+    return b.done(b.emit("div", b.emit("add", q, v), q))
+
+
 def classical_seeds(core: Core, dtype: str, fma: bool, division: bool, max_degree: int = 8) -> list[SLP]:
     out = []
     for d in range(1, max_degree + 1):
@@ -57,4 +80,5 @@ def classical_seeds(core: Core, dtype: str, fma: bool, division: bool, max_degre
         for p, q in ((1, 1), (2, 1), (2, 2), (3, 2)):
             out.append(polynomial(core, [1.0] * (p + 1), dtype, "horner", fma, denominator=[1.0] + [0.1] * q))
         out += [symmetric_rational(k, core, dtype, fma) for k in (1, 2, 3)]
+        out += [s for s in (one_plus_ratio(core, dtype, fma),) if s is not None]
     return out
