@@ -13,6 +13,7 @@ import subprocess
 import mpmath as mp
 import numpy as np
 import pytest
+import scipy.special
 
 from codegen.exact import fma, ldexp, logb
 from codegen.kernel import Kernel
@@ -158,10 +159,10 @@ def test_rational_baseline_beats_the_polynomial_of_similar_cost():
 @pytest.fixture(scope="module")
 def whole32():
     out = {}
-    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide"):
+    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf"):
         t = TEMPLATES[name]
         core = t.core("float32")
-        degree = {"exp": 6, "exp2": 6}.get(name, 2)
+        degree = {"exp": 6, "exp2": 6, "erf": 5}.get(name, 2)
         prog = next(b for b in bl.baselines(core, "float32", [degree], families=("fpminimax",))).slp
         out[name] = wrap(t, prog)[0]
     return out
@@ -196,12 +197,16 @@ def test_special_values(whole32):
     sx = np.array([-0.0, 0.0, nan, inf], F32)
     sy = evaluate(whole32["sin"], sx)
     assert np.signbit(sy[0]) and sy[0] == 0 and not np.signbit(sy[1]) and np.isnan(sy[2]) and np.isnan(sy[3])
+    ey = evaluate(whole32["erf"], np.array([-0.0, 0.0, nan, inf, -inf, 4.5, -30.0, 1e-40], F32))
+    assert np.signbit(ey[0]) and ey[0] == 0 and not np.signbit(ey[1]) and np.isnan(ey[2])
+    assert list(ey[3:7]) == [1, -1, 1, -1] and ey[7] == F32(2 / math.sqrt(math.pi) * float(F32(1e-40)))
 
 
 @pytest.mark.parametrize("name,fn,lo,hi", [("exp", np.exp, -87.0, 88.0), ("exp2", np.exp2, -126.0, 127.0),
                                            ("log", np.log, 1e-44, 3e38), ("log2", np.log2, 1e-44, 3e38),
                                            ("sin", np.sin, -math.pi, math.pi), ("cos", np.cos, -math.pi, math.pi),
-                                           ("sin_wide", np.sin, -1e5, 1e5)])
+                                           ("sin_wide", np.sin, -1e5, 1e5),
+                                           ("erf", scipy.special.erf, -5.0, 5.0)])
 def test_templates_with_fpminimax_cores_are_accurate(whole32, name, fn, lo, hi):
     rng = np.random.default_rng(5)
     x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 200_000)) if lo > 0 else rng.uniform(lo, hi, 200_000)).astype(F32)

@@ -13,8 +13,8 @@ Baselines, each a polynomial (or rational) in ``t`` turned into a :class:`~.prog
 * ``chebyshev``: interpolation of ``g`` at the Chebyshev points of the first kind;
 * ``minimax``: the weighted minimax polynomial (Remez), coefficients rounded to nearest;
 * ``fpminimax``: minimax with coefficients in the target format, in the spirit of
-  Sollya's ``fpminimax``: coefficients are rounded one at a time, lowest degree first, and
-  the rest re-fitted by Remez with the rounded ones held fixed;
+  Sollya's ``fpminimax``: coefficients are rounded one at a time, highest degree first,
+  and the rest re-fitted by Remez with the rounded ones held fixed;
 * ``rational``: near-minimax ``P/Q`` (:func:`.minimax.rational_lawson`);
 * evaluation orders: Horner (one ``fma`` per degree, or ``mul`` + ``add`` without fma) and
   Estrin (pairs ``c_i + c_{i+1} t`` combined with ``t**2``, ``t**4``, ...).
@@ -136,24 +136,26 @@ def polynomial(core: Core, coeffs: Sequence[float], dtype: str, order: str = "ho
 
 
 def fit_minimax(core: Core, degree: int, fixed: dict[int, float] | None = None, grid: int = 800):
-    """Remez coefficients of ``g`` (degree ``degree`` in t) and the minimax relative error."""
+    """Remez coefficients of ``g`` (degree ``degree`` in t, ``fixed`` ones held) and the
+    minimax relative error."""
     a, b = core.t_interval
-    if fixed and set(fixed) == {0} and a < 0 < b and abs(fixed[0] - core.g(mp.mpf(0))) < 1e-15:
-        # g = c0 + t h(t): fit h = (g - c0)/t with weight |t| w(t), so that the error's
-        # forced zero at t = 0 does not break the alternation (grid even: t = 0 is skipped)
-        c0 = mp.mpf(fixed[0])
-
+    fixed = dict(fixed or {})
+    free = [k for k in range(degree + 1) if k not in fixed]
+    if 0 in fixed and a < 0 < b and abs(fixed[0] - core.g(mp.mpf(0))) < 1e-15:
+        # g - sum(fixed) vanishes at t = 0, and so do the free monomials: fit the quotient
+        # by t with weight |t| w(t), so that the basis keeps the Haar property
+        # (grid even: t = 0 is skipped)
         def h(t):
-            return (core.g(t) - c0) / t if t != 0 else mp.diff(core.g, 0)
+            if t == 0:
+                return mp.diff(lambda u: core.g(u) - sum(mp.mpf(v) * u**k for k, v in fixed.items()), 0)
+            return (core.g(t) - sum(mp.mpf(v) * t**k for k, v in fixed.items())) / t
 
-        c, err = remez(h, lambda t: abs(t) * core.weight(t), a, b, list(range(degree)),
+        c, err = remez(h, lambda t: abs(t) * core.weight(t), a, b, [k - 1 for k in free],
                        grid=grid + grid % 2)
-        return [c0] + list(c), err
-    powers = [k for k in range(degree + 1) if k not in (fixed or {})]
-    c, err = remez(core.g, core.weight, a, b, powers, fixed, grid=grid)
-    out = dict(fixed or {})
-    out.update({k: ci for k, ci in zip(powers, c)})
-    return [out[k] for k in range(degree + 1)], err
+    else:
+        c, err = remez(core.g, core.weight, a, b, free, fixed, grid=grid)
+    fixed.update({k: ci for k, ci in zip(free, c)})
+    return [fixed[k] for k in range(degree + 1)], err
 
 
 def _taylor(core: Core, degree: int) -> list:
@@ -180,8 +182,11 @@ def _chebyshev(core: Core, degree: int) -> list:
 
 
 def _fpminimax(core: Core, degree: int, dtype: str, fixed: dict[int, float] | None = None) -> list:
+    """Coefficients in the format: rounded one at a time from the highest degree down, the
+    lower ones re-fitted by Remez after each (their effect is largest, so they are fixed
+    last; the free basis keeps the constant, so the exchange stays well posed)."""
     fixed = dict(fixed or {})
-    for k in range(degree + 1):
+    for k in range(degree, -1, -1):
         if k in fixed:
             continue
         coeffs, _ = fit_minimax(core, degree, fixed, grid=500)

@@ -122,7 +122,7 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
         template = None
     if template is None and not all(math.isfinite(v) for v in domain):
         raise UserError(f"domain [{domain[0]:g}, {domain[1]:g}] of {tgt.name} is unbounded and "
-                        f"{tgt.name} has no range-reduction template: give a finite --domain a,b")
+                        f"{tgt.name} has no range-reduction template for {settings.dtype}: give a finite --domain a,b")
     dtype = "float64" if settings.dtype == "real" else settings.dtype
     core = template.core(dtype) if template else Core.of(tgt.name, tgt.mp_fn, *domain)
     # fitting points: Chebyshev-distributed on the core interval (x >= 0 half if symmetric)
@@ -154,6 +154,8 @@ def _template_for(tgt: Target, domain, dtype: str) -> Template | None:
     domain directly). sin/cos: the [-pi, pi] variant inside it, the wide one up to its bound."""
     if not tgt.template:
         return None
+    if tgt.template == "erf" and dtype != "float32":
+        return None  # the erf template is float32 only (its fixed parts are fitted for it)
     if tgt.template in ("sin", "cos") and domain is not None:
         bound = max(abs(domain[0]), abs(domain[1]))
         if bound <= math.pi:
@@ -174,6 +176,8 @@ def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray
         info = np.finfo(dtype)
         x = np.exp(rng.uniform(math.log(float(info.smallest_subnormal)), math.log(float(info.max)), n))
         x = np.concatenate([x, 1 + rng.uniform(-0.3, 0.42, n)])
+    elif template is not None and template.name == "erf":
+        x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-4.5, 4.5, n // 2)])
     else:
         x = rng.uniform(domain[0], domain[1], n)
         x = np.concatenate([x, rng.uniform(-1, 1, n // 4) * min(abs(domain[0]), abs(domain[1]), 1e-3)

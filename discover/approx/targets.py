@@ -62,7 +62,7 @@ NAMED: dict[str, Target] = {t.name: t for t in [
     _named("tan", sympy.tan(X), (-_PI / 4, _PI / 4)),
     _named("tanh", sympy.tanh(X), (-1.0, 1.0)),
     _named("sigmoid", 1 / (1 + sympy.exp(-X)), (-1.0, 1.0)),
-    _named("erf", sympy.erf(X), (-1.0, 1.0)),
+    _named("erf", sympy.erf(X), (-INF, INF), "erf"),
     _named("erfc", sympy.erfc(X), (0.0, 1.0)),
     _named("atan", sympy.atan(X), (-1.0, 1.0)),
 ]}

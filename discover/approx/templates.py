@@ -18,6 +18,11 @@ error-compensated) operations, all in the target precision and in the program's 
   (``log2``: ``e + log(1 + f)/ln2`` with ``f/ln2`` as an exact fma pair and ``e + f c1``
   by Fast2Sum; the same core). ``log(0) = -inf``, negative -> NaN,
   ``log(inf) = inf``.
+* ``erf`` (float32): three pieces as in fdlibm, all evaluated and selected by ``|x|``:
+  below 0.84375 ``x c0 + x (t S(t) + c0_lo)`` with the searched core ``S``; up to 1.25
+  ``erf(1) + D(|x| - 1)``; above, ``1 - exp(-(x**2 + g(|x|)))`` with ``x**2`` as an exact
+  pair and ``exp`` by Cody-Waite (``D``, ``g`` and the exponential's polynomial are fixed
+  fpminimax parts). From 4 on the result rounds to +-1.
 * ``sin`` / ``cos``: ``k = rint(2x / pi)``, ``r = x - k pi/2`` by three ``fma`` with
   ``pi/2`` split in three (the first step exact for ``|k| < 2**17``), ``|r| <= pi/4``;
   ``r = rh + rl`` is carried as a pair (``rl`` = the rounding error of ``rh`` recovered
@@ -199,6 +204,80 @@ def _atanh_quotient(z):
 _S_MAX2 = float((3 - 2 * mp.sqrt(2)) ** 2) * 1.001
 
 _COS_CACHE: dict[str, SLP] = {}
+_PARTNERS: dict[tuple[str, str], SLP] = {}
+
+
+def _partner(name: str, f, a: float, b: float, dtype: str, goal_bits: int) -> SLP:
+    """A fixed fpminimax core of a template (not searched): the lowest degree whose minimax
+    relative error is below ``2**-goal_bits``, coefficients in the format, Horner."""
+    from .baselines import _fpminimax, fit_minimax, polynomial
+
+    key = (name, dtype)
+    if key not in _PARTNERS:
+        core = Core.of(name, f, a, b)
+        for degree in range(1, 17):
+            if fit_minimax(core, degree, grid=300)[1] < 2.0**-goal_bits:
+                break
+        _PARTNERS[key] = polynomial(core, _fpminimax(core, degree, dtype), dtype)
+    return _PARTNERS[key]
+
+
+#: erf pieces (as fdlibm): |x| < ERF_SPLIT: x (c0 + t S(t)); up to ERF_MID: erf(1) + D(|x| - 1);
+#: above: 1 - exp(-(x**2 + g(|x|))); beyond ERF_ONE (float32) erf rounds to +-1
+ERF_SPLIT = 0.84375
+ERF_MID = 1.25
+ERF_ONE = {"float32": 4.0}
+
+
+def _erf_g(a):
+    """``-log(erfc(a)) - a**2``: smooth and slowly varying on [1, 4]."""
+    return -mp.log(mp.erfc(a)) - a * a
+
+
+def _erf_mid(s):
+    return mp.erf(1 + s) - mp.erf(1)
+
+
+def _erf_small(t):
+    """``S(t) = (erf(x)/x - 2/sqrt(pi)) / t`` at ``t = x**2``."""
+    c0 = 2 / mp.sqrt(mp.pi)
+    if t == 0:
+        return -c0 / 3
+    x = mp.sqrt(t)
+    return (mp.erf(x) / x - c0) / t
+
+
+def _erf(b: _B, core: SLP, dtype: str):
+    p = _PREC[dtype]
+    top = ERF_ONE[dtype]
+    c0h, c0l = _split(lambda: 2 / mp.sqrt(mp.pi), 2, p)
+    # erf is odd: every piece is computed at a = |x| and the sign copied at the end
+    absx = b.emit("fabs", 0)
+    # |x| < 0.84375: erf a = a c0 + a (t S(t) + c0_lo), S the searched core
+    t = b.emit("mul", absx, absx)
+    w = b.emit("fma", t, b.splice(core, t), b.const(c0l))
+    small = b.emit("fma", absx, b.const(c0h), b.emit("mul", absx, w))
+    # |x| >= 1: 1 - exp(-h), h = a**2 + g(a) with a**2 as an exact pair (hi, lo)
+    a = b.sp("minnum", absx, b.const(top))
+    hi = b.emit("mul", a, a)
+    lo = b.emit("fma", a, a, b.emit("neg", hi))
+    g = b.splice(_partner("-log(erfc(a)) - a**2", _erf_g, ERF_MID, top, dtype, p + 2), a)
+    h = b.emit("add", hi, b.emit("add", lo, g))
+    # exp(-h) = 2**-k e**r, r = k ln2 - h (Cody-Waite), e**r a fixed fpminimax polynomial
+    k = b.emit("rint", b.emit("mul", h, b.const(float(1 / mp.log(2)))))
+    c1, c2 = _split(lambda: mp.log(2), 2, p)
+    r = b.emit("fma", k, b.const(c1), b.emit("neg", h))
+    r = b.emit("fma", k, b.const(c2), r)
+    er = b.splice(_partner("exp(r)", mp.exp, -_LN2_HALF, _LN2_HALF, dtype, p + 3), r)
+    large = b.emit("sub", b.const(1.0), b.emit("ldexp", er, b.emit("neg", k)))
+    # 0.84375 <= |x| < 1.25: erf(1) + D(|x| - 1) (|x| - 1 exact), D a fixed fpminimax
+    d = b.splice(_partner("erf(1+s) - erf(1)", _erf_mid, ERF_SPLIT - 1, ERF_MID - 1, dtype, p + 2),
+                 b.emit("sub", absx, b.const(1.0)))
+    e1h, e1l = _split(lambda: mp.erf(1), 2, p)
+    mid = b.emit("add", b.const(e1h), b.emit("add", d, b.const(e1l)))
+    outer = b.emit("select", b.emit("lt", absx, b.const(ERF_MID)), mid, large)
+    y = b.emit("copysign", b.emit("select", b.emit("lt", absx, b.const(ERF_SPLIT)), small, outer), 0)
+    return b.sp("select", b.sp("ne", 0, 0), 0, y)
 _PIO4 = float(mp.pi / 4) * 1.01
 
 
@@ -245,6 +324,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("log2", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
+    Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
+             _erf, lambda d: "every input (|x| >= 4 rounds to +-1)"),
     Template("sin", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
              _sincos(False, False), lambda d: "[-pi, pi]"),
     Template("cos", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
