@@ -132,7 +132,7 @@ def run(args) -> int:
     from .approx import job
     from .approx import result as approx_result
     from .approx.emit import c_code, llvm_ir, object_code
-    from .approx.program import code
+    from .approx.program import code, cost as program_cost
     from .approx.verify import verify
 
     settings = _settings(args)
@@ -150,29 +150,29 @@ def run(args) -> int:
 
         result = job.run(name, settings, progress)
         unit = "relative" if settings.dtype == "real" else "ULP"
-        chosen = job.select(result.front, settings.max_ulp) if settings.dtype != "real" else (
-            min(range(len(result.front)), key=lambda i: result.front[i].error) if result.front else None)
         times = None
-        if args.cost == "time" and settings.dtype != "real":
-            status.update(f"approx {name}: timing the front's kernels")
-            times = {id(r): kernel_time(r.full) for r in result.front + result.baselines}
-            ok = [i for i, r in enumerate(result.front) if r.error <= settings.max_ulp]
-            chosen = min(ok, key=lambda i: times[id(result.front[i])]) if ok else None
+        rejected: list = []
         verification = None
-        if chosen is not None and args.verify and settings.dtype != "real":
-            program = result.front[chosen].full
-            domain = result.task.domain
-            if result.task.template is not None and result.task.template.name in ("sin", "cos"):
-                from .approx.templates import SINCOS_VALID
+        if settings.dtype == "real":
+            chosen = min(range(len(result.front)), key=lambda i: result.front[i].error) if result.front else None
+        else:
+            key = None
+            if args.cost == "time":
+                status.update(f"approx {name}: timing the front's kernels")
+                times = {id(r): kernel_time(r.full) for r in result.front + result.baselines}
+                key = lambda r: times[id(r)]  # noqa: E731
+            order = job.within_goal(result.front, settings.max_ulp, key)
+            chosen = order[0] if order else None
+            if order and args.verify:
+                def verify_one(program):
+                    def vprogress(done: int) -> None:
+                        status.update(f"approx {name}: verifying a {program_cost(program)}-operation program "
+                                      f"on every {settings.dtype} input: {done:,} checked")
+                    return verify(program, result.task.target, result.task.domain, progress=vprogress)
 
-                bound = SINCOS_VALID[settings.dtype]
-                domain = (max(domain[0], -bound), min(domain[1], bound))
-
-            def vprogress(done: int) -> None:
-                status.update(f"approx {name}: verifying every {settings.dtype} input: {done:,} checked")
-
-            verification = verify(program, result.task.target, domain, progress=vprogress)
+                chosen, verification, rejected = job.choose_verified(result.front, order, settings.max_ulp, verify_one)
     payload = _payload(result, chosen, verification, unit, times)
+    payload["rejected_by_verification"] = [{"index": i, **v.to_dict()} for i, v in rejected]
     approx_result.save(payload, output)
     out = Console()
     out.print(front_table(result, unit, chosen, times))
@@ -187,6 +187,11 @@ def run(args) -> int:
         best = result.front[chosen]
         out.print(f"selected: {best.cost} operations ({best.main_cost} on the main path), "
                   f"max error {_fmt(best.error, unit)} {unit} on {task.x_train.size} training inputs")
+        for i, v in rejected:
+            out.print(f"search #{i} ({result.front[i].cost} ops) was within the goal on the training inputs but "
+                      f"not when verified ({v.method}): max {v.max_ulp:.3f} ULP at x = {v.worst_input!r}")
+        if verification is not None and verification.max_ulp > settings.max_ulp:
+            out.print(f"[bold red]no program verified within {settings.max_ulp:g} ULP[/bold red]; the closest is shown")
         if verification is not None:
             out.print(f"verified ({verification.method}, {verification.points:,} inputs, {verification.seconds:.0f} s): "
                       f"max {verification.max_ulp:.3f} ULP at x = {verification.worst_input!r}, "

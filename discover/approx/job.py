@@ -41,7 +41,8 @@ from .targets import Target, target as get_target, parse_domain
 from .templates import SINCOS_VALID, TEMPLATES, Template, main_path_cost, wrap
 from .ulp import FORMATS, ulp_error
 
-__all__ = ["ApproxSettings", "ApproxRun", "Candidate", "Task", "make_task", "run", "select"]
+__all__ = ["ApproxSettings", "ApproxRun", "Candidate", "Task", "make_task", "run", "select", "within_goal",
+           "choose_verified"]
 
 DTYPES = ("float32", "float64", "real")
 
@@ -248,8 +249,32 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
 
 def select(rows: list[Candidate], goal: float) -> int | None:
     """Index of the cheapest row within the goal (None if none is)."""
-    ok = [i for i, r in enumerate(rows) if r.error <= goal]
-    return min(ok, key=lambda i: (rows[i].cost, rows[i].error)) if ok else None
+    order = within_goal(rows, goal)
+    return order[0] if order else None
+
+
+def within_goal(rows: list[Candidate], goal: float, key=None) -> list[int]:
+    """Indices of the rows within the goal on the training inputs, cheapest first (by
+    ``key(row)``, default cost then error)."""
+    key = key or (lambda r: (r.cost, r.error))
+    return sorted((i for i, r in enumerate(rows) if r.error <= goal), key=lambda i: key(rows[i]))
+
+
+def choose_verified(rows: list[Candidate], order: list[int], goal: float, verify_one, tries: int = 3):
+    """Verify candidates in ``order`` until one meets the goal on the verification set
+    (the training inputs can miss the hardest inputs): ``(index, verification, rejected)``
+    with ``rejected`` the ``(index, verification)`` pairs that failed. When none of the
+    first ``tries`` passes, the one with the smallest verified error is returned."""
+    rejected = []
+    for i in order[:tries]:
+        v = verify_one(rows[i].full)
+        if v.max_ulp <= goal:
+            return i, v, rejected
+        rejected.append((i, v))
+    if not rejected:
+        return None, None, []
+    i, v = min(rejected, key=lambda p: p[1].max_ulp)
+    return i, v, rejected
 
 
 def _candidate(task: Task, name: str, core: SLP) -> Candidate:

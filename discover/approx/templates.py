@@ -19,7 +19,8 @@ error-compensated) operations, all in the target precision and in the program's 
   by Fast2Sum; the same core). ``log(0) = -inf``, negative -> NaN,
   ``log(inf) = inf``.
 * ``erf`` (float32): three pieces as in fdlibm, all evaluated and selected by ``|x|``:
-  below 0.84375 ``x c0 + x (t S(t) + c0_lo)`` with the searched core ``S``; up to 1.25
+  below 0.84375 ``x c0 + x (t S(t) + c0_lo)`` with the searched core ``S`` and ``t = x**2``
+  carried as an exact pair; up to 1.25
   ``erf(1) + D(|x| - 1)``; above, ``1 - exp(-(x**2 + g(|x|)))`` with ``x**2`` as an exact
   pair and ``exp`` by Cody-Waite (``D``, ``g`` and the exponential's polynomial are fixed
   fpminimax parts). From 4 on the result rounds to +-1.
@@ -253,9 +254,12 @@ def _erf(b: _B, core: SLP, dtype: str):
     c0h, c0l = _split(lambda: 2 / mp.sqrt(mp.pi), 2, p)
     # erf is odd: every piece is computed at a = |x| and the sign copied at the end
     absx = b.emit("fabs", 0)
-    # |x| < 0.84375: erf a = a c0 + a (t S(t) + c0_lo), S the searched core
+    # |x| < 0.84375: erf a = a c0 + a (t S(t) + c0_lo), S the searched core, with
+    # t = a**2 = t + tl exactly (the rounding of t would cost up to 0.3 ULP near 0.84)
     t = b.emit("mul", absx, absx)
-    w = b.emit("fma", t, b.splice(core, t), b.const(c0l))
+    tl = b.emit("fma", absx, absx, b.emit("neg", t))
+    sc = b.splice(core, t)
+    w = b.emit("fma", t, sc, b.emit("fma", tl, sc, b.const(c0l)))
     small = b.emit("fma", absx, b.const(c0h), b.emit("mul", absx, w))
     # |x| >= 1: 1 - exp(-h), h = a**2 + g(a) with a**2 as an exact pair (hi, lo)
     a = b.sp("minnum", absx, b.const(top))
