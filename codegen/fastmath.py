@@ -640,14 +640,20 @@ def _log_dd(e: _Emit, x):
     return e.dd_add(kh, kl, lh, ll)
 
 
-def _log2(e: _Emit, x):
-    """float64: the double-double log times 1/ln2 (double-double); float32: float64 log."""
+def _log_times(e: _Emit, x, factor_dd, factor):
+    """``log(x) * factor``. float64: the double-double log times the double-double
+    ``factor_dd``; float32: the float64 log times ``factor``, rounded once."""
     if e.is64:
         lh, ll = _log_dd(e, x)
-        vh, _ = e.dd_mul(lh, ll, *(e.k(c) for c in _INV_LN2_DD))
+        vh, _ = e.dd_mul(lh, ll, *(e.k(c) for c in factor_dd))
         return _log_special(e, x, vh)
     d = _Emit(e.b, ir.DoubleType())
-    return e.b.fptrunc(d.mul(_log(d, e.b.fpext(x, d.ty)), d.k(_INV_LN2)), e.ty)
+    return e.b.fptrunc(d.mul(_log(d, e.b.fpext(x, d.ty)), d.k(factor)), e.ty)
+
+
+def _log2(e: _Emit, x):
+    """``log(x) / ln2`` (:func:`_log_times`)."""
+    return _log_times(e, x, _INV_LN2_DD, _INV_LN2)
 
 
 def _log_of_pair(e: _Emit, uh, ul, k_extra=None):
@@ -667,13 +673,8 @@ def _log_of_pair(e: _Emit, uh, ul, k_extra=None):
 
 
 def _log10(e: _Emit, x):
-    """float64: the double-double log times 1/ln10 (double-double); float32: float64 log."""
-    if e.is64:
-        lh, ll = _log_dd(e, x)
-        vh, _ = e.dd_mul(lh, ll, *(e.k(c) for c in _LN10_INV_DD))
-        return _log_special(e, x, vh)
-    d = _Emit(e.b, ir.DoubleType())
-    return e.b.fptrunc(d.mul(_log(d, e.b.fpext(x, d.ty)), d.k(_INV_LN10)), e.ty)
+    """``log(x) / ln10`` (:func:`_log_times`)."""
+    return _log_times(e, x, _LN10_INV_DD, _INV_LN10)
 
 
 def _log1p64(e: _Emit, x, plain: bool = False):
