@@ -19,9 +19,9 @@ from codegen.exact import fma, ldexp, logb
 from codegen.kernel import Kernel
 from codegen.program import Instr, Program
 from discover.approx import baselines as bl
-from discover.approx.job import ApproxSettings, make_task, run, select
+from discover.approx.job import ApproxSettings, run, select
 from discover.approx.program import SLP, Builder, cost, evaluate, evaluate_real, to_program, to_sympy
-from discover.approx.targets import NAMED, target
+from discover.approx.targets import NAMED
 from discover.approx.templates import TEMPLATES, wrap
 from discover.approx.ulp import ulp, ulp_distance, ulp_error
 from discover.approx.verify import float32_range, verify

@@ -22,14 +22,13 @@ Baselines, each a polynomial (or rational) in ``t`` turned into a :class:`~.prog
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import mpmath as mp
 import numpy as np
 
-from .minimax import chebyshev_grid, rational_lawson, remez
+from .minimax import rational_lawson, remez
 from .program import SLP, Builder, round_constant
 
 __all__ = ["Core", "Baseline", "polynomial", "horner", "estrin", "baselines", "fit_minimax"]

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
 from codegen.program import Instr
 
-from .program import SLP, OPS_COST, compact, constant_ids, cost, live, round_constant
+from .program import SLP, compact, constant_ids, cost, live, round_constant
 
 __all__ = ["EvolveSettings", "Entry", "evolve", "pareto"]
 

@@ -22,24 +22,23 @@ The cost is the number of operations (:data:`.program.OPS_COST`).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import mpmath as mp
 import numpy as np
 
 from ..errors import UserError
-from .baselines import Baseline, Core, baselines
+from .baselines import Core, baselines
 from codegen.program import Instr
 
 from .evolve import EvolveSettings, evolve, pareto
 from .fit import fit_constants
-from .program import SLP, code, constant_ids, cost, evaluate, evaluate_real, round_constant, to_sympy, with_constants
+from .program import SLP, constant_ids, cost, evaluate, evaluate_real, with_constants
 from .reference import exact, exact_float64
 from .seeds import classical_seeds
-from .targets import Target, target as get_target, parse_domain
+from .targets import Target, target as get_target
 from .templates import SINCOS_VALID, TEMPLATES, Template, main_path_cost, wrap
-from .ulp import FORMATS, ulp_error
+from .ulp import ulp_error
 
 __all__ = ["ApproxSettings", "ApproxRun", "Candidate", "Task", "make_task", "run", "select", "within_goal",
            "choose_verified"]

@@ -17,12 +17,11 @@ mode), which constant fitting uses.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import sympy
 
-from codegen import exact
 from codegen.program import Instr, Program
 
 __all__ = ["SLP", "OPS_COST", "SEARCH_OPS", "cost", "compact", "evaluate", "evaluate_real",

@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-import mpmath as mp
-import numpy as np
 import sympy
 
 from ..errors import UserError
