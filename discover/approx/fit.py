@@ -33,15 +33,22 @@ def fit_constants(slp: SLP, x: np.ndarray, y: np.ndarray, w: np.ndarray,
     c = np.array([slp.instrs[k].value for k in cids], dtype=np.float64)
     if not cids:
         return slp, max_error(slp, x, y, w)
+    with np.errstate(all="ignore"):  # overflowing candidates are normal; they score inf
+        best_c, best_e = _lawson_lm(slp, x, y, w, c, iterations)
+    return with_constants(slp, best_c), best_e
+
+
+def _lawson_lm(slp, x, y, w, c, iterations):
+    """Lawson-weighted Levenberg-Marquardt from constants ``c``: the best (c, max error)."""
+    best_c, best_e = c.copy(), np.inf
     lawson = np.full(x.size, 1.0 / x.size)
     mu = 1e-3
-    best_c, best_e = c.copy(), np.inf
     for _ in range(iterations):
         v, J = evaluate_jacobian(slp, x, c)
         r = w * (v - y)
         if not (np.all(np.isfinite(r)) and np.all(np.isfinite(J))):
             if not np.isfinite(best_e):
-                return slp, np.inf
+                return best_c, np.inf
             c, mu = best_c.copy(), mu * 10
             continue
         e = float(np.max(np.abs(r)))
@@ -73,8 +80,7 @@ def fit_constants(slp: SLP, x: np.ndarray, y: np.ndarray, w: np.ndarray,
             if mu > 1e8:
                 break
     v, _ = evaluate_jacobian(slp, x, c)
-    with np.errstate(all="ignore"):
-        e = float(np.max(np.abs(w * (v - y))))
+    e = float(np.max(np.abs(w * (v - y))))
     if np.isfinite(e) and e < best_e:
         best_c, best_e = c, e
-    return with_constants(slp, best_c), best_e
+    return best_c, best_e
