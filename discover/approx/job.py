@@ -156,6 +156,8 @@ def _template_for(tgt: Target, domain, dtype: str) -> Template | None:
         return None
     if tgt.template == "erf" and dtype != "float32":
         return None  # the erf template is float32 only (its fixed parts are fitted for it)
+    if tgt.template == "log" and dtype == "float32" and (domain is None or domain == tgt.domain):
+        return TEMPLATES["log_poly"]  # division-free: faster where a float32 core is short
     if tgt.template in ("sin", "cos") and domain is not None:
         bound = max(abs(domain[0]), abs(domain[1]))
         if bound <= math.pi:

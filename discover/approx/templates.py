@@ -9,6 +9,9 @@ error-compensated) operations, all in the target precision and in the program's 
   ``x`` is first clamped so that ``k`` stays in range: results overflow to ``inf`` and
   underflow to 0 or a correctly scaled subnormal; NaN passes through.
 * ``exp2``: ``k = rint(x)``, ``r = x - k`` (exact), ``core ~ 2**r`` on ``[-1/2, 1/2]``.
+* ``log_poly`` (the float32 log): the same split, no division: ``log x = e ln2 + f +
+  core(f)`` with ``core ~ log1p(f) - f`` (a longer polynomial, but cheaper than the
+  division on SIMD hardware).
 * ``log`` / ``log2``: subnormals scaled by ``2**p``; ``x = 2**e m`` with ``m`` in
   ``[sqrt(1/2), sqrt(2))`` from the exponent bits; ``f = m - 1`` (exact);
   ``log(1 + f) = f - (h - s (h + z Q(z)))`` with ``s = f/(2+f)``, ``z = s**2``,
@@ -122,19 +125,34 @@ def _exp_like(base2: bool):
     return build
 
 
+def _log_split(b: _B, dtype: str):
+    """``x = 2**e (1 + f)`` with ``1 + f`` in ``[sqrt(1/2), sqrt(2))``; subnormals scaled
+    by ``2**p`` first. Returns the ids of ``e`` and ``f`` (``f = m - 1`` is exact)."""
+    info = np.finfo(dtype)
+    p = info.nmant + 1
+    tiny = b.sp("lt", 0, b.const(float(info.smallest_normal)))
+    xs = b.sp("select", tiny, b.sp("mul", 0, b.const(2.0**p)), 0)
+    e = b.emit("logb", xs)
+    m = b.emit("significand", xs)
+    big = b.emit("gt", m, b.const(float(mp.sqrt(2))))
+    m = b.emit("select", big, b.emit("mul", m, b.const(0.5)), m)
+    e = b.emit("select", big, b.emit("add", e, b.const(1.0)), e)
+    e = b.sp("sub", e, b.sp("select", tiny, b.const(float(p)), b.const(0.0)))
+    f = b.emit("sub", m, b.const(1.0))
+    return e, f
+
+
+def _log_special(b: _B, y: int) -> int:
+    """log(inf) = inf, log(+-0) = -inf, log(x < 0) = NaN, NaN stays NaN."""
+    y = b.sp("select", b.sp("eq", 0, b.const(np.inf)), 0, y)
+    y = b.sp("select", b.sp("eq", 0, b.const(0.0)), b.const(-np.inf), y)
+    y = b.sp("select", b.sp("lt", 0, b.const(0.0)), b.const(np.nan), y)
+    return b.sp("select", b.sp("ne", 0, 0), 0, y)
+
+
 def _log_like(base2: bool):
     def build(b: _B, core: SLP, dtype: str):
-        info = np.finfo(dtype)
-        p = info.nmant + 1
-        tiny = b.sp("lt", 0, b.const(float(info.smallest_normal)))
-        xs = b.sp("select", tiny, b.sp("mul", 0, b.const(2.0**p)), 0)
-        e = b.emit("logb", xs)
-        m = b.emit("significand", xs)
-        big = b.emit("gt", m, b.const(float(mp.sqrt(2))))
-        m = b.emit("select", big, b.emit("mul", m, b.const(0.5)), m)
-        e = b.emit("select", big, b.emit("add", e, b.const(1.0)), e)
-        e = b.sp("sub", e, b.sp("select", tiny, b.const(float(p)), b.const(0.0)))
-        f = b.emit("sub", m, b.const(1.0))
+        e, f = _log_split(b, dtype)
         s_ = b.emit("div", f, b.emit("add", f, b.const(2.0)))
         z = b.emit("mul", s_, s_)
         h = b.emit("mul", b.emit("mul", f, f), b.const(0.5))
@@ -150,9 +168,6 @@ def _log_like(base2: bool):
             small = b.emit("fma", f, b.const(c2), b.emit("mul", tail, b.const(-c1)))
             y = b.emit("add", hi, b.emit("add", err, b.emit("add", pl, small)))
         else:
-            # e ln2 + f + p with p = core ~ log1p(f) - f: ln2 = c1 + c2 with c1 of 16 bits,
-            # so e c1 is exact; hi = e c1 + f and its error by Fast2Sum (|e c1| >= |f| or
-            # e = 0); one rounding of the large part: y = hi + (p + (e c2 + err))
             # log1p(f) = f - (h - s (h + z Q(z))), s = f/(2+f), z = s*s, h = f*f/2 (the
             # fdlibm arrangement), Q the core; ln2 = c1 + c2 with c1 of 16 bits, so e c1
             # is exact; hi = e c1 + f with its error by Fast2Sum (|e c1| >= |f| or e = 0):
@@ -162,10 +177,7 @@ def _log_like(base2: bool):
             hi = b.emit("add", ec1, f)
             err = b.emit("add", b.emit("sub", ec1, hi), f)
             y = b.emit("add", hi, b.emit("sub", b.emit("fma", e, b.const(c2), err), tail))
-        y = b.sp("select", b.sp("eq", 0, b.const(np.inf)), 0, y)
-        y = b.sp("select", b.sp("eq", 0, b.const(0.0)), b.const(-np.inf), y)
-        y = b.sp("select", b.sp("lt", 0, b.const(0.0)), b.const(np.nan), y)
-        return b.sp("select", b.sp("ne", 0, 0), 0, y)
+        return _log_special(b, y)
     return build
 
 
@@ -285,6 +297,19 @@ def _erf(b: _B, core: SLP, dtype: str):
 _PIO4 = float(mp.pi / 4) * 1.01
 
 
+def _log_poly(b: _B, core: SLP, dtype: str):
+    """log without a division (float32): ``log x = e ln2 + f + core(f)``, ``core ~
+    log1p(f) - f`` on ``[sqrt(1/2) - 1, sqrt(2) - 1]``, with ``e ln2_hi + f`` formed
+    exactly as in the fdlibm form."""
+    e, f = _log_split(b, dtype)
+    c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype], first_bits=16)
+    ec1 = b.emit("mul", e, b.const(c1))
+    hi = b.emit("add", ec1, f)
+    err = b.emit("add", b.emit("sub", ec1, hi), f)
+    y = b.emit("add", hi, b.emit("add", b.splice(core, f), b.emit("fma", e, b.const(c2), err)))
+    return _log_special(b, y)
+
+
 def _sincos(cos: bool, wide: bool):
     def build(b: _B, core: SLP, dtype: str):
         k = b.emit("rint", b.emit("mul", 0, b.const(float(2 / mp.pi))))
@@ -326,6 +351,9 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)"),
     Template("log", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
+    Template("log_poly", "log1p(f) - f", lambda f: mp.log1p(f) - f,
+             lambda d: (float(mp.sqrt(0.5)) - 1, float(mp.sqrt(2)) - 1), _log_poly,
+             lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("log2", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
