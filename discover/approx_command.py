@@ -36,7 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "approximate a function in float32/float64 within a ULP goal, cheaper than the "
                     "textbook polynomials, scored bit-exactly in the target precision. Named "
                     f"functions: {', '.join(NAMED)}; or any SymPy expression of x with --domain. "
-                    "exp, exp2, log, log2, sin, cos cover every input through range reduction.",
+                    "exp, exp2, log, log2, sin, cos (and float32 erf) cover every input through range reduction.",
     )
     parser.add_argument("function", help="a named function or a SymPy expression of x, e.g. 'exp(-x**2/2)'")
     parser.add_argument("--dtype", default="float32", metavar="T",

@@ -20,7 +20,7 @@ from codegen.kernel import Kernel
 from codegen.program import Instr, Program
 from discover.approx import baselines as bl
 from discover.approx.job import ApproxSettings, run, select
-from discover.approx.program import SLP, Builder, cost, evaluate, evaluate_real, to_program, to_sympy
+from discover.approx.program import SLP, Builder, cost, evaluate, evaluate_real, to_program
 from discover.approx.targets import NAMED
 from discover.approx.templates import TEMPLATES, wrap
 from discover.approx.ulp import ulp, ulp_distance, ulp_error
@@ -245,11 +245,18 @@ def test_short_search_beats_taylor_and_minimax_of_equal_cost_on_exp2():
     assert [(r.cost, r.error) for r in again.front] == [(r.cost, r.error) for r in result.front]
 
 
-def test_search_on_float32_exp_finds_a_program_within_one_ulp():
-    result = run("exp", ApproxSettings(dtype="float32", max_evaluations=40, train_points=4096))
+@pytest.mark.parametrize("spec,template", [("exp", "exp"), ("log", "log_poly"), ("erf", "erf"), ("sin", "sin")])
+def test_search_on_float32_templates_finds_a_program_within_one_ulp(spec, template):
+    result = run(spec, ApproxSettings(dtype="float32", max_evaluations=10, train_points=2048))
+    assert result.task.template.name == template
     chosen = select(result.front, 1.0)
     assert chosen is not None and result.front[chosen].error <= 1.0
-    assert "exp" in str(to_sympy(result.front[chosen].core)) or result.front[chosen].core.instrs
+    # and on fresh inputs of the domain, not only the training ones
+    lo, hi = {"exp": (-87, 88), "log": (1e-30, 1e30), "erf": (-5, 5), "sin": (-math.pi, math.pi)}[spec]
+    rng = np.random.default_rng(9)
+    x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 20_000)) if lo > 0 else rng.uniform(lo, hi, 20_000)).astype(F32)
+    ref = NAMED[spec].np_fn(x.astype(np.float64))
+    assert np.max(ulp_error(evaluate(result.front[chosen].full, x), ref, "float32")) <= 1.0
 
 
 # ----------------------------------------------------------------------------- CLI

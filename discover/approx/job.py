@@ -174,7 +174,7 @@ def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray
         if template.name == "exp2":
             lo, hi = lo / math.log(2), hi / math.log(2)
         x = rng.uniform(lo, hi, n)
-    elif template is not None and template.name in ("log", "log2"):
+    elif template is not None and template.name in ("log", "log_poly", "log2"):
         info = np.finfo(dtype)
         x = np.exp(rng.uniform(math.log(float(info.smallest_subnormal)), math.log(float(info.max)), n))
         x = np.concatenate([x, 1 + rng.uniform(-0.3, 0.42, n)])
