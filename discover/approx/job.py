@@ -156,8 +156,6 @@ def _template_for(tgt: Target, domain, dtype: str) -> Template | None:
         return None
     if tgt.template == "erf" and dtype != "float32":
         return None  # the erf template is float32 only (its fixed parts are fitted for it)
-    if tgt.template == "log" and dtype == "float32" and (domain is None or domain == tgt.domain):
-        return TEMPLATES["log_poly"]  # division-free: faster where a float32 core is short
     if tgt.template in ("sin", "cos") and domain is not None:
         bound = max(abs(domain[0]), abs(domain[1]))
         if bound <= math.pi:
@@ -174,7 +172,7 @@ def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray
         if template.name == "exp2":
             lo, hi = lo / math.log(2), hi / math.log(2)
         x = rng.uniform(lo, hi, n)
-    elif template is not None and template.name in ("log", "log_poly", "log2"):
+    elif template is not None and template.name in ("log", "log2"):
         info = np.finfo(dtype)
         x = np.exp(rng.uniform(math.log(float(info.smallest_subnormal)), math.log(float(info.max)), n))
         x = np.concatenate([x, 1 + rng.uniform(-0.3, 0.42, n)])

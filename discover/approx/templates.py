@@ -9,9 +9,6 @@ error-compensated) operations, all in the target precision and in the program's 
   ``x`` is first clamped so that ``k`` stays in range: results overflow to ``inf`` and
   underflow to 0 or a correctly scaled subnormal; NaN passes through.
 * ``exp2``: ``k = rint(x)``, ``r = x - k`` (exact), ``core ~ 2**r`` on ``[-1/2, 1/2]``.
-* ``log_poly`` (the float32 log): the same split, no division: ``log x = e ln2 + f +
-  core(f)`` with ``core ~ log1p(f) - f`` (a longer polynomial, but cheaper than the
-  division on SIMD hardware).
 * ``log`` / ``log2``: subnormals scaled by ``2**p``; ``x = 2**e m`` with ``m`` in
   ``[sqrt(1/2), sqrt(2))`` from the exponent bits; ``f = m - 1`` (exact);
   ``log(1 + f) = f - (h - s (h + z Q(z)))`` with ``s = f/(2+f)``, ``z = s**2``,
@@ -297,19 +294,6 @@ def _erf(b: _B, core: SLP, dtype: str):
 _PIO4 = float(mp.pi / 4) * 1.01
 
 
-def _log_poly(b: _B, core: SLP, dtype: str):
-    """log without a division (float32): ``log x = e ln2 + f + core(f)``, ``core ~
-    log1p(f) - f`` on ``[sqrt(1/2) - 1, sqrt(2) - 1]``, with ``e ln2_hi + f`` formed
-    exactly as in the fdlibm form."""
-    e, f = _log_split(b, dtype)
-    c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype], first_bits=16)
-    ec1 = b.emit("mul", e, b.const(c1))
-    hi = b.emit("add", ec1, f)
-    err = b.emit("add", b.emit("sub", ec1, hi), f)
-    y = b.emit("add", hi, b.emit("add", b.splice(core, f), b.emit("fma", e, b.const(c2), err)))
-    return _log_special(b, y)
-
-
 def _sincos(cos: bool, wide: bool):
     def build(b: _B, core: SLP, dtype: str):
         k = b.emit("rint", b.emit("mul", 0, b.const(float(2 / mp.pi))))
@@ -351,9 +335,6 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)"),
     Template("log", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
-    Template("log_poly", "log1p(f) - f", lambda f: mp.log1p(f) - f,
-             lambda d: (float(mp.sqrt(0.5)) - 1, float(mp.sqrt(2)) - 1), _log_poly,
-             lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("log2", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
