@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -59,6 +60,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "object file (.o and .h) beside the result (repeatable)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="skip the exhaustive (float32) / sampled (float64) verification")
+    parser.add_argument("--plot", metavar="PNG", default=None,
+                        help="also draw the front beside the baselines and the error over the inputs (PNG)")
     parser.add_argument("--output", "-o", metavar="PATH",
                         help="result JSON (default: <function>.<dtype>.approx.json in the current directory)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress display")
@@ -136,6 +139,10 @@ def run(args) -> int:
     settings = _settings(args)
     name = args.function
     output = result_path(args.output, f"{_stem(name)}.{settings.dtype}", ".approx.json")
+    if args.plot is not None:
+        plot = Path(args.plot)
+        if plot.suffix.lower() != ".png" or not plot.parent.exists() or plot.is_dir():
+            raise UserError(f"--plot {args.plot}: give a .png file in an existing directory")
     console = Console(stderr=True, quiet=args.quiet)
     with console.status(f"approx {name}: setting up") as status:
         def progress(info: dict) -> None:
@@ -212,6 +219,11 @@ def run(args) -> int:
                 write_bytes_atomic(stem.with_suffix(".o"), obj)
                 write_text_atomic(stem.parent / f"{cname}_kernel.h", header)
                 out.print(f"object written to {stem.with_suffix('.o')}")
+    if args.plot:
+        from .approx.plot import plot_run
+
+        plot_run(result, chosen, args.plot, None if settings.dtype == "real" else settings.max_ulp)
+        out.print(f"plot written to {args.plot}")
     out.print(f"{result.stats.get('evaluations', 0)} programs in {result.stats.get('seconds', 0):.0f} s; "
               f"result written to {output}")
     return 0

@@ -244,6 +244,27 @@ def test_short_search_beats_taylor_and_minimax_of_equal_cost_on_exp2():
     assert [(r.cost, r.error) for r in again.front] == [(r.cost, r.error) for r in result.front]
 
 
+def test_plot_has_the_front_and_the_error_curve(tmp_path):
+    from discover.approx.plot import plot_run
+
+    result = run("exp2", ApproxSettings(dtype="real", domain=(0.0, 1.0), max_evaluations=20))
+    chosen = min(range(len(result.front)), key=lambda i: result.front[i].error)
+    path = tmp_path / "front.png"
+    fig = plot_run(result, chosen, path)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    left, right = fig.axes
+    assert left.get_xlabel() == "operations" and left.get_yscale() == "log"
+    assert right.get_ylabel() == "relative error"
+    labels = [t.get_text() for t in right.get_legend().get_texts()]
+    assert any(t.startswith("search") for t in labels) and any(t.startswith("minimax") for t in labels)
+    # the search's curve lies below the equal-cost minimax curve everywhere it is plotted
+    ys = {line.get_label(): line.get_ydata() for line in right.get_lines()}
+    search = next(v for k, v in ys.items() if k.startswith("search"))
+    base = next(v for k, v in ys.items() if k.startswith("minimax"))
+    assert np.nanmax(search) < np.nanmax(base)
+
+
 @pytest.mark.parametrize("spec,template", [("exp", "exp"), ("log", "log"), ("erf", "erf"), ("sin", "sin")])
 def test_search_on_float32_templates_finds_a_program_within_one_ulp(spec, template):
     result = run(spec, ApproxSettings(dtype="float32", max_evaluations=10, train_points=2048))
@@ -275,6 +296,7 @@ def run_cli(capsys, argv):
     (["exp", "--dtype", "int8"], "unsupported precision"),
     (["tan", "--domain", "0,inf"], "unbounded"),
     (["exp", "--time-limit", "-1"], "--time-limit"),
+    (["exp", "--plot", "front.svg"], "--plot"),
 ])
 def test_bad_input_exit_2_one_line(capsys, tmp_path, argv, message):
     out = tmp_path / "r.json"

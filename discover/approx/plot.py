@@ -1,0 +1,121 @@
+"""The picture of an approximation run (PNG, matplotlib, no display needed).
+
+Left: the front, max error against operations, beside every baseline family. Right: the
+error over the inputs of the selected program and of the cheapest baseline within the
+goal (or the most accurate one), in ULPs of the target precision (relative error for the
+real-number task), on 4001 inputs spread over the domain (log-spaced for log targets).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .job import ApproxRun, Candidate
+from .program import evaluate, evaluate_real
+from .reference import exact, exact_float64
+from .ulp import ulp_error
+
+__all__ = ["plot_run", "error_curve"]
+
+_MARKERS = {"taylor": "v", "chebyshev": "s", "minimax": "o", "fpminimax": "D", "rational": "^"}
+
+
+def _inputs(run: ApproxRun, n: int = 4001) -> tuple[np.ndarray, bool]:
+    """Plot inputs and whether the x axis is logarithmic."""
+    task = run.task
+    a, b = task.domain
+    name = task.template.name if task.template is not None else None
+    if name in ("exp", "exp2"):
+        a, b = -10.0, 10.0
+    elif name == "erf":
+        a, b = -5.0, 5.0
+    elif name in ("log", "log2"):
+        return np.geomspace(1e-3, 1e3, n), True
+    return np.linspace(a, b, n), False
+
+
+def error_curve(run: ApproxRun, row: Candidate, x: np.ndarray) -> np.ndarray:
+    """The error of ``row`` at ``x``: ULPs of the precision, or relative (real task)."""
+    task = run.task
+    if task.settings.dtype == "real":
+        core = task.core
+        ref = np.array([float(core.f(v)) for v in x.tolist()], dtype=np.longdouble)
+        with np.errstate(all="ignore"):
+            return np.abs(np.asarray(evaluate_real(row.core, x) / ref - 1, dtype=np.float64))
+    xs = x.astype(task.dtype)
+    if task.dtype == "float32":
+        return ulp_error(evaluate(row.full, xs), exact_float64(task.target, xs), "float32")
+    hi, lo = exact(task.target, xs)
+    return ulp_error(evaluate(row.full, xs), hi, "float64", lo)
+
+
+def plot_run(run: ApproxRun, selected: int | None, path: str | os.PathLike, goal: float | None = None):
+    """Write the two-panel PNG to ``path`` (atomically) and return the matplotlib Figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..atomic import write_bytes_atomic
+
+    task = run.task
+    real = task.settings.dtype == "real"
+    unit = "max relative error" if real else f"max error (ULP, {task.dtype})"
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    families: dict[str, list[Candidate]] = {}
+    for b in run.baselines:
+        families.setdefault(b.name.split("-")[0], []).append(b)
+    for family, rows in families.items():
+        left.scatter([r.cost for r in rows], [r.error for r in rows], marker=_MARKERS.get(family, "x"),
+                     s=22, alpha=0.6, label=family)
+    front = sorted(run.front, key=lambda r: r.cost)
+    left.step([r.cost for r in front], [r.error for r in front], where="post", color="black", lw=1.5)
+    left.scatter([r.cost for r in front], [r.error for r in front], color="black", s=26, zorder=3, label="search")
+    if selected is not None:
+        s = run.front[selected]
+        left.scatter([s.cost], [s.error], s=160, facecolors="none", edgecolors="red", lw=2, zorder=4,
+                     label="selected")
+    if goal is not None and not real:
+        left.axhline(goal, color="red", ls=":", lw=1)
+    left.set_yscale("log")
+    left.set_xlabel("operations")
+    left.set_ylabel(unit)
+    left.set_title(f"{task.target.name}: programs found vs baselines")
+    left.legend(fontsize=8)
+
+    x, logx = _inputs(run)
+    curves = []
+    # the baseline to compare with: the most accurate one of at most the selected cost,
+    # else the cheapest within the goal
+    cheap = [b for b in run.baselines if selected is not None and b.cost <= run.front[selected].cost]
+    within = [b for b in run.baselines if goal is None or b.error <= goal]
+    pick = (min(cheap, key=lambda b: b.error) if cheap
+            else min(within, key=lambda b: (b.cost, b.error)) if within else None)
+    if pick is not None:
+        curves.append((f"{pick.name} ({pick.cost} ops)", pick, "tab:blue"))
+    if selected is not None:  # drawn last, on top
+        curves.append((f"search ({run.front[selected].cost} ops)", run.front[selected], "black"))
+    for label, row, colour in curves:
+        err = error_curve(run, row, x)
+        err = np.where(np.isfinite(err), err, np.nan)
+        right.plot(x, err, lw=0.6, color=colour, alpha=0.8, label=label)
+    if goal is not None and not real:
+        right.axhline(goal, color="red", ls=":", lw=1, label=f"goal {goal:g} ULP")
+    if logx:
+        right.set_xscale("log")
+    if real:
+        right.set_yscale("log")
+    right.set_xlabel("x")
+    right.set_ylabel("relative error" if real else f"error (ULP, {task.dtype})")
+    right.set_title("error over the inputs")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+    return fig
