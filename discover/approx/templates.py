@@ -6,8 +6,9 @@ error-compensated) operations, all in the target precision and in the program's 
 
 * ``exp``: ``k = rint(x / ln2)``, ``r = x - k ln2`` by two ``fma`` with ``ln2`` split in
   two (Cody-Waite), ``|r| <= ln2/2``; ``e**x = ldexp(core(r), k)`` with ``core ~ e**r``.
-  ``x`` is first clamped so that ``k`` stays in range: results overflow to ``inf`` and
-  underflow to 0 or a correctly scaled subnormal; NaN passes through.
+  ``x`` is first clamped (ordered compares and selects, which a NaN fails, so NaN passes
+  through the whole computation) so that ``k`` stays in range: results overflow to
+  ``inf`` and underflow to 0 or a correctly scaled subnormal.
 * ``exp2``: ``k = rint(x)``, ``r = x - k`` (exact), ``core ~ 2**r`` on ``[-1/2, 1/2]``.
 * ``log`` / ``log2``: subnormals scaled by ``2**p``; ``x = 2**e m`` with ``m`` in
   ``[sqrt(1/2), sqrt(2))`` from the exponent bits; ``f = m - 1`` (exact);
@@ -108,7 +109,9 @@ def _exp_like(base2: bool):
         lo, hi = _EXP_CLAMP[dtype]
         if base2:
             lo, hi = lo / float(np.log(2)), hi / float(np.log(2))
-        x = b.sp("minnum", b.sp("maxnum", 0, b.const(lo)), b.const(hi))
+        # clamp by select on ordered compares: NaN fails both and passes through
+        x = b.sp("select", b.sp("lt", 0, b.const(lo)), b.const(lo), 0)
+        x = b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
         if base2:
             k = b.emit("rint", x)
             r = b.emit("sub", x, k)
@@ -117,8 +120,7 @@ def _exp_like(base2: bool):
             c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])
             r = b.emit("fma", k, b.const(-c1), x)
             r = b.emit("fma", k, b.const(-c2), r)
-        y = b.emit("ldexp", b.splice(core, r), k)
-        return b.sp("select", b.sp("ne", 0, 0), 0, y)
+        return b.emit("ldexp", b.splice(core, r), k)   # NaN: r is NaN, so is the result
     return build
 
 
