@@ -271,7 +271,10 @@ def _erf(b: _B, core: SLP, dtype: str):
     tl = b.emit("fma", absx, absx, b.emit("neg", t))
     sc = b.splice(core, t)
     w = b.emit("fma", t, sc, b.emit("fma", tl, sc, b.const(c0l)))
-    small = b.emit("fma", absx, b.const(c0h), b.emit("mul", absx, w))
+    # computed at a scaled by 2**64 (exact) and scaled back: near the smallest normals
+    # the product a (c0_lo + ...) would otherwise round on the subnormal grid
+    up = b.emit("mul", absx, b.const(2.0**64))
+    small = b.emit("mul", b.emit("fma", up, b.const(c0h), b.emit("mul", up, w)), b.const(2.0**-64))
     # |x| >= 1: 1 - exp(-h), h = a**2 + g(a) with a**2 as an exact pair (hi, lo)
     a = b.sp("minnum", absx, b.const(top))
     hi = b.emit("mul", a, a)
