@@ -18,6 +18,12 @@ from typing import Callable, Sequence
 import mpmath as mp
 
 
+def chebyshev_grid(a, b, n: int) -> list:
+    """``n`` Chebyshev extrema on ``[a, b]`` (mpf), ends included, increasing."""
+    a, b = mp.mpf(a), mp.mpf(b)
+    return [(a + b) / 2 - (b - a) / 2 * mp.cos(mp.pi * i / (n - 1)) for i in range(n)]
+
+
 def remez_basis(g: Callable, w: Callable, a, b, powers: Sequence[int],
                 fixed: dict[int, float] | None = None, grid: int = 3000, iters: int = 40):
     """Coefficients (mpf, one per entry of ``powers``) of the weighted minimax fit of
@@ -30,9 +36,8 @@ def remez_basis(g: Callable, w: Callable, a, b, powers: Sequence[int],
     until they are level to 1e-6. Works at the caller's mpmath precision.
     """
     fixed = fixed or {}
-    a, b = mp.mpf(a), mp.mpf(b)
     n = len(powers)
-    ts = [(a + b) / 2 - (b - a) / 2 * mp.cos(mp.pi * i / (grid - 1)) for i in range(grid)]
+    ts = chebyshev_grid(a, b, grid)
     gs = [g(t) - sum(mp.mpf(v) * t**k for k, v in fixed.items()) for t in ts]
     ws = [w(t) for t in ts]
     phi = [[t**k for k in powers] for t in ts]

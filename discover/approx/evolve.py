@@ -28,18 +28,20 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from codegen.ops import OPS
 from codegen.program import Instr
 
-from .program import SLP, compact, constant_ids, cost, live, round_constant
+from .program import SEARCH_OPS, SLP, compact, constant_ids, cost, live, round_constant
 
 __all__ = ["EvolveSettings", "Entry", "evolve", "pareto"]
 
-_ARITY = {"add": 2, "sub": 2, "mul": 2, "div": 2, "fma": 3}
+#: operand counts of the operations mutations may change or insert (codegen's table)
+_ARITY = {name: OPS[name].arity for name in SEARCH_OPS + ("div",)}
 
 
 @dataclass(frozen=True)
 class EvolveSettings:
-    ops: tuple[str, ...] = ("add", "sub", "mul", "fma")
+    ops: tuple[str, ...] = SEARCH_OPS
     max_cost: int = 24
     population: int = 48
     time_limit: float = 30.0

@@ -33,7 +33,7 @@ from codegen.program import Instr
 
 from .evolve import EvolveSettings, evolve, pareto
 from .fit import fit_constants
-from .program import SLP, constant_ids, cost, evaluate, evaluate_real, with_constants
+from .program import REAL_OPS, SEARCH_OPS, SLP, constant_ids, cost, evaluate, evaluate_real, with_constants
 from .reference import exact, exact_float64
 from .seeds import classical_seeds
 from .targets import Target, target as get_target
@@ -135,10 +135,9 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
     rng = np.random.default_rng(settings.seed)
     n = settings.train_points
     if settings.dtype == "real":
-        task.x_train = np.linspace(domain[0], domain[1], 20001).astype(np.longdouble)
-        with mp.workdps(30):
-            task.ref_hi = np.array([mp.mpf(float(v)) for v in task.x_train], dtype=object)
-        task.ref_hi = np.array([float(core.f(v)) for v in task.ref_hi], dtype=np.longdouble)
+        task.x_train = np.linspace(domain[0], domain[1], 20001)
+        hi, lo = exact(tgt, task.x_train)
+        task.ref_hi = hi.astype(np.longdouble) + lo   # the exact value to long double
         return task
     x = _training_inputs(tgt, template, domain, dtype, n, rng)
     task.x_train = x
@@ -234,7 +233,7 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
     base = baselines(task.core, task.dtype, list(degrees), fma=fma,
                      rational=((2, 2), (3, 3)) if division else ())
     base_rows = [r for r in (_candidate(task, b.name, b.slp) for b in base) if math.isfinite(r.error)]
-    ops = ("add", "sub", "mul", "div") if real else ("add", "sub", "mul", "fma") + (("div",) if division else ())
+    ops = REAL_OPS if real else SEARCH_OPS + (("div",) if division else ())
     wrapper = cost(task.whole(SLP(task.dtype, (Instr("arg", value=0),), 0))[0])
     max_cost = settings.max_cost or (12 if real else wrapper + 16)
     seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=top - 1)

@@ -19,17 +19,11 @@ from typing import Callable, Sequence
 import mpmath as mp
 import numpy as np
 
-from codegen.fastmath_remez import remez_basis
+from codegen.fastmath_remez import chebyshev_grid, remez_basis
 
 __all__ = ["remez", "chebyshev_grid", "rational_lawson"]
 
 DIGITS = 40
-
-
-def chebyshev_grid(a, b, n: int) -> list:
-    """``n`` Chebyshev extrema on ``[a, b]`` (mpf), ends included, increasing."""
-    a, b = mp.mpf(a), mp.mpf(b)
-    return [(a + b) / 2 - (b - a) / 2 * mp.cos(mp.pi * i / (n - 1)) for i in range(n)]
 
 
 def remez(g: Callable, w: Callable, a, b, powers: Sequence[int], fixed: dict[int, float] | None = None,

@@ -40,8 +40,8 @@ def error_curve(run: ApproxRun, row: Candidate, x: np.ndarray) -> np.ndarray:
     """The error of ``row`` at ``x``: ULPs of the precision, or relative (real task)."""
     task = run.task
     if task.settings.dtype == "real":
-        core = task.core
-        ref = np.array([float(core.f(v)) for v in x.tolist()], dtype=np.longdouble)
+        hi, lo = exact(task.target, x)
+        ref = hi.astype(np.longdouble) + lo
         with np.errstate(all="ignore"):
             return np.abs(np.asarray(evaluate_real(row.core, x) / ref - 1, dtype=np.float64))
     xs = x.astype(task.dtype)

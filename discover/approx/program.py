@@ -16,15 +16,17 @@ mode), which constant fitting uses.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 import sympy
 
+from codegen.ops import OPS, resolve
 from codegen.program import Instr, Program
 
-__all__ = ["SLP", "OPS_COST", "SEARCH_OPS", "cost", "compact", "evaluate", "evaluate_real",
+__all__ = ["SLP", "OPS_COST", "SEARCH_OPS", "REAL_OPS", "cost", "compact", "evaluate", "evaluate_real",
            "evaluate_jacobian", "to_program", "to_sympy", "code", "constant_ids",
            "with_constants", "round_constant", "Builder", "live"]
 
@@ -39,8 +41,8 @@ OPS_COST: dict[str, int] = {
 
 #: the operations the search composes programs from (division is optional)
 SEARCH_OPS = ("add", "sub", "mul", "fma")
-
-_ARITY = {"add": 2, "sub": 2, "mul": 2, "div": 2, "fma": 3, "neg": 1}
+#: the real-number task's operations (AutoNumerics-Zero's: no fma)
+REAL_OPS = ("add", "sub", "mul", "div")
 
 
 @dataclass(frozen=True)
@@ -122,9 +124,10 @@ def _run(slp: SLP, x, ops) -> np.ndarray:
     return values[slp.output]
 
 
-def _numpy_ops(dtype) -> dict:
-    from codegen.ops import OPS, resolve
-
+@functools.lru_cache(maxsize=None)
+def _numpy_ops(dtype: str) -> dict:
+    """codegen's NumPy reference of every operation (resolved once per dtype: the search
+    evaluates thousands of programs)."""
     table = {name: resolve(op.numpy) for name, op in OPS.items()}
     table["const"] = lambda v: np.asarray(v, dtype=dtype)
     return table
@@ -134,7 +137,7 @@ def evaluate(slp: SLP, x) -> np.ndarray:
     """The program on ``x`` in its dtype, bit-exact (see the module docstring)."""
     x = np.asarray(x, dtype=slp.dtype)
     with np.errstate(all="ignore"):
-        out = _run(slp, x, _numpy_ops(np.dtype(slp.dtype)))
+        out = _run(slp, x, _numpy_ops(slp.dtype))
     return np.broadcast_to(np.asarray(out, dtype=slp.dtype), x.shape).copy()
 
 
@@ -209,10 +212,9 @@ _SYMPY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a,
 def to_sympy(slp: SLP, arg: str = "x") -> sympy.Expr:
     """The program's value as a SymPy expression (the order of operations is in :func:`code`)."""
     x = sympy.Symbol(arg)
-    ops = {**_SYMPY, "const": lambda v: sympy.Float(v, 17 if slp.dtype == "float64" else 9)}
-    for name in ("rint", "ldexp", "logb", "significand", "select", "lt", "gt", "le", "ge", "eq", "ne",
-                 "and", "or", "fabs", "copysign", "floor", "minnum", "maxnum"):
-        ops.setdefault(name, sympy.Function(name))
+    # arithmetic as SymPy arithmetic; every other operation of codegen's table as a function
+    ops = {**{name: sympy.Function(name) for name in OPS}, **_SYMPY,
+           "const": lambda v: sympy.Float(v, 17 if slp.dtype == "float64" else 9)}
     return sympy.sympify(_run(slp, x, ops))
 
 

@@ -182,18 +182,9 @@ def _log_like(base2: bool):
 
 def _cos_partner(dtype: str) -> SLP:
     """The fixed cosine part of the sin/cos templates: ``P(t) ~ (cos(sqrt t) - 1)/t`` on
-    ``t <= (pi/4)**2`` (fpminimax, lowest degree within a quarter unit roundoff), so that
+    ``t <= (pi/4)**2`` (:func:`_partner`, within a quarter unit roundoff), so that
     ``cos r = fma(t, P(t), 1)``."""
-    from .baselines import _fpminimax, fit_minimax, polynomial
-
-    if dtype not in _COS_CACHE:
-        core = Core.of("(cos(sqrt t) - 1)/t", _cos_quotient, 0.0, _PIO4**2)
-        eps = 2.0 ** -(_PREC[dtype] + 2)
-        for degree in range(1, 12):
-            if fit_minimax(core, degree, grid=400)[1] < eps:
-                break
-        _COS_CACHE[dtype] = polynomial(core, _fpminimax(core, degree, dtype), dtype)
-    return _COS_CACHE[dtype]
+    return _partner("(cos(sqrt t) - 1)/t", _cos_quotient, 0.0, _PIO4**2, dtype, _PREC[dtype] + 2)
 
 
 def _cos_quotient(t):
@@ -215,7 +206,6 @@ def _atanh_quotient(z):
 #: s = f/(2+f) for m = 1 + f in [sqrt(1/2), sqrt(2)]: |s| <= 3 - 2 sqrt(2); z = s**2 below
 _S_MAX2 = float((3 - 2 * mp.sqrt(2)) ** 2) * 1.001
 
-_COS_CACHE: dict[str, SLP] = {}
 _PARTNERS: dict[tuple[str, str], SLP] = {}
 
 
