@@ -108,12 +108,23 @@ class _Island:
 def search(problem: Problem, settings: SearchSettings,
            callback: Callable[[Progress], None] | None = None,
            checkpoint: Callable[[list[Member], Progress], None] | None = None,
-           checkpoint_interval: float = 10.0) -> SearchResult:
+           checkpoint_interval: float = 10.0, *,
+           initial_population: list[Expr] | None = None,
+           exchange: Callable[[Progress, list[Expr], list[Member]], tuple[list[Member], bool]] | None = None,
+           finish: bool = True) -> SearchResult:
     """Run the evolution on ``problem``; returns its finished Pareto front.
 
     ``callback(progress)`` runs after every iteration; ``checkpoint(front, progress)``
     at most every ``checkpoint_interval`` seconds with the front finished so far
     (``problem.finish(front, final=False)``).
+
+    For a search spread over several processes (:mod:`search.distributed`):
+    ``initial_population`` resumes islands from saved members (they are rescored; the
+    enumeration of small expressions is skipped), ``exchange(progress, members,
+    hall_of_fame)`` runs after every iteration with every island member and the hall of
+    fame and returns ``(immigrants, stop)``: members dealt to the islands like migrants,
+    and whether to stop now; ``finish=False`` returns the hall of fame unpolished
+    (search losses), for a caller that merges several.
     """
     s = settings
     ops = s.operators
@@ -164,7 +175,7 @@ def search(problem: Problem, settings: SearchSettings,
 
     def score_children(children: list[Expr]) -> np.ndarray:
         progress.evaluations += len(children)
-        return evaluator.losses(children, objective, child_capacity)
+        return problem.penalized(children, evaluator.losses(children, objective, child_capacity))
 
     def fit(exprs: list[Expr], capacity, seed: int) -> tuple[list[Expr], np.ndarray]:
         """Fitted constants of ``exprs`` and their losses on all rows."""
@@ -173,7 +184,7 @@ def search(problem: Problem, settings: SearchSettings,
         progress.evaluations += len(exprs) * s.optimizer_iterations
         if fit_evaluator is not evaluator:
             losses = evaluator.losses(fitted, objective, capacity)
-        return fitted, losses
+        return fitted, problem.penalized(fitted, losses)
 
     def optimize_constants() -> None:
         """Batched constant fitting on each island's fittest members with constants plus a random share."""
@@ -204,6 +215,9 @@ def search(problem: Problem, settings: SearchSettings,
     islands: list[_Island] = []
     initial = [random_expr(rng, grammar, int(rng.integers(1, min(s.maxsize, 10) + 1)))
                for _ in range(s.populations * s.population_size)]
+    if initial_population:
+        resumed = [e for e in initial_population if size_of(e) <= s.maxsize][: len(initial)]
+        initial[: len(resumed)] = resumed
     initial = [e if size_of(e) <= s.maxsize else e[:1] for e in initial]
     losses = np.concatenate([score_children(initial[k : k + batch]) for k in range(0, len(initial), batch)])
     sizes = np.array([size_of(e) for e in initial])
@@ -222,6 +236,7 @@ def search(problem: Problem, settings: SearchSettings,
         # matters more than the start: exp(-x**2) already correlates with exp(-x**2/2)).
         losses = np.concatenate([evaluator.losses(small[k:k + s.enumerate_fit], objective, enum_capacity)
                                  for k in range(0, len(small), s.enumerate_fit)])
+        losses = problem.penalized(small, losses)
         progress.evaluations += len(small)
         fitted = list(small)
         has_c = np.array([any(code == CONST for code, _ in e) for e in small])
@@ -278,7 +293,8 @@ def search(problem: Problem, settings: SearchSettings,
         island.births[oldest] = clock + 1 + np.arange(len(children))
         clock += len(children)
 
-    seed_islands_with_small_expressions()
+    if not initial_population:
+        seed_islands_with_small_expressions()
     stopped_by = "niterations"
     last_checkpoint = 0.0
     try:
@@ -298,6 +314,13 @@ def search(problem: Problem, settings: SearchSettings,
             optimize_constants()
             _simplify_and_migrate(rng, islands, hof, s, simpler_form)
             progress.iteration = iteration
+            if exchange is not None:
+                progress.elapsed = time.perf_counter() - start
+                immigrants, stop = exchange(progress, [e for island in islands for e in island.members], hof.members())
+                _immigrate(rng, islands, immigrants, s)
+                if stop:
+                    stopped_by = "stop"
+                    break
             progress.elapsed = time.perf_counter() - start
             front = hof.front()
             progress.front = front
@@ -319,7 +342,7 @@ def search(problem: Problem, settings: SearchSettings,
         stopped_by = "interrupt"
 
     progress.elapsed = time.perf_counter() - start
-    final = problem.finish(hof.members())
+    final = problem.finish(hof.members()) if finish else hof.members()
     compilations = evaluator.compilations + (fit_evaluator.compilations if fit_evaluator is not evaluator else 0)
     return SearchResult(final, progress, stopped_by, compilations)
 
@@ -342,6 +365,18 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
         simpler = simpler_form(m.expr)
         if simpler != m.expr:
             hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, s.operators))
+
+
+def _immigrate(rng, islands: list[_Island], immigrants: list[Member], s: SearchSettings) -> None:
+    """Deal ``immigrants`` (members found elsewhere) to random slots of every island,
+    ``fraction_replaced`` of each island at most."""
+    n_replace = min(len(immigrants), int(round(s.fraction_replaced * s.population_size)))
+    if not n_replace:
+        return
+    for island in islands:
+        for k in rng.choice(len(island.members), size=n_replace, replace=False):
+            m = immigrants[int(rng.integers(len(immigrants)))]
+            island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
 
 
 __all__ = ["SearchSettings", "SearchResult", "Progress", "search"]

@@ -12,7 +12,9 @@ the data came from:
 * ``baseline`` — the loss that normalizes it (default: the objective's, the loss of the
   best constant model), used by parsimony and the stopping tolerance;
 * ``polish`` — how the final front is finished (default: kept as found), e.g. a float64
-  refit and rounding on all the data for tabular regression.
+  refit and rounding on all the data for tabular regression;
+* ``penalty`` — an amount added to a candidate's loss wherever the engine scores it
+  (default: none), e.g. for a dimensionally inconsistent formula (:mod:`search.units`).
 
 A tabular formula, a weak-form PDE residual, a PDE integrated with the candidate inside
 it and a max-ULP error are four problems of this one engine.
@@ -26,6 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .constants import fit_constants as default_fitter
+from .expression import Expr
 from .objectives import Objective
 from .pareto import Member, pareto_front
 
@@ -39,6 +42,8 @@ class Problem:
     for the quick finish of a checkpoint.
     ``fit_constants(evaluator, objective, exprs, iterations, capacity, seed)`` returns
     ``(fitted expressions, losses)``.  ``dtype`` is the evaluator's compute type.
+    ``penalty(exprs) -> (len(exprs),)`` losses added to the objective's (see
+    :meth:`penalized`); the polish applies it to the finished front itself.
     """
 
     leaves: np.ndarray
@@ -48,6 +53,7 @@ class Problem:
     baseline: float | None = None
     polish: Callable[[list[Member], bool], list[Member]] | None = None
     dtype: str = "float32"
+    penalty: Callable[[Sequence[Expr]], np.ndarray] | None = None
 
     def __post_init__(self):
         self.leaves = np.asarray(self.leaves, dtype=np.float64)
@@ -65,6 +71,12 @@ class Problem:
     def baseline_loss(self) -> float:
         value = self.baseline if self.baseline is not None else self.objective.baseline()
         return float(value) if value and np.isfinite(value) and value > 0 else 1.0
+
+    def penalized(self, exprs: Sequence[Expr], losses: np.ndarray) -> np.ndarray:
+        """``losses (len(exprs),)`` of ``exprs`` plus their :attr:`penalty` (unchanged without one)."""
+        if self.penalty is None:
+            return losses
+        return np.asarray(losses, dtype=np.float64) + self.penalty(exprs)
 
     def finish(self, members: list[Member], final: bool = True) -> list[Member]:
         """The finished front of the hall of fame's ``members`` (simplest first)."""

@@ -1,0 +1,268 @@
+"""The search on a Dask cluster: groups of islands on workers, migration through the scheduler.
+
+The driver (the process that calls :func:`search_on_cluster`) splits the
+``settings.populations`` islands into groups, one per worker by default, and submits one
+long task per group: :func:`search.evolve.search` on that group's islands, in the
+worker's process.  After every iteration the task's ``exchange`` hook
+
+1. publishes the group's state to the scheduler (``Client.set_metadata``): every island
+   member (what a rerun resumes from), its hall of fame and its counters;
+2. reads the global front the driver last published, and deals it to its islands as
+   migrants (the island model's migration, through the scheduler);
+3. reads the stop flag.
+
+The driver polls the groups' states every ``poll`` seconds, merges their halls of fame
+into one (the front lives in the driver, so a lost worker never loses it), publishes the
+merged front, reports progress, checkpoints, and raises the stop flag on tolerance, time
+or Ctrl-C.  At the end it finishes the merged hall of fame with ``problem.finish``, as the
+in-process search does.
+
+A lost worker: the scheduler reruns its task on another worker, and the rerun starts from
+the group's last published members (``initial_population``), so a group loses at most
+the work since its last iteration (``ncycles_per_iteration`` generations).  The run still
+stops at its deadline (an absolute wall-clock time handed to every task) and returns the
+front.
+
+Message sizes (measured by ``benchmarks/scale.py``): per group and iteration, one upload of
+its state (its members, a few hundred expressions) and one download of the merged front
+(at most ``maxsize`` members).  Unlike the in-process search, a distributed run is not
+deterministic: which migrants arrive when depends on timing.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from .evolve import Progress, SearchResult, SearchSettings, search
+from .expression import Expr
+from .pareto import HallOfFame, Member
+from .problem import Problem
+
+#: Seconds the driver waits past the deadline for the groups' final states.
+GRACE_SECONDS = 15.0
+
+
+@dataclass
+class GroupState:
+    """What one group of islands last published."""
+
+    members: list[Expr]
+    hall: list[Member]
+    evaluations: int
+    iteration: int
+    compilations: int = 0
+    stopped_by: str | None = None
+
+
+def connect(cluster: Any, n_workers: int | None = None):
+    """A ``distributed.Client`` for ``cluster`` and a function that releases what was made.
+
+    ``cluster`` is a ``Client`` (used as is), a Dask cluster object (``LocalCluster``,
+    ``SLURMCluster`` ...), a scheduler address (``"tcp://host:8786"``) or an int ``N``:
+    an embedded ``LocalCluster`` of ``N`` single-threaded worker processes, closed again
+    by the returned function.
+    """
+    from distributed import Client, LocalCluster
+
+    if isinstance(cluster, Client):
+        return cluster, lambda: None
+    if isinstance(cluster, bool) or not isinstance(cluster, (int, str)) and not hasattr(cluster, "scheduler_address"):
+        raise ValueError(f"cluster must be a worker count, a scheduler address, a Dask cluster or a Client, "
+                         f"not {cluster!r}")
+    if isinstance(cluster, int):
+        if cluster < 1:
+            raise ValueError(f"the number of workers must be at least 1, not {cluster}")
+        local = LocalCluster(n_workers=cluster, threads_per_worker=1, processes=True, dashboard_address=None,
+                             silence_logs=logging.ERROR)
+        client = Client(local)
+
+        def close() -> None:
+            client.close()
+            local.close()
+
+        return client, close
+    address = cluster if isinstance(cluster, str) else cluster.scheduler_address
+    client = Client(address, timeout=30)
+    return client, client.close
+
+
+def group_settings(settings: SearchSettings, n_groups: int) -> list[SearchSettings]:
+    """The settings of each group: the islands split as evenly as possible, one seed each."""
+    n_groups = max(1, min(n_groups, settings.populations))
+    base, extra = divmod(settings.populations, n_groups)
+    return [replace(settings, populations=base + (g < extra), random_state=settings.random_state + 7919 * g)
+            for g in range(n_groups)]
+
+
+def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
+                      callback: Callable[[Progress], None] | None = None,
+                      checkpoint: Callable[[list[Member], Progress], None] | None = None,
+                      checkpoint_interval: float = 10.0, n_groups: int | None = None,
+                      poll: float = 0.5, stats: dict | None = None) -> SearchResult:
+    """:func:`search.evolve.search` with its islands on the workers of ``cluster`` (see
+    :func:`connect` for what ``cluster`` may be); same arguments and result.
+
+    ``n_groups`` defaults to the number of workers (at most ``settings.populations``).
+    ``stats``, when given, receives the transport figures (states published, bytes per
+    state, bytes per published front).
+    """
+    client, release = connect(cluster)
+    try:
+        client.wait_for_workers(1, timeout=120)
+        workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        groups = group_settings(settings, n_groups or workers)
+        return _drive(client, problem, settings, groups, callback, checkpoint, checkpoint_interval, poll,
+                      stats if stats is not None else {})
+    finally:
+        release()
+
+
+def _key(run_id: str, *parts: str) -> list[str]:
+    return ["discover", run_id, *parts]
+
+
+def _drive(client, problem: Problem, settings: SearchSettings, groups: list[SearchSettings],
+           callback, checkpoint, checkpoint_interval: float, poll: float, stats: dict) -> SearchResult:
+    run_id = uuid.uuid4().hex
+    start = time.time()
+    deadline = start + settings.timeout_in_seconds if settings.timeout_in_seconds is not None else None
+    baseline = problem.baseline_loss()
+    # In the task itself rather than scattered: a scattered copy dies with the workers
+    # that hold it, a task's arguments live on the scheduler and survive any worker.
+    # The groups never finish a front, so the polish (and the full data it holds) stays here.
+    searched = replace(problem, polish=None)
+    futures = [client.submit(_run_group, searched, g, run_id, i, deadline, key=f"discover-group-{run_id}-{i}",
+                             pure=False)
+               for i, g in enumerate(groups)]
+    hall = HallOfFame()
+    states: dict[int, GroupState] = {}
+    progress = Progress()
+    stopped_by = None
+    last_checkpoint = 0.0
+    published = None
+    stats.update(states_read=0, state_bytes_max=0, front_bytes_max=0, groups=len(groups))
+
+    def absorb(i: int, state: GroupState) -> None:
+        states[i] = state
+        for m in state.hall:
+            hall.consider(m.expr, m.loss, m.complexity)
+
+    def poll_states() -> None:
+        for i in range(len(groups)):
+            raw = client.get_metadata(_key(run_id, "group", str(i)), default=None)
+            if raw is not None:
+                stats["states_read"] += 1
+                stats["state_bytes_max"] = max(stats["state_bytes_max"], len(raw))
+                absorb(i, pickle.loads(raw))
+
+    def stop_all() -> None:
+        client.set_metadata(_key(run_id, "stop"), True)
+
+    try:
+        while True:
+            done = all(f.done() for f in futures)
+            poll_states()
+            front = hall.front()
+            if front != published:
+                raw = pickle.dumps(front)
+                stats["front_bytes_max"] = max(stats["front_bytes_max"], len(raw))
+                client.set_metadata(_key(run_id, "front"), raw)
+                published = front
+            progress.elapsed = time.time() - start
+            progress.evaluations = sum(s.evaluations for s in states.values())
+            progress.iteration = max((s.iteration for s in states.values()), default=0)
+            progress.front = front
+            if front:
+                best = min(front, key=lambda m: m.loss)
+                progress.best_loss, progress.best = best.loss, best.expr
+            if callback is not None:
+                callback(progress)
+            if checkpoint is not None and front and progress.elapsed - last_checkpoint >= checkpoint_interval:
+                checkpoint(problem.finish(hall.members(), final=False), progress)
+                last_checkpoint = progress.elapsed
+            if done:
+                break
+            if stopped_by is None and progress.best_loss / baseline <= settings.tolerance:
+                stopped_by = "tolerance"
+                stop_all()
+            if deadline is not None and time.time() >= deadline:
+                if stopped_by is None:
+                    stopped_by = "timeout"
+                    stop_all()
+                if time.time() >= deadline + GRACE_SECONDS:
+                    break  # a group that does not answer in time: the front polled so far stands
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+        stop_all()
+        _wait_briefly(futures, 5.0)
+        poll_states()
+
+    compilations = 0
+    for i, f in enumerate(futures):
+        if f.status == "finished":
+            state = f.result()
+            absorb(i, state)
+            compilations += state.compilations
+            stopped_by = stopped_by or state.stopped_by
+        else:
+            f.cancel()
+    client.set_metadata(_key(run_id), None)  # free the scheduler's copy of the states
+    progress.elapsed = time.time() - start
+    progress.evaluations = sum(s.evaluations for s in states.values())
+    final = problem.finish(hall.members())
+    progress.front = final
+    return SearchResult(final, progress, stopped_by or "niterations", compilations)
+
+
+def _wait_briefly(futures, seconds: float) -> None:
+    end = time.time() + seconds
+    while time.time() < end and not all(f.done() for f in futures):
+        time.sleep(0.1)
+
+
+def _run_group(problem: Problem, settings: SearchSettings, run_id: str, group: int,
+               deadline: float | None) -> GroupState:
+    """One group of islands, run in a worker: resumes from the group's last published
+    state if there is one (a rerun after a lost worker), publishes after every iteration."""
+    from distributed import get_client
+
+    client = get_client()
+    key = _key(run_id, "group", str(group))
+    saved = client.get_metadata(key, default=None)
+    previous = pickle.loads(saved) if saved is not None else None
+    done_before = previous.evaluations if previous else 0
+    iteration_before = previous.iteration if previous else 0
+    if deadline is not None:
+        settings = replace(settings, timeout_in_seconds=max(deadline - time.time(), 0.5))
+    if client.get_metadata(_key(run_id, "stop"), default=False):
+        return previous or GroupState([], [], 0, 0, stopped_by="stop")
+
+    def exchange(progress: Progress, members: list[Expr], hall: list[Member]) -> tuple[list[Member], bool]:
+        state = GroupState(members, hall, done_before + progress.evaluations, iteration_before + progress.iteration)
+        client.set_metadata(key, pickle.dumps(state))
+        raw = client.get_metadata(_key(run_id, "front"), default=None)
+        immigrants = pickle.loads(raw) if raw is not None else []
+        return immigrants, bool(client.get_metadata(_key(run_id, "stop"), default=False))
+
+    result = search(problem, settings, initial_population=previous.members if previous else None,
+                    exchange=exchange, finish=False)
+    return GroupState([], result.front, done_before + result.progress.evaluations,
+                      iteration_before + result.progress.iteration, result.compilations, result.stopped_by)
+
+
+def describe_cluster(cluster: Any) -> str:
+    """A short human-readable name of what ``cluster`` means (for progress displays)."""
+    if isinstance(cluster, int):
+        return f"local Dask cluster of {cluster} worker process{'es' if cluster != 1 else ''}"
+    if isinstance(cluster, str):
+        return f"Dask scheduler {cluster}"
+    return f"Dask cluster {getattr(cluster, 'scheduler_address', cluster)!s}"
+
+
+__all__ = ["search_on_cluster", "connect", "group_settings", "GroupState", "describe_cluster", "GRACE_SECONDS"]

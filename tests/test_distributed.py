@@ -1,0 +1,99 @@
+"""The search on a real Dask LocalCluster (two worker processes): it finds a simple law,
+keeps the front when a worker is killed mid-run, and stops on time."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import sympy
+
+from discover import Regressor
+from discover.formula import formula_problem
+from search.distributed import GRACE_SECONDS, group_settings, search_on_cluster
+from search.evolve import SearchSettings
+from search.numpy_eval import evaluate
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    import logging
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _data(seed=0, rows=1000):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 3, size=(rows, 2))
+    return X, 3.0 * X[:, 0] * X[:, 1] + 1.0
+
+
+def _is_law(expr, X) -> bool:
+    """Whether ``expr`` is ``c1 * a * b + c0`` (the search scores after linear scaling)."""
+    values = evaluate(expr, X)
+    return bool(np.all(np.isfinite(values))) and abs(np.corrcoef(values, X[:, 0] * X[:, 1])[0, 1]) > 1 - 1e-9
+
+
+def test_group_settings_split_the_islands_and_seeds():
+    groups = group_settings(SearchSettings(populations=5, random_state=3), 2)
+    assert [g.populations for g in groups] == [3, 2]
+    assert len({g.random_state for g in groups}) == 2
+    assert len(group_settings(SearchSettings(populations=2), 8)) == 2  # never more groups than islands
+
+
+def test_two_workers_find_a_simple_law(client):
+    X, y = _data()
+    model = Regressor(cluster=client, timeout_in_seconds=40, niterations=10_000)
+    model.fit(X, y, variable_names=["a", "b"])
+    a, b = sympy.symbols("a b")
+    assert sympy.simplify(model.sympy() - (3 * a * b + 1)) == 0
+    assert model.stats_["stopped_by"] == "tolerance"
+    assert model.stats_["evaluations"] > 0
+
+
+def test_a_killed_worker_keeps_the_front_and_the_run_stops_on_time(client):
+    X, y = _data(seed=1)
+    # Noisy data: the tolerance is never reached, the run goes on to its deadline.
+    noisy = X[:, 0] * X[:, 1] + np.random.default_rng(2).normal(0, 0.3, len(X))
+    problem = formula_problem(X, noisy, names=["a", "b"])
+    settings = SearchSettings(timeout_in_seconds=25, populations=4, random_state=0)
+    box: dict = {}
+    stats: dict = {}
+    seen = []
+
+    def run():
+        box["result"] = search_on_cluster(problem, settings, client, callback=seen.append, stats=stats)
+
+    start = time.time()
+    thread = threading.Thread(target=run)
+    thread.start()
+    # Wait until the groups have published a few iterations, then kill one worker process.
+    while not (seen and seen[-1].iteration >= 2) and time.time() - start < 60:
+        time.sleep(0.2)
+    assert seen and seen[-1].iteration >= 2, "the groups never published a state"
+    front_before = list(seen[-1].front)
+    victim = sorted(client.scheduler_info(n_workers=-1)["workers"])[0]
+    with pytest.raises(Exception):
+        client.run(os._exit, 1, workers=[victim])
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    elapsed = time.time() - start
+    result = box["result"]
+    assert victim not in client.scheduler_info(n_workers=-1)["workers"]
+    # What the driver held before the kill is not lost: the law a*b (found within the first
+    # iterations) is on the front before and after.
+    assert any(_is_law(m.expr, X) for m in front_before)
+    assert any(_is_law(m.expr, X) for m in result.front)
+    assert result.stopped_by == "timeout"
+    assert elapsed <= settings.timeout_in_seconds + GRACE_SECONDS + 20
+    assert stats["groups"] == 2 and stats["states_read"] > 0
