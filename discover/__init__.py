@@ -13,6 +13,10 @@ def __getattr__(name):
         from .regressor import Regressor
 
         return Regressor
+    if name == "load_result":
+        from .results import load_result
+
+        return load_result
     if name in ("load_dataset", "Dataset"):
         from . import data
 
@@ -20,4 +24,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'discover' has no attribute {name!r}")
 
 
-__all__ = ["Regressor", "load_dataset", "Dataset", "__version__"]
+__all__ = ["Regressor", "load_dataset", "load_result", "Dataset", "__version__"]

@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     pde_command.add_parser(subparsers)
     from . import simulate_command; simulate_command.add_parser(subparsers)
     from . import approx_command; approx_command.add_parser(subparsers)
+    from . import plot_command; plot_command.add_parser(subparsers)
     return parser
 
 

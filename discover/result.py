@@ -80,16 +80,23 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """The parsed JSON of a result file; UserError when it is missing, unreadable or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise UserError(f"result file not found: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory, not a result file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not a discover result file (invalid JSON: {exc})") from None
+
+
 def read_payload(path: str | os.PathLike, schema: str, kind: str = "") -> dict:
     """The JSON object of a result file of ``schema``; UserError when it is missing, not
     JSON or of another schema (``kind``, e.g. ``"PDE "``, names the expected file)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            payload = json.load(handle)
-    except FileNotFoundError:
-        raise UserError(f"result file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not a discover result file (invalid JSON: {exc})") from None
+    payload = read_json(path)
     if not isinstance(payload, dict) or payload.get("schema") != schema:
         raise UserError(f"{path} is not a discover {kind}result file (expected schema {schema!r})")
     return payload

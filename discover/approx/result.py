@@ -25,14 +25,17 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass, field
+from typing import Any
 
 from codegen.program import Instr
 
 from ..atomic import write_text_atomic
+from ..errors import UserError
 from .program import SLP, code, to_sympy
 from ..result import jsonable, read_payload
 
-__all__ = ["SCHEMA", "encode_program", "decode_program", "save", "load"]
+__all__ = ["SCHEMA", "ApproxResult", "encode_program", "decode_program", "save", "load", "load_approx_result"]
 
 SCHEMA = "discover.approx/1"
 
@@ -65,3 +68,67 @@ def save(payload: dict, path: str | os.PathLike) -> None:
 
 def load(path: str | os.PathLike) -> dict:
     return read_payload(path, SCHEMA, "approx ")
+
+
+def _number(value):
+    """A number of the file back as a float ("inf"/"-inf"/"nan" strings included)."""
+    return float(value) if isinstance(value, (str, int, float)) else value
+
+
+def _rows(payload: dict, key: str) -> list[dict]:
+    return [{**row, "error": _number(row["error"])} for row in payload.get(key, [])]
+
+
+@dataclass
+class ApproxResult:
+    """A ``discover.approx/1`` file as an object (the keys of the schema above).
+
+    ``front`` and ``baselines`` stay the file's rows (dicts, errors as floats);
+    :meth:`program` rebuilds a front member's straight-line program.
+    """
+
+    target: str
+    dtype: str
+    domain: tuple[float, float]
+    max_ulp: float
+    front: list[dict]
+    baselines: list[dict]
+    selected: int | None
+    template: str | None = None
+    valid: str = ""
+    core: str = ""
+    error_unit: str = "ulp"
+    verification: dict | None = None
+    training_inputs: int = 0
+    rejected_by_verification: list = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def program_dtype(self) -> str:
+        """The precision the programs compute in (float64 for the real-number task)."""
+        return "float64" if self.dtype == "real" else self.dtype
+
+    def program(self, index: int, part: str = "full") -> SLP:
+        """Front member ``index``: the whole program (``part="full"``) or its core."""
+        entry = self.front[index]
+        return decode_program(entry["core"] if part == "core" else entry, self.program_dtype)
+
+
+def load_approx_result(path: str | os.PathLike) -> ApproxResult:
+    """Read a ``discover.approx/1`` file; UserError when it is missing or malformed."""
+    payload = load(path)
+    try:
+        a, b = payload["domain"]
+        selected = payload.get("selected")
+        return ApproxResult(
+            target=str(payload["target"]), dtype=str(payload["dtype"]), domain=(_number(a), _number(b)),
+            max_ulp=_number(payload["max_ulp"]), front=_rows(payload, "front"),
+            baselines=_rows(payload, "baselines"),
+            selected=None if selected is None else int(selected), template=payload.get("template"),
+            valid=payload.get("valid", ""), core=payload.get("core", ""),
+            error_unit=payload.get("error_unit", "ulp"), verification=payload.get("verification"),
+            training_inputs=int(payload.get("training_inputs", 0)),
+            rejected_by_verification=list(payload.get("rejected_by_verification", [])),
+            stats=dict(payload.get("stats") or {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path} is a malformed approx result file ({exc})") from None

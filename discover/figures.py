@@ -1,0 +1,38 @@
+"""Figures without a display: matplotlib's Agg renderer, PNG written atomically.
+
+Figures are made with :class:`matplotlib.figure.Figure` directly (not ``pyplot``), so no
+GUI backend is touched and nothing is kept in a global figure list.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from .atomic import write_bytes_atomic
+from .errors import UserError
+
+__all__ = ["new_figure", "save_png", "check_png_path"]
+
+
+def new_figure(width: float, height: float):
+    """An empty :class:`~matplotlib.figure.Figure` of ``width`` x ``height`` inches."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def save_png(fig, path: str | os.PathLike, dpi: int = 110) -> None:
+    """Render ``fig`` as PNG into memory, then write it to ``path`` atomically."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def check_png_path(path: str | os.PathLike, flag: str) -> Path:
+    """``path`` as a Path; UserError unless it is a .png file name in an existing directory."""
+    path = Path(path)
+    if path.suffix.lower() != ".png" or path.is_dir() or not path.parent.is_dir():
+        raise UserError(f"{flag} {path}: give a .png file in an existing directory")
+    return path

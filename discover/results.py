@@ -1,0 +1,67 @@
+"""One reader for the result file of every job: :func:`load_result`.
+
+The ``schema`` field of a JSON result names the job, and each job's own module is the one
+definition of its file:
+
+==================  ===================================================  ========================
+schema              returns                                              written by
+==================  ===================================================  ========================
+discover.fit/1      :class:`discover.result.FitResult`                   ``discover fit``
+discover.pde/1      :class:`discover.pde.result.PDEResult`               ``discover pde``
+discover.approx/1   :class:`discover.approx.result.ApproxResult`         ``discover approx``
+==================  ===================================================  ========================
+
+A path ending in ``.csv`` is read as a PySR ``hall_of_fame.csv``
+(:func:`discover.pysr.read_hall_of_fame`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import UserError
+from .result import read_json
+
+__all__ = ["SCHEMAS", "load_result"]
+
+
+def _fit(path):
+    from .result import load_result as load_fit
+
+    return load_fit(path)
+
+
+def _pde(path):
+    from .pde.result import load_pde_result
+
+    return load_pde_result(path)
+
+
+def _approx(path):
+    from .approx.result import load_approx_result
+
+    return load_approx_result(path)
+
+
+#: schema -> reader of that job's file
+SCHEMAS = {"discover.fit/1": _fit, "discover.pde/1": _pde, "discover.approx/1": _approx}
+
+
+def load_result(path: str | os.PathLike):
+    """The result object of any job's file (see the table above); a missing file, invalid
+    JSON or an unknown schema is a :class:`~discover.errors.UserError` with one line."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        if not path.is_file():
+            raise UserError(f"result file not found: {path}")
+        from .pysr import read_hall_of_fame
+
+        return read_hall_of_fame(path)
+    payload = read_json(path)
+    schema = payload.get("schema") if isinstance(payload, dict) else None
+    reader = SCHEMAS.get(schema) if isinstance(schema, str) else None
+    if reader is None:
+        found = f"schema {schema!r}" if isinstance(schema, str) else "no 'schema' field"
+        raise UserError(f"{path} is not a discover result file ({found}; expected one of {', '.join(SCHEMAS)})")
+    return reader(path)
