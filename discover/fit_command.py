@@ -22,6 +22,7 @@ from rich.table import Table
 from search import operators
 
 from .errors import UserError
+from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
 
 
@@ -52,6 +53,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="result JSON file (default: <data file stem>.result.json in the current directory)")
     parser.add_argument("--checkpoint", type=float, default=10.0, metavar="S",
                         help="save the front so far every S seconds (default 10; 0 disables)")
+    add_plot_option(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no live progress display")
     parser.set_defaults(run=run)
     return parser
@@ -102,6 +104,7 @@ def run(args) -> int:
 
     model = _regressor(args)
     output = result_path(args.output, args.data, ".result.json")
+    plot = plot_option(args.plot, output)
     dataset = load_dataset(args.data, target=args.target)
     console = Console(stderr=True)
     names = dataset.feature_names
@@ -148,4 +151,7 @@ def run(args) -> int:
     out.print(f"selected ({args.model_selection}): {dataset.target_name} = {model.equations_[model.best_index_].equation}")
     out.print(f"{stats['iterations']} iterations, {stats['evaluations']:,} evaluations in {stats['seconds']:.1f} s "
               f"(stopped by {stats['stopped_by']}); result written to {output}")
+    if plot is not None:
+        draw(result, plot, data=(dataset.X, dataset.y))
+        out.print(f"plot written to {plot}")
     return 0

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import UserError
+from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
 from .pde import fit as pde_fit
 from .pde.library import DEFAULT_DERIVATIVE_DEGREE, DEFAULT_MAX_DEGREE
@@ -66,6 +67,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     parser.add_argument("--output", "-o", metavar="PATH",
                         help="result JSON file (default: <data file stem>.pde.json in the current directory)")
+    add_plot_option(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     parser.set_defaults(run=run)
     return parser
@@ -135,6 +137,7 @@ def run(args) -> int:
     from .pde.result import PDEResult
 
     output = result_path(args.output, args.data, ".pde.json")
+    plot = plot_option(args.plot, output)
     data = load_fields(args.data, _names(args.fields), _names(args.coords), args.periodic)
     settings = settings_from_args(args, data.field_names)
     console = Console(stderr=True, quiet=args.quiet)
@@ -169,4 +172,7 @@ def run(args) -> int:
             out.print(f"{field}: simulated {stable['simulated_time']:g} time units past the data, the model "
                       f"{verdict} (max |{field}| {stable['max_abs']:.3g}, data {stable['max_abs_data']:.3g})")
     out.print(f"{fit.rows}; {fit.seconds:.1f} s; result written to {output}")
+    if plot is not None:
+        draw(result, plot, data=data)
+        out.print(f"plot written to {plot}")
     return 0

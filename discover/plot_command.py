@@ -88,6 +88,20 @@ def draw(result, output: str | os.PathLike, *, result_path: str | os.PathLike | 
     raise UserError(f"cannot plot a {type(result).__name__}")
 
 
+def add_plot_option(parser: argparse.ArgumentParser) -> None:
+    """``--plot [PNG]`` of the job commands (fit, pde)."""
+    parser.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG",
+                        help="also draw the result as a PNG (default: <output stem>.png beside the result; "
+                             "see `discover plot`)")
+
+
+def plot_option(value: str | None, output: str | os.PathLike) -> Path | None:
+    """The PNG path ``--plot`` asks for (``None``: no plot), checked before the job runs."""
+    if value is None:
+        return None
+    return check_png_path(value if value else default_output(output), "--plot")
+
+
 def default_output(path: str | os.PathLike) -> Path:
     """``<stem>.png`` beside ``path`` (``fit.result.json`` -> ``fit.result.png``)."""
     return Path(path).with_suffix(".png")

@@ -108,8 +108,10 @@ def _front(ax, result: FitResult) -> None:
     chosen = result.equations[s]
     ax.scatter([complexity[s]], [shown[s]], s=180, facecolors="none", edgecolors="red", lw=2, zorder=4,
                label=f"selected ({result.model_selection})")
+    right = complexity[s] > (complexity.min() + complexity.max()) / 2   # label towards the middle
     ax.annotate(_short(f"{result.target} = {chosen.sympy}", 48), (complexity[s], shown[s]),
-                xytext=(12, 14), textcoords="offset points", color="red", fontsize=8,
+                xytext=(-12 if right else 12, 14), textcoords="offset points", color="red", fontsize=8,
+                ha="right" if right else "left",
                 arrowprops={"arrowstyle": "-", "color": "red", "lw": 0.8})
     ax.set_yscale("log")
     ax.set_xlabel("complexity")

@@ -4,9 +4,11 @@ One row per field, three panels: the data, the model and their difference (model
 The model is ``f_t = known + rhs`` of the result for every field, integrated by the
 pseudo-spectral ETDRK4 solver (:mod:`.simulate`) from the data's first snapshot to its
 last, on the data's grid, with a step chosen by self-convergence (:func:`.simulate.choose_dt`,
-tolerance ``1e-7`` of max|u|).  In 1-D the panels are images over (x, t); in 2-D the last
-snapshot over (x, y).  Below, when the result has term coefficients, a bar chart of them
-with their bootstrap standard deviation as error bars.
+tolerance ``1e-7`` of max|u|).  It has blown up where it is not finite or max|u| exceeds
+``BLOWUP_FACTOR`` = 100 times its initial max|u|; from there on it is not drawn.  In 1-D
+the panels are images over (x, t); in 2-D the last snapshot over (x, y).  Below, when the
+result has term coefficients, a bar chart of them with their bootstrap standard deviation
+as error bars.
 
 The solver is periodic and needs uniform grids (an even number of points per axis, at
 least 4, and uniform times): where the data does not fit, or the model blows up, the
@@ -31,6 +33,8 @@ __all__ = ["find_fields", "model_rhs", "simulate_model", "plot_pde"]
 
 #: self-convergence tolerance of the time step of the model's simulation
 DT_TOLERANCE = 1e-7
+#: a simulation whose max|u| exceeds BLOWUP_FACTOR * max|u(t0)| has blown up
+BLOWUP_FACTOR = 100.0
 
 
 def find_fields(result: PDEResult, result_path: str | os.PathLike | None = None):
@@ -84,7 +88,7 @@ def _uniform(values: np.ndarray) -> bool:
 
 def simulate_model(result: PDEResult, data: FieldData):
     """The model from the data's first snapshot at the data's times: ``(values, note)``,
-    ``values[field]`` of the data's shape (NaN after a blow-up), ``note`` what went wrong
+    ``values[field]`` of the data's shape (NaN from a blow-up on), ``note`` what went wrong
     (None when nothing did); ``(None, reason)`` when it cannot be simulated."""
     from . import simulate
 
@@ -113,10 +117,13 @@ def simulate_model(result: PDEResult, data: FieldData):
         return None, "the model's simulation blew up (no stable time step over the first interval)"
     later = simulate.integrate(problem, u0, dt, simulate.steps_per_snapshot(interval, dt), t.size - 1)
     values = np.concatenate([u0[None], later])          # (nt, F, *shape)
-    finite = np.all(np.isfinite(values.reshape(t.size, -1)), axis=1)
+    flat = values.reshape(t.size, -1)
+    bound = BLOWUP_FACTOR * max(float(np.max(np.abs(u0))), 1e-300)
+    with np.errstate(invalid="ignore"):
+        bounded = np.all(np.isfinite(flat), axis=1) & (np.max(np.abs(flat), axis=1) <= bound)
     note = None
-    if not finite.all():
-        first = int(np.argmin(finite))
+    if not bounded.all():
+        first = int(np.argmin(bounded))
         note = f"the model's simulation blew up at t = {t[first]:.4g} (of {t[-1]:.4g})"
         values[first:] = np.nan
     elif not data.periodic:
