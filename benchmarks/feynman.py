@@ -1,11 +1,14 @@
 """Feynman benchmark (SRBench ground-truth protocol) for the formula search.
 
     python benchmarks/feynman.py --budget 60 [--noise 0 0.001 0.01] [--only I.12.1 ...] [--limit N]
+                                 [--units [--dimensionless-constants]]
 
 For each equation of ``../shared/benchmarks/feynman_public.csv``: sample every variable
 uniformly in its range (10,000 rows), split 75/25, add Gaussian noise of std
 ``level * RMS(y)`` to the training target only, run ``discover.Regressor`` for ``--budget``
-seconds, and judge the selected formula:
+seconds (with ``--units``, given every variable's physical units from
+``feynman_units.csv``, so that dimensionally inconsistent formulas are penalized), and
+judge the selected formula:
 
 * symbolic solution: after rounding constants within 1e-6 relative of a simple rational,
   ``simplify(model - truth)`` or ``simplify(model / truth)`` is a constant (variables
@@ -36,6 +39,7 @@ import sympy
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "feynman_public.csv"
+DEFAULT_UNITS = ROOT / "benchmarks" / "feynman_units.csv"
 OPERATORS = dict(
     binary_operators=("+", "-", "*", "/"),
     unary_operators=("neg", "square", "cube", "sqrt", "exp", "log", "sin", "cos", "tanh", "asin"),
@@ -53,6 +57,24 @@ def read_equations(path: Path) -> list[dict]:
             variables.append((name, float(low), float(high)))
         out.append({"name": row["name"], "output": row["output"], "formula": row["formula"], "variables": variables})
     return out
+
+
+def read_units(path: Path) -> dict[str, dict[str, str]]:
+    """Equation name -> {variable or output: unit string} from ``feynman_units.csv``."""
+    from discover.units import parse_unit_list
+
+    with open(path, encoding="utf-8") as handle:
+        rows = [line for line in handle if not line.startswith("#")]
+    return {row["name"]: parse_unit_list(row["units"]) for row in csv.DictReader(rows)}
+
+
+def unit_settings(eq: dict) -> dict:
+    """The Regressor's unit parameters for ``eq`` (empty without ``eq["units"]``)."""
+    units = eq.get("units")
+    if not units:
+        return {}
+    return dict(X_units=[units[v[0]] for v in eq["variables"]], y_units=units[eq["output"]],
+                dimensionless_constants_only=bool(eq.get("dimensionless_constants")))
 
 
 def make_data(eq: dict, n_rows: int, seed: int):
@@ -140,7 +162,8 @@ def run_one(task: tuple) -> dict:
         y_train += rng.normal(0.0, noise * math.sqrt(float(np.mean(y_train**2))), n_train)
     names = [v[0] for v in eq["variables"]]
     start = time.perf_counter()
-    model = Regressor(**OPERATORS, niterations=100_000, timeout_in_seconds=budget, random_state=seed)
+    model = Regressor(**OPERATORS, niterations=100_000, timeout_in_seconds=budget, random_state=seed,
+                      **unit_settings(eq))
     model.fit(X[:n_train], y_train, variable_names=names)
     seconds = time.perf_counter() - start
     formula = model.sympy()
@@ -152,7 +175,8 @@ def run_one(task: tuple) -> dict:
         formula.subs({sympy.Symbol(n): symbols[n] for n in names}), truth)
     return {"name": eq["name"], "noise": noise, "symbolic": bool(symbolic), "accuracy": bool(score > 0.999),
             "r2": score, "seconds": round(seconds, 2), "formula": str(formula), "truth": eq["formula"],
-            "stopped_by": model.stats_["stopped_by"], "evaluations": model.stats_["evaluations"]}
+            "stopped_by": model.stats_["stopped_by"], "evaluations": model.stats_["evaluations"],
+            "units": bool(eq.get("units"))}
 
 
 def main(argv=None) -> int:
@@ -166,6 +190,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1, help="equations run in parallel (processes)")
     parser.add_argument("--json", type=Path, help="write every row to this JSON file")
+    parser.add_argument("--units", action="store_true",
+                        help="give the search every variable's physical units (feynman_units.csv)")
+    parser.add_argument("--units-file", type=Path, default=DEFAULT_UNITS, help="units table (default: %(default)s)")
+    parser.add_argument("--dimensionless-constants", action="store_true",
+                        help="with --units: constants are pure numbers (physical constants are variables here)")
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"feynman.py: error: {args.data} not found; pass --data PATH", file=sys.stderr)
@@ -175,6 +204,14 @@ def main(argv=None) -> int:
         equations = [e for e in equations if e["name"] in set(args.only)]
     if args.limit:
         equations = equations[: args.limit]
+    if args.units:
+        table = read_units(args.units_file)
+        missing = [e["name"] for e in equations if e["name"] not in table]
+        if missing:
+            print(f"feynman.py: error: no units for {', '.join(missing)} in {args.units_file}", file=sys.stderr)
+            return 2
+        for eq in equations:
+            eq["units"], eq["dimensionless_constants"] = table[eq["name"]], args.dimensionless_constants
     tasks = [(eq, noise, args.budget, args.seed, args.rows) for noise in args.noise for eq in equations]
     print(f"{'equation':<12} {'noise':>6} {'symbolic':>8} {'R2>0.999':>8} {'R2':>10} {'seconds':>8}  formula")
     rows = []
@@ -200,7 +237,9 @@ def main(argv=None) -> int:
         median = statistics.median(r["seconds"] for r in sel) if sel else float("nan")
         print(f"summary noise={noise:g}: symbolic {solved}/{len(sel)} ({100 * solved / max(len(sel), 1):.1f} %), "
               f"accuracy {accurate}/{len(sel)} ({100 * accurate / max(len(sel), 1):.1f} %), "
-              f"median {median:.1f} s per equation, budget {args.budget:g} s, {os.cpu_count()} cores")
+              f"median {median:.1f} s per equation, budget {args.budget:g} s, {os.cpu_count()} cores"
+              + (", with units" + (" (dimensionless constants)" if args.dimensionless_constants else "")
+                 if args.units else ""))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

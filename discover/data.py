@@ -16,6 +16,11 @@ Formats are recognised by content, not by extension:
       lists the names and asks for ``--target``.  Columns keep the file's order (the
       creation order when the file tracks it, otherwise alphabetical).
 
+  Physical units, when the file has them, are read into ``Dataset.units`` (unchecked
+  strings; :mod:`discover.units` parses them): an attribute ``units`` on each column
+  dataset in layout (b); in layout (a) an attribute ``units`` on ``X`` (one string per
+  column) and one on ``y``.
+
 * **NPZ** (a zip of ``.npy`` members): arrays ``X`` and ``y`` (optional ``feature_names``),
   or one 1-D array per column as in HDF5 layout (b).
 * **CSV** (anything else that is UTF-8 text): a header row of names, then numeric rows.
@@ -43,7 +48,7 @@ import keyword
 import os
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import h5py
 import numpy as np
@@ -65,6 +70,8 @@ class Dataset:
     Both arrays are float64, C-contiguous, finite and read-only.  ``feature_names`` (one
     per column of ``X``) and ``target_name`` are unique valid Python identifiers.
     ``path`` is the file it was loaded from, as given, or ``None`` for in-memory arrays.
+    ``units`` maps column names (features and target) to the unit strings the file
+    declares (HDF5 attributes ``units``), unparsed; empty when it declares none.
     Instances compare by identity (``eq=False``: array equality has no single truth value).
     """
 
@@ -73,6 +80,7 @@ class Dataset:
     feature_names: list[str]
     target_name: str
     path: str | None
+    units: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -96,7 +104,11 @@ def load_dataset(path: str | os.PathLike, target: str | None = None) -> Dataset:
     try:
         kind = _sniff(shown)
         loader = {"hdf5": _load_hdf5, "npz": _load_npz, "csv": _load_csv}[kind]
-        return _make_dataset(*loader(shown, target), path=shown)
+        parts = loader(shown, target)
+        dataset = _make_dataset(*parts, path=shown)
+        if kind == "hdf5":
+            dataset = replace(dataset, units=_hdf5_units(shown, parts[2], parts[3], dataset))
+        return dataset
     except DataError as exc:
         raise DataError(f"{shown}: {exc}") from None
 
@@ -402,6 +414,38 @@ def _hdf5_parts(handle, target: str | None):
             "dataset y, or one 1-D dataset per column, at the root or in its only group"
         )
     return _from_columns([(name, ds[()]) for name, ds in datasets.items()], target, last_is_default=False)
+
+
+def _hdf5_units(path: str, feature_names: list[str] | None, target_name: str, dataset: Dataset) -> dict[str, str]:
+    """The ``units`` attributes of an HDF5 file, by the dataset's (sanitized) column names.
+
+    ``feature_names`` and ``target_name`` are the raw names :func:`_hdf5_parts` found
+    (``feature_names`` None: layout (a) without names).
+    """
+    with h5py.File(path, "r") as handle:
+        group = handle
+        if len(group) == 1 and isinstance(next(iter(group.values())), h5py.Group):
+            group = next(iter(group.values()))
+        X, y = group.get("X"), group.get("y")
+        found: list[str | None]
+        if isinstance(X, h5py.Dataset) and X.ndim != 1:
+            units = X.attrs.get("units")
+            found = [None] * dataset.n_features
+            if units is not None:
+                arr = np.atleast_1d(np.asarray(units))
+                if arr.shape != (dataset.n_features,):
+                    raise DataError(f"attribute units of X has {arr.size} entries for {dataset.n_features} columns; "
+                                    "give one unit string per column")
+                found = [_as_name(u) for u in arr]
+            target_unit = y.attrs.get("units") if isinstance(y, h5py.Dataset) else None
+            found.append(None if target_unit is None else _as_name(np.asarray(target_unit).reshape(-1)[0]))
+        else:
+            found = []
+            for name in list(feature_names or []) + [target_name]:
+                unit = group[name].attrs.get("units")
+                found.append(None if unit is None else _as_name(np.asarray(unit).reshape(-1)[0]))
+    names = dataset.feature_names + [dataset.target_name]
+    return {name: unit for name, unit in zip(names, found) if unit is not None}
 
 
 def _load_npz(path: str, target: str | None):

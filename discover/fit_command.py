@@ -54,6 +54,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=float, default=10.0, metavar="S",
                         help="save the front so far every S seconds (default 10; 0 disables)")
     add_plot_option(parser)
+    parser.add_argument("--units", metavar="LIST",
+                        help='physical units of the columns, e.g. "m=kg, v=m/s, y=J" (overrides the HDF5 '
+                             "attributes 'units'); dimensionally inconsistent formulas are penalized")
+    parser.add_argument("--dimensionless-constants", action="store_true",
+                        help="with units: constants are pure numbers (default: they may carry any unit)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no live progress display")
     parser.set_defaults(run=run)
     return parser
@@ -84,6 +89,32 @@ def _regressor(args):
     )
 
 
+def _apply_units(model, dataset, text: str | None, dimensionless_constants: bool) -> None:
+    """Set ``model``'s units: the data file's (HDF5 attributes), overridden by ``--units``
+    (names as in the file or as sanitized); checked here, before the search starts."""
+    from .data import sanitize_names
+    from .units import fit_dimensions, parse_unit_list
+
+    units = dict(dataset.units)
+    columns = list(dataset.feature_names) + [dataset.target_name]
+    for name, unit in (parse_unit_list(text) if text is not None else {}).items():
+        key = name if name in columns else sanitize_names([name])[0]
+        if key not in columns:
+            raise UserError(f"--units names {name!r}, which is not a column; columns: {', '.join(columns)}")
+        units[key] = unit
+    if not units:
+        if dimensionless_constants:
+            raise UserError("--dimensionless-constants needs units: give them with --units")
+        return
+    target_unit = units.pop(dataset.target_name, None)
+    if not units:
+        raise UserError(f"units are given for the target {dataset.target_name!r} only; give every input's unit too "
+                        "('1' for dimensionless)")
+    model.X_units, model.y_units = units, target_unit
+    model.dimensionless_constants_only = dimensionless_constants
+    fit_dimensions(model.X_units, model.y_units, dataset.feature_names)
+
+
 def front_table(model, title: str = "Pareto front") -> Table:
     """The front as a rich table, the selected row marked."""
     table = Table(title=title, title_justify="left")
@@ -106,6 +137,7 @@ def run(args) -> int:
     output = result_path(args.output, args.data, ".result.json")
     plot = plot_option(args.plot, output)
     dataset = load_dataset(args.data, target=args.target)
+    _apply_units(model, dataset, args.units, args.dimensionless_constants)
     console = Console(stderr=True)
     names = dataset.feature_names
 

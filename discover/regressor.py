@@ -32,7 +32,8 @@ from search.expression import to_sympy
 from search.pareto import MODEL_SELECTIONS, Member, scores, select
 
 from .data import dataset_from_arrays
-from .formula import DEFAULT_BATCH_SIZE, DEFAULT_LINEAR_SCALING, formula_problem
+from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
+from .units import fit_dimensions
 from .errors import UserError
 from .result import Equation, FitResult, symbols_for
 
@@ -107,6 +108,18 @@ class Regressor:
         Score ``a * f + b`` with the optimal ``a, b`` (folded into the formula at the end).
     batch_size:
         Rows used while searching (a fixed random subset); the final front is refit on all.
+    X_units, y_units:
+        Physical units of the features (a list aligned with the columns, or a dict
+        ``{name: unit}``) and of the target, as strings such as ``"kg*m/s^2"`` or ``"J"``
+        (``"1"`` for dimensionless; :mod:`discover.units`).  With ``X_units`` a
+        dimensionally inconsistent formula is penalized (:mod:`search.units`);
+        ``y_units`` also checks the output's dimension.
+    dimensional_constraint_penalty:
+        Loss added to an inconsistent formula, in units of the loss of the best constant
+        model (default 1000, as PySR; any value above 1 ranks violators below every
+        consistent formula when ``linear_scaling`` is on).
+    dimensionless_constants_only:
+        Constants are pure numbers (default: a constant may carry any dimension).
     random_state:
         Seed; the same seed, data and iteration limit give the same result.
     """
@@ -126,6 +139,10 @@ class Regressor:
         parsimony: float = _ENGINE.parsimony,
         linear_scaling: bool = DEFAULT_LINEAR_SCALING,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        X_units: Any = None,
+        y_units: Any = None,
+        dimensional_constraint_penalty: float = DEFAULT_DIMENSIONAL_PENALTY,
+        dimensionless_constants_only: bool = False,
         random_state: int = _ENGINE.random_state,
     ):
         self.binary_operators = binary_operators
@@ -141,6 +158,10 @@ class Regressor:
         self.parsimony = parsimony
         self.linear_scaling = linear_scaling
         self.batch_size = batch_size
+        self.X_units = X_units
+        self.y_units = y_units
+        self.dimensional_constraint_penalty = dimensional_constraint_penalty
+        self.dimensionless_constants_only = dimensionless_constants_only
         self.random_state = random_state
 
     # -------------------------------------------------------------- sklearn protocol
@@ -216,12 +237,27 @@ class Regressor:
             checkpoint(self)
 
         problem = formula_problem(data.X, data.y, linear_scaling=bool(self.linear_scaling),
+                                  **self._unit_arguments(data.feature_names),
                                   batch_size=int(self.batch_size), seed=settings.random_state,
                                   names=self.feature_names_in_)
         result = search(problem, settings, callback, on_checkpoint if checkpoint else None, checkpoint_interval)
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
         return self
+
+    def _unit_arguments(self, feature_names: list[str]) -> dict[str, Any]:
+        """``formula_problem``'s unit arguments from ``X_units``, ``y_units`` and the
+        penalty settings; bad units or a bad penalty raise :class:`UserError`."""
+        dimensions = fit_dimensions(self.X_units, self.y_units, feature_names)
+        if dimensions is None:
+            return {}
+        penalty = self.dimensional_constraint_penalty
+        number = isinstance(penalty, (int, float, np.integer, np.floating)) and not isinstance(penalty, bool)
+        if not number or not 0 <= penalty < np.inf:
+            raise UserError(f"dimensional_constraint_penalty must be a finite number >= 0, not {penalty!r}")
+        return dict(leaf_dimensions=dimensions[0], output_dimension=dimensions[1],
+                    dimensionless_constants_only=bool(self.dimensionless_constants_only),
+                    dimensional_constraint_penalty=float(penalty))
 
     def _set_front(self, front: list[Member], progress: Progress, stopped_by: str) -> None:
         """Set the learned attributes from a (polished) front."""

@@ -36,6 +36,10 @@ TRIG_RANGE = 2.0**16
 from . import jax_math  # noqa: E402 (jax_math reads TRIG_RANGE)
 
 
+#: How an operator treats physical dimensions (see :class:`Operator` and :mod:`search.units`).
+DIMENSION_RULES = ("same", "product", "quotient", "pow", "power", "keep", "fma", "dimensionless")
+
+
 @dataclass(frozen=True)
 class Operator:
     """One operator: ``arity`` arguments in, one value out.
@@ -46,6 +50,12 @@ class Operator:
     so :func:`search.expression.from_sympy` can read it back.  ``algebraic`` marks the
     operators whose constant subtrees are exact numbers worth keeping symbolic
     (``sqrt(2)``, ``1/3``); other constant subtrees (``tanh(1)``) are folded to floats.
+    ``dimension`` names how physical dimensions pass through it (one of
+    :data:`DIMENSION_RULES`, implemented in :mod:`search.units`): ``"same"`` (arguments of
+    equal dimension, as ``+``), ``"product"``, ``"quotient"``, ``"pow"`` (``a**b``),
+    ``"power"`` (the dimension times ``sympy_power``, as ``sqrt``), ``"keep"`` (as
+    ``neg``), ``"fma"`` (``a*b + c``), or ``"dimensionless"`` (dimensionless arguments
+    and result, as ``exp`` or ``sin``: the default, right for transcendental functions).
     """
 
     name: str
@@ -57,10 +67,16 @@ class Operator:
     sympy_function: type | None = None
     sympy_power: sympy.Rational | None = None
     algebraic: bool = False
+    dimension: str = "dimensionless"
 
     def __post_init__(self):
         if self.arity not in (1, 2, 3):
             raise ValueError(f"operator {self.name!r}: arity must be 1, 2 or 3, not {self.arity}")
+        if self.dimension not in DIMENSION_RULES:
+            raise ValueError(f"operator {self.name!r}: dimension must be one of {DIMENSION_RULES}, "
+                             f"not {self.dimension!r}")
+        if self.dimension == "power" and (self.sympy_power is None or self.arity != 1):
+            raise ValueError(f"operator {self.name!r}: dimension 'power' needs a unary operator with sympy_power")
 
 
 #: Leaf kinds come first in the code space; operator ``i`` of a set has code ``N_LEAF_KINDS + i``.
@@ -172,17 +188,19 @@ def _np_pow(a, b):
 
 BUILTIN = OperatorSet((
     # binary
-    Operator("+", 2, np.add, jnp.add, lambda a, b: a + b, algebraic=True),
-    Operator("-", 2, np.subtract, jnp.subtract, lambda a, b: a - b, algebraic=True),
-    Operator("*", 2, np.multiply, jnp.multiply, lambda a, b: a * b, algebraic=True),
-    Operator("/", 2, np.divide, jnp.divide, lambda a, b: a / b, algebraic=True),
-    Operator("pow", 2, _np_pow, jnp.power, lambda a, b: a**b, algebraic=True),
+    Operator("+", 2, np.add, jnp.add, lambda a, b: a + b, algebraic=True, dimension="same"),
+    Operator("-", 2, np.subtract, jnp.subtract, lambda a, b: a - b, algebraic=True, dimension="same"),
+    Operator("*", 2, np.multiply, jnp.multiply, lambda a, b: a * b, algebraic=True, dimension="product"),
+    Operator("/", 2, np.divide, jnp.divide, lambda a, b: a / b, algebraic=True, dimension="quotient"),
+    Operator("pow", 2, _np_pow, jnp.power, lambda a, b: a**b, algebraic=True, dimension="pow"),
     # unary
-    Operator("neg", 1, np.negative, jnp.negative, lambda a: -a, algebraic=True),
-    Operator("square", 1, np.square, jnp.square, lambda a: a**2, sympy_power=sympy.Integer(2), algebraic=True),
+    Operator("neg", 1, np.negative, jnp.negative, lambda a: -a, algebraic=True, dimension="keep"),
+    Operator("square", 1, np.square, jnp.square, lambda a: a**2, sympy_power=sympy.Integer(2), algebraic=True,
+             dimension="power"),
     Operator("cube", 1, lambda a: a * a * a, lambda a: a * a * a, lambda a: a**3, sympy_power=sympy.Integer(3),
-             algebraic=True),
-    Operator("sqrt", 1, np.sqrt, jnp.sqrt, sympy.sqrt, sympy_power=sympy.Rational(1, 2), algebraic=True),
+             algebraic=True, dimension="power"),
+    Operator("sqrt", 1, np.sqrt, jnp.sqrt, sympy.sqrt, sympy_power=sympy.Rational(1, 2), algebraic=True,
+             dimension="power"),
     Operator("exp", 1, np.exp, jnp.exp, sympy.exp, sympy_function=sympy.exp),
     Operator("log", 1, np.log, jnp.log, sympy.log, sympy_function=sympy.log),
     Operator("sin", 1, np.sin, jax_math.sin, sympy.sin, sympy_function=sympy.sin),
@@ -190,12 +208,12 @@ BUILTIN = OperatorSet((
     Operator("tan", 1, np.tan, jax_math.tan, sympy.tan, sympy_function=sympy.tan),
     Operator("tanh", 1, np.tanh, jnp.tanh, sympy.tanh, sympy_function=sympy.tanh),
     Operator("asin", 1, np.arcsin, jax_math.asin, sympy.asin, sympy_function=sympy.asin),
-    Operator("abs", 1, np.abs, jnp.abs, sympy.Abs, sympy_function=sympy.Abs, algebraic=True),
+    Operator("abs", 1, np.abs, jnp.abs, sympy.Abs, sympy_function=sympy.Abs, algebraic=True, dimension="keep"),
     Operator("inv", 1, np.reciprocal, jnp.reciprocal, lambda a: 1 / a, sympy_power=sympy.Integer(-1),
-             algebraic=True),
+             algebraic=True, dimension="power"),
     # ternary
     Operator("fma", 3, lambda a, b, c: a * b + c, lambda a, b, c: a * b + c, lambda a, b, c: a * b + c,
-             algebraic=True),
+             algebraic=True, dimension="fma"),
 ))
 
 DEFAULT_BINARY = ("+", "-", "*", "/")
