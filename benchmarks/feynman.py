@@ -31,6 +31,7 @@ import os
 import signal
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -116,8 +117,11 @@ def is_symbolic_solution(model: sympy.Expr, truth: sympy.Expr, seconds: int = 60
     answer is "not shown equal".
     """
     model = _round_floats(model)
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(seconds)
+    # The alarm needs the main thread; a Dask worker runs tasks in others (no time limit there).
+    timed = threading.current_thread() is threading.main_thread()
+    if timed:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(seconds)
     try:
         if not sympy.simplify(model - truth).free_symbols:
             return True
@@ -126,8 +130,9 @@ def is_symbolic_solution(model: sympy.Expr, truth: sympy.Expr, seconds: int = 60
     except Exception:  # SymPy failures and the time limit: not shown equal
         return False
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+        if timed:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def numerically_equivalent(pred: np.ndarray, y: np.ndarray, rel: float = 1e-6) -> bool:
@@ -189,6 +194,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1, help="equations run in parallel (processes)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the equations as tasks on this Dask cluster (e.g. tcp://host:8786) instead of --jobs")
     parser.add_argument("--json", type=Path, help="write every row to this JSON file")
     parser.add_argument("--units", action="store_true",
                         help="give the search every variable's physical units (feynman_units.csv)")
@@ -222,7 +229,13 @@ def main(argv=None) -> int:
               f"{'yes' if row['accuracy'] else 'no':>8} {row['r2']:>10.6f} {row['seconds']:>8.1f}  {row['formula']}",
               flush=True)
 
-    if args.jobs > 1:
+    if args.scheduler:
+        from distributed import Client
+
+        with Client(args.scheduler) as client:  # one equation per task, spread over the workers
+            for future in client.map(run_one, tasks, pure=False):
+                report(future.result())
+    elif args.jobs > 1:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(args.jobs) as pool:
             for row in pool.imap(run_one, tasks):

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .atomic import write_bytes_atomic, write_text_atomic
+from .cluster_options import add_cluster_arguments, cluster_from_args, open_client
 from .errors import UserError
 from .result import result_path
 
@@ -58,6 +59,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--emit", choices=EMITS, action="append", default=[],
                         help="also write the selected program as C (.c and .h), LLVM IR (.ll) or an "
                              "object file (.o and .h) beside the result (repeatable)")
+    add_cluster_arguments(parser, "the float32 verification (in shards)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="skip the exhaustive (float32) / sampled (float64) verification")
     parser.add_argument("--plot", metavar="PNG", default=None,
@@ -130,6 +132,15 @@ def kernel_time(slp, n: int = 1 << 14, repeat: int = 200) -> float:
 
 
 def run(args) -> int:
+    client, release = open_client(cluster_from_args(args))
+    try:
+        return _run(args, client)
+    finally:
+        release()
+
+
+def _run(args, client) -> int:
+    """``discover approx``; ``client``: a Dask client the float32 verification uses, or None."""
     from .approx import job
     from .approx import result as approx_result
     from .approx.emit import c_code, llvm_ir, object_code
@@ -173,7 +184,8 @@ def run(args) -> int:
                     def vprogress(done: int) -> None:
                         status.update(f"approx {name}: verifying a {program_cost(program)}-operation program "
                                       f"on every {settings.dtype} input: {done:,} checked")
-                    return verify(program, result.task.target, result.task.domain, progress=vprogress)
+                    return verify(program, result.task.target, result.task.domain, progress=vprogress,
+                                  client=client)
 
                 chosen, verification, rejected = job.choose_verified(result.front, order, settings.max_ulp, verify_one)
     payload = _payload(result, chosen, verification, unit, times)

@@ -6,6 +6,9 @@ the report gives the maximum ULP error, the input where it occurs, and the fract
 inputs correctly rounded (error <= 0.5 ULP). float64: the same on a dense random sample
 (log-uniform over the domain's magnitudes, uniform within the reduced interval's scale),
 plus edge values, against the mpmath reference; the method is stated in the report.
+
+With a Dask ``client`` the float32 sweep is split into shards of 2**26 inputs, one task
+each, spread over the cluster's workers (each worker compiles the kernel once).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .ulp import ulp_error
 __all__ = ["Verification", "verify", "float32_range"]
 
 CHUNK = 1 << 22
+SHARD = 1 << 26   # inputs per task when a Dask cluster verifies
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,19 @@ class Verification:
 
 def float32_range(a: float, b: float):
     """Chunks (uint32 bit patterns -> float32 arrays) of every float32 in ``[a, b]``."""
+    for first, last in float32_bit_ranges(a, b):
+        yield from _chunks(first, last)
+
+
+def _chunks(first: int, last: int):
+    """float32 arrays of the bit patterns ``first..last`` (inclusive), CHUNK at a time."""
+    for s in range(first, last + 1, CHUNK):
+        bits = np.arange(s, min(s + CHUNK, last + 1), dtype=np.uint64).astype(np.uint32)
+        yield bits.view(np.float32)
+
+
+def float32_bit_ranges(a: float, b: float) -> list[tuple[int, int]]:
+    """Inclusive ranges of uint32 bit patterns that hold every float32 in ``[a, b]``."""
     lo, hi = np.float32(max(a, -np.finfo(np.float32).max)), np.float32(min(b, np.finfo(np.float32).max))
     if np.float32(a) > lo:
         lo = np.nextafter(lo, np.float32(np.inf))
@@ -54,34 +71,69 @@ def float32_range(a: float, b: float):
     if hi >= 0:
         start = np.float32(max(lo, 0.0))
         pieces.append((int(start.view(np.uint32)), int(hi.view(np.uint32))))
-    for first, last in pieces:
-        for s in range(first, last + 1, CHUNK):
-            bits = np.arange(s, min(s + CHUNK, last + 1), dtype=np.uint64).astype(np.uint32)
-            yield bits.view(np.float32)
+    return pieces
+
+
+def _check_chunk(kernel, target: Target, x: np.ndarray) -> tuple[float, float, int, int]:
+    """(max ULP error, its input, inputs, inputs within 0.5 ULP) of one float32 chunk."""
+    err = ulp_error(kernel(x), exact_float64(target, x), "float32")
+    i = int(np.argmax(err))
+    return float(err[i]), float(x[i]), x.size, int(np.count_nonzero(err <= 0.5))
+
+
+_KERNELS: dict = {}
+
+
+def _verify_shard(slp: SLP, target_spec: str, first: int, last: int) -> list[tuple[float, float, int, int]]:
+    """A Dask task: :func:`_check_chunk` over the bit patterns ``first..last``; the kernel
+    is compiled once per worker process and program."""
+    from .targets import target as resolve
+
+    key = repr(slp)
+    if key not in _KERNELS:
+        _KERNELS.clear()
+        _KERNELS[key] = Kernel(to_program(slp, "approx"), True)
+    tgt = resolve(target_spec)
+    return [_check_chunk(_KERNELS[key], tgt, x) for x in _chunks(first, last)]
+
+
+def _shard_results(client, slp: SLP, target: Target, domain):
+    """Chunk results of the float32 sweep computed as tasks on ``client``, in input order
+    (so that the reported worst input is the same as without a cluster)."""
+    shards = [(s, min(s + SHARD - 1, last)) for first, last in float32_bit_ranges(*domain)
+              for s in range(first, last + 1, SHARD)]
+    futures = [client.submit(_verify_shard, slp, target.name, a, b, pure=False) for a, b in shards]
+    for future in futures:
+        yield from future.result()
 
 
 def verify(slp: SLP, target: Target, domain: tuple[float, float], samples: int = 200_000,
-           seed: int = 0, progress=None) -> Verification:
+           seed: int = 0, progress=None, client=None) -> Verification:
+    """Verify ``slp`` (see the module docstring); ``client``: a ``distributed.Client`` to
+    spread a float32 sweep over."""
     start = time.monotonic()
     kernel = Kernel(to_program(slp, "approx"), True)
     worst, worst_x, total, good = -1.0, float("nan"), 0, 0
     if slp.dtype == "float32":
         method = "exhaustive"
-
-        def check(x):
-            err = ulp_error(kernel(x), exact_float64(target, x), "float32")
-            i = int(np.argmax(err))
-            return float(err[i]), float(x[i]), x.size, int(np.count_nonzero(err <= 0.5))
-
-        # NumPy and the kernel release the GIL: chunks run on every core, in order
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for e, xe, size, ok in pool.map(check, float32_range(*domain)):
+        pool = None
+        if client is not None:
+            results = _shard_results(client, slp, target, domain)
+        else:
+            # NumPy and the kernel release the GIL: chunks run on every core, in order
+            pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+            results = pool.map(lambda x: _check_chunk(kernel, target, x), float32_range(*domain))
+        try:
+            for e, xe, size, ok in results:
                 if e > worst:
                     worst, worst_x = e, xe
                 total += size
                 good += ok
                 if progress is not None:
                     progress(total)
+        finally:
+            if pool is not None:
+                pool.shutdown()
     else:
         method = "sampled"
         x = sample(domain, samples, seed)

@@ -1,0 +1,163 @@
+"""Scale-out on Dask: the same search in this process, on 1 and on 2 worker processes.
+
+    python benchmarks/scale.py [--seconds 30] [--workers 1 2] [--solve-seeds 0 1 2] [--solve-limit 90]
+
+Two measurements on Feynman I.6.2 (``exp(-theta**2/(2 sigma**2)) / sqrt(2 pi sigma**2)``,
+10,000 rows, default settings, 8 islands in all):
+
+* **search rate**: candidate evaluations per second over a fixed wall time with the
+  stopping tolerance switched off, counted over the run's last 80 % (after compilation
+  and the enumeration of small expressions), in-process and on a ``LocalCluster`` of each
+  worker count (one single-threaded process per worker);
+* **time to solution**: wall seconds until the search reaches the tolerance (the exact
+  law), one run per seed, median reported; runs that do not solve within
+  ``--solve-limit`` count as that limit.
+
+Every configuration gets a 5 s search first (same shapes), so XLA compilation and the
+workers' imports are not counted; starting the cluster is reported apart.  The transport
+figures (bytes per published group state and per published front, states per second)
+come from the distributed runs: they are what a migration costs.
+
+Prints a table and a summary line with the ratios the issue asks for: 2 workers over 1
+(target >= 1.7x) and 1 worker over in-process (target: overhead <= 10 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model  # noqa: E402
+from search_rate import gaussian_data  # noqa: E402
+
+
+def windowed_rate(samples: list[tuple[float, int]], start_fraction: float = 0.2) -> float:
+    """Evaluations per second between ``start_fraction`` of the run and its end, from
+    ``(seconds, evaluations)`` samples taken after every iteration."""
+    if len(samples) < 2:
+        return 0.0
+    end_t, end_e = samples[-1]
+    t0 = start_fraction * end_t
+    first = next(s for s in samples if s[0] >= t0)
+    if end_t <= first[0]:
+        first = samples[0]
+    return (end_e - first[1]) / (end_t - first[0]) if end_t > first[0] else 0.0
+
+
+def one_search(problem, settings, client):
+    """Run once; returns (result, samples, wall seconds, transport stats)."""
+    from search.distributed import search_on_cluster
+    from search.evolve import search
+
+    samples: list[tuple[float, int]] = []
+    t = time.perf_counter()
+
+    def record(progress) -> None:
+        samples.append((time.perf_counter() - t, progress.evaluations))
+
+    stats: dict = {}
+    if client is None:
+        result = search(problem, settings, record)
+    else:
+        result = search_on_cluster(problem, settings, client, record, stats=stats)
+    return result, samples, time.perf_counter() - t, stats
+
+
+def configuration(name: str, workers: int | None, problem, args) -> dict:
+    from dataclasses import replace
+
+    from search.evolve import SearchSettings
+
+    client = cluster = None
+    started = 0.0
+    if workers:
+        import distributed
+
+        t = time.perf_counter()
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=logging.ERROR)
+        client = distributed.Client(cluster)
+        client.wait_for_workers(workers)
+        started = time.perf_counter() - t
+    try:
+        base = SearchSettings(random_state=0)
+        one_search(problem, replace(base, timeout_in_seconds=5.0, tolerance=0.0), client)  # warm-up
+        result, samples, wall, stats = one_search(
+            problem, replace(base, timeout_in_seconds=args.seconds, tolerance=0.0), client)
+        row = {"name": name, "workers": workers or 0, "start": started, "rate": windowed_rate(samples),
+               "whole": result.progress.evaluations / wall, "iterations": result.progress.iteration,
+               "wall": wall, "stats": stats, "solve": []}
+        for seed in args.solve_seeds:
+            result, _, wall, _ = one_search(
+                problem, replace(base, timeout_in_seconds=args.solve_limit, random_state=seed), client)
+            row["solve"].append(wall if result.stopped_by == "tolerance" else args.solve_limit)
+        print(f"  {name}: {row['rate']:,.0f} evals/s, solve {['%.1f' % s for s in row['solve']]}", flush=True)
+        return row
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="wall time of each rate run (default 30)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
+    parser.add_argument("--solve-seeds", type=int, nargs="*", default=[0, 1, 2],
+                        help="seeds of the time-to-solution runs (default 0 1 2)")
+    parser.add_argument("--solve-limit", type=float, default=90.0, help="cap of a time-to-solution run (default 90)")
+    parser.add_argument("--rows", type=int, default=10_000)
+    args = parser.parse_args(argv)
+
+    from discover.formula import formula_problem
+
+    X, y = gaussian_data(args.rows, 0)
+    problem = formula_problem(X, y, seed=0)
+    rows = [configuration("in-process", None, problem, args)]
+    rows += [configuration(f"{w} worker{'s' if w > 1 else ''}", w, problem, args) for w in args.workers]
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Dask scale-out, Feynman I.6.2, {args.seconds:g} s rate runs, {os.cpu_count()} cores, "
+                        f"{cpu_model()}")
+    for col in ("run", "start s", "evals/s", "whole run", "iters", "solve s", "per seed", "state B", "front B",
+                "states/s"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        st = r["stats"]
+        table.add_row(r["name"], f"{r['start']:.1f}" if r["workers"] else "-", f"{r['rate']:,.0f}",
+                      f"{r['whole']:,.0f}", str(r["iterations"]),
+                      f"{statistics.median(r['solve']):.1f}" if r["solve"] else "-",
+                      " ".join(f"{s:.1f}" for s in r["solve"]),
+                      f"{st.get('state_bytes_max', 0):,}" if st else "-",
+                      f"{st.get('front_bytes_max', 0):,}" if st else "-",
+                      f"{st.get('states_read', 0) / r['wall']:.1f}" if st else "-")
+    Console(width=200).print(table)
+    print("evals/s: over the last 80 % of the run; solve s: median time to solution; start s: cluster start;"
+          " state B / front B: bytes of the largest published group state / merged front")
+    by = {r["workers"]: r for r in rows}
+    parts = []
+    if 1 in by:
+        overhead = 1 - by[1]["rate"] / by[0]["rate"]
+        parts.append(f"1 worker vs in-process: rate overhead {overhead:+.1%} (target <= 10 %)")
+        if by[0]["solve"]:
+            parts.append(f"time to solution {statistics.median(by[1]['solve']) / statistics.median(by[0]['solve']):.2f}x "
+                         "of in-process")
+    if 1 in by and 2 in by:
+        parts.append(f"2 workers vs 1: {by[2]['rate'] / by[1]['rate']:.2f}x evals/s (target >= 1.7x)")
+        if by[1]["solve"]:
+            parts.append(f"time to solution {statistics.median(by[1]['solve']) / statistics.median(by[2]['solve']):.2f}x"
+                         " faster")
+    print("summary: " + "; ".join(parts) + f"; {cpu_model()}, {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
