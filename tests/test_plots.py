@@ -6,6 +6,7 @@ with the expected axes."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -149,13 +150,22 @@ def test_load_result_missing_hall_of_fame(tmp_path):
         discover.load_result(tmp_path / "hall_of_fame.csv")
 
 
-def test_load_result_reads_a_pysr_hall_of_fame(tmp_path):
+def test_pysr_hall_of_fame_loads_and_plots(fit_run, tmp_path):
     pysr = pytest.importorskip("discover.pysr")
     path = tmp_path / "hall_of_fame.csv"
     path.write_text("Complexity,Loss,Equation\n1,4.0,\"x0\"\n5,0.0,\"(x0 * 2.0) + 1.0\"\n")
     loaded = discover.load_result(path)
-    assert type(loaded) is type(pysr.read_hall_of_fame(path))
-    assert repr(loaded) == repr(pysr.read_hall_of_fame(path))
+    assert isinstance(loaded, FitResult) and loaded == pysr.read_hall_of_fame(path)
+    assert [eq.complexity for eq in loaded.equations] == [1, 5]
+
+    rc, out, err = run_cli("plot", path, "--data", fit_run[1])      # the data of y = 2 x0 + 1
+    assert rc == 0 and err == "", err
+    assert_png(tmp_path / "hall_of_fame.png")
+    from discover.plot_command import draw
+
+    fig = draw(dataclasses.replace(loaded, data=str(fit_run[1])), tmp_path / "hof.png")
+    front, scatter = panels(fig)
+    assert front.get_xlabel() == "complexity" and scatter.get_xlabel() == "actual y"
 
 
 # --------------------------------------------------------------------------- formula
