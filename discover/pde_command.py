@@ -17,6 +17,7 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
+from .cluster_options import add_cluster_arguments, cluster_from_args
 from .errors import UserError
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
@@ -68,6 +69,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", metavar="PATH",
                         help="result JSON file (default: <data file stem>.pde.json in the current directory)")
     add_plot_option(parser)
+    add_cluster_arguments(parser, "the islands of --method evolve/solver")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     parser.set_defaults(run=run)
     return parser
@@ -138,6 +140,10 @@ def run(args) -> int:
 
     output = result_path(args.output, args.data, ".pde.json")
     plot = plot_option(args.plot, output)
+    cluster = cluster_from_args(args)
+    if cluster is not None and args.method in pde_fit.METHODS:
+        raise UserError(f"--workers/--scheduler run the evolutionary methods (evolve, solver); "
+                        f"--method {args.method} is a sparse regression that runs here")
     data = load_fields(args.data, _names(args.fields), _names(args.coords), args.periodic)
     settings = settings_from_args(args, data.field_names)
     console = Console(stderr=True, quiet=args.quiet)
@@ -151,7 +157,7 @@ def run(args) -> int:
         else:
             from .pde import free_form
 
-            fit, extra = free_form.run_method(args.method, data, settings, args.time_limit, progress)
+            fit, extra = free_form.run_method(args.method, data, settings, args.time_limit, progress, cluster)
     equations = [{**asdict(eq), "lhs": eq.lhs, "equation": eq.equation()} for eq in fit.equations]
     result = PDEResult(data=str(args.data), method=args.method, fields=data.field_names, coords=data.axis_names,
                        equations=equations, library=fit.library, rows=fit.rows,

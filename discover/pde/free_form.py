@@ -55,18 +55,19 @@ UNARY = ("square", "cube", "exp", "sin", "neg")
 
 
 def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: float,
-               progress: Callable[[str], None] | None = None) -> tuple[PDEFit, dict]:
-    """``discover pde --method evolve|solver``: one search per field."""
+               progress: Callable[[str], None] | None = None, cluster=None) -> tuple[PDEFit, dict]:
+    """``discover pde --method evolve|solver``: one search per field; with ``cluster`` (see
+    :func:`search.distributed.connect`) each search runs its islands on Dask workers."""
     say = progress or (lambda message: None)
     validate_settings(data, replace(settings, method="weak"))
     start = time.perf_counter()
     known = parse_known(data, settings)
     per_field = time_limit / len(data.field_names)
     if method == "evolve":
-        equations, rows = _evolve(data, settings, known, per_field, say)
+        equations, rows = _evolve(data, settings, known, per_field, say, cluster)
         extra = {}
     elif method == "solver":
-        equations, rows, extra = _solver(data, settings, known, per_field, say)
+        equations, rows, extra = _solver(data, settings, known, per_field, say, cluster)
     else:
         raise UserError(f"unknown method {method!r}")
     return PDEFit(equations, [], rows, time.perf_counter() - start, settings), extra
@@ -139,7 +140,16 @@ class _WeakSystem:
         self.phi = columns.weak.matrix((0,) * (1 + len(data.space_names)))
 
 
-def _evolve(data, settings, known, time_limit, say):
+def _search(problem: Problem, settings: SearchSettings, callback, cluster):
+    """The engine's search, in this process or on the Dask ``cluster``."""
+    if cluster is None:
+        return search(problem, settings, callback=callback)
+    from search.distributed import search_on_cluster
+
+    return search_on_cluster(problem, settings, cluster, callback=callback)
+
+
+def _evolve(data, settings, known, time_limit, say, cluster=None):
     equations, rows = [], ""
     for field in data.field_names:
         hidden = field in known
@@ -153,7 +163,7 @@ def _evolve(data, settings, known, time_limit, say):
         # Scale-only: a constant source term must be earned as an explicit constant.
         problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi, scaling="scale"),
                           leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
-        result = search(problem, _search_settings(settings, time_limit), callback=_reporter(field, time_limit, say))
+        result = _search(problem, _search_settings(settings, time_limit), _reporter(field, time_limit, say), cluster)
         equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
                                               lambda m, s=full: _weak_residual(m.expr, s)))
     return equations, rows
@@ -288,7 +298,7 @@ def _substeps(known_terms, data: FieldData, interval: float) -> int:
     return max(4, int(math.ceil(interval * rate / 2.0)))
 
 
-def _solver(data: FieldData, settings: PDESettings, known, time_limit, say):
+def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, cluster=None):
     if not data.periodic:
         raise UserError("--method solver integrates on a periodic grid; pass --periodic if the data wraps around")
     if len(data.field_names) > 1:
@@ -313,8 +323,8 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say):
         start = stacked[:-1].reshape(len(stacked) - 1, len(fields), -1)  # (S-1, n_fields, R)
         leaves = np.moveaxis(start, 1, 0).reshape(len(fields), -1)  # (n_fields, (S-1) R)
         problem = Problem(leaves=leaves, objective=objective, leaf_names=fields, baseline=baseline)
-        result = search(problem, _search_settings(settings, time_limit, costly=True),
-                        callback=_reporter(field, time_limit, say))
+        result = _search(problem, _search_settings(settings, time_limit, costly=True),
+                         _reporter(field, time_limit, say), cluster)
         equation = _equation_from_front(field, result.front, fields, known, settings, leaves.shape[1],
                                         lambda m: m.loss / baseline)
         equations.append(equation)
