@@ -138,7 +138,7 @@ def main(argv=None) -> int:
                       " ".join(f"{s:.1f}" for s in r["solve"]),
                       f"{st.get('state_bytes_max', 0):,}" if st else "-",
                       f"{st.get('front_bytes_max', 0):,}" if st else "-",
-                      f"{st.get('states_read', 0) / r['wall']:.1f}" if st else "-")
+                      f"{st.get('states_published', 0) / r['wall']:.1f}" if st else "-")
     Console(width=200).print(table)
     print("evals/s: over the last 80 % of the run; solve s: median time to solution; start s: cluster start;"
           " state B / front B: bytes of the largest published group state / merged front")

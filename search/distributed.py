@@ -108,8 +108,9 @@ def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
     :func:`connect` for what ``cluster`` may be); same arguments and result.
 
     ``n_groups`` defaults to the number of workers (at most ``settings.populations``).
-    ``stats``, when given, receives the transport figures (states published, bytes per
-    state, bytes per published front).
+    ``stats``, when given, receives the transport figures: ``states_published`` (one per
+    group and iteration), ``state_bytes_max`` and ``front_bytes_max`` (the largest
+    pickled group state and merged front), ``states_read`` (group states the driver read).
     """
     client, release = connect(cluster)
     try:
@@ -153,12 +154,13 @@ def _drive(client, problem: Problem, settings: SearchSettings, groups: list[Sear
             hall.consider(m.expr, m.loss, m.complexity)
 
     def poll_states() -> None:
-        for i in range(len(groups)):
-            raw = client.get_metadata(_key(run_id, "group", str(i)), default=None)
-            if raw is not None:
-                stats["states_read"] += 1
-                stats["state_bytes_max"] = max(stats["state_bytes_max"], len(raw))
-                absorb(i, pickle.loads(raw))
+        # One round trip for all groups: the driver's cost does not grow with the workers'
+        # number of messages, only with the bytes of their states.
+        now = client.get_metadata(_key(run_id, "group"), default=None) or {}
+        for name, raw in now.items():
+            stats["states_read"] += 1
+            stats["state_bytes_max"] = max(stats["state_bytes_max"], len(raw))
+            absorb(int(name), pickle.loads(raw))
 
     def stop_all() -> None:
         client.set_metadata(_key(run_id, "stop"), True)
@@ -213,6 +215,7 @@ def _drive(client, problem: Problem, settings: SearchSettings, groups: list[Sear
         else:
             f.cancel()
     client.set_metadata(_key(run_id), None)  # free the scheduler's copy of the states
+    stats["states_published"] = sum(s.iteration for s in states.values())  # one per group and iteration
     progress.elapsed = time.time() - start
     progress.evaluations = sum(s.evaluations for s in states.values())
     final = problem.finish(hall.members())
