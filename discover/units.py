@@ -62,8 +62,8 @@ ACCEPTED = ("use SI units (m, kg, s, A, K, mol, cd, g, Hz, N, Pa, J, W, C, V, F,
             "with powers as ^2, **-1, ^(1/2) or s-2, e.g. 'kg*m/s^2'")
 
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
-_TOKEN = re.compile(r"(?P<space>\s*)(?:(?P<name>[^\W\d_⁰¹²³⁴⁵⁶⁷⁸⁹]+)|(?P<number>\d+(?:\.\d*)?|\.\d+)|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+)"
-                    r"|(?P<op>\*\*|[*/^()·⋅+\-]))")
+_TOKEN = re.compile(r"(?P<space>\s*)(?:(?P<name>[^\W\d_⁰¹²³⁴⁵⁶⁷⁸⁹]+)|(?P<number>\d+(?:\.\d*)?|\.\d+)"
+                    r"|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+)|(?P<op>\*\*|[*/^()·⋅+\-]))")
 
 
 def _tokens(text: str) -> list[tuple[str, str, bool]]:
