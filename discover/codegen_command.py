@@ -2,6 +2,7 @@
 
     discover codegen --expr "x*sin(y) + exp(-x**2)" --args x,y --lang c -o kernel
     discover codegen result.json [--select N] --lang shared -o kernel
+    discover codegen hall_of_fame.csv [--args x0,x1] -o kernel     # a PySR front
 
 ``--lang c`` writes ``kernel.c`` + ``kernel.h``; ``llvm`` writes ``kernel.ll``; ``object``
 writes ``kernel.o`` + ``kernel.h``; ``shared`` writes ``kernel.so`` + ``kernel.h``.  Text
@@ -29,11 +30,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Emit a kernel void NAME(int64_t n, const T *arg..., T *out0) for a formula "
                     "given with --expr/--args or taken from a result file of `discover fit`.",
     )
-    parser.add_argument("result", nargs="?", help="result JSON file of `discover fit`")
+    parser.add_argument("result", nargs="?",
+                        help="result JSON file of `discover fit`, or a PySR hall_of_fame.csv")
     parser.add_argument("--select", type=int, metavar="N",
                         help="index of the Pareto-front member to emit (default: the selected one)")
     parser.add_argument("--expr", help="the formula (SymPy syntax), instead of a result file")
-    parser.add_argument("--args", help="comma-separated argument names, in order (with --expr)")
+    parser.add_argument("--args", help="comma-separated argument names, in order (with --expr; with a PySR "
+                                       "CSV: its variables in column order, default x0, x1, ... as found)")
     parser.add_argument("--lang", choices=sorted(LANGUAGES), default="c", help="output form (default c)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="output path without extension (stdout for c/llvm when omitted)")
@@ -62,9 +65,12 @@ def formula(args) -> tuple[object, list[str]]:
         return args.expr, [a.strip() for a in args.args.split(",") if a.strip()]
     if args.result is None:
         raise UserError("give a result file or --expr with --args")
-    from .result import load_result, parse_equation
+    from .result import FitResult, parse_equation
 
-    result = load_result(args.result)
+    result = _fit_result(args)
+    if not isinstance(result, FitResult):
+        raise UserError(f"{args.result} is not a formula result (of `discover fit` or PySR); "
+                        "give the formula with --expr and --args")
     index = result.selected if args.select is None else args.select
     if not 0 <= index < len(result.equations):
         raise UserError(f"--select {index} is out of range: {args.result} has "
@@ -74,6 +80,20 @@ def formula(args) -> tuple[object, list[str]]:
         return parse_equation(text, result.variables), list(result.variables)
     except Exception as exc:  # SymPy raises many kinds for bad text
         raise UserError(f"cannot parse equation {text!r} of {args.result}: {exc}".splitlines()[0]) from None
+
+
+def _fit_result(args):
+    """The result file: a PySR CSV (its variables from ``--args`` if given) or any result JSON."""
+    if str(args.result).lower().endswith(".csv"):
+        from .pysr import read_hall_of_fame
+
+        variables = [a.strip() for a in args.args.split(",") if a.strip()] if args.args else None
+        return read_hall_of_fame(args.result, variables)
+    if args.args:
+        raise UserError("--args applies to --expr or a PySR CSV; a result JSON names its variables")
+    from .results import load_result
+
+    return load_result(args.result)
 
 
 def emit(args, expr, names: list[str]) -> dict[str, str | bytes]:

@@ -11,5 +11,8 @@ class UserError(Exception):
     """Bad user input; the message says what is wrong and what to do."""
 
 
-class DataError(UserError):
-    """A data file that cannot be used as given."""
+class DataError(UserError, ValueError):
+    """Data that cannot be used as given (a file, or arrays passed to ``Regressor.fit``).
+
+    Also a ``ValueError``, the exception scikit-learn's conventions expect for bad
+    input (``sklearn.utils.estimator_checks``)."""

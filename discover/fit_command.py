@@ -8,12 +8,14 @@ best loss and the current best formula; the front so far is checkpointed to the 
 file every ``--checkpoint`` seconds (atomically: write a temporary file, then rename).
 At the end the Pareto front is printed as a table with the selected formula marked, and
 the result file (schema: :mod:`discover.result`) is written.  Ctrl-C stops the search
-early and still prints and saves the front.
+early and still prints and saves the front.  ``--pysr-csv PATH`` also writes the front
+as PySR's ``hall_of_fame.csv`` (:mod:`discover.pysr`), at every checkpoint and at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
@@ -53,6 +55,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="result JSON file (default: <data file stem>.result.json in the current directory)")
     parser.add_argument("--checkpoint", type=float, default=10.0, metavar="S",
                         help="save the front so far every S seconds (default 10; 0 disables)")
+    parser.add_argument("--pysr-csv", metavar="PATH",
+                        help="also write the front as PySR's hall_of_fame.csv (Complexity,Loss,Equation) "
+                             "to PATH, at every checkpoint and at the end")
     add_plot_option(parser)
     parser.add_argument("--units", metavar="LIST",
                         help='physical units of the columns, e.g. "m=kg, v=m/s, y=J" (overrides the HDF5 '
@@ -123,11 +128,33 @@ def front_table(model, title: str = "Pareto front") -> Table:
     table.add_column("loss (MSE)", justify="right")
     table.add_column("score", justify="right")
     table.add_column("equation", overflow="fold")
-    for i, row in enumerate(model.equations_):
+    for i in range(len(model.equations_)):
+        row = model.get_best(i)
         selected = i == model.best_index_
         table.add_row("▶" if selected else "", str(row.complexity), f"{row.loss:.4g}", f"{row.score:.3g}",
                       row.equation, style="bold green" if selected else None)
     return table
+
+
+def _pysr_csv_path(value: str | None) -> Path | None:
+    """``--pysr-csv``, checked before the search runs (``None``: not asked for)."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_dir():
+        raise UserError(f"--pysr-csv {path} is a directory; give a file name such as {path / 'hall_of_fame.csv'}")
+    if not path.parent.exists():
+        raise UserError(f"--pysr-csv {path}: the directory {path.parent} does not exist")
+    return path
+
+
+def _save(result, output: Path, pysr_csv: Path | None) -> None:
+    """The result JSON and, if asked for, the front as PySR's CSV (both atomically)."""
+    result.save(output)
+    if pysr_csv is not None:
+        from .pysr import write_hall_of_fame
+
+        write_hall_of_fame(result, pysr_csv)
 
 
 def run(args) -> int:
@@ -136,6 +163,7 @@ def run(args) -> int:
     model = _regressor(args)
     output = result_path(args.output, args.data, ".result.json")
     plot = plot_option(args.plot, output)
+    pysr_csv = _pysr_csv_path(args.pysr_csv)
     dataset = load_dataset(args.data, target=args.target)
     _apply_units(model, dataset, args.units, args.dimensionless_constants)
     console = Console(stderr=True)
@@ -158,7 +186,7 @@ def run(args) -> int:
     live = None
 
     def save_checkpoint(fitted) -> None:
-        fitted.to_result(data=str(args.data), target=dataset.target_name).save(output)
+        _save(fitted.to_result(data=str(args.data), target=dataset.target_name), output, pysr_csv)
 
     def callback(progress) -> None:
         if live is not None:
@@ -176,13 +204,15 @@ def run(args) -> int:
         if live is not None:
             live.stop()
     result = model.to_result(data=str(args.data), target=dataset.target_name)
-    result.save(output)
+    _save(result, output, pysr_csv)
     out = Console()
     out.print(front_table(model))
     stats = model.stats_
-    out.print(f"selected ({args.model_selection}): {dataset.target_name} = {model.equations_[model.best_index_].equation}")
+    out.print(f"selected ({args.model_selection}): {dataset.target_name} = {model.get_best().equation}")
     out.print(f"{stats['iterations']} iterations, {stats['evaluations']:,} evaluations in {stats['seconds']:.1f} s "
               f"(stopped by {stats['stopped_by']}); result written to {output}")
+    if pysr_csv is not None:
+        out.print(f"PySR hall of fame written to {pysr_csv}")
     if plot is not None:
         draw(result, plot, data=(dataset.X, dataset.y))
         out.print(f"plot written to {plot}")

@@ -5,10 +5,16 @@ Parameters keep PySR's names where the concept is the same (``binary_operators``
 ``model_selection``, ``timeout_in_seconds``, ``random_state`` ...).  They are stored as
 given in ``__init__``; what ``fit`` learns ends in an underscore:
 
-* ``equations_``: the Pareto front as an :class:`EquationTable` (complexity, loss,
-  score, equation), simplest first;
-* ``best_index_``: the row chosen by ``model_selection``;
-* ``feature_names_in_``, ``n_features_in_``, ``stats_``.
+* ``equations_``: the Pareto front, simplest first, with PySR's columns (complexity,
+  loss, score, equation, sympy_format, lambda_format): a ``pandas.DataFrame`` when
+  pandas is installed, else an :class:`~discover.equations.EquationTable`;
+* ``best_index_``: the row chosen by ``model_selection`` (``get_best()`` returns it);
+* ``variable_names_`` (the names in the formulas), ``n_features_in_``,
+  ``feature_names_in_`` (only when ``X`` was a DataFrame), ``stats_``.
+
+It is a scikit-learn estimator (``BaseEstimator``, ``RegressorMixin``): it works in
+``Pipeline``, ``GridSearchCV`` and ``clone``, and passes every check of
+``sklearn.utils.estimator_checks.check_estimator`` (scikit-learn 1.9; tests/test_interop.py).
 
 Example::
 
@@ -19,12 +25,13 @@ Example::
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import sympy
+
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from search import operators
 from search.evolve import Progress, SearchSettings, search
@@ -32,9 +39,10 @@ from search.expression import to_sympy
 from search.pareto import MODEL_SELECTIONS, Member, scores, select
 
 from .data import dataset_from_arrays
+from .equations import CallableEquation, EquationRow, EquationTable, as_equations
 from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
 from .units import fit_dimensions
-from .errors import UserError
+from .errors import DataError, UserError
 from .result import Equation, FitResult, symbols_for
 
 
@@ -42,47 +50,7 @@ from .result import Equation, FitResult, symbols_for
 _ENGINE = SearchSettings()
 
 
-@dataclass(frozen=True)
-class EquationRow:
-    complexity: int
-    loss: float
-    score: float
-    equation: str
-    sympy_format: sympy.Expr
-
-
-class EquationTable:
-    """The Pareto front: rows sorted by complexity, a readable ``repr``, ``to_pandas()``."""
-
-    columns = ("complexity", "loss", "score", "equation")
-
-    def __init__(self, rows: list[EquationRow], selected: int):
-        self.rows = rows
-        self.selected = selected
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> EquationRow:
-        return self.rows[i]
-
-    def __iter__(self) -> Iterator[EquationRow]:
-        return iter(self.rows)
-
-    def __repr__(self) -> str:
-        lines = [f"{'':2}{'complexity':>10}  {'loss':>12}  {'score':>8}  equation"]
-        for i, r in enumerate(self.rows):
-            mark = ">>" if i == self.selected else ""
-            lines.append(f"{mark:2}{r.complexity:>10}  {r.loss:>12.6g}  {r.score:>8.4g}  {r.equation}")
-        return "\n".join(lines)
-
-    def to_pandas(self):
-        import pandas as pd  # optional dependency
-
-        return pd.DataFrame([{c: getattr(r, c) for c in self.columns} for r in self.rows])
-
-
-class Regressor:
+class Regressor(RegressorMixin, BaseEstimator):
     """Evolutionary symbolic regression with batched JAX scoring.
 
     Parameters
@@ -122,6 +90,24 @@ class Regressor:
         Constants are pure numbers (default: a constant may carry any dimension).
     random_state:
         Seed; the same seed, data and iteration limit give the same result.
+
+    Attributes
+    ----------
+    equations_:
+        The Pareto front (see :mod:`discover.equations`): a ``pandas.DataFrame`` with
+        PySR's columns when pandas is installed, else an ``EquationTable``.
+    best_index_:
+        Row of ``equations_`` chosen by ``model_selection``.
+    variable_names_:
+        Names of the inputs in the formulas: ``variable_names`` if given, else the
+        DataFrame's column names, else ``x0, x1, ...`` (sanitized to identifiers).
+    n_features_in_:
+        Number of input columns.
+    feature_names_in_:
+        The DataFrame's column names (``ndarray`` of str); only set when ``X`` was a
+        DataFrame with string column names (scikit-learn's convention).
+    stats_:
+        Iterations, evaluations, seconds, what stopped the search, compilations.
     """
 
     def __init__(
@@ -164,27 +150,6 @@ class Regressor:
         self.dimensionless_constants_only = dimensionless_constants_only
         self.random_state = random_state
 
-    # -------------------------------------------------------------- sklearn protocol
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> "Regressor":
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for Regressor; valid: {', '.join(valid)}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
-        return f"Regressor({', '.join(changed)})"
-
     def settings(self) -> SearchSettings:
         """The engine settings for these parameters; bad values raise :class:`UserError`."""
         if self.model_selection not in MODEL_SELECTIONS:
@@ -204,6 +169,7 @@ class Regressor:
             maxsize=int(self.maxsize),
             populations=int(self.populations),
             population_size=int(self.population_size),
+            children_per_island=min(_ENGINE.children_per_island, int(self.population_size)),
             niterations=int(self.niterations),
             ncycles_per_iteration=int(self.ncycles_per_iteration),
             parsimony=float(self.parsimony),
@@ -224,13 +190,22 @@ class Regressor:
         ``checkpoint_interval`` seconds, with the fitted attributes set to the front so
         far (e.g. to save ``self.to_result()``).  Ctrl-C ends the search early and keeps
         the front found so far.
+
+        ``X`` is validated as scikit-learn does (``validate_data``: sets
+        ``n_features_in_``, and ``feature_names_in_`` for a DataFrame); unusable data
+        raises :class:`~discover.errors.DataError` (a ``UserError`` and ``ValueError``).
         """
-        data = dataset_from_arrays(X, y, feature_names=variable_names)
+        try:
+            X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, ensure_all_finite=False)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        if variable_names is None and hasattr(self, "feature_names_in_"):
+            variable_names = [str(name) for name in self.feature_names_in_]
+        data = dataset_from_arrays(X, y, feature_names=variable_names)  # our checks: finite, names
         settings = self.settings()
-        self.feature_names_in_ = list(data.feature_names)
-        self.n_features_in_ = data.X.shape[1]
+        self.variable_names_ = list(data.feature_names)
         self._n_rows = data.X.shape[0]  # model selection weighs the sample size (search.pareto.select)
-        self._symbols = [symbols_for(self.feature_names_in_)[n] for n in self.feature_names_in_]
+        self._symbols = [symbols_for(self.variable_names_)[n] for n in self.variable_names_]
 
         def on_checkpoint(front: list[Member], progress: Progress) -> None:
             self._set_front(front, progress, "running")
@@ -239,7 +214,7 @@ class Regressor:
         problem = formula_problem(data.X, data.y, linear_scaling=bool(self.linear_scaling),
                                   **self._unit_arguments(data.feature_names),
                                   batch_size=int(self.batch_size), seed=settings.random_state,
-                                  names=self.feature_names_in_)
+                                  names=self.variable_names_)
         result = search(problem, settings, callback, on_checkpoint if checkpoint else None, checkpoint_interval)
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
@@ -266,8 +241,11 @@ class Regressor:
         rows = []
         for member, score in zip(front, scores(front)):
             expr = to_sympy(member.expr, self._symbols)
-            rows.append(EquationRow(member.complexity, member.loss, score, str(expr), expr))
-        self.equations_ = EquationTable(rows, self.best_index_)
+            text = str(expr)
+            rows.append(EquationRow(member.complexity, member.loss, score, text, expr,
+                                    CallableEquation(member.expr, self.n_features_in_, text)))
+        self._table = EquationTable(rows, self.best_index_)
+        self.equations_ = as_equations(self._table)
         self.stats_ = {
             "iterations": progress.iteration,
             "evaluations": progress.evaluations,
@@ -275,18 +253,19 @@ class Regressor:
             "stopped_by": stopped_by,
         }
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "equations_"):
-            raise RuntimeError("this Regressor is not fitted yet; call fit(X, y) first")
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "_table")
 
-    def _row(self, index: int | None) -> EquationRow:
-        self._check_fitted()
-        return self.equations_[self.best_index_ if index is None else index]
+    def get_best(self, index: int | None = None) -> EquationRow:
+        """The front row chosen by ``model_selection`` (or row ``index``), as PySR's
+        ``get_best``: fields complexity, loss, score, equation, sympy_format, lambda_format."""
+        check_is_fitted(self)
+        return self._table[self.best_index_ if index is None else index]
 
     # ------------------------------------------------------------------- exports
     def sympy(self, index: int | None = None) -> sympy.Expr:
         """The selected formula (or front row ``index``) as a SymPy expression."""
-        return self._row(index).sympy_format
+        return self.get_best(index).sympy_format
 
     def latex(self, index: int | None = None) -> str:
         return sympy.latex(self.sympy(index))
@@ -295,7 +274,7 @@ class Regressor:
         """A JAX function ``f(X) -> (n_rows,)`` of the selected formula (or row ``index``)."""
         import codegen
 
-        fn = codegen.to_jax(self.sympy(index), self.feature_names_in_)
+        fn = codegen.to_jax(self.sympy(index), self.variable_names_)
 
         def model(X):
             return fn(*[X[:, i] for i in range(self.n_features_in_)])
@@ -304,28 +283,26 @@ class Regressor:
 
     def predict(self, X, index: int | None = None) -> np.ndarray:
         """``f(X)`` with the selected formula (or front row ``index``); shape ``(n_rows,)``."""
-        self._check_fitted()
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have shape (n_rows, {self.n_features_in_}), got {X.shape}")
-        from search.numpy_eval import evaluate
+        check_is_fitted(self)
+        try:
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+        except ValueError as exc:  # wrong shape or feature names, NaN/inf
+            raise DataError(str(exc)) from None
+        return self.get_best(index).lambda_format(X)
 
-        member = self._front[self.best_index_ if index is None else index]
-        return evaluate(member.expr, X)
+    def score(self, X, y, sample_weight=None, index: int | None = None) -> float:
+        """Coefficient of determination R^2 (``sklearn.metrics.r2_score``) of the
+        prediction with the selected formula (or front row ``index``)."""
+        from sklearn.metrics import r2_score
 
-    def score(self, X, y, index: int | None = None) -> float:
-        """Coefficient of determination R^2 of the prediction."""
-        y = np.asarray(y, dtype=np.float64)
-        residual = y - self.predict(X, index)
-        total = y - y.mean()
-        return float(1.0 - residual @ residual / (total @ total))
+        return float(r2_score(y, self.predict(X, index), sample_weight=sample_weight))
 
     def to_result(self, data: str | None = None, target: str = "y") -> FitResult:
         """The fit as a :class:`discover.result.FitResult` (the JSON result schema)."""
-        self._check_fitted()
-        equations = [Equation(r.complexity, float(r.loss), float(r.score), str(r.sympy_format)) for r in self.equations_]
+        check_is_fitted(self)
+        equations = [Equation(r.complexity, float(r.loss), float(r.score), str(r.sympy_format)) for r in self._table]
         return FitResult(
-            data=data, target=target, variables=self.feature_names_in_, settings=self.get_params(),
+            data=data, target=target, variables=list(self.variable_names_), settings=self.get_params(),
             equations=equations, selected=self.best_index_, model_selection=self.model_selection,
             stats=self.stats_,
         )

@@ -27,7 +27,7 @@ def main() -> None:
         random_state=0,
     )
     model.fit(data.X, data.y, variable_names=data.feature_names)
-    print(model.equations_)                       # the Pareto front, selected row marked
+    print(model.equations_)                       # the Pareto front (pandas DataFrame, PySR columns)
     formula = model.sympy()                       # a SymPy expression
     print("selected:", formula, "  R^2 =", model.score(data.X, data.y))
 

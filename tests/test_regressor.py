@@ -90,26 +90,25 @@ def test_polish_folds_overparametrized_constants():
 
 
 def test_equations_table(fitted):
-    table = fitted.equations_
+    table = fitted.equations_  # a pandas DataFrame with PySR's columns (pandas is in the test extra)
+    assert list(table.columns) == ["complexity", "loss", "score", "equation", "sympy_format", "lambda_format"]
     assert len(table) >= 2
-    rows = list(table)
+    rows = [fitted.get_best(i) for i in range(len(table))]
+    assert [r.equation for r in rows] == list(table["equation"])
     complexities = [r.complexity for r in rows]
     losses = [r.loss for r in rows]
     assert complexities == sorted(set(complexities))
     assert all(a > b for a, b in zip(losses, losses[1:]))
     assert rows[0].score == 0.0 and all(r.score >= 0 for r in rows)
-    assert table.selected == fitted.best_index_
+    assert fitted.get_best() == rows[fitted.best_index_]
     assert 0 <= fitted.best_index_ < len(table)
     pts = np.random.default_rng(1).uniform(-3, 3, size=(20, 2))
     for r in rows:  # the strings parse back (to the printed 15 digits)
         parsed = sympy.lambdify([x0, x1], parse_equation(r.equation, ["x0", "x1"]), "numpy")
         exact = sympy.lambdify([x0, x1], r.sympy_format, "numpy")
         np.testing.assert_allclose(parsed(*pts.T) + 0 * pts[:, 0], exact(*pts.T) + 0 * pts[:, 0], rtol=1e-13, atol=1e-13)
-    text = repr(table)
-    assert "complexity" in text and "equation" in text
-    selected_line = [line for line in text.splitlines() if line.startswith(">>")]
-    assert len(selected_line) == 1 and rows[fitted.best_index_].equation in selected_line[0]
-    assert fitted.feature_names_in_ == ["x0", "x1"] and fitted.n_features_in_ == 2
+    assert fitted.variable_names_ == ["x0", "x1"] and fitted.n_features_in_ == 2
+    assert not hasattr(fitted, "feature_names_in_")  # scikit-learn: only after fitting a DataFrame
     assert {"iterations", "evaluations", "seconds", "stopped_by", "compilations"} <= set(fitted.stats_)
 
 
@@ -126,7 +125,7 @@ def test_predict_and_score(fitted):
     # another row of the front: simplest member, a worse fit
     assert fitted.score(X, y, index=0) < fitted.score(X, y)
     assert fitted.predict(X_new, index=0).shape == (50,)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="X has 1 features, but Regressor is expecting 2"):
         fitted.predict(X_new[:, :1])
     with pytest.raises(ValueError):
         fitted.predict(X_new[0])
@@ -134,9 +133,9 @@ def test_predict_and_score(fitted):
 
 def test_exports(fitted):
     X, _ = law_data()
-    best = fitted.equations_[fitted.best_index_].sympy_format
+    best = fitted.equations_.iloc[fitted.best_index_].sympy_format
     assert fitted.sympy() == best
-    assert fitted.sympy(0) == fitted.equations_[0].sympy_format
+    assert fitted.sympy(0) == fitted.equations_.iloc[0].sympy_format
     assert fitted.latex() == sympy.latex(best)
     assert "x_{0}" in fitted.latex() and "\\cos" in fitted.latex()
     fn = fitted.jax()
@@ -147,15 +146,17 @@ def test_exports(fitted):
 def test_to_result(fitted):
     result = fitted.to_result(data="mem", target="y")
     assert result.selected == fitted.best_index_
-    assert [e.sympy for e in result.equations] == [str(r.sympy_format) for r in fitted.equations_]
+    assert [e.sympy for e in result.equations] == [str(e) for e in fitted.equations_["sympy_format"]]
     assert '"schema": "%s"' % SCHEMA in result.to_json()
 
 
 def test_unfitted_model_raises():
+    from sklearn.exceptions import NotFittedError
+
     model = Regressor()
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.predict(np.zeros((3, 2)))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.sympy()
 
 
@@ -207,7 +208,7 @@ def test_bad_data_raises_user_error():
 def test_same_seed_and_iteration_limit_give_identical_results(fitted):
     X, y = law_data()
     runs = [Regressor(**SMALL, niterations=2, timeout_in_seconds=None).fit(X, y) for _ in range(2)]
-    a, b = ([(r.complexity, r.loss, r.equation) for r in m.equations_] for m in runs)
+    a, b = ([(r.complexity, r.loss, r.equation) for r in m.equations_.itertuples()] for m in runs)
     assert a == b
     assert runs[0].best_index_ == runs[1].best_index_
     assert runs[0].stats_["evaluations"] == runs[1].stats_["evaluations"]
@@ -219,7 +220,7 @@ def test_fit_with_a_feature_called_y():
     X = rng.uniform(-3, 3, size=(300, 2))
     model = Regressor(**SMALL, niterations=3, timeout_in_seconds=60).fit(X, X[:, 0] * X[:, 1], variable_names=["x", "y"])
     x, y = sympy.symbols("x y")
-    assert model.feature_names_in_ == ["x", "y"]
+    assert model.variable_names_ == ["x", "y"]
     assert sympy.simplify(model.sympy() - x * y) == 0, model.sympy()
     assert parse_equation(str(model.sympy()), ["x", "y"]) == model.sympy()
     np.testing.assert_allclose(model.predict(X[:5]), X[:5, 0] * X[:5, 1], rtol=1e-12)
