@@ -23,6 +23,7 @@ from rich.table import Table
 
 from search import operators
 
+from .cluster_options import add_cluster_arguments, cluster_from_args
 from .errors import UserError
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
@@ -58,6 +59,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--pysr-csv", metavar="PATH",
                         help="also write the front as PySR's hall_of_fame.csv (Complexity,Loss,Equation) "
                              "to PATH, at every checkpoint and at the end")
+    add_cluster_arguments(parser, "the islands")
     add_plot_option(parser)
     parser.add_argument("--units", metavar="LIST",
                         help='physical units of the columns, e.g. "m=kg, v=m/s, y=J" (overrides the HDF5 '
@@ -88,7 +90,8 @@ def _regressor(args):
     if args.time_limit <= 0:
         raise UserError(f"--time-limit must be positive, not {args.time_limit}")
     return Regressor(
-        binary_operators=binary, unary_operators=unary, maxsize=args.maxsize, niterations=args.niterations,
+        cluster=cluster_from_args(args), binary_operators=binary, unary_operators=unary, maxsize=args.maxsize,
+        niterations=args.niterations,
         populations=args.populations, population_size=args.population_size,
         model_selection=args.model_selection, timeout_in_seconds=args.time_limit, random_state=args.seed,
     )
@@ -177,6 +180,10 @@ def run(args) -> int:
         grid.add_column()
         rate = f"{p.evaluations_per_second:,.0f}/s" if p.elapsed else "-"
         grid.add_row("data", f"{args.data}  ({dataset.n_rows} rows, {dataset.n_features} inputs -> {dataset.target_name})")
+        if model.cluster is not None:
+            from search.distributed import describe_cluster
+
+            grid.add_row("workers", describe_cluster(model.cluster))
         grid.add_row("elapsed", f"{p.elapsed:.1f} s of {args.time_limit:g} s")
         grid.add_row("iterations", f"{p.iteration}  ({p.evaluations:,} evaluations, {rate})")
         grid.add_row("best loss", f"{p.best_loss:.4g} (search subset, before polishing)")

@@ -89,7 +89,14 @@ class Regressor(RegressorMixin, BaseEstimator):
     dimensionless_constants_only:
         Constants are pure numbers (default: a constant may carry any dimension).
     random_state:
-        Seed; the same seed, data and iteration limit give the same result.
+        Seed; the same seed, data and iteration limit give the same result (in-process;
+        a run on a cluster is not deterministic, migration depends on timing).
+    cluster:
+        Run the islands on Dask workers (:mod:`search.distributed`): an int ``N`` (an
+        embedded ``LocalCluster`` of ``N`` processes, closed after the fit), a scheduler
+        address ``"tcp://host:8786"``, a Dask cluster object or a ``distributed.Client``.
+        ``None`` (default): in this process.  Scripts that start local workers need the
+        ``if __name__ == "__main__":`` guard (workers are spawned processes).
 
     Attributes
     ----------
@@ -130,6 +137,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         dimensional_constraint_penalty: float = DEFAULT_DIMENSIONAL_PENALTY,
         dimensionless_constants_only: bool = False,
         random_state: int = _ENGINE.random_state,
+        cluster: Any = None,
     ):
         self.binary_operators = binary_operators
         self.unary_operators = unary_operators
@@ -149,6 +157,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         self.dimensional_constraint_penalty = dimensional_constraint_penalty
         self.dimensionless_constants_only = dimensionless_constants_only
         self.random_state = random_state
+        self.cluster = cluster
 
     def settings(self) -> SearchSettings:
         """The engine settings for these parameters; bad values raise :class:`UserError`."""
@@ -169,7 +178,6 @@ class Regressor(RegressorMixin, BaseEstimator):
             maxsize=int(self.maxsize),
             populations=int(self.populations),
             population_size=int(self.population_size),
-            children_per_island=min(_ENGINE.children_per_island, int(self.population_size)),
             niterations=int(self.niterations),
             ncycles_per_iteration=int(self.ncycles_per_iteration),
             parsimony=float(self.parsimony),
@@ -215,7 +223,19 @@ class Regressor(RegressorMixin, BaseEstimator):
                                   **self._unit_arguments(data.feature_names),
                                   batch_size=int(self.batch_size), seed=settings.random_state,
                                   names=self.variable_names_)
-        result = search(problem, settings, callback, on_checkpoint if checkpoint else None, checkpoint_interval)
+        if self.cluster is None:
+            result = search(problem, settings, callback, on_checkpoint if checkpoint else None, checkpoint_interval)
+        else:
+            from search.distributed import search_on_cluster
+
+            from .cluster_options import open_client
+
+            client, release = open_client(self.cluster)
+            try:
+                result = search_on_cluster(problem, settings, client, callback,
+                                           on_checkpoint if checkpoint else None, checkpoint_interval)
+            finally:
+                release()
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
         return self

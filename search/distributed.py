@@ -87,7 +87,7 @@ def connect(cluster: Any, n_workers: int | None = None):
 
         return client, close
     address = cluster if isinstance(cluster, str) else cluster.scheduler_address
-    client = Client(address, timeout=30)
+    client = Client(address, timeout=10)
     return client, client.close
 
 

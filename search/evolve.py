@@ -20,6 +20,7 @@ complexity``, where ``share`` is the fraction of the island at the candidate's c
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -126,7 +127,8 @@ def search(problem: Problem, settings: SearchSettings,
     and whether to stop now; ``finish=False`` returns the hall of fame unpolished
     (search losses), for a caller that merges several.
     """
-    s = settings
+    # An island replaces its oldest members by its children: never more children than members.
+    s = dataclasses.replace(settings, children_per_island=min(settings.children_per_island, settings.population_size))
     ops = s.operators
     rng = np.random.default_rng(s.random_state)
     n_vars = problem.n_leaves

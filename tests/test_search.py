@@ -197,3 +197,15 @@ def test_mutation_and_crossover_yield_valid_expressions_within_maxsize(seed, siz
     if complexity(parent) <= GRAMMAR.maxsize:
         assert complexity(child) <= GRAMMAR.maxsize
     assert is_valid(crossover(rng, parent, other))
+
+
+def test_islands_smaller_than_the_children_per_island_still_search():
+    """population_size below children_per_island (32): each island breeds at most its size."""
+    import numpy as np
+
+    from discover.formula import formula_problem
+    from search.evolve import SearchSettings, search
+
+    X = np.linspace(0.5, 2.0, 100)[:, None]
+    result = search(formula_problem(X, 2 * X[:, 0] + 1), SearchSettings(population_size=8, populations=2, niterations=3))
+    assert min(m.loss for m in result.front) < 1e-20
