@@ -1,6 +1,6 @@
 """Scale-out on Dask: the same search in this process, on 1 and on 2 worker processes.
 
-    python benchmarks/scale.py [--seconds 30] [--workers 1 2] [--solve-seeds 0 1 2] [--solve-limit 90]
+    python benchmarks/scale.py [--seconds 30] [--workers 1 2] [--solve-seeds 0 1 2 3 4] [--solve-limit 90]
 
 Two measurements on Feynman I.6.2 (``exp(-theta**2/(2 sigma**2)) / sqrt(2 pi sigma**2)``,
 10,000 rows, default settings, 8 islands in all):
@@ -9,11 +9,15 @@ Two measurements on Feynman I.6.2 (``exp(-theta**2/(2 sigma**2)) / sqrt(2 pi sig
   stopping tolerance switched off, counted over the run's last 80 % (after compilation
   and the enumeration of small expressions), in-process and on a ``LocalCluster`` of each
   worker count (one single-threaded process per worker);
-* **time to solution**: wall seconds until the search reaches the tolerance (the exact
-  law), one run per seed, median reported; runs that do not solve within
+* **time to solution**: wall seconds until the search reaches the tolerance on the
+  bundled example's law ``2.5 x0**2 + cos(x1)`` (x in [-3, 3]^2, 10,000 rows), one run
+  per seed, median reported; runs that do not solve within
   ``--solve-limit`` count as that limit.
 
-Every configuration gets a 5 s search first (same shapes), so XLA compilation and the
+The workers are those of ``discover fit --workers N`` (:func:`search.distributed.connect`):
+single-threaded Dask workers whose numerical libraries get ``cores // N`` threads each
+unless ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` are set (set
+them to 1 to compare every run on one thread per process).  Every configuration gets a 5 s search first (same shapes), so XLA compilation and the
 workers' imports are not counted; starting the cluster is reported apart.  The transport
 figures (bytes per published group state and per published front, states per second)
 come from the distributed runs: they are what a migration costs.
@@ -25,11 +29,12 @@ Prints a table and a summary line with the ratios the issue asks for: 2 workers 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
 import time
+
+import numpy as np
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -69,20 +74,18 @@ def one_search(problem, settings, client):
     return result, samples, time.perf_counter() - t, stats
 
 
-def configuration(name: str, workers: int | None, problem, args) -> dict:
+def configuration(name: str, workers: int | None, problem, solve_problem, args) -> dict:
     from dataclasses import replace
 
     from search.evolve import SearchSettings
 
-    client = cluster = None
+    client, release = None, (lambda: None)
     started = 0.0
     if workers:
-        import distributed
+        from search.distributed import connect
 
         t = time.perf_counter()
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=logging.ERROR)
-        client = distributed.Client(cluster)
+        client, release = connect(workers)  # the embedded cluster of `discover fit --workers N`
         client.wait_for_workers(workers)
         started = time.perf_counter() - t
     try:
@@ -95,22 +98,20 @@ def configuration(name: str, workers: int | None, problem, args) -> dict:
                "wall": wall, "stats": stats, "solve": []}
         for seed in args.solve_seeds:
             result, _, wall, _ = one_search(
-                problem, replace(base, timeout_in_seconds=args.solve_limit, random_state=seed), client)
+                solve_problem, replace(base, timeout_in_seconds=args.solve_limit, random_state=seed), client)
             row["solve"].append(wall if result.stopped_by == "tolerance" else args.solve_limit)
         print(f"  {name}: {row['rate']:,.0f} evals/s, solve {['%.1f' % s for s in row['solve']]}", flush=True)
         return row
     finally:
-        if client is not None:
-            client.close()
-            cluster.close()
+        release()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="wall time of each rate run (default 30)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
-    parser.add_argument("--solve-seeds", type=int, nargs="*", default=[0, 1, 2],
-                        help="seeds of the time-to-solution runs (default 0 1 2)")
+    parser.add_argument("--solve-seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4],
+                        help="seeds of the time-to-solution runs (default 0 1 2 3 4)")
     parser.add_argument("--solve-limit", type=float, default=90.0, help="cap of a time-to-solution run (default 90)")
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args(argv)
@@ -119,8 +120,11 @@ def main(argv=None) -> int:
 
     X, y = gaussian_data(args.rows, 0)
     problem = formula_problem(X, y, seed=0)
-    rows = [configuration("in-process", None, problem, args)]
-    rows += [configuration(f"{w} worker{'s' if w > 1 else ''}", w, problem, args) for w in args.workers]
+    X2 = np.random.default_rng(0).uniform(-3, 3, (args.rows, 2))
+    solve_problem = formula_problem(X2, 2.5 * X2[:, 0] ** 2 + np.cos(X2[:, 1]), seed=0)
+    rows = [configuration("in-process", None, problem, solve_problem, args)]
+    rows += [configuration(f"{w} worker{'s' if w > 1 else ''}", w, problem, solve_problem, args)
+             for w in args.workers]
 
     from rich.console import Console
     from rich.table import Table

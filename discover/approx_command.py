@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .atomic import write_bytes_atomic, write_text_atomic
-from .cluster_options import add_cluster_arguments, cluster_from_args, open_client
+from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
 from .errors import UserError
 from .result import result_path
 
@@ -132,11 +132,11 @@ def kernel_time(slp, n: int = 1 << 14, repeat: int = 200) -> float:
 
 
 def run(args) -> int:
-    client, release = open_client(cluster_from_args(args))
-    try:
+    cluster = cluster_from_args(args)
+    if not args.verify or args.dtype != "float32":
+        cluster = None  # only the exhaustive float32 verification runs on a cluster
+    with using_cluster(cluster) as client:
         return _run(args, client)
-    finally:
-        release()
 
 
 def _run(args, client) -> int:

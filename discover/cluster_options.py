@@ -3,6 +3,8 @@ every sub-command that can spread its work over a cluster (``fit``, ``approx``, 
 
 from __future__ import annotations
 
+import contextlib
+
 from .errors import UserError
 
 
@@ -29,14 +31,36 @@ def cluster_from_args(args):
     return args.scheduler
 
 
-def open_client(cluster):
-    """``(client, release)`` for what :func:`cluster_from_args` returned (``(None, no-op)``
-    for None); a cluster that cannot be reached is a :class:`UserError`."""
+@contextlib.contextmanager
+def using_cluster(cluster):
+    """``with using_cluster(cluster) as client``: a ``distributed.Client`` for what
+    :func:`cluster_from_args` returned or ``Regressor(cluster=...)`` holds (None for None),
+    released at the end (an embedded cluster is shut down).  A bad value, a cluster that
+    cannot be reached or has no workers, and a search that failed on every worker are
+    each one :class:`UserError`."""
     if cluster is None:
-        return None, lambda: None
-    from search.distributed import connect
+        yield None
+        return
+    from search.distributed import ClusterError, connect
 
     try:
-        return connect(cluster)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise UserError(f"cannot reach the Dask cluster {cluster!r}: {exc}") from None
+        client, release = connect(cluster)
+    except ValueError as exc:
+        raise UserError(f"cluster: {exc}") from None
+    except ClusterError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        yield client
+    except ClusterError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        release()
+
+
+def describe_cluster(cluster) -> str:
+    """A short human-readable name of what ``cluster`` means (for progress displays)."""
+    if isinstance(cluster, int):
+        return f"local Dask cluster of {cluster} worker process{'es' if cluster != 1 else ''}"
+    if isinstance(cluster, str):
+        return f"Dask scheduler {cluster}"
+    return f"Dask cluster {getattr(cluster, 'scheduler_address', cluster)!s}"

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from search import operators
 
-from .cluster_options import add_cluster_arguments, cluster_from_args
+from .cluster_options import add_cluster_arguments, cluster_from_args, describe_cluster
 from .errors import UserError
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
@@ -181,8 +181,6 @@ def run(args) -> int:
         rate = f"{p.evaluations_per_second:,.0f}/s" if p.elapsed else "-"
         grid.add_row("data", f"{args.data}  ({dataset.n_rows} rows, {dataset.n_features} inputs -> {dataset.target_name})")
         if model.cluster is not None:
-            from search.distributed import describe_cluster
-
             grid.add_row("workers", describe_cluster(model.cluster))
         grid.add_row("elapsed", f"{p.elapsed:.1f} s of {args.time_limit:g} s")
         grid.add_row("iterations", f"{p.iteration}  ({p.evaluations:,} evaluations, {rate})")

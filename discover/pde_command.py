@@ -17,7 +17,7 @@ from dataclasses import asdict
 from rich.console import Console
 from rich.table import Table
 
-from .cluster_options import add_cluster_arguments, cluster_from_args
+from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
 from .errors import UserError
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
@@ -157,7 +157,8 @@ def run(args) -> int:
         else:
             from .pde import free_form
 
-            fit, extra = free_form.run_method(args.method, data, settings, args.time_limit, progress, cluster)
+            with using_cluster(cluster) as client:
+                fit, extra = free_form.run_method(args.method, data, settings, args.time_limit, progress, client)
     equations = [{**asdict(eq), "lhs": eq.lhs, "equation": eq.equation()} for eq in fit.equations]
     result = PDEResult(data=str(args.data), method=args.method, fields=data.field_names, coords=data.axis_names,
                        equations=equations, library=fit.library, rows=fit.rows,

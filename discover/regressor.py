@@ -228,14 +228,11 @@ class Regressor(RegressorMixin, BaseEstimator):
         else:
             from search.distributed import search_on_cluster
 
-            from .cluster_options import open_client
+            from .cluster_options import using_cluster
 
-            client, release = open_client(self.cluster)
-            try:
+            with using_cluster(self.cluster) as client:
                 result = search_on_cluster(problem, settings, client, callback,
                                            on_checkpoint if checkpoint else None, checkpoint_interval)
-            finally:
-                release()
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
         return self

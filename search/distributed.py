@@ -32,6 +32,7 @@ deterministic: which migrants arrive when depends on timing.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import time
 import uuid
@@ -45,6 +46,12 @@ from .problem import Problem
 
 #: Seconds the driver waits past the deadline for the groups' final states.
 GRACE_SECONDS = 15.0
+#: Seconds to wait for the first worker of a cluster.
+WORKER_WAIT_SECONDS = 120.0
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be reached, had no workers, or every group's task failed."""
 
 
 @dataclass
@@ -57,15 +64,17 @@ class GroupState:
     iteration: int
     compilations: int = 0
     stopped_by: str | None = None
+    runs: int = 1           # 2 or more: the group's task was rerun after a lost worker
 
 
-def connect(cluster: Any, n_workers: int | None = None):
+def connect(cluster: Any):
     """A ``distributed.Client`` for ``cluster`` and a function that releases what was made.
 
     ``cluster`` is a ``Client`` (used as is), a Dask cluster object (``LocalCluster``,
     ``SLURMCluster`` ...), a scheduler address (``"tcp://host:8786"``) or an int ``N``:
     an embedded ``LocalCluster`` of ``N`` single-threaded worker processes, closed again
-    by the returned function.
+    by the returned function.  A bad ``cluster`` is a ValueError; a scheduler that cannot
+    be reached, a :class:`ClusterError`.
     """
     from distributed import Client, LocalCluster
 
@@ -78,8 +87,12 @@ def connect(cluster: Any, n_workers: int | None = None):
         if cluster < 1:
             raise ValueError(f"the number of workers must be at least 1, not {cluster}")
         local = LocalCluster(n_workers=cluster, threads_per_worker=1, processes=True, dashboard_address=None,
-                             silence_logs=logging.ERROR)
-        client = Client(local)
+                             silence_logs=logging.ERROR, env=worker_thread_env(cluster))
+        try:
+            client = Client(local)
+        except BaseException:
+            local.close()
+            raise
 
         def close() -> None:
             client.close()
@@ -87,8 +100,27 @@ def connect(cluster: Any, n_workers: int | None = None):
 
         return client, close
     address = cluster if isinstance(cluster, str) else cluster.scheduler_address
-    client = Client(address, timeout=10)
+    try:
+        client = Client(address, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler {address}: {exc}") from None
     return client, client.close
+
+
+#: The thread-count variables of the numerical libraries (OpenBLAS, MKL, OpenMP).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_thread_env(n_workers: int) -> dict[str, str]:
+    """The thread counts of each of ``n_workers`` local workers: their share of this
+    machine's cores, unless the environment already sets them.
+
+    Dask's nanny would set them to 1; the search's linear algebra uses more when it can
+    (about 20 % of its rate on 2 cores), so a lone worker must not run on less than the
+    in-process search does.
+    """
+    share = str(max(1, (os.cpu_count() or 1) // max(n_workers, 1)))
+    return {name: os.environ.get(name, share) for name in THREAD_VARIABLES}
 
 
 def group_settings(settings: SearchSettings, n_groups: int) -> list[SearchSettings]:
@@ -110,11 +142,17 @@ def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
     ``n_groups`` defaults to the number of workers (at most ``settings.populations``).
     ``stats``, when given, receives the transport figures: ``states_published`` (one per
     group and iteration), ``state_bytes_max`` and ``front_bytes_max`` (the largest
-    pickled group state and merged front), ``states_read`` (group states the driver read).
+    pickled group state and merged front), ``states_read`` (group states the driver
+    read); and ``reruns`` (group tasks rerun after a lost worker), ``failed_groups``.
+    A :class:`ClusterError` when no worker joins or every group fails.
     """
     client, release = connect(cluster)
     try:
-        client.wait_for_workers(1, timeout=120)
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+        except TimeoutError:
+            raise ClusterError(f"no Dask worker joined the scheduler {client.scheduler.address} within "
+                               f"{WORKER_WAIT_SECONDS:g} s; start some with `dask worker ADDRESS`") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         groups = group_settings(settings, n_groups or workers)
         return _drive(client, problem, settings, groups, callback, checkpoint, checkpoint_interval, poll,
@@ -166,56 +204,68 @@ def _drive(client, problem: Problem, settings: SearchSettings, groups: list[Sear
         client.set_metadata(_key(run_id, "stop"), True)
 
     try:
-        while True:
-            done = all(f.done() for f in futures)
-            poll_states()
-            front = hall.front()
-            if front != published:
-                raw = pickle.dumps(front)
-                stats["front_bytes_max"] = max(stats["front_bytes_max"], len(raw))
-                client.set_metadata(_key(run_id, "front"), raw)
-                published = front
-            progress.elapsed = time.time() - start
-            progress.evaluations = sum(s.evaluations for s in states.values())
-            progress.iteration = max((s.iteration for s in states.values()), default=0)
-            progress.front = front
-            if front:
-                best = min(front, key=lambda m: m.loss)
-                progress.best_loss, progress.best = best.loss, best.expr
-            if callback is not None:
-                callback(progress)
-            if checkpoint is not None and front and progress.elapsed - last_checkpoint >= checkpoint_interval:
-                checkpoint(problem.finish(hall.members(), final=False), progress)
-                last_checkpoint = progress.elapsed
-            if done:
-                break
-            if stopped_by is None and progress.best_loss / baseline <= settings.tolerance:
-                stopped_by = "tolerance"
-                stop_all()
-            if deadline is not None and time.time() >= deadline:
-                if stopped_by is None:
-                    stopped_by = "timeout"
+        try:
+            while True:
+                done = all(f.done() for f in futures)
+                poll_states()
+                front = hall.front()
+                if front != published:
+                    raw = pickle.dumps(front)
+                    stats["front_bytes_max"] = max(stats["front_bytes_max"], len(raw))
+                    client.set_metadata(_key(run_id, "front"), raw)
+                    published = front
+                progress.elapsed = time.time() - start
+                progress.evaluations = sum(s.evaluations for s in states.values())
+                progress.iteration = max((s.iteration for s in states.values()), default=0)
+                progress.observe(front)
+                if callback is not None:
+                    callback(progress)
+                if checkpoint is not None and front and progress.elapsed - last_checkpoint >= checkpoint_interval:
+                    checkpoint(problem.finish(hall.members(), final=False), progress)
+                    last_checkpoint = progress.elapsed
+                if done:
+                    break
+                if stopped_by is None and progress.best_loss / baseline <= settings.tolerance:
+                    stopped_by = "tolerance"
                     stop_all()
-                if time.time() >= deadline + GRACE_SECONDS:
-                    break  # a group that does not answer in time: the front polled so far stands
-            time.sleep(poll)
-    except KeyboardInterrupt:
-        stopped_by = "interrupt"
-        stop_all()
-        _wait_briefly(futures, 5.0)
-        poll_states()
+                if deadline is not None and time.time() >= deadline:
+                    if stopped_by is None:
+                        stopped_by = "timeout"
+                        stop_all()
+                    if time.time() >= deadline + GRACE_SECONDS:
+                        break  # a group that does not answer in time: the front polled so far stands
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            stopped_by = "interrupt"
+            stop_all()
+            _wait_briefly(futures, 5.0)
+            poll_states()
 
-    compilations = 0
-    for i, f in enumerate(futures):
-        if f.status == "finished":
-            state = f.result()
-            absorb(i, state)
-            compilations += state.compilations
-            stopped_by = stopped_by or state.stopped_by
-        else:
-            f.cancel()
-    client.set_metadata(_key(run_id), None)  # free the scheduler's copy of the states
-    stats["states_published"] = sum(s.iteration for s in states.values())  # one per group and iteration
+        compilations = 0
+        failures = []
+        for i, f in enumerate(futures):
+            if f.status == "finished":
+                state = f.result()
+                absorb(i, state)
+                compilations += state.compilations
+                stopped_by = stopped_by or state.stopped_by
+            elif f.status == "error":
+                failures.append((i, f.exception()))
+        if failures and not hall.members():
+            i, exc = failures[0]
+            raise ClusterError(f"the search failed on the workers (group {i}: {type(exc).__name__}: {exc}); "
+                               "are discover and its dependencies installed on every worker?")
+        stats["states_published"] = sum(s.iteration for s in states.values())  # one per group and iteration
+        stats["reruns"] = sum(s.runs - 1 for s in states.values())
+        stats["failed_groups"] = len(failures)
+    finally:
+        # Whatever happened here (an error in a callback included): stop the groups and
+        # free the scheduler's copy of their states.
+        stop_all()
+        for f in futures:
+            if not f.done():
+                f.cancel()
+        client.set_metadata(_key(run_id), None)
     progress.elapsed = time.time() - start
     progress.evaluations = sum(s.evaluations for s in states.values())
     final = problem.finish(hall.members())
@@ -241,13 +291,15 @@ def _run_group(problem: Problem, settings: SearchSettings, run_id: str, group: i
     previous = pickle.loads(saved) if saved is not None else None
     done_before = previous.evaluations if previous else 0
     iteration_before = previous.iteration if previous else 0
+    runs = previous.runs + 1 if previous else 1
     if deadline is not None:
         settings = replace(settings, timeout_in_seconds=max(deadline - time.time(), 0.5))
     if client.get_metadata(_key(run_id, "stop"), default=False):
         return previous or GroupState([], [], 0, 0, stopped_by="stop")
 
     def exchange(progress: Progress, members: list[Expr], hall: list[Member]) -> tuple[list[Member], bool]:
-        state = GroupState(members, hall, done_before + progress.evaluations, iteration_before + progress.iteration)
+        state = GroupState(members, hall, done_before + progress.evaluations, iteration_before + progress.iteration,
+                           runs=runs)
         client.set_metadata(key, pickle.dumps(state))
         raw = client.get_metadata(_key(run_id, "front"), default=None)
         immigrants = pickle.loads(raw) if raw is not None else []
@@ -256,16 +308,7 @@ def _run_group(problem: Problem, settings: SearchSettings, run_id: str, group: i
     result = search(problem, settings, initial_population=previous.members if previous else None,
                     exchange=exchange, finish=False)
     return GroupState([], result.front, done_before + result.progress.evaluations,
-                      iteration_before + result.progress.iteration, result.compilations, result.stopped_by)
+                      iteration_before + result.progress.iteration, result.compilations, result.stopped_by, runs)
 
 
-def describe_cluster(cluster: Any) -> str:
-    """A short human-readable name of what ``cluster`` means (for progress displays)."""
-    if isinstance(cluster, int):
-        return f"local Dask cluster of {cluster} worker process{'es' if cluster != 1 else ''}"
-    if isinstance(cluster, str):
-        return f"Dask scheduler {cluster}"
-    return f"Dask cluster {getattr(cluster, 'scheduler_address', cluster)!s}"
-
-
-__all__ = ["search_on_cluster", "connect", "group_settings", "GroupState", "describe_cluster", "GRACE_SECONDS"]
+__all__ = ["search_on_cluster", "connect", "group_settings", "GroupState", "ClusterError", "GRACE_SECONDS"]

@@ -83,6 +83,13 @@ class Progress:
     best: Expr | None = None
     front: list[Member] = field(default_factory=list)
 
+    def observe(self, front: list[Member]) -> None:
+        """Take ``front`` as the current front and its lowest-loss member as the best."""
+        self.front = front
+        if front:
+            best = min(front, key=lambda m: m.loss)
+            self.best_loss, self.best = best.loss, best.expr
+
     @property
     def evaluations_per_second(self) -> float:
         return self.evaluations / self.elapsed if self.elapsed > 0 else 0.0
@@ -123,8 +130,8 @@ def search(problem: Problem, settings: SearchSettings,
     ``initial_population`` resumes islands from saved members (they are rescored; the
     enumeration of small expressions is skipped), ``exchange(progress, members,
     hall_of_fame)`` runs after every iteration with every island member and the hall of
-    fame and returns ``(immigrants, stop)``: members dealt to the islands like migrants,
-    and whether to stop now; ``finish=False`` returns the hall of fame unpolished
+    fame and returns ``(immigrants, stop)``: members found elsewhere, which join the hall of
+    fame the islands' migrants are drawn from, and whether to stop now; ``finish=False`` returns the hall of fame unpolished
     (search losses), for a caller that merges several.
     """
     # An island replaces its oldest members by its children: never more children than members.
@@ -314,21 +321,21 @@ def search(problem: Problem, settings: SearchSettings,
                 if s.timeout_in_seconds is not None and time.perf_counter() - start >= 0.95 * s.timeout_in_seconds:
                     break
             optimize_constants()
-            _simplify_and_migrate(rng, islands, hof, s, simpler_form)
             progress.iteration = iteration
+            stop = False
             if exchange is not None:
+                # The members found elsewhere join this hall of fame, so the migration below
+                # draws from the merged front (PySR's migration from the global hall of fame).
                 progress.elapsed = time.perf_counter() - start
                 immigrants, stop = exchange(progress, [e for island in islands for e in island.members], hof.members())
-                _immigrate(rng, islands, immigrants, s)
-                if stop:
-                    stopped_by = "stop"
-                    break
+                for m in immigrants:
+                    hof.consider(m.expr, m.loss, m.complexity)
+            _simplify_and_migrate(rng, islands, hof, s, simpler_form)
+            if stop:
+                stopped_by = "stop"
+                break
             progress.elapsed = time.perf_counter() - start
-            front = hof.front()
-            progress.front = front
-            if front:
-                best = min(front, key=lambda m: m.loss)
-                progress.best_loss, progress.best = best.loss, best.expr
+            progress.observe(hof.front())
             if callback is not None:
                 callback(progress)
             if checkpoint is not None and progress.elapsed - last_checkpoint >= checkpoint_interval:
@@ -360,25 +367,18 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
             island.sizes[k] = complexity(simpler, s.operators)
         n_replace = int(round(s.fraction_replaced * len(island.members)))
         if front and n_replace:
-            for k in rng.choice(len(island.members), size=n_replace, replace=False):
-                m = front[int(rng.integers(len(front)))]
-                island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
+            _deal(rng, island, front, n_replace)
     for m in front:
         simpler = simpler_form(m.expr)
         if simpler != m.expr:
             hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, s.operators))
 
 
-def _immigrate(rng, islands: list[_Island], immigrants: list[Member], s: SearchSettings) -> None:
-    """Deal ``immigrants`` (members found elsewhere) to random slots of every island,
-    ``fraction_replaced`` of each island at most."""
-    n_replace = min(len(immigrants), int(round(s.fraction_replaced * s.population_size)))
-    if not n_replace:
-        return
-    for island in islands:
-        for k in rng.choice(len(island.members), size=n_replace, replace=False):
-            m = immigrants[int(rng.integers(len(immigrants)))]
-            island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
+def _deal(rng, island: _Island, pool: list[Member], n: int) -> None:
+    """Put ``n`` members drawn from ``pool`` into distinct random slots of ``island``."""
+    for k in rng.choice(len(island.members), size=n, replace=False):
+        m = pool[int(rng.integers(len(pool)))]
+        island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
 
 
 __all__ = ["SearchSettings", "SearchResult", "Progress", "search"]

@@ -13,7 +13,7 @@ import sympy
 
 from discover import Regressor
 from discover.formula import formula_problem
-from search.distributed import GRACE_SECONDS, group_settings, search_on_cluster
+from search.distributed import GRACE_SECONDS, ClusterError, group_settings, search_on_cluster
 from search.evolve import SearchSettings
 from search.numpy_eval import evaluate
 
@@ -95,5 +95,63 @@ def test_a_killed_worker_keeps_the_front_and_the_run_stops_on_time(client):
     assert any(_is_law(m.expr, X) for m in front_before)
     assert any(_is_law(m.expr, X) for m in result.front)
     assert result.stopped_by == "timeout"
+    assert stats["reruns"] >= 1  # the killed worker's group was rerun and resumed from its state
     assert elapsed <= settings.timeout_in_seconds + GRACE_SECONDS + 20
     assert stats["groups"] == 2 and stats["states_read"] > 0
+
+
+def test_a_search_that_fails_on_every_worker_says_why(client):
+    X, y = _data()
+    problem = formula_problem(X, y)
+
+    def broken_penalty(exprs):
+        raise ZeroDivisionError("this penalty is broken")
+
+    problem.penalty = broken_penalty
+    with pytest.raises(ClusterError, match="ZeroDivisionError: this penalty is broken"):
+        search_on_cluster(problem, SearchSettings(timeout_in_seconds=20), client)
+
+
+def test_sharded_float32_verification_matches_the_local_sweep(client, monkeypatch):
+    from discover.approx import baselines as bl
+    from discover.approx import verify as verify_module
+    from discover.approx.targets import NAMED
+    from discover.approx.templates import TEMPLATES, wrap
+
+    template = TEMPLATES["exp"]
+    core = bl.baselines(template.core("float32"), "float32", [4], families=("fpminimax",))[0].slp
+    program = wrap(template, core)[0]
+    local = verify_module.verify(program, NAMED["exp"], (1.0, 1.25))
+    monkeypatch.setattr(verify_module, "SHARD", 1 << 19)  # five shards over the two workers
+    sharded = verify_module.verify(program, NAMED["exp"], (1.0, 1.25), client=client)
+    assert sharded.points == local.points == 2**21 + 1
+    assert (sharded.max_ulp, sharded.worst_input, sharded.correctly_rounded) == \
+        (local.max_ulp, local.worst_input, local.correctly_rounded)
+    assert local.max_ulp > 1  # a degree-4 core: a real error to find, not a trivially exact sweep
+
+
+def test_cli_runs_on_local_workers_and_bad_cluster_options_are_one_line(tmp_path, capsys):
+    from discover.cli import main
+
+    data = tmp_path / "d.csv"
+    X, y = _data(rows=200)
+    np.savetxt(data, np.column_stack([X, y]), delimiter=",", header="a,b,y", comments="")
+    out = tmp_path / "r.json"
+    assert main(["fit", str(data), "--workers", "1", "--time-limit", "20", "-q", "-o", str(out)]) == 0
+    from discover import load_result
+
+    a, b = sympy.symbols("a b")
+    result = load_result(out)
+    assert sympy.simplify(sympy.sympify(result.selected_equation().sympy, locals={"a": a, "b": b})
+                          - (3 * a * b + 1)) == 0
+    for argv, message in (
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--scheduler", "localhost"], "is not a scheduler address"),
+        (["--workers", "2", "--scheduler", "tcp://x:1"], "not both"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "cannot reach the Dask scheduler"),
+    ):
+        capsys.readouterr()
+        assert main(["fit", str(data), "-q", "-o", str(tmp_path / "x.json"), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.json").exists()

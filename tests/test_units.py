@@ -184,16 +184,6 @@ def test_penalty_adds_the_amount_to_violators_only():
     assert clone(exprs).tolist() == [0.0, 7.0, 7.0]
 
 
-def test_dimension_check_is_cheap():
-    import time
-
-    c = check()
-    exprs = [expr_of(t) for t in ["0.5*m*v**2", "m + v", "exp(m)*v/t", "sqrt(m*v**2)*sqrt(m)*v"]] * 500
-    start = time.perf_counter()
-    c.violations(exprs)
-    assert (time.perf_counter() - start) / len(exprs) < 50e-6
-
-
 # ---------------------------------------------------------------------------- Feynman
 
 
