@@ -1,6 +1,6 @@
 """Scale-out on Dask: the same search in this process, on 1 and on 2 worker processes.
 
-    python benchmarks/scale.py [--seconds 30] [--workers 1 2] [--solve-seeds 0 1 2 3 4] [--solve-limit 90]
+    python benchmarks/scale.py [--seconds 20] [--repeats 3] [--workers 1 2] [--solve-seeds 0 1 2 3 4] [--solve-limit 90]
 
 Two measurements on Feynman I.6.2 (``exp(-theta**2/(2 sigma**2)) / sqrt(2 pi sigma**2)``,
 10,000 rows, default settings, 8 islands in all):
@@ -8,7 +8,8 @@ Two measurements on Feynman I.6.2 (``exp(-theta**2/(2 sigma**2)) / sqrt(2 pi sig
 * **search rate**: candidate evaluations per second over a fixed wall time with the
   stopping tolerance switched off, counted over the run's last 80 % (after compilation
   and the enumeration of small expressions), in-process and on a ``LocalCluster`` of each
-  worker count (one single-threaded process per worker);
+  worker count; the configurations take turns, ``--repeats`` rounds, and the medians
+  are compared (single runs on a shared VM vary by 10-15 %);
 * **time to solution**: wall seconds until the search reaches the tolerance on the
   bundled example's law ``2.5 x0**2 + cos(x1)`` (x in [-3, 3]^2, 10,000 rows), one run
   per seed, median reported; runs that do not solve within
@@ -74,45 +75,61 @@ def one_search(problem, settings, client):
     return result, samples, time.perf_counter() - t, stats
 
 
-def configuration(name: str, workers: int | None, problem, solve_problem, args) -> dict:
+def measure(configs: list[tuple[str, int | None]], problem, solve_problem, args) -> list[dict]:
+    """Every configuration's rate runs (interleaved, ``--repeats`` rounds, so that drifts
+    of the machine hit all alike) and time-to-solution runs; one dict per configuration."""
     from dataclasses import replace
 
+    from search.distributed import connect
     from search.evolve import SearchSettings
 
-    client, release = None, (lambda: None)
-    started = 0.0
-    if workers:
-        from search.distributed import connect
-
-        t = time.perf_counter()
-        client, release = connect(workers)  # the embedded cluster of `discover fit --workers N`
-        client.wait_for_workers(workers)
-        started = time.perf_counter() - t
+    base = SearchSettings(random_state=0)
+    rows, clients, releases = [], {}, []
     try:
-        base = SearchSettings(random_state=0)
-        one_search(problem, replace(base, timeout_in_seconds=5.0, tolerance=0.0), client)  # warm-up
-        result, samples, wall, stats = one_search(
-            problem, replace(base, timeout_in_seconds=args.seconds, tolerance=0.0), client)
-        row = {"name": name, "workers": workers or 0, "start": started, "rate": windowed_rate(samples),
-               "whole": result.progress.evaluations / wall, "iterations": result.progress.iteration,
-               "wall": wall, "stats": stats, "solve": []}
-        for seed in args.solve_seeds:
-            result, _, wall, _ = one_search(
-                solve_problem, replace(base, timeout_in_seconds=args.solve_limit, random_state=seed), client)
-            row["solve"].append(wall if result.stopped_by == "tolerance" else args.solve_limit)
-        print(f"  {name}: {row['rate']:,.0f} evals/s, solve {['%.1f' % s for s in row['solve']]}", flush=True)
-        return row
+        for name, workers in configs:
+            row = {"name": name, "workers": workers or 0, "start": 0.0, "rates": [], "whole": [], "iterations": [],
+                   "stats": {}, "solve": [], "wall": 0.0}
+            if workers:
+                t = time.perf_counter()
+                client, release = connect(workers)  # the embedded cluster of `discover fit --workers N`
+                releases.append(release)
+                client.wait_for_workers(workers)
+                row["start"] = time.perf_counter() - t
+                clients[name] = client
+            one_search(problem, replace(base, timeout_in_seconds=5.0, tolerance=0.0), clients.get(name))  # warm-up
+            rows.append(row)
+        for _ in range(args.repeats):
+            for row in rows:
+                result, samples, wall, stats = one_search(
+                    problem, replace(base, timeout_in_seconds=args.seconds, tolerance=0.0), clients.get(row["name"]))
+                row["rates"].append(windowed_rate(samples))
+                row["whole"].append(result.progress.evaluations / wall)
+                row["iterations"].append(result.progress.iteration)
+                row["stats"], row["wall"] = stats, wall
+                print(f"  {row['name']}: {row['rates'][-1]:,.0f} evals/s", flush=True)
+        for row in rows:
+            for seed in args.solve_seeds:
+                result, _, wall, _ = one_search(
+                    solve_problem, replace(base, timeout_in_seconds=args.solve_limit, random_state=seed),
+                    clients.get(row["name"]))
+                row["solve"].append(wall if result.stopped_by == "tolerance" else args.solve_limit)
+            print(f"  {row['name']}: solve {['%.1f' % s for s in row['solve']]}", flush=True)
     finally:
-        release()
+        for release in releases:
+            release()
+    for row in rows:
+        row["rate"] = statistics.median(row["rates"])
+    return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=30.0, help="wall time of each rate run (default 30)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="wall time of each rate run (default 20)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
     parser.add_argument("--solve-seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4],
                         help="seeds of the time-to-solution runs (default 0 1 2 3 4)")
     parser.add_argument("--solve-limit", type=float, default=90.0, help="cap of a time-to-solution run (default 90)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of rate runs (default 3); medians reported")
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args(argv)
 
@@ -122,40 +139,46 @@ def main(argv=None) -> int:
     problem = formula_problem(X, y, seed=0)
     X2 = np.random.default_rng(0).uniform(-3, 3, (args.rows, 2))
     solve_problem = formula_problem(X2, 2.5 * X2[:, 0] ** 2 + np.cos(X2[:, 1]), seed=0)
-    rows = [configuration("in-process", None, problem, solve_problem, args)]
-    rows += [configuration(f"{w} worker{'s' if w > 1 else ''}", w, problem, solve_problem, args)
-             for w in args.workers]
+    configs = [("in-process", None)] + [(f"{w} worker{'s' if w > 1 else ''}", w) for w in args.workers]
+    rows = measure(configs, problem, solve_problem, args)
 
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"Dask scale-out, Feynman I.6.2, {args.seconds:g} s rate runs, {os.cpu_count()} cores, "
                         f"{cpu_model()}")
-    for col in ("run", "start s", "evals/s", "whole run", "iters", "solve s", "per seed", "state B", "front B",
-                "states/s"):
+    for col in ("run", "start s", "evals/s", "per round", "whole run", "iters", "solve s", "per seed", "state B",
+                "front B", "states/s"):
         table.add_column(col, justify="right")
     for r in rows:
         st = r["stats"]
         table.add_row(r["name"], f"{r['start']:.1f}" if r["workers"] else "-", f"{r['rate']:,.0f}",
-                      f"{r['whole']:,.0f}", str(r["iterations"]),
+                      " ".join(f"{x:,.0f}" for x in r["rates"]), f"{statistics.median(r['whole']):,.0f}",
+                      str(statistics.median(r["iterations"])),
                       f"{statistics.median(r['solve']):.1f}" if r["solve"] else "-",
                       " ".join(f"{s:.1f}" for s in r["solve"]),
                       f"{st.get('state_bytes_max', 0):,}" if st else "-",
                       f"{st.get('front_bytes_max', 0):,}" if st else "-",
                       f"{st.get('states_published', 0) / r['wall']:.1f}" if st else "-")
     Console(width=200).print(table)
-    print("evals/s: over the last 80 % of the run; solve s: median time to solution; start s: cluster start;"
+    print("evals/s: median over the rounds of the rate over the last 80 % of each run; solve s: median time to solution; start s: cluster start;"
           " state B / front B: bytes of the largest published group state / merged front")
     by = {r["workers"]: r for r in rows}
+
+    def ratio(a: dict, b: dict) -> float:
+        """Median over the rounds of a's rate over b's rate in the same round."""
+        return statistics.median(x / y for x, y in zip(a["rates"], b["rates"]))
+
     parts = []
     if 1 in by:
-        overhead = 1 - by[1]["rate"] / by[0]["rate"]
-        parts.append(f"1 worker vs in-process: rate overhead {overhead:+.1%} (target <= 10 %)")
+        overhead = 1 - ratio(by[1], by[0])
+        parts.append(f"1 worker vs in-process: rate overhead {overhead:+.1%} (median of the rounds' ratios; "
+                     "target <= 10 %)")
         if by[0]["solve"]:
             parts.append(f"time to solution {statistics.median(by[1]['solve']) / statistics.median(by[0]['solve']):.2f}x "
                          "of in-process")
     if 1 in by and 2 in by:
-        parts.append(f"2 workers vs 1: {by[2]['rate'] / by[1]['rate']:.2f}x evals/s (target >= 1.7x)")
+        parts.append(f"2 workers vs 1: {ratio(by[2], by[1]):.2f}x evals/s (target >= 1.7x)")
         if by[1]["solve"]:
             parts.append(f"time to solution {statistics.median(by[1]['solve']) / statistics.median(by[2]['solve']):.2f}x"
                          " faster")

@@ -6,7 +6,7 @@ One row per front member, simplest first, with PySR's column names:
 column         type             meaning
 ============== ================ ===============================================
 complexity     int              size of the formula (node count by default)
-loss           float            its loss (MSE) on all rows
+loss           float            MSE on the training rows (<= 10,000) + penalty
 score          float            ``-d ln(loss) / d complexity`` against the row
                                 before (0 for the first row)
 equation       str              the formula as text (SymPy syntax)

@@ -36,3 +36,16 @@ def check_png_path(path: str | os.PathLike, flag: str) -> Path:
     if path.suffix.lower() != ".png" or path.is_dir() or not path.parent.is_dir():
         raise UserError(f"{flag} {path}: give a .png file in an existing directory")
     return path
+
+
+def locate_data(data: str | None, result_path: str | os.PathLike | None = None) -> tuple[Path | None, str | None]:
+    """The data file a result names, as given or else beside the result file:
+    ``(path, None)``, or ``(None, reason)`` when there is none."""
+    if not data:
+        return None, "the result names no data file"
+    given = Path(data)
+    candidates = [given]
+    if result_path is not None and not given.is_absolute():
+        candidates.append(Path(result_path).parent / given)
+    path = next((p for p in candidates if p.is_file()), None)
+    return (path, None) if path is not None else (None, f"the data file {data} was not found")

@@ -96,7 +96,9 @@ class Regressor(RegressorMixin, BaseEstimator):
         embedded ``LocalCluster`` of ``N`` processes, closed after the fit), a scheduler
         address ``"tcp://host:8786"``, a Dask cluster object or a ``distributed.Client``.
         ``None`` (default): in this process.  Scripts that start local workers need the
-        ``if __name__ == "__main__":`` guard (workers are spawned processes).
+        ``if __name__ == "__main__":`` guard (workers are spawned processes).  Under
+        ``clone``/``GridSearchCV`` pass an int or an address: parameters are deep-copied,
+        and a live ``Client`` cannot be.
 
     Attributes
     ----------

@@ -23,29 +23,17 @@ from pathlib import Path
 from .errors import UserError
 from .result import read_json
 
-__all__ = ["SCHEMAS", "load_result"]
+__all__ = ["readers", "load_result"]
 
 
-def _fit(path):
-    from .result import load_result as load_fit
+def readers() -> dict:
+    """schema -> reader of that job's file, keyed by each job's own ``SCHEMA`` constant
+    (imported here, not at start: the job modules pull in their numerical stacks)."""
+    from .approx import result as approx
+    from .pde import result as pde
+    from . import result as fit
 
-    return load_fit(path)
-
-
-def _pde(path):
-    from .pde.result import load_pde_result
-
-    return load_pde_result(path)
-
-
-def _approx(path):
-    from .approx.result import load_approx_result
-
-    return load_approx_result(path)
-
-
-#: schema -> reader of that job's file
-SCHEMAS = {"discover.fit/1": _fit, "discover.pde/1": _pde, "discover.approx/1": _approx}
+    return {fit.SCHEMA: fit.load_result, pde.SCHEMA: pde.load_pde_result, approx.SCHEMA: approx.load_approx_result}
 
 
 def load_result(path: str | os.PathLike):
@@ -60,8 +48,9 @@ def load_result(path: str | os.PathLike):
         return read_hall_of_fame(path)
     payload = read_json(path)
     schema = payload.get("schema") if isinstance(payload, dict) else None
-    reader = SCHEMAS.get(schema) if isinstance(schema, str) else None
+    known = readers()
+    reader = known.get(schema) if isinstance(schema, str) else None
     if reader is None:
         found = f"schema {schema!r}" if isinstance(schema, str) else "no 'schema' field"
-        raise UserError(f"{path} is not a discover result file ({found}; expected one of {', '.join(SCHEMAS)})")
+        raise UserError(f"{path} is not a discover result file ({found}; expected one of {', '.join(known)})")
     return reader(path)

@@ -76,6 +76,7 @@ def connect(cluster: Any):
     by the returned function.  A bad ``cluster`` is a ValueError; a scheduler that cannot
     be reached, a :class:`ClusterError`.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if isinstance(cluster, Client):
@@ -86,8 +87,12 @@ def connect(cluster: Any):
     if isinstance(cluster, int):
         if cluster < 1:
             raise ValueError(f"the number of workers must be at least 1, not {cluster}")
-        local = LocalCluster(n_workers=cluster, threads_per_worker=1, processes=True, dashboard_address=None,
-                             silence_logs=logging.ERROR, env=worker_thread_env(cluster))
+        # Dask's statistical profiler samples every thread's stack every 10 ms, taking the
+        # GIL from the search each time; the search reports its own progress.  (The
+        # nannies hand this process's Dask configuration to their workers.)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            local = LocalCluster(n_workers=cluster, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                 silence_logs=logging.ERROR, env=worker_thread_env(cluster))
         try:
             client = Client(local)
         except BaseException:

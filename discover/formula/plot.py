@@ -12,14 +12,13 @@ equation's prediction ``ŷ = f(X)`` against the target ``y`` on every row (at mo
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import sympy
 
 from ..data import load_dataset
 from ..errors import UserError
-from ..figures import new_figure, save_png
+from ..figures import locate_data, new_figure, save_png
 from ..result import FitResult, parse_equation
 
 __all__ = ["MAX_POINTS", "find_data", "predict", "r_squared", "plot_fit"]
@@ -36,7 +35,7 @@ def predict(result: FitResult, X: np.ndarray, index: int | None = None) -> np.nd
     columns in ``result.variables`` order -> (n_rows,) float64 (NaN where undefined)."""
     row = result.equations[result.selected if index is None else index]
     expr = parse_equation(row.sympy, result.variables)
-    fn = sympy.lambdify([sympy.Symbol(name) for name in result.variables], expr, modules="numpy")
+    fn = sympy.lambdify([sympy.Symbol(name) for name in result.variables], expr, modules=["scipy", "numpy"])
     X = np.asarray(X, dtype=np.float64)
     with np.errstate(all="ignore"):
         values = np.asarray(fn(*(X[:, i] for i in range(X.shape[1]))))
@@ -59,15 +58,9 @@ def r_squared(y: np.ndarray, y_hat: np.ndarray) -> float:
 def find_data(result: FitResult, result_path: str | os.PathLike | None = None):
     """``(X, y)`` of the file the result names (as given, else beside the result file),
     columns in ``result.variables`` order; ``(None, reason)`` when it cannot be used."""
-    if not result.data:
-        return None, "the result names no data file"
-    given = Path(result.data)
-    candidates = [given]
-    if result_path is not None and not given.is_absolute():
-        candidates.append(Path(result_path).parent / given)
-    path = next((p for p in candidates if p.is_file()), None)
+    path, reason = locate_data(result.data, result_path)
     if path is None:
-        return None, f"the data file {result.data} was not found"
+        return None, reason
     try:
         dataset = load_dataset(path, target=result.target)
     except UserError as exc:

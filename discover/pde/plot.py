@@ -18,13 +18,12 @@ figure says so in its title and the model panels, and the picture is still writt
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import sympy
 
 from ..errors import UserError
-from ..figures import new_figure, save_png
+from ..figures import locate_data, new_figure, save_png
 from .data import FieldData, load_fields
 from .library import derivative_name
 from .result import PDEResult, parse_rhs
@@ -40,15 +39,9 @@ BLOWUP_FACTOR = 100.0
 def find_fields(result: PDEResult, result_path: str | os.PathLike | None = None):
     """The result's field data (as given, else beside the result file): ``(FieldData,
     None)``, or ``(None, reason)`` when it cannot be read."""
-    if not result.data:
-        return None, "the result names no data file"
-    given = Path(result.data)
-    candidates = [given]
-    if result_path is not None and not given.is_absolute():
-        candidates.append(Path(result_path).parent / given)
-    path = next((p for p in candidates if p.is_file()), None)
+    path, reason = locate_data(result.data, result_path)
     if path is None:
-        return None, f"the data file {result.data} was not found"
+        return None, reason
     try:
         return load_fields(path, result.fields, result.coords), None
     except UserError as exc:
