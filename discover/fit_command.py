@@ -214,6 +214,9 @@ def run(args) -> int:
     out.print(front_table(model))
     stats = model.stats_
     out.print(f"selected ({args.model_selection}): {dataset.target_name} = {model.get_best().equation}")
+    if model.stats_.get("dimensionally_consistent") is False:
+        out.print("[bold yellow]warning:[/bold yellow] no dimensionally consistent formula was found; the selected "
+                  "one violates the units (its loss includes the dimensional penalty)")
     out.print(f"{stats['iterations']} iterations, {stats['evaluations']:,} evaluations in {stats['seconds']:.1f} s "
               f"(stopped by {stats['stopped_by']}); result written to {output}")
     if pysr_csv is not None:

@@ -237,6 +237,11 @@ class Regressor(RegressorMixin, BaseEstimator):
                                            on_checkpoint if checkpoint else None, checkpoint_interval)
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
+        if problem.penalty is not None:
+            # The finished front keeps each member's penalty in its loss: a selected member
+            # that carries it is the best the search found, but not consistent.
+            selected = result.front[self.best_index_]
+            self.stats_["dimensionally_consistent"] = bool(selected.loss < problem.penalty.amount)
         return self
 
     def _unit_arguments(self, feature_names: list[str]) -> dict[str, Any]:

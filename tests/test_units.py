@@ -273,6 +273,16 @@ def test_search_with_units_selects_a_consistent_formula():
     chosen = from_sympy(model.sympy(), ["m", "v", "t"])
     assert check(wildcard_constants=False).consistent(chosen)
     assert model.get_params()["X_units"] == ["kg", "m/s", "s"]
+    assert model.stats_["dimensionally_consistent"] is True
+
+
+def test_a_selection_that_violates_the_units_is_flagged():
+    """No formula of a time alone, with pure-number constants, is an energy."""
+    X, y = energy_data(100)
+    model = Regressor(populations=1, population_size=16, niterations=1, ncycles_per_iteration=2,
+                      X_units=["s"], y_units="J", dimensionless_constants_only=True, random_state=0)
+    model.fit(X[:, 2:], y, variable_names=["t"])
+    assert model.stats_["dimensionally_consistent"] is False
 
 
 @pytest.mark.parametrize("params, fragment", [
