@@ -1,5 +1,6 @@
 """The search on a real Dask LocalCluster (two worker processes): it finds a simple law,
-keeps the front when a worker is killed mid-run, and stops on time."""
+keeps the front when a worker is killed mid-run (the last test: it kills a process), and
+stops on time."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
-def client():
+def cluster_client():
     import logging
 
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -30,6 +31,13 @@ def client():
     yield client
     client.close()
     cluster.close()
+
+
+@pytest.fixture
+def client(cluster_client):
+    """The module's cluster, with both workers up (a killed one is restarted by its nanny)."""
+    cluster_client.wait_for_workers(2, timeout=60)
+    return cluster_client
 
 
 def _data(seed=0, rows=1000):
@@ -59,45 +67,6 @@ def test_two_workers_find_a_simple_law(client):
     assert sympy.simplify(model.sympy() - (3 * a * b + 1)) == 0
     assert model.stats_["stopped_by"] == "tolerance"
     assert model.stats_["evaluations"] > 0
-
-
-def test_a_killed_worker_keeps_the_front_and_the_run_stops_on_time(client):
-    X, y = _data(seed=1)
-    # Noisy data: the tolerance is never reached, the run goes on to its deadline.
-    noisy = X[:, 0] * X[:, 1] + np.random.default_rng(2).normal(0, 0.3, len(X))
-    problem = formula_problem(X, noisy, names=["a", "b"])
-    settings = SearchSettings(timeout_in_seconds=25, populations=4, random_state=0)
-    box: dict = {}
-    stats: dict = {}
-    seen = []
-
-    def run():
-        box["result"] = search_on_cluster(problem, settings, client, callback=seen.append, stats=stats)
-
-    start = time.time()
-    thread = threading.Thread(target=run)
-    thread.start()
-    # Wait until the groups have published a few iterations, then kill one worker process.
-    while not (seen and seen[-1].iteration >= 2) and time.time() - start < 60:
-        time.sleep(0.2)
-    assert seen and seen[-1].iteration >= 2, "the groups never published a state"
-    front_before = list(seen[-1].front)
-    victim = sorted(client.scheduler_info(n_workers=-1)["workers"])[0]
-    with pytest.raises(Exception):
-        client.run(os._exit, 1, workers=[victim])
-    thread.join(timeout=120)
-    assert not thread.is_alive()
-    elapsed = time.time() - start
-    result = box["result"]
-    assert victim not in client.scheduler_info(n_workers=-1)["workers"]
-    # What the driver held before the kill is not lost: the law a*b (found within the first
-    # iterations) is on the front before and after.
-    assert any(_is_law(m.expr, X) for m in front_before)
-    assert any(_is_law(m.expr, X) for m in result.front)
-    assert result.stopped_by == "timeout"
-    assert stats["reruns"] >= 1  # the killed worker's group was rerun and resumed from its state
-    assert elapsed <= settings.timeout_in_seconds + GRACE_SECONDS + 20
-    assert stats["groups"] == 2 and stats["states_read"] > 0
 
 
 def test_a_search_that_fails_on_every_worker_says_why(client):
@@ -155,3 +124,42 @@ def test_cli_runs_on_local_workers_and_bad_cluster_options_are_one_line(tmp_path
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_killed_worker_keeps_the_front_and_the_run_stops_on_time(client):
+    X, y = _data(seed=1)
+    # Noisy data: the tolerance is never reached, the run goes on to its deadline.
+    noisy = X[:, 0] * X[:, 1] + np.random.default_rng(2).normal(0, 0.3, len(X))
+    problem = formula_problem(X, noisy, names=["a", "b"])
+    settings = SearchSettings(timeout_in_seconds=25, populations=4, random_state=0)
+    box: dict = {}
+    stats: dict = {}
+    seen = []
+
+    def run():
+        box["result"] = search_on_cluster(problem, settings, client, callback=seen.append, stats=stats)
+
+    start = time.time()
+    thread = threading.Thread(target=run)
+    thread.start()
+    # Wait until the groups have published a few iterations, then kill one worker process.
+    while not (seen and seen[-1].iteration >= 2) and time.time() - start < 60:
+        time.sleep(0.2)
+    assert seen and seen[-1].iteration >= 2, "the groups never published a state"
+    front_before = list(seen[-1].front)
+    victim = sorted(client.scheduler_info(n_workers=-1)["workers"])[0]
+    with pytest.raises(Exception):
+        client.run(os._exit, 1, workers=[victim])
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    elapsed = time.time() - start
+    result = box["result"]
+    assert victim not in client.scheduler_info(n_workers=-1)["workers"]
+    # What the driver held before the kill is not lost: the law a*b (found within the first
+    # iterations) is on the front before and after.
+    assert any(_is_law(m.expr, X) for m in front_before)
+    assert any(_is_law(m.expr, X) for m in result.front)
+    assert result.stopped_by == "timeout"
+    assert stats["reruns"] >= 1  # the killed worker's group was rerun and resumed from its state
+    assert elapsed <= settings.timeout_in_seconds + GRACE_SECONDS + 20
+    assert stats["groups"] == 2 and stats["states_read"] > 0

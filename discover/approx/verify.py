@@ -22,6 +22,7 @@ import numpy as np
 
 from codegen.kernel import Kernel
 
+from ..errors import UserError
 from .program import SLP, to_program
 from .reference import exact, exact_float64
 from .targets import Target
@@ -31,6 +32,7 @@ __all__ = ["Verification", "verify", "float32_range"]
 
 CHUNK = 1 << 22
 SHARD = 1 << 26   # inputs per task when a Dask cluster verifies
+SHARD_TIMEOUT = 900.0  # seconds to wait for one shard (about 3 s of work on one core)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,12 @@ def _shard_results(client, slp: SLP, target: Target, domain):
               for s in range(first, last + 1, SHARD)]
     futures = [client.submit(_verify_shard, slp, target.name, a, b, pure=False) for a, b in shards]
     for future in futures:
-        yield from future.result()
+        try:
+            yield from future.result(timeout=SHARD_TIMEOUT)
+        except TimeoutError:
+            client.cancel(futures)
+            raise UserError(f"a verification shard of {SHARD:,} inputs took over {SHARD_TIMEOUT:g} s on the Dask "
+                            "cluster; are its workers alive?") from None
 
 
 def verify(slp: SLP, target: Target, domain: tuple[float, float], samples: int = 200_000,
