@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +22,7 @@ from rich.table import Table
 from .atomic import write_bytes_atomic, write_text_atomic
 from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
 from .errors import UserError
+from .figures import check_png_path
 from .result import result_path
 
 EMITS = ("c", "llvm", "object")
@@ -151,9 +151,7 @@ def _run(args, client) -> int:
     name = args.function
     output = result_path(args.output, f"{_stem(name)}.{settings.dtype}", ".approx.json")
     if args.plot is not None:
-        plot = Path(args.plot)
-        if plot.suffix.lower() != ".png" or not plot.parent.exists() or plot.is_dir():
-            raise UserError(f"--plot {args.plot}: give a .png file in an existing directory")
+        check_png_path(args.plot, "--plot")
     console = Console(stderr=True, quiet=args.quiet)
     with console.status(f"approx {name}: setting up") as status:
         def progress(info: dict) -> None:

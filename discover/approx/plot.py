@@ -53,17 +53,13 @@ def error_curve(run: ApproxRun, row: Candidate, x: np.ndarray) -> np.ndarray:
 
 def plot_run(run: ApproxRun, selected: int | None, path: str | os.PathLike, goal: float | None = None):
     """Write the two-panel PNG to ``path`` (atomically) and return the matplotlib Figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..atomic import write_bytes_atomic
+    from ..figures import new_figure, save_png
 
     task = run.task
     real = task.settings.dtype == "real"
     unit = "max relative error" if real else f"max error (ULP, {task.dtype})"
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig = new_figure(12, 4.5)
+    left, right = fig.subplots(1, 2)
     families: dict[str, list[Candidate]] = {}
     for b in run.baselines:
         families.setdefault(b.name.split("-")[0], []).append(b)
@@ -112,10 +108,5 @@ def plot_run(run: ApproxRun, selected: int | None, path: str | os.PathLike, goal
     right.set_title("error over the inputs")
     right.legend(fontsize=8)
     fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    save_png(fig, path)
     return fig
