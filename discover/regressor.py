@@ -34,10 +34,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from search import operators
-from search.evolve import Progress, SearchSettings, search
+from search.distributed import search_with
+from search.evolve import Progress, SearchSettings
 from search.expression import to_sympy
 from search.pareto import MODEL_SELECTIONS, Member, scores, select
 
+from .cluster_options import using_cluster
 from .data import dataset_from_arrays
 from .equations import CallableEquation, EquationRow, EquationTable, as_equations
 from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
@@ -225,16 +227,9 @@ class Regressor(RegressorMixin, BaseEstimator):
                                   **self._unit_arguments(data.feature_names),
                                   batch_size=int(self.batch_size), seed=settings.random_state,
                                   names=self.variable_names_)
-        if self.cluster is None:
-            result = search(problem, settings, callback, on_checkpoint if checkpoint else None, checkpoint_interval)
-        else:
-            from search.distributed import search_on_cluster
-
-            from .cluster_options import using_cluster
-
-            with using_cluster(self.cluster) as client:
-                result = search_on_cluster(problem, settings, client, callback,
-                                           on_checkpoint if checkpoint else None, checkpoint_interval)
+        with using_cluster(self.cluster) as client:  # None: in this process
+            result = search_with(client, problem, settings, callback, on_checkpoint if checkpoint else None,
+                                 checkpoint_interval)
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
         if problem.penalty is not None:

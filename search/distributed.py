@@ -166,6 +166,17 @@ def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
         release()
 
 
+def search_with(client, problem: Problem, settings: SearchSettings,
+                callback: Callable[[Progress], None] | None = None,
+                checkpoint: Callable[[list[Member], Progress], None] | None = None,
+                checkpoint_interval: float = 10.0) -> SearchResult:
+    """:func:`search.evolve.search` in this process when ``client`` is None, else
+    :func:`search_on_cluster` on it: the one place a caller's choice is dispatched."""
+    if client is None:
+        return search(problem, settings, callback, checkpoint, checkpoint_interval)
+    return search_on_cluster(problem, settings, client, callback, checkpoint, checkpoint_interval)
+
+
 def _key(run_id: str, *parts: str) -> list[str]:
     return ["discover", run_id, *parts]
 
@@ -316,4 +327,4 @@ def _run_group(problem: Problem, settings: SearchSettings, run_id: str, group: i
                       iteration_before + result.progress.iteration, result.compilations, result.stopped_by, runs)
 
 
-__all__ = ["search_on_cluster", "connect", "group_settings", "GroupState", "ClusterError", "GRACE_SECONDS"]
+__all__ = ["search_on_cluster", "search_with", "connect", "group_settings", "GroupState", "ClusterError", "GRACE_SECONDS"]

@@ -131,8 +131,8 @@ def search(problem: Problem, settings: SearchSettings,
     enumeration of small expressions is skipped), ``exchange(progress, members,
     hall_of_fame)`` runs after every iteration with every island member and the hall of
     fame and returns ``(immigrants, stop)``: members found elsewhere, which join the hall of
-    fame the islands' migrants are drawn from, and whether to stop now; ``finish=False`` returns the hall of fame unpolished
-    (search losses), for a caller that merges several.
+    fame the islands' migrants are drawn from, and whether to stop now; ``finish=False``
+    returns the hall of fame unpolished (search losses), for a caller that merges several.
     """
     # An island replaces its oldest members by its children: never more children than members.
     s = dataclasses.replace(settings, children_per_island=min(settings.children_per_island, settings.population_size))
@@ -367,18 +367,13 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
             island.sizes[k] = complexity(simpler, s.operators)
         n_replace = int(round(s.fraction_replaced * len(island.members)))
         if front and n_replace:
-            _deal(rng, island, front, n_replace)
+            for k in rng.choice(len(island.members), size=n_replace, replace=False):
+                m = front[int(rng.integers(len(front)))]
+                island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
     for m in front:
         simpler = simpler_form(m.expr)
         if simpler != m.expr:
             hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, s.operators))
-
-
-def _deal(rng, island: _Island, pool: list[Member], n: int) -> None:
-    """Put ``n`` members drawn from ``pool`` into distinct random slots of ``island``."""
-    for k in rng.choice(len(island.members), size=n, replace=False):
-        m = pool[int(rng.integers(len(pool)))]
-        island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
 
 
 __all__ = ["SearchSettings", "SearchResult", "Progress", "search"]

@@ -32,7 +32,8 @@ import numpy as np
 import sympy
 from scipy.optimize import least_squares
 
-from search.evolve import SearchSettings, search
+from search.distributed import search_with
+from search.evolve import SearchSettings
 from search.expression import complexity, constants, to_sympy, with_constants
 from search.numbers import shortest_decimal
 from search.numpy_eval import evaluate
@@ -55,19 +56,19 @@ UNARY = ("square", "cube", "exp", "sin", "neg")
 
 
 def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: float,
-               progress: Callable[[str], None] | None = None, cluster=None) -> tuple[PDEFit, dict]:
-    """``discover pde --method evolve|solver``: one search per field; with ``cluster`` (see
-    :func:`search.distributed.connect`) each search runs its islands on Dask workers."""
+               progress: Callable[[str], None] | None = None, client=None) -> tuple[PDEFit, dict]:
+    """``discover pde --method evolve|solver``: one search per field; with a Dask ``client``
+    each search runs its islands on its workers (:func:`search.distributed.search_with`)."""
     say = progress or (lambda message: None)
     validate_settings(data, replace(settings, method="weak"))
     start = time.perf_counter()
     known = parse_known(data, settings)
     per_field = time_limit / len(data.field_names)
     if method == "evolve":
-        equations, rows = _evolve(data, settings, known, per_field, say, cluster)
+        equations, rows = _evolve(data, settings, known, per_field, say, client)
         extra = {}
     elif method == "solver":
-        equations, rows, extra = _solver(data, settings, known, per_field, say, cluster)
+        equations, rows, extra = _solver(data, settings, known, per_field, say, client)
     else:
         raise UserError(f"unknown method {method!r}")
     return PDEFit(equations, [], rows, time.perf_counter() - start, settings), extra
@@ -140,16 +141,7 @@ class _WeakSystem:
         self.phi = columns.weak.matrix((0,) * (1 + len(data.space_names)))
 
 
-def _search(problem: Problem, settings: SearchSettings, callback, cluster):
-    """The engine's search, in this process or on the Dask ``cluster``."""
-    if cluster is None:
-        return search(problem, settings, callback=callback)
-    from search.distributed import search_on_cluster
-
-    return search_on_cluster(problem, settings, cluster, callback=callback)
-
-
-def _evolve(data, settings, known, time_limit, say, cluster=None):
+def _evolve(data, settings, known, time_limit, say, client=None):
     equations, rows = [], ""
     for field in data.field_names:
         hidden = field in known
@@ -163,7 +155,7 @@ def _evolve(data, settings, known, time_limit, say, cluster=None):
         # Scale-only: a constant source term must be earned as an explicit constant.
         problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi, scaling="scale"),
                           leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
-        result = _search(problem, _search_settings(settings, time_limit), _reporter(field, time_limit, say), cluster)
+        result = search_with(client, problem, _search_settings(settings, time_limit), _reporter(field, time_limit, say))
         equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
                                               lambda m, s=full: _weak_residual(m.expr, s)))
     return equations, rows
@@ -298,7 +290,7 @@ def _substeps(known_terms, data: FieldData, interval: float) -> int:
     return max(4, int(math.ceil(interval * rate / 2.0)))
 
 
-def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, cluster=None):
+def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, client=None):
     if not data.periodic:
         raise UserError("--method solver integrates on a periodic grid; pass --periodic if the data wraps around")
     if len(data.field_names) > 1:
@@ -323,8 +315,8 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, clus
         start = stacked[:-1].reshape(len(stacked) - 1, len(fields), -1)  # (S-1, n_fields, R)
         leaves = np.moveaxis(start, 1, 0).reshape(len(fields), -1)  # (n_fields, (S-1) R)
         problem = Problem(leaves=leaves, objective=objective, leaf_names=fields, baseline=baseline)
-        result = _search(problem, _search_settings(settings, time_limit, costly=True),
-                         _reporter(field, time_limit, say), cluster)
+        result = search_with(client, problem, _search_settings(settings, time_limit, costly=True),
+                             _reporter(field, time_limit, say))
         equation = _equation_from_front(field, result.front, fields, known, settings, leaves.shape[1],
                                         lambda m: m.loss / baseline)
         equations.append(equation)
