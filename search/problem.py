@@ -14,7 +14,11 @@ the data came from:
 * ``polish`` — how the final front is finished (default: kept as found), e.g. a float64
   refit and rounding on all the data for tabular regression;
 * ``penalty`` — an amount added to a candidate's loss wherever the engine scores it
-  (default: none), e.g. for a dimensionally inconsistent formula (:mod:`search.units`).
+  (default: none), e.g. for a dimensionally inconsistent formula (:mod:`search.units`);
+* ``proposals`` — candidates the problem itself proposes before the evolution starts
+  (default: none), e.g. sparse linear models over small terms of tabular data
+  (:mod:`discover.formula.terms`); the engine scores them, fits their constants, offers
+  them to the hall of fame and deals the best to the islands.
 
 A tabular formula, a weak-form PDE residual, a PDE integrated with the candidate inside
 it and a max-ULP error are four problems of this one engine.
@@ -23,7 +27,7 @@ it and a max-ULP error are four problems of this one engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -31,6 +35,9 @@ from .constants import fit_constants as default_fitter
 from .expression import Expr
 from .objectives import Objective
 from .pareto import Member, pareto_front
+
+if TYPE_CHECKING:
+    from .mutate import Grammar
 
 
 @dataclass
@@ -44,6 +51,8 @@ class Problem:
     ``(fitted expressions, losses)``.  ``dtype`` is the evaluator's compute type.
     ``penalty(exprs) -> (len(exprs),)`` losses added to the objective's (see
     :meth:`penalized`); the polish applies it to the finished front itself.
+    ``proposals(grammar) -> expressions`` may use any operator of ``grammar``
+    (:class:`search.mutate.Grammar`); those past its ``maxsize`` are dropped.
     """
 
     leaves: np.ndarray
@@ -54,6 +63,7 @@ class Problem:
     polish: Callable[[list[Member], bool], list[Member]] | None = None
     dtype: str = "float32"
     penalty: Callable[[Sequence[Expr]], np.ndarray] | None = None
+    proposals: Callable[["Grammar"], Sequence[Expr]] | None = None
 
     def __post_init__(self):
         self.leaves = np.asarray(self.leaves, dtype=np.float64)

@@ -40,6 +40,8 @@ from search.polish import finish
 from search.problem import Problem
 from search.units import Dimension, DimensionCheck, DimensionPenalty, is_dimensionless
 
+from .terms import term_models
+
 #: Rows a candidate is scored on while searching (the final front is refit on all rows).
 DEFAULT_BATCH_SIZE = 500
 #: Whether candidates are scored after the optimal ``a f + b``.
@@ -83,6 +85,8 @@ def formula_problem(X: np.ndarray, y: np.ndarray, *, linear_scaling: bool = DEFA
                             scale_only=scaling == "scale", penalty=problem.penalty)
 
     problem.polish = polish
+    problem.proposals = lambda grammar: term_models(X, y, grammar, intercept_free=scaling == "affine",
+                                                    scale_free=scaling != "none")
     return problem
 
 

@@ -1,0 +1,314 @@
+"""Sparse linear models over small terms, proposed to the search before it evolves.
+
+Evolution assembles a sum of several products over many variables slowly: each term has
+to be found while the others are still wrong, so ``m (u² + v² + w²) / 2`` or
+``√((x₁ - x₂)² + (y₁ - y₂)²)`` sit behind long chains of poor intermediate formulas.  A
+linear model finds the terms together (the idea of FFX, SINDy and AI Feynman's
+polynomial fit):
+
+    T(y) ≈ c₀ + Σₖ cₖ tₖ(X)
+
+where each term ``tₖ`` is a constant-free expression of at most :data:`TERM_SIZE` nodes
+(every one the grammar allows, enumerated), the reciprocal of a smaller one, or the
+product of two of them, and ``T`` is one of the target transforms whose inverse the
+grammar can write: ``y``, ``y²`` (``√`` back), ``1/y`` (``/``) and ``log y`` (``exp``).
+
+The terms are chosen by forward selection (orthogonal matching pursuit): at each step the
+term, single or product, best correlated with the residual joins, and every coefficient is
+refit by least squares.  Products are searched between the :data:`PRODUCT_FACTORS`
+singles best correlated with the residual and every single, so the cost is
+``O(steps · PRODUCT_FACTORS · terms · rows)``.  Every model on the selection path becomes
+one expression; the search scores them, refits their constants, and keeps what earns a
+place on its Pareto front (the finish rounds near-rational coefficients).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from search.enumerate import small_expressions
+from search.expression import Expr
+from search.mutate import Grammar
+from search.numpy_eval import evaluate
+from search.operators import CONST, VAR
+
+#: Largest single term (nodes); every constant-free expression up to this size is a term.
+TERM_SIZE = 4
+#: Most singles enumerated (a size that would pass it is left out whole).
+TERM_BUDGET = 6000
+#: Singles up to this size also enter as reciprocals ``1/t``.
+RECIPROCAL_SIZE = 3
+#: Singles, best correlated with the residual, whose products with every single are tried.
+PRODUCT_FACTORS = 12
+#: First terms tried by the selection with products.
+PRODUCT_STARTS = 3
+#: Most terms in one model.
+MAX_TERMS = 5
+#: Rows the models are fitted on (a spread subset of the data).
+FIT_ROWS = 500
+#: A model whose residual norm is below this fraction of the target's spread is exact.
+EXACT = 1e-9
+
+
+@dataclass(frozen=True)
+class _Transform:
+    """A target ``T(y)`` (possibly using one variable ``x_v``) and how a model of it
+    becomes a formula for ``y``.
+
+    ``name`` is one of ``y``, ``y**2``, ``1/y``, ``log(y)``, ``y/x`` and ``(y/x)**2``
+    (``variable`` says which ``x``); ``needs`` the operators the inverse is written with.
+    """
+
+    name: str
+    needs: tuple[str, ...]
+    variable: int | None = None
+
+    def target(self, y: np.ndarray, X: np.ndarray) -> np.ndarray | None:
+        """``T(y)``, or None where it is undefined on some row."""
+        if self.name == "y":
+            return y
+        if self.name == "y**2":
+            return y * y
+        if self.name == "1/y":
+            return 1.0 / y if np.all(y != 0) else None
+        if self.name == "log(y)":
+            return np.log(y) if np.all(y > 0) else None
+        x = X[:, self.variable]
+        if not np.all(x != 0):
+            return None
+        return y / x if self.name == "y/x" else (y / x) ** 2
+
+    @property
+    def squared(self) -> bool:
+        return self.name in ("y**2", "(y/x)**2")
+
+    def wrap(self, model: list, codes: dict[str, int]) -> list:
+        """The postfix formula for ``y`` from the postfix ``model`` of ``T(y)``."""
+        if self.squared:
+            model = model + [(codes["sqrt"], 0)]
+        elif self.name == "1/y":
+            model = [(CONST, 1.0)] + model + [(codes["/"], 0)]
+        elif self.name == "log(y)":
+            model = model + [(codes["exp"], 0)]
+        if self.variable is not None:
+            model = model + [(VAR, self.variable), (codes["*"], 0)]
+        return model
+
+
+def _transforms(n_vars: int) -> list[_Transform]:
+    """Every target transform: of ``y`` alone, then ``y / x_v`` and its square for each
+    variable (a law ``x_v g(...)`` whose ``g`` is a sum is common: ``m (u² + v²) / 2``)."""
+    out = [_Transform("y", ()), _Transform("y**2", ("sqrt",)), _Transform("1/y", ("/",)),
+           _Transform("log(y)", ("exp",))]
+    for v in range(n_vars):
+        out += [_Transform("y/x", ()), _Transform("(y/x)**2", ("sqrt",))][:0] or \
+               [_Transform("y/x", (), v), _Transform("(y/x)**2", ("sqrt",), v)]
+    return out
+
+
+def term_models(X: np.ndarray, y: np.ndarray, grammar: Grammar, *, intercept_free: bool = True,
+                scale_free: bool = True) -> list[Expr]:
+    """Expressions ``T⁻¹(c₀ + Σ cₖ tₖ)`` for ``X (R, n_vars)``, ``y (R,)`` (module docstring).
+
+    ``scale_free``: the objective fits a scale ``a f`` itself, so a model's first
+    coefficient is divided out (on ``log y`` the intercept, which is a scale after ``exp``,
+    is dropped instead); ``intercept_free``: it fits an intercept ``a f + b`` too, so the
+    model on ``y`` drops ``c₀``.  Only operators of ``grammar`` are used; a transform
+    whose inverse it cannot write is skipped.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ops = grammar.ops
+    codes = {ops.operator(c).name: c for c in grammar.binary + grammar.unary}
+    if "*" not in codes or "+" not in codes:
+        return []
+    rows = np.unique(np.linspace(0, len(y) - 1, min(len(y), FIT_ROWS)).astype(np.int64))
+    X, y = X[rows], y[rows]
+    terms, values = _library(X, grammar, codes)
+    if not terms:
+        return []
+    out: list[Expr] = []
+    with np.errstate(all="ignore"):
+        for transform in _transforms(X.shape[1]):
+            if not all(name in codes for name in transform.needs):
+                continue
+            target = transform.target(y, X)
+            if target is None or not np.all(np.isfinite(target)):
+                continue
+            # Products of terms only on y itself (they multiply the cost by PRODUCT_FACTORS),
+            # and from each of several first terms: the one best correlated with y is often
+            # a factor of one term (cos δ of 2√(I₁I₂) cos δ), not a term.
+            paths = [_forward_selection(values, target, False)]
+            if transform.name == "y":
+                paths += [_forward_selection(values, target, True, int(first))
+                          for first in _diverse_starts(terms, values, target, PRODUCT_STARTS)]
+            for path in paths:
+                for selected, coefficients in path:
+                    expr = _model_expression(transform, terms, selected, coefficients, codes,
+                                             intercept_free=intercept_free, scale_free=scale_free)
+                    if expr is not None:
+                        out.append(expr)
+    return list(dict.fromkeys(out))
+
+
+def _library(X: np.ndarray, g: Grammar, codes: dict[str, int]) -> tuple[list[Expr], np.ndarray]:
+    """The single terms (expressions) and their values ``(n_terms, R)``: finite, not
+    constant, not a sum, and no two equal up to scale (the smallest of equals is kept)."""
+    # A sum or difference (negated or not) is already a linear combination of smaller
+    # terms: as one term it only adds a second, longer way to write the same model.
+    sums = {codes.get("+"), codes.get("-")}
+    neg = codes.get("neg")
+    singles = [t for t in small_expressions(g, TERM_SIZE, TERM_BUDGET, max_consts=0)
+               if t[-1][0] not in sums and not (t[-1][0] == neg and t[-2][0] in sums)]
+    if "/" in codes:
+        singles += [((CONST, 1.0),) + t + ((codes["/"], 0),) for t in singles if len(t) <= RECIPROCAL_SIZE]
+    terms: list[Expr] = []
+    values: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    with np.errstate(all="ignore"):
+        for t in singles:
+            v = evaluate(t, X, g.ops)
+            if not np.all(np.isfinite(v)):
+                continue
+            centered = v - v.mean()
+            norm = np.linalg.norm(centered)
+            if not norm > 1e-12 * max(np.abs(v).max(), 1e-300):
+                continue
+            unit = centered / norm
+            unit = unit if unit[np.argmax(np.abs(unit))] > 0 else -unit
+            key = np.round(unit, 9).tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            terms.append(t)
+            values.append(v)
+    return terms, np.array(values).reshape(len(values), len(X))
+
+
+def _forward_selection(values: np.ndarray, target: np.ndarray, products: bool,
+                       first: int | None = None) -> list[tuple[list[tuple[int, ...]], np.ndarray]]:
+    """The models on the forward-selection path: ``(terms, coefficients)`` where a term is
+    ``(i,)`` (single ``i``) or ``(i, j)`` (their product) and the coefficients are
+    ``[c₀, c₁, ...]``.  Stops at :data:`MAX_TERMS` terms or at an exact fit.  ``first``:
+    the single every model starts with (default: the best one).
+
+    Orthogonal least squares: a candidate is scored by how much of the residual its part
+    orthogonal to the terms already chosen explains, ``|⟨q, r⟩| / ‖q‖``.
+    """
+    spread = np.linalg.norm(target - target.mean())
+    if not spread > 0:
+        return []
+    basis = np.ones((1, len(target))) / np.sqrt(len(target))  # orthonormal rows spanning the chosen columns
+
+    def scores(candidates: np.ndarray, residual: np.ndarray) -> np.ndarray:
+        q = candidates - (candidates @ basis.T) @ basis
+        norm = np.linalg.norm(q, axis=1)
+        ok = norm > 1e-9 * np.linalg.norm(candidates, axis=1)
+        return np.where(ok, np.abs(q @ residual) / np.where(ok, norm, 1.0), 0.0)
+
+    selected: list[tuple[int, ...]] = []
+    columns: list[np.ndarray] = []
+    residual = target - target.mean()
+    path = []
+    for step in range(MAX_TERMS):
+        single_score = scores(values, residual)
+        best_score, best = float(np.max(single_score)), (int(np.argmax(single_score)),)
+        if step == 0 and first is not None:
+            best_score, best = float(single_score[first]), (first,)
+        elif products:
+            # Factors: the singles best correlated with what is left, and those chosen
+            # already (their own score is 0 now, but a term times them may be the answer).
+            chosen = [t[0] for t in selected if len(t) == 1]
+            for i in dict.fromkeys([*np.argsort(-single_score)[:PRODUCT_FACTORS], *chosen]):
+                score = scores(values * values[i], residual)
+                j = int(np.argmax(score))
+                if score[j] > best_score * (1 + 1e-9):
+                    best_score, best = float(score[j]), tuple(sorted((int(i), j)))
+        if best in selected or best_score == 0:
+            break
+        column = np.prod(values[list(best)], axis=0)
+        if not np.all(np.isfinite(column)):
+            break
+        selected.append(best)
+        columns.append(column)
+        q = column - (basis @ column) @ basis
+        basis = np.vstack([basis, q / np.linalg.norm(q)])
+        coefficients, residual = _least_squares(columns, target)
+        if coefficients is None:
+            break
+        path.append(_without_negligible_terms(selected, columns, coefficients, target, spread))
+        if np.linalg.norm(residual) <= EXACT * spread:
+            break
+    return path
+
+
+def _least_squares(columns: list[np.ndarray], target: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Coefficients ``[c₀, c₁, ...]`` of ``target ≈ c₀ + Σ cₖ columnsₖ`` and the residual."""
+    design = np.column_stack([np.ones_like(target)] + columns)
+    coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
+    if not np.all(np.isfinite(coefficients)):
+        return None, target
+    return coefficients, target - design @ coefficients
+
+
+def _without_negligible_terms(selected: list[tuple[int, ...]], columns: list[np.ndarray], coefficients: np.ndarray,
+                              target: np.ndarray, spread: float) -> tuple[list[tuple[int, ...]], np.ndarray]:
+    """The model without the terms that change it by less than :data:`EXACT` of the
+    target's spread (greedy selection picks ``x`` on its way to ``x²``), refit."""
+    contribution = np.abs(coefficients[1:]) * np.array([np.linalg.norm(c - c.mean()) for c in columns])
+    keep = [k for k in range(len(columns)) if contribution[k] > EXACT * spread]
+    if len(keep) == len(columns) or not keep:
+        return list(selected), coefficients
+    refit, _ = _least_squares([columns[k] for k in keep], target)
+    if refit is None:
+        return list(selected), coefficients
+    return [selected[k] for k in keep], refit
+
+
+def _diverse_starts(terms: Sequence[Expr], values: np.ndarray, target: np.ndarray, k: int) -> list[int]:
+    """The singles best correlated with ``target``, at most one per set of variables used
+    (``cos δ``, ``sin(cos δ)`` and ``tanh(cos δ)`` are one start, not three), ``k`` at most."""
+    centered = values - values.mean(axis=1, keepdims=True)
+    score = np.abs(centered @ (target - target.mean())) / np.linalg.norm(centered, axis=1)
+    starts: dict[frozenset, int] = {}
+    for i in np.argsort(-score, kind="stable"):
+        key = frozenset(value for code, value in terms[i] if code == VAR)
+        starts.setdefault(key, int(i))
+        if len(starts) == k:
+            break
+    return list(starts.values())
+
+
+def _model_expression(transform: _Transform, terms: Sequence[Expr], selected: list[tuple[int, ...]],
+                      coefficients: np.ndarray, codes: dict[str, int], *, intercept_free: bool,
+                      scale_free: bool) -> Expr | None:
+    """The postfix formula of one model (see :func:`term_models` for what is dropped)."""
+    c0, cs = float(coefficients[0]), [float(c) for c in coefficients[1:]]
+    if scale_free and transform.name != "log(y)":
+        # The fitted scale absorbs a factor: c₁ itself on a linear target, |c₁| under √
+        # and 1/ (a positive factor comes out of them whole).  On log y the scale is exp(c₀).
+        scale = abs(cs[0]) if transform.squared or transform.name == "1/y" else cs[0]
+        if scale == 0:
+            return None
+        c0, cs = c0 / scale, [c / scale for c in cs]
+    drop_intercept = (transform.name == "log(y)" and scale_free) or (transform.name == "y" and intercept_free)
+    out: list = []
+    for k, (term, c) in enumerate(zip(selected, cs)):
+        body: tuple = terms[term[0]] + (terms[term[1]] + ((codes["*"], 0),) if len(term) == 2 else ())
+        if abs(c - 1) > 1e-12:
+            if abs(c + 1) <= 1e-12 and "neg" in codes:
+                body = body + ((codes["neg"], 0),)
+            else:
+                body = ((CONST, c),) + body + ((codes["*"], 0),)
+        out.extend(body)
+        if k:
+            out.append((codes["+"], 0))
+    if not drop_intercept and abs(c0) > 1e-12 * max(1.0, *map(abs, cs)):
+        out.extend([(CONST, c0), (codes["+"], 0)])
+    return tuple(transform.wrap(out, codes))
+
+
+__all__ = ["term_models"]
