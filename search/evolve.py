@@ -302,9 +302,10 @@ def search(problem: Problem, settings: SearchSettings,
         island.births[oldest] = clock + 1 + np.arange(len(children))
         clock += len(children)
 
-    def seed_islands_with_proposals() -> None:
-        """Score the problem's own proposals (constants fitted), offer them to the hall of
-        fame, and give each island the best of them after its small-expression seeds."""
+    def offer_proposals() -> None:
+        """Score the problem's own proposals (constants fitted) and offer them to the hall
+        of fame; the islands meet them through migration.  (Dealt to the islands directly,
+        they crowded out the lines of descent that lead to short laws.)"""
         if problem.proposals is None:
             return
         proposed = [e for e in dict.fromkeys(problem.proposals(grammar)) if size_of(e) <= s.maxsize]
@@ -316,18 +317,11 @@ def search(problem: Problem, settings: SearchSettings,
         better = fit_losses < losses
         proposed = [f if b else e for e, f, b in zip(proposed, fitted, better)]
         losses = np.where(better, fit_losses, losses)
-        sizes = np.fromiter((size_of(e) for e in proposed), dtype=np.int64, count=len(proposed))
-        record(proposed, losses, sizes)
-        order = [int(k) for k in np.argsort(losses, kind="stable") if np.isfinite(losses[k])]
-        first = s.population_size // 4  # after the slots of the small expressions
-        n_seed = s.population_size // 8
-        for i, island in enumerate(islands):
-            for slot, k in enumerate(order[i::len(islands)][:n_seed], start=first):
-                island.members[slot], island.losses[slot], island.sizes[slot] = proposed[k], losses[k], sizes[k]
+        record(proposed, losses, np.fromiter((size_of(e) for e in proposed), dtype=np.int64, count=len(proposed)))
 
     if not initial_population:
         seed_islands_with_small_expressions()
-        seed_islands_with_proposals()
+        offer_proposals()
     stopped_by = "niterations"
     last_checkpoint = 0.0
     try:

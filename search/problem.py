@@ -17,8 +17,8 @@ the data came from:
   (default: none), e.g. for a dimensionally inconsistent formula (:mod:`search.units`);
 * ``proposals`` — candidates the problem itself proposes before the evolution starts
   (default: none), e.g. sparse linear models over small terms of tabular data
-  (:mod:`discover.formula.terms`); the engine scores them, fits their constants, offers
-  them to the hall of fame and deals the best to the islands.
+  (:mod:`discover.formula.terms`); the engine scores them, fits their constants and
+  offers them to the hall of fame, from which migration carries them to the islands.
 
 A tabular formula, a weak-form PDE residual, a PDE integrated with the candidate inside
 it and a max-ULP error are four problems of this one engine.

@@ -11,7 +11,9 @@ polynomial fit):
 where each term ``tₖ`` is a constant-free expression of at most :data:`TERM_SIZE` nodes
 (every one the grammar allows, enumerated), the reciprocal of a smaller one, or the
 product of two of them, and ``T`` is one of the target transforms whose inverse the
-grammar can write: ``y``, ``y²`` (``√`` back), ``1/y`` (``/``) and ``log y`` (``exp``).
+grammar can write: ``y``, ``y²`` (``√`` back), ``1/y`` (``/``), ``1/y²``, ``log y``
+(``exp``), and ``y / x_v`` and ``(y / x_v)²`` for each variable ``x_v`` (a law
+``x_v g(...)`` whose ``g`` is a sum).
 
 The terms are chosen by forward selection (orthogonal matching pursuit): at each step the
 term, single or product, best correlated with the residual joins, and every coefficient is
@@ -30,10 +32,11 @@ from typing import Sequence
 import numpy as np
 
 from search.enumerate import small_expressions
-from search.expression import Expr
+from search.expression import Expr, complexity
 from search.mutate import Grammar
 from search.numpy_eval import evaluate
 from search.operators import CONST, VAR
+from search.simplify import simplify
 
 #: Largest single term (nodes); every constant-free expression up to this size is a term.
 TERM_SIZE = 4
@@ -49,6 +52,8 @@ PRODUCT_STARTS = 3
 MAX_TERMS = 5
 #: Rows the models are fitted on (a spread subset of the data).
 FIT_ROWS = 500
+#: Proposals kept: those whose error is within this factor of the best one's.
+KEEP_WITHIN = 2.0
 #: A model whose residual norm is below this fraction of the target's spread is exact.
 EXACT = 1e-9
 
@@ -58,7 +63,7 @@ class _Transform:
     """A target ``T(y)`` (possibly using one variable ``x_v``) and how a model of it
     becomes a formula for ``y``.
 
-    ``name`` is one of ``y``, ``y**2``, ``1/y``, ``log(y)``, ``y/x`` and ``(y/x)**2``
+    ``name`` is one of ``y``, ``y**2``, ``1/y``, ``1/y**2``, ``log(y)``, ``y/x`` and ``(y/x)**2``
     (``variable`` says which ``x``); ``needs`` the operators the inverse is written with.
     """
 
@@ -72,8 +77,8 @@ class _Transform:
             return y
         if self.name == "y**2":
             return y * y
-        if self.name == "1/y":
-            return 1.0 / y if np.all(y != 0) else None
+        if self.name in ("1/y", "1/y**2"):
+            return (1.0 / y if self.name == "1/y" else 1.0 / (y * y)) if np.all(y != 0) else None
         if self.name == "log(y)":
             return np.log(y) if np.all(y > 0) else None
         x = X[:, self.variable]
@@ -83,15 +88,19 @@ class _Transform:
 
     @property
     def squared(self) -> bool:
-        return self.name in ("y**2", "(y/x)**2")
+        return self.name in ("y**2", "(y/x)**2", "1/y**2")
+
+    @property
+    def reciprocal(self) -> bool:
+        return self.name in ("1/y", "1/y**2")
 
     def wrap(self, model: list, codes: dict[str, int]) -> list:
         """The postfix formula for ``y`` from the postfix ``model`` of ``T(y)``."""
         if self.squared:
             model = model + [(codes["sqrt"], 0)]
-        elif self.name == "1/y":
+        if self.reciprocal:
             model = [(CONST, 1.0)] + model + [(codes["/"], 0)]
-        elif self.name == "log(y)":
+        if self.name == "log(y)":
             model = model + [(codes["exp"], 0)]
         if self.variable is not None:
             model = model + [(VAR, self.variable), (codes["*"], 0)]
@@ -102,7 +111,7 @@ def _transforms(n_vars: int) -> list[_Transform]:
     """Every target transform: of ``y`` alone, then ``y / x_v`` and its square for each
     variable (a law ``x_v g(...)`` whose ``g`` is a sum is common: ``m (u² + v²) / 2``)."""
     out = [_Transform("y", ()), _Transform("y**2", ("sqrt",)), _Transform("1/y", ("/",)),
-           _Transform("log(y)", ("exp",))]
+           _Transform("1/y**2", ("/", "sqrt")), _Transform("log(y)", ("exp",))]
     for v in range(n_vars):
         out += [_Transform("y/x", ()), _Transform("(y/x)**2", ("sqrt",))][:0] or \
                [_Transform("y/x", (), v), _Transform("(y/x)**2", ("sqrt",), v)]
@@ -138,11 +147,12 @@ def term_models(X: np.ndarray, y: np.ndarray, grammar: Grammar, *, intercept_fre
             target = transform.target(y, X)
             if target is None or not np.all(np.isfinite(target)):
                 continue
-            # Products of terms only on y itself (they multiply the cost by PRODUCT_FACTORS),
-            # and from each of several first terms: the one best correlated with y is often
-            # a factor of one term (cos δ of 2√(I₁I₂) cos δ), not a term.
+            # Products of terms only on transforms of y alone (they multiply the cost by
+            # PRODUCT_FACTORS), and from each of several first terms: the one best
+            # correlated with the target is often a factor of one term (cos δ of
+            # 2√(I₁I₂) cos δ), not a term.
             paths = [_forward_selection(values, target, False)]
-            if transform.name == "y":
+            if transform.variable is None:
                 paths += [_forward_selection(values, target, True, int(first))
                           for first in _diverse_starts(terms, values, target, PRODUCT_STARTS)]
             for path in paths:
@@ -151,7 +161,39 @@ def term_models(X: np.ndarray, y: np.ndarray, grammar: Grammar, *, intercept_fre
                                              intercept_free=intercept_free, scale_free=scale_free)
                     if expr is not None:
                         out.append(expr)
-    return list(dict.fromkeys(out))
+    # Products of singles write some terms the long way (x₁/x₀² · 1/x₁³): let SymPy's
+    # automatic evaluation shorten those that would not fit the search's size limit.
+    allowed = frozenset(grammar.binary + grammar.unary + grammar.ternary)
+    out = [simplify(e, grammar.n_vars, allowed, ops) if complexity(e, ops) > grammar.maxsize else e for e in out]
+    out = [e for e in dict.fromkeys(out) if complexity(e, ops) <= grammar.maxsize]
+    return _closest(out, X, y, grammar, intercept_free=intercept_free, scale_free=scale_free)
+
+
+def _closest(exprs: list[Expr], X: np.ndarray, y: np.ndarray, g: Grammar, *, intercept_free: bool,
+             scale_free: bool) -> list[Expr]:
+    """The expressions whose error on ``y`` (after the scale and intercept the objective
+    fits) is within :data:`KEEP_WITHIN` of the smallest: the rest would only fill the
+    hall of fame with approximations that lead the evolution away from the law."""
+    errors = np.array([_relative_error(evaluate(e, X, g.ops), y, intercept_free, scale_free) for e in exprs])
+    if not len(exprs) or not np.isfinite(errors.min(initial=np.inf)):
+        return []
+    limit = KEEP_WITHIN * errors.min() + EXACT
+    return [e for e, err in zip(exprs, errors) if err <= limit]
+
+
+def _relative_error(f: np.ndarray, y: np.ndarray, intercept_free: bool, scale_free: bool) -> float:
+    """RMS of ``y - (a f + b)`` over the spread of ``y``, with ``a, b`` fitted where free."""
+    if not np.all(np.isfinite(f)):
+        return np.inf
+    columns = ([f] if scale_free else []) + ([np.ones_like(f)] if intercept_free else [])
+    target = y if scale_free else y - f
+    if columns:
+        design = np.column_stack(columns)
+        coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
+        residual = target - design @ coefficients
+    else:
+        residual = target
+    return float(np.linalg.norm(residual) / max(np.linalg.norm(y - y.mean()), 1e-300))
 
 
 def _library(X: np.ndarray, g: Grammar, codes: dict[str, int]) -> tuple[list[Expr], np.ndarray]:
@@ -195,26 +237,33 @@ def _forward_selection(values: np.ndarray, target: np.ndarray, products: bool,
     ``[c₀, c₁, ...]``.  Stops at :data:`MAX_TERMS` terms or at an exact fit.  ``first``:
     the single every model starts with (default: the best one).
 
-    Orthogonal least squares: a candidate is scored by how much of the residual its part
-    orthogonal to the terms already chosen explains, ``|⟨q, r⟩| / ‖q‖``.
+    Orthogonal least squares: a candidate ``p`` is scored by how much of the residual ``r``
+    its part ``q`` orthogonal to the terms already chosen explains, ``|⟨q, r⟩| / ‖q‖``.
+    With the chosen terms spanned by orthonormal rows ``B`` (``r`` is orthogonal to them),
+    ``⟨q, r⟩ = ⟨p, r⟩`` and ``‖q‖² = ‖p‖² − ‖B p‖²``; for the products ``p = a ∘ vⱼ`` of a
+    factor ``a`` with every single these are matrix–vector products with ``values``, so
+    no product column is ever formed.
     """
     spread = np.linalg.norm(target - target.mean())
     if not spread > 0:
         return []
     basis = np.ones((1, len(target))) / np.sqrt(len(target))  # orthonormal rows spanning the chosen columns
+    squares = values * values
 
-    def scores(candidates: np.ndarray, residual: np.ndarray) -> np.ndarray:
-        q = candidates - (candidates @ basis.T) @ basis
-        norm = np.linalg.norm(q, axis=1)
-        ok = norm > 1e-9 * np.linalg.norm(candidates, axis=1)
-        return np.where(ok, np.abs(q @ residual) / np.where(ok, norm, 1.0), 0.0)
+    def scores(residual: np.ndarray, factor: np.ndarray | None = None) -> np.ndarray:
+        """Score of every single (``factor`` None) or of its product with ``factor``."""
+        a = np.ones_like(residual) if factor is None else factor
+        inner = values @ (a * residual)
+        norm2 = squares @ (a * a) - np.sum(((basis * a) @ values.T) ** 2, axis=0)
+        ok = np.isfinite(norm2) & np.isfinite(inner) & (norm2 > 1e-9 * (squares @ (a * a)))
+        return np.where(ok, np.abs(inner) / np.sqrt(np.where(ok, norm2, 1.0)), 0.0)
 
     selected: list[tuple[int, ...]] = []
     columns: list[np.ndarray] = []
     residual = target - target.mean()
     path = []
     for step in range(MAX_TERMS):
-        single_score = scores(values, residual)
+        single_score = scores(residual)
         best_score, best = float(np.max(single_score)), (int(np.argmax(single_score)),)
         if step == 0 and first is not None:
             best_score, best = float(single_score[first]), (first,)
@@ -223,7 +272,7 @@ def _forward_selection(values: np.ndarray, target: np.ndarray, products: bool,
             # already (their own score is 0 now, but a term times them may be the answer).
             chosen = [t[0] for t in selected if len(t) == 1]
             for i in dict.fromkeys([*np.argsort(-single_score)[:PRODUCT_FACTORS], *chosen]):
-                score = scores(values * values[i], residual)
+                score = scores(residual, values[i])
                 j = int(np.argmax(score))
                 if score[j] > best_score * (1 + 1e-9):
                     best_score, best = float(score[j]), tuple(sorted((int(i), j)))
@@ -290,7 +339,7 @@ def _model_expression(transform: _Transform, terms: Sequence[Expr], selected: li
     if scale_free and transform.name != "log(y)":
         # The fitted scale absorbs a factor: c₁ itself on a linear target, |c₁| under √
         # and 1/ (a positive factor comes out of them whole).  On log y the scale is exp(c₀).
-        scale = abs(cs[0]) if transform.squared or transform.name == "1/y" else cs[0]
+        scale = abs(cs[0]) if transform.squared or transform.reciprocal else cs[0]
         if scale == 0:
             return None
         c0, cs = c0 / scale, [c / scale for c in cs]
