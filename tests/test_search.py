@@ -209,3 +209,28 @@ def test_islands_smaller_than_the_children_per_island_still_search():
     X = np.linspace(0.5, 2.0, 100)[:, None]
     result = search(formula_problem(X, 2 * X[:, 0] + 1), SearchSettings(population_size=8, populations=2, niterations=3))
     assert min(m.loss for m in result.front) < 1e-20
+
+
+def test_a_problems_proposals_join_the_hall_of_fame_with_fitted_constants():
+    """The engine scores what ``Problem.proposals`` offers, fits its constants and keeps it
+    on the front; one iteration with mutation alone would not reach this law."""
+    rng = np.random.default_rng(5)
+    X = rng.uniform(1.0, 2.0, size=(300, 3))
+    y = np.exp(-1.7 * X[:, 0] * X[:, 1]) + X[:, 2] ** 3
+    law = from_sympy(sympy.exp(-1.0 * sympy.Symbol("a") * sympy.Symbol("b")) + sympy.Symbol("c") ** 3, ["a", "b", "c"])
+    offered = []
+
+    def proposals(grammar):
+        offered.append(grammar.maxsize)
+        return [law, law + law]  # the second is past maxsize 12: dropped, not an error
+
+    problem = Problem(leaves=X.T, objective=LeastSquares.of(y), proposals=proposals)
+    result = search(problem, SearchSettings(unary_operators=("exp", "cube"), maxsize=12, niterations=1,
+                                            enumerate_max_size=0, tolerance=0.0, **SMALL))
+    assert offered == [12]
+    best = best_of(result)
+    assert best.loss < 1e-9 * np.var(y)  # the proposal's -1.0 was fitted to -1.7
+    alone = search(Problem(leaves=X.T, objective=LeastSquares.of(y)),
+                   SearchSettings(unary_operators=("exp", "cube"), maxsize=12, niterations=1, enumerate_max_size=0,
+                                  tolerance=0.0, **SMALL))
+    assert best_of(alone).loss > 1e3 * best.loss

@@ -108,3 +108,15 @@ def test_the_search_finds_a_sum_of_squares_over_four_variables_in_seconds():
     m, u, v, w = sympy.symbols("m u v w")
     assert model.stats_["stopped_by"] == "tolerance"
     assert sympy.simplify(model.sympy() - m * (u**2 + v**2 + w**2) / 2) == 0, model.sympy()
+
+
+def test_only_proposals_close_to_the_best_are_kept():
+    """With an exact model among them, every proposal kept is exact: approximations would
+    only crowd the hall of fame."""
+    rng = np.random.default_rng(6)
+    X = rng.uniform([1, 1, 3], [5, 2, 10], (600, 3))
+    y = X[:, 0] / (1 - X[:, 1] / X[:, 2])  # Feynman I.34.1: 1/y = 1/x0 - x1/(x0 x2)
+    proposals = term_models(X, y, grammar(3))
+    assert proposals
+    errors = [affine_error(e, X, y) for e in proposals]
+    assert max(errors) < 1e-9, errors
