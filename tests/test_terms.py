@@ -120,3 +120,13 @@ def test_only_proposals_close_to_the_best_are_kept():
     assert proposals
     errors = [affine_error(e, X, y) for e in proposals]
     assert max(errors) < 1e-9, errors
+
+
+def test_values_at_the_edge_of_the_float_range_give_no_error():
+    """exp(exp(x)) and friends overflow on this data: such terms and models are left out,
+    and the search's proposals are still produced without an exception."""
+    rng = np.random.default_rng(7)
+    X = rng.uniform(5, 700, (300, 2))
+    y = np.exp(X[:, 0] / 100) * X[:, 1]
+    proposals = term_models(X, y, grammar(2))
+    assert all(np.all(np.isfinite(evaluate(e, X))) for e in proposals)

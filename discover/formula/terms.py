@@ -15,13 +15,18 @@ grammar can write: ``y``, ``y²`` (``√`` back), ``1/y`` (``/``), ``1/y²``, ``
 (``exp``), and ``y / x_v`` and ``(y / x_v)²`` for each variable ``x_v`` (a law
 ``x_v g(...)`` whose ``g`` is a sum).
 
-The terms are chosen by forward selection (orthogonal matching pursuit): at each step the
-term, single or product, best correlated with the residual joins, and every coefficient is
-refit by least squares.  Products are searched between the :data:`PRODUCT_FACTORS`
-singles best correlated with the residual and every single, so the cost is
-``O(steps · PRODUCT_FACTORS · terms · rows)``.  Every model on the selection path becomes
-one expression; the search scores them, refits their constants, and keeps what earns a
-place on its Pareto front (the finish rounds near-rational coefficients).
+The terms are chosen by forward selection (orthogonal least squares): at each step the
+term whose part orthogonal to the chosen ones best explains the residual joins, and every
+coefficient is refit by least squares.  Products (on transforms of ``y`` alone) are
+searched between every single and the :data:`PRODUCT_FACTORS` singles best correlated
+with the residual or already chosen, with matrix–vector products only, so the cost is
+``O(steps · PRODUCT_FACTORS · terms · rows)``; since the single best correlated with the
+target is often a factor of a term rather than a term, these paths start from
+:data:`PRODUCT_STARTS` singles over distinct sets of variables.  Every model on a path
+becomes one expression (terms that change it by less than :data:`EXACT` dropped); of
+these, the ones whose error on ``y`` is within :data:`KEEP_WITHIN` of the best are
+proposed.  The search scores them, refits their constants and keeps what earns a place on
+its Pareto front (the finish rounds near-rational coefficients).
 """
 
 from __future__ import annotations
@@ -113,8 +118,7 @@ def _transforms(n_vars: int) -> list[_Transform]:
     out = [_Transform("y", ()), _Transform("y**2", ("sqrt",)), _Transform("1/y", ("/",)),
            _Transform("1/y**2", ("/", "sqrt")), _Transform("log(y)", ("exp",))]
     for v in range(n_vars):
-        out += [_Transform("y/x", ()), _Transform("(y/x)**2", ("sqrt",))][:0] or \
-               [_Transform("y/x", (), v), _Transform("(y/x)**2", ("sqrt",), v)]
+        out += [_Transform("y/x", (), v), _Transform("(y/x)**2", ("sqrt",), v)]
     return out
 
 
@@ -189,7 +193,10 @@ def _relative_error(f: np.ndarray, y: np.ndarray, intercept_free: bool, scale_fr
     target = y if scale_free else y - f
     if columns:
         design = np.column_stack(columns)
-        coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
+        try:
+            coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
+        except np.linalg.LinAlgError:
+            return np.inf
         residual = target - design @ coefficients
     else:
         residual = target
@@ -297,7 +304,10 @@ def _forward_selection(values: np.ndarray, target: np.ndarray, products: bool,
 def _least_squares(columns: list[np.ndarray], target: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
     """Coefficients ``[c₀, c₁, ...]`` of ``target ≈ c₀ + Σ cₖ columnsₖ`` and the residual."""
     design = np.column_stack([np.ones_like(target)] + columns)
-    coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
+    try:
+        coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
+    except np.linalg.LinAlgError:  # values near the float range: no model, not an error
+        return None, target
     if not np.all(np.isfinite(coefficients)):
         return None, target
     return coefficients, target - design @ coefficients
