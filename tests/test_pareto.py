@@ -151,3 +151,15 @@ def test_best_with_many_rows_keeps_the_pysr_rule():
             assert select(front, how, n_rows=10_000) == select(front, how)
     assert select(small_sample_front(), "best", n_rows=10_000) == 3
     assert select(small_sample_front(), "best", n_rows=100) == 3  # the threshold: n_rows < 100 is small
+
+
+def test_select_best_keeps_a_simplest_member_that_is_accurate_enough():
+    """Feynman I.12.1 at noise 0.001: the law heads the front (the scaling folded into the
+    simpler formulas made them longer), and an overfit after it buys 0.01 % of loss.  PySR's
+    rule alone gave the overfit (the head's score is 0 by convention)."""
+    front = front_of([(3, 1.07e-4), (11, 1.0699e-4)])
+    assert scores(front)[1] > 0
+    assert select(front, "best") == 0
+    assert select(front, "accuracy") == 1
+    # a head outside the 1.5x window is not taken
+    assert select(front_of([(3, 2e-4), (11, 1e-4)]), "best") == 1
