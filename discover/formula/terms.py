@@ -143,6 +143,8 @@ def term_models(X: np.ndarray, y: np.ndarray, grammar: Grammar, *, intercept_fre
     terms, values = _library(X, grammar, codes)
     if not terms:
         return []
+    squares = values * values  # shared by every selection path
+    centered = values - values.mean(axis=1, keepdims=True)
     out: list[Expr] = []
     with np.errstate(all="ignore"):
         for transform in _transforms(X.shape[1]):
@@ -155,10 +157,10 @@ def term_models(X: np.ndarray, y: np.ndarray, grammar: Grammar, *, intercept_fre
             # PRODUCT_FACTORS), and from each of several first terms: the one best
             # correlated with the target is often a factor of one term (cos δ of
             # 2√(I₁I₂) cos δ), not a term.
-            paths = [_forward_selection(values, target, False)]
+            paths = [_forward_selection(values, squares, target, False)]
             if transform.variable is None:
-                paths += [_forward_selection(values, target, True, int(first))
-                          for first in _diverse_starts(terms, values, target, PRODUCT_STARTS)]
+                paths += [_forward_selection(values, squares, target, True, int(first))
+                          for first in _diverse_starts(terms, centered, target, PRODUCT_STARTS)]
             for path in paths:
                 for selected, coefficients in path:
                     expr = _model_expression(transform, terms, selected, coefficients, codes,
@@ -237,12 +239,13 @@ def _library(X: np.ndarray, g: Grammar, codes: dict[str, int]) -> tuple[list[Exp
     return terms, np.array(values).reshape(len(values), len(X))
 
 
-def _forward_selection(values: np.ndarray, target: np.ndarray, products: bool,
+def _forward_selection(values: np.ndarray, squares: np.ndarray, target: np.ndarray, products: bool,
                        first: int | None = None) -> list[tuple[list[tuple[int, ...]], np.ndarray]]:
     """The models on the forward-selection path: ``(terms, coefficients)`` where a term is
     ``(i,)`` (single ``i``) or ``(i, j)`` (their product) and the coefficients are
     ``[c₀, c₁, ...]``.  Stops at :data:`MAX_TERMS` terms or at an exact fit.  ``first``:
-    the single every model starts with (default: the best one).
+    the single every model starts with (default: the best one).  ``squares`` is
+    ``values ** 2``.
 
     Orthogonal least squares: a candidate ``p`` is scored by how much of the residual ``r``
     its part ``q`` orthogonal to the terms already chosen explains, ``|⟨q, r⟩| / ‖q‖``.
@@ -255,14 +258,14 @@ def _forward_selection(values: np.ndarray, target: np.ndarray, products: bool,
     if not spread > 0:
         return []
     basis = np.ones((1, len(target))) / np.sqrt(len(target))  # orthonormal rows spanning the chosen columns
-    squares = values * values
 
     def scores(residual: np.ndarray, factor: np.ndarray | None = None) -> np.ndarray:
         """Score of every single (``factor`` None) or of its product with ``factor``."""
         a = np.ones_like(residual) if factor is None else factor
         inner = values @ (a * residual)
-        norm2 = squares @ (a * a) - np.sum(((basis * a) @ values.T) ** 2, axis=0)
-        ok = np.isfinite(norm2) & np.isfinite(inner) & (norm2 > 1e-9 * (squares @ (a * a)))
+        full2 = squares @ (a * a)
+        norm2 = full2 - np.sum(((basis * a) @ values.T) ** 2, axis=0)
+        ok = np.isfinite(norm2) & np.isfinite(inner) & (norm2 > 1e-9 * full2)
         return np.where(ok, np.abs(inner) / np.sqrt(np.where(ok, norm2, 1.0)), 0.0)
 
     selected: list[tuple[int, ...]] = []
@@ -327,10 +330,10 @@ def _without_negligible_terms(selected: list[tuple[int, ...]], columns: list[np.
     return [selected[k] for k in keep], refit
 
 
-def _diverse_starts(terms: Sequence[Expr], values: np.ndarray, target: np.ndarray, k: int) -> list[int]:
+def _diverse_starts(terms: Sequence[Expr], centered: np.ndarray, target: np.ndarray, k: int) -> list[int]:
     """The singles best correlated with ``target``, at most one per set of variables used
-    (``cos δ``, ``sin(cos δ)`` and ``tanh(cos δ)`` are one start, not three), ``k`` at most."""
-    centered = values - values.mean(axis=1, keepdims=True)
+    (``cos δ``, ``sin(cos δ)`` and ``tanh(cos δ)`` are one start, not three), ``k`` at most.
+    ``centered``: the singles' values less their means."""
     score = np.abs(centered @ (target - target.mean())) / np.linalg.norm(centered, axis=1)
     starts: dict[frozenset, int] = {}
     for i in np.argsort(-score, kind="stable"):
