@@ -4,8 +4,10 @@
 
 Node evaluations per second = expressions x nodes x rows / seconds, for
 
-* the batched JAX evaluator (``search.evaluate.Evaluator.losses``): the whole population
-  in one compiled call (timed after the first call, which compiles);
+* the evaluator (``search.evaluate.Evaluator.losses``), whole population in one call,
+  with each backend: ``native`` (the operator set's compiled interpreter,
+  :mod:`search.native`, the CPU default) and ``jax`` (the JAX step program, the GPU's),
+  each timed after its first call (which compiles);
 * the naive engine: for each expression build a ``sympy.lambdify`` NumPy function and
   call it (the total), and the call alone (functions built beforehand).
 
@@ -24,6 +26,8 @@ import time
 import numpy as np
 import sympy
 from rich.console import Console
+
+from machine import cpu_model  # benchmarks/machine.py (scripts run from benchmarks/)
 from rich.table import Table
 
 from search import operators
@@ -73,13 +77,16 @@ def main(argv=None) -> int:
     names = [f"x{i}" for i in range(args.vars)]
     symbols = sympy.symbols(names)
 
-    evaluator = Evaluator(X.T, operators.resolve(operators.DEFAULT_BINARY, 2) + operators.resolve(operators.DEFAULT_UNARY, 1))
+    codes = operators.resolve(operators.DEFAULT_BINARY, 2) + operators.resolve(operators.DEFAULT_UNARY, 1)
     objective = LeastSquares.of(y)
-    capacity = evaluator.new_capacity(len(exprs), 30)
-    t = time.perf_counter()
-    evaluator.losses(exprs, objective, capacity)
-    first = time.perf_counter() - t
-    batched = best_of(args.repeats, lambda: evaluator.losses(exprs, objective, capacity))
+    timed = {}
+    for backend in ("native", "jax"):
+        evaluator = Evaluator(X.T, codes, backend=backend)
+        capacity = evaluator.new_capacity(len(exprs), 30)
+        t = time.perf_counter()
+        evaluator.losses(exprs, objective, capacity)
+        first = time.perf_counter() - t
+        timed[backend] = (best_of(args.repeats, lambda: evaluator.losses(exprs, objective, capacity)), first)
 
     sym_exprs = [to_sympy(e, symbols) for e in exprs]
     columns = [X[:, i] for i in range(args.vars)]
@@ -104,14 +111,18 @@ def main(argv=None) -> int:
     for col in ("method", "seconds", "node-evals/s", "vs build+call"):
         table.add_column(col, justify="right" if col != "method" else "left")
     rows = [("sympy.lambdify: build + call", naive_total), ("sympy.lambdify: call only", naive_call),
-            ("batched JAX evaluator (one call)", batched)]
+            ("evaluator, jax backend (one call)", timed["jax"][0]),
+            ("evaluator, native backend (one call)", timed["native"][0])]
     for name, seconds in rows:
         table.add_row(name, f"{seconds:.4f}", f"{node_evals / seconds:.3g}", f"{naive_total / seconds:.1f}x")
     Console().print(table)
-    print(f"first call (compile + run): {first:.2f} s; evaluator compilations: {evaluator.compilations}")
-    print(f"summary: batched evaluator {node_evals / batched:.3g} node-evals/s = "
-          f"{naive_total / batched:.1f}x build+call ({node_evals / naive_total:.3g}), "
-          f"{naive_call / batched:.2f}x call-only ({node_evals / naive_call:.3g})")
+    print(f"first call (compile + run): native {timed['native'][1]:.2f} s, jax {timed['jax'][1]:.2f} s; "
+          f"CPU: {cpu_model()}")
+    best = timed["native"][0]
+    print(f"summary: native evaluator {node_evals / best:.3g} node-evals/s = "
+          f"{timed['jax'][0] / best:.1f}x the jax backend ({node_evals / timed['jax'][0]:.3g}), "
+          f"{naive_total / best:.1f}x build+call ({node_evals / naive_total:.3g}), "
+          f"{naive_call / best:.2f}x call-only ({node_evals / naive_call:.3g})")
     return 0
 
 

@@ -23,6 +23,12 @@ go to a second call site of their own so that the common one keeps few steps.
 The plan (the index arrays) is computed with vectorized NumPy over the whole population
 (:meth:`Evaluator.plan`), not node by node.
 
+On a CPU the values are computed instead by the operator set's native interpreter
+(:mod:`search.native`), which needs no plan at all; the JAX program above serves the
+GPU, per-candidate leaves, objectives that call the population themselves, and
+constant fitting (which differentiates through it).  See :class:`Evaluator`'s
+``backend``.
+
 What the values are scored with is the caller's :class:`~search.objectives.Objective`;
 the evaluator only computes values, shape ``(P, R)``.  Leaves are shared by every
 candidate, shape ``(n_leaves, R)``, or given per candidate, ``(P, n_leaves, R)`` (a user
@@ -31,6 +37,7 @@ objective integrating an ODE gives each candidate its own state).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Sequence
@@ -39,8 +46,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import native
 from .expression import Expr
 from .jax_setup import configure
+from .objectives import Objective
 from .operators import BUILTIN, CONST, VAR, OperatorSet
 
 configure()
@@ -204,14 +213,36 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
     return rank
 
 
+#: Evaluator backends: ``"auto"`` is the native interpreter where JAX runs on the CPU
+#: and the operator set has one, else ``"jax"``.  ``DISCOVER_EVALUATOR`` overrides the default.
+BACKENDS = ("auto", "native", "jax")
+
+
+def choose_backend(backend: str | None, ops: OperatorSet, dtype) -> str:
+    """The backend ``"native"`` or ``"jax"`` that ``backend`` (or the environment's
+    ``DISCOVER_EVALUATOR``, default ``"auto"``) resolves to for ``ops`` in ``dtype``."""
+    backend = backend or os.environ.get("DISCOVER_EVALUATOR", "auto")
+    if backend not in BACKENDS:
+        raise ValueError(f"evaluator backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "jax" or (backend == "auto" and jax.default_backend() != "cpu"):
+        return "jax"
+    if native.interpreter(ops, np.dtype(dtype).name) is None:
+        if backend == "native":
+            raise ValueError("no native evaluator for this operator set (an operator codegen cannot lower)")
+        return "jax"
+    return "native"
+
+
 class Evaluator:
     """Computes the values of populations of expressions on fixed leaves ``(n_leaves, R)``.
 
-    ``codes`` are the operator codes (of ``ops``) that may appear; ``dtype`` is the JAX
-    compute type (float32 by default: twice the throughput of float64 on CPU).
+    ``codes`` are the operator codes (of ``ops``) that may appear; ``dtype`` is the
+    compute type (float32 by default: twice the throughput of float64 on CPU);
+    ``backend`` one of :data:`BACKENDS` (see :func:`choose_backend`).
     """
 
-    def __init__(self, leaves: np.ndarray, codes: Sequence[int], ops: OperatorSet = BUILTIN, *, dtype=jnp.float32):
+    def __init__(self, leaves: np.ndarray, codes: Sequence[int], ops: OperatorSet = BUILTIN, *, dtype=jnp.float32,
+                 backend: str | None = None):
         leaves = np.asarray(leaves, dtype=np.float64)
         if leaves.ndim != 2:
             raise ValueError(f"leaves must have shape (n_leaves, n_rows), got {leaves.shape}")
@@ -226,6 +257,12 @@ class Evaluator:
         self._arities = np.asarray(ops.arities, dtype=np.int64)
         self.max_arity = max((ops.arity(c) for c in self.codes), default=1)
         self.leaves = jnp.asarray(leaves, dtype=dtype)
+        self.backend = choose_backend(backend, ops, dtype)
+        if self.backend == "native":
+            self._interpreter = native.interpreter(ops, np.dtype(dtype).name)
+            self._native_leaves = np.ascontiguousarray(leaves, dtype=np.dtype(dtype))
+            self._allowed = np.zeros(len(ops.arities), dtype=bool)
+            self._allowed[[CONST, VAR, *self.codes]] = True
         self.capacity = self.new_capacity()
         self.compilations = 0
         self._seen_keys: set = set()
@@ -380,8 +417,32 @@ class Evaluator:
         capacity.deep = _deep_capacity(capacity, max_depth)
 
     # ------------------------------------------------------------------ evaluation
+    def _native_values(self, exprs: Sequence[Expr], rows: int | None = None) -> np.ndarray:
+        """The interpreter's values ``(rows or P, R)`` (rows past P are zero), after checking
+        what it trusts: known codes, variables within the leaves, valid postfix order."""
+        code, value, start = native.flatten(exprs)
+        known = (code >= 0) & (code < len(self._allowed))
+        known[known] = self._allowed[code[known]]
+        if not known.all():
+            bad = sorted({int(c) for c in code[~known]})
+            raise ValueError(f"operator codes {bad} are not among the evaluator's codes")
+        var = value[code == VAR]
+        if len(var) and (var.min() < 0 or var.max() >= self.n_vars):
+            raise ValueError(f"a variable index is outside the {self.n_vars} leaves")
+        depth = np.cumsum(1 - self._arities[code])  # stack depth after each node, running over expressions
+        base = np.concatenate([[0], depth])[start[:-1]]
+        local = depth - np.repeat(base, np.diff(start))
+        ends = local[start[1:] - 1] if len(code) else np.zeros(0)
+        if (np.diff(start) < 1).any() or (local < 1).any() or (ends != 1).any():
+            raise ValueError("an expression is not a valid postfix expression")
+        out = np.zeros((rows or len(exprs), self.n_rows), dtype=self._native_leaves.dtype)
+        self._interpreter(code, value, start, self._native_leaves, out=out)
+        return out
+
     def values(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
         """Outputs ``f(leaves)`` of each expression, shape ``(len(exprs), R)``."""
+        if self.backend == "native":
+            return self._native_values(exprs).astype(np.float64) if exprs else np.empty((0, self.n_rows))
         out = np.empty((len(exprs), self.n_rows))
         for index, plan in self.plans(exprs, capacity):
             values = _forward(self.leaves, *plan.arrays(self.dtype), layout=plan.layout, ops=self.ops)
@@ -390,6 +451,12 @@ class Evaluator:
 
     def losses(self, exprs: Sequence[Expr], objective, capacity: Capacity | None = None) -> np.ndarray:
         """``objective``'s loss of each expression (float64 array; inf where invalid)."""
+        if self.backend == "native" and type(objective).losses is Objective.losses:
+            if not exprs:
+                return np.empty(0)
+            # the batch padded to a power of two, so a search compiles the loss a few times only
+            values = self._native_values(exprs, rows=_bucket(len(exprs)))
+            return np.asarray(_losses_of_values(objective, values), dtype=np.float64)[: len(exprs)]
         out = np.empty(len(exprs))
         for index, plan in self.plans(exprs, capacity):
             values = _losses(self.leaves, objective, *plan.arrays(self.dtype), layout=plan.layout, ops=self.ops)
@@ -479,6 +546,11 @@ def forward(leaves, consts, children, owner, opcode, const_index, roots, layout,
 
 
 _forward = jax.jit(forward, static_argnames=("layout", "ops"))
+
+
+@jax.jit
+def _losses_of_values(objective, values):
+    return objective.losses_of_values(values)
 
 
 @partial(jax.jit, static_argnames=("layout", "ops"))

@@ -32,6 +32,8 @@ import sympy
 #: The search's float32 sin/cos/tan are exact to a few ULP for |x| up to this and NaN
 #: (an invalid candidate) beyond (see search/jax_math.py); stated once, here.
 TRIG_RANGE = 2.0**16
+#: The SymPy functions the trig range applies to (the search's evaluators give NaN beyond it).
+TRIG_FUNCTIONS = (sympy.sin, sympy.cos, sympy.tan)
 
 from . import jax_math  # noqa: E402 (jax_math reads TRIG_RANGE)
 

@@ -28,8 +28,8 @@ fast kernel on the elements where the formula is well conditioned (there the flo
 within 1 ULP of the reference): the long formulas with cancellation
 amplify any last-bit difference, so only that last figure measures the functions.
 
-    python benchmarks/codegen.py                       # everything (~10 minutes on 2 cores)
-    python benchmarks/codegen.py --limit 8 --repeats 3  # a quick look
+    python benchmarks/codegen_speed.py                       # everything (~10 minutes on 2 cores)
+    python benchmarks/codegen_speed.py --limit 8 --repeats 3  # a quick look
 """
 
 from __future__ import annotations

@@ -1,0 +1,202 @@
+"""A native interpreter for whole populations of postfix expressions.
+
+The search scores thousands of short-lived candidates per second; compiling each one
+(:class:`codegen.Kernel`) costs milliseconds, far more than evaluating it.  This module
+compiles, once per operator set, one function that *interprets* any population::
+
+    void NAME(int64_t P, int64_t R, const int32_t *code, const double *value,
+              const int64_t *start, const T *X, T *out, T *scratch, T **stack)
+
+``P`` expressions in postfix order, flattened: node ``i`` of the population has code
+``code[i]`` and, for a leaf, ``value[i]`` (a constant, or the row of ``X`` of a variable);
+expression ``p`` is nodes ``start[p] .. start[p+1]-1``.  ``X`` is ``(n_vars, R)``
+row-major, ``out`` is ``(P, R)``.  ``scratch`` holds ``(max_len, TILE)`` values and
+``stack`` ``max_len`` pointers, where ``max_len`` is the longest expression.
+
+Rows are processed in tiles of :data:`TILE` (the tile's values of every node of one
+expression stay in the L1/L2 cache); within a tile, each node is one vectorised loop::
+
+    constant:  scratch[i] = value           (push)
+    variable:  X[v] + t0                    (push a pointer, no copy)
+    operator:  scratch[i][r] = f(args...[r]) for r < n   (pop arity, push)
+
+``f`` is the operator's straight-line :class:`~codegen.program.Program` lowered exactly as
+a kernel lowers it (:mod:`codegen.lower`, inline :mod:`codegen.fastmath` functions within
+1 ULP, so the loops vectorise), one ``switch`` case per operator code.  The dispatch
+costs one branch per node and tile, against ``TILE`` element operations.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Mapping
+
+import llvmlite.ir as ir
+import numpy as np
+
+from . import jit
+from .lower import DEFAULT_MATH, _add_attribute, _emit_loop, _Lowering, float_type
+from .program import Program
+
+#: Rows per tile: a float32 tile is 1 KiB, so a 30-node expression's values take 30 KiB.
+TILE = 256
+
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+
+
+def _emit_program(lowering: _Lowering, program: Program, operands: list[ir.Value]) -> ir.Value:
+    """The program's single output computed from ``operands`` at the builder's position."""
+    values: list[ir.Value] = []
+    for ins in program.instrs:
+        if ins.op == "arg":
+            values.append(operands[int(ins.value)])
+        elif ins.op == "const":
+            values.append(ir.Constant(lowering.ty, ins.value))
+        else:
+            values.append(lowering.op(ins.op, [values[k] for k in ins.operands]))
+    return values[program.outputs[0]]
+
+
+def build_module(programs: Mapping[int, Program], const_code: int, var_code: int, dtype: str,
+                 name: str = "interpret", math: str = DEFAULT_MATH) -> ir.Module:
+    """The module defining the interpreter function (see the module docstring).
+
+    ``programs`` maps each operator code to its program (``len(program.args)`` is the
+    operator's arity, one output); ``const_code`` and ``var_code`` are the leaf codes.
+    A code that is none of these is skipped (the caller validates codes).
+    """
+    ty = float_type(dtype)
+    ptr = ty.as_pointer()
+    module = ir.Module(name=name)
+    module.triple = jit.triple()
+    fnty = ir.FunctionType(ir.VoidType(), [_I64, _I64, _I32.as_pointer(), ir.DoubleType().as_pointer(),
+                                           _I64.as_pointer(), ptr, ptr, ptr, ptr.as_pointer()])
+    fn = ir.Function(module, fnty, name)
+    cpu, features = jit.host_cpu()
+    fn.attributes.add("nounwind")
+    _add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
+    _add_attribute(fn.attributes, f'"target-features"="{features}"')
+    P, R, code, value, start, X, out, scratch, stack = fn.args
+    for arg, label in zip(fn.args, ("P", "R", "code", "value", "start", "X", "out", "scratch", "stack")):
+        arg.name = label
+    for arg in (code, value, start, X, out, scratch, stack):
+        arg.add_attribute("noalias")
+
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    sp_slot = b.alloca(_I64, name="sp")
+    lowering = _Lowering(module, b, ty, math, ())
+
+    def tile(b: ir.IRBuilder, k):
+        t0 = b.mul(k, _I64(TILE), name="t0")
+        left = b.sub(R, t0)
+        n = b.select(b.icmp_signed("<", left, _I64(TILE)), left, _I64(TILE), name="n")
+
+        def expression(b: ir.IRBuilder, p):
+            first = b.load(b.gep(start, [p]), name="first")
+            last = b.load(b.gep(start, [b.add(p, _I64(1))]), name="last")
+            b.store(_I64(0), sp_slot)
+
+            def node(b: ir.IRBuilder, i):
+                _emit_node(b, i, b.sub(i, first), n, t0)
+            _emit_loop(b, first, last, node, "node")
+            sp = b.load(sp_slot)
+            top = b.load(b.gep(stack, [b.sub(sp, _I64(1))]), name="top")
+            row = b.gep(out, [b.add(b.mul(p, R), t0)])
+            _emit_loop(b, _I64(0), n, lambda b, r: b.store(b.load(b.gep(top, [r])), b.gep(row, [r])), "copy")
+        _emit_loop(b, _I64(0), P, expression, "expr")
+
+    def push(b: ir.IRBuilder, pointer) -> None:
+        sp = b.load(sp_slot)
+        b.store(pointer, b.gep(stack, [sp]))
+        b.store(b.add(sp, _I64(1)), sp_slot)
+
+    def _emit_node(b: ir.IRBuilder, i, local, n, t0) -> None:
+        c = b.load(b.gep(code, [i]), name="c")
+        v = b.load(b.gep(value, [i]), name="v")
+        dst = b.gep(scratch, [b.mul(local, _I64(TILE))], name="dst")
+        done = fn.append_basic_block("node.done")
+        switch = b.switch(c, done)
+
+        case = fn.append_basic_block("const")
+        switch.add_case(_I32(const_code), case)
+        b.position_at_end(case)
+        constant = b.fptrunc(v, ty) if dtype == "float32" else v
+        _emit_loop(b, _I64(0), n, lambda b, r: b.store(constant, b.gep(dst, [r])), "fill")
+        push(b, dst)
+        b.branch(done)
+
+        case = fn.append_basic_block("var")
+        switch.add_case(_I32(var_code), case)
+        b.position_at_end(case)
+        row = b.fptosi(v, _I64)
+        push(b, b.gep(X, [b.add(b.mul(row, R), t0)]))
+        b.branch(done)
+
+        for op_code, program in sorted(programs.items()):
+            arity = len(program.args)
+            case = fn.append_basic_block(f"op{op_code}")
+            switch.add_case(_I32(op_code), case)
+            b.position_at_end(case)
+            sp = b.sub(b.load(sp_slot), _I64(arity))
+            args = [b.load(b.gep(stack, [b.add(sp, _I64(j))])) for j in range(arity)]
+
+            def element(b, r, args=args, program=program):
+                lowering.b = b
+                operands = [b.load(b.gep(a, [r])) for a in args]
+                b.store(_emit_program(lowering, program, operands), b.gep(dst, [r]))
+            _emit_loop(b, _I64(0), n, element, f"op{op_code}.rows")
+            b.store(sp, sp_slot)
+            push(b, dst)
+            b.branch(done)
+        b.position_at_end(done)
+
+    tiles = b.sdiv(b.add(R, _I64(TILE - 1)), _I64(TILE))
+    _emit_loop(b, _I64(0), tiles, tile, "tile")
+    b.ret_void()
+    return module
+
+
+class Interpreter:
+    """The compiled interpreter of one operator set (see the module docstring).
+
+    ``programs`` maps operator codes to one-output programs over their arguments, built
+    in ``dtype`` (``"float32"`` or ``"float64"``).  Calling it evaluates a flattened
+    population on ``X (n_vars, R)`` and returns ``(P, R)`` values of ``dtype``.
+    """
+
+    def __init__(self, programs: Mapping[int, Program], const_code: int, var_code: int,
+                 dtype: str = "float32", math: str = DEFAULT_MATH):
+        self.dtype = np.dtype(dtype)
+        self.codes = frozenset(programs) | {const_code, var_code}
+        self.arities = {code: len(p.args) for code, p in programs.items()}
+        self.const_code, self.var_code = const_code, var_code
+        module = build_module(programs, const_code, var_code, dtype, math=math)
+        self._engine, address = jit.jit(jit.optimize(str(module)), "interpret")
+        p = ctypes.c_void_p
+        self._fn = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, p, p, p, p, p, p, p)(address)
+
+    def __call__(self, code: np.ndarray, value: np.ndarray, start: np.ndarray, X: np.ndarray,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """Values ``(P, R)`` of the population ``code (N,) int32, value (N,) float64,
+        start (P + 1,) int64`` on ``X (n_vars, R)`` (C-contiguous, the interpreter's dtype).
+
+        The codes must be the interpreter's and each expression a valid postfix
+        expression whose variables index rows of ``X`` (checked by the caller: this
+        call trusts them, as a compiled kernel trusts its pointers).
+        """
+        code = np.ascontiguousarray(code, dtype=np.int32)
+        value = np.ascontiguousarray(value, dtype=np.float64)
+        start = np.ascontiguousarray(start, dtype=np.int64)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        P = len(start) - 1
+        R = X.shape[1]
+        if out is None:
+            out = np.empty((P, R), dtype=self.dtype)
+        longest = int(np.max(np.diff(start), initial=1))
+        scratch = np.empty(longest * TILE, dtype=self.dtype)
+        stack = np.empty(longest, dtype=np.uintp)
+        if P and R:
+            self._fn(P, R, code.ctypes.data, value.ctypes.data, start.ctypes.data, X.ctypes.data,
+                     out.ctypes.data, scratch.ctypes.data, stack.ctypes.data)
+        return out
