@@ -29,8 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .evaluate import Capacity, Evaluator, Population, forward
+from . import native
+from .evaluate import Capacity, Evaluator, Population, _rank_within, forward
 from .expression import Expr, constants, with_constants
+from .operators import CONST
 from .objectives import LeastSquares, Objective, row_sum
 
 
@@ -63,12 +65,132 @@ def _run(evaluator: Evaluator, exprs: list[Expr], capacity, solve) -> tuple[list
 
 def levenberg_marquardt(evaluator: Evaluator, objective: LeastSquares, exprs: list[Expr], iterations: int = 8,
                         capacity: Capacity | None = None) -> tuple[list[Expr], np.ndarray]:
-    """Batched Levenberg–Marquardt (see the module docstring)."""
+    """Batched Levenberg–Marquardt (see the module docstring).  With the native
+    evaluator and a row-wise objective (no ``Φ``) it runs in float64 on the host
+    (:func:`native_levenberg_marquardt`), else as one compiled JAX call."""
+    if evaluator.backend == "native" and objective.phi is None:
+        return native_levenberg_marquardt(evaluator, objective, exprs, iterations)
+
     def solve(plan):
         return _levenberg_marquardt(evaluator.leaves, objective, *plan.arrays(evaluator.dtype),
                                     jnp.asarray(plan.const_slots), layout=plan.layout, ops=evaluator.ops,
                                     iterations=iterations)
     return _run(evaluator, exprs, capacity, solve)
+
+
+def _scaled_residual(g: np.ndarray, target: np.ndarray, scaling: str):
+    """NumPy float64 twin of :meth:`LeastSquares.scaled_residual` for ``Φ = I`` (offset 1):
+    ``(residual (P, M), a (P,), loss (P,))``, loss inf where ``g`` is not finite."""
+    finite = np.isfinite(g).all(axis=1)
+    g = np.where(finite[:, None], g, 0.0)
+    M = g.shape[1]
+    tiny = np.finfo(np.float64).tiny * 1e6 * M
+    if scaling == "affine":
+        gp = g - g.mean(axis=1, keepdims=True)
+        tp = target - target.mean()
+        var = np.einsum("pm,pm->p", gp, gp)
+        a = np.where(var > tiny, np.einsum("pm,m->p", gp, tp) / np.where(var > tiny, var, 1.0), 0.0)
+        resid = a[:, None] * gp - tp
+    elif scaling == "scale":
+        gg = np.einsum("pm,pm->p", g, g)
+        a = np.where(gg > tiny, g @ target / np.where(gg > tiny, gg, 1.0), 0.0)
+        resid = a[:, None] * g - target
+    else:
+        a = np.ones(len(g))
+        resid = g - target
+    loss = np.einsum("pm,pm->p", resid, resid) / M
+    return resid, a, np.where(finite & np.isfinite(loss), loss, np.inf)
+
+
+def native_levenberg_marquardt(evaluator: Evaluator, objective: LeastSquares, exprs: list[Expr],
+                               iterations: int = 8) -> tuple[list[Expr], np.ndarray]:
+    """Levenberg–Marquardt as in the module docstring, for every expression with constants
+    at once, on the native interpreter in float64.
+
+    The Jacobian columns are forward differences, ``(f(c + h_k e_k) - f(c)) / h_k`` with
+    ``h_k = 1e-7 max(|c_k|, 1)``: the K shifted copies of the population are one
+    interpreter call (the float64 values make the differences accurate to about 1e-8).
+    Returns the fitted expressions and their losses under ``objective`` as the evaluator
+    scores them (so they compare with every other score of the search).
+    """
+    code, value, start = native.flatten(exprs)
+    lengths = np.diff(start)
+    owner = np.repeat(np.arange(len(exprs)), lengths)
+    const_nodes = np.flatnonzero(code == CONST)
+    fitted: list[Expr] = list(exprs)
+    chosen = np.unique(owner[const_nodes])
+    if len(chosen):
+        # the sub-population with constants, as flat arrays
+        sub_code, sub_value, sub_start = native.flatten([exprs[i] for i in chosen])
+        nodes = np.flatnonzero(sub_code == CONST)
+        sub_owner = np.repeat(np.arange(len(chosen)), np.diff(sub_start))[nodes]
+        rank = _rank_within(sub_owner)
+        K = int(rank.max()) + 1
+        c = _fit_flat(evaluator, objective, sub_code, sub_value, sub_start, nodes, sub_owner, rank, K, iterations)
+        for j, i in enumerate(chosen):
+            fitted[i] = with_constants(exprs[i], c[nodes[sub_owner == j]])
+    return fitted, evaluator.losses(fitted, objective)
+
+
+def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, iterations) -> np.ndarray:
+    """The LM iterations on a flat population (see :func:`native_levenberg_marquardt`);
+    returns the value array with the fitted constants at ``nodes``."""
+    P, N = len(start) - 1, len(code)
+    target = np.asarray(objective.target, dtype=np.float64)
+    scaling = objective.scaling
+    real = np.zeros((P, K), dtype=bool)
+    real[owner, rank] = True
+    # K shifted copies of the population, copy k moving each expression's k-th constant
+    shifted_code = np.tile(code, K)
+    shifted_start = np.concatenate([start[:-1] + k * N for k in range(K)] + [[K * N]])
+    moved = rank * N + nodes  # position of each constant in its own copy
+
+    def values(v):
+        return evaluator.native_values64(code, v, start)
+
+    value = value.copy()
+    g = values(value)
+    resid, a, loss = _scaled_residual(g, target, scaling)
+    lam = np.full(P, 1e-3)
+    for _ in range(iterations):
+        h = 1e-7 * np.maximum(np.abs(value[nodes]), 1.0)
+        shifted = np.tile(value, K)
+        shifted[moved] += h
+        step = np.zeros((P, K))
+        step[owner, rank] = h
+        with np.errstate(all="ignore"):  # non-finite values are invalid candidates, masked below
+            dg = evaluator.native_values64(shifted_code, shifted, shifted_start).reshape(K, P, -1) - g[None]
+            jac = np.moveaxis(dg, 0, -1) / np.where(real, step, 1.0)[:, None, :] * real[:, None, :]  # (P, M, K)
+        cols = [jac * a[:, None, None]]
+        if scaling in ("affine", "scale"):
+            cols.append(g[..., None])
+        if scaling == "affine":
+            cols.append(np.ones(g.shape + (1,)))
+        J = np.concatenate(cols, axis=-1)
+        ok = np.isfinite(loss)[:, None, None] & np.isfinite(J)
+        J = np.where(ok, J, 0.0)
+        r = np.where(np.isfinite(resid), resid, 0.0)
+        JtJ = np.einsum("pmi,pmj->pij", J, J)
+        Jtr = np.einsum("pmi,pm->pi", J, r)
+        diag = np.einsum("pii->pi", JtJ)
+        A = JtJ + (lam[:, None] * diag + 1e-12 * (1.0 + diag))[:, :, None] * np.eye(J.shape[2]) + 1e-30
+        with np.errstate(all="ignore"):
+            try:
+                delta = -np.linalg.solve(A, Jtr[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                delta = -np.stack([np.linalg.lstsq(A_p, b_p, rcond=None)[0] for A_p, b_p in zip(A, Jtr)])
+        trial = value.copy()
+        trial[nodes] += np.where(np.isfinite(delta[owner, rank]), delta[owner, rank], 0.0)
+        trial_g = values(trial)
+        trial_resid, trial_a, trial_loss = _scaled_residual(trial_g, target, scaling)
+        better = trial_loss < loss
+        value[nodes] = np.where(better[owner], trial[nodes], value[nodes])
+        g = np.where(better[:, None], trial_g, g)
+        resid = np.where(better[:, None], trial_resid, resid)
+        a = np.where(better, trial_a, a)
+        loss = np.where(better, trial_loss, loss)
+        lam = np.clip(np.where(better, lam * 0.3, lam * 10.0), 1e-9, 1e9)
+    return value
 
 
 def derivative_free(evaluator: Evaluator, objective: Objective, exprs: list[Expr], iterations: int = 24,

@@ -261,6 +261,8 @@ class Evaluator:
         if self.backend == "native":
             self._interpreter = native.interpreter(ops, np.dtype(dtype).name)
             self._native_leaves = np.ascontiguousarray(leaves, dtype=np.dtype(dtype))
+            self._leaves64 = np.ascontiguousarray(leaves)  # float64, for constant fitting
+            self._interpreter64 = None
             self._allowed = np.zeros(len(ops.arities), dtype=bool)
             self._allowed[[CONST, VAR, *self.codes]] = True
         self.capacity = self.new_capacity()
@@ -438,6 +440,14 @@ class Evaluator:
         out = np.zeros((rows or len(exprs), self.n_rows), dtype=self._native_leaves.dtype)
         self._interpreter(code, value, start, self._native_leaves, out=out)
         return out
+
+    def native_values64(self, code: np.ndarray, value: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """float64 values ``(P, R)`` of a flattened population (:func:`search.native.flatten`)
+        that came from valid expressions of this evaluator (not checked again); for the
+        host's constant fitting, which needs accurate differences."""
+        if self._interpreter64 is None:
+            self._interpreter64 = native.interpreter(self.ops, "float64")
+        return self._interpreter64(code, value, start, self._leaves64)
 
     def values(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
         """Outputs ``f(leaves)`` of each expression, shape ``(len(exprs), R)``."""

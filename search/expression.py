@@ -77,8 +77,10 @@ def is_valid(expr: Expr, ops: OperatorSet = BUILTIN) -> bool:
 
 def complexity(expr: Expr, ops: OperatorSet = BUILTIN) -> int:
     """Sum of node costs: 1 per leaf, the operator's ``complexity`` per operator."""
-    costs = ops.costs
-    return int(sum(costs[code] for code, _ in expr))
+    if ops.unit_costs:
+        return len(expr)
+    costs = ops.cost_of
+    return sum(costs[code] for code, _ in expr)
 
 
 def constants(expr: Expr) -> list[float]:

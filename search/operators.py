@@ -129,6 +129,16 @@ class OperatorSet:
         """Complexity of every code (1 for leaves), as an array indexable by code arrays."""
         return np.array([1] * N_LEAF_KINDS + [op.complexity for op in self.operators], dtype=np.int64)
 
+    @cached_property
+    def cost_of(self) -> tuple[int, ...]:
+        """:attr:`costs` as a tuple of Python ints (faster to index from Python)."""
+        return tuple(int(c) for c in self.costs)
+
+    @cached_property
+    def unit_costs(self) -> bool:
+        """Every node costs 1, so an expression's complexity is its length."""
+        return all(c == 1 for c in self.cost_of)
+
     def operator(self, code: int) -> Operator:
         """The operator with expression code ``code`` (codes below N_LEAF_KINDS are leaves)."""
         return self.operators[code - N_LEAF_KINDS]
