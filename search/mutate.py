@@ -8,6 +8,7 @@ produce an expression larger than ``maxsize``; the caller rejects those.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,7 @@ def mutate_constant(rng, expr: Expr, g: Grammar, temperature: float = 1.0) -> Ex
     if i is None:
         return mutate_operator(rng, expr, g)
     value = expr[i][1]
-    factor = np.exp(rng.normal() * 0.5 * temperature)
+    factor = math.exp(rng.normal() * 0.5 * temperature)
     value = value * factor if rng.random() < 0.5 else value / factor
     if rng.random() < 0.1:
         value = -value

@@ -16,6 +16,7 @@ score such a candidate as invalid.
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 import sympy
@@ -61,5 +62,6 @@ def flatten(exprs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     length = np.fromiter(map(len, exprs), dtype=np.int64, count=len(exprs))
     start = np.zeros(len(exprs) + 1, dtype=np.int64)
     np.cumsum(length, out=start[1:])
-    nodes = np.array([node for e in exprs for node in e], dtype=np.float64).reshape(-1, 2)
+    chain = itertools.chain.from_iterable
+    nodes = np.fromiter(chain(chain(exprs)), dtype=np.float64, count=2 * int(start[-1])).reshape(-1, 2)
     return nodes[:, 0].astype(np.int32), np.ascontiguousarray(nodes[:, 1]), start
