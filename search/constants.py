@@ -81,11 +81,6 @@ def levenberg_marquardt(evaluator: Evaluator, objective: LeastSquares, exprs: li
 def _scaled_residual(g: np.ndarray, target: np.ndarray, scaling: str):
     """NumPy float64 twin of :meth:`LeastSquares.scaled_residual` for ``Φ = I`` (offset 1):
     ``(residual (P, M), a (P,), loss (P,))``, loss inf where ``g`` is not finite."""
-    with np.errstate(all="ignore"):  # overflow makes a loss inf: an invalid candidate
-        return _scaled_residual_unchecked(g, target, scaling)
-
-
-def _scaled_residual_unchecked(g, target, scaling):
     finite = np.isfinite(g).all(axis=1)
     g = np.where(finite[:, None], g, 0.0)
     M = g.shape[1]
@@ -131,7 +126,8 @@ def native_levenberg_marquardt(evaluator: Evaluator, objective: LeastSquares, ex
         sub_owner = np.repeat(np.arange(len(chosen)), np.diff(sub_start))[nodes]
         rank = _rank_within(sub_owner)
         K = int(rank.max()) + 1
-        c = _fit_flat(evaluator, objective, sub_code, sub_value, sub_start, nodes, sub_owner, rank, K, iterations)
+        with np.errstate(all="ignore"):  # overflowing candidates are invalid, masked inside, not news
+            c = _fit_flat(evaluator, objective, sub_code, sub_value, sub_start, nodes, sub_owner, rank, K, iterations)
         for j, i in enumerate(chosen):
             fitted[i] = with_constants(exprs[i], c[nodes[sub_owner == j]])
     return fitted, evaluator.losses(fitted, objective)
@@ -163,11 +159,9 @@ def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, i
         shifted[moved] += h
         step = np.zeros((P, K))
         step[owner, rank] = h
-        with np.errstate(all="ignore"):  # non-finite values are invalid candidates, masked below
-            dg = evaluator.native_values64(shifted_code, shifted, shifted_start).reshape(K, P, -1) - g[None]
-            jac = np.moveaxis(dg, 0, -1) / np.where(real, step, 1.0)[:, None, :] * real[:, None, :]  # (P, M, K)
-            jac = jac * a[:, None, None]
-        cols = [jac]
+        dg = evaluator.native_values64(shifted_code, shifted, shifted_start).reshape(K, P, -1) - g[None]
+        jac = np.moveaxis(dg, 0, -1) / np.where(real, step, 1.0)[:, None, :] * real[:, None, :]  # (P, M, K)
+        cols = [jac * a[:, None, None]]
         if scaling in ("affine", "scale"):
             cols.append(g[..., None])
         if scaling == "affine":
@@ -176,17 +170,16 @@ def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, i
         ok = np.isfinite(loss)[:, None, None] & np.isfinite(J)
         J = np.where(ok, J, 0.0)
         r = np.where(np.isfinite(resid), resid, 0.0)
-        with np.errstate(all="ignore"):  # an overflowing system gives a non-finite step, dropped below
-            JtJ = np.einsum("pmi,pmj->pij", J, J)
-            Jtr = np.einsum("pmi,pm->pi", J, r)
-            diag = np.einsum("pii->pi", JtJ)
-            A = JtJ + (lam[:, None] * diag + 1e-12 * (1.0 + diag))[:, :, None] * np.eye(J.shape[2]) + 1e-30
-            bad = ~(np.isfinite(A).all(axis=(1, 2)) & np.isfinite(Jtr).all(axis=1))
-            A[bad], Jtr[bad] = np.eye(J.shape[2]), 0.0
-            try:
-                delta = -np.linalg.solve(A, Jtr[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                delta = -np.stack([np.linalg.lstsq(A_p, b_p, rcond=None)[0] for A_p, b_p in zip(A, Jtr)])
+        JtJ = np.einsum("pmi,pmj->pij", J, J)
+        Jtr = np.einsum("pmi,pm->pi", J, r)
+        diag = np.einsum("pii->pi", JtJ)
+        A = JtJ + (lam[:, None] * diag + 1e-12 * (1.0 + diag))[:, :, None] * np.eye(J.shape[2]) + 1e-30
+        bad = ~(np.isfinite(A).all(axis=(1, 2)) & np.isfinite(Jtr).all(axis=1))  # overflowed: no step
+        A[bad], Jtr[bad] = np.eye(J.shape[2]), 0.0
+        try:
+            delta = -np.linalg.solve(A, Jtr[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            delta = -np.stack([np.linalg.lstsq(A_p, b_p, rcond=None)[0] for A_p, b_p in zip(A, Jtr)])
         trial = value.copy()
         trial[nodes] += np.where(np.isfinite(delta[owner, rank]), delta[owner, rank], 0.0)
         trial_g = values(trial)

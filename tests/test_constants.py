@@ -122,3 +122,19 @@ def test_the_native_fitter_is_no_worse_than_the_jax_one_on_a_population(data, ev
     both = np.isfinite(native) & np.isfinite(jax_losses)
     assert both.sum() > 100
     assert np.mean(native[both] <= jax_losses[both] * 1.01 + 1e-9) > 0.9
+
+
+def test_native_fitter_takes_overflowing_constants_silently():
+    """Constants at 1e300 or inf make invalid candidates (infinite loss), never warnings or
+    errors, and do not disturb the other expressions of the batch."""
+    import warnings
+
+    X = np.random.default_rng(0).uniform(1, 3, (1, 50))
+    ev = Evaluator(X, (CODE["exp"], CODE["*"]), backend="native")
+    objective = LeastSquares.of(np.exp(0.5 * X[0]))
+    exprs = [(c(1e300), v(0), op("*"), op("exp")), (c(np.inf), v(0), op("*")), (c(2.0), v(0), op("*"), op("exp"))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted, losses = fit_constants(ev, objective, exprs, iterations=8)
+    assert np.isposinf(losses[:2]).all()
+    assert constants(fitted[2])[0] == pytest.approx(0.5, rel=1e-6) and losses[2] < 1e-10
