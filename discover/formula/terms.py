@@ -143,8 +143,9 @@ def term_models(X: np.ndarray, y: np.ndarray, grammar: Grammar, *, intercept_fre
     terms, values = _library(X, grammar, codes)
     if not terms:
         return []
-    squares = values * values  # shared by every selection path
-    centered = values - values.mean(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):  # huge terms overflow: they are never selected
+        squares = values * values  # shared by every selection path
+        centered = values - values.mean(axis=1, keepdims=True)
     out: list[Expr] = []
     with np.errstate(all="ignore"):
         for transform in _transforms(X.shape[1]):
