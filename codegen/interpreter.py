@@ -35,7 +35,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from . import jit
-from .lower import DEFAULT_MATH, _add_attribute, _emit_loop, _Lowering, float_type
+from .lower import DEFAULT_MATH, add_attribute, emit_loop, Lowering, float_type
 from .program import Program
 
 #: Rows per tile: a float32 tile is 1 KiB, so a 30-node expression's values take 30 KiB.
@@ -45,7 +45,7 @@ _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 
 
-def _emit_program(lowering: _Lowering, program: Program, operands: list[ir.Value]) -> ir.Value:
+def _emit_program(lowering: Lowering, program: Program, operands: list[ir.Value]) -> ir.Value:
     """The program's single output computed from ``operands`` at the builder's position."""
     values: list[ir.Value] = []
     for ins in program.instrs:
@@ -75,8 +75,8 @@ def build_module(programs: Mapping[int, Program], const_code: int, var_code: int
     fn = ir.Function(module, fnty, name)
     cpu, features = jit.host_cpu()
     fn.attributes.add("nounwind")
-    _add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
-    _add_attribute(fn.attributes, f'"target-features"="{features}"')
+    add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
+    add_attribute(fn.attributes, f'"target-features"="{features}"')
     P, R, code, value, start, X, out, scratch, stack = fn.args
     for arg, label in zip(fn.args, ("P", "R", "code", "value", "start", "X", "out", "scratch", "stack")):
         arg.name = label
@@ -85,7 +85,7 @@ def build_module(programs: Mapping[int, Program], const_code: int, var_code: int
 
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     sp_slot = b.alloca(_I64, name="sp")
-    lowering = _Lowering(module, b, ty, math, ())
+    lowering = Lowering(module, b, ty, math, ())
 
     def tile(b: ir.IRBuilder, k):
         t0 = b.mul(k, _I64(TILE), name="t0")
@@ -99,12 +99,12 @@ def build_module(programs: Mapping[int, Program], const_code: int, var_code: int
 
             def node(b: ir.IRBuilder, i):
                 _emit_node(b, i, b.sub(i, first), n, t0)
-            _emit_loop(b, first, last, node, "node")
+            emit_loop(b, first, last, node, "node")
             sp = b.load(sp_slot)
             top = b.load(b.gep(stack, [b.sub(sp, _I64(1))]), name="top")
             row = b.gep(out, [b.add(b.mul(p, R), t0)])
-            _emit_loop(b, _I64(0), n, lambda b, r: b.store(b.load(b.gep(top, [r])), b.gep(row, [r])), "copy")
-        _emit_loop(b, _I64(0), P, expression, "expr")
+            emit_loop(b, _I64(0), n, lambda b, r: b.store(b.load(b.gep(top, [r])), b.gep(row, [r])), "copy")
+        emit_loop(b, _I64(0), P, expression, "expr")
 
     def push(b: ir.IRBuilder, pointer) -> None:
         sp = b.load(sp_slot)
@@ -122,7 +122,7 @@ def build_module(programs: Mapping[int, Program], const_code: int, var_code: int
         switch.add_case(_I32(const_code), case)
         b.position_at_end(case)
         constant = b.fptrunc(v, ty) if dtype == "float32" else v
-        _emit_loop(b, _I64(0), n, lambda b, r: b.store(constant, b.gep(dst, [r])), "fill")
+        emit_loop(b, _I64(0), n, lambda b, r: b.store(constant, b.gep(dst, [r])), "fill")
         push(b, dst)
         b.branch(done)
 
@@ -145,14 +145,14 @@ def build_module(programs: Mapping[int, Program], const_code: int, var_code: int
                 lowering.b = b
                 operands = [b.load(b.gep(a, [r])) for a in args]
                 b.store(_emit_program(lowering, program, operands), b.gep(dst, [r]))
-            _emit_loop(b, _I64(0), n, element, f"op{op_code}.rows")
+            emit_loop(b, _I64(0), n, element, f"op{op_code}.rows")
             b.store(sp, sp_slot)
             push(b, dst)
             b.branch(done)
         b.position_at_end(done)
 
     tiles = b.sdiv(b.add(R, _I64(TILE - 1)), _I64(TILE))
-    _emit_loop(b, _I64(0), tiles, tile, "tile")
+    emit_loop(b, _I64(0), tiles, tile, "tile")
     b.ret_void()
     return module
 

@@ -69,7 +69,7 @@ def float_type(dtype: str) -> ir.Type:
     return ir.DoubleType() if dtype == "float64" else ir.FloatType()
 
 
-def _add_attribute(attributes, text: str) -> None:
+def add_attribute(attributes, text: str) -> None:
     """Add an attribute llvmlite does not list (string attributes such as "target-cpu")."""
     set.add(attributes, text)
 
@@ -89,8 +89,8 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False) -> 
     cpu, features = jit.host_cpu()
     for attribute in ("nounwind", "norecurse"):
         fn.attributes.add(attribute)
-    _add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
-    _add_attribute(fn.attributes, f'"target-features"="{features}"')
+    add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
+    add_attribute(fn.attributes, f'"target-features"="{features}"')
     fn.args[0].name = "n"
     for arg, ident in zip(fn.args[1:], program.arg_ids + program.out_ids):
         arg.name = ident
@@ -98,7 +98,7 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False) -> 
         arg.add_attribute("captures(none)")
     n, inputs, outputs = fn.args[0], fn.args[1:1 + len(program.args)], fn.args[1 + len(program.args):]
 
-    lowering = _Lowering(module, ir.IRBuilder(), ty, math, flags)
+    lowering = Lowering(module, ir.IRBuilder(), ty, math, flags)
 
     def body(b: ir.IRBuilder, i: ir.Value) -> list[ir.Value]:
         """The outputs at element ``i`` (the program's instructions, emitted at ``b``)."""
@@ -128,7 +128,7 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False) -> 
     else:
         b.branch(plain)
     b = ir.IRBuilder(plain)
-    _emit_loop(b, _I64(0), n, lambda b, i: store_outputs(b, i, body(b, i)), "loop")
+    emit_loop(b, _I64(0), n, lambda b, i: store_outputs(b, i, body(b, i)), "loop")
     b.branch(done)
     ir.IRBuilder(done).ret_void()
     return module
@@ -176,7 +176,7 @@ def _streaming_wanted(b: ir.IRBuilder, n, arrays: int, outputs, ty) -> ir.Value:
     return b.and_(big, b.icmp_unsigned("==", b.and_(phase, _I64(itemsize - 1)), _I64(0)))
 
 
-def _emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str) -> None:
+def emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str) -> None:
     """``for (i = start; i < stop; ++i) emit_body(b, i)``; ``b`` ends after the loop."""
     fn = b.function
     loop = fn.append_basic_block(name)
@@ -207,7 +207,7 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) 
     phase = _phase(b, outputs[0])
     head = b.udiv(b.and_(b.sub(_I64(_STREAM_ALIGN), phase), _I64(_STREAM_ALIGN - 1)), _I64(itemsize))
     head = b.select(b.icmp_signed("<", head, n), head, n)
-    _emit_loop(b, _I64(0), head, lambda b, i: store_outputs(b, i, body(b, i)), "head")
+    emit_loop(b, _I64(0), head, lambda b, i: store_outputs(b, i, body(b, i)), "head")
 
     def block(b, k):
         # one block: elements [start, start + m) with start = head + k * STREAM_BLOCK
@@ -218,7 +218,7 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) 
         def compute(b, i):
             for buffer, value in zip(buffers, body(b, b.add(start, i))):
                 b.store(value, b.gep(buffer, [i]))
-        _emit_loop(b, _I64(0), m, compute, "compute")
+        emit_loop(b, _I64(0), m, compute, "compute")
 
         def stream(b, v):
             for buffer, out in zip(buffers, outputs):
@@ -229,22 +229,22 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) 
                 store = b.store(value, target, align=_STREAM_ALIGN)
                 store.set_metadata("nontemporal", b.module.add_metadata([ir.IntType(32)(1)]))
         whole = b.udiv(m, _I64(lanes))
-        _emit_loop(b, _I64(0), whole, stream, "stream")
+        emit_loop(b, _I64(0), whole, stream, "stream")
 
         def rest(b, i):
             for buffer, out in zip(buffers, outputs):
                 b.store(b.load(b.gep(buffer, [i])), b.gep(out, [b.add(start, i)]))
-        _emit_loop(b, b.mul(whole, _I64(lanes)), m, rest, "rest")
+        emit_loop(b, b.mul(whole, _I64(lanes)), m, rest, "rest")
 
     blocks = b.udiv(b.add(b.sub(n, head), _I64(STREAM_BLOCK - 1)), _I64(STREAM_BLOCK))
-    _emit_loop(b, _I64(0), blocks, block, "blocks")
+    emit_loop(b, _I64(0), blocks, block, "blocks")
     sfence = b.module.globals.get("llvm.x86.sse.sfence") or ir.Function(
         b.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse.sfence")
     b.call(sfence, [])
     b.branch(done)
 
 
-class _Lowering:
+class Lowering:
     """Builds one operation of :data:`codegen.ops.OPS` at the builder's position."""
 
     def __init__(self, module: ir.Module, builder: ir.IRBuilder, ty: ir.Type, math: str, flags):
@@ -316,7 +316,7 @@ class _Lowering:
         fn.linkage = "linkonce_odr hidden"  # llvmlite prints it verbatim; no visibility field
         for attribute in ("nounwind", "readnone", "noinline"):
             fn.attributes.add(attribute)
-        _add_attribute(fn.attributes, f'"vector-function-abi-variant"='
+        add_attribute(fn.attributes, f'"vector-function-abi-variant"='
                                       f'"_ZGV_LLVM_N{lanes}{"v" * arity}_{name}({vector_name})"')
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         zeros = ir.Constant(ir.VectorType(ir.IntType(32), lanes), None)
