@@ -168,9 +168,6 @@ class Interpreter:
     def __init__(self, programs: Mapping[int, Program], const_code: int, var_code: int,
                  dtype: str = "float32", math: str = DEFAULT_MATH):
         self.dtype = np.dtype(dtype)
-        self.codes = frozenset(programs) | {const_code, var_code}
-        self.arities = {code: len(p.args) for code, p in programs.items()}
-        self.const_code, self.var_code = const_code, var_code
         module = build_module(programs, const_code, var_code, dtype, math=math)
         self._engine, address = jit.jit(jit.optimize(str(module)), "interpret")
         p = ctypes.c_void_p

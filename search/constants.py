@@ -116,12 +116,13 @@ def native_levenberg_marquardt(evaluator: Evaluator, objective: LeastSquares, ex
     code, value, start = native.flatten(exprs)
     lengths = np.diff(start)
     owner = np.repeat(np.arange(len(exprs)), lengths)
-    const_nodes = np.flatnonzero(code == CONST)
     fitted: list[Expr] = list(exprs)
-    chosen = np.unique(owner[const_nodes])
+    chosen = np.unique(owner[code == CONST])
     if len(chosen):
         # the sub-population with constants, as flat arrays
-        sub_code, sub_value, sub_start = native.flatten([exprs[i] for i in chosen])
+        keep = np.isin(owner, chosen)
+        sub_code, sub_value = code[keep], value[keep]
+        sub_start = np.concatenate([[0], np.cumsum(lengths[chosen])])
         nodes = np.flatnonzero(sub_code == CONST)
         sub_owner = np.repeat(np.arange(len(chosen)), np.diff(sub_start))[nodes]
         rank = _rank_within(sub_owner)

@@ -159,12 +159,11 @@ class _Flat:
 
 
 def _flatten(exprs: Sequence[Expr]) -> _Flat:
-    length = np.fromiter((len(e) for e in exprs), dtype=np.int64, count=len(exprs))
-    nodes = np.array([node for e in exprs for node in e], dtype=np.float64).reshape(-1, 2)
-    start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+    code, value, bounds = native.flatten(exprs)
+    start, length = bounds[:-1], np.diff(bounds)
     expr = np.repeat(np.arange(len(exprs)), length)
     pos = np.arange(len(expr)) - start[expr]
-    return _Flat(nodes[:, 0].astype(np.int64), nodes[:, 1], expr, pos, start, length)
+    return _Flat(code.astype(np.int64), value, expr, pos, start, length)
 
 
 def _tree_links(flat: _Flat, arities: np.ndarray, max_arity: int) -> tuple[np.ndarray, np.ndarray]:

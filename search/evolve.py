@@ -380,12 +380,11 @@ def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: Searc
     round trip costs about 10 ms, as much as scoring a thousand children), and seed
     islands with hall-of-fame members."""
     front = hof.front()
-    for i, island in enumerate(islands):
-        if i == iteration % len(islands):
-            k = int(np.argmin(island.losses))
-            simpler = simpler_form(island.members[k])
-            island.members[k] = simpler
-            island.sizes[k] = complexity(simpler, s.operators)
+    turn = islands[iteration % len(islands)]
+    k = int(np.argmin(turn.losses))
+    turn.members[k] = simpler_form(turn.members[k])
+    turn.sizes[k] = complexity(turn.members[k], s.operators)
+    for island in islands:
         n_replace = int(round(s.fraction_replaced * len(island.members)))
         if front and n_replace:
             for k in rng.choice(len(island.members), size=n_replace, replace=False):

@@ -80,23 +80,13 @@ def random_expr(rng: np.random.Generator, g: Grammar, size: int) -> Expr:
     return tuple(out)
 
 
-def _random_index(rng, expr: Expr, predicate) -> int | None:
-    idx = [i for i, node in enumerate(expr) if predicate(node)]
-    return idx[pick(rng, len(idx))] if idx else None
-
-
-def _random_constant(rng, expr: Expr) -> int | None:
-    idx = [i for i, (code, _) in enumerate(expr) if code == CONST]
-    return idx[pick(rng, len(idx))] if idx else None
-
-
-def _random_operator(rng, expr: Expr) -> int | None:
-    idx = [i for i, (code, _) in enumerate(expr) if code > VAR]
-    return idx[pick(rng, len(idx))] if idx else None
+def _choose(rng, positions: list[int]) -> int | None:
+    """One of ``positions`` at random, or None when there is none."""
+    return positions[pick(rng, len(positions))] if positions else None
 
 
 def mutate_constant(rng, expr: Expr, g: Grammar, temperature: float = 1.0) -> Expr:
-    i = _random_constant(rng, expr)
+    i = _choose(rng, [i for i, (code, _) in enumerate(expr) if code == CONST])
     if i is None:
         return mutate_operator(rng, expr, g)
     value = expr[i][1]
@@ -108,7 +98,7 @@ def mutate_constant(rng, expr: Expr, g: Grammar, temperature: float = 1.0) -> Ex
 
 
 def mutate_operator(rng, expr: Expr, g: Grammar) -> Expr:
-    i = _random_operator(rng, expr)
+    i = _choose(rng, [i for i, (code, _) in enumerate(expr) if code > VAR])
     if i is None:
         return mutate_leaf(rng, expr, g)
     choices = g.of_arity(g.ops.arity(expr[i][0]))
@@ -116,12 +106,12 @@ def mutate_operator(rng, expr: Expr, g: Grammar) -> Expr:
 
 
 def mutate_leaf(rng, expr: Expr, g: Grammar) -> Expr:
-    i = _random_index(rng, expr, lambda n: n[0] <= VAR)
+    i = _choose(rng, [i for i, (code, _) in enumerate(expr) if code <= VAR])
     return expr[:i] + (random_leaf(rng, g),) + expr[i + 1 :]
 
 
 def swap_operands(rng, expr: Expr, g: Grammar) -> Expr:
-    i = _random_index(rng, expr, lambda n: g.ops.arity(n[0]) == 2)
+    i = _choose(rng, [i for i, (code, _) in enumerate(expr) if g.ops.arity(code) == 2])
     if i is None:
         return mutate_leaf(rng, expr, g)
     right_start = subtree_start(expr, i - 1, g.ops)
@@ -145,7 +135,7 @@ def insert_node(rng, expr: Expr, g: Grammar) -> Expr:
 
 def delete_node(rng, expr: Expr, g: Grammar) -> Expr:
     """Replace an operator node by one of its argument subtrees."""
-    i = _random_operator(rng, expr)
+    i = _choose(rng, [i for i, (code, _) in enumerate(expr) if code > VAR])
     if i is None:
         return mutate_leaf(rng, expr, g)
     start = subtree_start(expr, i, g.ops)

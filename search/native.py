@@ -3,7 +3,7 @@
 On a CPU, a population is evaluated fastest by :class:`codegen.interpreter.Interpreter`:
 one natively compiled function per operator set that walks every expression's postfix
 nodes, one vectorised loop per node over a tile of rows (about 4e9 node evaluations/s
-on two cores, against about 2e8 for the JAX step program).  Each operator's body is its
+on one core of an AVX-512 Xeon, against about 2e8 for the JAX step program on two).  Each operator's body is its
 own SymPy form (``op.sympy`` on symbols) translated by codegen, so an operator added to
 a set is interpreted with no other edit; a set with an operator codegen cannot lower
 has no interpreter (:func:`interpreter` returns None) and the JAX evaluator is used.
