@@ -43,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`discover codegen ... | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        from search.evaluate import BackendError  # the engine's configuration (search cannot import discover)
+
+        if not isinstance(exc, BackendError):
+            raise
+        print(f"discover {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         # Outside the search (which handles Ctrl-C itself and keeps its front).
         print(f"discover {args.command}: interrupted", file=sys.stderr)

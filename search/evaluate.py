@@ -217,17 +217,23 @@ def _rank_within(keys: np.ndarray) -> np.ndarray:
 BACKENDS = ("auto", "native", "jax")
 
 
+class BackendError(ValueError):
+    """An evaluator backend that does not exist or cannot serve the operator set."""
+
+
 def choose_backend(backend: str | None, ops: OperatorSet, dtype) -> str:
     """The backend ``"native"`` or ``"jax"`` that ``backend`` (or the environment's
     ``DISCOVER_EVALUATOR``, default ``"auto"``) resolves to for ``ops`` in ``dtype``."""
-    backend = backend or os.environ.get("DISCOVER_EVALUATOR", "auto")
+    source = "evaluator backend" if backend else "DISCOVER_EVALUATOR"
+    backend = backend or os.environ.get("DISCOVER_EVALUATOR") or "auto"
     if backend not in BACKENDS:
-        raise ValueError(f"evaluator backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise BackendError(f"{source} must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if backend == "jax" or (backend == "auto" and jax.default_backend() != "cpu"):
         return "jax"
     if native.interpreter(ops, np.dtype(dtype).name) is None:
         if backend == "native":
-            raise ValueError("no native evaluator for this operator set (an operator codegen cannot lower)")
+            raise BackendError(f"{source} 'native': no native evaluator for this operator set (an operator "
+                               f"codegen cannot lower); use 'auto' or 'jax'")
         return "jax"
     return "native"
 

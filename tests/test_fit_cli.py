@@ -185,3 +185,12 @@ def test_subprocess_bad_input_exit_code_and_single_stderr_line(tmp_path):
     assert lines[0].startswith("discover fit: error: ") and "NaN" in lines[0]
     assert proc.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.h5"]
+
+
+def test_unknown_evaluator_backend_in_the_environment_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DISCOVER_EVALUATOR", "bogus")
+    data = write_h5(tmp_path / "energy.h5", law_columns())
+    output = tmp_path / "energy.json"
+    rc, out, err = run_cli(capsys, ["fit", str(data), "--target", "energy", "--output", str(output), *FAST])
+    assert_one_line_error(rc, err, "DISCOVER_EVALUATOR", "auto, native, jax", "'bogus'")
+    assert not output.exists()
