@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import native
+from . import population as arrays
 from .expression import Expr
 from .jax_setup import configure
 from .objectives import Objective
@@ -427,7 +428,7 @@ class Evaluator:
     def _native_values(self, exprs: Sequence[Expr], rows: int | None = None) -> np.ndarray:
         """The interpreter's values ``(rows or P, R)`` (rows past P are zero), after checking
         what it trusts: known codes, variables within the leaves, valid postfix order."""
-        code, value, start = native.flatten(exprs)
+        code, value, start = arrays.flatten(exprs) if isinstance(exprs, arrays.Population) else native.flatten(exprs)
         known = (code >= 0) & (code < len(self._allowed))
         known[known] = self._allowed[code[known]]
         if not known.all():
@@ -454,24 +455,28 @@ class Evaluator:
             self._interpreter64 = native.interpreter(self.ops, "float64")
         return self._interpreter64(code, value, start, self._leaves64)
 
-    def values(self, exprs: Sequence[Expr], capacity: Capacity | None = None) -> np.ndarray:
+    def values(self, exprs: Sequence[Expr] | arrays.Population, capacity: Capacity | None = None) -> np.ndarray:
         """Outputs ``f(leaves)`` of each expression, shape ``(len(exprs), R)``."""
         if self.backend == "native":
-            return self._native_values(exprs).astype(np.float64) if exprs else np.empty((0, self.n_rows))
+            return self._native_values(exprs).astype(np.float64) if len(exprs) else np.empty((0, self.n_rows))
+        if isinstance(exprs, arrays.Population):
+            exprs = arrays.to_exprs(exprs)
         out = np.empty((len(exprs), self.n_rows))
         for index, plan in self.plans(exprs, capacity):
             values = _forward(self.leaves, *plan.arrays(self.dtype), layout=plan.layout, ops=self.ops)
             out[index] = np.asarray(values)[: plan.n_exprs]
         return out
 
-    def losses(self, exprs: Sequence[Expr], objective, capacity: Capacity | None = None) -> np.ndarray:
+    def losses(self, exprs: Sequence[Expr] | arrays.Population, objective, capacity: Capacity | None = None) -> np.ndarray:
         """``objective``'s loss of each expression (float64 array; inf where invalid)."""
         if self.backend == "native" and type(objective).losses is Objective.losses:
-            if not exprs:
+            if not len(exprs):
                 return np.empty(0)
             # the batch padded to a power of two, so a search compiles the loss a few times only
             values = self._native_values(exprs, rows=_bucket(len(exprs)))
             return np.asarray(_losses_of_values(objective, values), dtype=np.float64)[: len(exprs)]
+        if isinstance(exprs, arrays.Population):
+            exprs = arrays.to_exprs(exprs)
         out = np.empty(len(exprs))
         for index, plan in self.plans(exprs, capacity):
             values = _losses(self.leaves, objective, *plan.arrays(self.dtype), layout=plan.layout, ops=self.ops)

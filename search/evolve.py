@@ -32,9 +32,11 @@ import numpy as np
 from .enumerate import small_expressions
 from .evaluate import Evaluator
 from .expression import Expr, complexity
-from .mutate import Grammar, crossover, mutate, random_expr
+from .mutate import Grammar, Variation, random_expr
 from .operators import BUILTIN, CONST, DEFAULT_BINARY, DEFAULT_UNARY, OperatorSet
 from .pareto import HallOfFame, Member
+from .population import Population, Tables, from_exprs, to_exprs
+from .population import complexity as complexities
 from .problem import Problem
 from .simplify import simplify
 
@@ -106,11 +108,22 @@ class SearchResult:
 
 
 @dataclass
-class _Island:
-    members: list[Expr]
+class Islands:
+    """Every island's state as arrays: ``I`` islands of ``M`` members.
+
+    ``members`` holds the ``I·M`` expressions island after island (row ``i·M + k`` is
+    member ``k`` of island ``i``); ``losses``, ``sizes`` (complexities) and ``births`` (the
+    clock when each member joined) are ``(I, M)``.
+    """
+
+    members: Population
     losses: np.ndarray
     sizes: np.ndarray
     births: np.ndarray
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """Rows of :attr:`members` of the ``(I, K)`` per-island member ``index``."""
+        return (np.arange(index.shape[0])[:, None] * self.losses.shape[1] + index).ravel()
 
 
 def search(problem: Problem, settings: SearchSettings,
@@ -182,9 +195,20 @@ def search(problem: Problem, settings: SearchSettings,
     def size_of(e: Expr) -> int:
         return complexity(e, ops)
 
-    def score_children(children: list[Expr]) -> np.ndarray:
-        progress.evaluations += len(children)
-        return problem.penalized(children, evaluator.losses(children, objective, child_capacity))
+    tables = Tables(ops)
+    # Rows of the island arrays: every member fits, since each node costs at least 1
+    # (a set with free operators gets room for twice as many nodes).
+    width = s.maxsize if int(tables.cost[:-1].min()) >= 1 else 2 * s.maxsize
+    variation = Variation(grammar, width, rng)
+
+    def fits(e: Expr) -> bool:
+        return size_of(e) <= s.maxsize and len(e) <= width
+
+    def score(members: Population) -> np.ndarray:
+        """Losses of ``members`` (penalized by the problem), counted as evaluations."""
+        progress.evaluations += len(members)
+        losses = evaluator.losses(members, objective, child_capacity)
+        return problem.penalized(to_exprs(members), losses) if problem.penalty is not None else losses
 
     def fit(exprs: list[Expr], capacity, seed: int) -> tuple[list[Expr], np.ndarray]:
         """Fitted constants of ``exprs`` and their losses on all rows."""
@@ -195,45 +219,82 @@ def search(problem: Problem, settings: SearchSettings,
             losses = evaluator.losses(fitted, objective, capacity)
         return fitted, problem.penalized(fitted, losses)
 
+    def record(members: Population | list[Expr], losses: np.ndarray, sizes: np.ndarray) -> None:
+        """Offer the best finite member of each complexity to the hall of fame."""
+        ok = np.flatnonzero(np.isfinite(losses))
+        order = ok[np.lexsort((losses[ok], sizes[ok]))]
+        best = order[np.r_[True, sizes[order][1:] != sizes[order][:-1]]] if len(order) else order
+        exprs = to_exprs(members.take(best)) if isinstance(members, Population) else [members[j] for j in best]
+        for expr, j in zip(exprs, best):
+            hof.consider(expr, float(losses[j]), int(sizes[j]))
+
+    def fitness() -> np.ndarray:
+        """``(I, M)`` tournament cost of every member (lower is fitter)."""
+        sizes = islands.sizes
+        stride = int(sizes.max()) + 1
+        counts = np.bincount((sizes + stride * np.arange(len(sizes))[:, None]).ravel(), minlength=stride * len(sizes))
+        share = np.take_along_axis(counts.reshape(len(sizes), stride), sizes, axis=1) / sizes.shape[1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost = islands.losses / baseline * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * sizes
+        return np.where(np.isnan(cost), np.inf, cost)
+
+    def breed() -> Population:
+        """``children_per_island`` children of every island, island after island: tournament
+        winners, each mutated or (with ``crossover_probability``) crossed with a second."""
+        cost = fitness()
+        n_islands, size = cost.shape
+        n = s.children_per_island
+        draws = rng.integers(size, size=(n_islands, 2 * n, s.tournament_selection_n))
+        winners = np.take_along_axis(draws, np.argmin(np.take_along_axis(cost[:, None, :].repeat(2 * n, 1), draws, 2),
+                                                      axis=2)[..., None], 2)[..., 0]
+        parents = islands.members.take(islands.rows(winners[:, :n]))
+        partners = islands.members.take(islands.rows(winners[:, n:]))
+        return variation.children(rng, parents, partners, rng.random(len(parents)) < s.crossover_probability)
+
+    def replace_oldest(children: Population, losses: np.ndarray, sizes: np.ndarray) -> None:
+        """Regularized evolution: each island's children replace its oldest members, in order."""
+        nonlocal clock
+        n_islands, n = islands.losses.shape[0], s.children_per_island
+        oldest = np.argsort(islands.births, axis=1, kind="stable")[:, :n]
+        islands.members.put(islands.rows(oldest), children)
+        for name, new in (("losses", losses), ("sizes", sizes), ("births", clock + 1 + np.arange(n_islands * n))):
+            np.put_along_axis(getattr(islands, name), oldest, new.reshape(n_islands, n), axis=1)
+        clock += n_islands * n
+
     def optimize_constants() -> None:
         """Batched constant fitting on each island's fittest members with constants plus a random share."""
-        picks: list[tuple[int, int]] = []
-        for i, island in enumerate(islands):
-            has_c = np.array([any(code == CONST for code, _ in m) for m in island.members])
-            order = [k for k in np.argsort(fitness(island)) if has_c[k]]
+        has_c = (islands.members.codes == CONST).any(axis=1).reshape(islands.losses.shape)
+        cost = fitness()
+        rows = []
+        for i in range(len(cost)):
+            order = [k for k in np.argsort(cost[i]) if has_c[i, k]]
             chosen = set(order[: s.optimize_top])
-            chosen.update(k for k in np.flatnonzero(has_c & (rng.random(len(has_c)) < s.optimize_probability)))
-            picks.extend((i, int(k)) for k in sorted(chosen))
-        if not picks:
+            chosen.update(np.flatnonzero(has_c[i] & (rng.random(has_c.shape[1]) < s.optimize_probability)))
+            rows.extend(i * has_c.shape[1] + int(k) for k in sorted(chosen))
+        if not rows:
             return
-        fitted, losses = fit([islands[i].members[k] for i, k in picks], fit_capacity, int(rng.integers(2**31)))
-        for (i, k), expr, loss in zip(picks, fitted, losses):
-            if loss <= islands[i].losses[k]:
-                islands[i].members[k], islands[i].losses[k] = expr, loss
-                hof.consider(expr, float(loss), int(islands[i].sizes[k]))
-
-    def record(children: list[Expr], losses: np.ndarray, sizes: np.ndarray) -> None:
-        """Offer the best finite child of each complexity to the hall of fame."""
-        ok = np.isfinite(losses)
-        for size in np.unique(sizes[ok]):
-            idx = np.flatnonzero(ok & (sizes == size))
-            j = int(idx[np.argmin(losses[idx])])
-            hof.consider(children[j], float(losses[j]), int(size))
+        rows = np.array(rows)
+        fitted, losses = fit(to_exprs(islands.members.take(rows)), fit_capacity, int(rng.integers(2**31)))
+        better = np.flatnonzero(losses <= islands.losses.flat[rows])
+        islands.members.put(rows[better], from_exprs([fitted[j] for j in better], width))
+        islands.losses.flat[rows[better]] = losses[better]
+        for j in better:
+            hof.consider(fitted[j], float(losses[j]), int(islands.sizes.flat[rows[j]]))
 
     # Initial populations: random trees of assorted sizes, all scored in one batch.
-    islands: list[_Island] = []
     initial = [random_expr(rng, grammar, int(rng.integers(1, min(s.maxsize, 10) + 1)))
                for _ in range(s.populations * s.population_size)]
     if initial_population:
-        resumed = [e for e in initial_population if size_of(e) <= s.maxsize][: len(initial)]
+        resumed = [e for e in initial_population if fits(e)][: len(initial)]
         initial[: len(resumed)] = resumed
-    initial = [e if size_of(e) <= s.maxsize else e[:1] for e in initial]
-    losses = np.concatenate([score_children(initial[k : k + batch]) for k in range(0, len(initial), batch)])
-    sizes = np.array([size_of(e) for e in initial])
-    record(initial, losses, sizes)
-    for i in range(s.populations):
-        sl = slice(i * s.population_size, (i + 1) * s.population_size)
-        islands.append(_Island(initial[sl], losses[sl].copy(), sizes[sl].copy(), np.arange(s.population_size)))
+    members = from_exprs([e if fits(e) else e[:1] for e in initial], width)
+    losses = np.concatenate([score(members.take(np.arange(k, min(k + batch, len(members)))))
+                             for k in range(0, len(members), batch)])
+    sizes = complexities(members, tables)
+    record(members, losses, sizes)
+    shape = (s.populations, s.population_size)
+    islands = Islands(members, losses.reshape(shape), sizes.reshape(shape),
+                      np.tile(np.arange(s.population_size), (s.populations, 1)))
     clock = s.population_size
 
     def seed_islands_with_small_expressions() -> None:
@@ -261,46 +322,14 @@ def search(problem: Problem, settings: SearchSettings,
                     fitted[j], losses[j] = e, loss
         sizes = np.fromiter((size_of(e) for e in fitted), dtype=np.int64, count=len(fitted))
         record(fitted, losses, sizes)
-        order = [int(k) for k in np.argsort(losses, kind="stable") if np.isfinite(losses[k])]
+        order = [int(k) for k in np.argsort(losses, kind="stable") if np.isfinite(losses[k]) and fits(fitted[k])]
         n_seed = s.population_size // 4
-        for i, island in enumerate(islands):
-            for slot, k in enumerate(order[i::len(islands)][:n_seed]):
-                island.members[slot], island.losses[slot], island.sizes[slot] = fitted[k], losses[k], sizes[k]
-
-    def fitness(island: _Island) -> np.ndarray:
-        """Tournament cost of every member of ``island`` (lower is fitter)."""
-        share = np.bincount(island.sizes, minlength=s.maxsize + 8)[island.sizes] / len(island.members)
-        with np.errstate(over="ignore", invalid="ignore"):
-            cost = island.losses / baseline * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * island.sizes
-        return np.where(np.isnan(cost), np.inf, cost)
-
-    def breed(island: _Island) -> list[Expr]:
-        """``children_per_island`` children of ``island``: tournament winners (all drawn at
-        once), each mutated, or crossed over with a second winner."""
-        cost = fitness(island)
-        n = s.children_per_island
-        draws = rng.integers(len(island.members), size=(2 * n, s.tournament_selection_n))
-        winners = draws[np.arange(2 * n), np.argmin(cost[draws], axis=1)]
-        cross = rng.random(n) < s.crossover_probability
-        out = []
-        for j in range(n):
-            parent = island.members[winners[j]]
-            child = crossover(rng, parent, island.members[winners[n + j]], ops) if cross[j] else None
-            if child is None or size_of(child) > s.maxsize:
-                child = mutate(rng, parent, grammar)
-            out.append(child)
-        return out
-
-    def replace_oldest(island: _Island, children: list[Expr], losses: np.ndarray, sizes: np.ndarray) -> None:
-        """Regularized evolution: the children replace the island's oldest members, in order."""
-        nonlocal clock
-        oldest = np.argsort(island.births, kind="stable")[: len(children)]
-        for k, child in zip(oldest, children):
-            island.members[k] = child
-        island.losses[oldest] = losses
-        island.sizes[oldest] = sizes
-        island.births[oldest] = clock + 1 + np.arange(len(children))
-        clock += len(children)
+        for i in range(s.populations):
+            picked = order[i::s.populations][:n_seed]
+            slots = i * s.population_size + np.arange(len(picked))
+            islands.members.put(slots, from_exprs([fitted[k] for k in picked], width))
+            islands.losses[i, : len(picked)] = losses[picked]
+            islands.sizes[i, : len(picked)] = sizes[picked]
 
     def offer_proposals() -> None:
         """Score the problem's own proposals (constants fitted) and offer them to the hall
@@ -327,14 +356,11 @@ def search(problem: Problem, settings: SearchSettings,
     try:
         for iteration in range(1, s.niterations + 1):
             for _ in range(s.ncycles_per_iteration):
-                children = [child for island in islands for child in breed(island)]
-                losses = score_children(children)
-                sizes = np.fromiter((size_of(c) for c in children), dtype=np.int64, count=len(children))
+                children = breed()
+                losses = score(children)
+                sizes = complexities(children, tables)
                 record(children, losses, sizes)
-                n = s.children_per_island
-                for i, island in enumerate(islands):
-                    sl = slice(i * n, (i + 1) * n)
-                    replace_oldest(island, children[sl], losses[sl], sizes[sl])
+                replace_oldest(children, losses, sizes)
                 progress.cycles += 1
                 if s.timeout_in_seconds is not None and time.perf_counter() - start >= 0.95 * s.timeout_in_seconds:
                     break
@@ -345,10 +371,10 @@ def search(problem: Problem, settings: SearchSettings,
                 # The members found elsewhere join this hall of fame, so the migration below
                 # draws from the merged front (PySR's migration from the global hall of fame).
                 progress.elapsed = time.perf_counter() - start
-                immigrants, stop = exchange(progress, [e for island in islands for e in island.members], hof.members())
+                immigrants, stop = exchange(progress, to_exprs(islands.members), hof.members())
                 for m in immigrants:
                     hof.consider(m.expr, m.loss, m.complexity)
-            _simplify_and_migrate(rng, islands, hof, s, simpler_form, iteration)
+            _simplify_and_migrate(rng, islands, hof, s, simpler_form, iteration, fits)
             if stop:
                 stopped_by = "stop"
                 break
@@ -374,22 +400,28 @@ def search(problem: Problem, settings: SearchSettings,
     return SearchResult(final, progress, stopped_by, compilations)
 
 
-def _simplify_and_migrate(rng, islands: list[_Island], hof: HallOfFame, s: SearchSettings,
-                          simpler_form: Callable[[Expr], Expr], iteration: int) -> None:
+def _simplify_and_migrate(rng, islands: Islands, hof: HallOfFame, s: SearchSettings,
+                          simpler_form: Callable[[Expr], Expr], iteration: int, fits: Callable[[Expr], bool]) -> None:
     """Simplify the front and one island's best member (the islands take turns: a SymPy
-    round trip costs about 10 ms, as much as scoring a thousand children), and seed
-    islands with hall-of-fame members."""
+    round trip costs about 10 ms, as much as scoring a thousand children), and replace a
+    random ``fraction_replaced`` of every island's members by hall-of-fame members."""
     front = hof.front()
-    turn = islands[iteration % len(islands)]
-    k = int(np.argmin(turn.losses))
-    turn.members[k] = simpler_form(turn.members[k])
-    turn.sizes[k] = complexity(turn.members[k], s.operators)
-    for island in islands:
-        n_replace = int(round(s.fraction_replaced * len(island.members)))
-        if front and n_replace:
-            for k in rng.choice(len(island.members), size=n_replace, replace=False):
-                m = front[int(rng.integers(len(front)))]
-                island.members[k], island.losses[k], island.sizes[k] = m.expr, m.loss, m.complexity
+    n_islands, size = islands.losses.shape
+    turn = iteration % n_islands
+    row = turn * size + int(np.argmin(islands.losses[turn]))
+    simpler = simpler_form(to_exprs(islands.members.take([row]))[0])
+    if fits(simpler):
+        islands.members.put([row], from_exprs([simpler], islands.members.width))
+        islands.sizes.flat[row] = complexity(simpler, s.operators)
+    migrants = [m for m in front if fits(m.expr)]
+    n_replace = int(round(s.fraction_replaced * size))
+    if migrants and n_replace:
+        slots = np.argsort(rng.random((n_islands, size)), axis=1)[:, :n_replace]
+        chosen = rng.integers(len(migrants), size=slots.size)
+        rows = islands.rows(slots)
+        islands.members.put(rows, from_exprs([migrants[j].expr for j in chosen], islands.members.width))
+        islands.losses.flat[rows] = [migrants[j].loss for j in chosen]
+        islands.sizes.flat[rows] = [migrants[j].complexity for j in chosen]
     for m in front:
         simpler = simpler_form(m.expr)
         if simpler != m.expr:

@@ -1,0 +1,175 @@
+"""Populations as arrays: many postfix expressions in fixed-shape NumPy arrays.
+
+A :class:`Population` of ``N`` expressions holds
+
+* ``codes (N, W) int32`` — node codes in postfix order (:mod:`search.operators`), then
+  :data:`PAD` past each expression's end;
+* ``values (N, W) float64`` — each node's value as in :mod:`search.expression`: the
+  constant of a ``CONST`` node, the variable index of a ``VAR`` node, 0 otherwise;
+* ``lengths (N,) int64`` — the number of nodes of each expression.
+
+Row ``k`` is the expression ``tuple(zip(codes[k, :n], values[k, :n]))``, ``n = lengths[k]``;
+:func:`from_exprs` and :func:`to_exprs` convert between the two forms exactly.
+
+Every structural question is answered for all rows at once from the *stack depth*
+``c[k, j] = Σ_{i ≤ j} (1 − arity(codes[k, i]))`` (a prefix sum of arities, as in EvoGP and
+Kozax): the subtree whose root is node ``e`` starts at the largest ``s ≤ e`` with
+``c[k, s − 1] = c[k, e] − 1`` (``c[k, −1] = 0``).  Every edit the evolution makes (a
+mutation, a crossover) is a concatenation of a few *segments* of source rows, which
+:func:`concatenate` performs for a whole population with one gather.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .expression import Expr
+from .operators import CONST, VAR, OperatorSet
+
+#: The code of the padding past an expression's end.
+PAD = -1
+
+
+@dataclass
+class Population:
+    """``N`` expressions as arrays (see the module docstring for the layout)."""
+
+    codes: np.ndarray
+    values: np.ndarray
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def width(self) -> int:
+        return self.codes.shape[1]
+
+    def take(self, rows) -> "Population":
+        """The expressions at ``rows`` (an index array or a boolean mask), copied."""
+        return Population(self.codes[rows], self.values[rows], self.lengths[rows])
+
+    def put(self, rows, other: "Population") -> None:
+        """Overwrite the expressions at ``rows`` by ``other``'s, in order; ``other`` may be
+        narrower but its expressions must fit this population's width."""
+        if len(other) and int(other.lengths.max()) > self.width:
+            raise ValueError(f"an expression of {int(other.lengths.max())} nodes does not fit width {self.width}")
+        w = min(other.width, self.width)
+        self.codes[rows] = PAD
+        self.values[rows] = 0.0
+        self.codes[rows, :w] = other.codes[:, :w]
+        self.values[rows, :w] = other.values[:, :w]
+        self.lengths[rows] = other.lengths
+
+    def valid(self) -> np.ndarray:
+        """``(N, W) bool``: True at the nodes of each expression, False in the padding."""
+        return np.arange(self.width) < self.lengths[:, None]
+
+
+def empty(n: int, width: int) -> Population:
+    """``n`` empty rows of ``width`` nodes (to be filled with :meth:`Population.put`)."""
+    return Population(np.full((n, width), PAD, dtype=np.int32), np.zeros((n, width)), np.zeros(n, dtype=np.int64))
+
+
+def from_exprs(exprs: Sequence[Expr], width: int | None = None) -> Population:
+    """The population of ``exprs``; ``width`` defaults to the longest expression."""
+    lengths = np.fromiter(map(len, exprs), dtype=np.int64, count=len(exprs))
+    width = int(lengths.max(initial=1)) if width is None else width
+    if len(exprs) and int(lengths.max()) > width:
+        raise ValueError(f"an expression of {int(lengths.max())} nodes does not fit width {width}")
+    pop = empty(len(exprs), width)
+    pop.lengths[:] = lengths
+    mask = pop.valid()
+    if lengths.sum():
+        nodes = np.array([node for e in exprs for node in e], dtype=np.float64).reshape(-1, 2)
+        pop.codes[mask] = nodes[:, 0].astype(np.int32)
+        pop.values[mask] = nodes[:, 1]
+    return pop
+
+
+def to_exprs(pop: Population) -> list[Expr]:
+    """The tuple expressions of ``pop`` (variable indices as ``int``, operators' value 0)."""
+    out = []
+    for codes, values, n in zip(pop.codes.tolist(), pop.values.tolist(), pop.lengths.tolist()):
+        out.append(tuple((c, v if c == CONST else int(v) if c == VAR else 0) for c, v in zip(codes[:n], values[:n])))
+    return out
+
+
+def flatten(pop: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The interpreter's layout (:func:`search.native.flatten`): codes ``(M,) int32``, leaf
+    values ``(M,) float64`` and expression starts ``(N + 1,) int64``."""
+    mask = pop.valid()
+    start = np.zeros(len(pop) + 1, dtype=np.int64)
+    np.cumsum(pop.lengths, out=start[1:])
+    return pop.codes[mask].astype(np.int32, copy=False), pop.values[mask], start
+
+
+class Tables:
+    """Per-code lookups of an operator set for arrays of codes (PAD, code -1, indexes the
+    extra last entry: arity 0, cost 0, stack effect 0)."""
+
+    def __init__(self, ops: OperatorSet):
+        self.arity = np.array(list(ops.arities) + [0], dtype=np.int32)
+        self.cost = np.array(list(ops.costs) + [0], dtype=np.int32)
+        self.effect = np.append(1 - self.arity[:-1], 0).astype(np.int32)  # what a node does to the stack depth
+
+
+def complexity(pop: Population, tables: Tables) -> np.ndarray:
+    """``(N,)``: the sum of node costs of each expression (:func:`search.expression.complexity`)."""
+    return tables.cost[pop.codes].sum(axis=1)
+
+
+class Shape:
+    """The stack depths of a population, from which subtree spans follow:
+    ``after[k, j]`` after node ``j`` of row ``k``, ``before[k, j]`` before it."""
+
+    def __init__(self, pop: Population, tables: Tables):
+        effect = tables.effect[pop.codes]
+        self.after = np.cumsum(effect, axis=1, dtype=np.int32)
+        self.before = self.after - effect
+        self.columns = np.arange(pop.width)
+
+    def subtree_starts(self, ends: np.ndarray) -> np.ndarray:
+        """``(N,)``: the first node of the subtree whose root is node ``ends[k]`` of row ``k``
+        (the last ``s ≤ end`` with ``before[s] = after[end] − 1``)."""
+        target = self.after[np.arange(len(ends)), ends] - 1
+        match = (self.before == target[:, None]) & (self.columns <= ends[:, None])
+        return np.where(match, self.columns, -1).max(axis=1)
+
+
+def concatenate(sources: Sequence[Population], segments: np.ndarray) -> Population:
+    """Row ``k`` of the result is the concatenation, in order, of the segments
+    ``segments[k, j] = (source, start, length)``: nodes ``start .. start + length − 1`` of
+    row ``k`` of ``sources[source]``.  ``segments`` is ``(N, K, 3)``; a segment of length 0
+    contributes nothing.  All sources have ``N`` rows."""
+    n = segments.shape[0]
+    widths = np.array([p.width for p in sources])
+    bases = np.concatenate([[0], np.cumsum(widths * n)[:-1]])
+    source, start, length = (segments[..., c] for c in range(3))
+    # Where each segment starts in one flat buffer of every source's nodes.
+    first = bases[source] + np.arange(n)[:, None] * widths[source] + start
+    length = length.ravel()
+    total = segments[..., 2].sum(axis=1)
+    # The flat index of every output node, rows one after another: segment q's nodes are
+    # first[q], first[q] + 1, ... and begin at offset[q] of the output.
+    offset = np.cumsum(length) - length
+    index = np.repeat(first.ravel() - offset, length) + np.arange(int(length.sum()))
+    width = max(int(total.max(initial=0)), 1)
+    out = empty(n, width)
+    out.lengths[:] = total
+    mask = out.valid()
+    out.codes[mask] = np.concatenate([p.codes.ravel() for p in sources])[index]
+    out.values[mask] = np.concatenate([p.values.ravel() for p in sources])[index]
+    return out
+
+
+def random_positions(rng: np.random.Generator, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every row of ``mask (N, W)``: a uniformly chosen column where it is True, and
+    whether there was one (rows without one get column 0)."""
+    count = mask.sum(axis=1)
+    k = np.minimum((rng.random(len(mask)) * count).astype(np.int64), np.maximum(count - 1, 0))
+    position = np.argmax(np.cumsum(mask, axis=1) > k[:, None], axis=1)
+    return position, count > 0

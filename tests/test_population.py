@@ -1,0 +1,134 @@
+"""Populations as arrays (search.population) and the variation operators on them (search.mutate)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from search import native
+from search.expression import complexity, is_valid, subtree_start
+from search.mutate import EDITS, KIND, Grammar, Variation, random_expr
+from search.operators import BUILTIN, Operator
+from search.population import PAD, Shape, Tables, concatenate, flatten, from_exprs, to_exprs
+from search.population import complexity as complexities
+
+GRAMMAR = Grammar(n_vars=3, binary=tuple(BUILTIN.code[n] for n in "+-*/"),
+                  unary=tuple(BUILTIN.code[n] for n in ("sin", "exp", "neg")), maxsize=15,
+                  ternary=(BUILTIN.code["fma"],))
+
+
+def population(seed: int, n: int = 200, g: Grammar = GRAMMAR):
+    rng = np.random.default_rng(seed)
+    exprs = [random_expr(rng, g, int(rng.integers(1, g.maxsize + 1))) for _ in range(n)]
+    return [e for e in exprs if complexity(e, g.ops) <= g.maxsize]
+
+
+@hsettings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_array_population_round_trips_with_the_expression_type(seed):
+    exprs = population(seed)
+    pop = from_exprs(exprs, GRAMMAR.maxsize)
+    back = to_exprs(pop)
+    assert back == exprs
+    assert all(type(v) is int for e in back for c, v in e if c != 0)  # indices and operators as ints
+    assert (pop.codes[~pop.valid()] == PAD).all()
+    for ours, theirs in zip(flatten(pop), native.flatten(exprs)):
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(complexities(pop, Tables(BUILTIN)), [complexity(e) for e in exprs])
+
+
+def test_an_expression_wider_than_the_population_is_refused():
+    with pytest.raises(ValueError, match="does not fit width 2"):
+        from_exprs([((1, 0), (1, 1), (2, 0))], 2)
+
+
+@hsettings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_subtree_starts_from_prefix_sums_agree_with_the_postfix_walk(seed):
+    exprs = population(seed, 60)
+    pop = from_exprs(exprs)
+    shape = Shape(pop, Tables(BUILTIN))
+    for end in range(pop.width):
+        rows = np.flatnonzero(pop.lengths > end)
+        starts = shape.subtree_starts(np.full(len(pop), end))
+        assert [int(starts[k]) for k in rows] == [subtree_start(exprs[k], end) for k in rows]
+
+
+def test_concatenate_joins_segments_of_several_sources():
+    a = from_exprs([((1, 0), (1, 1), (2, 0)), ((0, 2.5),)])
+    b = from_exprs([((1, 2),), ((1, 0), (6, 0))])
+    # row 0: a[0:2] + b[0:1]; row 1: b[0:2] + a[0:1] + nothing
+    segments = np.array([[[0, 0, 2], [1, 0, 1], [0, 0, 0]], [[1, 0, 2], [0, 0, 1], [1, 0, 0]]])
+    out = to_exprs(concatenate([a, b], segments))
+    assert out == [((1, 0), (1, 1), (1, 2)), ((1, 0), (6, 0), (0, 2.5))]
+
+
+@pytest.mark.parametrize("kind", EDITS)
+def test_every_edit_yields_valid_expressions_of_its_kind(kind):
+    exprs = population(1, 400)
+    tables = Tables(BUILTIN)
+    need = {"constant": lambda e: any(c == 0 for c, _ in e), "operator": lambda e: any(c > 1 for c, _ in e),
+            "delete": lambda e: any(c > 1 for c, _ in e), "swap": lambda e: any(BUILTIN.arity(c) == 2 for c, _ in e)}
+    exprs = [e for e in exprs if need.get(kind, bool)(e)]
+    partners = exprs[::-1]
+    rng = np.random.default_rng(2)
+    variation = Variation(GRAMMAR, GRAMMAR.maxsize, rng)
+    edited = to_exprs(variation.edit(rng, from_exprs(exprs), from_exprs(partners), np.full(len(exprs), KIND[kind])))
+    assert all(is_valid(e) for e in edited)
+    for before, after in zip(exprs, edited):
+        differs = [k for k in range(min(len(before), len(after))) if before[k] != after[k]]
+        if kind in ("constant", "operator", "leaf"):
+            assert len(after) == len(before) and len(differs) <= 1
+            if differs and kind != "leaf":
+                k = differs[0]
+                assert after[k][0] == 0 if kind == "constant" else tables.arity[after[k][0]] == tables.arity[before[k][0]]
+        elif kind == "swap":
+            assert sorted(after) == sorted(before)
+        elif kind == "insert":
+            assert len(after) in (len(before) + 1, len(before) + 2)
+        elif kind == "delete":
+            assert len(after) < len(before)
+    changed = np.mean([a != b for a, b in zip(exprs, edited)])
+    assert changed > (0.5 if kind in ("operator", "leaf") else 0.9)
+
+
+@hsettings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cross=st.floats(0.0, 1.0))
+def test_mutation_and_crossover_always_yield_valid_expressions_within_maxsize(seed, cross):
+    exprs = population(seed, 100)
+    rng = np.random.default_rng(seed)
+    variation = Variation(GRAMMAR, GRAMMAR.maxsize, rng)
+    parents = from_exprs(exprs, GRAMMAR.maxsize)
+    children = to_exprs(variation.children(rng, parents, parents.take(rng.permutation(len(exprs))),
+                                           rng.random(len(exprs)) < cross))
+    assert len(children) == len(exprs)
+    assert all(is_valid(c) and complexity(c) <= GRAMMAR.maxsize for c in children)
+    assert np.mean([c != p for c, p in zip(children, exprs)]) > 0.6
+
+
+def test_variation_is_deterministic_for_a_seed():
+    exprs = population(3)
+
+    def children(seed):
+        rng = np.random.default_rng(seed)
+        variation = Variation(GRAMMAR, GRAMMAR.maxsize, rng)
+        pop = from_exprs(exprs, GRAMMAR.maxsize)
+        return to_exprs(variation.children(rng, pop, pop.take(np.arange(len(exprs))[::-1]), rng.random(len(exprs)) < 0.3))
+
+    assert children(7) == children(7)
+    assert children(7) != children(8)
+
+
+def test_operator_costs_bound_the_children_and_a_grammar_without_operators_still_varies():
+    heavy = BUILTIN.with_operators(Operator("sinh", 1, np.sinh, np.sinh, lambda a: a, complexity=4))
+    g = Grammar(n_vars=2, binary=(heavy.code["+"],), unary=(heavy.code["sinh"],), maxsize=9, ops=heavy)
+    rng = np.random.default_rng(0)
+    exprs = [e for e in (random_expr(rng, g, int(rng.integers(1, 8))) for _ in range(300)) if complexity(e, heavy) <= 9]
+    variation = Variation(g, 9, rng)
+    pop = from_exprs(exprs, 9)
+    children = to_exprs(variation.children(rng, pop, pop, np.zeros(len(exprs), dtype=bool)))
+    assert all(complexity(c, heavy) <= 9 for c in children)
+    assert any(heavy.code["sinh"] in (c for c, _ in e) for e in children)
+    leaves_only = Grammar(n_vars=2, binary=(), unary=(), maxsize=5)
+    single = from_exprs([((1, 0),), ((0, 2.0),)], 5)
+    out = to_exprs(Variation(leaves_only, 5, rng).children(rng, single, single, np.zeros(2, dtype=bool)))
+    assert all(len(e) == 1 and e[0][0] in (0, 1) for e in out)
