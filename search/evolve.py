@@ -32,12 +32,13 @@ import numpy as np
 from .enumerate import small_expressions
 from .evaluate import Evaluator
 from .expression import Expr, complexity
-from .mutate import Grammar, Variation, random_expr
+from .mutate import Grammar, random_expr
 from .operators import BUILTIN, CONST, DEFAULT_BINARY, DEFAULT_UNARY, OperatorSet
 from .pareto import HallOfFame, Member
 from .population import Population, Tables, from_exprs, to_exprs
 from .population import complexity as complexities
 from .problem import Problem
+from .variation import Variation
 from .simplify import simplify
 
 

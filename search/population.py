@@ -11,12 +11,9 @@ A :class:`Population` of ``N`` expressions holds
 Row ``k`` is the expression ``tuple(zip(codes[k, :n], values[k, :n]))``, ``n = lengths[k]``;
 :func:`from_exprs` and :func:`to_exprs` convert between the two forms exactly.
 
-Every structural question is answered for all rows at once from the *stack depth*
-``c[k, j] = Σ_{i ≤ j} (1 − arity(codes[k, i]))`` (a prefix sum of arities, as in EvoGP and
-Kozax): the subtree whose root is node ``e`` starts at the largest ``s ≤ e`` with
-``c[k, s − 1] = c[k, e] − 1`` (``c[k, −1] = 0``).  Every edit the evolution makes (a
-mutation, a crossover) is a concatenation of a few *segments* of source rows, which
-:func:`concatenate` performs for a whole population with one gather.
+The evolution keeps its islands in this form (:mod:`search.evolve`), varies them with one
+compiled step (:mod:`search.variation`) and scores them without converting
+(:func:`flatten` is the native evaluator's layout).
 """
 
 from __future__ import annotations
@@ -120,56 +117,3 @@ class Tables:
 def complexity(pop: Population, tables: Tables) -> np.ndarray:
     """``(N,)``: the sum of node costs of each expression (:func:`search.expression.complexity`)."""
     return tables.cost[pop.codes].sum(axis=1)
-
-
-class Shape:
-    """The stack depths of a population, from which subtree spans follow:
-    ``after[k, j]`` after node ``j`` of row ``k``, ``before[k, j]`` before it."""
-
-    def __init__(self, pop: Population, tables: Tables):
-        effect = tables.effect[pop.codes]
-        self.after = np.cumsum(effect, axis=1, dtype=np.int32)
-        self.before = self.after - effect
-        self.columns = np.arange(pop.width)
-
-    def subtree_starts(self, ends: np.ndarray) -> np.ndarray:
-        """``(N,)``: the first node of the subtree whose root is node ``ends[k]`` of row ``k``
-        (the last ``s ≤ end`` with ``before[s] = after[end] − 1``)."""
-        target = self.after[np.arange(len(ends)), ends] - 1
-        match = (self.before == target[:, None]) & (self.columns <= ends[:, None])
-        return np.where(match, self.columns, -1).max(axis=1)
-
-
-def concatenate(sources: Sequence[Population], segments: np.ndarray) -> Population:
-    """Row ``k`` of the result is the concatenation, in order, of the segments
-    ``segments[k, j] = (source, start, length)``: nodes ``start .. start + length − 1`` of
-    row ``k`` of ``sources[source]``.  ``segments`` is ``(N, K, 3)``; a segment of length 0
-    contributes nothing.  All sources have ``N`` rows."""
-    n = segments.shape[0]
-    widths = np.array([p.width for p in sources])
-    bases = np.concatenate([[0], np.cumsum(widths * n)[:-1]])
-    source, start, length = (segments[..., c] for c in range(3))
-    # Where each segment starts in one flat buffer of every source's nodes.
-    first = bases[source] + np.arange(n)[:, None] * widths[source] + start
-    length = length.ravel()
-    total = segments[..., 2].sum(axis=1)
-    # The flat index of every output node, rows one after another: segment q's nodes are
-    # first[q], first[q] + 1, ... and begin at offset[q] of the output.
-    offset = np.cumsum(length) - length
-    index = np.repeat(first.ravel() - offset, length) + np.arange(int(length.sum()))
-    width = max(int(total.max(initial=0)), 1)
-    out = empty(n, width)
-    out.lengths[:] = total
-    mask = out.valid()
-    out.codes[mask] = np.concatenate([p.codes.ravel() for p in sources])[index]
-    out.values[mask] = np.concatenate([p.values.ravel() for p in sources])[index]
-    return out
-
-
-def random_positions(rng: np.random.Generator, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every row of ``mask (N, W)``: a uniformly chosen column where it is True, and
-    whether there was one (rows without one get column 0)."""
-    count = mask.sum(axis=1)
-    k = np.minimum((rng.random(len(mask)) * count).astype(np.int64), np.maximum(count - 1, 0))
-    position = np.argmax(np.cumsum(mask, axis=1) > k[:, None], axis=1)
-    return position, count > 0

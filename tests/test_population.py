@@ -1,15 +1,17 @@
-"""Populations as arrays (search.population) and the variation operators on them (search.mutate)."""
+"""Populations as arrays (search.population) and the variation operators on them (search.variation)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from search import native
+from search.expression import children as argument_spans
 from search.expression import complexity, is_valid, subtree_start
-from search.mutate import EDITS, KIND, Grammar, Variation, random_expr
+from search.mutate import Grammar, random_expr
 from search.operators import BUILTIN, Operator
-from search.population import PAD, Shape, Tables, concatenate, flatten, from_exprs, to_exprs
+from search.population import PAD, Tables, flatten, from_exprs, to_exprs
 from search.population import complexity as complexities
+from search.variation import EDITS, KIND, Variation
 
 GRAMMAR = Grammar(n_vars=3, binary=tuple(BUILTIN.code[n] for n in "+-*/"),
                   unary=tuple(BUILTIN.code[n] for n in ("sin", "exp", "neg")), maxsize=15,
@@ -41,25 +43,44 @@ def test_an_expression_wider_than_the_population_is_refused():
         from_exprs([((1, 0), (1, 1), (2, 0))], 2)
 
 
+def subtrees(expr):
+    """Every subtree of ``expr`` as a tuple."""
+    return {expr[subtree_start(expr, end):end + 1] for end in range(len(expr))}
+
+
 @hsettings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
-def test_subtree_starts_from_prefix_sums_agree_with_the_postfix_walk(seed):
-    exprs = population(seed, 60)
-    pop = from_exprs(exprs)
-    shape = Shape(pop, Tables(BUILTIN))
-    for end in range(pop.width):
-        rows = np.flatnonzero(pop.lengths > end)
-        starts = shape.subtree_starts(np.full(len(pop), end))
-        assert [int(starts[k]) for k in rows] == [subtree_start(exprs[k], end) for k in rows]
-
-
-def test_concatenate_joins_segments_of_several_sources():
-    a = from_exprs([((1, 0), (1, 1), (2, 0)), ((0, 2.5),)])
-    b = from_exprs([((1, 2),), ((1, 0), (6, 0))])
-    # row 0: a[0:2] + b[0:1]; row 1: b[0:2] + a[0:1] + nothing
-    segments = np.array([[[0, 0, 2], [1, 0, 1], [0, 0, 0]], [[1, 0, 2], [0, 0, 1], [1, 0, 0]]])
-    out = to_exprs(concatenate([a, b], segments))
-    assert out == [((1, 0), (1, 1), (1, 2)), ((1, 0), (6, 0), (0, 2.5))]
+def test_crossover_and_subtree_edits_replace_exactly_one_subtree(seed):
+    """Each child is ``a[:s] + piece + a[e+1:]`` for a subtree ``a[s:e+1]`` of its parent,
+    where the piece is a subtree of the partner (crossover), an argument of the replaced
+    root (delete) or the replaced subtree wrapped in one operator (insert)."""
+    exprs = population(seed, 80)
+    partners = exprs[::-1]
+    rng = np.random.default_rng(seed)
+    variation = Variation(GRAMMAR, GRAMMAR.maxsize, rng)
+    for kind in ("crossover", "delete", "insert"):
+        rows = [k for k, e in enumerate(exprs) if kind != "delete" or any(c > 1 for c, _ in e)]
+        a = [exprs[k] for k in rows]
+        edited = to_exprs(variation.edit(rng, from_exprs(a), from_exprs([partners[k] for k in rows]),
+                                         np.full(len(rows), KIND[kind])))
+        for parent, partner, child in zip(a, [partners[k] for k in rows], edited):
+            found = False
+            for end in range(len(parent)):
+                start = subtree_start(parent, end)
+                head, tail = parent[:start], parent[end + 1:]
+                if child[:len(head)] != head or child[len(child) - len(tail):] != tail or len(child) < len(head) + len(tail):
+                    continue
+                piece = child[len(head):len(child) - len(tail)]
+                old = parent[start:end + 1]
+                if kind == "crossover":
+                    found = piece in subtrees(partner)
+                elif kind == "delete":
+                    found = piece in {old[s:e + 1] for s, e in argument_spans(old, len(old) - 1)}
+                else:
+                    found = old in (piece[:len(old)], piece[1:len(old) + 1]) and piece[-1][0] > 1
+                if found:
+                    break
+            assert found, (kind, parent, child)
 
 
 @pytest.mark.parametrize("kind", EDITS)
@@ -116,6 +137,14 @@ def test_variation_is_deterministic_for_a_seed():
 
     assert children(7) == children(7)
     assert children(7) != children(8)
+
+
+def test_swap_exchanges_the_operands_of_the_only_binary_operator():
+    rng = np.random.default_rng(0)
+    minus, sin = BUILTIN.code["-"], BUILTIN.code["sin"]
+    exprs = [((1, 0), (1, 1), (minus, 0)), ((1, 0), (sin, 0), (0, 2.5), (minus, 0))]
+    out = to_exprs(Variation(GRAMMAR, 15, rng).edit(rng, from_exprs(exprs), from_exprs(exprs), np.full(2, KIND["swap"])))
+    assert out == [((1, 1), (1, 0), (minus, 0)), ((0, 2.5), (1, 0), (sin, 0), (minus, 0))]
 
 
 def test_operator_costs_bound_the_children_and_a_grammar_without_operators_still_varies():
