@@ -3,10 +3,12 @@
 One *cycle* makes ``children_per_island`` children on every island (tournament
 selection, then mutation or crossover), scores all children of all islands in one
 batched call, and lets each child replace the oldest member of its island (regularized
-evolution, Real et al. 2019).  An *iteration* is ``ncycles_per_iteration`` cycles
-followed by constant fitting (batched Levenberg–Marquardt on each island's fittest
-members and a random share), migration between islands, simplification of the best
-members and a progress report.  The search stops at ``niterations``, at ``timeout_in_seconds``, when the
+evolution, Real et al. 2019).  The islands are arrays (:class:`Islands`, a
+:class:`~search.population.Population` of every member) and a cycle acts on all of them at
+once: the variation is one compiled step (:mod:`search.variation`), the replacement one
+scatter.  An *iteration* is ``ncycles_per_iteration`` cycles followed by constant fitting
+(batched Levenberg–Marquardt on each island's fittest members and a random share),
+simplification of the front, migration from it and a progress report.  The search stops at ``niterations``, at ``timeout_in_seconds``, when the
 normalized loss drops below ``tolerance``, or on Ctrl-C; in each case it returns the
 Pareto front found so far.
 
@@ -375,7 +377,7 @@ def search(problem: Problem, settings: SearchSettings,
                 immigrants, stop = exchange(progress, to_exprs(islands.members), hof.members())
                 for m in immigrants:
                     hof.consider(m.expr, m.loss, m.complexity)
-            _simplify_and_migrate(rng, islands, hof, s, simpler_form, iteration, fits)
+            _simplify_and_migrate(rng, islands, hof, s, simpler_form, fits)
             if stop:
                 stopped_by = "stop"
                 break
@@ -402,19 +404,17 @@ def search(problem: Problem, settings: SearchSettings,
 
 
 def _simplify_and_migrate(rng, islands: Islands, hof: HallOfFame, s: SearchSettings,
-                          simpler_form: Callable[[Expr], Expr], iteration: int, fits: Callable[[Expr], bool]) -> None:
-    """Simplify the front and one island's best member (the islands take turns: a SymPy
-    round trip costs about 10 ms, as much as scoring a thousand children), and replace a
-    random ``fraction_replaced`` of every island's members by hall-of-fame members."""
-    front = hof.front()
+                          simpler_form: Callable[[Expr], Expr], fits: Callable[[Expr], bool]) -> None:
+    """Offer the simplified form of every front member to the hall of fame (SymPy runs on
+    the front only, cached: a round trip costs about 10 ms, as much as breeding and scoring
+    thousands of children), and replace a random ``fraction_replaced`` of every island's
+    members by front members (so the simplified forms reach the islands)."""
+    for m in hof.front():
+        simpler = simpler_form(m.expr)
+        if simpler != m.expr:
+            hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, s.operators))
+    migrants = [m for m in hof.front() if fits(m.expr)]
     n_islands, size = islands.losses.shape
-    turn = iteration % n_islands
-    row = turn * size + int(np.argmin(islands.losses[turn]))
-    simpler = simpler_form(to_exprs(islands.members.take([row]))[0])
-    if fits(simpler):
-        islands.members.put([row], from_exprs([simpler], islands.members.width))
-        islands.sizes.flat[row] = complexity(simpler, s.operators)
-    migrants = [m for m in front if fits(m.expr)]
     n_replace = int(round(s.fraction_replaced * size))
     if migrants and n_replace:
         slots = np.argsort(rng.random((n_islands, size)), axis=1)[:, :n_replace]
@@ -423,10 +423,6 @@ def _simplify_and_migrate(rng, islands: Islands, hof: HallOfFame, s: SearchSetti
         islands.members.put(rows, from_exprs([migrants[j].expr for j in chosen], islands.members.width))
         islands.losses.flat[rows] = [migrants[j].loss for j in chosen]
         islands.sizes.flat[rows] = [migrants[j].complexity for j in chosen]
-    for m in front:
-        simpler = simpler_form(m.expr)
-        if simpler != m.expr:
-            hof.consider(simpler, m.loss * (1 - 1e-12), complexity(simpler, s.operators))
 
 
 __all__ = ["SearchSettings", "SearchResult", "Progress", "search"]
