@@ -46,7 +46,7 @@ class Population:
         return self.codes.shape[1]
 
     def take(self, rows) -> "Population":
-        """The expressions at ``rows`` (an index array or a boolean mask), copied."""
+        """The expressions at ``rows`` (an index array or a boolean mask; a copy)."""
         return Population(self.codes[rows], self.values[rows], self.lengths[rows])
 
     def put(self, rows, other: "Population") -> None:

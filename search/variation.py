@@ -65,9 +65,9 @@ _ACTS_ON = np.array([
 _A, _S, _L, _G, _B, _OP = range(6)
 #: Uniform draws per candidate edit (rows of the ``u`` array).
 _N_UNIFORMS = 9
-_GRAFT_SIZES = 5
+_GRAFT_SIZES = 5  # the graft bank holds subtrees of 1 .. 5 nodes in equal shares
 #: Mutations that may lengthen an expression; a second try draws among the others.
-_GROWING = ("insert", "replace_subtree")  # the graft bank holds subtrees of 1 .. 5 nodes in equal shares
+_GROWING = ("insert", "replace_subtree")
 
 
 class Variation:
@@ -90,13 +90,13 @@ class Variation:
             n_choices[a] = len(g.of_arity(a))
         weights = np.array(list(MUTATION_WEIGHTS.values()))
         again = weights * [name not in _GROWING for name in MUTATION_WEIGHTS]
-        self._tables = dict(cost=tables.cost, effect=tables.effect, arity=arity, node_class=node_class.astype(np.int32),
+        tables = dict(cost=tables.cost, effect=tables.effect, arity=arity, node_class=node_class.astype(np.int32),
                             choices=choices, n_choices=n_choices,
                             cumulative=(np.cumsum(weights) / weights.sum()).astype(np.float32),
                             cumulative_again=(np.cumsum(again) / again.sum()).astype(np.float32))
         self._flags = dict(maxsize=g.maxsize, width=width, has_unary=bool(g.unary), has_binary=bool(g.binary))
+        self._tables = {k: jnp.asarray(v) for k, v in tables.items()}
         self.bank = from_exprs([random_expr(rng, g, 1 + k % _GRAFT_SIZES) for k in range(bank_size)])
-        self._tables = {k: jnp.asarray(v) for k, v in self._tables.items()}
 
     def _host_sources(self, rng: np.random.Generator, a: Population, n_edits: int):
         """What the kernel gathers from that lives on the host: the draws, the random leaves,
@@ -161,9 +161,10 @@ def _children(u, a_codes, a_len, b_codes, b_len, leaf_codes, graft_codes, graft_
               tries, maxsize, width, has_unary, has_binary):
     """The kernel: ``tries`` edits of each of the ``n`` parents ``a`` (edit ``e`` acts on
     parent ``e % n``), their codes gathered, checked against ``maxsize`` and ``width``, and
-    per parent the first that fits (or the parent).  With ``kind`` given (``tries = 1``)
-    every edit is returned as it is, whatever its size.  Returns codes ``(n, out_width)``,
-    each node's index into the host value buffer ``[a, S, L, G, b, 0]`` and the lengths."""
+    per parent the first that fits (or the parent): codes ``(n, width)``, each node's index
+    into the flat buffer of the sources' values ``[a, S, L, G, b, OP, pad]`` (OP and pad
+    hold 0) and the lengths ``(n,)``.  With ``kind`` given instead of ``cross`` (``tries =
+    1``) every edit is returned as it is, whatever its size, ``2 w + wg + 2`` wide."""
     n, w = a_codes.shape
     n_edits = n * tries
     wg = graft_codes.shape[1]
