@@ -40,8 +40,8 @@ from .pareto import HallOfFame, Member
 from .population import Population, Tables, from_exprs, to_exprs
 from .population import complexity as complexities
 from .problem import Problem
-from .variation import Variation
 from .simplify import simplify
+from .variation import Variation
 
 
 @dataclass(frozen=True)
@@ -265,18 +265,15 @@ def search(problem: Problem, settings: SearchSettings,
         clock += n_islands * n
 
     def optimize_constants() -> None:
-        """Batched constant fitting on each island's fittest members with constants plus a random share."""
+        """Batched constant fitting on each island's ``optimize_top`` fittest members with
+        constants plus a random ``optimize_probability`` share of its members with constants."""
         has_c = (islands.members.codes == CONST).any(axis=1).reshape(islands.losses.shape)
-        cost = fitness()
-        rows = []
-        for i in range(len(cost)):
-            order = [k for k in np.argsort(cost[i]) if has_c[i, k]]
-            chosen = set(order[: s.optimize_top])
-            chosen.update(np.flatnonzero(has_c[i] & (rng.random(has_c.shape[1]) < s.optimize_probability)))
-            rows.extend(i * has_c.shape[1] + int(k) for k in sorted(chosen))
-        if not rows:
+        top = np.argsort(np.where(has_c, fitness(), np.inf), axis=1, kind="stable")[:, : s.optimize_top]
+        chosen = has_c & (rng.random(has_c.shape) < s.optimize_probability)
+        np.put_along_axis(chosen, top, np.take_along_axis(has_c, top, axis=1), axis=1)  # top members with constants
+        rows = np.flatnonzero(chosen.ravel())
+        if not len(rows):
             return
-        rows = np.array(rows)
         fitted, losses = fit(to_exprs(islands.members.take(rows)), fit_capacity, int(rng.integers(2**31)))
         better = np.flatnonzero(losses <= islands.losses.flat[rows])
         islands.members.put(rows[better], from_exprs([fitted[j] for j in better], width))
