@@ -19,9 +19,15 @@ GRAMMAR = Grammar(n_vars=3, binary=tuple(BUILTIN.code[n] for n in "+-*/"),
 
 
 def population(seed: int, n: int = 200, g: Grammar = GRAMMAR):
+    """``n`` random expressions within ``maxsize`` (a fixed count: one kernel compilation
+    serves every hypothesis example)."""
     rng = np.random.default_rng(seed)
-    exprs = [random_expr(rng, g, int(rng.integers(1, g.maxsize + 1))) for _ in range(n)]
-    return [e for e in exprs if complexity(e, g.ops) <= g.maxsize]
+    exprs = []
+    while len(exprs) < n:
+        e = random_expr(rng, g, int(rng.integers(1, g.maxsize + 1)))
+        if complexity(e, g.ops) <= g.maxsize:
+            exprs.append(e)
+    return exprs
 
 
 @hsettings(max_examples=30, deadline=None)
