@@ -195,15 +195,10 @@ def _children(u, a_codes, a_len, b_codes, b_len, leaf_codes, graft_codes, graft_
     mask = jnp.asarray(_ACTS_ON)[kind[:, None], cls]
     i = _pick(u[1], mask)
 
-    # Subtree spans from the stack depth.
-    effect = t["effect"][codes]
-    after = jnp.cumsum(effect, axis=1)
-    before = after - effect
+    starts_in_a = _subtree_starts(t["effect"][codes])
 
     def start(end):
-        end = jnp.maximum(end, 0)
-        target = jnp.take_along_axis(after, end[:, None], axis=1) - 1
-        return jnp.max(jnp.where((before == target) & (col <= end[:, None]), col, -1), axis=1)
+        return starts_in_a(jnp.maximum(end, 0))
 
     root = start(i)
     last = start(i - 1)
@@ -226,10 +221,7 @@ def _children(u, a_codes, a_len, b_codes, b_len, leaf_codes, graft_codes, graft_
     keep_end = jnp.select([argument == 0, argument == 1], [i - 1, last - 1], middle - 1)
     b_rows = b_codes[p]
     end_b = _index(u[7], b_len[p])
-    b_effect = t["effect"][b_rows]
-    b_after = jnp.cumsum(b_effect, axis=1)
-    b_target = jnp.take_along_axis(b_after, end_b[:, None], axis=1) - 1
-    start_b = jnp.max(jnp.where((b_after - b_effect == b_target) & (col <= end_b[:, None]), col, -1), axis=1)
+    start_b = _subtree_starts(t["effect"][b_rows])(end_b)
 
     zero = jnp.zeros_like(i)
 
@@ -286,6 +278,20 @@ def _children(u, a_codes, a_len, b_codes, b_len, leaf_codes, graft_codes, graft_
     child_codes = jnp.where(took[:, None], out_codes[chosen, :width], parent_codes)
     child_index = jnp.where(took[:, None], out_index[chosen, :width], parent_index)
     return child_codes, child_index, jnp.where(took, total[chosen], a_len)
+
+
+def _subtree_starts(effect):
+    """From the stack effect ``1 − arity`` of every node ``(E, W)``, the function mapping a
+    root ``end (E,)`` to the first node of its subtree: the last ``s ≤ end`` whose depth
+    before it equals the depth after ``end`` minus one."""
+    after = jnp.cumsum(effect, axis=1)
+    before = after - effect
+    col = jnp.arange(effect.shape[1])
+
+    def starts(end):
+        target = jnp.take_along_axis(after, end[:, None], axis=1) - 1
+        return jnp.max(jnp.where((before == target) & (col <= end[:, None]), col, -1), axis=1)
+    return starts
 
 
 def _index(u, high):
