@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from .expression import Expr
+from .native import flatten as native_flatten
 from .operators import CONST, VAR, OperatorSet
 
 #: The code of the padding past an expression's end.
@@ -73,17 +74,16 @@ def empty(n: int, width: int) -> Population:
 
 def from_exprs(exprs: Sequence[Expr], width: int | None = None) -> Population:
     """The population of ``exprs``; ``width`` defaults to the longest expression."""
-    lengths = np.fromiter(map(len, exprs), dtype=np.int64, count=len(exprs))
+    code, value, start = native_flatten(exprs)
+    lengths = np.diff(start)
     width = int(lengths.max(initial=1)) if width is None else width
     if len(exprs) and int(lengths.max()) > width:
         raise ValueError(f"an expression of {int(lengths.max())} nodes does not fit width {width}")
     pop = empty(len(exprs), width)
     pop.lengths[:] = lengths
     mask = pop.valid()
-    if lengths.sum():
-        nodes = np.array([node for e in exprs for node in e], dtype=np.float64).reshape(-1, 2)
-        pop.codes[mask] = nodes[:, 0].astype(np.int32)
-        pop.values[mask] = nodes[:, 1]
+    pop.codes[mask] = code
+    pop.values[mask] = value
     return pop
 
 
