@@ -3,8 +3,8 @@
     discover pde data.h5 [--fields u,v] [--coords t,x] [--known "0.01*u_xx"]
                          [--method weak|strong|evolve|solver] [--max-order 4] [--output result.json]
 
-Prints the equation per field, a table of its terms (coefficient, bootstrap spread,
-inclusion frequency) and the runner-up models, and writes a JSON result
+Prints the equation per field, a table of its terms (coefficient, spread: Cramér–Rao after
+a trajectory refit, bootstrap otherwise; inclusion frequency) and the runner-up models, and writes a JSON result
 (:mod:`discover.pde.result`) atomically.
 """
 
@@ -63,6 +63,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     periodic.add_argument("--no-periodic", dest="periodic", action="store_false")
     parser.add_argument("--max-queries", type=int, default=pde_fit.DEFAULT_MAX_QUERIES, metavar="N",
                         help=f"most test functions in the weak form (default {pde_fit.DEFAULT_MAX_QUERIES})")
+    parser.add_argument("--no-trajectory-refit", dest="trajectory", action="store_false",
+                        help="keep the weak form's coefficients (by default, on noisy periodic data, the chosen "
+                             "terms' coefficients are refitted by simulating the PDE through every snapshot: "
+                             "maximum likelihood, with Cramér-Rao spreads)")
     parser.add_argument("--time-limit", type=float, default=30.0, metavar="S",
                         help="search time for --method evolve/solver (default 30)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
@@ -118,14 +122,14 @@ def settings_from_args(args, fields: list[str]) -> pde_fit.PDESettings:
         method=args.method if args.method in pde_fit.METHODS else "weak", derivative=args.derivative,
         max_order=args.max_order, max_degree=args.max_degree, derivative_degree=args.derivative_degree,
         extra_terms=[t for t in args.terms.split(";") if t.strip()], known=parse_known_options(args.known, fields),
-        max_queries=args.max_queries, seed=args.seed)
+        max_queries=args.max_queries, seed=args.seed, trajectory=args.trajectory)
 
 
 def equation_table(equation: dict) -> Table:
     table = Table(title=equation["equation"], title_justify="left")
     table.add_column("term")
     table.add_column("coefficient", justify="right")
-    table.add_column("± std (bootstrap)", justify="right")
+    table.add_column("± std", justify="right")
     table.add_column("kept in", justify="right")
     for term in equation["terms"]:
         std, kept = term["std"], term["inclusion"]
@@ -153,7 +157,7 @@ def run(args) -> int:
 
         if args.method in pde_fit.METHODS:
             fit = pde_fit.fit_pde(data, settings, progress)
-            extra = {}
+            extra = {"trajectory_refit": fit.refinement} if fit.refinement else {}
         else:
             from .pde import free_form
 
@@ -172,7 +176,12 @@ def run(args) -> int:
         runners = [alt for alt in equation["alternatives"][1:4]]
         for alt in runners:
             out.print(f"  alternative (loss {alt['loss']:.3g}): {equation['lhs']} = {alt['rhs']}")
+    if fit.refinement:
+        out.print(f"coefficients: {fit.refinement}" if fit.refinement.startswith("trajectory refit")
+                  else f"coefficients from the weak form (trajectory refit skipped: {fit.refinement})")
     for field, report in extra.items():
+        if not isinstance(report, dict):
+            continue
         stable = report.get("stable_past_data")
         if stable:
             verdict = "stays bounded" if stable["stable"] else "does NOT stay bounded"

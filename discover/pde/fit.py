@@ -25,6 +25,7 @@ import sympy
 
 from ..errors import DataError, UserError
 from . import library as lib
+from . import trajectory
 from .data import FieldData
 from .derivatives import METHODS as DERIVATIVE_METHODS
 from .derivatives import derivative
@@ -53,6 +54,7 @@ class PDESettings:
     max_points: int = DEFAULT_MAX_POINTS
     bootstrap: int = 64
     debias: bool = True  # Hermite-corrected monomials and noise-weighted (GLS) weak equations
+    trajectory: bool = True  # refit the chosen terms' coefficients by simulation (maximum likelihood)
     seed: int = 0
 
     def order(self, n_space: int) -> int:
@@ -65,7 +67,7 @@ class TermFit:
 
     term: str
     coefficient: float
-    std: float | None  # bootstrap spread (None for free-form methods)
+    std: float | None  # Cramér–Rao spread after a trajectory refit, else bootstrap (None: free-form methods)
     inclusion: float | None  # fraction of bootstrap fits keeping the term
 
 
@@ -96,6 +98,7 @@ class PDEFit:
     rows: str
     seconds: float
     settings: PDESettings
+    refinement: str | None = None  # what the trajectory refit did, or why it did not run
 
 
 def validate_settings(data: FieldData, settings: PDESettings) -> None:
@@ -307,18 +310,21 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
         bad = [terms[j].label(columns.axes) for j in np.flatnonzero(~np.all(np.isfinite(G), axis=0))]
         raise DataError(f"library terms {', '.join(bad)} are not finite on this data; drop them from --terms")
     expansion = _expansion(terms, data.field_names, columns.axes)
-    equations = []
+    selections = {}
     for name in data.field_names:
         say(f"sparse regression for {name}_t")
         b = columns.time_derivative(name)
-        known_text = None
         if name in known:
             b = b - sum(c * columns.column(t) for c, t in known[name])
-            known_text = settings.known[name]
-        equations.append(_fit_field(name, G, b, terms, expansion, known_text, settings, columns,
-                                    known.get(name, [])))
+        selections[name] = _select(name, G, b, terms, settings, columns, known.get(name, []))
+    refinement = None
+    if settings.method == "weak" and settings.trajectory and any(s is not None for s in selections.values()):
+        refinement = _trajectory_refit(data, terms, selections, known, columns, say)
+    equations = [_equation(name, selections[name], terms, expansion, settings.known.get(name), settings)
+                 for name in data.field_names]
+    message = refinement if isinstance(refinement, str) or refinement is None else refinement.describe()
     return PDEFit(equations, [t.label(columns.axes) for t in terms], columns.rows,
-                  time.perf_counter() - start, settings)
+                  time.perf_counter() - start, settings, message)
 
 
 def _expansion(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]:
@@ -342,13 +348,27 @@ def _expansion(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]:
 ZERO_RELATIVE = 1e-12
 
 
-def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, known_terms) -> FieldEquation:
-    monomials, M = expansion
+@dataclass
+class _Selection:
+    """One field's chosen terms: coefficients ``(J,)`` over the library, the system they were
+    fitted on, and their spread (bootstrap samples ``(B, J)``, or a covariance over the
+    support once the trajectory refit has replaced them)."""
+
+    G: np.ndarray
+    b: np.ndarray
+    coefficients: np.ndarray
+    fit: object  # sparse.Fit
+    samples: np.ndarray
+    covariance: np.ndarray | None = None
+
+
+def _select(name, G, b, terms, settings, columns, known_terms) -> _Selection | None:
+    """The weak/strong sparse regression of one field; None when there is nothing to find."""
     if np.linalg.norm(b) <= ZERO_RELATIVE * max(np.linalg.norm(G, axis=0).max(), np.finfo(float).tiny):
         # steady data, or a known part that is already the whole equation: nothing to find
-        return FieldEquation(name, "0", known_text, [], 0.0, [])
+        return None
     fit = mstls(G, b)
-    coefficients, residual = fit.coefficients, fit.residual
+    coefficients = fit.coefficients
     G_boot, b_boot = G, b
     if settings.method == "weak" and settings.debias:
         plain = compressed(G, b)  # the unweighted equations, for judging a re-selection
@@ -370,20 +390,65 @@ def _fit_field(name, G, b, terms, expansion, known_text, settings, columns, know
             fit, refined = again, refit_again
         if refined is not None:
             coefficients, G_boot, b_boot = refined
-        residual = relative_residual(G, b, coefficients)
     ensemble = bootstrap(G_boot, b_boot, fit.threshold, settings.bootstrap, settings.seed)
+    return _Selection(G, b, coefficients, fit, ensemble.samples)
+
+
+def _trajectory_refit(data, terms, selections, known, columns, say):
+    """Replace the chosen terms' coefficients by the maximum-likelihood ones
+    (:mod:`discover.pde.trajectory`) when the refit runs and fits; returns the
+    :class:`~discover.pde.trajectory.Refinement` or the reason it did not apply."""
+    active, w0, slots = [], [], []
+    for i, name in enumerate(data.field_names):
+        selection = selections[name]
+        if selection is None:
+            continue
+        for j in np.flatnonzero(selection.coefficients):
+            active.append((i, terms[j]))
+            w0.append(selection.coefficients[j])
+            slots.append((name, j))
+    noise = {f: float(np.sqrt(v)) for f, v in columns.variances.items()}
+    try:
+        outcome = trajectory.refine(data, active, np.array(w0), known, noise, say)
+    except Exception as exc:  # noqa: BLE001 - a numerical failure only keeps the weak-form result
+        return f"trajectory refit failed ({type(exc).__name__}: {exc}); kept the weak-form coefficients"
+    if isinstance(outcome, str):
+        return outcome
+    for name in data.field_names:
+        selection = selections[name]
+        if selection is None:
+            continue
+        mine = [k for k, (field, _) in enumerate(slots) if field == name]
+        coefficients = np.zeros_like(selection.coefficients)
+        coefficients[[slots[k][1] for k in mine]] = outcome.coefficients[mine]
+        covariance = np.zeros((len(coefficients), len(coefficients)))
+        covariance[np.ix_([slots[k][1] for k in mine], [slots[k][1] for k in mine])] = \
+            outcome.covariance[np.ix_(mine, mine)]
+        selection.coefficients, selection.covariance = coefficients, covariance
+    return outcome
+
+
+def _equation(name, selection, terms, expansion, known_text, settings) -> FieldEquation:
+    if selection is None:
+        return FieldEquation(name, "0", known_text, [], 0.0, [])
+    monomials, M = expansion
+    coefficients = selection.coefficients
+    residual = relative_residual(selection.G, selection.b, coefficients)
     expanded = M @ coefficients
-    samples = ensemble.samples @ M.T  # (B, monomials)
+    samples = selection.samples @ M.T  # (B, monomials)
     term_fits = []
     for i in np.argsort(-np.abs(expanded)):
         if expanded[i] == 0.0 or abs(expanded[i]) < 1e-12 * np.abs(expanded).max():
             continue
         kept = samples[:, i] != 0
-        std = float(samples[kept, i].std(ddof=1)) if kept.sum() > 1 else 0.0
+        if selection.covariance is not None:
+            std = float(np.sqrt(max(M[i] @ selection.covariance @ M[i], 0.0)))
+        else:
+            std = float(samples[kept, i].std(ddof=1)) if kept.sum() > 1 else 0.0
         term_fits.append(TermFit(sympy.sstr(monomials[i]), float(expanded[i]), std, float(kept.mean())))
     rhs = _rhs_text(monomials, expanded)
     alternatives = [{"rhs": _rhs_text(monomials, M @ w), "loss": loss, "residual": residual}
-                    for loss, residual, w in fit.alternatives[:8]]
+                    for loss, residual, w in selection.fit.alternatives[:8]]
     return FieldEquation(name, rhs, known_text, term_fits, residual, alternatives)
 
 
