@@ -91,3 +91,20 @@ def test_cli_reports_the_refit(tmp_path, capsys, flag, expected):
         assert "trajectory_refit" not in extra and "trajectory refit" not in printed
     else:
         assert extra["trajectory_refit"].startswith(expected) and expected in printed
+
+
+def test_a_two_field_system_is_refitted_jointly():
+    from discover.pde.simulate import simulate_rhs
+
+    d = simulate_rhs({"u": "0.05*u_xx + v - u**3", "v": "0.05*v_xx - u"}, [(0.0, 10.0)], 128, 5.0, 101,
+                     {"u": "sin(2*pi*x/10)", "v": "cos(4*pi*x/10)"}, noise=0.01, seed=0)
+    arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+    fit = fit_pde(fields_from_arrays(arrays, {"periodic": True}, fields=["u", "v"]), PDESettings(bootstrap=4))
+    assert fit.refinement.startswith("trajectory refit")
+    truth = {"u": {"u_xx": 0.05, "v": 1.0, "u**3": -1.0}, "v": {"v_xx": 0.05, "u": -1.0}}
+    for equation in fit.equations:
+        found = {t.term: (t.coefficient, t.std) for t in equation.terms}
+        assert set(found) == set(truth[equation.field])
+        for term, c in truth[equation.field].items():
+            value, std = found[term]
+            assert abs(value - c) < 4 * std and 1e-5 < std < 1e-3, (equation.field, term, value, std)
