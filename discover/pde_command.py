@@ -157,7 +157,7 @@ def run(args) -> int:
 
         if args.method in pde_fit.METHODS:
             fit = pde_fit.fit_pde(data, settings, progress)
-            extra = {"trajectory_refit": fit.refinement} if fit.refinement else {}
+            extra = {"trajectory_refit": {"applied": fit.refined, "message": fit.refinement}} if fit.refinement else {}
         else:
             from .pde import free_form
 
@@ -177,11 +177,9 @@ def run(args) -> int:
         for alt in runners:
             out.print(f"  alternative (loss {alt['loss']:.3g}): {equation['lhs']} = {alt['rhs']}")
     if fit.refinement:
-        out.print(f"coefficients: {fit.refinement}" if fit.refinement.startswith("trajectory refit")
-                  else f"coefficients from the weak form (trajectory refit skipped: {fit.refinement})")
+        out.print(f"coefficients: {fit.refinement}" if fit.refined
+                  else f"coefficients from the weak form; trajectory refit not applied: {fit.refinement}")
     for field, report in extra.items():
-        if not isinstance(report, dict):
-            continue
         stable = report.get("stable_past_data")
         if stable:
             verdict = "stays bounded" if stable["stable"] else "does NOT stay bounded"

@@ -10,8 +10,12 @@ For each field ``f`` the linear system ``b_f ≈ G w_f`` is built in one of two 
   finite differences, spectral or Savitzky–Golay derivatives (:mod:`discover.pde.derivatives`).
 
 A known part (hidden-term mode) is moved to the left: ``b_f -= G_known c_known``.  The
-coefficients come from :func:`discover.pde.sparse.mstls`, their spread from a bootstrap
-over rows at the chosen threshold.
+terms and coefficients come from :func:`discover.pde.sparse.mstls` (refit by generalized
+least squares on noisy weak systems), their spread from a bootstrap over rows at the chosen
+threshold.  On noisy periodic data the chosen terms' coefficients are then refit by
+maximum likelihood (:mod:`discover.pde.trajectory`) when that succeeds; their spread is
+then the Cramér–Rao bound.  The alternatives stay the regression's candidates, with its
+coefficients.
 """
 
 from __future__ import annotations
@@ -98,7 +102,8 @@ class PDEFit:
     rows: str
     seconds: float
     settings: PDESettings
-    refinement: str | None = None  # what the trajectory refit did, or why it did not run
+    refinement: str | None = None  # what the trajectory refit did, or why it did not run (None: not tried)
+    refined: bool = False  # the coefficients are the trajectory refit's
 
 
 def validate_settings(data: FieldData, settings: PDESettings) -> None:
@@ -154,13 +159,11 @@ class Columns:
         self.axes = data.space_names
         self.symbols = [sympy.Symbol(f) for f in data.field_names]
         self._derivatives: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
-        self.variances = {f: (noise_std(u) ** 2 if settings.debias else 0.0) for f, u in data.fields.items()}
+        self.noise = {f: noise_std(u) for f, u in data.fields.items()}
         # Below this relative level the "noise" is the signal's own roughness: treat as clean.
-        clean = max(np.sqrt(v) / max(np.sqrt(np.mean(data.fields[f] ** 2)), 1e-300)
-                    for f, v in self.variances.items()) < 1e-6
-        if clean:
-            self.variances = {f: 0.0 for f in self.variances}
-        default = "spectral" if data.periodic and clean else "savgol"
+        self.clean = max(s / max(np.sqrt(np.mean(data.fields[f] ** 2)), 1e-300) for f, s in self.noise.items()) < 1e-6
+        self.variances = {f: (s ** 2 if settings.debias and not self.clean else 0.0) for f, s in self.noise.items()}
+        default = "spectral" if data.periodic and (self.clean or not settings.debias) else "savgol"
         self.derivative_method = settings.derivative or default
         self._phi: dict[tuple, object] = {}  # (alpha, rows) -> sparse matrix
         self._slopes: dict[tuple, np.ndarray | None] = {}
@@ -180,8 +183,7 @@ class Columns:
     def field_or_derivative(self, name: str) -> np.ndarray:
         if name in self.data.fields:
             return self.data.fields[name]
-        field, _, letters = name.partition("_")
-        alpha = tuple(letters.count(a) for a in self.axes)
+        field, alpha = lib.split_derivative_name(name, self.axes)
         return self.spatial_derivative(self.data.fields[field], alpha, key=(field, alpha))
 
     def spatial_derivative(self, values: np.ndarray, alpha: Sequence[int], key=None) -> np.ndarray:
@@ -320,11 +322,12 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
     refinement = None
     if settings.method == "weak" and settings.trajectory and any(s is not None for s in selections.values()):
         refinement = _trajectory_refit(data, terms, selections, known, columns, say)
-    equations = [_equation(name, selections[name], terms, expansion, settings.known.get(name), settings)
+    equations = [_equation(name, selections[name], expansion, settings.known.get(name))
                  for name in data.field_names]
-    message = refinement if isinstance(refinement, str) or refinement is None else refinement.describe()
+    refined = isinstance(refinement, trajectory.Refinement)
+    message = refinement.describe() if refined else refinement
     return PDEFit(equations, [t.label(columns.axes) for t in terms], columns.rows,
-                  time.perf_counter() - start, settings, message)
+                  time.perf_counter() - start, settings, message, refined)
 
 
 def _expansion(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]:
@@ -407,11 +410,12 @@ def _trajectory_refit(data, terms, selections, known, columns, say):
             active.append((i, terms[j]))
             w0.append(selection.coefficients[j])
             slots.append((name, j))
-    noise = {f: float(np.sqrt(v)) for f, v in columns.variances.items()}
+    noise = {} if columns.clean else columns.noise
     try:
         outcome = trajectory.refine(data, active, np.array(w0), known, noise, say)
-    except Exception as exc:  # noqa: BLE001 - a numerical failure only keeps the weak-form result
-        return f"trajectory refit failed ({type(exc).__name__}: {exc}); kept the weak-form coefficients"
+    except Exception as exc:  # noqa: BLE001 - JAX/XLA failures (memory, a user term JAX cannot trace)
+        # only cost the refinement: the weak-form result stands, and the message says why
+        return f"failed ({type(exc).__name__}: {exc})"
     if isinstance(outcome, str):
         return outcome
     for name in data.field_names:
@@ -428,7 +432,7 @@ def _trajectory_refit(data, terms, selections, known, columns, say):
     return outcome
 
 
-def _equation(name, selection, terms, expansion, known_text, settings) -> FieldEquation:
+def _equation(name, selection, expansion, known_text) -> FieldEquation:
     if selection is None:
         return FieldEquation(name, "0", known_text, [], 0.0, [])
     monomials, M = expansion

@@ -33,6 +33,12 @@ def derivative_name(field: str, alpha: Sequence[int], axes: Sequence[str]) -> st
     return f"{field}_{letters}" if letters else field
 
 
+def split_derivative_name(name: str, axes: Sequence[str]) -> tuple[str, tuple[int, ...]]:
+    """``u_xxy`` on axes ``(x, y)`` -> ``("u", (2, 1))``; a bare field ``u`` -> ``("u", (0, ...))``."""
+    field, _, letters = name.partition("_")
+    return field, tuple(letters.count(a) for a in axes)
+
+
 @dataclass(frozen=True)
 class Term:
     """``∂^alpha inner`` (``pointwise`` False), or the pointwise expression ``inner`` in the

@@ -14,13 +14,14 @@
           "known": null,                        # the given part (hidden-term mode)
           "terms": [{"term": "u*u_x", "coefficient": -1.0, "std": 1e-6, "inclusion": 1.0}],
           "residual": 1e-7,                     # ‖G w - b‖ / ‖b‖ (weak/strong) or the method's own
-          "alternatives": [{"rhs": "...", "loss": 0.3, "residual": 0.01}]
+          "alternatives": [{"rhs": "...", "loss": 0.3, "residual": 0.01}]   # the regression's candidates
       }],
       "library": ["1", "u", "(u^2)_x", ...],  # sparse methods
       "rows": "K = 20 x 64 = 1280 test functions ...",   # what the regression used
       "settings": {...},
       "stats": {"seconds": 1.2},
-      "extra": {...}                          # method-specific (stability of a solver fit)
+      "extra": {...}                          # method-specific: stability of a solver fit; for weak,
+                                              # "trajectory_refit": {"applied": bool, "message": str}
     }
 
 The ``rhs`` strings parse back with :func:`parse_rhs` and compile with ``codegen`` like

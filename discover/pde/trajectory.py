@@ -88,8 +88,6 @@ class _Model:
     def __init__(self, data: FieldData, active: list[tuple[int, lib.Term]],
                  known: Mapping[str, Sequence[tuple[float, lib.Term]]], w0: np.ndarray):
         """``active``: (field index, term) per free coefficient, with starting values ``w0``."""
-        import jax.numpy as jnp
-
         self.fields = data.field_names
         self.axes = data.space_names
         spacings = data.spacings()[1:]
@@ -97,50 +95,51 @@ class _Model:
                             for a, h, n in zip(self.axes, spacings, data.shape[1:]))
         self.space = tuple(n for _, _, n in self.domain)
         self.fft_axes = tuple(range(1, len(self.space) + 1))
-        self.mask = jnp.asarray(_dealias_mask(self.domain))
+        self.mask = _dealias_mask(self.domain)
         self.symbols = [sympy.Symbol(f) for f in self.fields]
         # (field index, coefficient or None for free, term)
         pieces = [(i, None, t) for i, t in active]
         pieces += [(self.fields.index(f), float(c), t) for f, pairs in known.items() for c, t in pairs]
+        # As the simulator does: with any nonlinear term, everything outside L is dealiased.
+        dealias = any(not self._linear(term) for _, _, term in pieces)
         self.free, self.fixed = [], []
         L = np.zeros((len(self.fields), *self.mask.shape), dtype=complex)
         for slot, (i, c, term) in enumerate(pieces):
             value = float(w0[slot]) if c is None else c
-            evaluate = self._term_function(term)
+            own_linear = self._linear(term) and term.inner == self.symbols[i]
+            evaluate = self._term_function(term, masked=dealias and not own_linear)
             (self.free if c is None else self.fixed).append((i, value, evaluate))
-            if self._own_linear(term, i):
+            if own_linear:
                 L[i] += value * _multiplier(self.domain, term.alpha)
         self.L = L
 
-    def _own_linear(self, term: lib.Term, field: int) -> bool:
-        return not term.pointwise and term.inner == self.symbols[field]
+    def _linear(self, term: lib.Term) -> bool:
+        return not term.pointwise and term.inner in self.symbols
 
-    def _term_function(self, term: lib.Term) -> Callable:
-        """``v -> rfftn`` of the term (dealiased when nonlinear), traceable."""
+    def _term_function(self, term: lib.Term, masked: bool) -> Callable:
+        """``(v, physical) -> rfftn`` of the term, traceable; ``physical(source)`` gives a
+        field or derivative on the grid."""
         import jax.numpy as jnp
 
-        if term.inner in self.symbols:
+        multiplier = jnp.asarray(_multiplier(self.domain, term.alpha) * (self.mask if masked else 1.0))
+        if self._linear(term):
             index = self.symbols.index(term.inner)
-            multiplier = jnp.asarray(_multiplier(self.domain, term.alpha))
             return lambda v, physical: v[index] * multiplier
         names = sorted(term.inner.free_symbols, key=str)
         fn = sympy.lambdify(names, term.inner, modules="jax")
         sources = [self._source(s.name) for s in names]
-        multiplier = jnp.asarray(_multiplier(self.domain, term.alpha))
 
         def evaluate(v, physical):
             values = fn(*(physical(src) for src in sources))
             values = jnp.broadcast_to(jnp.asarray(values, dtype=jnp.float64), self.space)
-            return jnp.fft.rfftn(values, axes=tuple(range(len(self.space)))) * self.mask * multiplier
+            return jnp.fft.rfftn(values, axes=tuple(range(len(self.space)))) * multiplier
 
         return evaluate
 
     def _source(self, name: str) -> tuple[int, tuple[int, ...]]:
         """(field index, derivative multi-index) of a field or derivative symbol."""
-        if name in self.fields:
-            return self.fields.index(name), (0,) * len(self.axes)
-        field, _, letters = name.partition("_")
-        return self.fields.index(field), tuple(letters.count(a) for a in self.axes)
+        field, alpha = lib.split_derivative_name(name, self.axes)
+        return self.fields.index(field), alpha
 
     def nonlinear(self, w):
         """``N(v; w)`` as a function of ``v`` (F, *spectral_shape)."""
@@ -157,7 +156,7 @@ class _Model:
                 return cache[source]
 
             out = [-(jnp.asarray(self.L[i]) * v[i]) for i in range(len(self.fields))]
-            for (i, value, evaluate), wj in zip(self.free, w):
+            for (i, _, evaluate), wj in zip(self.free, w):
                 out[i] = out[i] + wj * evaluate(v, physical)
             for i, value, evaluate in self.fixed:
                 out[i] = out[i] + value * evaluate(v, physical)
@@ -177,7 +176,8 @@ def refine(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.ndarray,
            say: Callable[[str], None] = lambda m: None) -> Refinement | str:
     """Maximum-likelihood refit of the free coefficients ``w0`` (one per ``active`` term).
 
-    Returns a :class:`Refinement`, or a one-line reason why the weak-form coefficients stay.
+    Returns a :class:`Refinement`, or a one-line reason why it does not apply (the caller
+    keeps its coefficients).
     """
     import jax
 
@@ -201,7 +201,7 @@ def refine(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.ndarray,
             return steps
         outcome = fitter.fit(steps, say)
     if isinstance(outcome, str):
-        return outcome + ": kept the weak-form coefficients"
+        return outcome
     outcome.seconds = time.perf_counter() - start
     return outcome
 
@@ -211,8 +211,7 @@ class _Fitter:
 
     def __init__(self, data: FieldData, model: _Model, w0: np.ndarray, sigma: np.ndarray):
         self.data, self.model, self.w0, self.sigma = data, model, w0, sigma
-        t = data.coords[data.axis_names[0]]
-        self.interval = float(t[1] - t[0])
+        self.interval = data.spacings()[0]
         self.observed = np.stack([data.fields[f] for f in data.field_names], axis=1)  # (nt, F, *space)
         self.grid_shape = self.observed.shape[1:]
         self.whiten = (1.0 / sigma).reshape((-1,) + (1,) * (self.observed.ndim - 2))
@@ -223,8 +222,6 @@ class _Fitter:
         ``params`` = free coefficients followed by the ravelled initial state."""
         import jax
         import jax.numpy as jnp
-
-
 
         model, n_free = self.model, self.n_free
         coefficients = Coefficients(*(jnp.asarray(c) for c in etdrk4_coefficients(model.L, self.interval / steps)))
@@ -250,16 +247,20 @@ class _Fitter:
 
         length = min(STEP_CHECK_SNAPSHOTS, self.data.shape[0])
         params = jnp.asarray(np.concatenate([self.w0, self.observed[0].ravel()]))
-        steps, previous = 1, None
-        while True:
-            current = np.asarray(jax.jit(self._runner(steps, length))(params))
-            if previous is not None and np.all(np.isfinite(current)):
-                change = np.abs(current - previous).reshape(length, len(self.sigma), -1).max(axis=(0, 2))
+
+        def simulate(steps):
+            return np.asarray(jax.jit(self._runner(steps, length))(params))
+
+        steps, coarse = 1, simulate(1)
+        while steps <= MAX_SUBSTEPS and work(self.data, self.n_free, steps) <= MAX_WORK:
+            fine = simulate(2 * steps)
+            if np.all(np.isfinite(coarse)) and np.all(np.isfinite(fine)):
+                change = np.abs(fine - coarse).reshape(length, len(self.sigma), -1).max(axis=(0, 2))
                 if np.all(change <= STEP_TOLERANCE * self.sigma):
-                    return steps // 2
-            if steps >= MAX_SUBSTEPS or work(self.data, self.n_free, 2 * steps) > MAX_WORK:
-                return f"needs more than {steps} ETDRK4 steps per snapshot for a Jacobian within {MAX_WORK:.0e} work"
-            previous, steps = current, steps * 2
+                    return steps
+            steps, coarse = 2 * steps, fine
+        return (f"{steps // 2} ETDRK4 steps per snapshot are not accurate enough, and more exceed the "
+                f"Jacobian's work limit ({MAX_WORK:.0e})")
 
     def fit(self, steps: int, say) -> Refinement | str:
         """Gauss–Newton from the weak-form coefficients and the first snapshot."""
@@ -279,7 +280,6 @@ class _Fitter:
         cost = float(r @ r)
         if not np.isfinite(cost):
             return "the weak-form model's simulation is not finite"
-        iterations, PA = 0, None
         for iterations in range(1, ITERATIONS + 1):
             say(f"trajectory refit: Gauss-Newton iteration {iterations}, cost {cost:.6g}")
             J = np.asarray(jacobian(params))
@@ -307,8 +307,11 @@ class _Fitter:
         if whitened_rms > MAX_WHITENED_RMS:
             return (f"the simulated trajectory misses the data by {whitened_rms:.2f} x the noise level "
                     f"(at most {MAX_WHITENED_RMS} allowed)")
-        try:
-            covariance = np.linalg.inv(PA.T @ PA) * whitened_rms ** 2
-        except np.linalg.LinAlgError:
+        # The covariance at the last linearisation point: one step before the optimum, where
+        # the step has converged (or the cost stopped falling), so A and P are those of the optimum
+        # to first order.
+        information = PA.T @ PA
+        if not np.all(np.isfinite(information)) or np.linalg.cond(information) > 1e14:
             return "the coefficients are not identifiable from the trajectory"
+        covariance = np.linalg.inv(information) * whitened_rms ** 2
         return Refinement(params[:n_free], covariance, whitened_rms, iterations, steps, 0.0)
