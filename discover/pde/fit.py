@@ -34,7 +34,7 @@ from .data import FieldData
 from .derivatives import METHODS as DERIVATIVE_METHODS
 from .derivatives import derivative
 from .gls import choose_rows, gls
-from .noise import debiased, noise_std
+from .noise import debiased, field_noise
 from .sparse import TERM_PENALTY, bootstrap, compressed, lstsq_on, mstls, relative_residual, selection_loss
 from .weak import WeakForm, choose_half_widths
 
@@ -159,9 +159,7 @@ class Columns:
         self.axes = data.space_names
         self.symbols = [sympy.Symbol(f) for f in data.field_names]
         self._derivatives: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
-        self.noise = {f: noise_std(u) for f, u in data.fields.items()}
-        # Below this relative level the "noise" is the signal's own roughness: treat as clean.
-        self.clean = max(s / max(np.sqrt(np.mean(data.fields[f] ** 2)), 1e-300) for f, s in self.noise.items()) < 1e-6
+        self.noise, self.clean = field_noise(data.fields)
         self.variances = {f: (s ** 2 if settings.debias and not self.clean else 0.0) for f, s in self.noise.items()}
         default = "spectral" if data.periodic and (self.clean or not settings.debias) else "savgol"
         self.derivative_method = settings.derivative or default
@@ -311,7 +309,7 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
     if not np.all(np.isfinite(G)):
         bad = [terms[j].label(columns.axes) for j in np.flatnonzero(~np.all(np.isfinite(G), axis=0))]
         raise DataError(f"library terms {', '.join(bad)} are not finite on this data; drop them from --terms")
-    expansion = _expansion(terms, data.field_names, columns.axes)
+    expansion = expansion_matrix(terms, data.field_names, columns.axes)
     selections = {}
     for name in data.field_names:
         say(f"sparse regression for {name}_t")
@@ -330,7 +328,7 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
                   time.perf_counter() - start, settings, message, refined)
 
 
-def _expansion(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]:
+def expansion_matrix(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]:
     """Monomials of the expanded terms and the matrix ``M`` with ``expanded = M @ w``."""
     monomials: list[sympy.Expr] = []
     index: dict[sympy.Expr, int] = {}
@@ -398,38 +396,64 @@ def _select(name, G, b, terms, settings, columns, known_terms) -> _Selection | N
 
 
 def _trajectory_refit(data, terms, selections, known, columns, say):
-    """Replace the chosen terms' coefficients by the maximum-likelihood ones
-    (:mod:`discover.pde.trajectory`) when the refit runs and fits; returns the
-    :class:`~discover.pde.trajectory.Refinement` or the reason it did not apply."""
-    active, w0, slots = [], [], []
-    for i, name in enumerate(data.field_names):
-        selection = selections[name]
-        if selection is None:
-            continue
-        for j in np.flatnonzero(selection.coefficients):
-            active.append((i, terms[j]))
-            w0.append(selection.coefficients[j])
-            slots.append((name, j))
-    noise = {} if columns.clean else columns.noise
-    try:
-        outcome = trajectory.refine(data, active, np.array(w0), known, noise, say)
-    except Exception as exc:  # noqa: BLE001 - JAX/XLA failures (memory, a user term JAX cannot trace)
-        # only cost the refinement: the weak-form result stands, and the message says why
-        return f"failed ({type(exc).__name__}: {exc})"
-    if isinstance(outcome, str):
-        return outcome
-    for name in data.field_names:
-        selection = selections[name]
-        if selection is None:
-            continue
-        mine = [k for k, (field, _) in enumerate(slots) if field == name]
-        coefficients = np.zeros_like(selection.coefficients)
-        coefficients[[slots[k][1] for k in mine]] = outcome.coefficients[mine]
-        covariance = np.zeros((len(coefficients), len(coefficients)))
-        covariance[np.ix_([slots[k][1] for k in mine], [slots[k][1] for k in mine])] = \
-            outcome.covariance[np.ix_(mine, mine)]
-        selection.coefficients, selection.covariance = coefficients, covariance
+    """Replace the chosen terms' coefficients by the maximum-likelihood ones when the
+    trajectory refit applies; returns its :class:`~discover.pde.trajectory.Refinement` or
+    the reason it did not."""
+    supports = {name: np.flatnonzero(s.coefficients) for name, s in selections.items() if s is not None}
+    pieces = {name: [(selections[name].coefficients[j], terms[j]) for j in support]
+              for name, support in supports.items()}
+    outcome, fitted = trajectory_refit(data, pieces, known, {} if columns.clean else columns.noise, say)
+    for name, (coefficients, covariance) in (fitted or {}).items():
+        selection, support = selections[name], supports[name]
+        selection.coefficients = np.zeros_like(selection.coefficients)
+        selection.coefficients[support] = coefficients
+        selection.covariance = np.zeros((len(terms), len(terms)))
+        selection.covariance[np.ix_(support, support)] = covariance
     return outcome
+
+
+def trajectory_refit(data: FieldData, pieces: dict[str, list[tuple[float, lib.Term]]], known, noise, say):
+    """Maximum-likelihood coefficients of every field's ``(coefficient, term)`` pieces
+    (:mod:`discover.pde.trajectory`): ``(refinement, {field: (coefficients, covariance)})``
+    in the pieces' order, or ``(reason, None)`` when the refit does not apply."""
+    fields = data.field_names
+    active = [(fields.index(f), term) for f, pairs in pieces.items() for _, term in pairs]
+    w0 = np.array([c for pairs in pieces.values() for c, _ in pairs], dtype=float)
+    try:
+        outcome = trajectory.refine(data, active, w0, known, noise, say)
+    except Exception as exc:  # noqa: BLE001 - JAX/XLA failures (memory, a user term JAX cannot trace)
+        # only cost the refinement: the caller's coefficients stand, and the message says why
+        return f"failed ({type(exc).__name__}: {exc})", None
+    if isinstance(outcome, str):
+        return outcome, None
+    fitted, start = {}, 0
+    for f, pairs in pieces.items():
+        part = slice(start, start + len(pairs))
+        fitted[f] = (outcome.coefficients[part], outcome.covariance[part, part])
+        start += len(pairs)
+    return outcome, fitted
+
+
+def term_fits(monomials, M, coefficients, covariance=None, samples=None) -> list[TermFit]:
+    """The expanded terms ``M @ coefficients`` by size, with their spreads: from
+    ``covariance`` (over ``coefficients``) when given, else from bootstrap ``samples``
+    ``(B, len(coefficients))``, which also give the inclusion frequency."""
+    expanded = M @ coefficients
+    projected = None if samples is None else samples @ M.T  # (B, monomials)
+    out = []
+    for i in np.argsort(-np.abs(expanded)):
+        if expanded[i] == 0.0 or abs(expanded[i]) < 1e-12 * np.abs(expanded).max():
+            continue
+        kept = None if projected is None else projected[:, i] != 0
+        if covariance is not None:
+            std = float(np.sqrt(max(M[i] @ covariance @ M[i], 0.0)))
+        elif kept is not None:
+            std = float(projected[kept, i].std(ddof=1)) if kept.sum() > 1 else 0.0
+        else:
+            std = None
+        out.append(TermFit(sympy.sstr(monomials[i]), float(expanded[i]), std,
+                           None if kept is None else float(kept.mean())))
+    return out
 
 
 def _equation(name, selection, expansion, known_text) -> FieldEquation:
@@ -438,22 +462,10 @@ def _equation(name, selection, expansion, known_text) -> FieldEquation:
     monomials, M = expansion
     coefficients = selection.coefficients
     residual = relative_residual(selection.G, selection.b, coefficients)
-    expanded = M @ coefficients
-    samples = selection.samples @ M.T  # (B, monomials)
-    term_fits = []
-    for i in np.argsort(-np.abs(expanded)):
-        if expanded[i] == 0.0 or abs(expanded[i]) < 1e-12 * np.abs(expanded).max():
-            continue
-        kept = samples[:, i] != 0
-        if selection.covariance is not None:
-            std = float(np.sqrt(max(M[i] @ selection.covariance @ M[i], 0.0)))
-        else:
-            std = float(samples[kept, i].std(ddof=1)) if kept.sum() > 1 else 0.0
-        term_fits.append(TermFit(sympy.sstr(monomials[i]), float(expanded[i]), std, float(kept.mean())))
-    rhs = _rhs_text(monomials, expanded)
-    alternatives = [{"rhs": _rhs_text(monomials, M @ w), "loss": loss, "residual": residual}
+    fits = term_fits(monomials, M, coefficients, selection.covariance, selection.samples)
+    alternatives = [{"rhs": rhs_text(monomials, M @ w), "loss": loss, "residual": residual}
                     for loss, residual, w in selection.fit.alternatives[:8]]
-    return FieldEquation(name, rhs, known_text, term_fits, residual, alternatives)
+    return FieldEquation(name, rhs_text(monomials, M @ coefficients), known_text, fits, residual, alternatives)
 
 
 def _plain_loss(system, support) -> float:
@@ -480,7 +492,7 @@ def _weighted_refit(name, G, b, w, terms, columns, known_terms, seed):
     return gls(G[rows], b[rows], support, w, jacobians_of)
 
 
-def _rhs_text(monomials, coefficients) -> str:
+def rhs_text(monomials, coefficients) -> str:
     total = sympy.Integer(0)
     for monomial, c in zip(monomials, coefficients):
         if c != 0.0:

@@ -39,6 +39,18 @@ def noise_std(u: np.ndarray) -> float:
     return float(min(estimates)) if estimates else 0.0
 
 
+#: Below this level relative to the field's RMS the "noise" is the signal's own roughness.
+CLEAN_RELATIVE = 1e-6
+
+
+def field_noise(fields: dict[str, np.ndarray]) -> tuple[dict[str, float], bool]:
+    """Per-field noise estimates (:func:`noise_std`) and whether the data counts as clean
+    (every field's estimate below :data:`CLEAN_RELATIVE` of its RMS)."""
+    noise = {f: noise_std(u) for f, u in fields.items()}
+    clean = max(s / max(float(np.sqrt(np.mean(np.square(fields[f])))), 1e-300) for f, s in noise.items()) < CLEAN_RELATIVE
+    return noise, clean
+
+
 def hermite(n: int, x: sympy.Expr, variance: float) -> sympy.Expr:
     """``He_n(x; variance)``: the unbiased stand-in for ``x**n`` under Gaussian noise."""
     previous, current = sympy.Integer(1), x
