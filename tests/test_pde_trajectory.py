@@ -146,3 +146,21 @@ def test_a_two_field_system_is_refitted_jointly():
         for term, c in truth[equation.field].items():
             value, std = found[term]
             assert abs(value - c) < 4 * std and 1e-5 < std < 1e-3, (equation.field, term, value, std)
+
+
+def test_free_form_coefficients_are_refitted_and_their_residual_recomputed():
+    """The evolve method's found right-hand side (here a rough one, as a short search returns)
+    gets maximum-likelihood outer coefficients and a weak residual of the refitted model."""
+    from discover.pde.fit import FieldEquation, parse_known
+    from discover.pde.free_form import _refit_free_form, _WeakSystem
+
+    data = field_data("burgers", noise=0.01, seed=0)
+    settings = PDESettings()
+    system = _WeakSystem(data, settings, {}, "u", ["u", "u_x", "u_xx"])
+    rough = FieldEquation("u", "-0.99*u*u_x + 0.101*u_xx", None, [], 0.05, [])
+    [equation], message, applied = _refit_free_form(data, parse_known(data, settings), [rough], {"u": system},
+                                                    lambda m: None)
+    assert applied and message.startswith("trajectory refit:")
+    exact, err = lib.compare_with_truth(found(equation), BURGERS)
+    assert exact and err < 4e-4  # the same maximum-likelihood fit as from the weak form: 3.2e-4
+    assert equation.residual < 0.01 and all(t.std is not None and t.std > 0 for t in equation.terms)

@@ -45,7 +45,9 @@ from search.problem import Problem
 from ..errors import UserError
 from . import library as lib
 from .data import FieldData
-from .fit import Columns, FieldEquation, PDEFit, PDESettings, TermFit, parse_known, validate_settings
+from .fit import (Columns, FieldEquation, PDEFit, PDESettings, TermFit, expansion_matrix, parse_known, rhs_text,
+                  term_fits, trajectory_refit, validate_settings)
+from .noise import field_noise
 
 #: The search scores candidates on a coarsened grid with fewer test functions (the cost of
 #: one population is P x nnz(Φ)); the front is then refit on the full weak system.
@@ -65,13 +67,18 @@ def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: 
     known = parse_known(data, settings)
     per_field = time_limit / len(data.field_names)
     if method == "evolve":
-        equations, rows = _evolve(data, settings, known, per_field, say, client)
+        equations, rows, systems = _evolve(data, settings, known, per_field, say, client)
         extra = {}
+        if settings.trajectory:
+            equations, message, refined = _refit_free_form(data, known, equations, systems, say)
+            extra = {"trajectory_refit": {"applied": refined, "message": message}}
     elif method == "solver":
         equations, rows, extra = _solver(data, settings, known, per_field, say, client)
     else:
         raise UserError(f"unknown method {method!r}")
-    return PDEFit(equations, [], rows, time.perf_counter() - start, settings), extra
+    refit = extra.get("trajectory_refit", {})
+    return PDEFit(equations, [], rows, time.perf_counter() - start, settings, refit.get("message"),
+                  bool(refit.get("applied"))), extra
 
 
 def _search_settings(settings: PDESettings, time_limit: float, costly: bool = False) -> SearchSettings:
@@ -133,6 +140,7 @@ class _WeakSystem:
         columns = Columns(data, replace(settings, method="weak"),
                           [t for _, t in known.get(field, [])])
         self.rows = columns.rows
+        self.names = leaf_names
         self.leaves = np.stack([columns.field_or_derivative(n).ravel() for n in leaf_names])
         target = columns.time_derivative(field)
         for c, term in known.get(field, []):
@@ -142,14 +150,15 @@ class _WeakSystem:
 
 
 def _evolve(data, settings, known, time_limit, say, client=None):
-    equations, rows = [], ""
+    """One weak-form search per field: ``(equations, rows, {field: full weak system})``."""
+    equations, rows, systems = [], "", {}
     for field in data.field_names:
         hidden = field in known
         names = _leaf_names(data, settings, hidden)
         say(f"weak-form search for {field}_t ({'hidden term' if hidden else 'whole right-hand side'})")
         coarse = _WeakSystem(_coarsen(data, SEARCH_POINTS),
                              replace(settings, max_queries=SEARCH_QUERIES), known, field, names)
-        full = _WeakSystem(data, settings, known, field, names)
+        full = systems[field] = _WeakSystem(data, settings, known, field, names)
         rows = full.rows
         phi = jax_sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
         # Scale-only: a constant source term must be earned as an explicit constant.
@@ -158,7 +167,37 @@ def _evolve(data, settings, known, time_limit, say, client=None):
         result = search_with(client, problem, _search_settings(settings, time_limit), _reporter(field, time_limit, say))
         equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
                                               lambda m, s=full: _weak_residual(m.expr, s)))
-    return equations, rows
+    return equations, rows, systems
+
+
+def _refit_free_form(data, known, equations, systems, say):
+    """The found right-hand sides' outer coefficients refit by maximum likelihood
+    (:func:`discover.pde.fit.trajectory_refit`; constants inside a term, as in
+    ``sin(2.1*u)``, stay): ``(equations, message, applied)``."""
+    fields, axes = data.field_names, data.space_names
+    pieces = {}
+    for eq in equations:
+        if eq.rhs != "0":
+            pieces[eq.field] = lib.as_terms(lib.parse_expression(eq.rhs, fields, axes), fields, axes)
+    noise, clean = field_noise(data.fields)
+    outcome, fitted = trajectory_refit(data, pieces, known, {} if clean else noise, say)
+    if fitted is None:
+        return equations, outcome, False
+    refitted = []
+    for eq in equations:
+        if eq.field not in fitted:
+            refitted.append(eq)
+            continue
+        monomials, M = expansion_matrix([t for _, t in pieces[eq.field]], fields, axes)
+        coefficients, covariance = fitted[eq.field]
+        rhs = rhs_text(monomials, M @ coefficients)
+        system = systems[eq.field]
+        values = sympy.lambdify([sympy.Symbol(n) for n in system.names], lib.parse_expression(rhs, fields, axes))
+        weak = system.phi @ np.broadcast_to(values(*system.leaves), system.leaves.shape[1:])
+        residual = float(np.linalg.norm(weak - system.target) / max(np.linalg.norm(system.target), 1e-300))
+        refitted.append(replace(eq, rhs=rhs, terms=term_fits(monomials, M, coefficients, covariance),
+                                residual=residual))
+    return refitted, outcome.describe(), True
 
 
 def _weak_values(expr, system: _WeakSystem) -> np.ndarray:
