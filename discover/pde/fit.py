@@ -358,7 +358,7 @@ class _Selection:
     G: np.ndarray
     b: np.ndarray
     coefficients: np.ndarray
-    fit: object  # sparse.Fit
+    fit: object  # sparse.SparseFit: the chosen model and its alternatives
     samples: np.ndarray
     covariance: np.ndarray | None = None
 
