@@ -64,9 +64,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--max-queries", type=int, default=pde_fit.DEFAULT_MAX_QUERIES, metavar="N",
                         help=f"most test functions in the weak form (default {pde_fit.DEFAULT_MAX_QUERIES})")
     parser.add_argument("--no-trajectory-refit", dest="trajectory", action="store_false",
-                        help="keep the weak form's coefficients (by default, on noisy periodic data, the chosen "
+                        help="keep the coefficients of the regression (weak) or the search (evolve); by default, on noisy periodic data, the chosen "
                              "terms' coefficients are refitted by simulating the PDE through every snapshot: "
-                             "maximum likelihood, with Cramér-Rao spreads)")
+                             "maximum likelihood, with Cramér-Rao spreads")
     parser.add_argument("--time-limit", type=float, default=30.0, metavar="S",
                         help="search time for --method evolve/solver (default 30)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
