@@ -68,7 +68,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "terms' coefficients are refitted by simulating the PDE through every snapshot: "
                              "maximum likelihood, with Cramér-Rao spreads")
     parser.add_argument("--time-limit", type=float, default=30.0, metavar="S",
-                        help="search time for --method evolve/solver (default 30)")
+                        help="time for --method evolve (the search) or solver (half for the search, then the "
+                             "fits through every snapshot) (default 30)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     parser.add_argument("--output", "-o", metavar="PATH",
                         help="result JSON file (default: <data file stem>.pde.json in the current directory)")

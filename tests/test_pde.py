@@ -178,6 +178,7 @@ def test_sparse_snapshots_hidden_term_by_solver_in_the_loop():
     exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), u - u**3)
     assert exact and err < 0.05
     assert extra["u"]["stable_past_data"]["stable"]
+    assert extra["u"]["snapshot_fit"][0]["rhs"] == fit.equations[0].rhs  # the lowest-BIC model is reported
 
 
 @pytest.mark.slow
