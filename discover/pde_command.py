@@ -181,6 +181,8 @@ def run(args) -> int:
         out.print(f"coefficients: {fit.refinement}" if fit.refined
                   else f"coefficients from the weak form; trajectory refit not applied: {fit.refinement}")
     for field, report in extra.items():
+        for rank in (report.get("snapshot_fit") or [])[:4]:
+            out.print(f"  {field}_t fitted through every snapshot, BIC {rank['bic']:.1f}: {rank['rhs']}")
         stable = report.get("stable_past_data")
         if stable:
             verdict = "stays bounded" if stable["stable"] else "does NOT stay bounded"

@@ -180,9 +180,11 @@ def test_few_noisy_snapshots_of_fisher_kpp_give_its_hidden_term():
     known = parse_known(data, PDESettings(known={"u": "0.1*u_xx"}))
     searched = FieldEquation("u", "-2*u**3 + 1.795*u**2 + u*sin(6.4286*u) - u**2*sin(6.4286*u)", "0.1*u_xx",
                              [], 0.1, [])
-    chosen, ranking = _choose_by_snapshot_fit(data, known, searched)
+    chosen, ranking, last = _choose_by_snapshot_fit(data, known, searched)
     exact, err = lib.compare_with_truth(found(chosen), u - u**2)
     assert exact and err < 0.01, chosen.rhs  # measured 3.3e-3
     assert ranking[0]["rhs"] == chosen.rhs and ranking[0]["bic"] < min(r["bic"] for r in ranking[1:])
     assert any("sin" in r["rhs"] for r in ranking) and any("u**3" in r["rhs"] for r in ranking[1:])
     assert all(1e-4 < t.std < 0.05 for t in chosen.terms), [(t.term, t.coefficient, t.std) for t in chosen.terms]
+    # the fitted state at the last snapshot: the data without its noise (std about 0.006)
+    assert last.shape == (1, 32) and np.sqrt(np.mean((last[0] - d["u"][-1]) ** 2)) < 0.012

@@ -364,13 +364,15 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, clie
                              _reporter(field, search_time, say))
         equation = _equation_from_front(field, result.front, fields, known, settings, leaves.shape[1],
                                         lambda m: m.loss / baseline)
+        last = stacked[-1]
         if settings.trajectory:
             say(f"{field}_t: fitting the found model and library terms through every snapshot")
-            equation, ranking = _choose_by_snapshot_fit(data, known, equation)
+            equation, ranking, fitted_last = _choose_by_snapshot_fit(data, known, equation)
             extra[field] = {"snapshot_fit": ranking}
+            last = last if fitted_last is None else fitted_last
         equations.append(equation)
         extra.setdefault(field, {})["stable_past_data"] = _stays_bounded(
-            stacked, index[field], known_terms, data, index, equation.rhs, float(intervals[0]), steps)
+            stacked, index[field], known_terms, data, index, equation.rhs, float(intervals[0]), steps, last)
     rows = (f"{len(t)} snapshots x {int(np.prod(data.shape[1:]))} points, {len(t) - 1} intervals "
             f"integrated with {steps} RK4 steps each")
     return equations, rows, extra
@@ -391,7 +393,8 @@ def _choose_by_snapshot_fit(data, known, equation):
     the field.  The search scores a candidate from each noisy snapshot to the next, so where
     noise at an unstable state blows up under the true law (Fisher–KPP below u = 0) the
     truth scores badly there; fitted initial states remove that.  Returns the equation and
-    the ranking ``[{"rhs", "bic"}]``."""
+    the ranking ``[{"rhs", "bic"}]`` and the chosen fit's state at the last snapshot (None
+    when nothing could be fitted and the search's equation stays)."""
     import itertools
 
     field, fields, axes = equation.field, data.field_names, data.space_names
@@ -409,11 +412,11 @@ def _choose_by_snapshot_fit(data, known, equation):
         monomials, M = expansion_matrix([t for _, t in pieces], fields, axes)
         ranking.append((fit.bic(), rhs_text(monomials, M @ fit.coefficients), monomials, M, fit))
     if not ranking:
-        return equation, []
+        return equation, [], None
     ranking.sort(key=lambda item: item[0])
     bic, rhs, monomials, M, fit = ranking[0]
     chosen = replace(equation, rhs=rhs, terms=term_fits(monomials, M, fit.coefficients, fit.covariance))
-    return chosen, [{"rhs": text, "bic": value} for value, text, *_ in ranking]
+    return chosen, [{"rhs": text, "bic": value} for value, text, *_ in ranking], fit.final_state
 
 
 def rk4_step(rhs, state, where, dt):
@@ -457,8 +460,9 @@ def _trajectory_objective(stacked, row, known_terms, data, index, interval, step
     return Custom(loss, observed_next, baseline if baseline > 0 else 1.0), baseline if baseline > 0 else 1.0
 
 
-def _stays_bounded(stacked, row, known_terms, data, index, rhs_text, interval, steps) -> dict:
-    """Simulate the found model from the last snapshot for as long again as the data spans."""
+def _stays_bounded(stacked, row, known_terms, data, index, rhs_text, interval, steps, start) -> dict:
+    """Simulate the found model from ``start`` (the state at the last snapshot: fitted, or
+    observed) for as long again as the data spans."""
     fields = data.field_names
     h = sympy.lambdify([sympy.Symbol(f) for f in fields], sympy.sympify(rhs_text, locals={f: sympy.Symbol(f) for f in fields}), "jax")
     known_fn = spectral_operator(known_terms, data, index)
@@ -466,7 +470,7 @@ def _stays_bounded(stacked, row, known_terms, data, index, rhs_text, interval, s
     dt = interval / steps
 
     with jax.enable_x64(True):
-        state = jnp.asarray(stacked[-1])
+        state = jnp.asarray(start)
 
         def rhs(s):
             return known_fn(s) + jnp.broadcast_to(h(*[s[index[f]] for f in fields]), s[row].shape)

@@ -326,12 +326,14 @@ LM_ITERATIONS = 150
 @dataclass
 class SnapshotFit:
     """Coefficients ``(n_free,)`` fitted with the initial state through every snapshot,
-    their covariance, the residual sum of squares (in the data's units) and its count."""
+    their covariance, the residual sum of squares (in the data's units) and its count, and
+    the fitted (denoised) state at the last snapshot."""
 
     coefficients: np.ndarray
     covariance: np.ndarray
     rss: float
     n: int
+    final_state: np.ndarray  # (F, *space): the fitted trajectory at the last snapshot
 
     def bic(self) -> float:
         """Bayesian information criterion ``n log(RSS/n) + k log n`` (``k`` coefficients;
@@ -398,4 +400,5 @@ def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.nd
         if not np.all(np.isfinite(information)) or np.linalg.cond(information) > 1e14:
             return None
         covariance = np.linalg.inv(information) * cost / dof
-    return SnapshotFit(params[:n_free], covariance, cost, n)
+        final_state = np.asarray(run(params)[-1])
+    return SnapshotFit(params[:n_free], covariance, cost, n, final_state)
