@@ -23,6 +23,7 @@ Two problems of the engine, one per field:
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -395,8 +396,6 @@ def _choose_by_snapshot_fit(data, known, equation):
     truth scores badly there; fitted initial states remove that.  Returns the equation and
     the ranking ``[{"rhs", "bic"}]`` and the chosen fit's state at the last snapshot (None
     when nothing could be fitted and the search's equation stays)."""
-    import itertools
-
     field, fields, axes = equation.field, data.field_names, data.space_names
     symbol, zero = sympy.Symbol(field), (0,) * len(axes)
     candidates = [lib.as_terms(lib.parse_expression(equation.rhs, fields, axes), fields, axes)]
