@@ -64,9 +64,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--max-queries", type=int, default=pde_fit.DEFAULT_MAX_QUERIES, metavar="N",
                         help=f"most test functions in the weak form (default {pde_fit.DEFAULT_MAX_QUERIES})")
     parser.add_argument("--no-trajectory-refit", dest="trajectory", action="store_false",
-                        help="keep the coefficients of the regression (weak) or the search (evolve); by default, on noisy periodic data, the chosen "
+                        help="keep the coefficients of the regression (weak) or the search (evolve, solver); by default, on noisy periodic data, the chosen "
                              "terms' coefficients are refitted by simulating the PDE through every snapshot: "
-                             "maximum likelihood, with Cramér-Rao spreads")
+                             "maximum likelihood, with Cramér-Rao spreads; solver: the found formula and the sums of "
+                             "u, u^2, u^3 fitted so, the lowest BIC kept)")
     parser.add_argument("--time-limit", type=float, default=30.0, metavar="S",
                         help="time for --method evolve (the search) or solver (half for the search, then the "
                              "fits through every snapshot) (default 30)")
@@ -181,8 +182,12 @@ def run(args) -> int:
         out.print(f"coefficients: {fit.refinement}" if fit.refined
                   else f"coefficients from the weak form; trajectory refit not applied: {fit.refinement}")
     for field, report in extra.items():
-        for rank in (report.get("snapshot_fit") or [])[:4]:
+        snapshot_fit = report.get("snapshot_fit") or {}
+        for rank in snapshot_fit.get("models", [])[:4]:
             out.print(f"  {field}_t fitted through every snapshot, BIC {rank['bic']:.1f}: {rank['rhs']}")
+        if "skipped" in snapshot_fit:
+            out.print(f"{field}_t: the search's formula stands; fit through every snapshot skipped: "
+                      f"{snapshot_fit['skipped']}")
         stable = report.get("stable_past_data")
         if stable:
             verdict = "stays bounded" if stable["stable"] else "does NOT stay bounded"

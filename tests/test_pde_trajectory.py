@@ -180,11 +180,28 @@ def test_few_noisy_snapshots_of_fisher_kpp_give_its_hidden_term():
     known = parse_known(data, PDESettings(known={"u": "0.1*u_xx"}))
     searched = FieldEquation("u", "-2*u**3 + 1.795*u**2 + u*sin(6.4286*u) - u**2*sin(6.4286*u)", "0.1*u_xx",
                              [], 0.1, [])
-    chosen, ranking, last = _choose_by_snapshot_fit(data, known, searched)
+    chosen, report, last = _choose_by_snapshot_fit(data, known, searched)
     exact, err = lib.compare_with_truth(found(chosen), u - u**2)
     assert exact and err < 0.01, chosen.rhs  # measured 3.3e-3
-    assert ranking[0]["rhs"] == chosen.rhs and ranking[0]["bic"] < min(r["bic"] for r in ranking[1:])
-    assert any("sin" in r["rhs"] for r in ranking) and any("u**3" in r["rhs"] for r in ranking[1:])
+    bic = {frozenset(lib.coefficients_by_monomial(lib.parse_expression(m["rhs"], ["u"], ["x"]))): m["bic"]
+           for m in report["models"]}
+    winner = bic.pop(frozenset({u, u**2}))
+    # the other library models whose fit is finite (u^2 or u^3 alone blow up) and the search's formula
+    assert len(bic) >= 4 and winner < min(bic.values())
+    assert bic[frozenset({u, u**3})] > winner + 20  # u - u^3 is clearly worse
+    assert any("sin" in m["rhs"] for m in report["models"])
+    assert 0 < chosen.residual < 0.05
     assert all(1e-4 < t.std < 0.05 for t in chosen.terms), [(t.term, t.coefficient, t.std) for t in chosen.terms]
     # the fitted state at the last snapshot: the data without its noise (std about 0.006)
     assert last.shape == (1, 32) and np.sqrt(np.mean((last[0] - d["u"][-1]) ** 2)) < 0.012
+
+
+def test_the_solver_without_the_snapshot_fit_keeps_the_searchs_formula():
+    from discover.pde.free_form import run_method
+
+    d = simulate("allen_cahn", noise=0.01, seed=0, snapshots=5, sensors=32)
+    arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+    data = fields_from_arrays(arrays, {"periodic": True}, fields=["u"])
+    fit, extra = run_method("solver", data, PDESettings(known={"u": "0.01*u_xx"}, trajectory=False), time_limit=3)
+    assert set(extra["u"]) == {"stable_past_data"} and not fit.refined
+    assert all(t.std is None for t in fit.equations[0].terms)  # the search's constants, no fit spreads

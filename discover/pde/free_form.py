@@ -368,8 +368,8 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, clie
         last = stacked[-1]
         if settings.trajectory:
             say(f"{field}_t: fitting the found model and library terms through every snapshot")
-            equation, ranking, fitted_last = _choose_by_snapshot_fit(data, known, equation)
-            extra[field] = {"snapshot_fit": ranking}
+            equation, report, fitted_last = _choose_by_snapshot_fit(data, known, equation)
+            extra[field] = {"snapshot_fit": report}
             last = last if fitted_last is None else fitted_last
         equations.append(equation)
         extra.setdefault(field, {})["stable_past_data"] = _stays_bounded(
@@ -390,32 +390,46 @@ SNAPSHOT_FIT_POWERS = (1, 2, 3)
 def _choose_by_snapshot_fit(data, known, equation):
     """The model with the lowest Bayesian information criterion when fitted through every
     snapshot with its initial state (:func:`discover.pde.trajectory.fit_snapshots`): the
-    search's formula (its outer coefficients refit) or a library model, a sum of powers of
-    the field.  The search scores a candidate from each noisy snapshot to the next, so where
-    noise at an unstable state blows up under the true law (Fisher–KPP below u = 0) the
-    truth scores badly there; fitted initial states remove that.  Returns the equation and
-    the ranking ``[{"rhs", "bic"}]`` and the chosen fit's state at the last snapshot (None
-    when nothing could be fitted and the search's equation stays)."""
+    search's formula (its outer coefficients refit; its inner constants count in the BIC)
+    or a library model, a sum of powers of the field.  The search scores a candidate from
+    each noisy snapshot to the next, so where noise at an unstable state blows up under the
+    true law (Fisher–KPP below u = 0) the truth scores badly there; fitted initial states
+    remove that.  Returns ``(equation, report, last)``: the chosen equation (its residual
+    ``sqrt(RSS / Σ U²)`` of the fit), the report ``{"models": [{"rhs", "bic"}]}`` or
+    ``{"skipped": reason}``, and the chosen fit's state at the last snapshot (None when the
+    search's equation stays)."""
     field, fields, axes = equation.field, data.field_names, data.space_names
     symbol, zero = sympy.Symbol(field), (0,) * len(axes)
-    candidates = [lib.as_terms(lib.parse_expression(equation.rhs, fields, axes), fields, axes)]
+    candidates = {}  # term set -> pieces: a library model equal to the search's is fitted once
     for size in range(1, len(SNAPSHOT_FIT_POWERS) + 1):
         for powers in itertools.combinations(SNAPSHOT_FIT_POWERS, size):
-            candidates.append([(0.0, lib.Term(symbol ** k, zero)) for k in powers])
+            pieces = [(0.0, lib.Term(symbol ** k, zero)) for k in powers]
+            candidates[frozenset(t for _, t in pieces)] = pieces
+    if equation.rhs != "0":
+        pieces = lib.as_terms(lib.parse_expression(equation.rhs, fields, axes), fields, axes)
+        candidates[frozenset(t for _, t in pieces)] = pieces
+    largest = max(len(p) for p in candidates.values())
+    if trajectory.work(data, largest, SNAPSHOT_FIT_STEPS) > trajectory.MAX_WORK:
+        return equation, {"skipped": f"too large to fit through every snapshot "
+                                      f"({trajectory.work(data, largest, SNAPSHOT_FIT_STEPS):.1e} > "
+                                      f"{trajectory.MAX_WORK:.0e})"}, None
     ranking = []
-    for pieces in filter(None, candidates):  # the search may return "0"
+    for pieces in candidates.values():
         active = [(0, term) for _, term in pieces]
         fit = trajectory.fit_snapshots(data, active, np.array([c for c, _ in pieces]), known, SNAPSHOT_FIT_STEPS)
         if fit is None:
             continue
+        fit.fixed = len(set().union(*(t.inner.atoms(sympy.Float) for _, t in pieces)))
         monomials, M = expansion_matrix([t for _, t in pieces], fields, axes)
         ranking.append((fit.bic(), rhs_text(monomials, M @ fit.coefficients), monomials, M, fit))
     if not ranking:
-        return equation, [], None
+        return equation, {"skipped": "no candidate could be fitted through every snapshot"}, None
     ranking.sort(key=lambda item: item[0])
-    bic, rhs, monomials, M, fit = ranking[0]
-    chosen = replace(equation, rhs=rhs, terms=term_fits(monomials, M, fit.coefficients, fit.covariance))
-    return chosen, [{"rhs": text, "bic": value} for value, text, *_ in ranking], fit.final_state
+    _, rhs, monomials, M, fit = ranking[0]
+    residual = math.sqrt(fit.rss / max(float(np.sum(data.fields[field] ** 2)), 1e-300))
+    chosen = replace(equation, rhs=rhs, terms=term_fits(monomials, M, fit.coefficients, fit.covariance),
+                     residual=residual)
+    return chosen, {"models": [{"rhs": text, "bic": value} for value, text, *_ in ranking]}, fit.final_state
 
 
 def rk4_step(rhs, state, where, dt):

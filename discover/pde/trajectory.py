@@ -23,7 +23,12 @@ At the optimum ``Cov(w) ≈ s² (Aᵀ P A)⁻¹`` (``s`` the whitened residual's
 when the model is right): the Cramér–Rao bound of this data, reported as each
 coefficient's uncertainty.
 
-Scope: periodic data (the solver is spectral), terms already chosen by the weak form, a
+Two uses: :func:`refine` for records of many snapshots (Gauss–Newton from the weak form's
+or the search's coefficients), :func:`fit_snapshots` for a few snapshots (Levenberg–Marquardt
+with the horizon grown one snapshot at a time; the ``--method solver`` choice between
+candidate models by BIC).
+
+Scope of :func:`refine`: periodic data (the solver is spectral), terms already chosen, a
 size small enough for the forward-mode Jacobian (one tangent per grid value of a field
 plus one per coefficient; :data:`MAX_WORK`), and dynamics one trajectory can follow over
 the whole record.  The refined model is kept only when its simulation explains the data
@@ -310,17 +315,18 @@ class _Fitter:
         # The covariance at the last linearisation point: one step before the optimum, where
         # the step has converged (or the cost stopped falling), so A and P are those of the optimum
         # to first order.
-        information = PA.T @ PA
-        if not np.all(np.isfinite(information)) or np.linalg.cond(information) > 1e14:
+        covariance = _covariance(J, n_free, whitened_rms ** 2)
+        if covariance is None:
             return "the coefficients are not identifiable from the trajectory"
-        covariance = np.linalg.inv(information) * whitened_rms ** 2
         return Refinement(params[:n_free], covariance, whitened_rms, iterations, steps, 0.0)
 
 
 # ------------------------------------------------------------------ few snapshots
 
-#: Levenberg–Marquardt iterations at most per horizon of the continuation.
+#: Levenberg–Marquardt iterations at most per horizon of the continuation, and the relative
+#: fall of the cost below which a horizon counts as converged.
 LM_ITERATIONS = 150
+LM_TOLERANCE = 1e-10
 
 
 @dataclass
@@ -334,11 +340,14 @@ class SnapshotFit:
     rss: float
     n: int
     final_state: np.ndarray  # (F, *space): the fitted trajectory at the last snapshot
+    fixed: int = 0  # constants inside the terms, fitted before on the same data (for the BIC)
 
     def bic(self) -> float:
-        """Bayesian information criterion ``n log(RSS/n) + k log n`` (``k`` coefficients;
-        the initial state, common to every candidate, is left out)."""
-        return self.n * math.log(max(self.rss, 1e-300) / self.n) + len(self.coefficients) * math.log(self.n)
+        """Bayesian information criterion ``n log(RSS/n) + k log n``, ``k`` the fitted
+        coefficients plus ``fixed`` constants fitted earlier on the same data (inside a
+        term, as in ``sin(6.4*u)``); the initial state, common to every candidate, is left out."""
+        k = len(self.coefficients) + self.fixed
+        return self.n * math.log(max(self.rss, 1e-300) / self.n) + k * math.log(self.n)
 
 
 def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.ndarray,
@@ -349,7 +358,9 @@ def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.nd
     horizon).  The continuation matters where the dynamics are unstable: at the true
     coefficients a noisy initial state can blow up (Fisher–KPP's noise below u = 0), while
     over short horizons the initial state is pulled to values that do not.  ``steps``
-    ETDRK4 steps per interval.  None when no finite fit is found."""
+    ETDRK4 steps per interval.  None when no finite fit is found or the coefficients are not
+    identifiable (an ill-conditioned information matrix).  The caller checks the size
+    (:func:`work`, :data:`MAX_WORK`)."""
     import jax
     import jax.numpy as jnp
 
@@ -387,18 +398,27 @@ def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.nd
                     damping *= 4
                 else:
                     break  # no damped step lowers the cost
-                converged = cost - cost_new <= 1e-10 * cost
+                converged = cost - cost_new <= LM_TOLERANCE * cost
                 params, r, cost, damping = candidate, r_new, cost_new, damping / 3
                 if converged:
                     break
-        A, B = J[:, :n_free], J[:, n_free:]
-        Q, _ = np.linalg.qr(B)
-        PA = A - Q @ (Q.T @ A)
-        information = PA.T @ PA
-        n = r.size
-        dof = max(n - B.shape[1] - n_free, 1)
-        if not np.all(np.isfinite(information)) or np.linalg.cond(information) > 1e14:
+        J = np.asarray(jacobian(params, nt))  # at the optimum (the loop's is one step behind)
+        dof = max(r.size - (J.shape[1] - n_free) - n_free, 1)
+        covariance = _covariance(J, n_free, cost / dof)
+        if covariance is None:
             return None
-        covariance = np.linalg.inv(information) * cost / dof
-        final_state = np.asarray(run(params)[-1])
-    return SnapshotFit(params[:n_free], covariance, cost, n, final_state)
+        final_state = np.asarray(jax.jit(run)(params)[-1])
+    return SnapshotFit(params[:n_free], covariance, cost, r.size, final_state)
+
+
+def _covariance(J: np.ndarray, n_free: int, scale: float) -> np.ndarray | None:
+    """``scale (Aᵀ P A)⁻¹`` for ``J = [A | B]`` (coefficients | initial state), ``P`` the
+    projection off ``range(B)``; None when not finite or too ill-conditioned (the
+    coefficients are then not identifiable)."""
+    A, B = J[:, :n_free], J[:, n_free:]
+    Q, _ = np.linalg.qr(B)
+    PA = A - Q @ (Q.T @ A)
+    information = PA.T @ PA
+    if not np.all(np.isfinite(information)) or np.linalg.cond(information) > 1e14:
+        return None
+    return np.linalg.inv(information) * scale
