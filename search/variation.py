@@ -90,12 +90,12 @@ class Variation:
             n_choices[a] = len(g.of_arity(a))
         weights = np.array(list(MUTATION_WEIGHTS.values()))
         again = weights * [name not in _GROWING for name in MUTATION_WEIGHTS]
-        tables = dict(cost=tables.cost, effect=tables.effect, arity=arity, node_class=node_class.astype(np.int32),
-                            choices=choices, n_choices=n_choices,
-                            cumulative=(np.cumsum(weights) / weights.sum()).astype(np.float32),
-                            cumulative_again=(np.cumsum(again) / again.sum()).astype(np.float32))
+        host = dict(cost=tables.cost, effect=tables.effect, arity=arity, node_class=node_class.astype(np.int32),
+                    choices=choices, n_choices=n_choices,
+                    cumulative=(np.cumsum(weights) / weights.sum()).astype(np.float32),
+                    cumulative_again=(np.cumsum(again) / again.sum()).astype(np.float32))
+        self._tables = {k: jnp.asarray(v) for k, v in host.items()}
         self._flags = dict(maxsize=g.maxsize, width=width, has_unary=bool(g.unary), has_binary=bool(g.binary))
-        self._tables = {k: jnp.asarray(v) for k, v in tables.items()}
         self.bank = from_exprs([random_expr(rng, g, 1 + k % _GRAFT_SIZES) for k in range(bank_size)])
 
     def _host_sources(self, rng: np.random.Generator, a: Population, n_edits: int):
