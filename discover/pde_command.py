@@ -159,12 +159,13 @@ def run(args) -> int:
 
         if args.method in pde_fit.METHODS:
             fit = pde_fit.fit_pde(data, settings, progress)
-            extra = {"trajectory_refit": {"applied": fit.refined, "message": fit.refinement}} if fit.refinement else {}
+            extra = {}
         else:
             from .pde import free_form
 
             with using_cluster(cluster) as client:
                 fit, extra = free_form.run_method(args.method, data, settings, args.time_limit, progress, client)
+    extra = {**extra, **fit.refit_report()}
     equations = [{**asdict(eq), "lhs": eq.lhs, "equation": eq.equation()} for eq in fit.equations]
     result = PDEResult(data=str(args.data), method=args.method, fields=data.field_names, coords=data.axis_names,
                        equations=equations, library=fit.library, rows=fit.rows,
@@ -180,7 +181,7 @@ def run(args) -> int:
             out.print(f"  alternative (loss {alt['loss']:.3g}): {equation['lhs']} = {alt['rhs']}")
     if fit.refinement:
         out.print(f"coefficients: {fit.refinement}" if fit.refined
-                  else f"coefficients from the weak form; trajectory refit not applied: {fit.refinement}")
+                  else f"coefficients kept; trajectory refit not applied: {fit.refinement}")
     for field, report in extra.items():
         snapshot_fit = report.get("snapshot_fit") or {}
         for rank in snapshot_fit.get("models", [])[:4]:

@@ -105,6 +105,12 @@ class PDEFit:
     refinement: str | None = None  # what the trajectory refit did, or why it did not run (None: not tried)
     refined: bool = False  # the coefficients are the trajectory refit's
 
+    def refit_report(self) -> dict:
+        """The result file's ``extra`` entry for the trajectory refit (empty when not tried)."""
+        if self.refinement is None:
+            return {}
+        return {"trajectory_refit": {"applied": self.refined, "message": self.refinement}}
+
 
 def validate_settings(data: FieldData, settings: PDESettings) -> None:
     """UserError for settings that cannot work with this data."""

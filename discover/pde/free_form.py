@@ -71,19 +71,17 @@ def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: 
     start = time.perf_counter()
     known = parse_known(data, settings)
     per_field = time_limit / len(data.field_names)
+    message, refined = None, False
     if method == "evolve":
         equations, rows, systems = _evolve(data, settings, known, per_field, say, client)
         extra = {}
         if settings.trajectory:
             equations, message, refined = _refit_free_form(data, known, equations, systems, say)
-            extra = {"trajectory_refit": {"applied": refined, "message": message}}
     elif method == "solver":
         equations, rows, extra = _solver(data, settings, known, per_field, say, client)
     else:
         raise UserError(f"unknown method {method!r}")
-    refit = extra.get("trajectory_refit", {})
-    return PDEFit(equations, [], rows, time.perf_counter() - start, settings, refit.get("message"),
-                  bool(refit.get("applied"))), extra
+    return PDEFit(equations, [], rows, time.perf_counter() - start, settings, message, refined), extra
 
 
 def _search_settings(settings: PDESettings, time_limit: float, costly: bool = False) -> SearchSettings:
@@ -408,11 +406,10 @@ def _choose_by_snapshot_fit(data, known, equation):
     if equation.rhs != "0":
         pieces = lib.as_terms(lib.parse_expression(equation.rhs, fields, axes), fields, axes)
         candidates[frozenset(t for _, t in pieces)] = pieces
-    largest = max(len(p) for p in candidates.values())
-    if trajectory.work(data, largest, SNAPSHOT_FIT_STEPS) > trajectory.MAX_WORK:
+    work = trajectory.work(data, max(len(p) for p in candidates.values()), SNAPSHOT_FIT_STEPS)
+    if work > trajectory.MAX_WORK:
         return equation, {"skipped": f"too large to fit through every snapshot "
-                                      f"({trajectory.work(data, largest, SNAPSHOT_FIT_STEPS):.1e} > "
-                                      f"{trajectory.MAX_WORK:.0e})"}, None
+                                      f"({work:.1e} > {trajectory.MAX_WORK:.0e})"}, None
     ranking = []
     for pieces in candidates.values():
         active = [(0, term) for _, term in pieces]
