@@ -101,17 +101,15 @@ def fma_jax(a, b, c):
 
 
 def ldexp(x, k):
-    """``(x * 2**(k >> 1)) * 2**(k - (k >> 1))``, each step rounded, ``k`` an integer-valued
-    float clamped to ``[-2 (bias - 1), 2 bias]`` (NaN as the lower bound): the kernels' ``ldexp``
-    (:mod:`codegen.bits`); one correct rounding where the first step is exact."""
+    """``x * 2**k`` rounded once (C ``ldexp``), ``k`` an integer-valued float clamped to
+    ``[-2 (bias - 1), 2 bias]`` (NaN as the lower bound): the kernels' ``ldexp``
+    (:mod:`codegen.bits`)."""
     x = np.asarray(x)
     bias = np.finfo(x.dtype).maxexp - 1
     k = np.nan_to_num(np.asarray(k, dtype=np.float64), nan=-2.0 * (bias - 1))
-    k = np.clip(k, -2 * (bias - 1), 2 * bias).astype(np.int64)
-    half = k >> 1
+    k = np.clip(k, -2 * (bias - 1), 2 * bias).astype(np.int32)
     with np.errstate(all="ignore"):
-        first = (x * np.ldexp(np.ones((), x.dtype), half).astype(x.dtype)).astype(x.dtype)
-        return (first * np.ldexp(np.ones((), x.dtype), k - half).astype(x.dtype)).astype(x.dtype)
+        return np.ldexp(x, k).astype(x.dtype)
 
 
 def logb(x):

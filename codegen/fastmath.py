@@ -65,6 +65,7 @@ import math
 import mpmath as mp
 from llvmlite import ir
 
+from codegen import bits
 from codegen import fastmath_coeffs as _C
 
 __all__ = ["SUPPORTED", "ULP_BOUNDS", "DOMAINS", "SINCOS_BOUND", "declare"]
@@ -329,9 +330,8 @@ class _Emit:
         return self.flt(self.b.shl(self.b.add(n, self.i(self.bias)), self.i(self.mant)))
 
     def ldexp(self, p, n):
-        """``p * 2**n`` for ``|n| <= 2*bias``: two exact factors, one final rounding."""
-        half = self.b.ashr(n, self.i(1))
-        return self.mul(self.mul(p, self.pow2(half)), self.pow2(self.b.sub(n, half)))
+        """``p * 2**n`` for ``|n| <= 2*bias``, rounded once (:func:`codegen.bits.scale`)."""
+        return bits.scale(self.b, self.ty, p, n)
 
     @property
     def inf(self):

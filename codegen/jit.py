@@ -59,7 +59,7 @@ def libmvec_name(c_name: str, arity: int, dtype: str) -> str | None:
     since 2.35).
     """
     handle = _libmvec_handle()
-    if handle is None or "+avx2" not in host_cpu()[1].split(","):
+    if handle is None or not has_feature("avx2"):
         return None
     name = f"_ZGVdN{LIBMVEC_LANES[dtype]}{'v' * arity}_{c_name}"
     return name if hasattr(handle, name) else None
@@ -71,6 +71,11 @@ def host_cpu() -> tuple[str, str]:
     _initialise()
     features = llvm.get_host_cpu_features().flatten()
     return llvm.get_host_cpu_name(), ",".join(filter(None, [features, "-prefer-256-bit"]))
+
+
+def has_feature(name: str) -> bool:
+    """Whether the host CPU has the LLVM feature ``name`` (``"avx512f"``, ``"avx2"``...)."""
+    return f"+{name}" in host_cpu()[1].split(",")
 
 
 @functools.cache

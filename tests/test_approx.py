@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import scipy.special
 
+from codegen import jit
 from codegen.exact import fma, ldexp, logb
 from codegen.kernel import Kernel
+from codegen.lower import build_module
 from codegen.program import Instr, Program
 from discover.approx import baselines as bl
 from discover.approx.job import ApproxSettings, run, select
@@ -88,6 +90,35 @@ def test_numpy_fma_ldexp_logb_are_bit_exact_with_the_compiled_kernel(dtype):
     m = rng.uniform(0.5, 2, n).astype(dtype)
     assert same_bits(_kernel("ldexp", 2, dtype)(m, k), ldexp(m, k))
     assert same_bits(_kernel("logb", 1, dtype)(np.abs(a) + 1), logb(np.abs(a) + 1))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("vscalef", [True, False], ids=["host", "two-factor"])
+def test_ldexp_rounds_once_on_either_lowering(dtype, vscalef, monkeypatch):
+    """Both ways :func:`codegen.bits.scale` applies ``2**k`` (``vscalef`` on AVX-512, two
+    exponent-bit factors elsewhere) give C's ldexp, subnormal and overflowing results
+    included; only the AVX-512 one also for ``|x|`` below ``2**(-bias - p)``."""
+    if vscalef and not jit.has_feature("avx512f"):
+        pytest.skip("the host has no AVX-512")
+    if not vscalef:
+        monkeypatch.setattr(jit, "has_feature", lambda name: False)
+    rng = np.random.default_rng(2)
+    n = 100_000
+    info = np.finfo(dtype)
+    bias = info.maxexp - 1
+    k = rng.integers(-2 * bias - 50, 2 * bias + 50, n).astype(dtype)
+    lowest = (info.minexp - info.nmant) if vscalef else -bias // 2
+    x = (rng.uniform(1, 2, n) * np.exp2(rng.integers(lowest, bias, n)) * rng.choice([-1, 1], n)).astype(dtype)
+    kernel = _kernel("ldexp", 2, dtype)
+    asm = jit.target_machine().emit_assembly(jit.optimize(str(build_module(kernel.program))))
+    assert ("vscalef" in asm) == vscalef
+    got = kernel(x, k)
+    expected = ldexp(x, k)
+    assert same_bits(got, expected)
+    assert np.any((got != 0) & (np.abs(got) < info.smallest_normal)) and np.any(np.isinf(got))
+    with np.errstate(over="ignore"):
+        c_ldexp = np.ldexp(x, np.clip(k, -2 * (bias - 1), 2 * bias).astype(int)).astype(dtype)
+    assert same_bits(expected, c_ldexp)
 
 
 @pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf"])
