@@ -39,9 +39,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.machine import cpu_model  # noqa: E402
-from codegen.kernel import Kernel  # noqa: E402
+from discover.approx.emit import kernel as compile_kernel  # noqa: E402
 from discover.approx.job import ApproxSettings, choose_verified, run, within_goal  # noqa: E402
-from discover.approx.program import code, to_program  # noqa: E402
+from discover.approx.program import code  # noqa: E402
 from discover.approx.reference import exact_float64  # noqa: E402
 from discover.approx.ulp import ulp_error  # noqa: E402
 from discover.approx.verify import Verification, sample, verify  # noqa: E402
@@ -76,7 +76,7 @@ def rate(fn, x: np.ndarray, repeat: int) -> float:
     return x.size / float(np.median(times))
 
 
-def throughput(kernel: Kernel, numpy_fn, dtype: str, domain) -> dict:
+def throughput(kernel, numpy_fn, dtype: str, domain) -> dict:
     lo, hi = max(domain[0], -80.0), min(domain[1], 80.0)
     lo = max(lo, 1e-3) if domain[0] >= 0 else lo
     out = {}
@@ -104,7 +104,7 @@ def quick_check(program, target, vdomain, seed):
     """--quick: 2**22 sampled inputs instead of the exhaustive sweep."""
     x = sample(vdomain, 1 << 22, seed, "float32")
     x = x[np.isfinite(x)]
-    kernel = Kernel(to_program(program), True)
+    kernel = compile_kernel(program)
     err = ulp_error(kernel(x), exact_float64(target, x), "float32")
     return Verification("sampled (quick)", x.size, float(err.max()), float(x[np.argmax(err)]),
                         float(np.mean(err <= 0.5)), 0.0)
@@ -139,7 +139,7 @@ def float_task(label, spec, dtype, domain, numpy_path, vdomain, time_limit, seed
     row["verification"] = {"method": v.method, "points": v.points, "max_ulp": v.max_ulp,
                            "worst_input": v.worst_input, "correctly_rounded": v.correctly_rounded,
                            "seconds": v.seconds}
-    kernel = Kernel(to_program(best.full), True)
+    kernel = compile_kernel(best.full)
     row["throughput"] = throughput(kernel, resolve(numpy_path), dtype, vdomain)
     return row
 

@@ -202,7 +202,8 @@ class Kernel:
     ``void NAME(int64_t n, const T *in..., T *out...)``).
     """
 
-    def __init__(self, program: Program, single: bool, math: str = DEFAULT_MATH, fastmath=False):
+    def __init__(self, program: Program, single: bool, math: str = DEFAULT_MATH, fastmath=False,
+                 interleave: int | None = None):
         self.program = program
         self.name = program.name
         self.args = program.args
@@ -211,7 +212,7 @@ class Kernel:
         self.math = math
         self.fastmath = fastmath_flags(fastmath)
         self._single = single
-        module = build_module(program, math, fastmath)
+        module = build_module(program, math, fastmath, interleave)
         kernel_fn = module.globals[program.name]
         trampoline = _add_trampoline(module, kernel_fn, len(program.args), self.n_outputs, self.dtype)
         optimized = jit.optimize(str(module))

@@ -74,8 +74,15 @@ def add_attribute(attributes, text: str) -> None:
     set.add(attributes, text)
 
 
-def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False) -> ir.Module:
-    """The LLVM module containing the kernel function (see the module docstring)."""
+def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
+                 interleave: int | None = None) -> ir.Module:
+    """The LLVM module containing the kernel function (see the module docstring).
+
+    ``interleave``: how many vectors the element loop works on per iteration (LLVM's
+    ``llvm.loop.interleave.count``); None leaves it to the vectoriser's cost model, which
+    picks 1 for long bodies.  Long dependency chains (range reduction, then a polynomial,
+    then reconstruction) run faster with several independent vectors in flight.
+    """
     if math not in MATH_MODES:
         raise ValueError(f"math must be one of {', '.join(map(repr, MATH_MODES))}, not {math!r}")
     flags = fastmath_flags(fastmath)
@@ -124,11 +131,13 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False) -> 
         streaming = fn.append_basic_block("streaming")
         arrays = len(program.used_args) + len(outputs)
         b.cbranch(_streaming_wanted(b, n, arrays, outputs, ty), streaming, plain)
-        _emit_streaming(ir.IRBuilder(streaming), n, outputs, ty, body, store_outputs, done)
+        _emit_streaming(ir.IRBuilder(streaming), n, outputs, ty, body, store_outputs, done, interleave)
     else:
         b.branch(plain)
     b = ir.IRBuilder(plain)
-    emit_loop(b, _I64(0), n, lambda b, i: store_outputs(b, i, body(b, i)), "loop")
+    latch = emit_loop(b, _I64(0), n, lambda b, i: store_outputs(b, i, body(b, i)), "loop")
+    if interleave is not None:
+        latch.set_metadata("llvm.loop", _interleave_metadata(module, interleave))
     b.branch(done)
     ir.IRBuilder(done).ret_void()
     return module
@@ -176,8 +185,19 @@ def _streaming_wanted(b: ir.IRBuilder, n, arrays: int, outputs, ty) -> ir.Value:
     return b.and_(big, b.icmp_unsigned("==", b.and_(phase, _I64(itemsize - 1)), _I64(0)))
 
 
-def emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str) -> None:
-    """``for (i = start; i < stop; ++i) emit_body(b, i)``; ``b`` ends after the loop."""
+def _interleave_metadata(module: ir.Module, count: int):
+    """A loop ID asking for ``count`` interleaved vectors (LLVM loop IDs refer to themselves)."""
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"interleave must be a positive integer, not {count!r}")
+    option = module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"), ir.IntType(32)(count)])
+    loop_id = module.add_metadata([option])
+    loop_id.operands = (loop_id,) + tuple(loop_id.operands)   # llvmlite has no distinct nodes
+    return loop_id
+
+
+def emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str):
+    """``for (i = start; i < stop; ++i) emit_body(b, i)``; ``b`` ends after the loop.
+    Returns the loop's latch branch."""
     fn = b.function
     loop = fn.append_basic_block(name)
     after = fn.append_basic_block(name + ".end")
@@ -189,11 +209,12 @@ def emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str) -> None:
     emit_body(b, i)
     following = b.add(i, _I64(1), name="i.next", flags=["nuw", "nsw"])
     i.add_incoming(following, b.block)
-    b.cbranch(b.icmp_signed("<", following, stop), loop, after)
+    latch = b.cbranch(b.icmp_signed("<", following, stop), loop, after)
     b.position_at_end(after)
+    return latch
 
 
-def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) -> None:
+def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done, interleave=None) -> None:
     """The streaming path (see :func:`stream_bytes`): a plain head up to the alignment,
     then blocks computed into stack buffers and streamed out, then ``sfence``."""
     itemsize = _itemsize(ty)
@@ -218,7 +239,9 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done) 
         def compute(b, i):
             for buffer, value in zip(buffers, body(b, b.add(start, i))):
                 b.store(value, b.gep(buffer, [i]))
-        emit_loop(b, _I64(0), m, compute, "compute")
+        latch = emit_loop(b, _I64(0), m, compute, "compute")
+        if interleave is not None:
+            latch.set_metadata("llvm.loop", _interleave_metadata(b.module, interleave))
 
         def stream(b, v):
             for buffer, out in zip(buffers, outputs):
@@ -358,7 +381,8 @@ def _fastmath_module():
     return fastmath
 
 
-def emit_llvm_ir(program: Program, math: str = DEFAULT_MATH, fastmath=False, optimize: bool = True) -> str:
+def emit_llvm_ir(program: Program, math: str = DEFAULT_MATH, fastmath=False, optimize: bool = True,
+                 interleave: int | None = None) -> str:
     """The kernel's LLVM IR as text; optimised for the host CPU unless ``optimize=False``."""
-    text = str(build_module(program, math, fastmath))
+    text = str(build_module(program, math, fastmath, interleave))
     return str(jit.optimize(text)) if optimize else text

@@ -23,10 +23,12 @@ from .lower import DEFAULT_MATH, build_module
 from .program import Program
 
 
-def object_code(program: Program, math: str = DEFAULT_MATH, fastmath=False) -> bytes:
-    """ELF (or the platform's) object file bytes defining the kernel."""
+def object_code(program: Program, math: str = DEFAULT_MATH, fastmath=False,
+                interleave: int | None = None) -> bytes:
+    """ELF (or the platform's) object file bytes defining the kernel (``interleave``:
+    :func:`codegen.lower.build_module`)."""
     tm = jit.target_machine(reloc="pic", codemodel="default")
-    module = jit.optimize(str(build_module(program, math, fastmath)), tm)
+    module = jit.optimize(str(build_module(program, math, fastmath, interleave)), tm)
     return tm.emit_object(module)
 
 

@@ -117,10 +117,9 @@ def kernel_time(slp, n: int = 1 << 14, repeat: int = 200) -> float:
     """Median ns per element of the compiled kernel on ``n`` in-cache elements."""
     import numpy as np
 
-    from codegen.kernel import Kernel
-    from .approx.program import to_program
+    from .approx.emit import kernel as compile_kernel
 
-    kernel = Kernel(to_program(slp), True)
+    kernel = compile_kernel(slp)
     x = np.linspace(0.1, 2.0, n).astype(slp.dtype)
     kernel(x)  # warm up
     samples = []

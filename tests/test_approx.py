@@ -231,6 +231,16 @@ def test_special_values(whole32):
     sx = np.array([-0.0, 0.0, nan, inf], F32)
     sy = evaluate(whole32["sin"], sx)
     assert np.signbit(sy[0]) and sy[0] == 0 and not np.signbit(sy[1]) and np.isnan(sy[2]) and np.isnan(sy[3])
+    # float32's pi is above the real pi: sin is negative there, though sin >= 0 below it
+    pi32 = F32(np.pi)
+    around = np.array([pi32, -pi32, np.nextafter(pi32, F32(0)), -np.nextafter(pi32, F32(0))], F32)
+    exact = np.array([float(mp.sin(mp.mpf(float(v)))) for v in around]).astype(F32)
+    assert exact[0] < 0 < exact[1] and exact[2] > 0
+    for name, fn in (("sin", mp.sin), ("cos", mp.cos)):
+        got = evaluate(whole32[name], around)
+        want = np.array([float(fn(mp.mpf(float(v)))) for v in around])
+        assert np.all(ulp_error(got, want, "float32") <= 1.0), name
+    assert list(evaluate(whole32["cos"], np.array([-0.0, 0.0], F32))) == [1, 1]
     ey = evaluate(whole32["erf"], np.array([-0.0, 0.0, nan, inf, -inf, 4.5, -30.0, 1e-40], F32))
     assert np.signbit(ey[0]) and ey[0] == 0 and not np.signbit(ey[1]) and np.isnan(ey[2])
     assert list(ey[3:7]) == [1, -1, 1, -1] and ey[7] == F32(2 / math.sqrt(math.pi) * float(F32(1e-40)))

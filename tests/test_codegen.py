@@ -450,6 +450,28 @@ def test_streaming_path_is_exact_and_stays_inside_the_arrays(monkeypatch, dtype)
                 assert np.all(guard[:8 + shift] == -7.0) and np.all(guard[8 + shift + n:] == -7.0)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_interleaved_loops_compute_the_same_bits(dtype):
+    """``interleave=k`` makes the vectorised loop carry k vectors per iteration (k times
+    the vector fma calls in the optimised IR, at least twice counting the remainder
+    loops) on both the plain and the streaming path;
+    every length, remainders included, gives the bits of the default loop."""
+    from codegen.kernel import Kernel
+    from codegen.lower import stream_bytes
+
+    program = codegen.compile("exp(x)*sin(x) + x**3", "x", dtype=dtype).program
+    plain, four = Kernel(program, True), Kernel(program, True, interleave=4)
+    vector_fma = r"call (?:fast )?<\d+ x (?:float|double)> @llvm\.fma\.v"
+    assert len(re.findall(vector_fma, four.llvm_ir)) >= 2 * len(re.findall(vector_fma, plain.llvm_ir)) > 0
+    rng = np.random.default_rng(3)
+    big = stream_bytes() // np.dtype(dtype).itemsize + 77
+    for n in (1, 3, 63, 64, 65, 1000, 4099, big):
+        x = rng.uniform(-3, 3, n).astype(dtype)
+        np.testing.assert_array_equal(four(x), plain(x))
+    with pytest.raises(ValueError, match="positive integer"):
+        Kernel(program, True, interleave=0)
+
+
 def test_strings_parse_special_names_as_symbols():
     names = ["gamma", "beta", "I", "E", "S", "N", "Q"]
     kernel = codegen.compile("gamma*beta + I + E + S + N + Q", names)

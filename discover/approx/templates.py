@@ -25,16 +25,19 @@ error-compensated) operations, all in the target precision and in the program's 
   ``erf(1) + D(|x| - 1)``; above, ``1 - exp(-(x**2 + g(|x|)))`` with ``x**2`` as an exact
   pair and ``exp`` by Cody-Waite (``D``, ``g`` and the exponential's polynomial are fixed
   fpminimax parts). From 4 on the result rounds to +-1.
-* ``sin`` / ``cos``: ``k = rint(2x / pi)``, ``r = x - k pi/2`` by three ``fma`` with
+* ``sin`` / ``cos``: ``k = rint(2x / pi)`` (an fma with the shifter ``1.5 * 2**(p-1)``
+  and a subtraction), ``r = x - k pi/2`` by three ``fma`` with
   ``pi/2`` split in three (the first step exact for ``|k| < 2**17``), ``|r| <= pi/4``;
   ``r = rh + rl`` is carried as a pair (``rl`` = the rounding error of ``rh`` recovered
   by ``fma`` plus the third part), ``t = (rh + rl)**2``; ``sin r = rh + (rh t S(t) + rl)``
   with the searched core ``S(t) ~ (sin(sqrt t) - sqrt t)/t**1.5`` and
-  ``cos r = 1 + t P(t)`` with a fixed fpminimax ``P``; both are evaluated and ``k mod 4``
-  (cos: ``k + 1``) selects one and its sign. Two variants: ``sin``/``cos`` for
-  ``[-pi, pi]`` (``|k| <= 2``: ``r1 - rh`` is exact), and ``sin_wide``/``cos_wide`` for
-  ``|x| <= 1e5`` (float32) / ``2**20`` (float64), which forms ``r1 + k p2`` exactly (the
-  product as an fma pair, the sum by TwoSum), 7 operations more.
+  ``cos r = 1 + t P(t)`` with a fixed fpminimax ``P``; both are evaluated and the
+  quadrant selects one and its sign. Two variants: ``sin``/``cos`` for ``[-pi, pi]``
+  reduce ``|x|`` (``k`` in {0, 1, 2}, ``r1 - rh`` exact): ``cos x = cos|x|``, and
+  ``sin x = copysign(sin|x|, x)`` since ``sin >= 0`` on ``[0, pi]`` (a special select for
+  float32's pi, above the real pi); ``sin_wide``/``cos_wide`` for ``|x| <= 1e5`` (float32) /
+  ``2**20`` (float64) reduce ``x``, form ``r1 + k p2`` exactly (the product as an fma
+  pair, the sum by TwoSum, 7 operations more) and take ``k mod 4``.
 
 The operations that only treat special values (clamps, NaN and signed-zero selects) are
 counted apart from the main path (:func:`main_path_cost`).
@@ -289,35 +292,68 @@ def _erf(b: _B, core: SLP, dtype: str):
 _PIO4 = float(mp.pi / 4) * 1.01
 
 
+def _round_quadrant(b: _B, x: int, dtype: str) -> int:
+    """``k = rint(x * 2/pi)`` by one fma with the shifter ``1.5 * 2**(p-1)`` and one
+    subtraction (the sum's last place is 1, so it rounds the exact product to an integer;
+    valid for ``|k| < 2**(p-2)``)."""
+    shifter = b.const(1.5 * 2.0 ** (_PREC[dtype] - 1))
+    return b.emit("sub", b.emit("fma", x, b.const(float(2 / mp.pi)), shifter), shifter)
+
+
+def _sincos_parts(b: _B, core: SLP, dtype: str, x: int, k: int, wide: bool) -> tuple[int, int]:
+    """``(sin r, cos r)`` for ``r = x - k pi/2`` carried as ``rh + rl``."""
+    p1, p2, p3 = (b.const(-v) for v in _split(lambda: mp.pi / 2, 3, _PREC[dtype]))
+    r1 = b.emit("fma", k, p1, x)                       # exact for |k| < 2**17
+    if wide:
+        # r1 + k p2 exactly: the product as a pair (ph, pl), the sum by TwoSum (rh, e)
+        ph = b.emit("mul", k, p2)
+        pl = b.emit("fma", k, p2, b.emit("neg", ph))
+        rh = b.emit("add", r1, ph)
+        bb = b.emit("sub", rh, r1)
+        e = b.emit("add", b.emit("sub", r1, b.emit("sub", rh, bb)), b.emit("sub", ph, bb))
+        rl = b.emit("fma", k, p3, b.emit("add", e, pl))
+    else:
+        # |k| <= 2: r1 and rh are close, so r1 - rh is exact (Sterbenz)
+        rh = b.emit("fma", k, p2, r1)
+        rl = b.emit("fma", k, p3, b.emit("fma", k, p2, b.emit("sub", r1, rh)))
+    t = b.emit("fma", rh, rh, b.emit("mul", b.emit("add", rh, rh), rl))   # (rh + rl)**2
+    # sin r = rh + (rh t S(t) + rl), S the searched core
+    sin_r = b.emit("add", rh, b.emit("fma", b.emit("mul", rh, t), b.splice(core, t), rl))
+    cos_r = b.emit("fma", t, b.splice(_cos_partner(dtype), t), b.const(1.0))
+    return sin_r, cos_r
+
+
+#: pi rounded to each format (float32's is above the real pi, float64's below)
+_PI_ROUNDED = {"float32": float(np.float32(np.pi)), "float64": float(np.pi)}
+
+
 def _sincos(cos: bool, wide: bool):
     def build(b: _B, core: SLP, dtype: str):
-        k = b.emit("rint", b.emit("mul", 0, b.const(float(2 / mp.pi))))
-        p1, p2, p3 = (b.const(-v) for v in _split(lambda: mp.pi / 2, 3, _PREC[dtype]))
-        r1 = b.emit("fma", k, p1, 0)                       # exact for |k| < 2**17
         if wide:
-            # r1 + k p2 exactly: the product as a pair (ph, pl), the sum by TwoSum (rh, e)
-            ph = b.emit("mul", k, p2)
-            pl = b.emit("fma", k, p2, b.emit("neg", ph))
-            rh = b.emit("add", r1, ph)
-            bb = b.emit("sub", rh, r1)
-            e = b.emit("add", b.emit("sub", r1, b.emit("sub", rh, bb)), b.emit("sub", ph, bb))
-            rl = b.emit("fma", k, p3, b.emit("add", e, pl))
-        else:
-            # |k| <= 2: r1 and rh are close, so r1 - rh is exact (Sterbenz)
-            rh = b.emit("fma", k, p2, r1)
-            rl = b.emit("fma", k, p3, b.emit("fma", k, p2, b.emit("sub", r1, rh)))
-        t = b.emit("fma", rh, rh, b.emit("mul", b.emit("add", rh, rh), rl))   # (rh + rl)**2
-        # sin r = rh + (rh t S(t) + rl), S the searched core
-        sin_r = b.emit("add", rh, b.emit("fma", b.emit("mul", rh, t), b.splice(core, t), rl))
-        cos_r = b.emit("fma", t, b.splice(_cos_partner(dtype), t), b.const(1.0))
-        if cos:  # cos x = sin(x + pi/2): one quadrant on
-            k = b.emit("add", k, b.const(1.0))
-        q = b.emit("fma", b.const(-4.0), b.emit("floor", b.emit("mul", k, b.const(0.25))), k)   # k mod 4
-        odd = b.emit("fma", b.const(-2.0), b.emit("floor", b.emit("mul", q, b.const(0.5))), q)  # k mod 2
-        v = b.emit("select", b.emit("ne", odd, b.const(0.0)), cos_r, sin_r)
-        y = b.emit("select", b.emit("ge", q, b.const(2.0)), b.emit("neg", v), v)
-        if not cos:  # sin(-0) = -0
-            y = b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, y)
+            k = _round_quadrant(b, 0, dtype)
+            sin_r, cos_r = _sincos_parts(b, core, dtype, 0, k, True)
+            if cos:  # cos x = sin(x + pi/2): one quadrant on
+                k = b.emit("add", k, b.const(1.0))
+            q = b.emit("fma", b.const(-4.0), b.emit("floor", b.emit("mul", k, b.const(0.25))), k)   # k mod 4
+            odd = b.emit("fma", b.const(-2.0), b.emit("floor", b.emit("mul", q, b.const(0.5))), q)  # k mod 2
+            v = b.emit("select", b.emit("ne", odd, b.const(0.0)), cos_r, sin_r)
+            y = b.emit("select", b.emit("ge", q, b.const(2.0)), b.emit("neg", v), v)
+            if not cos:  # sin(-0) = -0
+                y = b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, y)
+            return y
+        # |x| <= pi: reduce a = |x|, k in {0, 1, 2}; cos is even, sin odd and >= 0 on [0, pi]
+        a = b.emit("fabs", 0)
+        k = _round_quadrant(b, a, dtype)
+        sin_r, cos_r = _sincos_parts(b, core, dtype, a, k, False)
+        if cos:  # cos a = cos r, -sin r, -cos r
+            v = b.emit("select", b.emit("eq", k, b.const(1.0)), sin_r, cos_r)
+            return b.emit("select", b.emit("eq", k, b.const(0.0)), v, b.emit("neg", v))
+        # sin a = sin r, cos r, -sin r (>= 0: copysign puts x's sign on it, -0 included)
+        y = b.emit("copysign", b.emit("select", b.emit("eq", k, b.const(1.0)), cos_r, sin_r), 0)
+        pi = _PI_ROUNDED[dtype]
+        if mp.mpf(pi) > mp.pi:  # sin is negative there: x * (sin(pi)/pi), rounds to sin(pi)
+            ratio = float(mp.sin(mp.mpf(pi)) / pi)
+            y = b.sp("select", b.sp("eq", a, b.const(pi)), b.sp("mul", 0, b.const(ratio)), y)
         return y
     return build
 

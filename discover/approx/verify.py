@@ -20,10 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codegen.kernel import Kernel
-
 from ..errors import UserError
-from .program import SLP, to_program
+from .emit import kernel as compile_kernel
+from .program import SLP
 from .reference import exact, exact_float64
 from .targets import Target
 from .ulp import ulp_error
@@ -94,7 +93,7 @@ def _verify_shard(slp: SLP, target_spec: str, first: int, last: int) -> list[tup
     key = repr(slp)
     if key not in _KERNELS:
         _KERNELS.clear()
-        _KERNELS[key] = Kernel(to_program(slp, "approx"), True)
+        _KERNELS[key] = compile_kernel(slp)
     tgt = resolve(target_spec)
     return [_check_chunk(_KERNELS[key], tgt, x) for x in _chunks(first, last)]
 
@@ -119,7 +118,7 @@ def verify(slp: SLP, target: Target, domain: tuple[float, float], samples: int =
     """Verify ``slp`` (see the module docstring); ``client``: a ``distributed.Client`` to
     spread a float32 sweep over."""
     start = time.monotonic()
-    kernel = Kernel(to_program(slp, "approx"), True) if client is None or slp.dtype != "float32" else None
+    kernel = compile_kernel(slp) if client is None or slp.dtype != "float32" else None
     worst, worst_x, total, good = -1.0, float("nan"), 0, 0
     if slp.dtype == "float32":
         method = "exhaustive"
