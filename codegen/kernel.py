@@ -13,7 +13,9 @@ common case natively: each argument is exactly a ``numpy.ndarray`` with the kern
 dtype (the builtin descriptor object), C-contiguous, of one shape with at least one
 dimension; outputs are writeable and overlap no other array.  It then calls
 ``NAME(n, in0, ..., out0, ...)`` -- releasing the GIL for ``n >= GIL_RELEASE`` -- and
-returns 0.  It returns 1 (computing nothing) when an output overlaps another array and
+returns 0.  Results the kernel allocates itself are passed with one extra argument, which
+turns the streaming stores off (fresh pages gain nothing from them; see
+:func:`codegen.lower.build_module`).  It returns 1 (computing nothing) when an output overlaps another array and
 2 when any other check fails; Python then takes the general path, which converts
 scalars and non-contiguous arrays, raises the clear errors, and computes overlapping
 outputs through temporaries.  The array fields are read at offsets probed at import
@@ -79,19 +81,23 @@ def _array_layout() -> dict[str, int]:
     return layout
 
 
-def _add_trampoline(module: ir.Module, kernel: ir.Function, n_in: int, n_out: int,
-                    dtype: np.dtype) -> str:
-    """Add the builtin ``NAME__py(in0, ..., out0, ...) -> int`` (CPython METH_FASTCALL).
+def _add_trampoline(module: ir.Module, name: str, n_in: int, n_out: int, dtype: np.dtype) -> str:
+    """Add the builtin ``NAME__py(in0, ..., out0, ...[, fresh]) -> int`` (CPython
+    METH_FASTCALL) calling the kernel ``NAME``.
 
     Returns :data:`NOT_FAST` unless every argument passes the fast-path checks (see the
     module docstring), :data:`OVERLAP` (computing nothing) if an output overlaps another
     array, else runs the kernel -- releasing the GIL when ``n >= GIL_RELEASE`` -- and
-    returns :data:`DONE`.
+    returns :data:`DONE`.  One argument more than the arrays (any object) says that the
+    outputs were just allocated: the kernel then skips its streaming path
+    (:func:`codegen.lower.build_module`, ``fresh_outputs``).
     """
     layout = _array_layout()
     n_arrays = n_in + n_out
     byte = _I8.as_pointer()
-    fn = ir.Function(module, ir.FunctionType(byte, [byte, byte.as_pointer(), _I64]), kernel.name + "__py")
+    impl = module.globals.get(name + ".impl")
+    kernel = module.globals[name]
+    fn = ir.Function(module, ir.FunctionType(byte, [byte, byte.as_pointer(), _I64]), name + "__py")
     _, args, nargs = fn.args
     entry = fn.append_basic_block("entry")
     reject = fn.append_basic_block("not_fast")
@@ -112,7 +118,8 @@ def _add_trampoline(module: ir.Module, kernel: ir.Function, n_in: int, n_out: in
 
     # the number of arguments (nargs may carry PY_VECTORCALL_ARGUMENTS_OFFSET's high bit)
     count = b.and_(nargs, _I64((1 << 62) - 1))
-    require(b.icmp_signed("==", count, _I64(n_arrays)), "arity_ok")
+    stored = b.icmp_signed("==", count, _I64(n_arrays))   # outputs the caller gave
+    require(b.or_(stored, b.icmp_signed("==", count, _I64(n_arrays + 1))), "arity_ok")
     objects = [b.load(b.gep(args, [_I64(k)])) for k in range(n_arrays)]
     ndarray, descr = _I64(id(np.ndarray)), _I64(id(dtype))
     for k, obj in enumerate(objects):
@@ -162,14 +169,21 @@ def _add_trampoline(module: ir.Module, kernel: ir.Function, n_in: int, n_out: in
                          b.icmp_unsigned("<", other_start, b.add(start, nbytes)))
             overlap = b.or_(overlap, hit)
     status = b.select(overlap, _I64(OVERLAP), _I64(DONE))
+
+    def run():
+        if impl is None:
+            b.call(kernel, [n] + pointers)
+        else:
+            b.call(impl, [n, stored] + pointers)
+
     with b.if_then(b.not_(overlap)):
         with b.if_else(b.icmp_signed(">=", n, _I64(GIL_RELEASE))) as (release, keep):
             with release:
                 state = b.call(declare("PyEval_SaveThread", byte, []), [])
-                b.call(kernel, [n] + pointers)
+                run()
                 b.call(declare("PyEval_RestoreThread", ir.VoidType(), [byte]), [state])
             with keep:
-                b.call(kernel, [n] + pointers)
+                run()
     b.ret(b.call(from_long, [status]))
     b.position_at_end(reject)
     b.ret(b.call(from_long, [_I64(NOT_FAST)]))
@@ -212,14 +226,22 @@ class Kernel:
         self.math = math
         self.fastmath = fastmath_flags(fastmath)
         self._single = single
-        module = build_module(program, math, fastmath, interleave)
-        kernel_fn = module.globals[program.name]
-        trampoline = _add_trampoline(module, kernel_fn, len(program.args), self.n_outputs, self.dtype)
+        module = build_module(program, math, fastmath, interleave, fresh_outputs=True)
+        trampoline = _add_trampoline(module, program.name, len(program.args), self.n_outputs, self.dtype)
         optimized = jit.optimize(str(module))
         self.llvm_ir = str(optimized)
         self._engine, self.address = jit.jit(optimized, program.name)
-        self._fast, self._method_def = _builtin(self._engine.get_function_address(trampoline),
-                                                trampoline)
+        self._fast, self._method_def = _builtin(self._engine.get_function_address(trampoline), trampoline)
+
+    def loop_ir(self) -> str:
+        """The optimised IR of the function holding the element loops (``NAME.impl`` where
+        the kernel can switch its streaming path off, else ``NAME``), up to its ``}``."""
+        for head in (f"@{self.name}.impl(", f'@"{self.name}.impl"(', f"@{self.name}("):
+            at = self.llvm_ir.find(head)
+            if at >= 0 and self.llvm_ir.rfind("define", 0, at) > self.llvm_ir.rfind("\n}", 0, at):
+                start = self.llvm_ir.rfind("define", 0, at)
+                return self.llvm_ir[start:self.llvm_ir.index("\n}", at) + 2]
+        raise RuntimeError(f"no definition of {self.name} in the kernel's IR")
 
     def __repr__(self) -> str:
         return (f"<codegen.Kernel {self.name}({', '.join(self.args)}) -> {self.n_outputs} output(s), "
@@ -231,11 +253,11 @@ class Kernel:
             if args and args[0].__class__ is np.ndarray:
                 if self._single:
                     result = np.empty(args[0].shape, self.dtype)
-                    if not self._fast(*args, result):
+                    if not self._fast(*args, result, None):
                         return result
                 else:
                     results = tuple([np.empty(args[0].shape, self.dtype) for _ in range(self.n_outputs)])
-                    if not self._fast(*args, *results):
+                    if not self._fast(*args, *results, None):
                         return results
         elif out.__class__ is np.ndarray:
             if self._single and not self._fast(*args, out):
@@ -275,11 +297,11 @@ class Kernel:
         outputs = self._outputs(out, shape)
         # the kernel writes through plain views (0-d results: one-element arrays)
         targets = tuple(o.reshape(shape or (1,)).view(np.ndarray).view(dtype) for o in outputs)
-        status = self._fast(*arrays, *targets)
+        status = self._fast(*arrays, *targets, *((None,) if out is None else ()))
         if status == OVERLAP:
             # an output overlaps another array: compute into fresh arrays, then copy
             fresh = tuple(np.empty(shape or (1,), dtype) for _ in outputs)
-            status = self._fast(*arrays, *fresh)
+            status = self._fast(*arrays, *fresh, None)
             for target, value in zip(targets, fresh):
                 np.copyto(target, value)
         if status != DONE:

@@ -75,37 +75,70 @@ def add_attribute(attributes, text: str) -> None:
 
 
 def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
-                 interleave: int | None = None) -> ir.Module:
+                 interleave: int | None = None, fresh_outputs: bool = False) -> ir.Module:
     """The LLVM module containing the kernel function (see the module docstring).
 
     ``interleave``: how many vectors the element loop works on per iteration (LLVM's
     ``llvm.loop.interleave.count``); None leaves it to the vectoriser's cost model, which
     picks 1 for long bodies.  Long dependency chains (range reduction, then a polynomial,
     then reconstruction) run faster with several independent vectors in flight.
+
+    ``fresh_outputs``: define the loops as the internal ``NAME.impl(n, allow_streaming,
+    in..., out...)``, called by ``NAME`` with streaming allowed, so that a caller that has
+    just allocated the outputs can turn the streaming path off: their pages are not mapped
+    yet, the kernel's first store faults each one in (the system zeroes it through the
+    cache), and non-temporal stores after that only add traffic -- 2.5x slower than plain
+    stores on 10**7 float64 elements (:mod:`codegen.kernel` does so when it allocates
+    the result).  Without a streaming path (non-x86 hosts) there is no ``NAME.impl``.
     """
     if math not in MATH_MODES:
         raise ValueError(f"math must be one of {', '.join(map(repr, MATH_MODES))}, not {math!r}")
-    flags = fastmath_flags(fastmath)
-    ty = float_type(program.dtype)
     module = ir.Module(name=program.name)
     module.triple = jit.triple()
-    pointer = ty.as_pointer()
-    n_ptrs = len(program.args) + len(program.outputs)
-    fnty = ir.FunctionType(ir.VoidType(), [_I64] + [pointer] * n_ptrs)
-    fn = ir.Function(module, fnty, program.name)
+    lowering = Lowering(module, ir.IRBuilder(), float_type(program.dtype), math, fastmath_flags(fastmath))
+    streaming = _streaming_supported()
+    if not (fresh_outputs and streaming):
+        _define_kernel(module, program, program.name, lowering, interleave, streaming)
+        return module
+    impl = _define_kernel(module, program, program.name + ".impl", lowering, interleave, streaming, switch=True)
+    impl.linkage = "internal"
+    impl.attributes.add("noinline")
+    caller = ir.Function(module, ir.FunctionType(ir.VoidType(), [a.type for a in impl.args if a.type != _BOOL]),
+                         program.name)
+    _kernel_attributes(caller, program)
+    b = ir.IRBuilder(caller.append_basic_block("entry"))
+    b.call(impl, [caller.args[0], _BOOL(1), *caller.args[1:]])
+    b.ret_void()
+    return module
+
+
+def _kernel_attributes(fn: ir.Function, program: Program) -> None:
+    """Host CPU, ``nounwind``, and ``noalias``/``captures(none)`` array arguments."""
     cpu, features = jit.host_cpu()
     for attribute in ("nounwind", "norecurse"):
         fn.attributes.add(attribute)
     add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
     add_attribute(fn.attributes, f'"target-features"="{features}"')
     fn.args[0].name = "n"
-    for arg, ident in zip(fn.args[1:], program.arg_ids + program.out_ids):
+    arrays = [a for a in fn.args[1:] if a.type != _BOOL]
+    for arg, ident in zip(arrays, program.arg_ids + program.out_ids):
         arg.name = ident
         arg.add_attribute("noalias")
         arg.add_attribute("captures(none)")
-    n, inputs, outputs = fn.args[0], fn.args[1:1 + len(program.args)], fn.args[1 + len(program.args):]
 
-    lowering = Lowering(module, ir.IRBuilder(), ty, math, flags)
+
+def _define_kernel(module: ir.Module, program: Program, name: str, lowering: "Lowering",
+                   interleave: int | None, streaming: bool, switch: bool = False) -> ir.Function:
+    """``void name(n, in..., out...)``: the element loop, with the streaming path if asked;
+    with ``switch`` an ``i1`` after ``n`` allows the streaming path or not."""
+    ty = lowering.ty
+    pointer = ty.as_pointer()
+    n_ptrs = len(program.args) + len(program.outputs)
+    params = [_I64] + [_BOOL] * switch + [pointer] * n_ptrs
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), params), name)
+    _kernel_attributes(fn, program)
+    arrays = fn.args[1 + switch:]
+    n, inputs, outputs = fn.args[0], arrays[:len(program.args)], arrays[len(program.args):]
 
     def body(b: ir.IRBuilder, i: ir.Value) -> list[ir.Value]:
         """The outputs at element ``i`` (the program's instructions, emitted at ``b``)."""
@@ -127,11 +160,11 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     done = fn.append_basic_block("done")
     plain = fn.append_basic_block("plain")
-    if _streaming_supported():
-        streaming = fn.append_basic_block("streaming")
-        arrays = len(program.used_args) + len(outputs)
-        b.cbranch(_streaming_wanted(b, n, arrays, outputs, ty), streaming, plain)
-        _emit_streaming(ir.IRBuilder(streaming), n, outputs, ty, body, store_outputs, done, interleave)
+    if streaming:
+        stream = fn.append_basic_block("streaming")
+        wanted = _streaming_wanted(b, n, len(program.used_args) + len(outputs), outputs, ty)
+        b.cbranch(b.and_(fn.args[1], wanted) if switch else wanted, stream, plain)
+        _emit_streaming(ir.IRBuilder(stream), n, outputs, ty, body, store_outputs, done, interleave)
     else:
         b.branch(plain)
     b = ir.IRBuilder(plain)
@@ -140,7 +173,7 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
         latch.set_metadata("llvm.loop", _interleave_metadata(module, interleave))
     b.branch(done)
     ir.IRBuilder(done).ret_void()
-    return module
+    return fn
 
 
 # Streaming (non-temporal) stores: when the arrays a call touches (inputs and outputs)
