@@ -258,6 +258,32 @@ def test_gls_jacobian_matches_finite_differences():
     np.testing.assert_allclose(J @ direction.ravel(), numeric, rtol=1e-5, atol=1e-8 * np.abs(numeric).max())
 
 
+def test_gls_covariance_by_axis_contraction_equals_the_sparse_jacobians():
+    """The dense covariance of 2-D data (contracted axis by axis over the query grid,
+    without the (K, N) Jacobians) equals Σ σ² J Jᵀ from the sparse Jacobians, terms with
+    derivatives, products of both fields and the time derivative included."""
+    from discover.pde.fit import Columns
+    from discover.pde.gls import covariance
+    from discover.pde.library import parse_terms
+
+    rng = np.random.default_rng(4)
+    t, x, y = np.linspace(0, 1, 31), np.linspace(0, 2 * np.pi, 24, endpoint=False), np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    shape = (t.size, x.size, y.size)
+    u = np.sin(x[None, :, None] + t[:, None, None]) * np.cos(y)[None, None, :] + 0.01 * rng.standard_normal(shape)
+    v = np.cos(x[None, :, None] - y[None, None, :] + t[:, None, None]) + 0.01 * rng.standard_normal(shape)
+    data = fields_from_arrays({"u": u, "v": v, "t": t, "x": x, "y": y}, {"periodic": True, "noise": 0.01},
+                              fields=["u", "v"])
+    settings = PDESettings(max_order=2)
+    terms = parse_terms(["u", "u*v**2", "v**3", "Derivative(u, x, 2)", "Derivative(u, y, 2)",
+                         "Derivative(u**2/2, x)"], ["u", "v"], ["x", "y"])
+    columns = Columns(data, settings, terms)
+    weighted = list(zip(rng.normal(size=len(terms)), terms))
+    dense = columns.gram_covariance(weighted, "u")
+    sparse = covariance(columns.jacobians(weighted, "u", columns.weak))   # regularised by 1e-10 of its trace
+    assert dense.shape == (columns.weak.n_queries,) * 2
+    np.testing.assert_allclose(dense, sparse, rtol=1e-9, atol=1e-8 * np.abs(sparse).max())
+
+
 @pytest.mark.slow
 def test_free_form_weak_search_finds_the_whole_burgers_equation():
     """No library: the engine builds -u*u_x + 0.1*u_xx from leaves u, u_x, u_xx (60 s)."""

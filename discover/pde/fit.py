@@ -33,7 +33,7 @@ from . import trajectory
 from .data import FieldData
 from .derivatives import METHODS as DERIVATIVE_METHODS
 from .derivatives import derivative
-from .gls import choose_rows, gls
+from . import gls as weighting
 from .noise import debiased, field_noise
 from .sparse import TERM_PENALTY, bootstrap, compressed, lstsq_on, mstls, relative_residual, selection_loss
 from .weak import WeakForm, choose_half_widths
@@ -299,6 +299,36 @@ class Columns:
                 out.append((variance, J.tocsr()))
         return out
 
+    def gram_covariance(self, weighted_terms: list[tuple[float, lib.Term]], field: str) -> np.ndarray | None:
+        """``Σ_f σ_f² J_f J_fᵀ`` of :meth:`jacobians` over the full query grid, dense
+        ``(K, K)``, without forming ``J_f``: ``J_f = Σ_α Φ_α diag(S_α)`` with ``S_α`` the
+        signed, weighted slopes of the terms under ``∂^α`` (and 1 for the own field's
+        ``∂_t``), so ``J_f J_fᵀ = Σ_{α,β} Φ_α diag(S_α S_β) Φ_βᵀ``, each a
+        :meth:`~discover.pde.weak.WeakForm.gram`.  None without noise."""
+        zero_time = (0,) * (1 + len(self.axes))
+        C = None
+        for name, variance in self.variances.items():
+            if variance <= 0:
+                continue
+            parts: dict[tuple[int, ...], np.ndarray] = {}
+            if name == field:
+                parts[(1,) + (0,) * len(self.axes)] = np.ones(self.weak.shape)
+            symbol = sympy.Symbol(name)
+            for c, term in weighted_terms:
+                slope = self._slope(term, symbol) if c != 0.0 else None
+                if slope is None:
+                    continue
+                alpha = zero_time if term.pointwise else (0,) + tuple(term.alpha)
+                part = slope.reshape(self.weak.shape) * (c * (-1) ** term.order)
+                parts[alpha] = parts[alpha] + part if alpha in parts else part
+            alphas = list(parts)
+            for i, a in enumerate(alphas):
+                for b in alphas[i:]:
+                    g = self.weak.gram(a, b, parts[a] * parts[b]) * variance
+                    g = g if a == b else g + g.T
+                    C = g if C is None else C + g
+        return C
+
 
 def fit_pde(data: FieldData, settings: PDESettings | None = None,
             progress: Callable[[str], None] | None = None) -> PDEFit:
@@ -482,20 +512,24 @@ def _plain_loss(system, support) -> float:
 
 
 def _weighted_refit(name, G, b, w, terms, columns, known_terms, seed):
-    """GLS on the chosen support (:func:`discover.pde.gls.gls`): ``(w, whitened G, b)``."""
+    """GLS on the chosen support (:func:`discover.pde.gls.gls`): ``(w, whitened G, b)``;
+    None when the system is too large for either way of forming the covariance."""
     support = w != 0
     if not support.any():
         return None
-    rows = choose_rows(len(b), columns.weak.support_size(), seed)
-    if rows is None:
+
+    def weighted(coefficients):
+        return list(zip(coefficients, terms)) + list(known_terms)
+
+    rows = weighting.choose_rows(len(b), columns.weak.support_size(), seed)
+    if rows is not None:
+        restricted = columns.weak.restrict(rows)
+        return weighting.gls(G[rows], b[rows], support, w,
+                             lambda c: weighting.covariance(columns.jacobians(weighted(c), name, restricted)))
+    if columns.weak.n_queries > weighting.DENSE_MAX_ROWS or columns.weak.n_queries != len(b):
         return None
-    restricted = columns.weak.restrict(rows)
-
-    def jacobians_of(coefficients):
-        weighted = list(zip(coefficients, terms)) + list(known_terms)
-        return columns.jacobians(weighted, name, restricted)
-
-    return gls(G[rows], b[rows], support, w, jacobians_of)
+    return weighting.gls(G, b, support, w,
+                         lambda c: weighting.regularised(columns.gram_covariance(weighted(c), name)))
 
 
 def rhs_text(monomials, coefficients) -> str:

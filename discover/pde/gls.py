@@ -27,8 +27,11 @@ import scipy.sparse as sp
 #: larger systems use a random subset of their rows.
 MAX_JACOBIAN_NONZEROS = 10_000_000
 MAX_ROWS = 1500
-#: Fewer rows than this (huge supports, e.g. 2-D data) are not worth weighting: skip GLS.
+#: Fewer rows than this (huge supports, e.g. 2-D data) are not worth weighting with the
+#: sparse Jacobians; the covariance is then contracted axis by axis over the full query
+#: grid (:meth:`discover.pde.weak.WeakForm.gram`) when it has at most DENSE_MAX_ROWS rows.
 MIN_ROWS = 256
+DENSE_MAX_ROWS = 6000
 ITERATIONS = 2
 
 
@@ -43,7 +46,7 @@ def choose_rows(n_rows: int, nonzeros_per_row: int, seed: int) -> np.ndarray | N
     return np.sort(np.random.default_rng(seed).choice(n_rows, limit, replace=False))
 
 
-def covariance(jacobians: Sequence[tuple[float, sp.spmatrix]]) -> np.ndarray:
+def covariance(jacobians: Sequence[tuple[float, sp.spmatrix]]) -> np.ndarray | None:
     """``Σ σ² J Jᵀ`` (dense ``(K, K)``) from ``(σ², J)`` pairs, lightly regularised."""
     C = None
     for variance, J in jacobians:
@@ -51,6 +54,11 @@ def covariance(jacobians: Sequence[tuple[float, sp.spmatrix]]) -> np.ndarray:
             continue
         part = (J @ J.T).toarray() * variance
         C = part if C is None else C + part
+    return regularised(C)
+
+
+def regularised(C: np.ndarray | None) -> np.ndarray | None:
+    """``C`` plus a tiny multiple of the identity (so that Cholesky succeeds), in place."""
     if C is None:
         return None
     C += np.eye(len(C)) * (1e-10 * np.trace(C) / len(C) + np.finfo(float).tiny)
@@ -58,18 +66,19 @@ def covariance(jacobians: Sequence[tuple[float, sp.spmatrix]]) -> np.ndarray:
 
 
 def gls(G: np.ndarray, b: np.ndarray, support: np.ndarray, w0: np.ndarray,
-        jacobians_of: Callable[[np.ndarray], list[tuple[float, sp.spmatrix]]],
+        covariance_of: Callable[[np.ndarray], np.ndarray | None],
         iterations: int = ITERATIONS) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Iterated GLS on the columns in ``support`` from the start ``w0`` (J,).
 
-    ``jacobians_of(w)`` gives the ``(σ_f², J_f)`` pairs at coefficients ``w``.  Returns
-    ``(w, whitened G, whitened b)``, or None when the noise is zero (plain least squares
-    is then already best).
+    ``covariance_of(w)`` gives ``C(w)`` (regularised, :func:`covariance` or a dense
+    computation of the same sum), None without noise.  Returns ``(w, whitened G,
+    whitened b)``, or None when the noise is zero (plain least squares is then already
+    best).
     """
     w = w0.copy()
     whitened = None
     for _ in range(iterations):
-        C = covariance(jacobians_of(w))
+        C = covariance_of(w)
         if C is None:
             return None
         try:
