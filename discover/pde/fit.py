@@ -275,56 +275,51 @@ class Columns:
             self._slopes[key] = self.values(sympy.diff(inner, symbol)).ravel() if depends else None
         return self._slopes[key]
 
-    def jacobians(self, weighted_terms: list[tuple[float, lib.Term]], field: str,
-                  weak: WeakForm) -> list[tuple[float, object]]:
-        """``(σ_f², J_f)`` per noisy field for the weak residual of ``field``'s equation
-        with the given ``(coefficient, term)`` pairs (:mod:`discover.pde.gls`), on the rows
-        of ``weak`` (a restriction of this system's form)."""
+    def _slopes_by_derivative(self, weighted_terms: list[tuple[float, lib.Term]], field: str):
+        """Per noisy field ``f``: ``(σ_f², {α: S_α})`` with ``J_f = Σ_α Φ_α diag(S_α)`` the
+        Jacobian of ``field``'s weak residual: ``S_α`` sums the signed, weighted slopes
+        ``c (-1)^|α| ∂g/∂U_f`` (ravelled) of the terms under ``∂^α``, plus 1 for the own
+        field's ``∂_t``."""
         zero_time = (0,) * (1 + len(self.axes))
-        time_alpha = (1,) + (0,) * len(self.axes)
-        out = []
-        for name, variance in self.variances.items():
-            if variance <= 0:
-                continue
-            J = self.phi(time_alpha, weak) if name == field else None
-            symbol = sympy.Symbol(name)
-            for c, term in weighted_terms:
-                slope = self._slope(term, symbol) if c != 0.0 else None
-                if slope is None:
-                    continue
-                alpha = zero_time if term.pointwise else (0,) + tuple(term.alpha)
-                part = self.phi(alpha, weak).multiply(slope[None, :]) * (c * (-1) ** term.order)
-                J = part if J is None else J + part
-            if J is not None:
-                out.append((variance, J.tocsr()))
-        return out
-
-    def gram_covariance(self, weighted_terms: list[tuple[float, lib.Term]], field: str) -> np.ndarray | None:
-        """``Σ_f σ_f² J_f J_fᵀ`` of :meth:`jacobians` over the full query grid, dense
-        ``(K, K)``, without forming ``J_f``: ``J_f = Σ_α Φ_α diag(S_α)`` with ``S_α`` the
-        signed, weighted slopes of the terms under ``∂^α`` (and 1 for the own field's
-        ``∂_t``), so ``J_f J_fᵀ = Σ_{α,β} Φ_α diag(S_α S_β) Φ_βᵀ``, each a
-        :meth:`~discover.pde.weak.WeakForm.gram`.  None without noise."""
-        zero_time = (0,) * (1 + len(self.axes))
-        C = None
         for name, variance in self.variances.items():
             if variance <= 0:
                 continue
             parts: dict[tuple[int, ...], np.ndarray] = {}
             if name == field:
-                parts[(1,) + (0,) * len(self.axes)] = np.ones(self.weak.shape)
+                parts[(1,) + (0,) * len(self.axes)] = np.ones(int(np.prod(self.data.shape)))
             symbol = sympy.Symbol(name)
             for c, term in weighted_terms:
                 slope = self._slope(term, symbol) if c != 0.0 else None
                 if slope is None:
                     continue
                 alpha = zero_time if term.pointwise else (0,) + tuple(term.alpha)
-                part = slope.reshape(self.weak.shape) * (c * (-1) ** term.order)
+                part = slope * (c * (-1) ** term.order)
                 parts[alpha] = parts[alpha] + part if alpha in parts else part
+            if parts:
+                yield variance, parts
+
+    def jacobians(self, weighted_terms: list[tuple[float, lib.Term]], field: str,
+                  weak: WeakForm) -> list[tuple[float, object]]:
+        """``(σ_f², J_f)`` per noisy field for the weak residual of ``field``'s equation
+        with the given ``(coefficient, term)`` pairs (:mod:`discover.pde.gls`), on the rows
+        of ``weak`` (a restriction of this system's form), as sparse matrices."""
+        out = []
+        for variance, parts in self._slopes_by_derivative(weighted_terms, field):
+            J = sum(self.phi(alpha, weak).multiply(slope[None, :]) for alpha, slope in parts.items())
+            out.append((variance, J.tocsr()))
+        return out
+
+    def gram_covariance(self, weighted_terms: list[tuple[float, lib.Term]], field: str) -> np.ndarray | None:
+        """``Σ_f σ_f² J_f J_fᵀ`` of :meth:`jacobians` over the full query grid, dense
+        ``(K, K)``, without forming ``J_f``: ``J_f J_fᵀ = Σ_{α,β} Φ_α diag(S_α S_β) Φ_βᵀ``,
+        each a :meth:`~discover.pde.weak.WeakForm.gram`.  None without noise."""
+        C = None
+        for variance, parts in self._slopes_by_derivative(weighted_terms, field):
             alphas = list(parts)
             for i, a in enumerate(alphas):
                 for b in alphas[i:]:
-                    g = self.weak.gram(a, b, parts[a] * parts[b]) * variance
+                    weights = (parts[a] * parts[b]).reshape(self.weak.shape)
+                    g = self.weak.gram(a, b, weights) * variance
                     g = g if a == b else g + g.T
                     C = g if C is None else C + g
         return C
