@@ -220,7 +220,7 @@ def _streaming_wanted(b: ir.IRBuilder, n, arrays: int, outputs, ty) -> ir.Value:
 
 def _interleave_metadata(module: ir.Module, count: int):
     """A loop ID asking for ``count`` interleaved vectors (LLVM loop IDs refer to themselves)."""
-    if not isinstance(count, int) or count < 1:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"interleave must be a positive integer, not {count!r}")
     option = module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"), ir.IntType(32)(count)])
     loop_id = module.add_metadata([option])
