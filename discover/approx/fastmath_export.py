@@ -1,0 +1,78 @@
+"""The approximation programs behind :mod:`codegen.fastmath` (``math="fast"``).
+
+Where a program of this job is within 1 ULP on every input and cheaper than the inline
+function codegen had, it becomes that function: today float32 ``exp`` (the exp template's
+Cody-Waite reduction, a degree-7 minimax core, ``ldexp``: 18 operations where codegen's own
+took about 40). codegen may not import this package, so the program is stored as data in
+``codegen/fastmath_programs.py``, written by
+
+    python -m discover.approx.fastmath_export > codegen/fastmath_programs.py
+
+Deterministic, no search: the baselines within 1 ULP on the training inputs, cheapest
+first, each verified on every float32 input until one passes (about a minute each on 2
+cores); the file records which baseline it is, so a test can rebuild it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .baselines import baselines
+from .job import ApproxSettings, _candidate, make_task
+from .program import SLP, compact
+
+#: (name in codegen.fastmath, target, dtype)
+EXPORTS = (("EXP_F32", "exp", "float32"),)
+
+
+def candidates(target: str, dtype: str) -> list:
+    """The baselines' whole programs within 1 ULP on the training inputs, cheapest first."""
+    task = make_task(target, ApproxSettings(dtype=dtype))
+    top = 9 if dtype == "float32" else 14
+    rows = [_candidate(task, b.name, b.slp) for b in baselines(task.core, dtype, list(range(1, top)))]
+    return sorted((r for r in rows if r.error <= 1.0), key=lambda r: (r.cost, r.error))
+
+
+def baseline(target: str, dtype: str, name: str) -> SLP:
+    """The whole program of the baseline called ``name`` (e.g. ``minimax-7 horner``)."""
+    return compact(next(r.full for r in candidates(target, dtype) if r.name == name))
+
+
+def as_data(slp: SLP) -> tuple:
+    """``(instructions, output)`` with each instruction ``(op, operands, value)``."""
+    return tuple((i.op, tuple(i.operands), float(i.value)) for i in slp.instrs), slp.output
+
+
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    from .targets import target as resolve
+    from .verify import verify
+
+    print('"""Straight-line programs of ``discover approx`` used by :mod:`codegen.fastmath` (generated;')
+    print("do not edit by hand: ``python -m discover.approx.fastmath_export > codegen/fastmath_programs.py``).")
+    print()
+    print("Each is ``(instructions, output)``; an instruction is ``(op, operands, value)`` with the")
+    print("operations of :data:`codegen.ops.OPS` (``arg`` is x, ``const`` a constant), evaluated in")
+    print('this order with IEEE rounding after each."""')
+    for name, target, dtype in EXPORTS:
+        tgt = resolve(target)
+        for row in candidates(target, dtype):
+            v = verify(row.full, tgt, tgt.domain)
+            if v.max_ulp <= 1.0:
+                break
+        else:
+            raise SystemExit(f"no baseline of {target} {dtype} verifies within 1 ULP")
+        instrs, output = as_data(compact(row.full))
+        print()
+        print(f"# {target} {dtype}: {row.name}, {row.cost} operations; verified {v.method} on")
+        print(f"# {v.points:,} inputs: max {v.max_ulp:.3f} ULP, {v.correctly_rounded:.2%} correctly rounded")
+        print(f"{name}_BASELINE = {row.name!r}")
+        print(f"{name} = ((")
+        for op, operands, value in instrs:
+            print(f"    ({op!r}, {operands!r}, {value!r}),")
+        print(f"), {output})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
