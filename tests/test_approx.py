@@ -372,19 +372,22 @@ def test_cli_end_to_end_writes_result_and_c_that_matches_the_kernel(capsys, tmp_
     assert same_bits(y, evaluate(full, x))
 
 
-def test_codegen_float32_exp_is_the_exported_program():
-    """codegen's inline float32 exp (``math="fast"``) is the stored program of this job:
-    the data in codegen/fastmath_programs.py is what the exporter rebuilds from the named
-    baseline, and the compiled default kernel gives the evaluator's bits, specials included."""
+@pytest.mark.parametrize("name,data,fn,scale", [("exp", "EXP_F32", np.exp, 1.0), ("exp2", "EXP2_F32", np.exp2, 1.45)])
+def test_codegen_float32_exp_is_the_exported_program(name, data, fn, scale):
+    """codegen's inline float32 exp and exp2 (``math="fast"``) are the stored programs of
+    this job: the data in codegen/fastmath_programs.py is what the exporter rebuilds from
+    the named baseline, and the compiled default kernel gives the evaluator's bits,
+    specials included."""
     import codegen
     from codegen import fastmath_programs
     from discover.approx.fastmath_export import as_data, baseline
 
-    slp = baseline("exp", "float32", fastmath_programs.EXP_F32_BASELINE)
-    assert as_data(slp) == fastmath_programs.EXP_F32
+    slp = baseline(name, "float32", getattr(fastmath_programs, data + "_BASELINE"))
+    assert as_data(slp) == getattr(fastmath_programs, data)
     rng = np.random.default_rng(7)
-    x = np.concatenate([rng.uniform(-110, 95, 200_000), rng.uniform(-1, 1, 10_000),
-                        [0.0, -0.0, np.inf, -np.inf, np.nan, 88.72, 88.73, -103.9, -104.5]]).astype(F32)
-    got = codegen.compile("exp(x)", "x", dtype="float32")(x)
+    x = np.concatenate([rng.uniform(-110, 95, 200_000) * scale, rng.uniform(-1, 1, 10_000),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 88.72, 88.73, -103.9, -104.5, 127.9, -149.5]]).astype(F32)
+    got = codegen.compile(f"{name}(x)", "x", dtype="float32")(x)
     assert same_bits(got, evaluate(slp, x))
-    assert np.max(ulp_error(got[np.isfinite(x)], np.exp(x[np.isfinite(x)].astype(np.float64)), "float32")) <= 1.0
+    finite = np.isfinite(x)
+    assert np.max(ulp_error(got[finite], fn(x[finite].astype(np.float64)), "float32")) <= 1.0

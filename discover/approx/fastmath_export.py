@@ -2,8 +2,9 @@
 
 Where a program of this job is within 1 ULP on every input and cheaper than the inline
 function codegen had, it becomes that function: today float32 ``exp`` (the exp template's
-Cody-Waite reduction, a degree-7 minimax core, ``ldexp``: 18 operations where codegen's own
-took about 40). codegen may not import this package, so the program is stored as data in
+Cody-Waite reduction, a degree-7 Chebyshev core, ``ldexp``: 18 operations where codegen's
+own took about 40) and float32 ``exp2`` (``r = x - rint(x)`` exactly, a polynomial core,
+``ldexp``; codegen's own went through a double-double product). codegen may not import this package, so the program is stored as data in
 ``codegen/fastmath_programs.py``, written by
 
     python -m discover.approx.fastmath_export > codegen/fastmath_programs.py
@@ -22,7 +23,7 @@ from .job import ApproxSettings, _candidate, make_task
 from .program import SLP, compact
 
 #: (name in codegen.fastmath, target, dtype)
-EXPORTS = (("EXP_F32", "exp", "float32"),)
+EXPORTS = (("EXP_F32", "exp", "float32"), ("EXP2_F32", "exp2", "float32"))
 
 
 def candidates(target: str, dtype: str) -> list:
