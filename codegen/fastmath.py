@@ -436,16 +436,7 @@ def _program(e: _Emit, data, *args):
     from codegen.lower import Lowering
 
     instrs, output = data
-    lowering = Lowering(e.b.module, e.b, e.ty, "libm", ())
-    values = []
-    for op, operands, value in instrs:
-        if op == "arg":
-            values.append(args[int(value)])
-        elif op == "const":
-            values.append(e.k(value))
-        else:
-            values.append(lowering.op(op, [values[k] for k in operands]))
-    return values[output]
+    return Lowering(e.b.module, e.b, e.ty, "libm", ()).run(instrs, lambda j: args[j])[output]
 
 
 def _exp_entry(e: _Emit, x):

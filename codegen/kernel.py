@@ -15,10 +15,10 @@ dimension; outputs are writeable and overlap no other array.  It then calls
 ``NAME(n, in0, ..., out0, ...)`` -- releasing the GIL for ``n >= GIL_RELEASE`` -- and
 returns 0.  Results the kernel allocates itself are passed with one extra argument, which
 turns the streaming stores off (fresh pages gain nothing from them; see
-:func:`codegen.lower.build_module`).  It returns 1 (computing nothing) when an output overlaps another array and
-2 when any other check fails; Python then takes the general path, which converts
-scalars and non-contiguous arrays, raises the clear errors, and computes overlapping
-outputs through temporaries.  The array fields are read at offsets probed at import
+:func:`codegen.lower.build_module`).  It returns 1 (computing nothing) when an output
+overlaps another array and 2 when any other check fails; Python then takes the general
+path, which converts scalars and non-contiguous arrays, raises the clear errors, and
+computes overlapping outputs through temporaries.  The array fields are read at offsets probed at import
 (NumPy's ``PyArrayObject_fields``), and only public C API functions are called.
 """
 

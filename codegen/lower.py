@@ -143,14 +143,8 @@ def _define_kernel(module: ir.Module, program: Program, name: str, lowering: "Lo
     def body(b: ir.IRBuilder, i: ir.Value) -> list[ir.Value]:
         """The outputs at element ``i`` (the program's instructions, emitted at ``b``)."""
         lowering.b = b
-        values = []
-        for ins in program.instrs:
-            if ins.op == "arg":
-                values.append(b.load(b.gep(inputs[int(ins.value)], [i]), name=program.arg_ids[int(ins.value)]))
-            elif ins.op == "const":
-                values.append(ir.Constant(ty, ins.value))
-            else:
-                values.append(lowering.op(ins.op, [values[k] for k in ins.operands]))
+        values = lowering.run(((ins.op, ins.operands, ins.value) for ins in program.instrs),
+                              lambda j: b.load(b.gep(inputs[j], [i]), name=program.arg_ids[j]))
         return [values[k] for k in program.outputs]
 
     def store_outputs(b, i, results):
@@ -307,6 +301,19 @@ class Lowering:
         self.module, self.b, self.ty, self.math, self.flags = module, builder, ty, math, flags
         self.dtype = "float64" if isinstance(ty, ir.DoubleType) else "float32"
         self.suffix = "f64" if isinstance(ty, ir.DoubleType) else "f32"
+
+    def run(self, instrs, arg) -> list[ir.Value]:
+        """The values of straight-line instructions ``(op, operands, value)``, emitted in
+        order: ``arg(j)`` for argument ``j``, constants, :meth:`op` for the rest."""
+        values = []
+        for op, operands, value in instrs:
+            if op == "arg":
+                values.append(arg(int(value)))
+            elif op == "const":
+                values.append(ir.Constant(self.ty, value))
+            else:
+                values.append(self.op(op, [values[k] for k in operands]))
+        return values
 
     def op(self, name: str, operands: list) -> ir.Value:
         kind, detail = OPS[name].llvm

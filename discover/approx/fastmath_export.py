@@ -4,8 +4,9 @@ Where a program of this job is within 1 ULP on every input and cheaper than the 
 function codegen had, it becomes that function: today float32 ``exp`` (the exp template's
 Cody-Waite reduction, a degree-7 Chebyshev core, ``ldexp``: 18 operations where codegen's
 own took about 40) and float32 ``exp2`` (``r = x - rint(x)`` exactly, a polynomial core,
-``ldexp``; codegen's own went through a double-double product). codegen may not import this package, so the program is stored as data in
-``codegen/fastmath_programs.py``, written by
+``ldexp``; codegen's own went through a double-double product). codegen may not import
+this package, so the programs are stored as data in ``codegen/fastmath_programs.py``,
+written by
 
     python -m discover.approx.fastmath_export > codegen/fastmath_programs.py
 
@@ -18,8 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from .baselines import baselines
-from .job import ApproxSettings, _candidate, make_task
+from .job import ApproxSettings, baseline_rows, make_task
 from .program import SLP, compact
 
 #: (name in codegen.fastmath, target, dtype)
@@ -28,9 +28,7 @@ EXPORTS = (("EXP_F32", "exp", "float32"), ("EXP2_F32", "exp2", "float32"))
 
 def candidates(target: str, dtype: str) -> list:
     """The baselines' whole programs within 1 ULP on the training inputs, cheapest first."""
-    task = make_task(target, ApproxSettings(dtype=dtype))
-    top = 9 if dtype == "float32" else 14
-    rows = [_candidate(task, b.name, b.slp) for b in baselines(task.core, dtype, list(range(1, top)))]
+    rows = baseline_rows(make_task(target, ApproxSettings(dtype=dtype)))
     return sorted((r for r in rows if r.error <= 1.0), key=lambda r: (r.cost, r.error))
 
 

@@ -210,6 +210,22 @@ class ApproxRun:
     stats: dict
 
 
+def max_degree(task: Task) -> int:
+    """The highest polynomial degree of the baselines and the search's classical seeds."""
+    return 8 if task.dtype == "float32" else 13
+
+
+def baseline_rows(task: Task, fma: bool = True, division: bool = False) -> list[Candidate]:
+    """Every textbook baseline of the task (degrees 1 to :func:`max_degree`, two fewer for
+    cores in even or odd powers; rationals with ``division``), scored like the search's
+    programs; those with a finite error."""
+    top = max_degree(task) + 1
+    degrees = range(1, top) if task.core.step == 1 else range(1, top - 2)
+    base = baselines(task.core, task.dtype, list(degrees), fma=fma,
+                     rational=((2, 2), (3, 3)) if division else ())
+    return [r for r in (_candidate(task, b.name, b.slp) for b in base) if math.isfinite(r.error)]
+
+
 def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -> ApproxRun:
     """Baselines, then the search; the front and the baselines measured the same way."""
     task = make_task(spec, settings)
@@ -228,15 +244,11 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
 
     if progress is not None:
         progress({"phase": "baselines"})
-    top = 9 if task.dtype == "float32" else 14
-    degrees = range(1, top) if task.core.step == 1 else range(1, top - 2)
-    base = baselines(task.core, task.dtype, list(degrees), fma=fma,
-                     rational=((2, 2), (3, 3)) if division else ())
-    base_rows = [r for r in (_candidate(task, b.name, b.slp) for b in base) if math.isfinite(r.error)]
+    base_rows = baseline_rows(task, fma, division)
     ops = REAL_OPS if real else SEARCH_OPS + (("div",) if division else ())
     wrapper = cost(task.whole(SLP(task.dtype, (Instr("arg", value=0),), 0))[0])
     max_cost = settings.max_cost or (12 if real else wrapper + 16)
-    seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=top - 1)
+    seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=max_degree(task))
     stats: dict = {}
     front = evolve(seeds, score, EvolveSettings(ops=ops, max_cost=max_cost, time_limit=settings.time_limit,
                                                max_evaluations=settings.max_evaluations, seed=settings.seed),
