@@ -197,9 +197,8 @@ def _refit_free_form(data, known, equations, systems, say):
         system = systems[eq.field]
         values = sympy.lambdify([sympy.Symbol(n) for n in system.names], lib.parse_expression(rhs, fields, axes))
         weak = system.phi @ np.broadcast_to(values(*system.leaves), system.leaves.shape[1:])
-        residual = float(np.linalg.norm(weak - system.target) / max(np.linalg.norm(system.target), 1e-300))
         refitted.append(replace(eq, rhs=rhs, terms=term_fits(monomials, M, coefficients, covariance),
-                                residual=residual))
+                                residual=_relative_misfit(weak, system)))
     return refitted, outcome.describe(), True
 
 
@@ -208,8 +207,12 @@ def _weak_values(expr, system: _WeakSystem) -> np.ndarray:
 
 
 def _weak_residual(expr, system: _WeakSystem) -> float:
-    g = _weak_values(expr, system)
-    return float(np.linalg.norm(g - system.target) / max(np.linalg.norm(system.target), 1e-300))
+    return _relative_misfit(_weak_values(expr, system), system)
+
+
+def _relative_misfit(weak: np.ndarray, system: _WeakSystem) -> float:
+    """``|Φ h - b| / |b|`` of a right-hand side's weak values ``weak = Φ h``."""
+    return float(np.linalg.norm(weak - system.target) / max(np.linalg.norm(system.target), 1e-300))
 
 
 def _polish_weak(members: list[Member], system: _WeakSystem) -> list[Member]:
