@@ -121,7 +121,7 @@ def test_ldexp_rounds_once_on_either_lowering(dtype, vscalef, monkeypatch):
     assert same_bits(expected, c_ldexp)
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf"])
+@pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf", "tanh"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_search_evaluator_is_bit_exact_with_the_kernel_on_template_programs(name, dtype):
     if name == "erf" and dtype == "float64":
@@ -192,10 +192,10 @@ def test_rational_baseline_beats_the_polynomial_of_similar_cost():
 @pytest.fixture(scope="module")
 def whole32():
     out = {}
-    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf"):
+    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf", "tanh"):
         t = TEMPLATES[name]
         core = t.core("float32")
-        degree = {"exp": 6, "exp2": 6, "erf": 5}.get(name, 2)
+        degree = {"exp": 6, "exp2": 6, "erf": 5, "tanh": 4}.get(name, 2)
         prog = next(b for b in bl.baselines(core, "float32", [degree], families=("fpminimax",))).slp
         out[name] = wrap(t, prog)[0]
     return out
@@ -244,13 +244,17 @@ def test_special_values(whole32):
     ey = evaluate(whole32["erf"], np.array([-0.0, 0.0, nan, inf, -inf, 4.5, -30.0, 1e-40], F32))
     assert np.signbit(ey[0]) and ey[0] == 0 and not np.signbit(ey[1]) and np.isnan(ey[2])
     assert list(ey[3:7]) == [1, -1, 1, -1] and ey[7] == F32(2 / math.sqrt(math.pi) * float(F32(1e-40)))
+    ty = evaluate(whole32["tanh"], np.array([-0.0, 0.0, nan, inf, -inf, 9.5, -30.0, 1e-40, 3e38], F32))
+    assert np.signbit(ty[0]) and ty[0] == 0 and not np.signbit(ty[1]) and np.isnan(ty[2])
+    assert list(ty[3:7]) == [1, -1, 1, -1] and ty[7] == F32(1e-40) and ty[8] == 1
 
 
 @pytest.mark.parametrize("name,fn,lo,hi", [("exp", np.exp, -87.0, 88.0), ("exp2", np.exp2, -126.0, 127.0),
                                            ("log", np.log, 1e-44, 3e38), ("log2", np.log2, 1e-44, 3e38),
                                            ("sin", np.sin, -math.pi, math.pi), ("cos", np.cos, -math.pi, math.pi),
                                            ("sin_wide", np.sin, -1e5, 1e5),
-                                           ("erf", scipy.special.erf, -5.0, 5.0)])
+                                           ("erf", scipy.special.erf, -5.0, 5.0),
+                                           ("tanh", np.tanh, -12.0, 12.0)])
 def test_templates_with_fpminimax_cores_are_accurate(whole32, name, fn, lo, hi):
     rng = np.random.default_rng(5)
     x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 200_000)) if lo > 0 else rng.uniform(lo, hi, 200_000)).astype(F32)
@@ -372,9 +376,10 @@ def test_cli_end_to_end_writes_result_and_c_that_matches_the_kernel(capsys, tmp_
     assert same_bits(y, evaluate(full, x))
 
 
-@pytest.mark.parametrize("name,data,fn,scale", [("exp", "EXP_F32", np.exp, 1.0), ("exp2", "EXP2_F32", np.exp2, 1.45)])
+@pytest.mark.parametrize("name,data,fn,scale", [("exp", "EXP_F32", np.exp, 1.0), ("exp2", "EXP2_F32", np.exp2, 1.45),
+                                                ("tanh", "TANH_F32", np.tanh, 0.1)])
 def test_codegen_float32_exp_is_the_exported_program(name, data, fn, scale):
-    """codegen's inline float32 exp and exp2 (``math="fast"``) are the stored programs of
+    """codegen's inline float32 exp, exp2 and tanh (``math="fast"``) are the stored programs of
     this job: the data in codegen/fastmath_programs.py is what the exporter rebuilds from
     the named baseline, and the compiled default kernel gives the evaluator's bits,
     specials included."""

@@ -289,6 +289,63 @@ def _erf(b: _B, core: SLP, dtype: str):
     outer = b.emit("select", b.emit("lt", absx, b.const(ERF_MID)), mid, large)
     y = b.emit("copysign", b.emit("select", b.emit("lt", absx, b.const(ERF_SPLIT)), small, outer), 0)
     return b.sp("select", b.sp("ne", 0, 0), 0, y)
+#: tanh pieces: |x| < TANH_SPLIT: x + x t S(t) (t = x**2, S the searched core); above,
+#: 1 - 2/(e**2|x| + 1); from TANH_ONE on the result rounds to +-1 (2/(e**2a + 1) is below
+#: a quarter unit of 1)
+TANH_SPLIT = 0.5625
+TANH_ONE = {"float32": 9.5, "float64": 19.5}
+
+
+def _tanh_small(t):
+    """``S(t) = (tanh(x)/x - 1) / t`` at ``t = x**2`` (-1/3 at 0)."""
+    if t == 0:
+        return -mp.mpf(1) / 3
+    x = mp.sqrt(t)
+    return (mp.tanh(x) / x - 1) / t
+
+
+def _expm1_quotient(r):
+    """``(e**r - 1 - r) / r**2`` (1/2 at 0)."""
+    return mp.mpf(1) / 2 if r == 0 else (mp.expm1(r) - r) / (r * r)
+
+
+def _tanh(b: _B, core: SLP, dtype: str):
+    p = _PREC[dtype]
+    a = b.emit("fabs", 0)
+    # |x| < TANH_SPLIT: a + (a t) S(t); the term is below a/9, so the roundings of t and
+    # a t cost a few hundredths of a unit
+    t = b.emit("mul", a, a)
+    small = b.emit("fma", b.emit("mul", a, t), b.splice(core, t), a)
+    # above: tanh a = 1 - q, q = 2/(E + 1), E = e**2a = 2**k (1 + m) with m = e**r - 1,
+    # r = 2a - k ln2 (Cody-Waite; exact first step) and m = r + r (r W(r)), W a fixed
+    # fpminimax part. q must be good to a quarter unit of 1 while q itself reaches 1/2,
+    # so D = E + 1 is kept as a pair: (2**k + 1) + 2**k m by Fast2Sum (|2**k m| <
+    # 2**k + 1; both parts exact for k <= p - 1, and beyond their rounding is far below
+    # q's), q0 = 2/Dh and one correction q = q0 + (2 - q0 Dh - q0 Dl) q0/2. The error left
+    # is m's own (its relative error times |m|/(1 + m) <= 0.41 in E), a fifth of a unit.
+    c = b.sp("minnum", a, b.const(TANH_ONE[dtype]))
+    h = b.emit("add", c, c)
+    k = b.emit("rint", b.emit("mul", h, b.const(float(1 / mp.log(2)))))
+    c1, c2 = _split(lambda: mp.log(2), 2, p)
+    r = b.emit("fma", k, b.const(-c1), h)
+    r = b.emit("fma", k, b.const(-c2), r)
+    w = b.splice(_partner("(e**r - 1 - r)/r**2", _expm1_quotient, -_LN2_HALF, _LN2_HALF, dtype, p + 2), r)
+    m = b.emit("fma", b.emit("mul", r, w), r, r)
+    one = b.const(1.0)
+    hi = b.emit("add", b.emit("ldexp", one, k), one)
+    lo = b.emit("ldexp", m, k)
+    dh = b.emit("add", hi, lo)
+    dl = b.emit("sub", lo, b.emit("sub", dh, hi))
+    two = b.const(2.0)
+    q0 = b.emit("div", two, dh)
+    nq0 = b.emit("neg", q0)
+    rho = b.emit("fma", nq0, dl, b.emit("fma", nq0, dh, two))
+    q = b.emit("fma", rho, b.emit("mul", q0, b.const(0.5)), q0)
+    large = b.emit("sub", one, q)
+    y = b.emit("copysign", b.emit("select", b.emit("lt", a, b.const(TANH_SPLIT)), small, large), 0)
+    return b.sp("select", b.sp("ne", 0, 0), 0, y)   # NaN (the clamp would turn it into 1)
+
+
 _PIO4 = float(mp.pi / 4) * 1.01
 
 
@@ -370,6 +427,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
              _erf, lambda d: "every input (|x| >= 4 rounds to +-1)"),
+    Template("tanh", "(tanh(x)/x - 1)/t, t = x**2", _tanh_small, lambda d: (0.0, TANH_SPLIT**2 * 1.001),
+             _tanh, lambda d: f"every input (|x| >= {TANH_ONE[d]:g} rounds to +-1)"),
     Template("sin", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
              _sincos(False, False), lambda d: "[-pi, pi]"),
     Template("cos", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
