@@ -121,7 +121,7 @@ def test_ldexp_rounds_once_on_either_lowering(dtype, vscalef, monkeypatch):
     assert same_bits(expected, c_ldexp)
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf", "tanh"])
+@pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf", "tanh", "sinh", "cosh"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_search_evaluator_is_bit_exact_with_the_kernel_on_template_programs(name, dtype):
     if name == "erf" and dtype == "float64":
@@ -192,10 +192,10 @@ def test_rational_baseline_beats_the_polynomial_of_similar_cost():
 @pytest.fixture(scope="module")
 def whole32():
     out = {}
-    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf", "tanh"):
+    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf", "tanh", "sinh", "cosh"):
         t = TEMPLATES[name]
         core = t.core("float32")
-        degree = {"exp": 6, "exp2": 6, "erf": 5, "tanh": 4}.get(name, 2)
+        degree = {"exp": 6, "exp2": 6, "erf": 5, "tanh": 4, "sinh": 3, "cosh": 4}.get(name, 2)
         prog = next(b for b in bl.baselines(core, "float32", [degree], families=("fpminimax",))).slp
         out[name] = wrap(t, prog)[0]
     return out
@@ -247,6 +247,13 @@ def test_special_values(whole32):
     ty = evaluate(whole32["tanh"], np.array([-0.0, 0.0, nan, inf, -inf, 9.5, -30.0, 1e-40, 3e38], F32))
     assert np.signbit(ty[0]) and ty[0] == 0 and not np.signbit(ty[1]) and np.isnan(ty[2])
     assert list(ty[3:7]) == [1, -1, 1, -1] and ty[7] == F32(1e-40) and ty[8] == 1
+    hx = np.array([-0.0, 0.0, nan, inf, -inf, 89.4, 89.5, -1e30, 1e-40], F32)
+    sy, cy = evaluate(whole32["sinh"], hx), evaluate(whole32["cosh"], hx)
+    assert np.signbit(sy[0]) and sy[0] == 0 and not np.signbit(sy[1]) and np.isnan(sy[2])
+    assert list(sy[3:5]) == [inf, -inf] and np.isfinite(sy[5]) and sy[6] == inf and sy[7] == -inf
+    assert sy[8] == F32(1e-40)
+    assert list(cy[:2]) == [1, 1] and np.isnan(cy[2]) and list(cy[3:5]) == [inf, inf]
+    assert np.isfinite(cy[5]) and cy[6] == inf and cy[7] == inf and cy[8] == 1
 
 
 @pytest.mark.parametrize("name,fn,lo,hi", [("exp", np.exp, -87.0, 88.0), ("exp2", np.exp2, -126.0, 127.0),
@@ -254,7 +261,8 @@ def test_special_values(whole32):
                                            ("sin", np.sin, -math.pi, math.pi), ("cos", np.cos, -math.pi, math.pi),
                                            ("sin_wide", np.sin, -1e5, 1e5),
                                            ("erf", scipy.special.erf, -5.0, 5.0),
-                                           ("tanh", np.tanh, -12.0, 12.0)])
+                                           ("tanh", np.tanh, -12.0, 12.0), ("sinh", np.sinh, -89.0, 89.0),
+                                           ("cosh", np.cosh, -89.0, 89.0)])
 def test_templates_with_fpminimax_cores_are_accurate(whole32, name, fn, lo, hi):
     rng = np.random.default_rng(5)
     x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 200_000)) if lo > 0 else rng.uniform(lo, hi, 200_000)).astype(F32)
@@ -377,10 +385,11 @@ def test_cli_end_to_end_writes_result_and_c_that_matches_the_kernel(capsys, tmp_
 
 
 @pytest.mark.parametrize("name,data,fn,scale", [("exp", "EXP_F32", np.exp, 1.0), ("exp2", "EXP2_F32", np.exp2, 1.45),
-                                                ("tanh", "TANH_F32", np.tanh, 0.1)])
-def test_codegen_float32_exp_is_the_exported_program(name, data, fn, scale):
-    """codegen's inline float32 exp, exp2 and tanh (``math="fast"``) are the stored programs of
-    this job: the data in codegen/fastmath_programs.py is what the exporter rebuilds from
+                                                ("tanh", "TANH_F32", np.tanh, 0.1), ("sinh", "SINH_F32", np.sinh, 1.0),
+                                                ("cosh", "COSH_F32", np.cosh, 1.0)])
+def test_codegen_float32_functions_are_the_exported_programs(name, data, fn, scale):
+    """codegen's inline float32 exp, exp2, tanh, sinh, cosh (``math="fast"``) are the stored
+    programs of this job: the data in codegen/fastmath_programs.py is what the exporter rebuilds from
     the named baseline, and the compiled default kernel gives the evaluator's bits,
     specials included."""
     import codegen

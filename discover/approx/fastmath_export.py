@@ -4,10 +4,10 @@ Where a program of this job is within 1 ULP on every input and cheaper than the 
 function codegen had, it becomes that function: today float32 ``exp`` (the exp template's
 Cody-Waite reduction, a degree-7 Chebyshev core, ``ldexp``: 18 operations where codegen's
 own took about 40) and float32 ``exp2`` (``r = x - rint(x)`` exactly, a polynomial core,
-``ldexp``; codegen's own went through a double-double product) and float32 ``tanh``
-(a polynomial below 0.5625, ``1 - 2/(e**2|x| + 1)`` with the denominator as a pair above;
-codegen's own was the float64 formula with a float64 division, a quarter of NumPy's
-speed). codegen may not import
+``ldexp``; codegen's own went through a double-double product) and float32 ``tanh``,
+``sinh`` and ``cosh`` (a polynomial near 0, ``1 - 2/(e**2|x| + 1)`` and ``(e**|x| +- e**-|x|)/2``
+with ``e**r`` carried as a pair above; codegen's own were the float64 formulas with a
+float64 division, a quarter of NumPy's speed). codegen may not import
 this package, so the programs are stored as data in ``codegen/fastmath_programs.py``,
 written by
 
@@ -26,7 +26,8 @@ from .job import ApproxSettings, baseline_rows, make_task
 from .program import SLP, compact
 
 #: (name in codegen.fastmath, target, dtype)
-EXPORTS = (("EXP_F32", "exp", "float32"), ("EXP2_F32", "exp2", "float32"), ("TANH_F32", "tanh", "float32"))
+EXPORTS = (("EXP_F32", "exp", "float32"), ("EXP2_F32", "exp2", "float32"), ("TANH_F32", "tanh", "float32"),
+           ("SINH_F32", "sinh", "float32"), ("COSH_F32", "cosh", "float32"))
 
 
 def candidates(target: str, dtype: str) -> list:

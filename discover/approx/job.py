@@ -179,6 +179,9 @@ def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray
         x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-4.5, 4.5, n // 2)])
     elif template is not None and template.name == "tanh":
         x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-20, 20, n // 2)])
+    elif template is not None and template.name in ("sinh", "cosh"):
+        top = 89.5 if dtype == "float32" else 710.0
+        x = np.concatenate([rng.uniform(-2, 2, n // 2), rng.uniform(-top, top, n // 2)])
     else:
         x = rng.uniform(domain[0], domain[1], n)
         x = np.concatenate([x, rng.uniform(-1, 1, n // 4) * min(abs(domain[0]), abs(domain[1]), 1e-3)

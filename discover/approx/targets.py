@@ -59,6 +59,8 @@ NAMED: dict[str, Target] = {t.name: t for t in [
     _named("cos", sympy.cos(X), (-_PI, _PI), "cos"),
     _named("tan", sympy.tan(X), (-_PI / 4, _PI / 4)),
     _named("tanh", sympy.tanh(X), (-INF, INF), "tanh"),
+    _named("sinh", sympy.sinh(X), (-INF, INF), "sinh"),
+    _named("cosh", sympy.cosh(X), (-INF, INF), "cosh"),
     _named("sigmoid", 1 / (1 + sympy.exp(-X)), (-1.0, 1.0)),
     _named("erf", sympy.erf(X), (-INF, INF), "erf"),
     _named("erfc", sympy.erfc(X), (0.0, 1.0)),

@@ -39,6 +39,14 @@ error-compensated) operations, all in the target precision and in the program's 
   ``2**20`` (float64) reduce ``x``, form ``r1 + k p2`` exactly (the product as an fma
   pair, the sum by TwoSum, 7 operations more) and take ``k mod 4``.
 
+* ``tanh``, ``sinh``, ``cosh``: ``a = |x|``; near 0 (tanh below 0.5625, sinh below 1.125)
+  ``a + (a t) S(t)`` with ``t = a**2`` and the searched core ``S``; above, ``e**r`` of the
+  exp reduction as ``1 + m``, ``m = r + r (r W(r))`` (``W`` a fixed fpminimax part, or
+  cosh's searched core), because a rounded ``e**r`` is a unit too coarse where the result
+  is a difference or a sum: tanh ``= 1 - 2/D``, ``D = (2**k + 1) + 2**k m`` a Fast2Sum pair
+  and the quotient corrected once; sinh/cosh ``= 2**(k-1) (d + (dl -+ 2**-2k q))`` with
+  ``d + dl = 1 + m`` exactly and ``q = 1/(d + dl)`` corrected once.
+
 The operations that only treat special values (clamps, NaN and signed-zero selects) are
 counted apart from the main path (:func:`main_path_cost`).
 """
@@ -294,14 +302,21 @@ def _erf(b: _B, core: SLP, dtype: str):
 #: a quarter unit of 1)
 TANH_SPLIT = 0.5625
 TANH_ONE = {"float32": 9.5, "float64": 19.5}
+#: sinh: |x| < SINH_SPLIT: x + x t S(t); above, from e**|x|. sinh/cosh: e**|x| clamped at
+#: HYPERBOLIC_CLAMP, where the result overflows
+SINH_SPLIT = 1.125
+HYPERBOLIC_CLAMP = {"float32": 90.0, "float64": 711.0}
 
 
-def _tanh_small(t):
-    """``S(t) = (tanh(x)/x - 1) / t`` at ``t = x**2`` (-1/3 at 0)."""
-    if t == 0:
-        return -mp.mpf(1) / 3
-    x = mp.sqrt(t)
-    return (mp.tanh(x) / x - 1) / t
+def _odd_quotient(f, one):
+    """``S(t) = (f(x)/x - 1) / t`` at ``t = x**2`` (``one`` at 0), for odd ``f`` with
+    ``f'(0) = 1``."""
+    def quotient(t):
+        if t == 0:
+            return one
+        x = mp.sqrt(t)
+        return (f(x) / x - 1) / t
+    return quotient
 
 
 def _expm1_quotient(r):
@@ -309,28 +324,60 @@ def _expm1_quotient(r):
     return mp.mpf(1) / 2 if r == 0 else (mp.expm1(r) - r) / (r * r)
 
 
-def _tanh(b: _B, core: SLP, dtype: str):
-    p = _PREC[dtype]
-    a = b.emit("fabs", 0)
-    # |x| < TANH_SPLIT: a + (a t) S(t); the term is below a/9, so the roundings of t and
-    # a t cost a few hundredths of a unit
-    t = b.emit("mul", a, a)
-    small = b.emit("fma", b.emit("mul", a, t), b.splice(core, t), a)
-    # above: tanh a = 1 - q, q = 2/(E + 1), E = e**2a = 2**k (1 + m) with m = e**r - 1,
-    # r = 2a - k ln2 (Cody-Waite; exact first step) and m = r + r (r W(r)), W a fixed
-    # fpminimax part. q must be good to a quarter unit of 1 while q itself reaches 1/2,
-    # so D = E + 1 is kept as a pair: (2**k + 1) + 2**k m by Fast2Sum (|2**k m| <
-    # 2**k + 1; both parts exact for k <= p - 1, and beyond their rounding is far below
-    # q's), q0 = 2/Dh and one correction q = q0 + (2 - q0 Dh - q0 Dl) q0/2. The error left
-    # is m's own (its relative error times |m|/(1 + m) <= 0.41 in E), a fifth of a unit.
-    c = b.sp("minnum", a, b.const(TANH_ONE[dtype]))
-    h = b.emit("add", c, c)
+def _expm1_partner(dtype: str) -> SLP:
+    """``W(r) ~ (e**r - 1 - r)/r**2`` on ``|r| <= ln2/2``: ``e**r - 1 = r + r (r W)``."""
+    return _partner("(e**r - 1 - r)/r**2", _expm1_quotient, -_LN2_HALF, _LN2_HALF, dtype, _PREC[dtype] + 2)
+
+
+def _reduce_ln2(b: _B, h: int, dtype: str) -> tuple[int, int, int]:
+    """``(k, r1, r)``: ``k = rint(h/ln2)``, ``r1 = h - k c1`` (exact), ``r = r1 - k c2``
+    rounded (Cody-Waite, ln2 = c1 + c2), ``|r| <= ln2/2``."""
     k = b.emit("rint", b.emit("mul", h, b.const(float(1 / mp.log(2)))))
-    c1, c2 = _split(lambda: mp.log(2), 2, p)
-    r = b.emit("fma", k, b.const(-c1), h)
-    r = b.emit("fma", k, b.const(-c2), r)
-    w = b.splice(_partner("(e**r - 1 - r)/r**2", _expm1_quotient, -_LN2_HALF, _LN2_HALF, dtype, p + 2), r)
-    m = b.emit("fma", b.emit("mul", r, w), r, r)
+    c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])
+    r1 = b.emit("fma", k, b.const(-c1), h)
+    return k, r1, b.emit("fma", k, b.const(-c2), r1)
+
+
+def _expm1_reduced(b: _B, h: int, w: SLP, dtype: str) -> tuple[int, int]:
+    """``(k, m)`` with ``e**h = 2**k (1 + m)``, ``m = r + r (r W(r))`` (:func:`_reduce_ln2`).
+    ``m`` is within about a unit of itself, so ``1 + m`` carries a fraction ``|m|/(1 + m)
+    <= 0.41`` of that."""
+    k, _, r = _reduce_ln2(b, h, dtype)
+    return k, b.emit("fma", b.emit("mul", r, b.splice(w, r)), r, r)
+
+
+def _exp_pair(b: _B, h: int, w: SLP, dtype: str) -> tuple[int, int, int]:
+    """``(k, d, dl)`` with ``e**h = 2**k (d + dl)``, ``dl`` below half a unit of ``d``:
+    the rounding error ``rl`` of ``r`` is recovered (``r1 - r`` is exact, then ``- k c2``
+    by fma), ``m = r + (r (r W(r)) + rl)`` rounds once (a fifth of a unit of ``1 + m``)
+    and ``d + dl = 1 + m`` exactly (Fast2Sum)."""
+    k, r1, r = _reduce_ln2(b, h, dtype)
+    c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])[1]
+    rl = b.emit("fma", k, b.const(-c2), b.emit("sub", r1, r))
+    m = b.emit("add", r, b.emit("fma", b.emit("mul", r, b.splice(w, r)), r, rl))
+    one = b.const(1.0)
+    d = b.emit("add", one, m)
+    return k, d, b.emit("sub", m, b.emit("sub", d, one))
+
+
+def _odd_small(b: _B, a: int, core: SLP) -> int:
+    """``a + (a t) S(t)``, ``t = a**2``, for an odd function whose ``S`` term is below a/9:
+    the roundings of ``t`` and ``a t`` cost a few hundredths of a unit."""
+    t = b.emit("mul", a, a)
+    return b.emit("fma", b.emit("mul", a, t), b.splice(core, t), a)
+
+
+def _tanh(b: _B, core: SLP, dtype: str):
+    a = b.emit("fabs", 0)
+    small = _odd_small(b, a, core)
+    # above: tanh a = 1 - q, q = 2/(E + 1), E = e**2a = 2**k (1 + m). q must be good to a
+    # quarter unit of 1 while q itself reaches 1/2, so D = E + 1 is kept as a pair:
+    # (2**k + 1) + 2**k m by Fast2Sum (|2**k m| < 2**k + 1; both parts exact for
+    # k <= p - 1, and beyond their rounding is far below q's), q0 = 2/Dh and one
+    # correction q = q0 + (2 - q0 Dh - q0 Dl) q0/2. The error left is m's own, a fifth of
+    # a unit.
+    c = b.sp("minnum", a, b.const(TANH_ONE[dtype]))
+    k, m = _expm1_reduced(b, b.emit("add", c, c), _expm1_partner(dtype), dtype)
     one = b.const(1.0)
     hi = b.emit("add", b.emit("ldexp", one, k), one)
     lo = b.emit("ldexp", m, k)
@@ -344,6 +391,36 @@ def _tanh(b: _B, core: SLP, dtype: str):
     large = b.emit("sub", one, q)
     y = b.emit("copysign", b.emit("select", b.emit("lt", a, b.const(TANH_SPLIT)), small, large), 0)
     return b.sp("select", b.sp("ne", 0, 0), 0, y)   # NaN (the clamp would turn it into 1)
+
+
+def _exp_and_inverse(b: _B, w: SLP, dtype: str, sign: float):
+    """``(e**a + sign e**-a)/2`` for ``a = |x|`` clamped at the overflow point, as
+    ``2**(k-1) (d + (dl + sign 2**-2k q))`` with ``e**r = d + dl`` (:func:`_exp_pair`) and
+    ``q = 1/(d + dl)`` from one division corrected once with the pair. One rounding of the
+    small sum, one of the last, one exact scaling (overflow to inf past the clamp)."""
+    a = b.emit("fabs", 0)
+    c = b.sp("minnum", a, b.const(HYPERBOLIC_CLAMP[dtype]))
+    k, d, dl = _exp_pair(b, c, w, dtype)
+    one = b.const(1.0)
+    q0 = b.emit("div", one, d)
+    nq0 = b.emit("neg", q0)
+    rho = b.emit("fma", nq0, dl, b.emit("fma", nq0, d, one))
+    q = b.emit("fma", q0, rho, q0)
+    inverse = b.emit("ldexp", q, b.emit("mul", k, b.const(-2.0)))
+    tail = b.emit("add" if sign > 0 else "sub", dl, inverse)
+    return a, b.emit("ldexp", b.emit("add", d, tail), b.emit("sub", k, one))
+
+
+def _cosh(b: _B, core: SLP, dtype: str):
+    _, y = _exp_and_inverse(b, core, dtype, 1.0)
+    return b.sp("select", b.sp("ne", 0, 0), 0, y)
+
+
+def _sinh(b: _B, core: SLP, dtype: str):
+    a, large = _exp_and_inverse(b, _expm1_partner(dtype), dtype, -1.0)
+    small = _odd_small(b, a, core)
+    y = b.emit("copysign", b.emit("select", b.emit("lt", a, b.const(SINH_SPLIT)), small, large), 0)
+    return b.sp("select", b.sp("ne", 0, 0), 0, y)
 
 
 _PIO4 = float(mp.pi / 4) * 1.01
@@ -427,8 +504,13 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
              _erf, lambda d: "every input (|x| >= 4 rounds to +-1)"),
-    Template("tanh", "(tanh(x)/x - 1)/t, t = x**2", _tanh_small, lambda d: (0.0, TANH_SPLIT**2 * 1.001),
-             _tanh, lambda d: f"every input (|x| >= {TANH_ONE[d]:g} rounds to +-1)"),
+    Template("tanh", "(tanh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.tanh, -mp.mpf(1) / 3),
+             lambda d: (0.0, TANH_SPLIT**2 * 1.001), _tanh,
+             lambda d: f"every input (|x| >= {TANH_ONE[d]:g} rounds to +-1)"),
+    Template("sinh", "(sinh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.sinh, mp.mpf(1) / 6),
+             lambda d: (0.0, SINH_SPLIT**2 * 1.001), _sinh, lambda d: "every input (overflow to +-inf)"),
+    Template("cosh", "(e**r - 1 - r)/r**2", _expm1_quotient, lambda d: (-_LN2_HALF, _LN2_HALF), _cosh,
+             lambda d: "every input (overflow to inf)"),
     Template("sin", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
              _sincos(False, False), lambda d: "[-pi, pi]"),
     Template("cos", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
