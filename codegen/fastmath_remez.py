@@ -151,11 +151,6 @@ def fits() -> list[Fit]:
     out.append(Fit("LOGDD_T", "log(m) = 2s + s**3*(2/3 + z*T(z)), z = s**2 <= (3-2*sqrt2)**2; weight z**2",
                    lambda z: (atanh_q(z) - mp.mpf(2) / 3) / z if z else mp.mpf(2) / 5,
                    lambda z: z**2, S_MAX2 * tiny, S_MAX2, 7, "float64"))
-    # expm1 (float64; also sinh, cosh, tanh): e**r - 1 = r + r**2/2 + r**3 * Q(r) on the exp
-    # reduction; weight 1 (the term's size relative to expm1(r) ~ r is r**2 <= 0.12)
-    expm1_q = _series0(lambda t: (mp.expm1(t) - t - t * t / 2) / t**3, mp.mpf(1) / 6)
-    out.append(Fit("EXPM1_Q", "e**r - 1 = r + r**2/2 + r**3 * Q(r), |r| <= ln2/2; weight 1",
-                   expm1_q, lambda t: mp.mpf(1), -LN2_HALF, LN2_HALF, 9, "float64"))
     # asin (float64; also acos): asin(s) = s + s**3 * P(s**2), s <= 1/2; weight z = s**2
     asin_p = _series0(lambda z: (mp.asin(mp.sqrt(z)) - mp.sqrt(z)) / (z * mp.sqrt(z)), mp.mpf(1) / 6)
     z_max = mp.mpf(1) / 4 * (1 + mp.mpf("1e-6"))

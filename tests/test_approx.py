@@ -121,7 +121,8 @@ def test_ldexp_rounds_once_on_either_lowering(dtype, vscalef, monkeypatch):
     assert same_bits(expected, c_ldexp)
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf", "tanh", "sinh", "cosh"])
+@pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf", "tanh", "sinh", "cosh", "expm1", "log1p",
+                                  "atan", "atanh"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_search_evaluator_is_bit_exact_with_the_kernel_on_template_programs(name, dtype):
     if name == "erf" and dtype == "float64":
@@ -192,10 +193,11 @@ def test_rational_baseline_beats_the_polynomial_of_similar_cost():
 @pytest.fixture(scope="module")
 def whole32():
     out = {}
-    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf", "tanh", "sinh", "cosh"):
+    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf", "tanh", "sinh", "cosh", "expm1",
+                 "log1p", "atan", "atanh"):
         t = TEMPLATES[name]
         core = t.core("float32")
-        degree = {"exp": 6, "exp2": 6, "erf": 5, "tanh": 4, "sinh": 3, "cosh": 4}.get(name, 2)
+        degree = {"exp": 6, "exp2": 6, "erf": 5, "tanh": 4, "sinh": 3, "cosh": 4, "expm1": 5, "atan": 4}.get(name, 2)
         prog = next(b for b in bl.baselines(core, "float32", [degree], families=("fpminimax",))).slp
         out[name] = wrap(t, prog)[0]
     return out
@@ -254,6 +256,21 @@ def test_special_values(whole32):
     assert sy[8] == F32(1e-40)
     assert list(cy[:2]) == [1, 1] and np.isnan(cy[2]) and list(cy[3:5]) == [inf, inf]
     assert np.isfinite(cy[5]) and cy[6] == inf and cy[7] == inf and cy[8] == 1
+    my = evaluate(whole32["expm1"], np.array([-0.0, 0.0, nan, inf, -inf, 88.72, 88.73, -17.0, 1e-40], F32))
+    assert np.signbit(my[0]) and my[0] == 0 and not np.signbit(my[1]) and np.isnan(my[2])
+    assert list(my[3:5]) == [inf, -1] and np.isfinite(my[5]) and my[6] == inf and my[7] == -1
+    assert my[8] == F32(1e-40)
+    py = evaluate(whole32["log1p"], np.array([-0.0, 0.0, nan, inf, -inf, -1.0, -1.5, 1e-40, 3e38], F32))
+    assert np.signbit(py[0]) and py[0] == 0 and not np.signbit(py[1]) and np.isnan(py[2])
+    assert py[3] == inf and np.isnan(py[4]) and py[5] == -inf and np.isnan(py[6]) and py[7] == F32(1e-40)
+    assert py[8] == F32(np.log1p(3e38))
+    ay = evaluate(whole32["atan"], np.array([-0.0, 0.0, nan, inf, -inf, 1.0, -1e30, 1e-40], F32))
+    assert np.signbit(ay[0]) and ay[0] == 0 and not np.signbit(ay[1]) and np.isnan(ay[2])
+    assert list(ay[3:5]) == [F32(np.pi / 2), -F32(np.pi / 2)] and ay[5] == F32(np.pi / 4)
+    assert ay[6] == -F32(np.pi / 2) and ay[7] == F32(1e-40)
+    hy = evaluate(whole32["atanh"], np.array([-0.0, 0.0, nan, inf, -inf, 1.0, -1.0, 1.5, 1e-40], F32))
+    assert np.signbit(hy[0]) and hy[0] == 0 and not np.signbit(hy[1]) and np.all(np.isnan(hy[2:5]))
+    assert list(hy[5:7]) == [inf, -inf] and np.isnan(hy[7]) and hy[8] == F32(1e-40)
 
 
 @pytest.mark.parametrize("name,fn,lo,hi", [("exp", np.exp, -87.0, 88.0), ("exp2", np.exp2, -126.0, 127.0),
@@ -262,7 +279,9 @@ def test_special_values(whole32):
                                            ("sin_wide", np.sin, -1e5, 1e5),
                                            ("erf", scipy.special.erf, -5.0, 5.0),
                                            ("tanh", np.tanh, -12.0, 12.0), ("sinh", np.sinh, -89.0, 89.0),
-                                           ("cosh", np.cosh, -89.0, 89.0)])
+                                           ("cosh", np.cosh, -89.0, 89.0), ("expm1", np.expm1, -20.0, 89.0),
+                                           ("log1p", np.log1p, -0.999, 30.0), ("atan", np.arctan, -40.0, 40.0),
+                                           ("atanh", np.arctanh, -0.9999, 0.9999)])
 def test_templates_with_fpminimax_cores_are_accurate(whole32, name, fn, lo, hi):
     rng = np.random.default_rng(5)
     x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 200_000)) if lo > 0 else rng.uniform(lo, hi, 200_000)).astype(F32)
@@ -384,24 +403,38 @@ def test_cli_end_to_end_writes_result_and_c_that_matches_the_kernel(capsys, tmp_
     assert same_bits(y, evaluate(full, x))
 
 
-@pytest.mark.parametrize("name,data,fn,scale", [("exp", "EXP_F32", np.exp, 1.0), ("exp2", "EXP2_F32", np.exp2, 1.45),
-                                                ("tanh", "TANH_F32", np.tanh, 0.1), ("sinh", "SINH_F32", np.sinh, 1.0),
-                                                ("cosh", "COSH_F32", np.cosh, 1.0)])
-def test_codegen_float32_functions_are_the_exported_programs(name, data, fn, scale):
-    """codegen's inline float32 exp, exp2, tanh, sinh, cosh (``math="fast"``) are the stored
-    programs of this job: the data in codegen/fastmath_programs.py is what the exporter rebuilds from
-    the named baseline, and the compiled default kernel gives the evaluator's bits,
-    specials included."""
+@pytest.mark.parametrize("name,dtype,scale", [("exp", "float32", 1.0), ("exp2", "float32", 1.45),
+                                              ("tanh", "float32", 0.1), ("sinh", "float32", 1.0),
+                                              ("cosh", "float32", 1.0), ("tanh", "float64", 0.2),
+                                              ("sinh", "float64", 7.0), ("cosh", "float64", 7.0),
+                                              ("expm1", "float32", 1.0), ("expm1", "float64", 7.0),
+                                              ("log1p", "float32", 0.05), ("atan", "float32", 0.1),
+                                              ("atan", "float64", 0.1), ("atanh", "float32", 0.0105)])
+def test_codegen_functions_are_the_exported_programs(name, dtype, scale):
+    """codegen's inline float32 exp, exp2, log1p, atanh and expm1, tanh, sinh, cosh, atan of
+    both precisions (``math="fast"``) are the stored programs of this job: the data in
+    codegen/fastmath_programs.py is what the exporter rebuilds from the named baseline,
+    and the compiled default kernel gives the evaluator's bits, specials included, within
+    1 ULP (float32 against float64 NumPy, float64 against mpmath on a subset)."""
     import codegen
     from codegen import fastmath_programs
     from discover.approx.fastmath_export import as_data, baseline
+    from discover.approx.reference import exact
 
-    slp = baseline(name, "float32", getattr(fastmath_programs, data + "_BASELINE"))
-    assert as_data(slp) == getattr(fastmath_programs, data)
+    data = f"{name.upper()}_F{dtype[-2:]}"
+    slp = baseline(name, dtype, getattr(fastmath_programs, data + "_BASELINE"))
+    assert repr(as_data(slp)) == repr(getattr(fastmath_programs, data))   # repr: NaN constants
     rng = np.random.default_rng(7)
     x = np.concatenate([rng.uniform(-110, 95, 200_000) * scale, rng.uniform(-1, 1, 10_000),
-                        [0.0, -0.0, np.inf, -np.inf, np.nan, 88.72, 88.73, -103.9, -104.5, 127.9, -149.5]]).astype(F32)
-    got = codegen.compile(f"{name}(x)", "x", dtype="float32")(x)
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 88.72, 88.73, -103.9, -104.5, 127.9, -149.5,
+                         710.4, 711.0, -745.0]]).astype(dtype)
+    got = codegen.compile(f"{name}(x)", "x", dtype=dtype)(x)
     assert same_bits(got, evaluate(slp, x))
     finite = np.isfinite(x)
-    assert np.max(ulp_error(got[finite], fn(x[finite].astype(np.float64)), "float32")) <= 1.0
+    if dtype == "float32":
+        ref = NAMED[name].np_fn(x[finite].astype(np.float64))
+        assert np.max(ulp_error(got[finite], ref, "float32")) <= 1.0
+    else:
+        some = x[finite][::200]
+        hi, lo = exact(NAMED[name], some)
+        assert np.max(ulp_error(got[finite][::200], hi, "float64", lo)) <= 1.0

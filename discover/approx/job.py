@@ -179,6 +179,16 @@ def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray
         x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-4.5, 4.5, n // 2)])
     elif template is not None and template.name == "tanh":
         x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-20, 20, n // 2)])
+    elif template is not None and template.name == "atan":
+        x = np.concatenate([rng.uniform(-3, 3, n // 2), np.exp(rng.uniform(-20, 40, n // 2)) * rng.choice([-1, 1], n // 2)])
+    elif template is not None and template.name == "atanh":
+        x = np.concatenate([rng.uniform(-1, 1, n // 2), (1 - np.exp(rng.uniform(-17, 0, n // 2))) * rng.choice([-1, 1], n // 2)])
+    elif template is not None and template.name == "log1p":
+        top = math.log(float(np.finfo(dtype).max))
+        x = np.concatenate([rng.uniform(-1, 1, n // 2), np.expm1(rng.uniform(-30, top, n // 2))])
+    elif template is not None and template.name == "expm1":
+        x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-20, 20, n // 4),
+                            rng.uniform(-20, 88 if dtype == "float32" else 700, n // 4)])
     elif template is not None and template.name in ("sinh", "cosh"):
         top = 89.5 if dtype == "float32" else 710.0
         x = np.concatenate([rng.uniform(-2, 2, n // 2), rng.uniform(-top, top, n // 2)])

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import mpmath
+import numpy
 import sympy
 
 from ..errors import UserError
@@ -41,9 +43,11 @@ class Target:
 X = sympy.Symbol("x")
 
 
-def _named(name, expr, domain, template=None) -> Target:
-    return Target(name, expr, sympy.lambdify(X, expr, "mpmath"),
-                  sympy.lambdify(X, expr, ["scipy", "numpy"]), domain, template)
+def _named(name, expr, domain, template=None, mp_fn=None, np_fn=None) -> Target:
+    """A target from its SymPy expression; ``mp_fn``/``np_fn`` where the lambdified
+    expression would cancel (``exp(x) - 1`` near 0)."""
+    return Target(name, expr, mp_fn or sympy.lambdify(X, expr, "mpmath"),
+                  np_fn or sympy.lambdify(X, expr, ["scipy", "numpy"]), domain, template)
 
 
 _PI = math.pi
@@ -51,10 +55,10 @@ _PI = math.pi
 NAMED: dict[str, Target] = {t.name: t for t in [
     _named("exp", sympy.exp(X), (-INF, INF), "exp"),
     _named("exp2", 2 ** X, (-INF, INF), "exp2"),
-    _named("expm1", sympy.exp(X) - 1, (-0.5, 0.5)),
+    _named("expm1", sympy.exp(X) - 1, (-INF, INF), "expm1", mpmath.expm1, numpy.expm1),
     _named("log", sympy.log(X), (0.0, INF), "log"),
     _named("log2", sympy.log(X, 2), (0.0, INF), "log2"),
-    _named("log1p", sympy.log(1 + X), (-0.25, 0.25)),
+    _named("log1p", sympy.log(1 + X), (-1.0, INF), "log1p", mpmath.log1p, numpy.log1p),
     _named("sin", sympy.sin(X), (-_PI, _PI), "sin"),
     _named("cos", sympy.cos(X), (-_PI, _PI), "cos"),
     _named("tan", sympy.tan(X), (-_PI / 4, _PI / 4)),
@@ -64,7 +68,8 @@ NAMED: dict[str, Target] = {t.name: t for t in [
     _named("sigmoid", 1 / (1 + sympy.exp(-X)), (-1.0, 1.0)),
     _named("erf", sympy.erf(X), (-INF, INF), "erf"),
     _named("erfc", sympy.erfc(X), (0.0, 1.0)),
-    _named("atan", sympy.atan(X), (-1.0, 1.0)),
+    _named("atan", sympy.atan(X), (-INF, INF), "atan"),
+    _named("atanh", sympy.atanh(X), (-1.0, 1.0), "atanh"),
 ]}
 
 

@@ -18,7 +18,9 @@ error-compensated) operations, all in the target precision and in the program's 
   16-bit ``ln2_hi`` and Fast2Sum) so that the large part rounds once
   (``log2``: ``e + log(1 + f)/ln2`` with ``f/ln2`` as an exact fma pair and ``e + f c1``
   by Fast2Sum; the same core). ``log(0) = -inf``, negative -> NaN,
-  ``log(inf) = inf``.
+  ``log(inf) = inf``. ``log1p``: ``1 + x = uh + ul`` by TwoSum, the log of ``uh`` with
+  ``ul/uh`` added to its small part; ``atanh = log1p(v)/2`` with ``v = 2|x|/(1 - |x|)`` a
+  pair (``1 - |x|`` by Fast2Sum, one division, the residual by fma).
 * ``erf`` (float32): three pieces as in fdlibm, all evaluated and selected by ``|x|``:
   below 0.84375 ``x c0 + x (t S(t) + c0_lo)`` with the searched core ``S`` and ``t = x**2``
   carried as an exact pair; up to 1.25
@@ -46,6 +48,11 @@ error-compensated) operations, all in the target precision and in the program's 
   is a difference or a sum: tanh ``= 1 - 2/D``, ``D = (2**k + 1) + 2**k m`` a Fast2Sum pair
   and the quotient corrected once; sinh/cosh ``= 2**(k-1) (d + (dl -+ 2**-2k q))`` with
   ``d + dl = 1 + m`` exactly and ``q = 1/(d + dl)`` corrected once.
+* ``expm1``: ``2**k ((1 - 2**-k) + r + (r**2 W(r) + rl))`` on the same reduction, ``W``
+  the searched core, ``1 - 2**-k`` and ``r**2`` as exact pairs, the large sum by TwoSum.
+* ``atan``: ``atan|x| = atan(c) + atan(u)``, ``u = (|x| - c)/(1 + c|x|)`` with ``c`` in
+  {0, 1/2, 1, 3/2} by the interval of ``|x|`` (fdlibm's breakpoints), ``u = -1/|x|`` and
+  ``atan(c) = pi/2`` from 39/16 on; ``atan(u) = u + u t Q(t)``, ``t = u**2``, Q searched.
 
 The operations that only treat special values (clamps, NaN and signed-zero selects) are
 counted apart from the main path (:func:`main_path_cost`).
@@ -135,13 +142,13 @@ def _exp_like(base2: bool):
     return build
 
 
-def _log_split(b: _B, dtype: str):
+def _log_split(b: _B, dtype: str, x: int = 0):
     """``x = 2**e (1 + f)`` with ``1 + f`` in ``[sqrt(1/2), sqrt(2))``; subnormals scaled
     by ``2**p`` first. Returns the ids of ``e`` and ``f`` (``f = m - 1`` is exact)."""
     info = np.finfo(dtype)
     p = info.nmant + 1
-    tiny = b.sp("lt", 0, b.const(float(info.smallest_normal)))
-    xs = b.sp("select", tiny, b.sp("mul", 0, b.const(2.0**p)), 0)
+    tiny = b.sp("lt", x, b.const(float(info.smallest_normal)))
+    xs = b.sp("select", tiny, b.sp("mul", x, b.const(2.0**p)), x)
     e = b.emit("logb", xs)
     m = b.emit("significand", xs)
     big = b.emit("gt", m, b.const(float(mp.sqrt(2))))
@@ -152,43 +159,84 @@ def _log_split(b: _B, dtype: str):
     return e, f
 
 
-def _log_special(b: _B, y: int) -> int:
+def _log_special(b: _B, y: int, x: int = 0) -> int:
     """log(inf) = inf, log(+-0) = -inf, log(x < 0) = NaN, NaN stays NaN."""
-    y = b.sp("select", b.sp("eq", 0, b.const(np.inf)), 0, y)
-    y = b.sp("select", b.sp("eq", 0, b.const(0.0)), b.const(-np.inf), y)
-    y = b.sp("select", b.sp("lt", 0, b.const(0.0)), b.const(np.nan), y)
-    return b.sp("select", b.sp("ne", 0, 0), 0, y)
+    y = b.sp("select", b.sp("eq", x, b.const(np.inf)), x, y)
+    y = b.sp("select", b.sp("eq", x, b.const(0.0)), b.const(-np.inf), y)
+    y = b.sp("select", b.sp("lt", x, b.const(0.0)), b.const(np.nan), y)
+    return b.sp("select", b.sp("ne", x, x), x, y)
+
+
+def _log_body(b: _B, core: SLP, dtype: str, x: int, base2: bool = False, ul: int | None = None) -> int:
+    """``log(x)`` (``log2``) for finite ``x > 0``, before special values; ``ul``: the log of
+    the pair ``x + ul`` (``|ul|`` below half a unit of ``x``), ``ul/x`` added to the small
+    part (the next term is below ``2**-2p``)."""
+    e, f = _log_split(b, dtype, x)
+    s_ = b.emit("div", f, b.emit("add", f, b.const(2.0)))
+    z = b.emit("mul", s_, s_)
+    h = b.emit("mul", b.emit("mul", f, f), b.const(0.5))
+    tail = b.emit("fma", b.emit("neg", s_), b.emit("fma", z, b.splice(core, z), h), h)
+    if base2:
+        # log2 x = e + (f - tail)/ln2: f c (c = 1/ln2 = c1 + c2) as an exact fma pair,
+        # e + f c1 by Fast2Sum; y = hi + (err + (pl + (f c2 - tail c1)))
+        c1, c2 = _split(lambda: 1 / mp.log(2), 2, _PREC[dtype])
+        p = b.emit("mul", f, b.const(c1))
+        pl = b.emit("fma", f, b.const(c1), b.emit("neg", p))
+        hi = b.emit("add", e, p)
+        err = b.emit("add", b.emit("sub", e, hi), p)
+        small = b.emit("fma", f, b.const(c2), b.emit("mul", tail, b.const(-c1)))
+        return b.emit("add", hi, b.emit("add", err, b.emit("add", pl, small)))
+    # log1p(f) = f - (h - s (h + z Q(z))), s = f/(2+f), z = s*s, h = f*f/2 (the fdlibm
+    # arrangement), Q the core; ln2 = c1 + c2 with c1 of 16 bits, so e c1 is exact; hi = e
+    # c1 + f with its error by Fast2Sum (|e c1| >= |f| or e = 0): y = hi + ((e c2 + err) -
+    # tail) rounds the large part once
+    c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype], first_bits=16)
+    ec1 = b.emit("mul", e, b.const(c1))
+    hi = b.emit("add", ec1, f)
+    err = b.emit("add", b.emit("sub", ec1, hi), f)
+    low = b.emit("sub", b.emit("fma", e, b.const(c2), err), tail)
+    if ul is not None:
+        low = b.emit("add", low, b.emit("div", ul, x))
+    return b.emit("add", hi, low)
+
+
+def _log1p_of(b: _B, core: SLP, dtype: str, v: int, vl: int | None = None) -> int:
+    """``log(1 + v + vl)`` with special values (-1 -> -inf, below -> NaN, inf, NaN):
+    ``1 + v = uh + ul`` exactly by TwoSum, ``vl`` added to ``ul``, :func:`_log_body`."""
+    one = b.const(1.0)
+    uh = b.emit("add", one, v)
+    bb = b.emit("sub", uh, one)
+    ul = b.emit("add", b.emit("sub", one, b.emit("sub", uh, bb)), b.emit("sub", v, bb))
+    if vl is not None:
+        ul = b.emit("add", ul, vl)
+    return _log_special(b, _log_body(b, core, dtype, uh, ul=ul), uh)
 
 
 def _log_like(base2: bool):
     def build(b: _B, core: SLP, dtype: str):
-        e, f = _log_split(b, dtype)
-        s_ = b.emit("div", f, b.emit("add", f, b.const(2.0)))
-        z = b.emit("mul", s_, s_)
-        h = b.emit("mul", b.emit("mul", f, f), b.const(0.5))
-        tail = b.emit("fma", b.emit("neg", s_), b.emit("fma", z, b.splice(core, z), h), h)
-        if base2:
-            # log2 x = e + (f - tail)/ln2: f c (c = 1/ln2 = c1 + c2) as an exact fma pair,
-            # e + f c1 by Fast2Sum; y = hi + (err + (pl + (f c2 - tail c1)))
-            c1, c2 = _split(lambda: 1 / mp.log(2), 2, _PREC[dtype])
-            p = b.emit("mul", f, b.const(c1))
-            pl = b.emit("fma", f, b.const(c1), b.emit("neg", p))
-            hi = b.emit("add", e, p)
-            err = b.emit("add", b.emit("sub", e, hi), p)
-            small = b.emit("fma", f, b.const(c2), b.emit("mul", tail, b.const(-c1)))
-            y = b.emit("add", hi, b.emit("add", err, b.emit("add", pl, small)))
-        else:
-            # log1p(f) = f - (h - s (h + z Q(z))), s = f/(2+f), z = s*s, h = f*f/2 (the
-            # fdlibm arrangement), Q the core; ln2 = c1 + c2 with c1 of 16 bits, so e c1
-            # is exact; hi = e c1 + f with its error by Fast2Sum (|e c1| >= |f| or e = 0):
-            # y = hi + ((e c2 + err) - tail) rounds the large part once
-            c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype], first_bits=16)
-            ec1 = b.emit("mul", e, b.const(c1))
-            hi = b.emit("add", ec1, f)
-            err = b.emit("add", b.emit("sub", ec1, hi), f)
-            y = b.emit("add", hi, b.emit("sub", b.emit("fma", e, b.const(c2), err), tail))
-        return _log_special(b, y)
+        return _log_special(b, _log_body(b, core, dtype, 0, base2))
     return build
+
+
+def _log1p(b: _B, core: SLP, dtype: str):
+    return b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, _log1p_of(b, core, dtype, 0))   # +-0
+
+
+def _atanh(b: _B, core: SLP, dtype: str):
+    """``atanh|x| = log1p(v)/2``, ``v = 2|x|/(1 - |x|)`` as a pair: ``1 - |x|`` exactly
+    (Fast2Sum), one division for ``1/(1 - |x|)``, ``v``'s residual by fma; ``copysign``.
+    1 -> inf, above 1 -> NaN (log1p of a value below -1, or NaN) without a select."""
+    a = b.emit("fabs", 0)
+    one = b.const(1.0)
+    dh = b.emit("sub", one, a)
+    dl = b.emit("sub", b.emit("sub", one, dh), a)
+    two_a = b.emit("add", a, a)
+    inv = b.emit("div", one, dh)
+    vh = b.emit("mul", two_a, inv)
+    nvh = b.emit("neg", vh)
+    rho = b.emit("fma", nvh, dl, b.emit("fma", nvh, dh, two_a))
+    y = b.emit("mul", _log1p_of(b, core, dtype, vh, b.emit("mul", rho, inv)), b.const(0.5))
+    return b.emit("copysign", y, 0)
 
 
 def _cos_partner(dtype: str) -> SLP:
@@ -393,6 +441,80 @@ def _tanh(b: _B, core: SLP, dtype: str):
     return b.sp("select", b.sp("ne", 0, 0), 0, y)   # NaN (the clamp would turn it into 1)
 
 
+#: expm1: clamp of the argument (below, the result rounds to -1; above, it overflows)
+EXPM1_CLAMP = {"float32": (-18.0, 89.0), "float64": (-38.0, 710.0)}
+
+
+def _expm1(b: _B, core: SLP, dtype: str):
+    """``e**x - 1 = 2**k ((1 - 2**-k) + r + (r**2 W + rl))``: ``1 - 2**-k`` and ``r``
+    summed by TwoSum (``1 - 2**-k`` as a Fast2Sum pair: it rounds for ``k >= p``; for
+    ``k <= -p`` the result is -1), the small parts and the sum's error added before the
+    one rounding, the scaling exact (so ``e**x`` near the overflow point stays finite);
+    ``k = 0`` is ``r + r**2 W`` with ``r = x``."""
+    lo, hi = EXPM1_CLAMP[dtype]
+    x = b.sp("select", b.sp("lt", 0, b.const(lo)), b.const(lo), 0)
+    x = b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
+    k, r1, r = _reduce_ln2(b, x, dtype)
+    c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])[1]
+    rl = b.emit("fma", k, b.const(-c2), b.emit("sub", r1, r))
+    # r**2 W: with r**2 as an exact pair, one rounding (the term reaches a third of the
+    # result where 1 - 2**-k and r cancel)
+    w = b.splice(core, r)
+    r2 = b.emit("mul", r, r)
+    r2l = b.emit("fma", r, r, b.emit("neg", r2))
+    tail = b.emit("fma", r2, w, b.emit("fma", r2l, w, rl))
+    one = b.const(1.0)
+    inv = b.emit("ldexp", one, b.emit("neg", k))
+    big = b.emit("sub", one, inv)
+    big_l = b.emit("sub", b.emit("sub", one, big), inv)   # Fast2Sum: 1 - 2**-k rounds for k >= p
+    s_ = b.emit("add", big, r)
+    bb = b.emit("sub", s_, big)
+    err = b.emit("add", b.emit("sub", big, b.emit("sub", s_, bb)), b.emit("sub", r, bb))
+    y = b.emit("ldexp", b.emit("add", s_, b.emit("add", err, b.emit("add", tail, big_l))), k)
+    return b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, y)   # -0 (and NaN passes the clamps)
+
+
+#: atan: |x| is reduced to u = (|x| - c)/(1 + c|x|) with atan|x| = atan(c) + atan(u), c by
+#: the interval of |x| (fdlibm's breakpoints); from the last one on u = -1/|x|, atan(c) = pi/2
+ATAN_BREAKS = (7 / 16, 11 / 16, 19 / 16, 39 / 16)
+ATAN_CENTRES = (0.5, 1.0, 1.5)
+ATAN_U2 = (7 / 16) ** 2 * 1.001   # u**2 on the core interval (|u| <= 7/16)
+
+
+def _atan_quotient(t):
+    """``(atan(u)/u - 1)/t`` at ``t = u**2`` (-1/3 at 0)."""
+    return _odd_quotient(mp.atan, -mp.mpf(1) / 3)(t)
+
+
+def _atan(b: _B, core: SLP, dtype: str):
+    """``atan|x| = atan(c) + (u + u**3 Q(u**2))``, ``u = (|x| - c)/(1 + c|x|)`` (``|x| - c``
+    exact by Sterbenz, one rounding in the denominator and one in the quotient), or
+    ``u = -1/|x|`` with ``atan(c) = pi/2`` above 39/16; ``atan(c)`` as a pair (hi, lo)
+    selected by the interval, the sum rounded once; ``copysign`` puts x's sign back."""
+    p = _PREC[dtype]
+    a = b.emit("fabs", 0)
+    one = b.const(1.0)
+    centre, base_hi, base_lo = b.const(0.0), b.const(0.0), b.const(0.0)
+    for brk, c in zip(ATAN_BREAKS, ATAN_CENTRES):
+        above = b.emit("ge", a, b.const(brk))
+        hi, lo = _split(lambda: mp.atan(c), 2, p)
+        centre = b.emit("select", above, b.const(c), centre)
+        base_hi = b.emit("select", above, b.const(hi), base_hi)
+        base_lo = b.emit("select", above, b.const(lo), base_lo)
+    outer = b.emit("ge", a, b.const(ATAN_BREAKS[-1]))
+    hi, lo = _split(lambda: mp.pi / 2, 2, p)
+    base_hi = b.emit("select", outer, b.const(hi), base_hi)
+    base_lo = b.emit("select", outer, b.const(lo), base_lo)
+    num = b.emit("select", outer, b.const(-1.0), b.emit("sub", a, centre))
+    den = b.emit("select", outer, a, b.emit("fma", centre, a, one))
+    u = b.emit("div", num, den)
+    t = b.emit("mul", u, u)
+    small = b.emit("fma", b.emit("mul", u, t), b.splice(core, t), base_lo)
+    y = b.emit("add", base_hi, b.emit("add", u, small))
+    y = b.emit("copysign", y, 0)
+    return b.sp("select", b.sp("ne", 0, 0), 0, y)
+
+
 def _exp_and_inverse(b: _B, w: SLP, dtype: str, sign: float):
     """``(e**a + sign e**-a)/2`` for ``a = |x|`` clamped at the overflow point, as
     ``2**(k-1) (d + (dl + sign 2**-2k q))`` with ``e**r = d + dl`` (:func:`_exp_pair`) and
@@ -502,6 +624,10 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
     Template("log2", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
+    Template("log1p", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
+             _log1p, lambda d: "every input (-1, below -1, inf, NaN)"),
+    Template("atanh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
+             _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)"),
     Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
              _erf, lambda d: "every input (|x| >= 4 rounds to +-1)"),
     Template("tanh", "(tanh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.tanh, -mp.mpf(1) / 3),
@@ -509,6 +635,10 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              lambda d: f"every input (|x| >= {TANH_ONE[d]:g} rounds to +-1)"),
     Template("sinh", "(sinh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.sinh, mp.mpf(1) / 6),
              lambda d: (0.0, SINH_SPLIT**2 * 1.001), _sinh, lambda d: "every input (overflow to +-inf)"),
+    Template("atan", "(atan(u)/u - 1)/t, t = u**2", _atan_quotient, lambda d: (0.0, ATAN_U2), _atan,
+             lambda d: "every input"),
+    Template("expm1", "(e**r - 1 - r)/r**2", _expm1_quotient, lambda d: (-_LN2_HALF, _LN2_HALF), _expm1,
+             lambda d: "every input (-1 below the clamp, overflow to inf)"),
     Template("cosh", "(e**r - 1 - r)/r**2", _expm1_quotient, lambda d: (-_LN2_HALF, _LN2_HALF), _cosh,
              lambda d: "every input (overflow to inf)"),
     Template("sin", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),

@@ -155,7 +155,7 @@ def sample(domain: tuple[float, float], n: int, seed: int, dtype: str = "float64
     rng = np.random.default_rng(seed)
     info = np.finfo(dtype)
     a, b = (max(v, -float(info.max)) if v < 0 else min(v, float(info.max)) for v in domain)
-    uni = rng.uniform(a, b, n // 2)
+    uni = 2 * rng.uniform(a / 2, b / 2, n // 2)   # halved: b - a may exceed the largest double
     lo_mag = float(info.smallest_subnormal)
     mags = np.exp(rng.uniform(np.log(lo_mag), np.log(max(abs(a), abs(b))), n - n // 2))
     signs = np.where(rng.random(mags.size) < (0.5 if a < 0 < b else (0.0 if a >= 0 else 1.0)), -1.0, 1.0)
