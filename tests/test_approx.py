@@ -403,13 +403,19 @@ def test_cli_end_to_end_writes_result_and_c_that_matches_the_kernel(capsys, tmp_
     assert same_bits(y, evaluate(full, x))
 
 
+def _f64_slow(name, scale):
+    """float64 cases rebuild their baseline on mpmath references (cold cache: ~10 s each);
+    test_fastmath checks codegen's float64 functions on dense samples in the fast run."""
+    return pytest.param(name, "float64", scale, marks=pytest.mark.slow)
+
+
 @pytest.mark.parametrize("name,dtype,scale", [("exp", "float32", 1.0), ("exp2", "float32", 1.45),
                                               ("tanh", "float32", 0.1), ("sinh", "float32", 1.0),
-                                              ("cosh", "float32", 1.0), ("tanh", "float64", 0.2),
-                                              ("sinh", "float64", 7.0), ("cosh", "float64", 7.0),
-                                              ("expm1", "float32", 1.0), ("expm1", "float64", 7.0),
+                                              ("cosh", "float32", 1.0), ("expm1", "float32", 1.0),
                                               ("log1p", "float32", 0.05), ("atan", "float32", 0.1),
-                                              ("atan", "float64", 0.1), ("atanh", "float32", 0.0105)])
+                                              ("atanh", "float32", 0.0105), _f64_slow("tanh", 0.2),
+                                              _f64_slow("sinh", 7.0), _f64_slow("cosh", 7.0),
+                                              _f64_slow("expm1", 7.0), _f64_slow("atan", 0.1)])
 def test_codegen_functions_are_the_exported_programs(name, dtype, scale):
     """codegen's inline float32 exp, exp2, log1p, atanh and expm1, tanh, sinh, cosh, atan of
     both precisions (``math="fast"``) are the stored programs of this job: the data in
