@@ -170,7 +170,9 @@ def _log_special(b: _B, y: int, x: int = 0) -> int:
 def _log_body(b: _B, core: SLP, dtype: str, x: int, base2: bool = False, ul: int | None = None) -> int:
     """``log(x)`` (``log2``) for finite ``x > 0``, before special values; ``ul``: the log of
     the pair ``x + ul`` (``|ul|`` below half a unit of ``x``), ``ul/x`` added to the small
-    part (the next term is below ``2**-2p``)."""
+    part. The next term, ``-(ul/x)**2/2``, is below ``2**-2p``; where ``x`` is 1 and the
+    result is ``ul`` itself it is ``ul/2`` relative, up to a quarter unit (atanh's 1.000
+    ULP at ``|x| = 2**-25``)."""
     e, f = _log_split(b, dtype, x)
     s_ = b.emit("div", f, b.emit("add", f, b.const(2.0)))
     z = b.emit("mul", s_, s_)
