@@ -122,7 +122,7 @@ def test_ldexp_rounds_once_on_either_lowering(dtype, vscalef, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf", "tanh", "sinh", "cosh", "expm1", "log1p",
-                                  "atan", "atanh"])
+                                  "atan", "atanh", "asinh", "acosh"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_search_evaluator_is_bit_exact_with_the_kernel_on_template_programs(name, dtype):
     if name == "erf" and dtype == "float64":
@@ -194,7 +194,7 @@ def test_rational_baseline_beats_the_polynomial_of_similar_cost():
 def whole32():
     out = {}
     for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf", "tanh", "sinh", "cosh", "expm1",
-                 "log1p", "atan", "atanh"):
+                 "log1p", "atan", "atanh", "asinh", "acosh"):
         t = TEMPLATES[name]
         core = t.core("float32")
         degree = {"exp": 6, "exp2": 6, "erf": 5, "tanh": 4, "sinh": 3, "cosh": 4, "expm1": 5, "atan": 4}.get(name, 2)
@@ -271,6 +271,13 @@ def test_special_values(whole32):
     hy = evaluate(whole32["atanh"], np.array([-0.0, 0.0, nan, inf, -inf, 1.0, -1.0, 1.5, 1e-40], F32))
     assert np.signbit(hy[0]) and hy[0] == 0 and not np.signbit(hy[1]) and np.all(np.isnan(hy[2:5]))
     assert list(hy[5:7]) == [inf, -inf] and np.isnan(hy[7]) and hy[8] == F32(1e-40)
+    sy = evaluate(whole32["asinh"], np.array([-0.0, 0.0, nan, inf, -inf, 3e38, -3e38, 1e-40], F32))
+    assert np.signbit(sy[0]) and sy[0] == 0 and not np.signbit(sy[1]) and np.isnan(sy[2])
+    assert list(sy[3:5]) == [inf, -inf] and sy[5] == F32(np.arcsinh(3e38)) and sy[6] == -sy[5]
+    assert sy[7] == F32(1e-40)
+    cy = evaluate(whole32["acosh"], np.array([1.0, nan, inf, -inf, 0.5, -2.0, 3e38], F32))
+    assert cy[0] == 0 and np.isnan(cy[1]) and cy[2] == inf and np.all(np.isnan(cy[3:6]))
+    assert cy[6] == F32(np.arccosh(3e38))
 
 
 @pytest.mark.parametrize("name,fn,lo,hi", [("exp", np.exp, -87.0, 88.0), ("exp2", np.exp2, -126.0, 127.0),
@@ -281,7 +288,8 @@ def test_special_values(whole32):
                                            ("tanh", np.tanh, -12.0, 12.0), ("sinh", np.sinh, -89.0, 89.0),
                                            ("cosh", np.cosh, -89.0, 89.0), ("expm1", np.expm1, -20.0, 89.0),
                                            ("log1p", np.log1p, -0.999, 30.0), ("atan", np.arctan, -40.0, 40.0),
-                                           ("atanh", np.arctanh, -0.9999, 0.9999)])
+                                           ("atanh", np.arctanh, -0.9999, 0.9999), ("asinh", np.arcsinh, -50.0, 50.0),
+                                           ("acosh", np.arccosh, 1.0, 1e30)])
 def test_templates_with_fpminimax_cores_are_accurate(whole32, name, fn, lo, hi):
     rng = np.random.default_rng(5)
     x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 200_000)) if lo > 0 else rng.uniform(lo, hi, 200_000)).astype(F32)
@@ -413,12 +421,13 @@ def _f64_slow(name, scale):
                                               ("tanh", "float32", 0.1), ("sinh", "float32", 1.0),
                                               ("cosh", "float32", 1.0), ("expm1", "float32", 1.0),
                                               ("log1p", "float32", 0.05), ("atan", "float32", 0.1),
-                                              ("atanh", "float32", 0.0105), _f64_slow("tanh", 0.2),
+                                              ("atanh", "float32", 0.0105), ("asinh", "float32", 1.0),
+                                              ("acosh", "float32", 1.0), _f64_slow("tanh", 0.2),
                                               _f64_slow("sinh", 7.0), _f64_slow("cosh", 7.0),
                                               _f64_slow("expm1", 7.0), _f64_slow("atan", 0.1)])
 def test_codegen_functions_are_the_exported_programs(name, dtype, scale):
-    """codegen's inline float32 exp, exp2, log1p, atanh and expm1, tanh, sinh, cosh, atan of
-    both precisions (``math="fast"``) are the stored programs of this job: the data in
+    """codegen's inline float32 exp, exp2, log1p, asinh, acosh, atanh and expm1, tanh, sinh,
+    cosh, atan of both precisions (``math="fast"``) are the stored programs of this job: the data in
     codegen/fastmath_programs.py is what the exporter rebuilds from the named baseline,
     and the compiled default kernel gives the evaluator's bits, specials included, within
     1 ULP (float32 against float64 NumPy, float64 against mpmath on a subset)."""

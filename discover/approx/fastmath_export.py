@@ -34,7 +34,8 @@ EXPORTS = (("EXP_F32", "exp", "float32"), ("EXP2_F32", "exp2", "float32"), ("TAN
            ("SINH_F32", "sinh", "float32"), ("COSH_F32", "cosh", "float32"), ("TANH_F64", "tanh", "float64"),
            ("SINH_F64", "sinh", "float64"), ("COSH_F64", "cosh", "float64"), ("EXPM1_F32", "expm1", "float32"),
            ("EXPM1_F64", "expm1", "float64"), ("LOG1P_F32", "log1p", "float32"), ("ATAN_F32", "atan", "float32"),
-           ("ATAN_F64", "atan", "float64"), ("ATANH_F32", "atanh", "float32"))
+           ("ATAN_F64", "atan", "float64"), ("ATANH_F32", "atanh", "float32"), ("ASINH_F32", "asinh", "float32"),
+           ("ACOSH_F32", "acosh", "float32"))
 
 
 def candidates(target: str, dtype: str) -> list:

@@ -70,6 +70,8 @@ NAMED: dict[str, Target] = {t.name: t for t in [
     _named("erfc", sympy.erfc(X), (0.0, 1.0)),
     _named("atan", sympy.atan(X), (-INF, INF), "atan"),
     _named("atanh", sympy.atanh(X), (-1.0, 1.0), "atanh"),
+    _named("asinh", sympy.asinh(X), (-INF, INF), "asinh"),
+    _named("acosh", sympy.acosh(X), (1.0, INF), "acosh"),
 ]}
 
 

@@ -20,7 +20,9 @@ error-compensated) operations, all in the target precision and in the program's 
   by Fast2Sum; the same core). ``log(0) = -inf``, negative -> NaN,
   ``log(inf) = inf``. ``log1p``: ``1 + x = uh + ul`` by TwoSum, the log of ``uh`` with
   ``ul/uh`` added to its small part; ``atanh = log1p(v)/2`` with ``v = 2|x|/(1 - |x|)`` a
-  pair (``1 - |x|`` by Fast2Sum, one division, the residual by fma).
+  pair (``1 - |x|`` by Fast2Sum, one division, the residual by fma); ``asinh``/``acosh`` =
+  ``log1p(v)`` with ``v = a + a**2/(1 + sqrt(1 + a**2))`` / ``t + sqrt(t (t + 2))`` (``t = x -
+  1``) as pairs, ``log(2|x|)`` from 2**12 on (the exponent bumped by one).
 * ``erf`` (float32): three pieces as in fdlibm, all evaluated and selected by ``|x|``:
   below 0.84375 ``x c0 + x (t S(t) + c0_lo)`` with the searched core ``S`` and ``t = x**2``
   carried as an exact pair; up to 1.25
@@ -167,13 +169,16 @@ def _log_special(b: _B, y: int, x: int = 0) -> int:
     return b.sp("select", b.sp("ne", x, x), x, y)
 
 
-def _log_body(b: _B, core: SLP, dtype: str, x: int, base2: bool = False, ul: int | None = None) -> int:
+def _log_body(b: _B, core: SLP, dtype: str, x: int, base2: bool = False, ul: int | None = None,
+              bump: int | None = None) -> int:
     """``log(x)`` (``log2``) for finite ``x > 0``, before special values; ``ul``: the log of
     the pair ``x + ul`` (``|ul|`` below half a unit of ``x``), ``ul/x`` added to the small
-    part. The next term, ``-(ul/x)**2/2``, is below ``2**-2p``; where ``x`` is 1 and the
-    result is ``ul`` itself it is ``ul/2`` relative, up to a quarter unit (atanh's 1.000
-    ULP at ``|x| = 2**-25``)."""
+    part (the next term, ``(ul/x)**2/2``, is below ``2**-2p``: where ``x`` is 1 and the
+    result ``ul`` itself, half a unit at most); ``bump``: an integer added to the exponent
+    (``log(2**bump x)``)."""
     e, f = _log_split(b, dtype, x)
+    if bump is not None:
+        e = b.emit("add", e, bump)
     s_ = b.emit("div", f, b.emit("add", f, b.const(2.0)))
     z = b.emit("mul", s_, s_)
     h = b.emit("mul", b.emit("mul", f, f), b.const(0.5))
@@ -202,16 +207,28 @@ def _log_body(b: _B, core: SLP, dtype: str, x: int, base2: bool = False, ul: int
     return b.emit("add", hi, low)
 
 
-def _log1p_of(b: _B, core: SLP, dtype: str, v: int, vl: int | None = None) -> int:
-    """``log(1 + v + vl)`` with special values (-1 -> -inf, below -> NaN, inf, NaN):
-    ``1 + v = uh + ul`` exactly by TwoSum, ``vl`` added to ``ul``, :func:`_log_body`."""
+def _log1p_of(b: _B, core: SLP, dtype: str, v: int, vl: int | None = None, bump: int | None = None,
+              near_zero: bool = False) -> int:
+    """``log(2**bump (1 + v + vl))`` with special values (-1 -> -inf, below -> NaN, inf,
+    NaN): ``1 + v = uh + ul`` exactly by TwoSum, ``vl`` added to ``ul``, :func:`_log_body`.
+    ``near_zero``: a series below ``|v| = 2**-12`` (see below)."""
     one = b.const(1.0)
     uh = b.emit("add", one, v)
     bb = b.emit("sub", uh, one)
     ul = b.emit("add", b.emit("sub", one, b.emit("sub", uh, bb)), b.emit("sub", v, bb))
     if vl is not None:
         ul = b.emit("add", ul, vl)
-    return _log_special(b, _log_body(b, core, dtype, uh, ul=ul), uh)
+    y = _log_special(b, _log_body(b, core, dtype, uh, ul=ul, bump=bump), uh)
+    if not near_zero:
+        return y
+    # |v| < 2**-12: v + (v**2 (v/3 - 1/2) + vl) (the next term is v**4/4). Where 1 + v
+    # rounds to 1 + 2**(1-p) the log's large and small parts cancel to a third of themselves,
+    # and atanh and asinh (whose v carries a tail) reach a whole unit there without it
+    t = b.emit("fma", b.emit("fma", v, b.const(1 / 3), b.const(-0.5)), b.emit("mul", v, v),
+               vl if vl is not None else b.const(0.0))
+    small = b.emit("add", v, t)
+    near = b.emit("lt", b.emit("fabs", v), b.const(2.0**-12))   # false for asinh's far v
+    return b.emit("select", near, small, y)
 
 
 def _log_like(base2: bool):
@@ -222,6 +239,77 @@ def _log_like(base2: bool):
 
 def _log1p(b: _B, core: SLP, dtype: str):
     return b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, _log1p_of(b, core, dtype, 0))   # +-0
+
+
+#: asinh/acosh: from here on log(2|x|) (the neglected 1/(4x**2) is far below a unit of the
+#: result), as log1p(|x| - 1) with the exponent bumped by one; below, the argument of
+#: log1p is carried as a pair
+HYPERBOLIC_ARG_BIG = {"float32": 2.0**12, "float64": 2.0**27}
+
+
+def _sqrt_pair(b: _B, h: int, l: int) -> tuple[int, int]:
+    """``sqrt(h + l)`` as ``(r, rl)``: ``r = sqrt(h)``, ``rl = (h - r**2 + l)/(2r)`` (the
+    residual by fma; 0 where ``h`` is 0)."""
+    r = b.emit("sqrt", h)
+    rl = b.emit("div", b.emit("add", b.emit("fma", b.emit("neg", r), r, h), l), b.emit("add", r, r))
+    return r, b.emit("select", b.emit("eq", h, b.const(0.0)), b.const(0.0), rl)
+
+
+def _two_sum(b: _B, x: int, y: int) -> tuple[int, int]:
+    """``x + y = s + e`` exactly (Knuth's TwoSum, no ordering needed)."""
+    s_ = b.emit("add", x, y)
+    bb = b.emit("sub", s_, x)
+    return s_, b.emit("add", b.emit("sub", x, b.emit("sub", s_, bb)), b.emit("sub", y, bb))
+
+
+def _log_far_or_pair(b: _B, core: SLP, dtype: str, big: int, a: int, vh: int, vl: int,
+                     near_zero: bool = False) -> int:
+    """``log(2a)`` where ``big`` (``log1p(a - 1)`` with the exponent bumped by one: no
+    overflow), else ``log1p(vh + vl)``."""
+    one = b.const(1.0)
+    vh = b.emit("select", big, b.emit("sub", a, one), vh)
+    vl = b.emit("select", big, b.const(0.0), vl)
+    return _log1p_of(b, core, dtype, vh, vl, b.emit("select", big, one, b.const(0.0)), near_zero)
+
+
+def _asinh(b: _B, core: SLP, dtype: str):
+    """``asinh|x| = log1p(v)``, ``v = a + a**2/(1 + sqrt(1 + a**2))`` as a pair (``a**2``
+    exact, ``1 + a**2`` by TwoSum, the square root and the quotient corrected once);
+    ``log(2a)`` from HYPERBOLIC_ARG_BIG on; ``copysign``."""
+    a = b.emit("fabs", 0)
+    top = b.const(HYPERBOLIC_ARG_BIG[dtype])
+    big = b.emit("ge", a, top)
+    c = b.sp("minnum", a, top)
+    one = b.const(1.0)
+    sq = b.emit("mul", c, c)
+    sql = b.emit("fma", c, c, b.emit("neg", sq))
+    th, tl = _two_sum(b, one, sq)
+    r, rl = _sqrt_pair(b, th, b.emit("add", tl, sql))
+    dh = b.emit("add", one, r)                                   # Fast2Sum: r >= 1
+    dl = b.emit("add", b.emit("sub", r, b.emit("sub", dh, one)), rl)
+    inv = b.emit("div", one, dh)
+    q = b.emit("mul", sq, inv)
+    rho = b.emit("fma", b.emit("neg", q), dl, b.emit("add", b.emit("fma", b.emit("neg", q), dh, sq), sql))
+    vh, vl = _two_sum(b, a, q)
+    vl = b.emit("add", vl, b.emit("mul", rho, inv))
+    return b.emit("copysign", _log_far_or_pair(b, core, dtype, big, a, vh, vl, near_zero=True), 0)
+
+
+def _acosh(b: _B, core: SLP, dtype: str):
+    """``acosh x = log1p(v)``, ``v = t + sqrt(t (t + 2))`` with ``t = x - 1`` (exact below
+    HYPERBOLIC_ARG_BIG) and ``t**2 + 2t`` as a pair, the square root corrected once;
+    ``log(2x)`` from HYPERBOLIC_ARG_BIG on; NaN below 1."""
+    top = b.const(HYPERBOLIC_ARG_BIG[dtype])
+    big = b.emit("ge", 0, top)
+    one = b.const(1.0)
+    t = b.emit("sub", b.sp("minnum", 0, top), one)
+    sq = b.emit("mul", t, t)
+    ph, pl = _two_sum(b, sq, b.emit("add", t, t))
+    r, rl = _sqrt_pair(b, ph, b.emit("add", pl, b.emit("fma", t, t, b.emit("neg", sq))))
+    vh, vl = _two_sum(b, t, r)
+    y = _log_far_or_pair(b, core, dtype, big, 0, vh, b.emit("add", vl, rl))
+    y = b.sp("select", b.sp("lt", 0, one), b.const(np.nan), y)
+    return b.sp("select", b.sp("ne", 0, 0), 0, y)   # NaN (the clamp would make it finite)
 
 
 def _atanh(b: _B, core: SLP, dtype: str):
@@ -237,7 +325,7 @@ def _atanh(b: _B, core: SLP, dtype: str):
     vh = b.emit("mul", two_a, inv)
     nvh = b.emit("neg", vh)
     rho = b.emit("fma", nvh, dl, b.emit("fma", nvh, dh, two_a))
-    y = b.emit("mul", _log1p_of(b, core, dtype, vh, b.emit("mul", rho, inv)), b.const(0.5))
+    y = b.emit("mul", _log1p_of(b, core, dtype, vh, b.emit("mul", rho, inv), near_zero=True), b.const(0.5))
     return b.emit("copysign", y, 0)
 
 
@@ -630,6 +718,10 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              _log1p, lambda d: "every input (-1, below -1, inf, NaN)"),
     Template("atanh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
              _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)"),
+    Template("asinh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
+             _asinh, lambda d: "every input"),
+    Template("acosh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
+             _acosh, lambda d: "every input (NaN below 1)"),
     Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
              _erf, lambda d: "every input (|x| >= 4 rounds to +-1)"),
     Template("tanh", "(tanh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.tanh, -mp.mpf(1) / 3),
