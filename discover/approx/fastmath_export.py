@@ -1,15 +1,14 @@
 """The approximation programs behind :mod:`codegen.fastmath` (``math="fast"``).
 
 Where a program of this job is within 1 ULP on every input and cheaper than the inline
-function codegen had, it becomes that function: today float32 ``exp`` (the exp template's
-Cody-Waite reduction, a degree-7 Chebyshev core, ``ldexp``: 18 operations where codegen's
-own took about 40) and float32 ``exp2`` (``r = x - rint(x)`` exactly, a polynomial core,
-``ldexp``; codegen's own went through a double-double product) and float32 ``tanh``,
-``sinh`` and ``cosh`` (a polynomial near 0, ``1 - 2/(e**2|x| + 1)`` and ``(e**|x| +- e**-|x|)/2``
-with ``e**r`` carried as a pair above; codegen's own were the float64 formulas with a
-float64 division, a quarter of NumPy's speed). codegen may not import
-this package, so the programs are stored as data in ``codegen/fastmath_programs.py``,
-written by
+function codegen had, it becomes that function (:data:`EXPORTS`): float32 ``exp`` and
+``exp2`` (a Cody-Waite / ``x - rint(x)`` reduction, a polynomial core, ``ldexp``; codegen's
+own took about 40 operations or a double-double product), float32 ``log1p``, ``asinh``,
+``acosh``, ``atanh`` and both precisions of ``expm1``, ``tanh``, ``sinh``, ``cosh``, ``atan``
+(see :mod:`.templates`; codegen's own were float64 formulas with a float64 division for
+float32, at a quarter of NumPy's speed, and double-double formulas for float64). codegen
+may not import this package, so the programs are stored as data in
+``codegen/fastmath_programs.py``, written by
 
     python -m discover.approx.fastmath_export > codegen/fastmath_programs.py
 

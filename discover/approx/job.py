@@ -180,13 +180,16 @@ def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray
     elif template is not None and template.name == "tanh":
         x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-20, 20, n // 2)])
     elif template is not None and template.name == "atan":
-        x = np.concatenate([rng.uniform(-3, 3, n // 2), np.exp(rng.uniform(-20, 40, n // 2)) * rng.choice([-1, 1], n // 2)])
+        x = np.concatenate([rng.uniform(-3, 3, n // 2),
+                            np.exp(rng.uniform(-20, 40, n // 2)) * rng.choice([-1, 1], n // 2)])
     elif template is not None and template.name in ("asinh", "acosh"):
-        x = np.concatenate([rng.uniform(-3, 3, n // 2), np.exp(rng.uniform(-20, 80, n // 2)) * rng.choice([-1, 1], n // 2)])
+        x = np.concatenate([rng.uniform(-3, 3, n // 2),
+                            np.exp(rng.uniform(-20, 80, n // 2)) * rng.choice([-1, 1], n // 2)])
         if template.name == "acosh":
             x = 1 + np.abs(x)
     elif template is not None and template.name == "atanh":
-        x = np.concatenate([rng.uniform(-1, 1, n // 2), (1 - np.exp(rng.uniform(-17, 0, n // 2))) * rng.choice([-1, 1], n // 2)])
+        x = np.concatenate([rng.uniform(-1, 1, n // 2),
+                            (1 - np.exp(rng.uniform(-17, 0, n // 2))) * rng.choice([-1, 1], n // 2)])
     elif template is not None and template.name == "log1p":
         top = math.log(float(np.finfo(dtype).max))
         x = np.concatenate([rng.uniform(-1, 1, n // 2), np.expm1(rng.uniform(-30, top, n // 2))])

@@ -124,6 +124,19 @@ class _B(Builder):
         return k
 
 
+def _two_sum(b: _B, x: int, y: int) -> tuple[int, int]:
+    """``x + y = s + e`` exactly (Knuth's TwoSum, no ordering needed)."""
+    s_ = b.emit("add", x, y)
+    bb = b.emit("sub", s_, x)
+    return s_, b.emit("add", b.emit("sub", x, b.emit("sub", s_, bb)), b.emit("sub", y, bb))
+
+
+def _fast_two_sum(b: _B, x: int, y: int) -> tuple[int, int]:
+    """``x + y = s + e`` exactly for ``|x| >= |y|`` (or ``x = 0``): Fast2Sum."""
+    s_ = b.emit("add", x, y)
+    return s_, b.emit("sub", y, b.emit("sub", s_, x))
+
+
 def _exp_like(base2: bool):
     def build(b: _B, core: SLP, dtype: str):
         lo, hi = _EXP_CLAMP[dtype]
@@ -212,10 +225,7 @@ def _log1p_of(b: _B, core: SLP, dtype: str, v: int, vl: int | None = None, bump:
     """``log(2**bump (1 + v + vl))`` with special values (-1 -> -inf, below -> NaN, inf,
     NaN): ``1 + v = uh + ul`` exactly by TwoSum, ``vl`` added to ``ul``, :func:`_log_body`.
     ``near_zero``: a series below ``|v| = 2**-12`` (see below)."""
-    one = b.const(1.0)
-    uh = b.emit("add", one, v)
-    bb = b.emit("sub", uh, one)
-    ul = b.emit("add", b.emit("sub", one, b.emit("sub", uh, bb)), b.emit("sub", v, bb))
+    uh, ul = _two_sum(b, b.const(1.0), v)
     if vl is not None:
         ul = b.emit("add", ul, vl)
     y = _log_special(b, _log_body(b, core, dtype, uh, ul=ul, bump=bump), uh)
@@ -255,13 +265,6 @@ def _sqrt_pair(b: _B, h: int, l: int) -> tuple[int, int]:
     return r, b.emit("select", b.emit("eq", h, b.const(0.0)), b.const(0.0), rl)
 
 
-def _two_sum(b: _B, x: int, y: int) -> tuple[int, int]:
-    """``x + y = s + e`` exactly (Knuth's TwoSum, no ordering needed)."""
-    s_ = b.emit("add", x, y)
-    bb = b.emit("sub", s_, x)
-    return s_, b.emit("add", b.emit("sub", x, b.emit("sub", s_, bb)), b.emit("sub", y, bb))
-
-
 def _log_far_or_pair(b: _B, core: SLP, dtype: str, big: int, a: int, vh: int, vl: int,
                      near_zero: bool = False) -> int:
     """``log(2a)`` where ``big`` (``log1p(a - 1)`` with the exponent bumped by one: no
@@ -285,8 +288,8 @@ def _asinh(b: _B, core: SLP, dtype: str):
     sql = b.emit("fma", c, c, b.emit("neg", sq))
     th, tl = _two_sum(b, one, sq)
     r, rl = _sqrt_pair(b, th, b.emit("add", tl, sql))
-    dh = b.emit("add", one, r)                                   # Fast2Sum: r >= 1
-    dl = b.emit("add", b.emit("sub", r, b.emit("sub", dh, one)), rl)
+    dh, dl = _fast_two_sum(b, one, r)                            # r >= 1
+    dl = b.emit("add", dl, rl)
     inv = b.emit("div", one, dh)
     q = b.emit("mul", sq, inv)
     rho = b.emit("fma", b.emit("neg", q), dl, b.emit("add", b.emit("fma", b.emit("neg", q), dh, sq), sql))
@@ -476,6 +479,14 @@ def _reduce_ln2(b: _B, h: int, dtype: str) -> tuple[int, int, int]:
     return k, r1, b.emit("fma", k, b.const(-c2), r1)
 
 
+def _reduce_ln2_pair(b: _B, h: int, dtype: str) -> tuple[int, int, int]:
+    """``(k, r, rl)``: :func:`_reduce_ln2` with ``r``'s rounding error ``rl`` recovered
+    (``r1 - r`` is exact, then ``- k c2`` by fma)."""
+    k, r1, r = _reduce_ln2(b, h, dtype)
+    c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])[1]
+    return k, r, b.emit("fma", k, b.const(-c2), b.emit("sub", r1, r))
+
+
 def _expm1_reduced(b: _B, h: int, w: SLP, dtype: str) -> tuple[int, int]:
     """``(k, m)`` with ``e**h = 2**k (1 + m)``, ``m = r + r (r W(r))`` (:func:`_reduce_ln2`).
     ``m`` is within about a unit of itself, so ``1 + m`` carries a fraction ``|m|/(1 + m)
@@ -486,16 +497,11 @@ def _expm1_reduced(b: _B, h: int, w: SLP, dtype: str) -> tuple[int, int]:
 
 def _exp_pair(b: _B, h: int, w: SLP, dtype: str) -> tuple[int, int, int]:
     """``(k, d, dl)`` with ``e**h = 2**k (d + dl)``, ``dl`` below half a unit of ``d``:
-    the rounding error ``rl`` of ``r`` is recovered (``r1 - r`` is exact, then ``- k c2``
-    by fma), ``m = r + (r (r W(r)) + rl)`` rounds once (a fifth of a unit of ``1 + m``)
-    and ``d + dl = 1 + m`` exactly (Fast2Sum)."""
-    k, r1, r = _reduce_ln2(b, h, dtype)
-    c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])[1]
-    rl = b.emit("fma", k, b.const(-c2), b.emit("sub", r1, r))
+    ``m = r + (r (r W(r)) + rl)`` (:func:`_reduce_ln2_pair`) rounds once (a fifth of a unit
+    of ``1 + m``) and ``d + dl = 1 + m`` exactly (Fast2Sum)."""
+    k, r, rl = _reduce_ln2_pair(b, h, dtype)
     m = b.emit("add", r, b.emit("fma", b.emit("mul", r, b.splice(w, r)), r, rl))
-    one = b.const(1.0)
-    d = b.emit("add", one, m)
-    return k, d, b.emit("sub", m, b.emit("sub", d, one))
+    return (k, *_fast_two_sum(b, b.const(1.0), m))
 
 
 def _odd_small(b: _B, a: int, core: SLP) -> int:
@@ -519,8 +525,7 @@ def _tanh(b: _B, core: SLP, dtype: str):
     one = b.const(1.0)
     hi = b.emit("add", b.emit("ldexp", one, k), one)
     lo = b.emit("ldexp", m, k)
-    dh = b.emit("add", hi, lo)
-    dl = b.emit("sub", lo, b.emit("sub", dh, hi))
+    dh, dl = _fast_two_sum(b, hi, lo)
     two = b.const(2.0)
     q0 = b.emit("div", two, dh)
     nq0 = b.emit("neg", q0)
@@ -544,9 +549,7 @@ def _expm1(b: _B, core: SLP, dtype: str):
     lo, hi = EXPM1_CLAMP[dtype]
     x = b.sp("select", b.sp("lt", 0, b.const(lo)), b.const(lo), 0)
     x = b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
-    k, r1, r = _reduce_ln2(b, x, dtype)
-    c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])[1]
-    rl = b.emit("fma", k, b.const(-c2), b.emit("sub", r1, r))
+    k, r, rl = _reduce_ln2_pair(b, x, dtype)
     # r**2 W: with r**2 as an exact pair, one rounding (the term reaches a third of the
     # result where 1 - 2**-k and r cancel)
     w = b.splice(core, r)
@@ -557,9 +560,7 @@ def _expm1(b: _B, core: SLP, dtype: str):
     inv = b.emit("ldexp", one, b.emit("neg", k))
     big = b.emit("sub", one, inv)
     big_l = b.emit("sub", b.emit("sub", one, big), inv)   # Fast2Sum: 1 - 2**-k rounds for k >= p
-    s_ = b.emit("add", big, r)
-    bb = b.emit("sub", s_, big)
-    err = b.emit("add", b.emit("sub", big, b.emit("sub", s_, bb)), b.emit("sub", r, bb))
+    s_, err = _two_sum(b, big, r)
     y = b.emit("ldexp", b.emit("add", s_, b.emit("add", err, b.emit("add", tail, big_l))), k)
     return b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, y)   # -0 (and NaN passes the clamps)
 
@@ -569,11 +570,6 @@ def _expm1(b: _B, core: SLP, dtype: str):
 ATAN_BREAKS = (7 / 16, 11 / 16, 19 / 16, 39 / 16)
 ATAN_CENTRES = (0.5, 1.0, 1.5)
 ATAN_U2 = (7 / 16) ** 2 * 1.001   # u**2 on the core interval (|u| <= 7/16)
-
-
-def _atan_quotient(t):
-    """``(atan(u)/u - 1)/t`` at ``t = u**2`` (-1/3 at 0)."""
-    return _odd_quotient(mp.atan, -mp.mpf(1) / 3)(t)
 
 
 def _atan(b: _B, core: SLP, dtype: str):
@@ -654,9 +650,7 @@ def _sincos_parts(b: _B, core: SLP, dtype: str, x: int, k: int, wide: bool) -> t
         # r1 + k p2 exactly: the product as a pair (ph, pl), the sum by TwoSum (rh, e)
         ph = b.emit("mul", k, p2)
         pl = b.emit("fma", k, p2, b.emit("neg", ph))
-        rh = b.emit("add", r1, ph)
-        bb = b.emit("sub", rh, r1)
-        e = b.emit("add", b.emit("sub", r1, b.emit("sub", rh, bb)), b.emit("sub", ph, bb))
+        rh, e = _two_sum(b, r1, ph)
         rl = b.emit("fma", k, p3, b.emit("add", e, pl))
     else:
         # |k| <= 2: r1 and rh are close, so r1 - rh is exact (Sterbenz)
@@ -729,7 +723,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              lambda d: f"every input (|x| >= {TANH_ONE[d]:g} rounds to +-1)"),
     Template("sinh", "(sinh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.sinh, mp.mpf(1) / 6),
              lambda d: (0.0, SINH_SPLIT**2 * 1.001), _sinh, lambda d: "every input (overflow to +-inf)"),
-    Template("atan", "(atan(u)/u - 1)/t, t = u**2", _atan_quotient, lambda d: (0.0, ATAN_U2), _atan,
+    Template("atan", "(atan(u)/u - 1)/t, t = u**2", _odd_quotient(mp.atan, -mp.mpf(1) / 3),
+             lambda d: (0.0, ATAN_U2), _atan,
              lambda d: "every input"),
     Template("expm1", "(e**r - 1 - r)/r**2", _expm1_quotient, lambda d: (-_LN2_HALF, _LN2_HALF), _expm1,
              lambda d: "every input (-1 below the clamp, overflow to inf)"),
