@@ -220,24 +220,29 @@ def _log_body(b: _B, core: SLP, dtype: str, x: int, base2: bool = False, ul: int
     return b.emit("add", hi, low)
 
 
+#: where the near-zero series of :func:`_log1p_of` takes over: its relative error, about
+#: ``|v|**3/4``, is 2**-38 (float32) and 2**-80 (float64) there, far below a unit
+LOG1P_SERIES_BELOW = {"float32": 2.0**-12, "float64": 2.0**-26}
+
+
 def _log1p_of(b: _B, core: SLP, dtype: str, v: int, vl: int | None = None, bump: int | None = None,
               near_zero: bool = False) -> int:
     """``log(2**bump (1 + v + vl))`` with special values (-1 -> -inf, below -> NaN, inf,
     NaN): ``1 + v = uh + ul`` exactly by TwoSum, ``vl`` added to ``ul``, :func:`_log_body`.
-    ``near_zero``: a series below ``|v| = 2**-12`` (see below)."""
+    ``near_zero``: a series below ``|v| =`` :data:`LOG1P_SERIES_BELOW` (see below)."""
     uh, ul = _two_sum(b, b.const(1.0), v)
     if vl is not None:
         ul = b.emit("add", ul, vl)
     y = _log_special(b, _log_body(b, core, dtype, uh, ul=ul, bump=bump), uh)
     if not near_zero:
         return y
-    # |v| < 2**-12: v + (v**2 (v/3 - 1/2) + vl) (the next term is v**4/4). Where 1 + v
-    # rounds to 1 + 2**(1-p) the log's large and small parts cancel to a third of themselves,
-    # and atanh and asinh (whose v carries a tail) reach a whole unit there without it
+    # small |v|: v + (v**2 (v/3 - 1/2) + vl) (the next term is v**4/4). Where 1 + v rounds to 1 + 2**(1-p) the log's large and small parts cancel to a
+    # third of themselves, and atanh and asinh (whose v carries a tail) reach a whole unit
+    # there without it
     t = b.emit("fma", b.emit("fma", v, b.const(1 / 3), b.const(-0.5)), b.emit("mul", v, v),
                vl if vl is not None else b.const(0.0))
     small = b.emit("add", v, t)
-    near = b.emit("lt", b.emit("fabs", v), b.const(2.0**-12))   # false for asinh's far v
+    near = b.emit("lt", b.emit("fabs", v), b.const(LOG1P_SERIES_BELOW[dtype]))   # false for asinh's far v
     return b.emit("select", near, small, y)
 
 
