@@ -166,39 +166,10 @@ def _template_for(tgt: Target, domain, dtype: str) -> Template | None:
 
 
 def _training_inputs(tgt: Target, template, domain, dtype, n, rng) -> np.ndarray:
-    if template is not None and template.name in ("exp", "exp2"):
-        lo, hi = (-87.0, 88.0) if dtype == "float32" else (-700.0, 700.0)
-        if template.name == "exp2":
-            lo, hi = lo / math.log(2), hi / math.log(2)
-        x = rng.uniform(lo, hi, n)
-    elif template is not None and template.name in ("log", "log2"):
-        info = np.finfo(dtype)
-        x = np.exp(rng.uniform(math.log(float(info.smallest_subnormal)), math.log(float(info.max)), n))
-        x = np.concatenate([x, 1 + rng.uniform(-0.3, 0.42, n)])
-    elif template is not None and template.name == "erf":
-        x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-4.5, 4.5, n // 2)])
-    elif template is not None and template.name == "tanh":
-        x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-20, 20, n // 2)])
-    elif template is not None and template.name == "atan":
-        x = np.concatenate([rng.uniform(-3, 3, n // 2),
-                            np.exp(rng.uniform(-20, 40, n // 2)) * rng.choice([-1, 1], n // 2)])
-    elif template is not None and template.name in ("asinh", "acosh"):
-        x = np.concatenate([rng.uniform(-3, 3, n // 2),
-                            np.exp(rng.uniform(-20, 80, n // 2)) * rng.choice([-1, 1], n // 2)])
-        if template.name == "acosh":
-            x = 1 + np.abs(x)
-    elif template is not None and template.name == "atanh":
-        x = np.concatenate([rng.uniform(-1, 1, n // 2),
-                            (1 - np.exp(rng.uniform(-17, 0, n // 2))) * rng.choice([-1, 1], n // 2)])
-    elif template is not None and template.name == "log1p":
-        top = math.log(float(np.finfo(dtype).max))
-        x = np.concatenate([rng.uniform(-1, 1, n // 2), np.expm1(rng.uniform(-30, top, n // 2))])
-    elif template is not None and template.name == "expm1":
-        x = np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-20, 20, n // 4),
-                            rng.uniform(-20, 88 if dtype == "float32" else 700, n // 4)])
-    elif template is not None and template.name in ("sinh", "cosh"):
-        top = 89.5 if dtype == "float32" else 710.0
-        x = np.concatenate([rng.uniform(-2, 2, n // 2), rng.uniform(-top, top, n // 2)])
+    """The training inputs: the template's own distribution (:attr:`Template.training`), or
+    uniform on the domain plus, across 0, a band of tiny values."""
+    if template is not None and template.training is not None:
+        x = template.training(rng, n, dtype)
     else:
         x = rng.uniform(domain[0], domain[1], n)
         x = np.concatenate([x, rng.uniform(-1, 1, n // 4) * min(abs(domain[0]), abs(domain[1]), 1e-3)

@@ -62,6 +62,7 @@ counted apart from the main path (:func:`main_path_cost`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -105,6 +106,9 @@ class Template:
     core_interval: Callable      # dtype -> (a, b)
     build: Callable              # (Builder, core SLP, dtype) -> (output id, special ids)
     valid: Callable              # dtype -> text: the domain the template covers
+    # (rng, n, dtype) -> float64 array: where the whole function is scored while searching
+    # (None: uniform on the domain); each reaches the reduction's pieces and special ranges
+    training: Callable | None = None
 
     def core(self, dtype: str) -> Core:
         a, b = self.core_interval(dtype)
@@ -703,38 +707,91 @@ def _sincos(cos: bool, wide: bool):
     return build
 
 
+# ----------------------------------------------------------------------------- training inputs
+
+
+def _exp_training(base2: bool):
+    def inputs(rng, n, dtype):
+        lo, hi = (-87.0, 88.0) if dtype == "float32" else (-700.0, 700.0)
+        if base2:
+            lo, hi = lo / math.log(2), hi / math.log(2)
+        return rng.uniform(lo, hi, n)
+    return inputs
+
+
+def _log_training(rng, n, dtype):
+    info = np.finfo(dtype)
+    x = np.exp(rng.uniform(math.log(float(info.smallest_subnormal)), math.log(float(info.max)), n))
+    return np.concatenate([x, 1 + rng.uniform(-0.3, 0.42, n)])
+
+
+def _near_and_far(near: float, far: float):
+    """Half uniform on ``[-near, near]``, half on ``[-far, far]``."""
+    return lambda rng, n, dtype: np.concatenate([rng.uniform(-near, near, n // 2), rng.uniform(-far, far, n // 2)])
+
+
+def _near_and_log_uniform(near: float, lo: float, hi: float, shift_to_one: bool = False):
+    """Half uniform on ``[-near, near]``, half ``+-e**u`` with ``u`` uniform on ``[lo, hi]``
+    (``shift_to_one``: ``1 + |x|`` of those, acosh's domain)."""
+    def inputs(rng, n, dtype):
+        x = np.concatenate([rng.uniform(-near, near, n // 2),
+                            np.exp(rng.uniform(lo, hi, n // 2)) * rng.choice([-1, 1], n // 2)])
+        return 1 + np.abs(x) if shift_to_one else x
+    return inputs
+
+
+def _atanh_training(rng, n, dtype):
+    return np.concatenate([rng.uniform(-1, 1, n // 2),
+                           (1 - np.exp(rng.uniform(-17, 0, n // 2))) * rng.choice([-1, 1], n // 2)])
+
+
+def _log1p_training(rng, n, dtype):
+    top = math.log(float(np.finfo(dtype).max))
+    return np.concatenate([rng.uniform(-1, 1, n // 2), np.expm1(rng.uniform(-30, top, n // 2))])
+
+
+def _expm1_training(rng, n, dtype):
+    return np.concatenate([rng.uniform(-1, 1, n // 2), rng.uniform(-20, 20, n // 4),
+                           rng.uniform(-20, 88 if dtype == "float32" else 700, n // 4)])
+
+
+def _hyperbolic_training(rng, n, dtype):
+    top = 89.5 if dtype == "float32" else 710.0
+    return np.concatenate([rng.uniform(-2, 2, n // 2), rng.uniform(-top, top, n // 2)])
+
+
 _LN2_HALF = float(mp.log(2) / 2) * (1 + 2.0**-10)
 TEMPLATES: dict[str, Template] = {t.name: t for t in [
     Template("exp", "exp(r)", mp.exp, lambda d: (-_LN2_HALF, _LN2_HALF), _exp_like(False),
-             lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)"),
+             lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)", _exp_training(False)),
     Template("exp2", "2**r", lambda r: mp.power(2, r), lambda d: (-0.5, 0.5), _exp_like(True),
-             lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)"),
+             lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)", _exp_training(True)),
     Template("log", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
+             _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)", _log_training),
     Template("log2", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)"),
+             _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)", _log_training),
     Template("log1p", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _log1p, lambda d: "every input (-1, below -1, inf, NaN)"),
+             _log1p, lambda d: "every input (-1, below -1, inf, NaN)", _log1p_training),
     Template("atanh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)"),
+             _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)", _atanh_training),
     Template("asinh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _asinh, lambda d: "every input"),
+             _asinh, lambda d: "every input", _near_and_log_uniform(3, -20, 80)),
     Template("acosh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _acosh, lambda d: "every input (NaN below 1)"),
+             _acosh, lambda d: "every input (NaN below 1)", _near_and_log_uniform(3, -20, 80, shift_to_one=True)),
     Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
-             _erf, lambda d: "every input (|x| >= 4 rounds to +-1)"),
+             _erf, lambda d: "every input (|x| >= 4 rounds to +-1)", _near_and_far(1, 4.5)),
     Template("tanh", "(tanh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.tanh, -mp.mpf(1) / 3),
              lambda d: (0.0, TANH_SPLIT**2 * 1.001), _tanh,
-             lambda d: f"every input (|x| >= {TANH_ONE[d]:g} rounds to +-1)"),
+             lambda d: f"every input (|x| >= {TANH_ONE[d]:g} rounds to +-1)", _near_and_far(1, 20)),
     Template("sinh", "(sinh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.sinh, mp.mpf(1) / 6),
-             lambda d: (0.0, SINH_SPLIT**2 * 1.001), _sinh, lambda d: "every input (overflow to +-inf)"),
+             lambda d: (0.0, SINH_SPLIT**2 * 1.001), _sinh, lambda d: "every input (overflow to +-inf)",
+             _hyperbolic_training),
     Template("atan", "(atan(u)/u - 1)/t, t = u**2", _odd_quotient(mp.atan, -mp.mpf(1) / 3),
-             lambda d: (0.0, ATAN_U2), _atan,
-             lambda d: "every input"),
+             lambda d: (0.0, ATAN_U2), _atan, lambda d: "every input", _near_and_log_uniform(3, -20, 40)),
     Template("expm1", "(e**r - 1 - r)/r**2", _expm1_quotient, lambda d: (-_LN2_HALF, _LN2_HALF), _expm1,
-             lambda d: "every input (-1 below the clamp, overflow to inf)"),
+             lambda d: "every input (-1 below the clamp, overflow to inf)", _expm1_training),
     Template("cosh", "(e**r - 1 - r)/r**2", _expm1_quotient, lambda d: (-_LN2_HALF, _LN2_HALF), _cosh,
-             lambda d: "every input (overflow to inf)"),
+             lambda d: "every input (overflow to inf)", _hyperbolic_training),
     Template("sin", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
              _sincos(False, False), lambda d: "[-pi, pi]"),
     Template("cos", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
