@@ -40,15 +40,15 @@ The maths, per function (``k`` an integer, ``r`` the reduced argument):
 * ``atan2`` (float64): ``atan(n/d)`` of the magnitudes with ``u = n/d`` or
   ``(n - d)/(n + d)`` as a double-double quotient of exact pairs, ``u + u**3*Q(u**2)``,
   then the octant constant (0, pi/2, pi) added in double-double.
-* ``log1p``/``asinh``/``acosh``/``atanh`` (float64): the argument of ``log`` as a
-  double-double ``uh + ul`` (``1 + x``; ``a + sqrt(a*a + 1)`` with exact squares and a
-  corrected sqrt; ``(1 + a)/(1 - a)``), and the log above with ``ul/uh`` added to its tail.
+* ``log1p``/``asinh`` (float64): the argument of ``log`` as a double-double ``uh + ul``
+  (``1 + x``; ``a + sqrt(a*a + 1)`` with exact squares and a corrected sqrt), and the log
+  above with ``ul/uh`` added to its tail.
 * ``asin``/``acos``: ``s + s**3*P(s**2)`` with ``s = |x|`` or ``s = sqrt((1 - |x|)/2)`` (a
   double-double), ``pi/2 - 2t``, ``pi - 2t``... in double-double (float32 the same, natively).
 * ``log10``: as ``log2``. ``cbrt``: exponent split ``3q + j``, a polynomial guess, one Newton
   step and one with the exactly computed residual ``y**3 - c``. ``hypot``: scaled by a power
   of two, ``x*x + y*y`` as a double-double, the square root corrected once.
-* float32 ``exp``, ``exp2``, ``log1p``, ``asinh``, ``acosh``, ``atanh``, and ``expm1``,
+* float32 ``exp``, ``exp2``, ``log1p``, ``asinh``, and ``acosh``, ``atanh``, ``expm1``,
   ``tanh``, ``sinh``, ``cosh``, ``atan`` in both precisions: straight-line programs of
   ``discover approx`` (:mod:`codegen.fastmath_programs`), float32 verified on every float.
 * float32 versions of tan, atan2, cbrt, hypot: the plain float64 formulas (a few float64
@@ -619,7 +619,7 @@ _log1p = _stored("log1p", _log1p64)
 
 # --------------------------------------------------------------------------- asinh, acosh, atanh
 
-_HUGE_ARG = 2.0**28  # asinh/acosh: beyond, log(2|x|) is the correctly rounded result's source
+_HUGE_ARG = 2.0**28  # float64 asinh: beyond, log(2|x|) is the correctly rounded result's source
 
 
 def _log_plus_ln2(e: _Emit, big, a, uh, ul):
@@ -644,44 +644,12 @@ def _asinh64(e: _Emit, x):
     return e.copysign(y, x)
 
 
-def _acosh64(e: _Emit, x):
-    """``log(x + sqrt(x*x - 1))`` for ``x >= 1``, the argument as a double-double;
-    ``log(2x)`` above 2**28; NaN below 1."""
-    big = e.cmp(">", x, e.k(_HUGE_ARG))
-    xs = e.sel(big, e.k(1.0), x)
-    qh, ql = e.square(xs)
-    dh, dl = e.two_sum(qh, e.k(-1.0))
-    dh, dl = e.fast_two_sum(dh, e.add(dl, ql))
-    sh, sl = e.dd_sqrt(dh, dl)
-    at_one = e.cmp("==", dh, e.k(0.0))
-    sh, sl = e.sel(at_one, e.k(0.0), sh), e.sel(at_one, e.k(0.0), sl)
-    uh, ul = e.two_sum(xs, sh)
-    ul = e.add(ul, sl)
-    y = _log_plus_ln2(e, big, x, uh, ul)
-    y = e.sel(e.b.or_(e.cmp("==", x, e.inf), e.isnan(x)), x, y)
-    return e.sel(e.cmp("<", x, e.k(1.0)), e.nan, y)
-
-
-def _atanh64(e: _Emit, x):
-    """``log((1 + a)/(1 - a))/2``, ``a = |x|``, the quotient of two exact pairs as a
-    double-double; ``x`` below 2**-28, inf at 1, NaN above."""
-    a = e.fabs(x)
-    ph, pl = e.two_sum(e.k(1.0), a)
-    mh, ml = e.two_sum(e.k(1.0), e.neg(a))
-    uh, ul = e.dd_div(ph, pl, mh, ml)
-    y = e.mul(e.k(0.5), _log_of_pair(e, uh, ul))
-    y = e.sel(e.cmp("<", a, e.k(2.0**-28)), a, y)
-    y = e.sel(e.cmp("==", a, e.k(1.0)), e.inf, y)
-    y = e.sel(e.b.or_(e.cmp(">", a, e.k(1.0)), e.isnan(a)), e.nan, y)
-    return e.copysign(y, x)
-
-
-#: float32: ``log1p(v)`` with ``v`` a pair: ``a + a**2/(1 + sqrt(1 + a**2))`` (asinh),
-#: ``t + sqrt(t (t + 2))``, ``t = x - 1`` (acosh), ``log(2|x|)`` from 2**12 on;
+#: ``log1p(v)`` with ``v`` a pair: ``a + a**2/(1 + sqrt(1 + a**2))`` (asinh, float32),
+#: ``t + sqrt(t (t + 2))``, ``t = x - 1`` (acosh), ``log(2|x|)`` from 2**12 (2**27) on;
 #: ``log1p(v)/2`` with ``v = 2|x|/(1 - |x|)`` (atanh)
 _asinh = _stored("asinh", _asinh64)
-_acosh = _stored("acosh", _acosh64)
-_atanh = _stored("atanh", _atanh64)
+_acosh = _stored("acosh")
+_atanh = _stored("atanh")
 
 
 # --------------------------------------------------------------------------- asin, acos
