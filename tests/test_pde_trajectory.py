@@ -205,3 +205,24 @@ def test_the_solver_without_the_snapshot_fit_keeps_the_searchs_formula():
     fit, extra = run_method("solver", data, PDESettings(known={"u": "0.01*u_xx"}, trajectory=False), time_limit=3)
     assert set(extra["u"]) == {"stable_past_data"} and not fit.refined
     assert all(t.std is None for t in fit.equations[0].terms)  # the search's constants, no fit spreads
+
+
+def test_the_snapshot_fit_stops_at_its_deadline():
+    """Past the deadline no model is fitted (``--method solver`` kept fitting for minutes
+    past ``--time-limit`` on 256-point snapshots): the search's equation stays and the
+    report says why."""
+    import time
+
+    from discover.pde.fit import FieldEquation, parse_known
+    from discover.pde.free_form import _choose_by_snapshot_fit
+
+    d = simulate("fisher_kpp", noise=0.01, seed=0, snapshots=5, sensors=32)
+    arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+    data = fields_from_arrays(arrays, {"periodic": True}, fields=["u"])
+    known = parse_known(data, PDESettings(known={"u": "0.1*u_xx"}))
+    searched = FieldEquation("u", "u - u**2", "0.1*u_xx", [], 0.1, [])
+    started = time.monotonic()
+    chosen, report, last = _choose_by_snapshot_fit(data, known, searched, deadline=started)
+    assert time.monotonic() - started < 5
+    assert chosen is searched and last is None
+    assert report == {"skipped": "the time limit stopped 7 of 7 fits"}

@@ -369,7 +369,8 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, clie
         last = stacked[-1]
         if settings.trajectory:
             say(f"{field}_t: fitting the found model and library terms through every snapshot")
-            equation, report, fitted_last = _choose_by_snapshot_fit(data, known, equation)
+            fits_until = time.monotonic() + time_limit - search_time
+            equation, report, fitted_last = _choose_by_snapshot_fit(data, known, equation, fits_until)
             extra[field] = {"snapshot_fit": report}
             last = last if fitted_last is None else fitted_last
         equations.append(equation)
@@ -388,7 +389,7 @@ SNAPSHOT_FIT_STEPS = 32
 SNAPSHOT_FIT_POWERS = (1, 2, 3)
 
 
-def _choose_by_snapshot_fit(data, known, equation):
+def _choose_by_snapshot_fit(data, known, equation, deadline: float | None = None):
     """The model with the lowest Bayesian information criterion when fitted through every
     snapshot with its initial state (:func:`discover.pde.trajectory.fit_snapshots`): the
     search's formula (its outer coefficients refit; its inner constants count in the BIC)
@@ -398,7 +399,9 @@ def _choose_by_snapshot_fit(data, known, equation):
     remove that.  Returns ``(equation, report, last)``: the chosen equation (its residual
     ``sqrt(RSS / Σ U²)`` of the fit), the report ``{"models": [{"rhs", "bic"}]}`` or
     ``{"skipped": reason}``, and the chosen fit's state at the last snapshot (None when the
-    search's equation stays)."""
+    search's equation stays).  At ``deadline`` (``time.monotonic()``) the fitting stops: the
+    models fitted so far are ranked (the report says how many were not), or the search's
+    equation stays."""
     field, fields, axes = equation.field, data.field_names, data.space_names
     symbol, zero = sympy.Symbol(field), (0,) * len(axes)
     candidates = {}  # term set -> pieces: a library model equal to the search's is fitted once
@@ -413,23 +416,30 @@ def _choose_by_snapshot_fit(data, known, equation):
     if work > trajectory.MAX_WORK:
         return equation, {"skipped": f"too large to fit through every snapshot "
                                       f"({work:.1e} > {trajectory.MAX_WORK:.0e})"}, None
-    ranking = []
+    ranking, unfitted = [], 0
     for pieces in candidates.values():
+        if deadline is not None and time.monotonic() > deadline:
+            unfitted += 1
+            continue
         active = [(0, term) for _, term in pieces]
-        fit = trajectory.fit_snapshots(data, active, np.array([c for c, _ in pieces]), known, SNAPSHOT_FIT_STEPS)
+        fit = trajectory.fit_snapshots(data, active, np.array([c for c, _ in pieces]), known, SNAPSHOT_FIT_STEPS,
+                                       deadline)
         if fit is None:
+            unfitted += deadline is not None and time.monotonic() > deadline
             continue
         fit.fixed = len(set().union(*(t.inner.atoms(sympy.Float) for _, t in pieces)))
         monomials, M = expansion_matrix([t for _, t in pieces], fields, axes)
         ranking.append((fit.bic(), rhs_text(monomials, M @ fit.coefficients), monomials, M, fit))
+    late = f"the time limit stopped {unfitted} of {len(candidates)} fits" if unfitted else None
     if not ranking:
-        return equation, {"skipped": "no candidate could be fitted through every snapshot"}, None
+        return equation, {"skipped": late or "no candidate could be fitted through every snapshot"}, None
     ranking.sort(key=lambda item: item[0])
     _, rhs, monomials, M, fit = ranking[0]
     residual = math.sqrt(fit.rss / max(float(np.sum(data.fields[field] ** 2)), 1e-300))
     chosen = replace(equation, rhs=rhs, terms=term_fits(monomials, M, fit.coefficients, fit.covariance),
                      residual=residual)
-    return chosen, {"models": [{"rhs": text, "bic": value} for value, text, *_ in ranking]}, fit.final_state
+    report = {"models": [{"rhs": text, "bic": value} for value, text, *_ in ranking]}
+    return chosen, report | ({"stopped": late} if late else {}), fit.final_state
 
 
 def rk4_step(rhs, state, where, dt):

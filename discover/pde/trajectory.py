@@ -351,7 +351,8 @@ class SnapshotFit:
 
 
 def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.ndarray,
-                  known: Mapping[str, Sequence[tuple[float, lib.Term]]], steps: int) -> SnapshotFit | None:
+                  known: Mapping[str, Sequence[tuple[float, lib.Term]]], steps: int,
+                  deadline: float | None = None) -> SnapshotFit | None:
     """Maximum likelihood for a few snapshots (:func:`refine` for dense records): the
     coefficients and the initial state fitted by Levenberg–Marquardt, first to the first two
     snapshots, then to one more at a time from the previous solution (continuation in the
@@ -359,8 +360,9 @@ def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.nd
     coefficients a noisy initial state can blow up (Fisher–KPP's noise below u = 0), while
     over short horizons the initial state is pulled to values that do not.  ``steps``
     ETDRK4 steps per interval.  None when no finite fit is found or the coefficients are not
-    identifiable (an ill-conditioned information matrix).  The caller checks the size
-    (:func:`work`, :data:`MAX_WORK`)."""
+    identifiable (an ill-conditioned information matrix), or when ``deadline``
+    (``time.monotonic()``) passes first.  The caller checks the size (:func:`work`,
+    :data:`MAX_WORK`)."""
     import jax
     import jax.numpy as jnp
 
@@ -385,6 +387,8 @@ def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.nd
                 return None
             damping = 1e-3
             for _ in range(LM_ITERATIONS):
+                if deadline is not None and time.monotonic() > deadline:
+                    return None
                 J = np.asarray(jacobian(params, horizon))
                 H, g = J.T @ J, J.T @ r
                 scale = np.diag(H) + 1e-12
