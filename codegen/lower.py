@@ -79,9 +79,7 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
     """The LLVM module containing the kernel function (see the module docstring).
 
     ``interleave``: how many vectors the element loop works on per iteration (LLVM's
-    ``llvm.loop.interleave.count``); None leaves it to the vectoriser's cost model, which
-    picks 1 for long bodies.  Long dependency chains (range reduction, then a polynomial,
-    then reconstruction) run faster with several independent vectors in flight.
+    ``llvm.loop.interleave.count``); None: :func:`default_interleave`.
 
     ``fresh_outputs``: define the loops as the internal ``NAME.impl(n, allow_streaming,
     in..., out...)``, called by ``NAME`` with streaming allowed, so that a caller that has
@@ -93,6 +91,8 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
     """
     if math not in MATH_MODES:
         raise ValueError(f"math must be one of {', '.join(map(repr, MATH_MODES))}, not {math!r}")
+    if interleave is None:
+        interleave = default_interleave(program, math)
     module = ir.Module(name=program.name)
     module.triple = jit.triple()
     lowering = Lowering(module, ir.IRBuilder(), float_type(program.dtype), math, fastmath_flags(fastmath))
@@ -110,6 +110,24 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
     b.call(impl, [caller.args[0], _BOOL(1), *caller.args[1:]])
     b.ret_void()
     return module
+
+
+#: vectors in flight per loop iteration for loops that call inline fast-math functions
+FAST_MATH_INTERLEAVE = 4
+
+
+def default_interleave(program: Program, math: str) -> int | None:
+    """:data:`FAST_MATH_INTERLEAVE` where the element code calls a :mod:`codegen.fastmath`
+    function, else None (the vectoriser's cost model).
+
+    The cost model picks one vector per iteration for long bodies, but a range reduction,
+    a polynomial and a reconstruction are one long dependency chain: with four independent
+    vectors in flight the typical kernels of ``benchmarks/codegen_kernels.csv`` ran up to
+    1.6x faster (see BENCHMARKS.md); arithmetic-only loops keep LLVM's choice.
+    """
+    calls = math == "fast" and any(ins.op in OPS and OPS[ins.op].llvm[0] == "libm"
+                                   and _inline_fast(ins.op, program.dtype) for ins in program.instrs)
+    return FAST_MATH_INTERLEAVE if calls else None
 
 
 def _kernel_attributes(fn: ir.Function, program: Program) -> None:
@@ -338,10 +356,8 @@ class Lowering:
         return self._call(self._declare(f"{name}.{self.suffix}", len(operands)), operands)
 
     def libm(self, name: str, operands):
-        if self.math == "fast":
-            fastmath = _fastmath_module()
-            if fastmath is not None and fastmath.ULP_BOUNDS.get((name, self.dtype), 2.0) <= 1.0:
-                return self._call(fastmath.declare(self.module, name, self.ty), operands)
+        if self.math == "fast" and _inline_fast(name, self.dtype):
+            return self._call(_fastmath_module().declare(self.module, name, self.ty), operands)
         c_name = name if self.suffix == "f64" else name + "f"
         if self.math == "libmvec":
             vector = jit.libmvec_name(c_name, len(operands), self.dtype)
@@ -419,6 +435,13 @@ def _fastmath_module():
     except ImportError:
         return None
     return fastmath
+
+
+def _inline_fast(name: str, dtype: str) -> bool:
+    """Whether ``math="fast"`` uses :mod:`codegen.fastmath`'s inline ``name`` (its
+    ``ULP_BOUNDS`` is at most 1) rather than the C library call."""
+    fastmath = _fastmath_module()
+    return fastmath is not None and fastmath.ULP_BOUNDS.get((name, dtype), 2.0) <= 1.0
 
 
 def emit_llvm_ir(program: Program, math: str = DEFAULT_MATH, fastmath=False, optimize: bool = True,

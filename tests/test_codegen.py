@@ -459,13 +459,17 @@ def test_streaming_path_is_exact_and_stays_inside_the_arrays(monkeypatch, dtype)
 def test_interleaved_loops_compute_the_same_bits(dtype):
     """``interleave=k`` makes the vectorised loop carry k vectors per iteration (k times
     the vector fma calls in the optimised IR, at least twice counting the remainder
-    loops) on both the plain and the streaming path;
-    every length, remainders included, gives the bits of the default loop."""
+    loops) on both the plain and the streaming path; the default is 4 where the loop
+    calls inline fast-math functions and LLVM's own choice elsewhere;
+    every length, remainders included, gives the bits of the one-vector loop."""
     from codegen.kernel import Kernel
-    from codegen.lower import stream_bytes
+    from codegen.lower import FAST_MATH_INTERLEAVE, default_interleave, stream_bytes
 
     program = codegen.compile("exp(x)*sin(x) + x**3", "x", dtype=dtype).program
-    plain, four = Kernel(program, True), Kernel(program, True, interleave=4)
+    assert default_interleave(program, "fast") == FAST_MATH_INTERLEAVE == 4
+    assert default_interleave(program, "libm") is None
+    assert default_interleave(codegen.compile("x*x + 1", "x", dtype=dtype).program, "fast") is None
+    plain, four = Kernel(program, True, interleave=1), Kernel(program, True)
     vector_fma = r"call (?:fast )?<\d+ x (?:float|double)> @llvm\.fma\.v"
     assert len(re.findall(vector_fma, four.llvm_ir)) >= 2 * len(re.findall(vector_fma, plain.llvm_ir)) > 0
     rng = np.random.default_rng(3)
