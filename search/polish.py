@@ -509,6 +509,19 @@ def no_worse(new_loss: float, old_loss: float, y_var: float) -> bool:
     return new_loss <= old_loss * (1 + 1e-9) + 1e-15 * y_var
 
 
+def rounding_dependent(expr: Expr, evaluated: Expr, X: np.ndarray, y_var: float, ops: OperatorSet = BUILTIN) -> bool:
+    """Whether ``expr`` and ``evaluated``, its SymPy-evaluated form (the same function over
+    the reals), differ on ``X`` by more than ``1e-6 (max |evaluated| + std(y))``: then
+    ``expr``'s values come from float64 rounding, not from its formula (the search with only
+    ``+`` and ``-`` found ``-4.3e16 ((x0 + 0.0036) - x0) + ...``, which SymPy prints as a
+    constant), and the formula a user reads is ``evaluated``, so its loss is the one to report."""
+    with np.errstate(all="ignore"):
+        a, b = evaluate(expr, X, ops), evaluate(evaluated, X, ops)
+        gap = float(np.max(np.abs(a - b), initial=0.0))
+        scale = float(np.max(np.abs(b), initial=0.0)) + math.sqrt(max(y_var, 0.0))
+    return not gap <= 1e-6 * scale   # NaN gaps count as differing
+
+
 def shortest_equivalent(expr: Expr, X: np.ndarray, y: np.ndarray, loss: float, n_vars: int, y_var: float,
                         ops: OperatorSet = BUILTIN) -> tuple[Expr, float]:
     """The lowest-complexity form of ``expr`` (:func:`equivalent_forms`) whose MSE is no
@@ -543,7 +556,9 @@ def finish(expr: Expr, X: np.ndarray, y: np.ndarray, linear_scaling: bool, n_var
         current = without_identities(current, ops)
         simpler = simplify(current, n_vars, allowed, ops)
         simpler_loss = mse(simpler, X, y, ops)
-        return (simpler, simpler_loss) if no_worse(simpler_loss, current_loss, y_var) else (current, current_loss)
+        if no_worse(simpler_loss, current_loss, y_var) or rounding_dependent(current, simpler, X, y_var, ops):
+            return simpler, simpler_loss
+        return current, current_loss
 
     # Fold redundant constants first (the scale a of a (c x) + b and c are one parameter),
     # so that each constant that is rounded is one the data determine.

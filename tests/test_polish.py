@@ -177,3 +177,18 @@ def test_a_sympy_rewrite_that_runs_away_is_cut_off():
     assert _safe(sympy.expand, runaway) is None
     assert time.perf_counter() - start < REWRITE_SECONDS
     assert _safe(sympy.expand, (a + b) ** 2) == a**2 + 2 * a * b + b**2
+
+
+def test_a_front_member_made_of_rounding_noise_is_reported_as_printed():
+    """``-4.3e16 ((x0 + 0.0036) - x0) + c`` is a constant over the reals (SymPy prints it so)
+    but in float64 its values follow x0's rounding, which a search with only + and - used
+    to fit data; the finished member is the printed constant, with the constant's loss."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, (500, 1))
+    y = 2.5 * X[:, 0] ** 2
+    expr = (const(-4.34e16), var(0), const(0.0036), op("+"), var(0), op("-"), op("*"), const(7.0), op("+"))
+    assert np.ptp(evaluate(expr, X)) > 1.0  # the tree's float64 values are not constant
+    result, loss, _ = finish(expr, X, y, linear_scaling=False, n_vars=1)
+    printed = to_sympy(result, [X0])
+    assert printed.is_number
+    assert loss == pytest.approx(float(np.mean((y - float(printed)) ** 2)))
