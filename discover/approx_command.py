@@ -21,7 +21,7 @@ from rich.table import Table
 
 from .atomic import write_bytes_atomic, write_text_atomic
 from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
-from .errors import UserError
+from .errors import UserError, check_seconds
 from .figures import check_png_path
 from .result import result_path
 
@@ -75,8 +75,7 @@ def _settings(args):
     from .approx.job import ApproxSettings
     from .approx.targets import parse_domain
 
-    if not (math.isfinite(args.time_limit) and args.time_limit > 0):
-        raise UserError(f"--time-limit must be a positive number of seconds, not {args.time_limit}")
+    check_seconds(args.time_limit, "--time-limit")
     if args.max_evaluations is not None and args.max_evaluations < 1:
         raise UserError("--max-evaluations must be at least 1")
     domain = parse_domain(args.domain, (0.0, 1.0)) if args.domain is not None else None
@@ -148,7 +147,7 @@ def _run(args, client) -> int:
 
     settings = _settings(args)
     name = args.function
-    output = result_path(args.output, f"{_stem(name)}.{settings.dtype}", ".approx.json")
+    output = result_path(args.output, _stem(name), f".{settings.dtype}.approx.json")
     if args.plot is not None:
         check_png_path(args.plot, "--plot")
     console = Console(stderr=True, quiet=args.quiet)
@@ -227,7 +226,7 @@ def _run(args, client) -> int:
                 obj, header = object_code(best.full, cname)
                 write_bytes_atomic(stem.with_suffix(".o"), obj)
                 write_text_atomic(stem.parent / f"{cname}_kernel.h", header)
-                out.print(f"object written to {stem.with_suffix('.o')}")
+                out.print(f"object written to {stem.with_suffix('.o')} and {stem.parent / (cname + '_kernel.h')}")
     if args.plot:
         from .approx.plot import plot_run
 

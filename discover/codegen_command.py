@@ -137,13 +137,10 @@ def run(args) -> int:
     written = []
     for extension, content in files.items():
         path = stem.with_name(stem.name + extension)
-        try:
-            if isinstance(content, bytes):
-                write_bytes_atomic(path, content)
-            else:
-                write_text_atomic(path, content)
-        except OSError as exc:
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if isinstance(content, bytes):
+            write_bytes_atomic(path, content)  # an unwritable path: OutputError, one line
+        else:
+            write_text_atomic(path, content)
         written.append(str(path))
     print("wrote " + ", ".join(written))
     return 0

@@ -104,8 +104,14 @@ def load_dataset(path: str | os.PathLike, target: str | None = None) -> Dataset:
     try:
         kind = _sniff(shown)
         loader = {"hdf5": _load_hdf5, "npz": _load_npz, "csv": _load_csv}[kind]
-        parts = loader(shown, target)
-        dataset = _make_dataset(*parts, path=shown)
+        try:
+            parts = loader(shown, target)
+            dataset = _make_dataset(*parts, path=shown)
+        except DataError as exc:
+            if kind == "hdf5" or os.path.splitext(shown)[1].lower() not in (".h5", ".hdf5"):
+                raise
+            # named as HDF5 but read by content as another format, which failed too
+            raise DataError(f"not an HDF5 file (it has no HDF5 signature; read as {kind.upper()}: {exc})") from None
         if kind == "hdf5":
             dataset = replace(dataset, units=_hdf5_units(shown, parts[2], parts[3], dataset))
         return dataset

@@ -24,7 +24,7 @@ from rich.table import Table
 from search import operators
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, describe_cluster
-from .errors import UserError
+from .errors import UserError, check_seconds
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
 
@@ -75,8 +75,11 @@ def _regressor(args):
     from .regressor import Regressor
 
     binary, unary = operators.DEFAULT_BINARY, operators.DEFAULT_UNARY
-    if args.operators:
+    if args.operators is not None:
         names = [n for n in args.operators.split(",") if n.strip()]
+        if not names:
+            raise UserError(f"--operators {args.operators!r} names no operator; give a comma-separated list, "
+                            f"e.g. {','.join(operators.DEFAULT_BINARY + operators.DEFAULT_UNARY)}")
         try:
             binary, unary = operators.split_by_arity(names)
         except operators.UnknownOperatorError as exc:
@@ -87,8 +90,9 @@ def _regressor(args):
                                 ("--population-size", args.population_size, 8), ("--niterations", args.niterations, 1)):
         if value < lowest:
             raise UserError(f"{flag} must be at least {lowest}, not {value}")
-    if args.time_limit <= 0:
-        raise UserError(f"--time-limit must be positive, not {args.time_limit}")
+    check_seconds(args.time_limit, "--time-limit")
+    if not args.checkpoint >= 0:  # NaN too
+        raise UserError(f"--checkpoint must be a number of seconds >= 0 (0 disables it), not {args.checkpoint}")
     return Regressor(
         cluster=cluster_from_args(args), binary_operators=binary, unary_operators=unary, maxsize=args.maxsize,
         niterations=args.niterations,

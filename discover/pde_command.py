@@ -11,14 +11,13 @@ a trajectory refit, bootstrap otherwise; inclusion frequency) and the runner-up 
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import asdict
 
 from rich.console import Console
 from rich.table import Table
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
-from .errors import UserError
+from .errors import UserError, check_seconds
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
 from .pde import fit as pde_fit
@@ -116,8 +115,7 @@ def settings_from_args(args, fields: list[str]) -> pde_fit.PDESettings:
                                 ("--derivative-degree", args.derivative_degree, 1)):
         if value < lowest:
             raise UserError(f"{flag} must be at least {lowest}, not {value}")
-    if not (math.isfinite(args.time_limit) and args.time_limit > 0):
-        raise UserError(f"--time-limit must be a positive number of seconds, not {args.time_limit}")
+    check_seconds(args.time_limit, "--time-limit")
     if args.seed < 0:
         raise UserError(f"--seed must be a non-negative integer, not {args.seed}")
     return pde_fit.PDESettings(
@@ -169,7 +167,8 @@ def run(args) -> int:
     equations = [{**asdict(eq), "lhs": eq.lhs, "equation": eq.equation()} for eq in fit.equations]
     result = PDEResult(data=str(args.data), method=args.method, fields=data.field_names, coords=data.axis_names,
                        equations=equations, library=fit.library, rows=fit.rows,
-                       settings={k: v for k, v in asdict(settings).items()}, stats={"seconds": fit.seconds},
+                       # evolve and solver run on weak-form settings: record the method used
+                       settings={**asdict(settings), "method": args.method}, stats={"seconds": fit.seconds},
                        extra=extra)
     result.save(output)
     out = Console()

@@ -44,7 +44,7 @@ from .data import dataset_from_arrays
 from .equations import CallableEquation, EquationRow, EquationTable, as_equations
 from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
 from .units import fit_dimensions
-from .errors import DataError, UserError
+from .errors import DataError, UserError, check_seconds
 from .result import Equation, FitResult, symbols_for
 
 
@@ -71,7 +71,8 @@ class Regressor(RegressorMixin, BaseEstimator):
         ``"best"`` (default), ``"accuracy"`` or ``"score"``, as in PySR; on fewer than
         100 rows ``"best"`` takes the lowest AICc instead (see :func:`search.pareto.select`).
     timeout_in_seconds:
-        Stop after this many seconds (the front found so far is returned).
+        Stop after this many seconds, a positive number (the front found so far is
+        returned); None: no time limit.
     tolerance:
         Stop when ``mse / var(y)`` falls to this value.
     linear_scaling:
@@ -176,6 +177,9 @@ class Regressor(RegressorMixin, BaseEstimator):
             operators.resolve(self.unary_operators, 1)
         except operators.UnknownOperatorError as exc:
             raise UserError(str(exc)) from None
+        timeout = self.timeout_in_seconds
+        if timeout is not None:
+            timeout = check_seconds(timeout, "timeout_in_seconds")  # ParameterError: a ValueError too
         return SearchSettings(
             binary_operators=tuple(self.binary_operators),
             unary_operators=tuple(self.unary_operators),
@@ -185,7 +189,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             niterations=int(self.niterations),
             ncycles_per_iteration=int(self.ncycles_per_iteration),
             parsimony=float(self.parsimony),
-            timeout_in_seconds=self.timeout_in_seconds,
+            timeout_in_seconds=timeout,
             tolerance=float(self.tolerance),
             random_state=int(self.random_state),
         )

@@ -129,7 +129,17 @@ def load_result(path: str | os.PathLike) -> FitResult:
             stats=dict(payload.get("stats", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path} is a malformed discover result file ({exc})") from None
+        raise malformed(path, exc) from None
+
+
+def malformed(path: str | os.PathLike, exc: Exception, kind: str = "") -> UserError:
+    """The UserError for a result file whose fields do not fit its schema (``exc`` from
+    reading them: a KeyError names the missing field)."""
+    if isinstance(exc, KeyError):
+        reason = f"it has no {exc.args[0]!r} field"
+    else:
+        reason = str(exc)
+    return UserError(f"{path} is a malformed discover {kind}result file ({reason})")
 
 
 def symbols_for(names: list[str]) -> dict[str, sympy.Symbol]:

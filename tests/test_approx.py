@@ -398,13 +398,44 @@ def run_cli(capsys, argv):
     (["tan", "--domain", "0,inf"], "unbounded"),
     (["exp", "--time-limit", "-1"], "--time-limit"),
     (["exp", "--plot", "front.svg"], "--plot"),
+    (["exp", "--time-limit", "nan"], "--time-limit must be a positive number of seconds, not nan"),
+    (["sin(x)/x"], "sin(x)/x is undefined (a pole or a singularity) at x = 0"),
+    (["1/x", "--domain=-1,1", "--dtype", "real"], "1/x is undefined (a pole or a singularity) at x = 0"),
+    (["log", "--domain=-2,-1"], "log is not real at x = -2"),
+    (["sqrt(x)", "--domain=-1,1"], "sqrt(x) is not real at x = -1"),
+    (["log", "--domain=0,1"], "log is infinite at x = 0"),
+    (["exp", "--domain=0,1e40"], "exceeds float32's finite range"),
+    (["exp", "--domain=0,1e40", "--dtype", "float64"], "exp overflows float64"),
+    (["exp("], "cannot parse 'exp('"),
+    (["exp(y)", "--domain", "0,1"], "expression 'exp(y)' uses 'y'; only x is allowed"),
 ])
 def test_bad_input_exit_2_one_line(capsys, tmp_path, argv, message):
     out = tmp_path / "r.json"
     out.write_text("keep")
     rc, _, err = run_cli(capsys, ["approx", *argv, "--quiet", "-o", str(out)])
-    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert out.read_text() == "keep"
+
+
+def test_unwritable_output_is_one_line(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "r.json"  # its "directory" is a file
+    rc, _, err = run_cli(capsys, ["approx", "exp(x)", "--domain", "0.5,0.53125", "--max-evaluations", "5",
+                                  "--no-verify", "--quiet", "-o", str(out)])
+    assert rc == 2 and err.strip() == f"discover approx: error: cannot write {out}: Not a directory"
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_default_output_names_the_dtype_and_emit_object_reports_the_header(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["approx", "exp(x)", "--domain", "0.5,0.53125", "--max-evaluations", "5", "--no-verify", "--quiet"]
+    rc, text, _ = run_cli(capsys, [*argv, "--emit", "object"])
+    assert rc == 0 and "object written to exp_x.float32.o and approx_exp_x_f_kernel.h" in text
+    rc, text, _ = run_cli(capsys, [*argv, "--dtype", "float64"])
+    assert rc == 0 and "result written to exp_x.float64.approx.json" in text
+    assert json.loads((tmp_path / "exp_x.float32.approx.json").read_text())["dtype"] == "float32"
+    assert json.loads((tmp_path / "exp_x.float64.approx.json").read_text())["dtype"] == "float64"
+    assert (tmp_path / "exp_x.float32.o").exists() and (tmp_path / "approx_exp_x_f_kernel.h").exists()
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")

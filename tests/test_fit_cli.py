@@ -15,6 +15,7 @@ import pytest
 import sympy
 
 from discover.cli import main
+from discover.errors import UserError
 from discover.result import SCHEMA, load_result, parse_equation
 
 FAST = ["--time-limit", "30", "--quiet", "--populations", "4", "--population-size", "32", "--maxsize", "20",
@@ -142,11 +143,24 @@ def bad_files(tmp: Path) -> dict:
         "maxsize-1": (write_h5(tmp / "ok2.h5", {"x": x, "y": 2 * x}), ["--maxsize", "1"], ["--maxsize", "at least"]),
         "output-in-missing-dir": (write_h5(tmp / "ok3.h5", {"x": x, "y": 2 * x}),
                                   ["--output", str(tmp / "no" / "such" / "r.json")], ["does not exist"]),
+        "time-limit-nan": (write_h5(tmp / "ok4.h5", {"x": x, "y": 2 * x}), ["--time-limit", "nan"],
+                           ["--time-limit must be a positive number of seconds, not nan"]),
+        "checkpoint-negative": (write_h5(tmp / "ok5.h5", {"x": x, "y": 2 * x}), ["--checkpoint", "-1"],
+                                ["--checkpoint", ">= 0", "not -1"]),
+        "operators-empty": (write_h5(tmp / "ok6.h5", {"x": x, "y": 2 * x}), ["--operators", ""],
+                            ["--operators '' names no operator"]),
+        "text-named-h5": (text_file(tmp / "text.h5", "hello\n"), [], ["text.h5: not an HDF5 file"]),
     }
 
 
+def text_file(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 CASES = ["missing", "directory", "not-a-data-file", "no-y-column", "missing-target", "nan", "unequal-lengths",
-         "empty", "non-numeric", "unknown-operator", "maxsize-1", "output-in-missing-dir"]
+         "empty", "non-numeric", "unknown-operator", "maxsize-1", "output-in-missing-dir", "time-limit-nan",
+         "checkpoint-negative", "operators-empty", "text-named-h5"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -194,3 +208,32 @@ def test_unknown_evaluator_backend_in_the_environment_is_one_line(tmp_path, caps
     rc, out, err = run_cli(capsys, ["fit", str(data), "--target", "energy", "--output", str(output), *FAST])
     assert_one_line_error(rc, err, "DISCOVER_EVALUATOR", "auto, native, jax", "'bogus'")
     assert not output.exists()
+
+
+@pytest.mark.parametrize("flag", ["--output", "--pysr-csv"])
+def test_unwritable_output_is_one_line(tmp_path, capsys, flag):
+    data = write_h5(tmp_path / "energy.h5", law_columns())
+    (tmp_path / "file").write_text("")
+    bad = tmp_path / "file" / "r.out"  # its "directory" is a file: the write fails after the search
+    extra = [flag, str(bad)] + (["--output", str(tmp_path / "r.json")] if flag != "--output" else [])
+    rc, _, err = run_cli(capsys, ["fit", str(data), "--target", "energy", *FAST, "--niterations", "1", *extra])
+    assert_one_line_error(rc, err, f"cannot write {bad}: Not a directory")
+
+
+def test_output_through_a_symlink_writes_its_target(tmp_path, capsys):
+    data = write_h5(tmp_path / "energy.h5", law_columns())
+    target = tmp_path / "target.json"
+    target.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(target.name)
+    rc, _, _ = run_cli(capsys, ["fit", str(data), "--target", "energy", *FAST, "--niterations", "1",
+                                "--output", str(link)])
+    assert rc == 0 and link.is_symlink() and link.resolve() == target
+    assert load_result(target).target == "energy"
+
+
+def test_result_file_missing_a_key_names_it(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"schema": SCHEMA, "target": "y", "variables": ["x"], "selected": 0}))
+    with pytest.raises(UserError, match=r"malformed discover result file \(it has no 'equations' field\)"):
+        load_result(path)

@@ -375,6 +375,24 @@ def test_cli_refuses_csv_and_missing_files(tmp_path, capsys):
     assert "no such file" in _error_of(["pde", str(tmp_path / "missing.h5")], capsys)
 
 
+def test_cli_settings_record_the_method_used(tmp_path, capsys):
+    path = tmp_path / "heat.npz"
+    write(path, simulate("heat"))
+    out = tmp_path / "ke.json"
+    assert main(["pde", str(path), "--method", "evolve", "--time-limit", "2", "-q", "-o", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["method"] == payload["settings"]["method"] == "evolve"
+
+
+def test_cli_unwritable_output_is_one_line(tmp_path, capsys):
+    path = tmp_path / "heat.npz"
+    write(path, simulate("heat"))
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "r.json"
+    assert _error_of(["pde", str(path), "-q", "-o", str(out)], capsys) == (
+        f"discover pde: error: cannot write {out}: Not a directory")
+
+
 def test_npz_input_reads_like_hdf5(tmp_path):
     d = simulate("heat")
     path = tmp_path / "heat.npz"

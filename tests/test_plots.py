@@ -10,6 +10,7 @@ import dataclasses
 import io
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -358,6 +359,15 @@ def test_plot_command_errors(tmp_path, monkeypatch, args, expected):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("discover plot: error: ") and expected in lines[0]
     assert not Path("picture.png").exists() and not Path("good.png").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc (a directory no file can be made in)")
+def test_plot_command_unwritable_output_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    FitResult(None, "y", ["x0"], {}, [Equation(1, 1.0, 0.0, "x0")], 0, "best").save("good.json")
+    rc, _, err = run_cli("plot", "good.json", "-o", "/proc/picture.png")
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "discover plot: error: cannot write /proc/picture.png: No such file or directory"
 
 
 def test_fit_plot_option_is_checked_before_the_search(tmp_path):

@@ -195,6 +195,14 @@ def test_invalid_parameters_raise_user_error_on_fit(params, match):
         Regressor(**params).fit(X, y)
 
 
+@pytest.mark.parametrize("timeout", [-1, 0, float("nan"), float("inf")])
+def test_bad_timeout_raises_value_error_as_the_cli_does(timeout):
+    X, y = law_data()
+    with pytest.raises(ValueError, match="timeout_in_seconds must be a positive number of seconds") as info:
+        Regressor(**SMALL, timeout_in_seconds=timeout).fit(X, y)
+    assert isinstance(info.value, UserError)
+
+
 def test_bad_data_raises_user_error():
     X, y = law_data()
     X = X.copy()

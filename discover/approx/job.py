@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import mpmath as mp
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, check_seconds
 from .baselines import Core, baselines
 from codegen.program import Instr
 
@@ -76,8 +76,7 @@ def _check(settings: ApproxSettings) -> None:
     if settings.dtype != "real" and not settings.max_ulp >= 0.5:
         raise UserError(f"--max-ulp {settings.max_ulp:g} is below 0.5: no float program is more "
                         "accurate than correct rounding; give a goal >= 0.5")
-    if settings.time_limit <= 0:
-        raise UserError("--time-limit must be positive")
+    check_seconds(settings.time_limit, "--time-limit")
 
 
 @dataclass
@@ -124,10 +123,11 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
         raise UserError(f"domain [{domain[0]:g}, {domain[1]:g}] of {tgt.name} is unbounded and "
                         f"{tgt.name} has no range-reduction template for {settings.dtype}: give a finite --domain a,b")
     dtype = "float64" if settings.dtype == "real" else settings.dtype
+    if template is None:
+        _check_domain(tgt, domain, dtype)
     core = template.core(dtype) if template else Core.of(tgt.name, tgt.mp_fn, *domain)
     # fitting points: Chebyshev-distributed on the core interval (x >= 0 half if symmetric)
-    a, b = core.a, core.b
-    x_fit = (a + b) / 2 - (b - a) / 2 * np.cos(np.linspace(0, np.pi, 400))
+    x_fit = _fit_points(core.a, core.b)
     with mp.workdps(30):
         y_fit = np.array([float(core.f(mp.mpf(float(v)))) for v in x_fit])
     keep = y_fit != 0
@@ -146,6 +146,39 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
     else:
         task.ref_hi, task.ref_lo = exact(tgt, x)
     return task
+
+
+def _fit_points(a: float, b: float) -> np.ndarray:
+    """Where the constants are fitted: 400 Chebyshev-distributed points of [a, b], ends included."""
+    return (a + b) / 2 - (b - a) / 2 * np.cos(np.linspace(0, np.pi, 400))
+
+
+def _check_domain(tgt: Target, domain: tuple[float, float], dtype: str) -> None:
+    """UserError unless the program can cover ``domain`` directly: inside ``dtype``'s finite
+    range, with a finite real value of the target at the fitting points, the midpoint and 0
+    (the fits and the baselines use them; a pole or a branch cut there would crash them)."""
+    a, b = domain
+    largest = float(np.finfo(dtype).max)
+    if max(abs(a), abs(b)) > largest:
+        raise UserError(f"domain [{a:g}, {b:g}] exceeds {dtype}'s finite range (largest {largest:.4g}); "
+                        "give a --domain inside it")
+    points = [*_fit_points(a, b), (a + b) / 2] + ([0.0] if a < 0 < b else [])
+    with mp.workdps(30):
+        for x in points:
+            try:
+                v = tgt.mp_fn(mp.mpf(float(x)))
+            except (ZeroDivisionError, ValueError, OverflowError):
+                v = mp.nan
+            if isinstance(v, mp.mpc) and v.imag != 0:
+                problem = "is not real"
+            elif not mp.isfinite(mp.re(v)):
+                problem = "is undefined (a pole or a singularity)" if mp.isnan(mp.re(v)) else "is infinite"
+            elif not math.isfinite(float(mp.re(v))):
+                problem = f"overflows {dtype}"
+            else:
+                continue
+            raise UserError(f"{tgt.name} {problem} at x = {float(x):g} in the domain [{a:g}, {b:g}]; "
+                            "give a --domain where it has finite real values")
 
 
 def _template_for(tgt: Target, domain, dtype: str) -> Template | None:

@@ -31,9 +31,8 @@ from typing import Any
 from codegen.program import Instr
 
 from ..atomic import write_text_atomic
-from ..errors import UserError
 from .program import SLP, code, to_sympy
-from ..result import jsonable, read_payload
+from ..result import jsonable, malformed, read_payload
 
 __all__ = ["SCHEMA", "ApproxResult", "encode_program", "decode_program", "save", "load", "load_approx_result"]
 
@@ -131,4 +130,4 @@ def load_approx_result(path: str | os.PathLike) -> ApproxResult:
             rejected_by_verification=list(payload.get("rejected_by_verification", [])),
             stats=dict(payload.get("stats") or {}))
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path} is a malformed approx result file ({exc})") from None
+        raise malformed(path, exc, "approx ") from None

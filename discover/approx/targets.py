@@ -79,13 +79,21 @@ def target(spec: str) -> Target:
     """The named target ``spec`` or a SymPy expression of ``x`` (default domain [0, 1])."""
     if spec in NAMED:
         return NAMED[spec]
+    unknown = (f"unknown function {spec!r}: name one of {', '.join(NAMED)} "
+               "or give a SymPy expression of x, e.g. 'exp(-x**2/2)'")
+    if spec.strip().isidentifier() and spec.strip() != "x":
+        raise UserError(unknown)  # a name, not an expression: a typo of a named function
     try:
         expr = sympy.sympify(spec, locals={"x": X})
-    except (sympy.SympifyError, SyntaxError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - SymPy raises many kinds for bad text (SyntaxError, TokenError, ...)
         expr = None
-    if expr is None or not isinstance(expr, sympy.Expr) or expr.free_symbols != {X}:
-        raise UserError(f"unknown function {spec!r}: name one of {', '.join(NAMED)} "
-                        "or give a SymPy expression of x, e.g. 'exp(-x**2/2)'")
+    if expr is None or not isinstance(expr, sympy.Expr):
+        raise UserError(f"cannot parse {spec!r} as an expression of x; give SymPy syntax, e.g. 'exp(-x**2/2)'")
+    others = sorted(str(s) for s in expr.free_symbols - {X})
+    if others:
+        raise UserError(f"expression {spec!r} uses {', '.join(repr(n) for n in others)}; only x is allowed")
+    if X not in expr.free_symbols:
+        raise UserError(f"expression {spec!r} does not depend on x; give a function of x")
     return _named(str(expr), expr, (0.0, 1.0))
 
 
