@@ -114,19 +114,24 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
 
 #: vectors in flight per loop iteration for loops that call inline fast-math functions
 FAST_MATH_INTERLEAVE = 4
+#: functions whose loops ran slower so (asin/acos: their double-double tails; float64
+#: acos alone 0.81x, Feynman I.30.5's asin 0.88x in cache): their loops keep LLVM's choice
+INTERLEAVE_SLOWER = frozenset({"asin", "acos"})
 
 
 def default_interleave(program: Program, math: str) -> int | None:
     """:data:`FAST_MATH_INTERLEAVE` where the element code calls a :mod:`codegen.fastmath`
-    function, else None (the vectoriser's cost model).
+    function (none of :data:`INTERLEAVE_SLOWER`), else None (the vectoriser's cost model).
 
     The cost model picks one vector per iteration for long bodies, but a range reduction,
     a polynomial and a reconstruction are one long dependency chain: with four independent
     vectors in flight the typical kernels of ``benchmarks/codegen_kernels.csv`` ran up to
     1.6x faster (see BENCHMARKS.md); arithmetic-only loops keep LLVM's choice.
     """
-    calls = math == "fast" and any(ins.op in OPS and OPS[ins.op].llvm[0] == "libm"
-                                   and _inline_fast(ins.op, program.dtype) for ins in program.instrs)
+    if math != "fast" or any(ins.op in INTERLEAVE_SLOWER for ins in program.instrs):
+        return None
+    calls = any(ins.op in OPS and OPS[ins.op].llvm[0] == "libm" and _inline_fast(ins.op, program.dtype)
+                for ins in program.instrs)
     return FAST_MATH_INTERLEAVE if calls else None
 
 
