@@ -110,8 +110,8 @@ def default_output(path: str | os.PathLike) -> Path:
 def run(args) -> int:
     from .results import load_result
 
+    result = load_result(args.result)     # first: it says what is wrong with a directory or a missing file
     output = check_png_path(args.output if args.output else default_output(args.result), "--output")
-    result = load_result(args.result)
     if args.data is not None:
         if not hasattr(result, "data"):
             raise UserError("--data applies to fit and pde results only")

@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable
 
 import numpy as np
@@ -44,12 +45,26 @@ from .data import dataset_from_arrays
 from .equations import CallableEquation, EquationRow, EquationTable, as_equations
 from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
 from .units import fit_dimensions
-from .errors import DataError, UserError, check_seconds
+from .errors import DataError, ParameterError, UserError, check_seconds
 from .result import Equation, FitResult, symbols_for
 
 
 #: The engine's defaults: the one place they are set.
 _ENGINE = SearchSettings()
+
+
+def _check_integer(name: str, value, lowest: int) -> None:
+    """:class:`ParameterError` unless ``value`` is an integer >= ``lowest`` (as `discover fit` checks its options)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lowest:
+        raise ParameterError(f"{name} must be an integer of at least {lowest}, not {value!r}")
+
+
+def _operator_names(value) -> tuple[str, ...]:
+    """Operator names from a sequence, or from one comma-separated string (``"sin,cos"``, as
+    ``--operators``); a bare string is never read letter by letter."""
+    if isinstance(value, str):
+        return tuple(name.strip() for name in value.split(",") if name.strip())
+    return tuple(value)
 
 
 class Regressor(RegressorMixin, BaseEstimator):
@@ -167,22 +182,22 @@ class Regressor(RegressorMixin, BaseEstimator):
     def settings(self) -> SearchSettings:
         """The engine settings for these parameters; bad values raise :class:`UserError`."""
         if self.model_selection not in MODEL_SELECTIONS:
-            raise UserError(f"model_selection must be one of {', '.join(MODEL_SELECTIONS)}, not {self.model_selection!r}")
-        if int(self.maxsize) < 3:
-            raise UserError(f"maxsize must be at least 3, not {self.maxsize}")
-        if int(self.batch_size) < 1:
-            raise UserError(f"batch_size must be at least 1, not {self.batch_size}")
+            raise ParameterError(f"model_selection must be one of {', '.join(MODEL_SELECTIONS)}, not {self.model_selection!r}")
+        for name, lowest in (("maxsize", 3), ("batch_size", 1), ("populations", 1), ("population_size", 1),
+                             ("niterations", 1), ("random_state", 0)):
+            _check_integer(name, getattr(self, name), lowest)
+        binary, unary = _operator_names(self.binary_operators), _operator_names(self.unary_operators)
         try:
-            operators.resolve(self.binary_operators, 2)
-            operators.resolve(self.unary_operators, 1)
+            operators.resolve(binary, 2)
+            operators.resolve(unary, 1)
         except operators.UnknownOperatorError as exc:
-            raise UserError(str(exc)) from None
+            raise ParameterError(str(exc)) from None
         timeout = self.timeout_in_seconds
         if timeout is not None:
             timeout = check_seconds(timeout, "timeout_in_seconds")  # ParameterError: a ValueError too
         return SearchSettings(
-            binary_operators=tuple(self.binary_operators),
-            unary_operators=tuple(self.unary_operators),
+            binary_operators=binary,
+            unary_operators=unary,
             maxsize=int(self.maxsize),
             populations=int(self.populations),
             population_size=int(self.population_size),
@@ -224,6 +239,8 @@ class Regressor(RegressorMixin, BaseEstimator):
         self._symbols = [symbols_for(self.variable_names_)[n] for n in self.variable_names_]
 
         def on_checkpoint(front: list[Member], progress: Progress) -> None:
+            if not front:  # no finite loss yet: nothing to save
+                return
             self._set_front(front, progress, "running")
             checkpoint(self)
 
@@ -234,6 +251,11 @@ class Regressor(RegressorMixin, BaseEstimator):
         with using_cluster(self.cluster) as client:  # None: in this process
             result = search_with(client, problem, settings, callback, on_checkpoint if checkpoint else None,
                                  checkpoint_interval)
+        if not result.front:  # every loss overflowed: there is nothing to select
+            largest = float(np.abs(data.y).max())
+            why = (f": the target reaches {largest:.3g}, and squared errors beyond about 1e19 overflow the "
+                   "search's float32 arithmetic; rescale y (divide it by a power of ten)" if largest > 1e18 else "")
+            raise DataError(f"no formula has a finite loss on this data{why}")
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
         if problem.penalty is not None:

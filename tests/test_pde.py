@@ -200,6 +200,17 @@ def test_steady_data_gives_the_zero_equation():
     assert equation.rhs == "0" and equation.terms == []
 
 
+@pytest.mark.parametrize("method", ["weak", "strong"])
+def test_large_field_values_are_not_taken_for_steady_data(method):
+    # u = 1e8 sin(x - t): u^3 is 1e24 times u_t, which once made it look like the zero equation
+    t, x = np.linspace(0, 1, 41), np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    u = 1e8 * np.sin(x[None, :] - t[:, None])
+    data = fields_from_arrays({"u": u, "t": t, "x": x}, {"periodic": True})
+    equation = fit_pde(data, PDESettings(method=method, derivative="spectral", bootstrap=4)).equations[0]
+    exact, err = lib.compare_with_truth(found_rhs(equation), -u_x)
+    assert exact and err < 1e-3, equation.rhs
+
+
 def test_every_grid_shaped_dataset_is_a_field_by_default():
     t, x = np.linspace(0, 1, 41), np.linspace(0, 1, 64, endpoint=False)
     u = np.sin(2 * np.pi * (x[None] - t[:, None]))
@@ -344,6 +355,8 @@ GOOD_U = np.sin(2 * np.pi * (X[None, :] - T[:, None]))
     (dict(u=GOOD_U[:, :10], t=T, x=X), [], "has shape"),
     (dict(u=np.where(GOOD_U > 0.99, np.nan, GOOD_U), t=T, x=X), [], "NaN/inf"),
     (dict(u=GOOD_U[:8], t=T[:8], x=X), [], "only 8 time points"),
+    (dict(u=GOOD_U[:3], t=T[:3], x=X), ["--method", "strong"], "axis 't' has 3 points"),
+    (dict(u=GOOD_U[:, :4], t=T, x=X[:4]), ["--method", "strong", "--no-periodic"], "axis 'x' has 4 points"),
     (dict(u=GOOD_U, t=T, x=X**2), [], "not uniformly spaced"),
     (dict(u=GOOD_U, t=T, x=X), ["--known", "0.1*u_xx +"], "cannot parse"),
     (dict(u=GOOD_U, t=T, x=X), ["--known", "v=0.1*v_xx"], "not a field"),
@@ -355,6 +368,7 @@ GOOD_U = np.sin(2 * np.pi * (X[None, :] - T[:, None]))
     (dict(u=GOOD_U, t=T, x=X), ["--seed", "-1"], "--seed"),
     (dict(u=GOOD_U, t=T, x=X), ["--method", "solver", "--time-limit", "nan"], "--time-limit"),
     (dict(u=GOOD_U, t=T, x=X), ["--max-queries", "16"], "raise --max-queries"),
+    (dict(u=GOOD_U * 1e200, t=T, x=X), ["--method", "strong"], "u^2, u^3, (u^2)_x"),   # u^2 overflows
     (dict(u=GOOD_U, t=T, x=X), ["--method", "solver"], "periodic grid"),
     (dict(u_1=GOOD_U, t=T, x=X), ["--fields", "u_1"], "without '_'"),
     (dict(u=GOOD_U[:1], t=T[:1], x=X), ["--method", "solver", "--periodic"], "at least 2 snapshots"),

@@ -345,6 +345,7 @@ def test_approx_plot_from_the_result_file(approx_run, tmp_path):
 
 @pytest.mark.parametrize("args, expected", [
     (["missing.json"], "result file not found"),
+    (["."], ". is a directory, not a result file"),
     (["bad.json"], "is not a discover result file"),
     (["good.json", "-o", "picture.jpg"], "give a .png file"),
     (["good.json", "-o", "no-dir/picture.png"], "give a .png file in an existing directory"),

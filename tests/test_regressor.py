@@ -195,6 +195,36 @@ def test_invalid_parameters_raise_user_error_on_fit(params, match):
         Regressor(**params).fit(X, y)
 
 
+@pytest.mark.parametrize("params, match", [
+    (dict(populations=0), "populations must be an integer of at least 1, not 0"),
+    (dict(population_size=0), "population_size must be an integer of at least 1, not 0"),
+    (dict(random_state=-1), "random_state must be an integer of at least 0, not -1"),
+    (dict(random_state=1.5), "random_state must be an integer of at least 0, not 1.5"),
+    (dict(maxsize="10"), "maxsize must be an integer of at least 3, not '10'"),
+    (dict(niterations=0), "niterations must be an integer of at least 1, not 0"),
+])
+def test_bad_integer_parameters_raise_value_error(params, match):
+    X, y = law_data()
+    with pytest.raises(ValueError, match=match) as info:
+        Regressor(**{**SMALL, **params}).fit(X, y)
+    assert isinstance(info.value, UserError)
+
+
+def test_operators_given_as_one_string_are_a_comma_separated_list():
+    X, y = law_data()
+    model = Regressor(**{**SMALL, "unary_operators": "square, cos", "binary_operators": "+,*"},
+                      niterations=1, timeout_in_seconds=30).fit(X[:50], y[:50])
+    assert model.settings().unary_operators == ("square", "cos")    # not 's', 'q', ...
+    assert model.settings().binary_operators == ("+", "*")
+
+
+def test_a_target_too_large_for_the_search_is_one_clear_error():
+    X, y = law_data()
+    with pytest.raises(UserError, match="rescale y") as info:
+        Regressor(**SMALL, niterations=1, timeout_in_seconds=30).fit(X[:50], 1e30 * y[:50])
+    assert isinstance(info.value, ValueError)
+
+
 @pytest.mark.parametrize("timeout", [-1, 0, float("nan"), float("inf")])
 def test_bad_timeout_raises_value_error_as_the_cli_does(timeout):
     X, y = law_data()

@@ -182,7 +182,8 @@ class Columns:
         names = sorted(expr.free_symbols, key=str)
         arrays = [self.field_or_derivative(s.name) for s in names]
         fn = sympy.lambdify(names, expr, "numpy")
-        return np.broadcast_to(np.asarray(fn(*arrays), dtype=np.float64), self.data.shape)
+        with np.errstate(all="ignore"):  # overflow: fit_pde names the terms not finite on the data
+            return np.broadcast_to(np.asarray(fn(*arrays), dtype=np.float64), self.data.shape)
 
     def field_or_derivative(self, name: str) -> np.ndarray:
         if name in self.data.fields:
@@ -197,7 +198,7 @@ class Columns:
         for axis, order in enumerate(alpha, start=1):
             if order:
                 out = derivative(out, self.spacings[axis], axis, order, method=self.derivative_method,
-                                 periodic=self.data.periodic)
+                                 periodic=self.data.periodic, name=self.data.axis_names[axis])
         if key is not None:
             self._derivatives[key] = out
         return out
@@ -240,7 +241,8 @@ class Columns:
         if self.settings.method == "weak":
             return self.weak.term(values, (1,) + (0,) * len(self.axes))
         method = "fd" if self.derivative_method == "spectral" else self.derivative_method
-        return derivative(values, self.spacings[0], 0, 1, method=method, periodic=False)[self.points]
+        return derivative(values, self.spacings[0], 0, 1, method=method, periodic=False,
+                          name=self.data.axis_names[0])[self.points]
 
     def inner(self, term: lib.Term) -> sympy.Expr:
         """The function of the fields a term differentiates, corrected for the noise."""
@@ -254,6 +256,8 @@ class Columns:
             if term.pointwise or not term.order:
                 return self.weak.term(values, (0,) * (1 + len(self.axes)))
             return self.weak.term(values, (0,) + tuple(term.alpha))
+        if not np.all(np.isfinite(values)):  # the filters refuse inf; fit_pde names the term
+            return np.full(len(self.points[0]), np.nan)
         return self.spatial_derivative(values, term.alpha)[self.points]
 
 
@@ -339,7 +343,8 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
     G = np.column_stack([columns.column(t) for t in terms])
     if not np.all(np.isfinite(G)):
         bad = [terms[j].label(columns.axes) for j in np.flatnonzero(~np.all(np.isfinite(G), axis=0))]
-        raise DataError(f"library terms {', '.join(bad)} are not finite on this data; drop them from --terms")
+        raise DataError(f"library terms {', '.join(bad)} are not finite on this data; rescale the fields, "
+                        "or drop the terms (--max-degree, --terms)")
     expansion = expansion_matrix(terms, data.field_names, columns.axes)
     selections = {}
     for name in data.field_names:
@@ -396,7 +401,10 @@ class _Selection:
 
 def _select(name, G, b, terms, settings, columns, known_terms) -> _Selection | None:
     """The weak/strong sparse regression of one field; None when there is nothing to find."""
-    if np.linalg.norm(b) <= ZERO_RELATIVE * max(np.linalg.norm(G, axis=0).max(), np.finfo(float).tiny):
+    # Judged against the columns linear in the fields (u, u_xx, ...), which scale with the
+    # data as b does: against u^3 or the constant, data in other units looked steady.
+    linear = [j for j, term in enumerate(terms) if term.inner.is_Symbol] or list(range(len(terms)))
+    if np.linalg.norm(b) <= ZERO_RELATIVE * max(np.linalg.norm(G[:, linear], axis=0).max(), np.finfo(float).tiny):
         # steady data, or a known part that is already the whole equation: nothing to find
         return None
     fit = mstls(G, b)
