@@ -226,3 +226,27 @@ def test_the_snapshot_fit_stops_at_its_deadline():
     assert time.monotonic() - started < 5
     assert chosen is searched and last is None
     assert report == {"skipped": "the time limit stopped 7 of 7 fits"}
+
+
+def test_an_interrupt_stops_the_snapshot_fit_and_keeps_the_searchs_equation(monkeypatch):
+    """Ctrl-C during the fits through the snapshots ends them, like the deadline: the
+    result (here the search's equation) is still returned, and so written."""
+    from discover.pde import trajectory
+    from discover.pde.fit import FieldEquation, parse_known
+    from discover.pde.free_form import _choose_by_snapshot_fit
+
+    d = simulate("fisher_kpp", noise=0.01, seed=0, snapshots=5, sensors=32)
+    arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+    data = fields_from_arrays(arrays, {"periodic": True}, fields=["u"])
+    known = parse_known(data, PDESettings(known={"u": "0.1*u_xx"}))
+    searched = FieldEquation("u", "u - u**2", "0.1*u_xx", [], 0.1, [])
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trajectory, "fit_snapshots", interrupted)
+    chosen, report, last = _choose_by_snapshot_fit(data, known, searched)
+    assert len(calls) == 1 and chosen is searched and last is None
+    assert report == {"skipped": "an interrupt stopped 7 of 7 fits"}

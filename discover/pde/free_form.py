@@ -399,38 +399,45 @@ def _choose_by_snapshot_fit(data, known, equation, deadline: float | None = None
     remove that.  Returns ``(equation, report, last)``: the chosen equation (its residual
     ``sqrt(RSS / Σ U²)`` of the fit), the report ``{"models": [{"rhs", "bic"}]}`` or
     ``{"skipped": reason}``, and the chosen fit's state at the last snapshot (None when the
-    search's equation stays).  At ``deadline`` (``time.monotonic()``) the fitting stops: the
-    models fitted so far are ranked (the report says how many were not), or the search's
-    equation stays."""
+    search's equation stays).  At ``deadline`` (``time.monotonic()``) or an interrupt the
+    fitting stops: the models fitted so far are ranked (the report says how many were not),
+    or the search's equation stays."""
     field, fields, axes = equation.field, data.field_names, data.space_names
     symbol, zero = sympy.Symbol(field), (0,) * len(axes)
-    candidates = {}  # term set -> pieces: a library model equal to the search's is fitted once
-    for size in range(1, len(SNAPSHOT_FIT_POWERS) + 1):
-        for powers in itertools.combinations(SNAPSHOT_FIT_POWERS, size):
-            pieces = [(0.0, lib.Term(symbol ** k, zero)) for k in powers]
-            candidates[frozenset(t for _, t in pieces)] = pieces
+    # term set -> pieces: the search's formula first (a fit stopped by the time limit or an
+    # interrupt leaves it ranked), then the library models; one equal to it is fitted once
+    candidates = {}
     if equation.rhs != "0":
         pieces = lib.as_terms(lib.parse_expression(equation.rhs, fields, axes), fields, axes)
         candidates[frozenset(t for _, t in pieces)] = pieces
+    for size in range(1, len(SNAPSHOT_FIT_POWERS) + 1):
+        for powers in itertools.combinations(SNAPSHOT_FIT_POWERS, size):
+            pieces = [(0.0, lib.Term(symbol ** k, zero)) for k in powers]
+            candidates.setdefault(frozenset(t for _, t in pieces), pieces)
     work = trajectory.work(data, max(len(p) for p in candidates.values()), SNAPSHOT_FIT_STEPS)
     if work > trajectory.MAX_WORK:
         return equation, {"skipped": f"too large to fit through every snapshot "
                                       f"({work:.1e} > {trajectory.MAX_WORK:.0e})"}, None
-    ranking, unfitted = [], 0
+    ranking, unfitted, stopper = [], 0, "the time limit"
     for pieces in candidates.values():
-        if deadline is not None and time.monotonic() > deadline:
+        if stopper == "an interrupt" or (deadline is not None and time.monotonic() > deadline):
             unfitted += 1
             continue
         active = [(0, term) for _, term in pieces]
-        fit = trajectory.fit_snapshots(data, active, np.array([c for c, _ in pieces]), known, SNAPSHOT_FIT_STEPS,
-                                       deadline)
+        try:
+            fit = trajectory.fit_snapshots(data, active, np.array([c for c, _ in pieces]), known,
+                                           SNAPSHOT_FIT_STEPS, deadline)
+        except KeyboardInterrupt:   # Ctrl-C: keep what is fitted, as the search keeps its front
+            stopper, fit = "an interrupt", None
+            unfitted += 1
+            continue
         if fit is None:
             unfitted += deadline is not None and time.monotonic() > deadline
             continue
         fit.fixed = len(set().union(*(t.inner.atoms(sympy.Float) for _, t in pieces)))
         monomials, M = expansion_matrix([t for _, t in pieces], fields, axes)
         ranking.append((fit.bic(), rhs_text(monomials, M @ fit.coefficients), monomials, M, fit))
-    late = f"the time limit stopped {unfitted} of {len(candidates)} fits" if unfitted else None
+    late = f"{stopper} stopped {unfitted} of {len(candidates)} fits" if unfitted else None
     if not ranking:
         return equation, {"skipped": late or "no candidate could be fitted through every snapshot"}, None
     ranking.sort(key=lambda item: item[0])
