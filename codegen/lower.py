@@ -114,8 +114,8 @@ def build_module(program: Program, math: str = DEFAULT_MATH, fastmath=False,
 
 #: vectors in flight per loop iteration for loops that call inline fast-math functions
 FAST_MATH_INTERLEAVE = 4
-#: functions whose loops ran slower so (asin/acos: their double-double tails; float64
-#: acos alone 0.81x, Feynman I.30.5's asin 0.88x in cache): their loops keep LLVM's choice
+#: functions whose loops ran slower so (measured on AVX-512: float64 acos alone 0.81x,
+#: Feynman I.30.5's asin 0.88x in cache): their loops keep LLVM's choice
 INTERLEAVE_SLOWER = frozenset({"asin", "acos"})
 
 
