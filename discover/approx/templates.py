@@ -141,14 +141,19 @@ def _fast_two_sum(b: _B, x: int, y: int) -> tuple[int, int]:
     return s_, b.emit("sub", y, b.emit("sub", s_, x))
 
 
+def _clamp(b: _B, lo: float, hi: float, x: int = 0) -> int:
+    """``x`` clamped to ``[lo, hi]`` by selects on ordered compares (special-value
+    operations): NaN fails both and passes through."""
+    x = b.sp("select", b.sp("lt", x, b.const(lo)), b.const(lo), x)
+    return b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
+
+
 def _exp_like(base2: bool):
     def build(b: _B, core: SLP, dtype: str):
         lo, hi = _EXP_CLAMP[dtype]
         if base2:
             lo, hi = lo / float(np.log(2)), hi / float(np.log(2))
-        # clamp by select on ordered compares: NaN fails both and passes through
-        x = b.sp("select", b.sp("lt", 0, b.const(lo)), b.const(lo), 0)
-        x = b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
+        x = _clamp(b, lo, hi)
         if base2:
             k = b.emit("rint", x)
             r = b.emit("sub", x, k)
@@ -240,9 +245,9 @@ def _log1p_of(b: _B, core: SLP, dtype: str, v: int, vl: int | None = None, bump:
     y = _log_special(b, _log_body(b, core, dtype, uh, ul=ul, bump=bump), uh)
     if not near_zero:
         return y
-    # small |v|: v + (v**2 (v/3 - 1/2) + vl) (the next term is v**4/4). Where 1 + v rounds to 1 + 2**(1-p) the log's large and small parts cancel to a
-    # third of themselves, and atanh and asinh (whose v carries a tail) reach a whole unit
-    # there without it
+    # small |v|: v + (v**2 (v/3 - 1/2) + vl) (the next term is v**4/4). Where 1 + v rounds
+    # to 1 + 2**(1-p) the log's large and small parts cancel to a third of themselves, and
+    # atanh and asinh (whose v carries a tail) reach a whole unit there without it
     t = b.emit("fma", b.emit("fma", v, b.const(1 / 3), b.const(-0.5)), b.emit("mul", v, v),
                vl if vl is not None else b.const(0.0))
     small = b.emit("add", v, t)
@@ -555,9 +560,7 @@ def _expm1(b: _B, core: SLP, dtype: str):
     ``k <= -p`` the result is -1), the small parts and the sum's error added before the
     one rounding, the scaling exact (so ``e**x`` near the overflow point stays finite);
     ``k = 0`` is ``r + r**2 W`` with ``r = x``."""
-    lo, hi = EXPM1_CLAMP[dtype]
-    x = b.sp("select", b.sp("lt", 0, b.const(lo)), b.const(lo), 0)
-    x = b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
+    x = _clamp(b, *EXPM1_CLAMP[dtype])
     k, r, rl = _reduce_ln2_pair(b, x, dtype)
     # r**2 W: with r**2 as an exact pair, one rounding (the term reaches a third of the
     # result where 1 - 2**-k and r cancel)
@@ -761,23 +764,23 @@ def _hyperbolic_training(rng, n, dtype):
 
 
 _LN2_HALF = float(mp.log(2) / 2) * (1 + 2.0**-10)
+#: (core name, core function, core interval) shared by several templates
+_LOG_CORE = ("(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2))
+_SIN_CORE = ("(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2))
 TEMPLATES: dict[str, Template] = {t.name: t for t in [
     Template("exp", "exp(r)", mp.exp, lambda d: (-_LN2_HALF, _LN2_HALF), _exp_like(False),
              lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)", _exp_training(False)),
     Template("exp2", "2**r", lambda r: mp.power(2, r), lambda d: (-0.5, 0.5), _exp_like(True),
              lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)", _exp_training(True)),
-    Template("log", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)", _log_training),
-    Template("log2", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)", _log_training),
-    Template("log1p", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _log1p, lambda d: "every input (-1, below -1, inf, NaN)", _log1p_training),
-    Template("atanh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)", _atanh_training),
-    Template("asinh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _asinh, lambda d: "every input", _near_and_log_uniform(3, -20, 80)),
-    Template("acosh", "(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2),
-             _acosh, lambda d: "every input (NaN below 1)", _near_and_log_uniform(3, -20, 80, shift_to_one=True)),
+    Template("log", *_LOG_CORE, _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)",
+             _log_training),
+    Template("log2", *_LOG_CORE, _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)",
+             _log_training),
+    Template("log1p", *_LOG_CORE, _log1p, lambda d: "every input (-1, below -1, inf, NaN)", _log1p_training),
+    Template("atanh", *_LOG_CORE, _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)", _atanh_training),
+    Template("asinh", *_LOG_CORE, _asinh, lambda d: "every input", _near_and_log_uniform(3, -20, 80)),
+    Template("acosh", *_LOG_CORE, _acosh, lambda d: "every input (NaN below 1)",
+             _near_and_log_uniform(3, -20, 80, shift_to_one=True)),
     Template("erf", "(erf(x)/x - 2/sqrt(pi))/t, t = x**2", _erf_small, lambda d: (0.0, ERF_SPLIT**2 * 1.001),
              _erf, lambda d: "every input (|x| >= 4 rounds to +-1)", _near_and_far(1, 4.5)),
     Template("tanh", "(tanh(x)/x - 1)/t, t = x**2", _odd_quotient(mp.tanh, -mp.mpf(1) / 3),
@@ -792,14 +795,10 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              lambda d: "every input (-1 below the clamp, overflow to inf)", _expm1_training),
     Template("cosh", "(e**r - 1 - r)/r**2", _expm1_quotient, lambda d: (-_LN2_HALF, _LN2_HALF), _cosh,
              lambda d: "every input (overflow to inf)", _hyperbolic_training),
-    Template("sin", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
-             _sincos(False, False), lambda d: "[-pi, pi]"),
-    Template("cos", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
-             _sincos(True, False), lambda d: "[-pi, pi]"),
-    Template("sin_wide", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
-             _sincos(False, True), lambda d: f"|x| <= {SINCOS_VALID[d]:g}"),
-    Template("cos_wide", "(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2),
-             _sincos(True, True), lambda d: f"|x| <= {SINCOS_VALID[d]:g}"),
+    Template("sin", *_SIN_CORE, _sincos(False, False), lambda d: "[-pi, pi]"),
+    Template("cos", *_SIN_CORE, _sincos(True, False), lambda d: "[-pi, pi]"),
+    Template("sin_wide", *_SIN_CORE, _sincos(False, True), lambda d: f"|x| <= {SINCOS_VALID[d]:g}"),
+    Template("cos_wide", *_SIN_CORE, _sincos(True, True), lambda d: f"|x| <= {SINCOS_VALID[d]:g}"),
 ]}
 
 

@@ -418,9 +418,9 @@ def _choose_by_snapshot_fit(data, known, equation, deadline: float | None = None
     if work > trajectory.MAX_WORK:
         return equation, {"skipped": f"too large to fit through every snapshot "
                                       f"({work:.1e} > {trajectory.MAX_WORK:.0e})"}, None
-    ranking, unfitted, stopper = [], 0, "the time limit"
+    ranking, unfitted, interrupted = [], 0, False
     for pieces in candidates.values():
-        if stopper == "an interrupt" or (deadline is not None and time.monotonic() > deadline):
+        if interrupted or (deadline is not None and time.monotonic() > deadline):
             unfitted += 1
             continue
         active = [(0, term) for _, term in pieces]
@@ -428,7 +428,7 @@ def _choose_by_snapshot_fit(data, known, equation, deadline: float | None = None
             fit = trajectory.fit_snapshots(data, active, np.array([c for c, _ in pieces]), known,
                                            SNAPSHOT_FIT_STEPS, deadline)
         except KeyboardInterrupt:   # Ctrl-C: keep what is fitted, as the search keeps its front
-            stopper, fit = "an interrupt", None
+            interrupted = True
             unfitted += 1
             continue
         if fit is None:
@@ -437,6 +437,7 @@ def _choose_by_snapshot_fit(data, known, equation, deadline: float | None = None
         fit.fixed = len(set().union(*(t.inner.atoms(sympy.Float) for _, t in pieces)))
         monomials, M = expansion_matrix([t for _, t in pieces], fields, axes)
         ranking.append((fit.bic(), rhs_text(monomials, M @ fit.coefficients), monomials, M, fit))
+    stopper = "an interrupt" if interrupted else "the time limit"
     late = f"{stopper} stopped {unfitted} of {len(candidates)} fits" if unfitted else None
     if not ranking:
         return equation, {"skipped": late or "no candidate could be fitted through every snapshot"}, None
