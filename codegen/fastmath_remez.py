@@ -151,6 +151,15 @@ def fits() -> list[Fit]:
     out.append(Fit("LOGDD_T", "log(m) = 2s + s**3*(2/3 + z*T(z)), z = s**2 <= (3-2*sqrt2)**2; weight z**2",
                    lambda z: (atanh_q(z) - mp.mpf(2) / 3) / z if z else mp.mpf(2) / 5,
                    lambda z: z**2, S_MAX2 * tiny, S_MAX2, 7, "float64"))
+    # pow (float32): 2**(y*log2|x|) evaluated in float64 with short polynomials, since the
+    # float result needs y*log2|x| to about 2**-31 absolute only (|y*log2|x|| <= 150).
+    # log2(m) = s*L(s**2), s = (m-1)/(m+1); relative weight.
+    log2_l = _series0(lambda z: 2 * mp.atanh(mp.sqrt(z)) / (mp.sqrt(z) * mp.log(2)), 2 / mp.log(2))
+    out.append(Fit("POWF_LOG2", "log2(m) = s*L(s**2), s = (m-1)/(m+1), m in [sqrt(1/2), sqrt(2)]; weight 1/L",
+                   log2_l, lambda z: 1 / log2_l(z), 0, S_MAX2, 4, "float64"))
+    half = mp.mpf(1) / 2 * (1 + mp.mpf("1e-6"))
+    out.append(Fit("POWF_EXP2", "2**r = E(r), |r| <= 1/2; weight 2**-r",
+                   lambda r: 2**r, lambda r: 2**-r, -half, half, 6, "float64"))
     # asin (float64; also acos): asin(s) = s + s**3 * P(s**2), s <= 1/2; weight z = s**2
     asin_p = _series0(lambda z: (mp.asin(mp.sqrt(z)) - mp.sqrt(z)) / (z * mp.sqrt(z)), mp.mpf(1) / 6)
     z_max = mp.mpf(1) / 4 * (1 + mp.mpf("1e-6"))

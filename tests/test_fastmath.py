@@ -248,6 +248,21 @@ def test_pow_overflow_underflow_and_subnormal_base(prec):
     assert err.max() <= fastmath.ULP_BOUNDS[("pow", prec)]
 
 
+def test_pow_float32_large_exponent_results():
+    """float32 pow evaluates 2**(y*log2 x) with short float64 polynomials: the log's
+    relative error (largest for mantissas near sqrt(2) and sqrt(1/2)) is multiplied by
+    |y*log2 x|, up to 150, so such bases with exponents that bring the result near
+    overflow or into the subnormals are the hardest inputs for it."""
+    x = np.concatenate([np.linspace(0.7072, 0.75, 200), np.linspace(1.33, 1.4142, 200),
+                        1.0 + np.arange(1, 65) * 2.0**-23]).astype(np.float32)
+    target = np.array([-149.5, -126.0, -100.3, -30.7, 30.7, 100.3, 127.9])
+    # y with y*log2(x) at each target, rounded to float32
+    y = (target[:, None] / np.log2(x.astype(np.float64))[None, :]).astype(np.float32)
+    xs = np.broadcast_to(x, y.shape).ravel()
+    err = fc.measure(kernel("pow", "float32"), xs, y.ravel())
+    assert err.max() <= fastmath.ULP_BOUNDS[("pow", "float32")], err.max()
+
+
 # --------------------------------------------------------------------------- property
 
 
