@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Callable
 
@@ -57,6 +58,14 @@ def _check_integer(name: str, value, lowest: int) -> None:
     """:class:`ParameterError` unless ``value`` is an integer >= ``lowest`` (as `discover fit` checks its options)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lowest:
         raise ParameterError(f"{name} must be an integer of at least {lowest}, not {value!r}")
+
+
+def _check_number(name: str, value, lowest: float) -> float:
+    """``value`` as a float; :class:`ParameterError` unless it is a finite number >= ``lowest``."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or value < lowest):
+        raise ParameterError(f"{name} must be a finite number of at least {lowest:g}, not {value!r}")
+    return float(value)
 
 
 def _operator_names(value) -> tuple[str, ...]:
@@ -184,8 +193,10 @@ class Regressor(RegressorMixin, BaseEstimator):
         if self.model_selection not in MODEL_SELECTIONS:
             raise ParameterError(f"model_selection must be one of {', '.join(MODEL_SELECTIONS)}, not {self.model_selection!r}")
         for name, lowest in (("maxsize", 3), ("batch_size", 1), ("populations", 1), ("population_size", 1),
-                             ("niterations", 1), ("random_state", 0)):
+                             ("niterations", 1), ("ncycles_per_iteration", 1), ("random_state", 0)):
             _check_integer(name, getattr(self, name), lowest)
+        for name in ("parsimony", "tolerance"):
+            _check_number(name, getattr(self, name), 0.0)
         binary, unary = _operator_names(self.binary_operators), _operator_names(self.unary_operators)
         try:
             operators.resolve(binary, 2)

@@ -202,8 +202,12 @@ def test_invalid_parameters_raise_user_error_on_fit(params, match):
     (dict(random_state=1.5), "random_state must be an integer of at least 0, not 1.5"),
     (dict(maxsize="10"), "maxsize must be an integer of at least 3, not '10'"),
     (dict(niterations=0), "niterations must be an integer of at least 1, not 0"),
+    (dict(ncycles_per_iteration=0), "ncycles_per_iteration must be an integer of at least 1, not 0"),
+    (dict(parsimony=-0.01), "parsimony must be a finite number of at least 0, not -0.01"),
+    (dict(tolerance=float("nan")), "tolerance must be a finite number of at least 0, not nan"),
+    (dict(tolerance="1e-9"), "tolerance must be a finite number of at least 0, not '1e-9'"),
 ])
-def test_bad_integer_parameters_raise_value_error(params, match):
+def test_bad_numeric_parameters_raise_value_error(params, match):
     X, y = law_data()
     with pytest.raises(ValueError, match=match) as info:
         Regressor(**{**SMALL, **params}).fit(X, y)
