@@ -211,6 +211,21 @@ def test_large_field_values_are_not_taken_for_steady_data(method):
     assert exact and err < 1e-3, equation.rhs
 
 
+def test_data_in_tiny_units_gives_the_same_equation():
+    """u in units 1e30 times larger: u_t = -1e30 u u_x + 0.1 u_xx with the same relative
+    coefficients and spreads. The GLS solve, the trajectory refit's Gauss-Newton step and
+    its identifiability test once compared coefficients of sizes 1e30 and 0.1 unscaled
+    (dropping u_xx from the table and the refit), and the results table dropped terms
+    below 1e-12 of the largest coefficient."""
+    data, d = field_data("burgers", noise=0.01, seed=3)
+    scaled = fields_from_arrays({"u": d["u"] * 1e-30, "t": d["t"], "x": d["x"]}, {"periodic": True})
+    plain, tiny = (fit_pde(x, PDESettings(bootstrap=8)).equations[0] for x in (data, scaled))
+    assert [t.term for t in tiny.terms] == [t.term for t in plain.terms] == ["u*u_x", "u_xx"]
+    for a, b, factor in zip(plain.terms, tiny.terms, (1e30, 1.0)):
+        assert b.coefficient == pytest.approx(a.coefficient * factor, rel=1e-6)
+        assert b.std == pytest.approx(a.std * factor, rel=1e-3)
+
+
 def test_every_grid_shaped_dataset_is_a_field_by_default():
     t, x = np.linspace(0, 1, 41), np.linspace(0, 1, 64, endpoint=False)
     u = np.sin(2 * np.pi * (x[None] - t[:, None]))

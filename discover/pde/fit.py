@@ -478,10 +478,11 @@ def term_fits(monomials, M, coefficients, covariance=None, samples=None) -> list
     ``covariance`` (over ``coefficients``) when given, else from bootstrap ``samples``
     ``(B, len(coefficients))``, which also give the inclusion frequency."""
     expanded = M @ coefficients
+    parts = np.abs(M) @ np.abs(coefficients)  # a monomial below 1e-12 of its parts cancelled
     projected = None if samples is None else samples @ M.T  # (B, monomials)
     out = []
     for i in np.argsort(-np.abs(expanded)):
-        if expanded[i] == 0.0 or abs(expanded[i]) < 1e-12 * np.abs(expanded).max():
+        if expanded[i] == 0.0 or abs(expanded[i]) < 1e-12 * parts[i]:
             continue
         kept = None if projected is None else projected[:, i] != 0
         if covariance is not None:

@@ -23,6 +23,8 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from .sparse import lstsq_on
+
 #: Most nonzeros the Jacobians may hold, and most rows (the covariance is dense, K x K);
 #: larger systems use a random subset of their rows.
 MAX_JACOBIAN_NONZEROS = 10_000_000
@@ -87,9 +89,7 @@ def gls(G: np.ndarray, b: np.ndarray, support: np.ndarray, w0: np.ndarray,
             return None
         Gw = scipy.linalg.solve_triangular(L, G, lower=True)
         bw = scipy.linalg.solve_triangular(L, b, lower=True)
-        new = np.zeros_like(w)
-        if support.any():
-            new[support] = np.linalg.lstsq(Gw[:, support], bw, rcond=None)[0]
+        new = lstsq_on(Gw, bw, support)  # column-normalised: terms of any scale
         converged = np.allclose(new, w, rtol=1e-9, atol=0)
         w, whitened = new, (Gw, bw)
         if converged:

@@ -49,6 +49,7 @@ import numpy as np
 import sympy
 
 from . import library as lib
+from .sparse import lstsq_on
 from .data import FieldData
 from .simulate import Coefficients, _dealias_mask, _etdrk4_step, _multiplier, etdrk4_coefficients
 
@@ -291,7 +292,7 @@ class _Fitter:
             A, B = J[:, :n_free], J[:, n_free:]
             Q, R = np.linalg.qr(B)
             PA, Pr = A - Q @ (Q.T @ A), r - Q @ (Q.T @ r)
-            dw = np.linalg.lstsq(PA, -Pr, rcond=None)[0]
+            dw = lstsq_on(PA, -Pr, np.ones(n_free, bool))  # column-normalised
             delta = np.concatenate([dw, np.linalg.solve(R, -(Q.T @ (r + A @ dw)))])
             step = 1.0
             for _ in range(6):
@@ -390,10 +391,14 @@ def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.nd
                 if deadline is not None and time.monotonic() > deadline:
                     return None
                 J = np.asarray(jacobian(params, horizon))
-                H, g = J.T @ J, J.T @ r
-                scale = np.diag(H) + 1e-12
+                # Marquardt's damping in the units of each parameter: solved with H scaled
+                # to a unit diagonal, so parameters of any size (data in any units) move alike
+                diag = np.diag(J.T @ J).copy()
+                diag[~(diag > 0)] = 1.0
+                S = 1.0 / np.sqrt(diag)
+                H, g = (J * S).T @ (J * S), S * (J.T @ r)
                 while damping < 1e12:
-                    candidate = params + np.linalg.solve(H + damping * np.diag(scale), -g)
+                    candidate = params + S * np.linalg.solve(H + damping * np.eye(len(S)), -g)
                     r_new = np.asarray(residuals(candidate, horizon))
                     with np.errstate(over="ignore", invalid="ignore"):  # a step into a blow-up
                         cost_new = float(r_new @ r_new)
@@ -422,7 +427,11 @@ def _covariance(J: np.ndarray, n_free: int, scale: float) -> np.ndarray | None:
     A, B = J[:, :n_free], J[:, n_free:]
     Q, _ = np.linalg.qr(B)
     PA = A - Q @ (Q.T @ A)
-    information = PA.T @ PA
+    # judged with unit columns: coefficients of very different sizes are not ill-conditioned
+    norms = np.linalg.norm(PA, axis=0)
+    if not np.all(np.isfinite(PA)) or not np.all(norms > 0):
+        return None
+    information = (PA / norms).T @ (PA / norms)
     if not np.all(np.isfinite(information)) or np.linalg.cond(information) > 1e14:
         return None
-    return np.linalg.inv(information) * scale
+    return np.linalg.inv(information) / np.outer(norms, norms) * scale
