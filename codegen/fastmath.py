@@ -30,8 +30,8 @@ The maths, per function (``k`` an integer, ``r`` the reduced argument):
 * ``pow``: ``|x|**y = exp(y*log|x|)``. float64: ``log`` in double-double (about 2**-70
   relative), the product ``y*log`` in double-double, and ``exp`` of a double-double argument.
   float32: ``2**(y*log2|x|)`` in float64 with short polynomials (the float result needs
-  ``y*log2|x|`` to about 2**-30 only), rounded once to float32. C99 special cases (zeros, infinities, NaN, negative ``x`` with integer ``y``)
-  by ``select``.
+  ``y*log2|x|`` to about 2**-30 only), rounded once to float32. C99 special cases (zeros,
+  infinities, NaN, negative ``x`` with integer ``y``) by ``select``.
 
 * ``tan``: float64 ``sin(r)`` and ``cos(r)`` as double-doubles (``r**3/6`` and the
   rounding of ``r*r`` carried exactly), one double-double quotient.
@@ -713,7 +713,7 @@ def _acos(e: _Emit, x):
 def _cbrt64(e: _Emit, x, exact_step: bool = True):
     """``|x| = 2**(3q + j) * m``, ``m`` in [1, 2), ``j`` in {0, 1, 2}; ``c = m * 2**j``;
     a polynomial guess of ``m**(1/3)`` (2**-19.6 relative) times ``2**(j/3)``, one Newton
-    step (about 2**-39), then (``exact_step``) one Newton step with the residual
+    step (about 2**-38), then (``exact_step``) one Newton step with the residual
     ``y**3 - c`` computed exactly; times ``2**q``. Without the last step the result is
     within 2**-38 relative: enough for float32, which rounds it once."""
     a = e.fabs(x)

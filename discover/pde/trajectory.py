@@ -49,9 +49,9 @@ import numpy as np
 import sympy
 
 from . import library as lib
-from .sparse import lstsq_on
 from .data import FieldData
 from .simulate import Coefficients, _dealias_mask, _etdrk4_step, _multiplier, etdrk4_coefficients
+from .sparse import lstsq_on
 
 #: Snapshots simulated when choosing the time step.
 STEP_CHECK_SNAPSHOTS = 21
@@ -393,7 +393,7 @@ def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.nd
                 J = np.asarray(jacobian(params, horizon))
                 # Marquardt's damping in the units of each parameter: solved with H scaled
                 # to a unit diagonal, so parameters of any size (data in any units) move alike
-                diag = np.diag(J.T @ J).copy()
+                diag = np.einsum("ij,ij->j", J, J)
                 diag[~(diag > 0)] = 1.0
                 S = 1.0 / np.sqrt(diag)
                 H, g = (J * S).T @ (J * S), S * (J.T @ r)
