@@ -3,7 +3,8 @@
 The driver (the process that calls :func:`search_on_cluster`) splits the
 ``settings.populations`` islands into groups, one per worker by default, and submits one
 long task per group: :func:`search.evolve.search` on that group's islands, in the
-worker's process.  After every iteration the task's ``exchange`` hook
+worker's process.  After an iteration, at most every :data:`EXCHANGE_SECONDS`, the
+task's ``exchange`` hook
 
 1. publishes the group's state to the scheduler (``Client.set_metadata``): every island
    member (what a rerun resumes from), its hall of fame and its counters;
@@ -19,11 +20,12 @@ in-process search does.
 
 A lost worker: the scheduler reruns its task on another worker, and the rerun starts from
 the group's last published members (``initial_population``), so a group loses at most
-the work since its last iteration (``ncycles_per_iteration`` generations).  The run still
+the work since its last publication (half a second, or one iteration of
+``ncycles_per_iteration`` generations where that takes longer).  The run still
 stops at its deadline (an absolute wall-clock time handed to every task) and returns the
 front.
 
-Message sizes (measured by ``benchmarks/scale.py``): per group and iteration, one upload of
+Message sizes (measured by ``benchmarks/scale.py``): per group and publication, one upload of
 its state (its members, a few hundred expressions) and one download of the merged front
 (at most ``maxsize`` members).  Unlike the in-process search, a distributed run is not
 deterministic: which migrants arrive when depends on timing.
@@ -44,6 +46,11 @@ from .expression import Expr
 from .pareto import HallOfFame, Member
 from .problem import Problem
 
+#: Least seconds between two exchanges of a group with the scheduler (the driver reads
+#: and republishes every ``poll`` = 0.5 s by default). Exchanging after every iteration
+#: (10 or more a second on a fast core, three round trips each) cost a lone worker 22 %
+#: of its rate (``benchmarks/scale.py``, AMD EPYC Zen 5; under 2 % with this interval).
+EXCHANGE_SECONDS = 0.5
 #: Seconds the driver waits past the deadline for the groups' final states.
 GRACE_SECONDS = 15.0
 #: Seconds to wait for the first worker of a cluster.
@@ -65,6 +72,7 @@ class GroupState:
     compilations: int = 0
     stopped_by: str | None = None
     runs: int = 1           # 2 or more: the group's task was rerun after a lost worker
+    published: int = 0      # states this group has published (at most one per EXCHANGE_SECONDS)
 
 
 def connect(cluster: Any):
@@ -90,9 +98,10 @@ def connect(cluster: Any):
         # Dask's statistical profiler samples every thread's stack every 10 ms, taking the
         # GIL from the search each time; the search reports its own progress.  (The
         # nannies hand this process's Dask configuration to their workers.)
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        with dask.config.set({"distributed.worker.profile.enabled": False,
+                              "distributed.nanny.pre-spawn-environ": _pre_spawn_environ(cluster)}):
             local = LocalCluster(n_workers=cluster, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                 silence_logs=logging.ERROR, env=worker_thread_env(cluster))
+                                 silence_logs=logging.ERROR)
         try:
             client = Client(local)
         except BaseException:
@@ -112,6 +121,24 @@ def connect(cluster: Any):
     return client, client.close
 
 
+def _pre_spawn_environ(n_workers: int) -> dict:
+    """The environment of each of ``n_workers`` new local worker processes, set before they
+    start (so before the numerical libraries read it): Dask's, with the thread counts of
+    :func:`worker_thread_env` and without ``MALLOC_TRIM_THRESHOLD_``.
+
+    Dask sets that to 64 KiB so that workers hand freed memory back at once; a fixed
+    threshold also turns off glibc's adaptive mmap threshold, and the search, which
+    allocates and frees arrays of tens to hundreds of kB every generation, then ran at
+    about half its in-process rate in a worker (61,000 against 113,000 evaluations/s,
+    AMD EPYC Zen 5). The embedded cluster's workers keep glibc's defaults.
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return {**environ, **worker_thread_env(n_workers)}
+
+
 #: The thread-count variables of the numerical libraries (OpenBLAS, MKL, OpenMP).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -120,9 +147,8 @@ def worker_thread_env(n_workers: int) -> dict[str, str]:
     """The thread counts of each of ``n_workers`` local workers: their share of this
     machine's cores, unless the environment already sets them.
 
-    Dask's nanny would set them to 1; the search's linear algebra uses more when it can
-    (about 20 % of its rate on 2 cores), so a lone worker must not run on less than the
-    in-process search does.
+    Dask's nanny would set them to 1; the search's linear algebra uses more when it can,
+    so a lone worker must not run on less than the in-process search does.
     """
     share = str(max(1, (os.cpu_count() or 1) // max(n_workers, 1)))
     return {name: os.environ.get(name, share) for name in THREAD_VARIABLES}
@@ -145,8 +171,8 @@ def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
     :func:`connect` for what ``cluster`` may be); same arguments and result.
 
     ``n_groups`` defaults to the number of workers (at most ``settings.populations``).
-    ``stats``, when given, receives the transport figures: ``states_published`` (one per
-    group and iteration), ``state_bytes_max`` and ``front_bytes_max`` (the largest
+    ``stats``, when given, receives the transport figures: ``states_published`` (by all
+    groups, each at most one per :data:`EXCHANGE_SECONDS`), ``state_bytes_max`` and ``front_bytes_max`` (the largest
     pickled group state and merged front), ``states_read`` (group states the driver
     read); and ``reruns`` (group tasks rerun after a lost worker), ``failed_groups``.
     A :class:`ClusterError` when no worker joins or every group fails.
@@ -271,7 +297,7 @@ def _drive(client, problem: Problem, settings: SearchSettings, groups: list[Sear
             i, exc = failures[0]
             raise ClusterError(f"the search failed on the workers (group {i}: {type(exc).__name__}: {exc}); "
                                "are discover and its dependencies installed on every worker?")
-        stats["states_published"] = sum(s.iteration for s in states.values())  # one per group and iteration
+        stats["states_published"] = sum(s.published for s in states.values())
         stats["reruns"] = sum(s.runs - 1 for s in states.values())
         stats["failed_groups"] = len(failures)
     finally:
@@ -298,7 +324,8 @@ def _wait_briefly(futures, seconds: float) -> None:
 def _run_group(problem: Problem, settings: SearchSettings, run_id: str, group: int,
                deadline: float | None) -> GroupState:
     """One group of islands, run in a worker: resumes from the group's last published
-    state if there is one (a rerun after a lost worker), publishes after every iteration."""
+    state if there is one (a rerun after a lost worker), publishes after an iteration at
+    most every :data:`EXCHANGE_SECONDS`."""
     from distributed import get_client
 
     client = get_client()
@@ -308,23 +335,27 @@ def _run_group(problem: Problem, settings: SearchSettings, run_id: str, group: i
     done_before = previous.evaluations if previous else 0
     iteration_before = previous.iteration if previous else 0
     runs = previous.runs + 1 if previous else 1
+    published = previous.published if previous else 0
     if deadline is not None:
         settings = replace(settings, timeout_in_seconds=max(deadline - time.time(), 0.5))
     if client.get_metadata(_key(run_id, "stop"), default=False):
         return previous or GroupState([], [], 0, 0, stopped_by="stop")
 
     def exchange(progress: Progress, members: list[Expr], hall: list[Member]) -> tuple[list[Member], bool]:
+        nonlocal published
+        published += 1
         state = GroupState(members, hall, done_before + progress.evaluations, iteration_before + progress.iteration,
-                           runs=runs)
+                           runs=runs, published=published)
         client.set_metadata(key, pickle.dumps(state))
         raw = client.get_metadata(_key(run_id, "front"), default=None)
         immigrants = pickle.loads(raw) if raw is not None else []
         return immigrants, bool(client.get_metadata(_key(run_id, "stop"), default=False))
 
     result = search(problem, settings, initial_population=previous.members if previous else None,
-                    exchange=exchange, finish=False)
+                    exchange=exchange, exchange_interval=EXCHANGE_SECONDS, finish=False)
     return GroupState([], result.front, done_before + result.progress.evaluations,
-                      iteration_before + result.progress.iteration, result.compilations, result.stopped_by, runs)
+                      iteration_before + result.progress.iteration, result.compilations, result.stopped_by, runs,
+                      published)
 
 
 __all__ = ["search_on_cluster", "search_with", "connect", "group_settings", "GroupState", "ClusterError", "GRACE_SECONDS"]

@@ -135,7 +135,7 @@ def search(problem: Problem, settings: SearchSettings,
            checkpoint_interval: float = 10.0, *,
            initial_population: list[Expr] | None = None,
            exchange: Callable[[Progress, list[Expr], list[Member]], tuple[list[Member], bool]] | None = None,
-           finish: bool = True) -> SearchResult:
+           exchange_interval: float = 0.0, finish: bool = True) -> SearchResult:
     """Run the evolution on ``problem``; returns its finished Pareto front.
 
     ``callback(progress)`` runs after every iteration; ``checkpoint(front, progress)``
@@ -145,9 +145,10 @@ def search(problem: Problem, settings: SearchSettings,
     For a search spread over several processes (:mod:`search.distributed`):
     ``initial_population`` resumes islands from saved members (they are rescored; the
     enumeration of small expressions is skipped), ``exchange(progress, members,
-    hall_of_fame)`` runs after every iteration with every island member and the hall of
-    fame and returns ``(immigrants, stop)``: members found elsewhere, which join the hall of
-    fame the islands' migrants are drawn from, and whether to stop now; ``finish=False``
+    hall_of_fame)`` runs after an iteration, at most every ``exchange_interval`` seconds,
+    with every island member and the hall of fame and returns ``(immigrants, stop)``:
+    members found elsewhere, which join the hall of fame the islands' migrants are drawn
+    from, and whether to stop now; ``finish=False``
     returns the hall of fame unpolished (search losses), for a caller that merges several.
     """
     # An island replaces its oldest members by its children: never more children than members.
@@ -352,7 +353,7 @@ def search(problem: Problem, settings: SearchSettings,
         seed_islands_with_small_expressions()
         offer_proposals()
     stopped_by = "niterations"
-    last_checkpoint = 0.0
+    last_checkpoint, last_exchange = 0.0, -math.inf
     try:
         for iteration in range(1, s.niterations + 1):
             for _ in range(s.ncycles_per_iteration):
@@ -367,10 +368,11 @@ def search(problem: Problem, settings: SearchSettings,
             optimize_constants()
             progress.iteration = iteration
             stop = False
-            if exchange is not None:
+            progress.elapsed = time.perf_counter() - start
+            if exchange is not None and progress.elapsed - last_exchange >= exchange_interval:
                 # The members found elsewhere join this hall of fame, so the migration below
                 # draws from the merged front (PySR's migration from the global hall of fame).
-                progress.elapsed = time.perf_counter() - start
+                last_exchange = progress.elapsed
                 immigrants, stop = exchange(progress, to_exprs(islands.members), hof.members())
                 for m in immigrants:
                     hof.consider(m.expr, m.loss, m.complexity)

@@ -59,6 +59,30 @@ def test_group_settings_split_the_islands_and_seeds():
     assert len(group_settings(SearchSettings(populations=2), 8)) == 2  # never more groups than islands
 
 
+def test_embedded_workers_keep_glibcs_malloc_defaults(tmp_path):
+    """Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in new workers, which halved the
+    search's rate there; the embedded cluster (`--workers N`) leaves it out. Run in a fresh
+    interpreter: a nanny writes its variables into its parent's environment."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "env.py"
+    script.write_text(
+        "import os\n"
+        "from search.distributed import connect\n"
+        "if __name__ == '__main__':\n"
+        "    client, release = connect(1)\n"
+        "    client.wait_for_workers(1)\n"
+        "    print(repr(client.submit(os.environ.get, 'MALLOC_TRIM_THRESHOLD_', pure=False).result()),\n"
+        "          repr(client.submit(os.environ.get, 'OMP_NUM_THREADS', pure=False).result()))\n"
+        "    release()\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    trim, threads = out.stdout.split()
+    assert trim == "None" and threads == repr(str(os.cpu_count() or 1))
+
+
 def test_two_workers_find_a_simple_law(client):
     X, y = _data()
     model = Regressor(cluster=client, timeout_in_seconds=40, niterations=10_000)
