@@ -4,7 +4,7 @@ For every function x precision: the JIT loop ``out[i] = f(in[i])`` is built by
 :func:`codegen.fastmath_check.compile_map`, checked to be vectorised (``<N x T>`` in the
 optimised IR, no call left), and measured:
 
-* float32 exp/log/sin/cos/asin/acos/tanh/sinh/cosh/expm1/log1p/atan/cbrt: **every** float of the domain (``--exhaustive``, the default;
+* float32 exp/log/sin/cos/asin/acos/tanh/sinh/cosh/expm1/log1p/atan/cbrt/log2/log10: **every** float of the domain (``--exhaustive``, the default;
   minutes), against float64 NumPy;
 * float64 (and float32 pow): a sample of ``--n`` points over the domain and its edges,
   against x87 long double NumPy, plus ``--mp`` points against mpmath at 40 digits;
@@ -39,7 +39,7 @@ def _segments32(name: str) -> list[tuple[float, float]]:
     """The float32 sweep: closed intervals [a, b] of non-negative magnitudes and their sign."""
     if name == "exp":
         return [(0.0, 89.0, 1), (0.0, 104.0, -1)]
-    if name == "log":
+    if name in ("log", "log2", "log10"):
         return [(float(np.finfo(np.float32).smallest_subnormal), float(np.finfo(np.float32).max), 1)]
     if name in ("asin", "acos"):
         return [(0.0, 1.0, 1), (0.0, 1.0, -1)]
@@ -72,7 +72,8 @@ def sweep32(kernel: fc.MapKernel) -> tuple[int, float, float, float]:
     return count, worst, total / count, worst_x
 
 
-SWEPT = ("exp", "log", "sin", "cos", "asin", "acos", "tanh", "sinh", "cosh", "expm1", "log1p", "atan", "cbrt")  # float32 functions swept exhaustively
+SWEPT = ("exp", "log", "sin", "cos", "asin", "acos", "tanh", "sinh", "cosh", "expm1", "log1p", "atan", "cbrt", "log2",
+         "log10")  # float32 functions swept exhaustively
 # (the other float32 functions are computed in float64 and rounded once: 0.5 ULP + 2**-27)
 
 

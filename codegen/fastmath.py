@@ -43,7 +43,9 @@ The maths, per function (``k`` an integer, ``r`` the reduced argument):
   above with ``ul/uh`` added to its tail.
 * ``asin``/``acos``: ``s + s**3*P(s**2)`` with ``s = |x|`` or ``s = sqrt((1 - |x|)/2)`` (a
   double-double), ``pi/2 - 2t``, ``pi - 2t``... in double-double (float32 the same, natively).
-* ``log10``: as ``log2``. ``cbrt``: exponent split ``3q + j``, a polynomial guess, one Newton
+* ``log2``/``log10``: float64 the double-double log times 1/ln2 (1/ln10) as a
+  double-double; float32 ``k + s*L(s**2)`` in float64 (the float32 ``pow``'s log2, 2**-37.8
+  relative), times log10(2) for log10, rounded once. ``cbrt``: exponent split ``3q + j``, a polynomial guess, one Newton
   step and one with the exactly computed residual ``y**3 - c``. ``hypot``: scaled by a power
   of two, ``x*x + y*y`` as a double-double, the square root corrected once.
 * float32 ``exp``, ``exp2``, ``log1p``, ``asinh``, and ``acosh``, ``atanh``, ``expm1``,
@@ -222,7 +224,7 @@ with mp.workdps(60):
     _SIXTH = _split(mp.mpf(-1) / 6, 2, 53)
     _SIN_S0_REST = float(mp.mpf(_C.SIN_S64[0]) + mp.mpf(1) / 6)  # S(0) + 1/6, exactly
     _LN10_INV_DD = _split(1 / mp.log(10), 2, 53)
-    _INV_LN10 = float(1 / mp.log(10))
+    _LOG10_2 = float(mp.log10(2))
 
 
 class _Emit:
@@ -569,20 +571,31 @@ def _log_dd(e: _Emit, x):
     return e.dd_add(kh, kl, lh, ll)
 
 
-def _log_times(e: _Emit, x, factor_dd, factor):
+def _log2_short(d: _Emit, a):
+    """``log2 a = k + s*L(s**2)`` (``s = f/(2+f)``) for a normal positive double, to
+    2**-37.8 relative (:data:`codegen.fastmath_coeffs.POWF_LOG264`): what float32 needs."""
+    k, f = _log_reduce(d, a, subnormal=False)
+    s = d.div(f, d.add(d.k(2.0), f))
+    return d.fma(s, d.poly(d.mul(s, s), _C.POWF_LOG264), k)
+
+
+def _log_times(e: _Emit, x, factor_dd, per_log2=None):
     """``log(x) * factor``. float64: the double-double log times the double-double
-    ``factor_dd``; float32: the float64 log times ``factor``, rounded once."""
+    ``factor_dd``; float32: :func:`_log2_short` of the float in float64, times
+    ``per_log2 = factor * ln2`` (None: 1), rounded once."""
     if e.is64:
         lh, ll = _log_dd(e, x)
         vh, _ = e.dd_mul(lh, ll, *(e.k(c) for c in factor_dd))
         return _log_special(e, x, vh)
     d = _Emit(e.b, ir.DoubleType())
-    return e.b.fptrunc(d.mul(_log(d, e.b.fpext(x, d.ty)), d.k(factor)), e.ty)
+    a = e.b.fpext(x, d.ty)  # float's subnormals are normal doubles
+    y = _log_special(d, a, _log2_short(d, a))
+    return e.b.fptrunc(y if per_log2 is None else d.mul(y, d.k(per_log2)), e.ty)
 
 
 def _log2(e: _Emit, x):
     """``log(x) / ln2`` (:func:`_log_times`)."""
-    return _log_times(e, x, _INV_LN2_DD, _INV_LN2)
+    return _log_times(e, x, _INV_LN2_DD)
 
 
 def _log_of_pair(e: _Emit, uh, ul, k_extra=None):
@@ -603,7 +616,7 @@ def _log_of_pair(e: _Emit, uh, ul, k_extra=None):
 
 def _log10(e: _Emit, x):
     """``log(x) / ln10`` (:func:`_log_times`)."""
-    return _log_times(e, x, _LN10_INV_DD, _INV_LN10)
+    return _log_times(e, x, _LN10_INV_DD, _LOG10_2)
 
 
 def _log1p64(e: _Emit, x):
@@ -974,10 +987,7 @@ def _abs_pow32(e: _Emit, a, y):
     """
     d = _Emit(e.b, ir.DoubleType())
     ad, yd = e.b.fpext(a, d.ty), e.b.fpext(y, d.ty)
-    k, f = _log_reduce(d, ad, subnormal=False)  # float's subnormals are normal doubles
-    s = d.div(f, d.add(d.k(2.0), f))
-    log2a = _log_special(d, ad, d.fma(s, d.poly(d.mul(s, s), _C.POWF_LOG264), k))
-    z = d.mul(yd, log2a)
+    z = d.mul(yd, _log_special(d, ad, _log2_short(d, ad)))  # float's subnormals are normal doubles
     zc = d.sel(d.cmp(">", z, d.k(_POWF_CLAMP)), d.k(_POWF_CLAMP),
                d.sel(d.cmp("<", z, d.k(-_POWF_CLAMP)), d.k(-_POWF_CLAMP), z))
     n, nbits = d.round_int(zc, 1.0)
