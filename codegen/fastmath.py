@@ -45,9 +45,10 @@ The maths, per function (``k`` an integer, ``r`` the reduced argument):
   double-double), ``pi/2 - 2t``, ``pi - 2t``... in double-double (float32 the same, natively).
 * ``log2``/``log10``: float64 the double-double log times 1/ln2 (1/ln10) as a
   double-double; float32 ``k + s*L(s**2)`` in float64 (the float32 ``pow``'s log2, 2**-37.8
-  relative), times log10(2) for log10, rounded once. ``cbrt``: exponent split ``3q + j``, a polynomial guess, one Newton
-  step and one with the exactly computed residual ``y**3 - c``. ``hypot``: scaled by a power
-  of two, ``x*x + y*y`` as a double-double, the square root corrected once.
+  relative), times log10(2) for log10, rounded once.
+* ``cbrt``: exponent split ``3q + j``, a polynomial guess, one Newton step and one with the
+  exactly computed residual ``y**3 - c``. ``hypot``: scaled by a power of two, ``x*x + y*y``
+  as a double-double, the square root corrected once.
 * float32 ``exp``, ``exp2``, ``log1p``, ``asinh``, and ``acosh``, ``atanh``, ``expm1``,
   ``tanh``, ``sinh``, ``cosh``, ``atan`` in both precisions: straight-line programs of
   ``discover approx`` (:mod:`codegen.fastmath_programs`), float32 verified on every float.
