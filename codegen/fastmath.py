@@ -226,7 +226,6 @@ with mp.workdps(60):
     _SIXTH = _split(mp.mpf(-1) / 6, 2, 53)
     _SIN_S0_REST = float(mp.mpf(_C.SIN_S64[0]) + mp.mpf(1) / 6)  # S(0) + 1/6, exactly
     _LN10_INV_DD = _split(1 / mp.log(10), 2, 53)
-    _LOG10_2 = float(mp.log10(2))
     _LOG10_2_DD = _split(mp.log10(2), 2, 53)
 
 
@@ -555,14 +554,19 @@ def _log(e: _Emit, x):
     return _log_special(e, x, y)
 
 
-def _log_dd(e: _Emit, x):
-    """``log(x)`` as a double-double ``(hi, lo)`` (about 2**-70 relative), finite x > 0."""
-    k, f = _log_reduce(e, x)
+def _s_pair(e: _Emit, f):
+    """``s = f/(2+f)`` as a pair ``(sh, sl)`` (one division; ``2 + f`` carried exactly)."""
     d = e.add(e.k(2.0), f)
     d_lo = e.add(e.sub(e.k(2.0), d), f)  # d + d_lo == 2 + f exactly
     inv = e.div(e.k(1.0), d)
     sh = e.mul(f, inv)
-    sl = e.mul(e.sub(e.fma(e.neg(sh), d, f), e.mul(sh, d_lo)), inv)  # s = sh + sl = f/(2+f)
+    return sh, e.mul(e.sub(e.fma(e.neg(sh), d, f), e.mul(sh, d_lo)), inv)
+
+
+def _log_dd(e: _Emit, x):
+    """``log(x)`` as a double-double ``(hi, lo)`` (about 2**-70 relative), finite x > 0."""
+    k, f = _log_reduce(e, x)
+    sh, sl = _s_pair(e, f)
     zh, zl = e.dd_mul(sh, sl, sh, sl)
     ph, pl = e.dd_mul_d(zh, zl, e.poly(zh, _C.LOGDD_T64))
     ph, pl = e.dd_add(e.k(_TWO_THIRDS[0]), e.k(_TWO_THIRDS[1]), ph, pl)
@@ -592,13 +596,9 @@ def _log_scaled64(e: _Emit, x, factor_dd, per_log2_dd=None):
     half_f = e.mul(e.k(0.5), f)
     hfsq = e.mul(half_f, f)
     hfsq_lo = e.fma(half_f, f, e.neg(hfsq))  # f*f/2 = hfsq + hfsq_lo exactly
-    # s = f/(2+f) as sh + sl: r is up to 5 % of the log, so s's own rounding (up to two
-    # units) would reach the last place of results just below a power of two
-    d = e.add(e.k(2.0), f)
-    d_lo = e.add(e.sub(e.k(2.0), d), f)  # d + d_lo == 2 + f exactly
-    inv = e.div(e.k(1.0), d)
-    sh = e.mul(f, inv)
-    sl = e.mul(e.sub(e.fma(e.neg(sh), d, f), e.mul(sh, d_lo)), inv)
+    # s as a pair: r is up to 5 % of the log, so s's own rounding (up to two units) would
+    # reach the last place of results just below a power of two
+    sh, sl = _s_pair(e, f)
     z = e.mul(sh, sh)
     q = e.add(hfsq, e.mul(z, e.poly(z, _coeffs(e, "LOG_Q"))))
     r = e.fma(sh, q, e.mul(sl, q))
@@ -617,15 +617,16 @@ def _log_scaled64(e: _Emit, x, factor_dd, per_log2_dd=None):
     return _log_special(e, x, e.add(w, e.add(e.sub(ph, e.sub(w, kh)), tail)))
 
 
-def _log_times(e: _Emit, x, factor_dd, per_log2=None):
-    """``log(x) * factor``. float64: :func:`_log_scaled64`; float32: :func:`_log2_short`
-    of the float in float64, times ``per_log2 = factor * ln2`` (None: 1), rounded once."""
+def _log_times(e: _Emit, x, factor_dd, per_log2_dd=None):
+    """``log(x) * factor``, ``per_log2_dd = factor * ln2`` (None: exactly 1), both
+    double-doubles. float64: :func:`_log_scaled64`; float32: :func:`_log2_short` of the
+    float in float64, times ``per_log2``, rounded once."""
     if e.is64:
-        return _log_scaled64(e, x, factor_dd, None if per_log2 is None else _LOG10_2_DD)
+        return _log_scaled64(e, x, factor_dd, per_log2_dd)
     d = _Emit(e.b, ir.DoubleType())
     a = e.b.fpext(x, d.ty)  # float's subnormals are normal doubles
     y = _log_special(d, a, _log2_short(d, a))
-    return e.b.fptrunc(y if per_log2 is None else d.mul(y, d.k(per_log2)), e.ty)
+    return e.b.fptrunc(y if per_log2_dd is None else d.mul(y, d.k(per_log2_dd[0])), e.ty)
 
 
 def _log2(e: _Emit, x):
@@ -651,7 +652,7 @@ def _log_of_pair(e: _Emit, uh, ul, k_extra=None):
 
 def _log10(e: _Emit, x):
     """``log(x) / ln10`` (:func:`_log_times`)."""
-    return _log_times(e, x, _LN10_INV_DD, _LOG10_2)
+    return _log_times(e, x, _LN10_INV_DD, _LOG10_2_DD)
 
 
 def _log1p64(e: _Emit, x):

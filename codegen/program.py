@@ -308,7 +308,7 @@ class _Builder:
         at ``-0``, ``+inf`` at ``-inf``), from ``cbrt(|x|)``: within the cbrt's bound of the
         real cube root (0.6 ULP by default, glibc's 4), where ``pow`` with the rounded
         exponent ``1/3.`` is off it by a further ``|log x| * 2**-55`` relative (0.2 ULP at
-        ``x = 10``, 20 ULP at ``1e100``); the default kernel is also 2-5x faster."""
+        ``x = 10``, 20 ULP at ``1e100``); the default float64 kernel is also 2.5x faster."""
         root = self.emit("cbrt", self.emit("fabs", base))
         negative = self.emit("and", self.emit("lt", base, self.const(0)),
                              self.emit("gt", base, self.const(-sympy.oo)))

@@ -46,7 +46,7 @@ from .data import dataset_from_arrays
 from .equations import CallableEquation, EquationRow, EquationTable, as_equations
 from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
 from .units import fit_dimensions
-from .errors import DataError, ParameterError, UserError, check_seconds
+from .errors import DataError, ParameterError, check_seconds
 from .result import Equation, FitResult, symbols_for
 
 
@@ -189,7 +189,8 @@ class Regressor(RegressorMixin, BaseEstimator):
         self.cluster = cluster
 
     def settings(self) -> SearchSettings:
-        """The engine settings for these parameters; bad values raise :class:`UserError`."""
+        """The engine settings for these parameters; bad values raise :class:`ParameterError`
+        (a ``UserError`` and ``ValueError``)."""
         if self.model_selection not in MODEL_SELECTIONS:
             raise ParameterError(f"model_selection must be one of {', '.join(MODEL_SELECTIONS)}, not {self.model_selection!r}")
         for name, lowest in (("maxsize", 3), ("batch_size", 1), ("populations", 1), ("population_size", 1),
@@ -282,13 +283,10 @@ class Regressor(RegressorMixin, BaseEstimator):
         dimensions = fit_dimensions(self.X_units, self.y_units, feature_names)
         if dimensions is None:
             return {}
-        penalty = self.dimensional_constraint_penalty
-        number = isinstance(penalty, (int, float, np.integer, np.floating)) and not isinstance(penalty, bool)
-        if not number or not 0 <= penalty < np.inf:
-            raise UserError(f"dimensional_constraint_penalty must be a finite number >= 0, not {penalty!r}")
+        penalty = _check_number("dimensional_constraint_penalty", self.dimensional_constraint_penalty, 0.0)
         return dict(leaf_dimensions=dimensions[0], output_dimension=dimensions[1],
                     dimensionless_constants_only=bool(self.dimensionless_constants_only),
-                    dimensional_constraint_penalty=float(penalty))
+                    dimensional_constraint_penalty=penalty)
 
     def _set_front(self, front: list[Member], progress: Progress, stopped_by: str) -> None:
         """Set the learned attributes from a (polished) front."""

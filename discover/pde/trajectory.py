@@ -431,7 +431,7 @@ def _covariance(J: np.ndarray, n_free: int, scale: float) -> np.ndarray | None:
     norms = np.linalg.norm(PA, axis=0)
     if not np.all(np.isfinite(PA)) or not np.all(norms > 0):
         return None
-    information = (PA / norms).T @ (PA / norms)
-    if not np.all(np.isfinite(information)) or np.linalg.cond(information) > 1e14:
+    information = (PA / norms).T @ (PA / norms)  # finite: unit columns
+    if np.linalg.cond(information) > 1e14:
         return None
     return np.linalg.inv(information) / np.outer(norms, norms) * scale
