@@ -27,7 +27,9 @@ On a CPU the values are computed instead by the operator set's native interprete
 (:mod:`search.native`), which needs no plan at all; the JAX program above serves the
 GPU, per-candidate leaves, objectives that call the population themselves, and
 constant fitting (which differentiates through it).  See :class:`Evaluator`'s
-``backend``.
+``backend``.  There, values scored by least squares without a map (tabular regression)
+are scored natively too (:func:`search.native.row_losses`, float64 sums); other
+objectives score them in JAX.
 
 What the values are scored with is the caller's :class:`~search.objectives.Objective`;
 the evaluator only computes values, shape ``(P, R)``.  Leaves are shared by every
@@ -269,6 +271,7 @@ class Evaluator:
             self._native_leaves = np.ascontiguousarray(leaves, dtype=np.dtype(dtype))
             self._leaves64 = np.ascontiguousarray(leaves)  # float64, for constant fitting
             self._interpreter64 = None
+            self._row_losses: dict[int, tuple] = {}  # id(objective) -> (objective, native.row_losses)
             self._allowed = np.zeros(len(ops.arities), dtype=bool)
             self._allowed[[CONST, VAR, *self.codes]] = True
         self.capacity = self.new_capacity()
@@ -447,6 +450,13 @@ class Evaluator:
         self._interpreter(code, value, start, self._native_leaves, out=out)
         return out
 
+    def _native_row_losses(self, objective):
+        """:func:`search.native.row_losses` of ``objective``, built once per objective."""
+        entry = self._row_losses.get(id(objective))
+        if entry is None or entry[0] is not objective:
+            entry = self._row_losses[id(objective)] = (objective, native.row_losses(objective, self._native_leaves.dtype.name))
+        return entry[1]
+
     def native_values64(self, code: np.ndarray, value: np.ndarray, start: np.ndarray) -> np.ndarray:
         """float64 values ``(P, R)`` of a flattened population (:func:`search.native.flatten`)
         that came from valid expressions of this evaluator (not checked again); for the
@@ -472,6 +482,9 @@ class Evaluator:
         if self.backend == "native" and type(objective).losses is Objective.losses:
             if not len(exprs):
                 return np.empty(0)
+            row_losses = self._native_row_losses(objective)
+            if row_losses is not None:
+                return row_losses(self._native_values(exprs))
             # the batch padded to a power of two, so a search compiles the loss a few times only
             values = self._native_values(exprs, rows=_bucket(len(exprs)))
             return np.asarray(_losses_of_values(objective, values), dtype=np.float64)[: len(exprs)]

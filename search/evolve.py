@@ -228,6 +228,7 @@ def search(problem: Problem, settings: SearchSettings,
         ok = np.flatnonzero(np.isfinite(losses))
         order = ok[np.lexsort((losses[ok], sizes[ok]))]
         best = order[np.r_[True, sizes[order][1:] != sizes[order][:-1]]] if len(order) else order
+        best = best[losses[best] < hof.held_losses(sizes[best].tolist())]  # only these can be kept
         exprs = to_exprs(members.take(best)) if isinstance(members, Population) else [members[j] for j in best]
         for expr, j in zip(exprs, best):
             hof.consider(expr, float(losses[j]), int(sizes[j]))

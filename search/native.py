@@ -24,7 +24,9 @@ import sympy
 from codegen.interpreter import Interpreter
 from codegen.ops import UnsupportedError
 from codegen.program import build
+from codegen.row_losses import RowLosses
 
+from .objectives import LeastSquares
 from .operators import CONST, TRIG_FUNCTIONS, TRIG_RANGE, VAR, Operator, OperatorSet
 
 _ARGUMENTS = sympy.symbols("a0 a1 a2")
@@ -53,6 +55,22 @@ def interpreter(ops: OperatorSet, dtype: str = "float32"):
     try:
         return Interpreter(programs, CONST, VAR, dtype)
     except RuntimeError:  # no native target (LLVM could not build for this host)
+        return None
+
+
+def row_losses(objective, dtype: str = "float32") -> RowLosses | None:
+    """The compiled scoring of values ``(P, R)`` by ``objective`` where it is a
+    :class:`~search.objectives.LeastSquares` on the values themselves (no map, offset 1:
+    tabular regression), else None (JAX scores the values).  Its sums are float64, so its
+    losses agree with the objective's float32 ones to float32's precision and are closer to
+    the exact loss of the values."""
+    if not isinstance(objective, LeastSquares) or objective.phi is not None:
+        return None
+    if not np.all(np.asarray(objective.offset) == 1):
+        return None
+    try:
+        return RowLosses(np.asarray(objective.target, dtype=np.float64), dtype, objective.scaling)
+    except RuntimeError:  # no native target
         return None
 
 

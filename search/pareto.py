@@ -60,6 +60,12 @@ class HallOfFame:
             return True
         return False
 
+    def held_losses(self, complexities) -> list[float]:
+        """The held loss at each of ``complexities`` (inf where none is held): what a
+        candidate must beat to be kept."""
+        best = self.best
+        return [best[c].loss if c in best else math.inf for c in complexities]
+
     def members(self) -> list[Member]:
         """Every held member (the best at each complexity), simplest first."""
         return [self.best[c] for c in sorted(self.best)]

@@ -83,6 +83,63 @@ def test_losses_agree_with_the_jax_backend_for_shipped_objectives():
     assert native_ev.losses([law], LeastSquares.of(target))[0] < 1e-10
 
 
+def _reference_loss(g, t, scaling):
+    """Least squares after the optimal scaling, in float64 NumPy (two passes)."""
+    g = g.astype(np.float64)
+    if not np.isfinite(g).all():
+        return np.inf
+    tiny = 1e6 * len(t) * np.finfo(np.float32).tiny
+    if scaling == "affine":
+        gp, tp = g - g.mean(), t - t.mean()
+        a = gp @ tp / (gp @ gp) if gp @ gp > tiny else 0.0
+        r = a * gp - tp
+    elif scaling == "scale":
+        a = g @ t / (g @ g) if g @ g > tiny else 0.0
+        r = a * g - t
+    else:
+        r = g - t
+    return np.mean(r * r)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("scaling", ["affine", "scale", "none"])
+def test_native_row_losses_match_a_float64_reference_row_by_row(dtype, scaling):
+    from codegen.row_losses import RowLosses
+
+    rng = np.random.default_rng(6)
+    R = 333  # not a multiple of any vector width
+    t = rng.normal(size=R) * 3 + 1
+    g = (rng.normal(size=(40, R)) + 5).astype(dtype)
+    g[1, 7], g[2, 300], g[3, 0] = np.nan, np.inf, -np.inf
+    g[4] = 2.0  # constant: scores as the best constant
+    g[5] = (0.5 * t - 2).astype(dtype)  # an exact law up to the values' rounding
+    g[6] = 1e30
+    losses = RowLosses(t, dtype, scaling)(g)
+    want = np.array([_reference_loss(row, t, scaling) for row in g])
+    assert np.isinf(losses[1:4]).all() and np.isinf(want[1:4]).all()
+    ok = np.isfinite(want)
+    np.testing.assert_allclose(losses[ok], want[ok], rtol=1e-12, atol=1e-12 * np.mean(t * t))
+    if scaling == "affine":
+        assert losses[4] == pytest.approx(np.var(t), rel=1e-12)
+        assert losses[5] < (1e-13 if dtype == "float32" else 1e-28) * np.var(t)
+    # a row's loss does not depend on the rows it is scored with
+    alone = np.array([RowLosses(t, dtype, scaling)(g[k:k + 1])[0] for k in range(len(g))])
+    np.testing.assert_array_equal(alone, losses)
+
+
+def test_native_row_losses_are_used_only_for_unmapped_least_squares():
+    X = np.random.default_rng(7).uniform(1, 2, (1, 50))
+    target = 3 * X[0]
+    phi = np.eye(50)[::3]  # a map: every third row
+    assert native.row_losses(LeastSquares.of(target, scaling="scale")) is not None
+    assert native.row_losses(LeastSquares.of(phi @ target, phi=phi)) is None
+    assert native.row_losses(Minimax.absolute(target)) is None
+    evaluator = Evaluator(X, [BUILTIN.code["*"]], backend="native")
+    law = ((VAR, 0.0), (CONST, 3.0), (BUILTIN.code["*"], 0.0))
+    for objective in (LeastSquares.of(target, scaling="none"), LeastSquares.of(phi @ target, phi=phi, scaling="none")):
+        assert evaluator.losses([law, ((VAR, 0.0),)], objective)[0] < 1e-12
+
+
 def test_an_operator_added_in_the_test_is_interpreted_natively():
     sinh = Operator("sinh", 1, np.sinh, None, sympy.sinh, sympy_function=sympy.sinh)
     ops = BUILTIN.with_operators(sinh)

@@ -222,11 +222,21 @@ def test_operators_given_as_one_string_are_a_comma_separated_list():
     assert model.settings().binary_operators == ("+", "*")
 
 
-def test_a_target_too_large_for_the_search_is_one_clear_error():
+def test_a_target_too_large_for_float32_squares_is_one_clear_error_on_jax(monkeypatch):
+    """JAX scores in float32, where squared errors of 1e30 overflow: one clear error."""
+    monkeypatch.setenv("DISCOVER_EVALUATOR", "jax")
     X, y = law_data()
     with pytest.raises(UserError, match="rescale y") as info:
         Regressor(**SMALL, niterations=1, timeout_in_seconds=30).fit(X[:50], 1e30 * y[:50])
     assert isinstance(info.value, ValueError)
+
+
+def test_a_target_of_1e30_is_fitted_by_the_native_evaluator(monkeypatch):
+    """The CPU evaluator sums squared errors in float64 (codegen.row_losses): no overflow."""
+    monkeypatch.setenv("DISCOVER_EVALUATOR", "native")
+    X, y = law_data()
+    model = Regressor(**SMALL, niterations=1, timeout_in_seconds=30).fit(X[:50], 1e30 * y[:50])
+    np.testing.assert_allclose(model.predict(X[50:80]), 1e30 * y[50:80], rtol=1e-6)
 
 
 @pytest.mark.parametrize("timeout", [-1, 0, float("nan"), float("inf")])
