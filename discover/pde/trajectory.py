@@ -289,9 +289,8 @@ class _Fitter:
         for iterations in range(1, ITERATIONS + 1):
             say(f"trajectory refit: Gauss-Newton iteration {iterations}, cost {cost:.6g}")
             J = np.asarray(jacobian(params))
-            A, B = J[:, :n_free], J[:, n_free:]
-            Q, R = np.linalg.qr(B)
-            PA, Pr = A - Q @ (Q.T @ A), r - Q @ (Q.T @ r)
+            A, Q, R, PA = _off_initial_state(J, n_free)
+            Pr = r - Q @ (Q.T @ r)
             dw = lstsq_on(PA, -Pr, np.ones(n_free, bool))  # column-normalised
             delta = np.concatenate([dw, np.linalg.solve(R, -(Q.T @ (r + A @ dw)))])
             step = 1.0
@@ -316,7 +315,7 @@ class _Fitter:
         # The covariance at the last linearisation point: one step before the optimum, where
         # the step has converged (or the cost stopped falling), so A and P are those of the optimum
         # to first order.
-        covariance = _covariance(J, n_free, whitened_rms ** 2)
+        covariance = _covariance(PA, whitened_rms ** 2)
         if covariance is None:
             return "the coefficients are not identifiable from the trajectory"
         return Refinement(params[:n_free], covariance, whitened_rms, iterations, steps, 0.0)
@@ -413,20 +412,26 @@ def fit_snapshots(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.nd
                     break
         J = np.asarray(jacobian(params, nt))  # at the optimum (the loop's is one step behind)
         dof = max(r.size - (J.shape[1] - n_free) - n_free, 1)
-        covariance = _covariance(J, n_free, cost / dof)
+        covariance = _covariance(_off_initial_state(J, n_free)[3], cost / dof)
         if covariance is None:
             return None
         final_state = np.asarray(jax.jit(run)(params)[-1])
     return SnapshotFit(params[:n_free], covariance, cost, r.size, final_state)
 
 
-def _covariance(J: np.ndarray, n_free: int, scale: float) -> np.ndarray | None:
-    """``scale (Aᵀ P A)⁻¹`` for ``J = [A | B]`` (coefficients | initial state), ``P`` the
-    projection off ``range(B)``; None when not finite or too ill-conditioned (the
-    coefficients are then not identifiable)."""
+def _off_initial_state(J: np.ndarray, n_free: int):
+    """``(A, Q, R, PA)`` for ``J = [A | B]`` (coefficients | initial state): ``B = QR`` and
+    ``PA = A - Q Qᵀ A``, the coefficients' columns projected off ``range(B)`` (what the
+    initial state cannot absorb)."""
     A, B = J[:, :n_free], J[:, n_free:]
-    Q, _ = np.linalg.qr(B)
-    PA = A - Q @ (Q.T @ A)
+    Q, R = np.linalg.qr(B)
+    return A, Q, R, A - Q @ (Q.T @ A)
+
+
+def _covariance(PA: np.ndarray, scale: float) -> np.ndarray | None:
+    """``scale (PAᵀ PA)⁻¹`` for the projected coefficient columns ``PA``
+    (:func:`_off_initial_state`); None when not finite or too ill-conditioned (the
+    coefficients are then not identifiable)."""
     # judged with unit columns: coefficients of very different sizes are not ill-conditioned
     norms = np.linalg.norm(PA, axis=0)
     if not np.all(np.isfinite(PA)) or not np.all(norms > 0):
