@@ -25,8 +25,10 @@ come from the distributed runs: they are what a migration costs.
 
 Prints a table and a summary line with the ratios the issue asks for: 2 workers over 1
 (target >= 1.7x) and 1 worker over in-process (target: overhead <= 10 %), and what bounds
-the first on this machine: two independent searches in two plain processes (spawned, no
-Dask, started together after a warm-up), their summed rate over one in-process search's.
+the first: two independent whole searches in two plain processes (spawned, no Dask, started
+together after a warm-up; the machine's bound), and the two workers' groups of islands (4
+islands each) in two plain processes with the workers' thread counts (the bound of this
+split of the search), each as its summed rate over one in-process search's.
 """
 
 from __future__ import annotations
@@ -77,37 +79,54 @@ def one_search(problem, settings, client):
     return result, samples, time.perf_counter() - t, stats
 
 
-def _independent_search(X, y, seconds: float, seed: int, barrier, results) -> None:
-    """One plain process's search (the machine-bound row): warm up, wait for the others, run."""
+def _independent_search(X, y, seconds: float, seed: int, barrier, results, split: int = 0) -> None:
+    """One plain process's search (the bound rows): warm up, wait for the others, run.
+    ``split``: run group ``seed`` of the islands split ``split`` ways as the workers do
+    (:func:`search.distributed.group_settings`); 0: the whole search with seed ``seed``."""
     from dataclasses import replace
 
     from discover.formula import formula_problem
+    from search.distributed import group_settings
     from search.evolve import SearchSettings
 
     problem = formula_problem(X, y, seed=0)
-    base = SearchSettings(random_state=seed, tolerance=0.0)
+    base = SearchSettings(random_state=0 if split else seed, tolerance=0.0)
+    if split:
+        base = group_settings(base, split)[seed]
     one_search(problem, replace(base, timeout_in_seconds=5.0), None)
     barrier.wait()
     _, samples, _, _ = one_search(problem, replace(base, timeout_in_seconds=seconds), None)
     results.put(windowed_rate(samples))
 
 
-def independent_rates(X, y, seconds: float, n: int, rounds: int) -> list[float]:
-    """Per round, the summed rate of ``n`` independent searches running at the same time."""
+def independent_rates(X, y, seconds: float, n: int, rounds: int, split: bool = False) -> list[float]:
+    """Per round, the summed rate of ``n`` independent searches running at the same time;
+    ``split``: the ``n`` groups of the ``n``-worker search, each with a worker's thread counts."""
     import multiprocessing
+
+    from search.distributed import worker_thread_env
 
     ctx = multiprocessing.get_context("spawn")
     out = []
+    label = f"{n} plain processes, " + ("the workers' groups" if split else "whole searches")
     for _ in range(rounds):
         barrier, results = ctx.Barrier(n), ctx.Queue()
-        procs = [ctx.Process(target=_independent_search, args=(X, y, seconds, i, barrier, results)) for i in range(n)]
-        for p in procs:
-            p.start()
+        procs = [ctx.Process(target=_independent_search, args=(X, y, seconds, i, barrier, results, n if split else 0))
+                 for i in range(n)]
+        saved = dict(os.environ)
+        if split:
+            os.environ.update(worker_thread_env(n))  # read by the children's libraries at start
+        try:
+            for p in procs:
+                p.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         rates = [results.get() for _ in procs]
         for p in procs:
             p.join()
         out.append(sum(rates))
-        print(f"  {n} independent processes: {out[-1]:,.0f} evals/s", flush=True)
+        print(f"  {label}: {out[-1]:,.0f} evals/s", flush=True)
     return out
 
 
@@ -178,6 +197,7 @@ def main(argv=None) -> int:
     configs = [("in-process", None)] + [(f"{w} worker{'s' if w > 1 else ''}", w) for w in args.workers]
     rows = measure(configs, problem, solve_problem, args)
     independent = independent_rates(X, y, args.seconds, 2, args.repeats)
+    groups = independent_rates(X, y, args.seconds, 2, args.repeats, split=True)
 
     from rich.console import Console
     from rich.table import Table
@@ -223,6 +243,11 @@ def main(argv=None) -> int:
     print(f"2 independent processes (no Dask): {statistics.median(independent):,.0f} evals/s "
           f"(rounds: {' '.join(f'{x:,.0f}' for x in independent)})")
     parts.append(f"2 independent processes vs 1 in-process: {bound:.2f}x (this machine's bound on 2 workers vs 1)")
+    split = statistics.median(groups) / by[0]["rate"]
+    print(f"2 plain processes running the 2 workers' groups (no Dask): {statistics.median(groups):,.0f} evals/s "
+          f"(rounds: {' '.join(f'{x:,.0f}' for x in groups)})")
+    parts.append(f"the 2 workers' groups in 2 plain processes vs 1 in-process: {split:.2f}x (the bound of this "
+                 "split of the islands)")
     print("summary: " + "; ".join(parts) + f"; {cpu_model()}, {os.cpu_count()} cores")
     return 0
 
