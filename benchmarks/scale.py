@@ -15,7 +15,9 @@ Two measurements on Feynman I.6.2 (``exp(-theta**2/(2 sigma**2)) / sqrt(2 pi sig
   per seed, median reported; runs that do not solve within
   ``--solve-limit`` count as that limit.
 
-The workers are those of ``discover fit --workers N`` (:func:`search.distributed.connect`):
+Every process here creates JAX's CPU client as ``discover fit`` does (a one-thread pool,
+:func:`search.evaluate.one_thread_pool_for_search`).  The workers are those of ``discover fit
+--workers N`` (:func:`search.distributed.connect`):
 single-threaded Dask workers whose numerical libraries get ``cores // N`` threads each
 unless ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` are set (set
 them to 1 to compare every run on one thread per process).  Every configuration gets a 5 s search first (same shapes), so XLA compilation and the
@@ -88,7 +90,9 @@ def _independent_search(X, y, seconds: float, seed: int, barrier, results, split
     from discover.formula import formula_problem
     from search.distributed import group_settings
     from search.evolve import SearchSettings
+    from search.evaluate import one_thread_pool_for_search
 
+    one_thread_pool_for_search()  # as `discover fit` and the embedded workers do
     problem = formula_problem(X, y, seed=0)
     base = SearchSettings(random_state=0 if split else seed, tolerance=0.0)
     if split:
@@ -188,6 +192,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args(argv)
 
+    from search.evaluate import one_thread_pool_for_search
+
+    one_thread_pool_for_search()  # the in-process rows run as `discover fit` does
     from discover.formula import formula_problem
 
     X, y = gaussian_data(args.rows, 0)

@@ -21,7 +21,6 @@ import argparse
 import cProfile
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -59,7 +58,15 @@ def run_search(X, y, batch: int, seconds: float, seed: int):
 
 
 def measure(args) -> list[dict]:
-    """Run every batch size with the importable engine; one dict per run."""
+    """Run every batch size with the importable engine; one dict per run.  Where the engine
+    has it, JAX's CPU client is created as ``discover fit`` creates it (a one-thread pool,
+    :func:`search.evaluate.one_thread_pool_for_search`)."""
+    try:
+        from search.evaluate import one_thread_pool_for_search
+    except ImportError:  # an engine from before it
+        pass
+    else:
+        one_thread_pool_for_search()
     import jax
 
     X, y = gaussian_data(args.rows, args.seed)

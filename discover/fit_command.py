@@ -165,8 +165,11 @@ def _save(result, output: Path, pysr_csv: Path | None) -> None:
 
 
 def run(args) -> int:
+    from search.evaluate import one_thread_pool_for_search
+
     from .data import load_dataset
 
+    one_thread_pool_for_search()  # this process runs the search (or drives the workers)
     model = _regressor(args)
     output = result_path(args.output, args.data, ".result.json")
     plot = plot_option(args.plot, output)

@@ -87,6 +87,8 @@ def connect(cluster: Any):
     import dask
     from distributed import Client, LocalCluster
 
+    from .worker_plugin import OneThreadCpuPool
+
     if isinstance(cluster, Client):
         return cluster, lambda: None
     if isinstance(cluster, bool) or not isinstance(cluster, (int, str)) and not hasattr(cluster, "scheduler_address"):
@@ -104,6 +106,8 @@ def connect(cluster: Any):
                                  silence_logs=logging.ERROR)
         try:
             client = Client(local)
+            # before any task: the workers' JAX gets its CPU client with a one-thread pool
+            client.register_plugin(OneThreadCpuPool(), name="discover-one-thread-cpu-pool")
         except BaseException:
             local.close()
             raise

@@ -241,6 +241,20 @@ def choose_backend(backend: str | None, ops: OperatorSet, dtype) -> str:
     return "native"
 
 
+def one_thread_pool_for_search(ops: OperatorSet = BUILTIN, dtype="float32") -> bool:
+    """:func:`search.jax_setup.one_thread_cpu_pool` in a process about to run searches of
+    ``ops`` that will evaluate natively on the CPU (``DISCOVER_EVALUATOR`` does not ask for
+    JAX and codegen lowers every operator); True if done.  The JAX evaluator on the CPU
+    wants XLA's threads: with one, it ran 19 % (500 rows) to 39 % (5,000 rows) slower."""
+    from .jax_setup import one_thread_cpu_pool
+
+    if (os.environ.get("DISCOVER_EVALUATOR") or "auto") == "jax":
+        return False
+    if native.interpreter(ops, np.dtype(dtype).name) is None:
+        return False
+    return one_thread_cpu_pool()
+
+
 class Evaluator:
     """Computes the values of populations of expressions on fixed leaves ``(n_leaves, R)``.
 

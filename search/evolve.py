@@ -250,8 +250,8 @@ def search(problem: Problem, settings: SearchSettings,
         n_islands, size = cost.shape
         n = s.children_per_island
         draws = rng.integers(size, size=(n_islands, 2 * n, s.tournament_selection_n))
-        winners = np.take_along_axis(draws, np.argmin(np.take_along_axis(cost[:, None, :].repeat(2 * n, 1), draws, 2),
-                                                      axis=2)[..., None], 2)[..., 0]
+        entrants = cost[np.arange(n_islands)[:, None, None], draws]
+        winners = np.take_along_axis(draws, np.argmin(entrants, axis=2)[..., None], 2)[..., 0]
         parents = islands.members.take(islands.rows(winners[:, :n]))
         partners = islands.members.take(islands.rows(winners[:, n:]))
         return variation.children(rng, parents, partners, rng.random(len(parents)) < s.crossover_probability)
@@ -260,10 +260,11 @@ def search(problem: Problem, settings: SearchSettings,
         """Regularized evolution: each island's children replace its oldest members, in order."""
         nonlocal clock
         n_islands, n = islands.losses.shape[0], s.children_per_island
-        oldest = np.argsort(islands.births, axis=1, kind="stable")[:, :n]
-        islands.members.put(islands.rows(oldest), children)
-        for name, new in (("losses", losses), ("sizes", sizes), ("births", clock + 1 + np.arange(n_islands * n))):
-            np.put_along_axis(getattr(islands, name), oldest, new.reshape(n_islands, n), axis=1)
+        rows = islands.rows(np.argsort(islands.births, axis=1, kind="stable")[:, :n])
+        islands.members.put(rows, children)
+        islands.losses.flat[rows] = losses
+        islands.sizes.flat[rows] = sizes
+        islands.births.flat[rows] = clock + 1 + np.arange(n_islands * n)
         clock += n_islands * n
 
     def optimize_constants() -> None:

@@ -83,6 +83,34 @@ def test_embedded_workers_keep_glibcs_malloc_defaults(tmp_path):
     assert trim == "None" and threads == repr(str(os.cpu_count() or 1))
 
 
+def test_embedded_workers_create_jax_with_a_one_thread_pool_and_keep_every_cpu(tmp_path):
+    """The embedded cluster's plugin creates each worker's JAX CPU client before its first
+    task (search.jax_setup.one_thread_cpu_pool) and gives every thread the whole affinity
+    back. Fresh interpreter, as above."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pool.py"
+    script.write_text(
+        "import os\n"
+        "from search.distributed import connect\n"
+        "def state():\n"
+        "    from jax._src.xla_bridge import backends_are_initialized\n"
+        "    cpus = os.sched_getaffinity(0)\n"
+        "    threads = [os.sched_getaffinity(int(t)) for t in os.listdir('/proc/self/task')]\n"
+        "    return backends_are_initialized(), all(t == cpus for t in threads), len(cpus)\n"
+        "if __name__ == '__main__':\n"
+        "    client, release = connect(1)\n"
+        "    client.wait_for_workers(1)\n"
+        "    print(*list(client.run(state).values())[0])\n"
+        "    release()\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    created, whole, n_cpus = out.stdout.split()
+    assert whole == "True" and int(n_cpus) == len(os.sched_getaffinity(0))
+    assert created == str(len(os.sched_getaffinity(0)) > 1)
+
+
 def test_two_workers_find_a_simple_law(client):
     X, y = _data()
     model = Regressor(cluster=client, timeout_in_seconds=40, niterations=10_000)
@@ -154,10 +182,10 @@ def test_cli_runs_on_local_workers_and_bad_cluster_options_are_one_line(tmp_path
 
 def test_a_killed_worker_keeps_the_front_and_the_run_stops_on_time(client):
     X, y = _data(seed=1)
-    # Noisy data: the tolerance is never reached, the run goes on to its deadline.
+    # Noisy data and no iteration limit in reach: the run goes on to its deadline.
     noisy = X[:, 0] * X[:, 1] + np.random.default_rng(2).normal(0, 0.3, len(X))
     problem = formula_problem(X, noisy, names=["a", "b"])
-    settings = SearchSettings(timeout_in_seconds=25, populations=4, random_state=0)
+    settings = SearchSettings(timeout_in_seconds=25, populations=4, random_state=0, niterations=10**6)
     box: dict = {}
     stats: dict = {}
     seen = []

@@ -3,13 +3,12 @@ its losses (invalid candidates, linear scaling), and its promise not to recompil
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from search.evaluate import Evaluator
 from search.objectives import LeastSquares
-from search.expression import constants, depth, with_constants
+from search.expression import constants, with_constants
 from search.mutate import Grammar, random_expr
 from search.numpy_eval import evaluate
 from search.operators import CODE, CONST, OPERATORS, VAR, operator_of
@@ -271,3 +270,41 @@ def test_trig_is_accurate_or_invalid_for_large_arguments():
         assert np.all(np.isnan(row[len(inside):])), (name, row)
     losses = ev.losses(exprs)
     assert np.all(np.isinf(losses.reshape(len(names), -1)[:, len(inside):]))
+
+
+def test_one_thread_cpu_pool_in_a_fresh_process_keeps_every_cpu_and_jax_works():
+    """search.jax_setup.one_thread_cpu_pool: done once, before JAX's backends exist; every
+    thread gets the process's whole affinity back; JAX computes as before."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os\n"
+            "from search.jax_setup import one_thread_cpu_pool\n"
+            "cpus = os.sched_getaffinity(0)\n"
+            "first, second = one_thread_cpu_pool(), one_thread_cpu_pool()\n"
+            "import jax.numpy as jnp\n"
+            "total = float(jnp.arange(10.0).sum())\n"
+            "threads = [os.sched_getaffinity(int(t)) for t in os.listdir('/proc/self/task')]\n"
+            "print(first, second, total, all(t == cpus for t in threads))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    first, second, total, whole = out.stdout.split()
+    assert first == str(len(os.sched_getaffinity(0)) > 1) and second == "False"
+    assert float(total) == 45.0 and whole == "True"
+
+
+def test_the_search_pool_is_left_to_xla_where_jax_evaluates():
+    """one_thread_pool_for_search: not with DISCOVER_EVALUATOR=jax (the JAX evaluator on
+    the CPU wants XLA's threads); JAX's backends are then still to be created."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from search.evaluate import one_thread_pool_for_search\n"
+            "from jax._src.xla_bridge import backends_are_initialized\n"
+            "print(one_thread_pool_for_search(), backends_are_initialized())\n")
+    env = {**os.environ, "DISCOVER_EVALUATOR": "jax"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "False"]
