@@ -150,7 +150,7 @@ def measure(configs: list[tuple[str, int | None]], problem, solve_problem, args)
                    "stats": {}, "solve": [], "wall": 0.0}
             if workers:
                 t = time.perf_counter()
-                client, release = connect(workers)  # the embedded cluster of `discover fit --workers N`
+                client, release = connect(workers, one_thread_pool=True)  # the embedded cluster of `discover fit --workers N`
                 releases.append(release)
                 client.wait_for_workers(workers)
                 row["start"] = time.perf_counter() - t

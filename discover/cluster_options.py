@@ -32,19 +32,20 @@ def cluster_from_args(args):
 
 
 @contextlib.contextmanager
-def using_cluster(cluster):
+def using_cluster(cluster, one_thread_pool: bool = False):
     """``with using_cluster(cluster) as client``: a ``distributed.Client`` for what
     :func:`cluster_from_args` returned or ``Regressor(cluster=...)`` holds (None for None),
     released at the end (an embedded cluster is shut down).  A bad value, a cluster that
     cannot be reached or has no workers, and a search that failed on every worker are
-    each one :class:`UserError`."""
+    each one :class:`UserError`.  ``one_thread_pool``: see :func:`search.distributed.connect`
+    (the formula search's embedded workers)."""
     if cluster is None:
         yield None
         return
     from search.distributed import ClusterError, connect
 
     try:
-        client, release = connect(cluster)
+        client, release = connect(cluster, one_thread_pool)
     except ValueError as exc:
         raise UserError(f"cluster: {exc}") from None
     except ClusterError as exc:

@@ -260,7 +260,8 @@ class Regressor(RegressorMixin, BaseEstimator):
                                   **self._unit_arguments(data.feature_names),
                                   batch_size=int(self.batch_size), seed=settings.random_state,
                                   names=self.variable_names_)
-        with using_cluster(self.cluster) as client:  # None: in this process
+        # an embedded cluster's workers run only this search: they get a one-thread JAX CPU pool
+        with using_cluster(self.cluster, one_thread_pool=True) as client:  # None: in this process
             result = search_with(client, problem, settings, callback, on_checkpoint if checkpoint else None,
                                  checkpoint_interval)
         if not result.front:  # every loss overflowed: there is nothing to select

@@ -75,13 +75,14 @@ class GroupState:
     published: int = 0      # states this group has published (at most one per EXCHANGE_SECONDS)
 
 
-def connect(cluster: Any):
+def connect(cluster: Any, one_thread_pool: bool = False):
     """A ``distributed.Client`` for ``cluster`` and a function that releases what was made.
 
     ``cluster`` is a ``Client`` (used as is), a Dask cluster object (``LocalCluster``,
     ``SLURMCluster`` ...), a scheduler address (``"tcp://host:8786"``) or an int ``N``:
     an embedded ``LocalCluster`` of ``N`` single-threaded worker processes, closed again
-    by the returned function.  A bad ``cluster`` is a ValueError; a scheduler that cannot
+    by the returned function; with ``one_thread_pool`` (for the formula search) its workers
+    get :class:`search.worker_plugin.OneThreadCpuPool`.  A bad ``cluster`` is a ValueError; a scheduler that cannot
     be reached, a :class:`ClusterError`.
     """
     import dask
@@ -106,8 +107,8 @@ def connect(cluster: Any):
                                  silence_logs=logging.ERROR)
         try:
             client = Client(local)
-            # before any task: the workers' JAX gets its CPU client with a one-thread pool
-            client.register_plugin(OneThreadCpuPool(), name="discover-one-thread-cpu-pool")
+            if one_thread_pool:  # before any task: the workers' JAX gets a one-thread CPU pool
+                client.register_plugin(OneThreadCpuPool(), name="discover-one-thread-cpu-pool")
         except BaseException:
             local.close()
             raise

@@ -84,9 +84,9 @@ def test_embedded_workers_keep_glibcs_malloc_defaults(tmp_path):
 
 
 def test_embedded_workers_create_jax_with_a_one_thread_pool_and_keep_every_cpu(tmp_path):
-    """The embedded cluster's plugin creates each worker's JAX CPU client before its first
-    task (search.jax_setup.one_thread_cpu_pool) and gives every thread the whole affinity
-    back. Fresh interpreter, as above."""
+    """The formula search's embedded cluster creates each worker's JAX CPU client before
+    its first task (search.jax_setup.one_thread_cpu_pool) and gives every thread the whole
+    affinity back; other embedded clusters leave JAX alone. Fresh interpreter, as above."""
     import subprocess
     import sys
 
@@ -100,15 +100,20 @@ def test_embedded_workers_create_jax_with_a_one_thread_pool_and_keep_every_cpu(t
         "    threads = [os.sched_getaffinity(int(t)) for t in os.listdir('/proc/self/task')]\n"
         "    return backends_are_initialized(), all(t == cpus for t in threads), len(cpus)\n"
         "if __name__ == '__main__':\n"
-        "    client, release = connect(1)\n"
+        "    client, release = connect(1, one_thread_pool=True)\n"
         "    client.wait_for_workers(1)\n"
         "    print(*list(client.run(state).values())[0])\n"
+        "    release()\n"
+        "    client, release = connect(1)\n"  # other jobs' workers: JAX left to itself
+        "    client.wait_for_workers(1)\n"
+        "    print(list(client.run(state).values())[0][0])\n"
         "    release()\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    created, whole, n_cpus = out.stdout.split()
+    created, whole, n_cpus, untouched = out.stdout.split()
     assert whole == "True" and int(n_cpus) == len(os.sched_getaffinity(0))
     assert created == str(len(os.sched_getaffinity(0)) > 1)
+    assert untouched == "False"
 
 
 def test_two_workers_find_a_simple_law(client):
