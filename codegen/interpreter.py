@@ -35,7 +35,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from . import jit
-from .lower import DEFAULT_MATH, add_attribute, emit_loop, Lowering, float_type
+from .lower import DEFAULT_MATH, emit_loop, float_type, host_function, Lowering
 from .program import Program
 
 #: Rows per tile: a float32 tile is 1 KiB, so a 30-node expression's values take 30 KiB.
@@ -68,20 +68,11 @@ def build_module(programs: Mapping[int, Program], const_code: int, var_code: int
     """
     ty = float_type(dtype)
     ptr = ty.as_pointer()
-    module = ir.Module(name=name)
-    module.triple = jit.triple()
-    fnty = ir.FunctionType(ir.VoidType(), [_I64, _I64, _I32.as_pointer(), ir.DoubleType().as_pointer(),
-                                           _I64.as_pointer(), ptr, ptr, ptr, ptr.as_pointer()])
-    fn = ir.Function(module, fnty, name)
-    cpu, features = jit.host_cpu()
-    fn.attributes.add("nounwind")
-    add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
-    add_attribute(fn.attributes, f'"target-features"="{features}"')
+    module, fn = host_function(name, [("P", _I64), ("R", _I64), ("code", _I32.as_pointer()),
+                                      ("value", ir.DoubleType().as_pointer()), ("start", _I64.as_pointer()),
+                                      ("X", ptr), ("out", ptr), ("scratch", ptr), ("stack", ptr.as_pointer())],
+                               noalias=("code", "value", "start", "X", "out", "scratch", "stack"))
     P, R, code, value, start, X, out, scratch, stack = fn.args
-    for arg, label in zip(fn.args, ("P", "R", "code", "value", "start", "X", "out", "scratch", "stack")):
-        arg.name = label
-    for arg in (code, value, start, X, out, scratch, stack):
-        arg.add_attribute("noalias")
 
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     sp_slot = b.alloca(_I64, name="sp")

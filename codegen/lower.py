@@ -32,7 +32,7 @@ every call to a math function (intrinsic, libm or fastmath); comparisons and
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import llvmlite.ir as ir
 
@@ -135,13 +135,34 @@ def default_interleave(program: Program, math: str) -> int | None:
     return FAST_MATH_INTERLEAVE if calls else None
 
 
-def _kernel_attributes(fn: ir.Function, program: Program) -> None:
-    """Host CPU, ``nounwind``, and ``noalias``/``captures(none)`` array arguments."""
+def _host_attributes(fn: ir.Function) -> None:
+    """``nounwind`` and the host's ``target-cpu`` / ``target-features``."""
     cpu, features = jit.host_cpu()
-    for attribute in ("nounwind", "norecurse"):
-        fn.attributes.add(attribute)
+    fn.attributes.add("nounwind")
     add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
     add_attribute(fn.attributes, f'"target-features"="{features}"')
+
+
+def host_function(name: str, params: Sequence[tuple[str, ir.Type]], noalias: Sequence[str] = ()
+                  ) -> tuple[ir.Module, ir.Function]:
+    """A module holding ``void name(params...)`` for the host CPU (:func:`_host_attributes`),
+    its arguments named as in ``params`` (``(label, type)`` pairs), those in ``noalias``
+    marked so (native helpers such as the population interpreter)."""
+    module = ir.Module(name=name)
+    module.triple = jit.triple()
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ty for _, ty in params]), name)
+    _host_attributes(fn)
+    for arg, (label, _) in zip(fn.args, params):
+        arg.name = label
+        if label in noalias:
+            arg.add_attribute("noalias")
+    return module, fn
+
+
+def _kernel_attributes(fn: ir.Function, program: Program) -> None:
+    """Host CPU, ``nounwind``, ``norecurse``, and ``noalias``/``captures(none)`` array arguments."""
+    _host_attributes(fn)
+    fn.attributes.add("norecurse")
     fn.args[0].name = "n"
     arrays = [a for a in fn.args[1:] if a.type != _BOOL]
     for arg, ident in zip(arrays, program.arg_ids + program.out_ids):

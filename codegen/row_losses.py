@@ -27,7 +27,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from . import jit
-from .lower import add_attribute, emit_loop, float_type
+from .lower import emit_loop, float_type, host_function
 
 SCALINGS = ("affine", "scale", "none")
 
@@ -44,19 +44,9 @@ def build_module(dtype: str, scaling: str, name: str = "row_losses") -> ir.Modul
     if scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {SCALINGS}, not {scaling!r}")
     ty = float_type(dtype)
-    module = ir.Module(name=name)
-    module.triple = jit.triple()
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_I64, _I64, ty.as_pointer(), _F64.as_pointer(),
-                                                             _F64.as_pointer()]), name)
-    cpu, features = jit.host_cpu()
-    fn.attributes.add("nounwind")
-    add_attribute(fn.attributes, f'"target-cpu"="{cpu}"')
-    add_attribute(fn.attributes, f'"target-features"="{features}"')
+    module, fn = host_function(name, [("P", _I64), ("R", _I64), ("g", ty.as_pointer()), ("t", _F64.as_pointer()),
+                                      ("out", _F64.as_pointer())], noalias=("g", "t", "out"))
     P, R, g, t, out = fn.args
-    for arg, label in zip(fn.args, ("P", "R", "g", "t", "out")):
-        arg.name = label
-    for arg in (g, t, out):
-        arg.add_attribute("noalias")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     slots = {k: b.alloca(_F64, name=k) for k in ("s1", "s2", "s3")}
     bad_slot = b.alloca(_I8, name="bad")
