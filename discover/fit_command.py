@@ -169,8 +169,9 @@ def run(args) -> int:
 
     from .data import load_dataset
 
-    one_thread_pool_for_search()  # this process runs the search (or drives the workers)
     model = _regressor(args)
+    if model.cluster is None:  # this process runs the search (the workers get theirs from connect())
+        one_thread_pool_for_search()
     output = result_path(args.output, args.data, ".result.json")
     plot = plot_option(args.plot, output)
     pysr_csv = _pysr_csv_path(args.pysr_csv)
