@@ -212,7 +212,7 @@ def main(argv=None) -> int:
     table = Table(title=f"Dask scale-out, Feynman I.6.2, {args.seconds:g} s rate runs, {os.cpu_count()} cores, "
                         f"{cpu_model()}")
     for col in ("run", "start s", "evals/s", "per round", "whole run", "iters", "solve s", "per seed", "state B",
-                "front B", "states/s"):
+                "front B", "states/s", "exch %"):
         table.add_column(col, justify="right")
     for r in rows:
         st = r["stats"]
@@ -223,10 +223,12 @@ def main(argv=None) -> int:
                       " ".join(f"{s:.1f}" for s in r["solve"]),
                       f"{st.get('state_bytes_max', 0):,}" if st else "-",
                       f"{st.get('front_bytes_max', 0):,}" if st else "-",
-                      f"{st.get('states_published', 0) / r['wall']:.1f}" if st else "-")
+                      f"{st.get('states_published', 0) / r['wall']:.1f}" if st else "-",
+                      f"{100 * st.get('exchange_seconds', 0) / (st.get('groups', 1) * r['wall']):.2f}" if st else "-")
     Console(width=200).print(table)
     print("evals/s: median over the rounds of the rate over the last 80 % of each run; solve s: median time to solution; start s: cluster start;"
-          " state B / front B: bytes of the largest published group state / merged front")
+          " state B / front B: bytes of the largest published group state / merged front;"
+          " exch %: share of each group's time its search spent blocked in exchanges with the scheduler")
     by = {r["workers"]: r for r in rows}
 
     def ratio(a: dict, b: dict) -> float:

@@ -73,6 +73,7 @@ class GroupState:
     stopped_by: str | None = None
     runs: int = 1           # 2 or more: the group's task was rerun after a lost worker
     published: int = 0      # states this group has published (at most one per EXCHANGE_SECONDS)
+    exchange_seconds: float = 0.0  # wall seconds the group's search spent in its exchanges
 
 
 def connect(cluster: Any, one_thread_pool: bool = False):
@@ -179,7 +180,8 @@ def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
     ``stats``, when given, receives the transport figures: ``states_published`` (by all
     groups, each at most one per :data:`EXCHANGE_SECONDS`), ``state_bytes_max`` and ``front_bytes_max`` (the largest
     pickled group state and merged front), ``states_read`` (group states the driver
-    read); and ``reruns`` (group tasks rerun after a lost worker), ``failed_groups``.
+    read), ``exchange_seconds`` (wall seconds the groups' searches spent blocked in their
+    exchanges, summed); and ``reruns`` (group tasks rerun after a lost worker), ``failed_groups``.
     A :class:`ClusterError` when no worker joins or every group fails.
     """
     client, release = connect(cluster)
@@ -304,6 +306,7 @@ def _drive(client, problem: Problem, settings: SearchSettings, groups: list[Sear
                                "are discover and its dependencies installed on every worker?")
         stats["states_published"] = sum(s.published for s in states.values())
         stats["reruns"] = sum(s.runs - 1 for s in states.values())
+        stats["exchange_seconds"] = sum(s.exchange_seconds for s in states.values())
         stats["failed_groups"] = len(failures)
     finally:
         # Whatever happened here (an error in a callback included): stop the groups and
@@ -346,21 +349,26 @@ def _run_group(problem: Problem, settings: SearchSettings, run_id: str, group: i
     if client.get_metadata(_key(run_id, "stop"), default=False):
         return previous or GroupState([], [], 0, 0, stopped_by="stop")
 
+    exchange_seconds = previous.exchange_seconds if previous else 0.0
+
     def exchange(progress: Progress, members: list[Expr], hall: list[Member]) -> tuple[list[Member], bool]:
-        nonlocal published
+        nonlocal published, exchange_seconds
+        t0 = time.perf_counter()
         published += 1
         state = GroupState(members, hall, done_before + progress.evaluations, iteration_before + progress.iteration,
-                           runs=runs, published=published)
+                           runs=runs, published=published, exchange_seconds=exchange_seconds)
         client.set_metadata(key, pickle.dumps(state))
         raw = client.get_metadata(_key(run_id, "front"), default=None)
         immigrants = pickle.loads(raw) if raw is not None else []
-        return immigrants, bool(client.get_metadata(_key(run_id, "stop"), default=False))
+        stop = bool(client.get_metadata(_key(run_id, "stop"), default=False))
+        exchange_seconds += time.perf_counter() - t0
+        return immigrants, stop
 
     result = search(problem, settings, initial_population=previous.members if previous else None,
                     exchange=exchange, exchange_interval=EXCHANGE_SECONDS, finish=False)
     return GroupState([], result.front, done_before + result.progress.evaluations,
                       iteration_before + result.progress.iteration, result.compilations, result.stopped_by, runs,
-                      published)
+                      published, exchange_seconds)
 
 
 __all__ = ["search_on_cluster", "search_with", "connect", "group_settings", "GroupState", "ClusterError", "GRACE_SECONDS"]

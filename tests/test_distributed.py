@@ -222,3 +222,5 @@ def test_a_killed_worker_keeps_the_front_and_the_run_stops_on_time(client):
     assert stats["reruns"] >= 1  # the killed worker's group was rerun and resumed from its state
     assert elapsed <= settings.timeout_in_seconds + GRACE_SECONDS + 20
     assert stats["groups"] == 2 and stats["states_read"] > 0
+    # the groups' time blocked in exchanges is measured, and small against the run's 2 x 25 s
+    assert 0 < stats["exchange_seconds"] < 0.25 * 2 * settings.timeout_in_seconds
