@@ -542,16 +542,24 @@ def _log_special(e: _Emit, x, y):
     return e.sel(ok, y, other)
 
 
-def _log(e: _Emit, x):
-    ln2_hi, ln2_lo = _LN2[e.prec]
-    k, f = _log_reduce(e, x)
+def _log_core(e: _Emit, k, f, ln2, extra=None):
+    """fdlibm's ``log(2**k (1 + f)) = k ln2 + f - (hfsq - (s (hfsq + z Q(z)) [+ extra]))``
+    with ``hfsq = f**2/2``, ``s = f/(2 + f)``, ``z = s**2``, ``ln2`` split in two (the
+    ``k ln2_lo`` product joins the small tail) and an optional small ``extra`` added to
+    the tail (``ul/uh`` for the log of a pair)."""
+    ln2_hi, ln2_lo = ln2
     hfsq = e.mul(e.k(0.5), e.mul(f, f))
     s = e.div(f, e.add(e.k(2.0), f))
     z = e.mul(s, s)
     r = e.mul(z, e.poly(z, _coeffs(e, "LOG_Q")))
-    tail = e.fma(k, e.k(ln2_lo), e.mul(s, e.add(hfsq, r)))
-    y = e.fma(k, e.k(ln2_hi), e.sub(f, e.sub(hfsq, tail)))
-    return _log_special(e, x, y)
+    small = e.mul(s, e.add(hfsq, r)) if extra is None else e.fma(s, e.add(hfsq, r), extra)
+    tail = e.fma(k, e.k(ln2_lo), small)
+    return e.fma(k, e.k(ln2_hi), e.sub(f, e.sub(hfsq, tail)))
+
+
+def _log(e: _Emit, x):
+    k, f = _log_reduce(e, x)
+    return _log_special(e, x, _log_core(e, k, f, _LN2[e.prec]))
 
 
 def _s_pair(e: _Emit, f):
@@ -638,16 +646,10 @@ def _log_of_pair(e: _Emit, uh, ul, k_extra=None):
     """``log(uh + ul) + k_extra*ln2`` (``|ul| <= ulp(uh)``, ``uh > 0`` finite), rounded once
     (float64): the log above with ``ul/uh`` (the first-order term of ``log(1 + ul/uh)``)
     added to its tail, the fdlibm log1p arrangement. Measured within 0.9 ULP."""
-    ln2_hi, ln2_lo = _LN2[53]
     k, f = _log_reduce(e, uh)
     if k_extra is not None:
         k = e.add(k, k_extra)
-    hfsq = e.mul(e.k(0.5), e.mul(f, f))
-    s = e.div(f, e.add(e.k(2.0), f))
-    z = e.mul(s, s)
-    r = e.mul(z, e.poly(z, _coeffs(e, "LOG_Q")))
-    tail = e.fma(k, e.k(ln2_lo), e.fma(s, e.add(hfsq, r), e.div(ul, uh)))
-    return e.fma(k, e.k(ln2_hi), e.sub(f, e.sub(hfsq, tail)))
+    return _log_core(e, k, f, _LN2[53], e.div(ul, uh))
 
 
 def _log10(e: _Emit, x):
