@@ -123,13 +123,16 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
         raise UserError(f"domain [{domain[0]:g}, {domain[1]:g}] of {tgt.name} is unbounded and "
                         f"{tgt.name} has no range-reduction template for {settings.dtype}: give a finite --domain a,b")
     dtype = "float64" if settings.dtype == "real" else settings.dtype
-    if template is None:
-        _check_domain(tgt, domain, dtype)
+    # the target's values at the fitting points of the domain, checked finite and real
+    checked = _check_domain(tgt, domain, dtype) if template is None else None
     core = template.core(dtype) if template else Core.of(tgt.name, tgt.mp_fn, *domain)
     # fitting points: Chebyshev-distributed on the core interval (x >= 0 half if symmetric)
     x_fit = _fit_points(core.a, core.b)
-    with mp.workdps(30):
-        y_fit = np.array([float(core.f(mp.mpf(float(v)))) for v in x_fit])
+    if checked is not None:  # the core is the target itself on the domain
+        y_fit = checked
+    else:
+        with mp.workdps(30):
+            y_fit = np.array([float(core.f(mp.mpf(float(v)))) for v in x_fit])
     keep = y_fit != 0
     task = Task(tgt, settings, domain, template, core, x_fit[keep], y_fit[keep])
     rng = np.random.default_rng(settings.seed)
@@ -153,8 +156,9 @@ def _fit_points(a: float, b: float) -> np.ndarray:
     return (a + b) / 2 - (b - a) / 2 * np.cos(np.linspace(0, np.pi, 400))
 
 
-def _check_domain(tgt: Target, domain: tuple[float, float], dtype: str) -> None:
-    """UserError unless the program can cover ``domain`` directly: inside ``dtype``'s finite
+def _check_domain(tgt: Target, domain: tuple[float, float], dtype: str) -> np.ndarray:
+    """The target's values at the fitting points of ``domain`` (:func:`_fit_points`), or a
+    UserError unless the program can cover ``domain`` directly: inside ``dtype``'s finite
     range, with a finite real value of the target at the fitting points, the midpoint and 0
     (the fits and the baselines use them; a pole or a branch cut there would crash them)."""
     a, b = domain
@@ -162,7 +166,9 @@ def _check_domain(tgt: Target, domain: tuple[float, float], dtype: str) -> None:
     if max(abs(a), abs(b)) > largest:
         raise UserError(f"domain [{a:g}, {b:g}] exceeds {dtype}'s finite range (largest {largest:.4g}); "
                         "give a --domain inside it")
-    points = [*_fit_points(a, b), (a + b) / 2] + ([0.0] if a < 0 < b else [])
+    fit_points = _fit_points(a, b)
+    points = [*fit_points, (a + b) / 2] + ([0.0] if a < 0 < b else [])
+    values = []
     with mp.workdps(30):
         for x in points:
             try:
@@ -176,9 +182,11 @@ def _check_domain(tgt: Target, domain: tuple[float, float], dtype: str) -> None:
             elif not math.isfinite(float(mp.re(v))):
                 problem = f"overflows {dtype}"
             else:
+                values.append(float(mp.re(v)))
                 continue
             raise UserError(f"{tgt.name} {problem} at x = {float(x):g} in the domain [{a:g}, {b:g}]; "
                             "give a --domain where it has finite real values")
+    return np.array(values[:len(fit_points)])
 
 
 def _template_for(tgt: Target, domain, dtype: str) -> Template | None:
