@@ -21,8 +21,10 @@ Subtree spans come from the *stack depth* ``c[j] = Σ_{k ≤ j} (1 − arity(a[k
 sum of arities, as in EvoGP and Kozax): the subtree whose root is node ``e`` starts at the
 last ``s ≤ e`` with ``c[s − 1] = c[e] − 1``.  The positions, spans, segments, the gather of
 the children's codes, the ``maxsize`` check and the choice among retries are one jitted
-function of integer arrays (:func:`_children`), so a generation costs one call on the CPU
-or on a GPU.  Constants stay float64 on the host: the kernel returns, for every node of
+function of integer arrays (:func:`_children`), so a generation costs one call; the same
+function compiled natively (:mod:`search.variation_native`, equal element for element)
+replaces it unless ``DISCOVER_VARIATION=jax``: XLA's fixed cost of about 60 small fusions
+was a third of a 4-island generation on a CPU.  Constants stay float64 on the host: the kernel returns, for every node of
 every child, the index of its value in a host buffer of the sources' values, and the host
 gathers them.  All randomness is drawn on the host from the search's
 ``numpy.random.Generator`` (uniforms passed in), so a seed fixes the result.
@@ -31,6 +33,7 @@ gathers them.  All randomness is drawn on the host from the search's
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -96,6 +99,7 @@ class Variation:
                     cumulative_again=(np.cumsum(again) / again.sum()).astype(np.float32))
         self._tables = {k: jnp.asarray(v) for k, v in host.items()}
         self._flags = dict(maxsize=g.maxsize, width=width, has_unary=bool(g.unary), has_binary=bool(g.binary))
+        self._native = _native_kernel(host, self._flags)
         self.bank = from_exprs([random_expr(rng, g, 1 + k % _GRAFT_SIZES) for k in range(bank_size)])
 
     def _host_sources(self, rng: np.random.Generator, a: Population, n_edits: int):
@@ -121,10 +125,13 @@ class Variation:
         n_edits = n * tries
         u, leaf_codes, leaf_values, scaled, graft_codes, graft_values, graft_lengths = self._host_sources(rng, a, n_edits)
         b = _widen(b, a.width)
-        int32 = functools.partial(np.asarray, dtype=np.int32)
-        codes, value_index, lengths = _children(
-            u, int32(a.codes), int32(a.lengths), int32(b.codes), int32(b.lengths), int32(leaf_codes), graft_codes,
-            int32(graft_lengths), None if kind is None else int32(kind), cross, self._tables, tries=tries, **self._flags)
+        int32 = functools.partial(np.ascontiguousarray, dtype=np.int32)
+        arrays = (u, int32(a.codes), int32(a.lengths), int32(b.codes), int32(b.lengths), int32(leaf_codes),
+                  int32(graft_codes), int32(graft_lengths), None if kind is None else int32(kind), cross)
+        if self._native is not None:
+            codes, value_index, lengths = self._native(*arrays, tries)
+        else:
+            codes, value_index, lengths = _children(*arrays, self._tables, tries=tries, **self._flags)
         buffer = np.concatenate([a.values.ravel(), scaled.ravel(), leaf_values, graft_values.ravel(),
                                  b.values.ravel(), np.zeros(n_edits + 1)])
         codes = np.asarray(codes)
@@ -146,6 +153,16 @@ class Variation:
         fits is the child; a parent none of whose edits fits (a costlier operator where
         operators' costs differ) is copied."""
         return self._run(rng, parents, partners, None, np.asarray(cross, dtype=bool), tries)
+
+
+def _native_kernel(host_tables: dict, flags: dict):
+    """The compiled kernel (:mod:`search.variation_native`) for these tables, unless
+    ``DISCOVER_VARIATION=jax`` asks for the JAX kernel; both give the same children."""
+    if os.environ.get("DISCOVER_VARIATION", "native").lower() == "jax":
+        return None
+    from .variation_native import NativeChildren
+
+    return NativeChildren(host_tables, _ACTS_ON, len(MUTATION_WEIGHTS), CONST, PAD, **flags)
 
 
 def _widen(p: Population, width: int) -> Population:

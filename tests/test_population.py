@@ -167,3 +167,44 @@ def test_operator_costs_bound_the_children_and_a_grammar_without_operators_still
     single = from_exprs([((1, 0),), ((0, 2.0),)], 5)
     out = to_exprs(Variation(leaves_only, 5, rng).children(rng, single, single, np.zeros(2, dtype=bool)))
     assert all(len(e) == 1 and e[0][0] in (0, 1) for e in out)
+
+
+HEAVY = BUILTIN.with_operators(Operator("sinh", 1, np.sinh, np.sinh, lambda a: a, complexity=4))
+_GRAMMARS = {
+    "full": GRAMMAR,
+    "costly": Grammar(n_vars=2, binary=(HEAVY.code["+"],), unary=(HEAVY.code["sinh"],), maxsize=9, ops=HEAVY),
+    "binary only": Grammar(n_vars=2, binary=tuple(BUILTIN.code[n] for n in "+*"), unary=(), maxsize=11),
+    "unary only": Grammar(n_vars=1, binary=(), unary=(BUILTIN.code["sin"],), maxsize=6),
+    "leaves only": Grammar(n_vars=2, binary=(), unary=(), maxsize=5),
+}
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), grammar=st.sampled_from(sorted(_GRAMMARS)), n=st.sampled_from([1, 7, 300]),
+       cross=st.floats(0.0, 1.0), narrow=st.booleans())
+def test_the_native_variation_kernel_equals_the_jax_kernel(seed, grammar, n, cross, narrow):
+    """Element for element, in both modes (children with two tries; one edit of a given
+    kind), on populations as wide as the variation's width or narrower (as far as the
+    kernel allows: an edit's ``2 w + 7`` positions must cover the width)."""
+    import functools
+
+    from search.variation import MUTATION_WEIGHTS, _children
+
+    g = _GRAMMARS[grammar]
+    rng = np.random.default_rng(seed)
+    variation = Variation(g, g.maxsize, rng)
+    assert variation._native is not None
+    exprs = population(seed, n, g)
+    width = max(max(len(e) for e in exprs), (g.maxsize - 6) // 2) if narrow else g.maxsize
+    a = from_exprs(exprs, width)
+    b = from_exprs([exprs[k] for k in rng.permutation(n)], width)
+    int32 = functools.partial(np.ascontiguousarray, dtype=np.int32)
+    for tries, kind, crossed in ((2, None, rng.random(n) < cross),
+                                 (1, int32(rng.integers(0, len(MUTATION_WEIGHTS) + 1, n)), None)):
+        u, leaf_codes, _, _, graft_codes, _, graft_lengths = variation._host_sources(rng, a, n * tries)
+        arrays = (u, int32(a.codes), int32(a.lengths), int32(b.codes), int32(b.lengths), int32(leaf_codes),
+                  int32(graft_codes), int32(graft_lengths), kind, crossed)
+        native = variation._native(*arrays, tries)
+        reference = _children(*arrays, variation._tables, tries=tries, **variation._flags)
+        for got, want in zip(native, reference):
+            np.testing.assert_array_equal(got, np.asarray(want))
