@@ -283,7 +283,7 @@ def _drive(client, problem: Problem, settings: SearchSettings, groups: list[Sear
                         stop_all()
                     if time.time() >= deadline + GRACE_SECONDS:
                         break  # a group that does not answer in time: the front polled so far stands
-                time.sleep(poll)
+                _until_one_finishes(futures, poll)
         except KeyboardInterrupt:
             stopped_by = "interrupt"
             stop_all()
@@ -321,6 +321,21 @@ def _drive(client, problem: Problem, settings: SearchSettings, groups: list[Sear
     final = problem.finish(hall.members())
     progress.front = final
     return SearchResult(final, progress, stopped_by or "niterations", compilations)
+
+
+def _until_one_finishes(futures, seconds: float) -> None:
+    """Wait ``seconds``, or less when a group's task ends first: a group that reaches the
+    tolerance ends its task, and the driver stops the others at once rather than at its
+    next poll (time to solution was quantised by the poll's 0.5 s)."""
+    from distributed import wait
+
+    pending = [f for f in futures if not f.done()]
+    if not pending:
+        return
+    try:
+        wait(pending, timeout=seconds, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        pass
 
 
 def _wait_briefly(futures, seconds: float) -> None:

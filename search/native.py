@@ -41,15 +41,28 @@ def operator_expression(op: Operator) -> sympy.Expr:
     return value
 
 
-@functools.lru_cache(maxsize=16)
 def interpreter(ops: OperatorSet, dtype: str = "float32"):
     """The compiled interpreter of ``ops`` in ``dtype``, or None where one operator has no
-    codegen lowering or native compilation is unavailable (then JAX evaluates)."""
+    codegen lowering or native compilation is unavailable (then JAX evaluates).
+
+    Cached by what the interpreter computes, each code's SymPy form, not by the set
+    object: a set that arrives pickled (a Dask worker's task) holds new function objects
+    and compares unequal to the last one, and compiling again cost 0.8 s per task."""
+    forms = ops._cache.get("interpreter forms")
+    if forms is None:
+        forms = ops._cache["interpreter forms"] = tuple(
+            (ops.code[op.name], op.arity, operator_expression(op)) for op in ops.operators)
+    return _interpreter_of_forms(forms, dtype)
+
+
+@functools.lru_cache(maxsize=16)
+def _interpreter_of_forms(forms: tuple[tuple[int, int, sympy.Expr], ...], dtype: str):
+    """:func:`interpreter` for ``(code, arity, SymPy form)`` per operator."""
     programs = {}
-    for op in ops.operators:
-        names = [s.name for s in _ARGUMENTS[: op.arity]]
+    for code, arity, form in forms:
+        names = [s.name for s in _ARGUMENTS[:arity]]
         try:
-            programs[ops.code[op.name]] = build(operator_expression(op), names, dtype=dtype)[0]
+            programs[code] = build(form, names, dtype=dtype)[0]
         except (UnsupportedError, ValueError, TypeError):
             return None
     try:

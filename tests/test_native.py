@@ -150,6 +150,19 @@ def test_an_operator_added_in_the_test_is_interpreted_natively():
     np.testing.assert_allclose(values, np.sinh(0.5 * X[0]), rtol=2e-6)
 
 
+def test_an_operator_set_that_arrives_pickled_reuses_its_compiled_interpreter():
+    """A Dask task unpickles the problem's operator set with new function objects (so it
+    compares unequal); its interpreter is the one already compiled for the same forms."""
+    import cloudpickle
+
+    ops = BUILTIN.with_operators(Operator("twice", 1, lambda a: 2 * a, lambda a: 2 * a, lambda a: 2 * a))
+    copy = cloudpickle.loads(cloudpickle.dumps(ops))
+    assert copy != ops
+    assert native.interpreter(copy) is native.interpreter(ops) is not None
+    different = BUILTIN.with_operators(Operator("twice", 1, lambda a: 3 * a, lambda a: 3 * a, lambda a: 3 * a))
+    assert native.interpreter(different) is not native.interpreter(ops)
+
+
 def test_an_operator_codegen_cannot_lower_falls_back_to_jax():
     mystery = sympy.Function("mystery")
     op = Operator("mystery", 1, np.tanh, lambda a: a, mystery, sympy_function=mystery)
