@@ -457,15 +457,15 @@ class NativeChildren:
             for name, array in scratch.items():
                 if name != "dims":
                     addresses[_SLOT[name]] = array.ctypes.data
-        # the code buffer of the flat value buffer's layout: a, S (constants), L, G, b, OP (the kernel's), pad
+        # the codes in the flat value buffer's layout: a, S (constants), L, G, b, OP (the
+        # kernel writes those), pad
         code_buffer = scratch["code_buffer"]
-        parts = (a_codes.ravel(), leaf_codes, graft_codes.ravel(), b_codes.ravel())
-        at = 0
-        for part, gap in zip(parts, (0, n_edits * w, 0, 0)):
-            at += gap
-            code_buffer[at:at + part.size] = part
-            at += part.size
-        code_buffer[n * w:n * w + n_edits * w] = self._const
+        ends = np.cumsum([n * w, n_edits * w, n_edits, n_edits * wg, n * w])
+        code_buffer[:ends[0]] = a_codes.ravel()
+        code_buffer[ends[0]:ends[1]] = self._const
+        code_buffer[ends[1]:ends[2]] = leaf_codes
+        code_buffer[ends[2]:ends[3]] = graft_codes.ravel()
+        code_buffer[ends[3]:ends[4]] = b_codes.ravel()
         code_buffer[-1] = self._pad
         width = self._width
         out = dict(out_codes=np.empty((n, width), np.int32), out_index=np.empty((n, width), np.int32),
