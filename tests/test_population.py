@@ -208,3 +208,19 @@ def test_the_native_variation_kernel_equals_the_jax_kernel(seed, grammar, n, cro
         reference = _children(*arrays, variation._tables, tries=tries, **variation._flags)
         for got, want in zip(native, reference):
             np.testing.assert_array_equal(got, np.asarray(want))
+
+
+def test_the_native_variation_kernel_refuses_codes_outside_its_tables():
+    """It indexes its tables without bounds checks, so out-of-range codes never reach it."""
+    import functools
+
+    rng = np.random.default_rng(0)
+    variation = Variation(GRAMMAR, GRAMMAR.maxsize, rng)
+    a = from_exprs(population(0, 5), GRAMMAR.maxsize)
+    int32 = functools.partial(np.ascontiguousarray, dtype=np.int32)
+    u, leaf_codes, _, _, graft_codes, _, graft_lengths = variation._host_sources(rng, a, 10)
+    bad = int32(a.codes)
+    bad[0, 0] = len(BUILTIN.operators) + 2  # one past the last operator's code
+    with pytest.raises(ValueError, match="parent codes"):
+        variation._native(u, bad, int32(a.lengths), int32(a.codes), int32(a.lengths), int32(leaf_codes),
+                          int32(graft_codes), int32(graft_lengths), None, np.zeros(5, bool), 2)
