@@ -44,9 +44,11 @@ def one_thread_cpu_pool() -> bool:
 
     XLA sizes that pool from the process's CPU affinity when the client is created, and
     splits the loops of larger fusions across it.  The search's per-generation kernels
-    (the variation step, a few hundred microseconds of small fusions) lose more to that
-    hand-off than they gain: on 2 cores (AMD EPYC Zen 5) the search ran 11-14 % faster
-    with one pool thread, and two searches side by side (two workers) 13 % faster each.
+    lose more to that hand-off than they gain: while the variation step was a JAX program
+    (a few hundred microseconds of small fusions) the search ran 11-14 % faster with one
+    pool thread on 2 cores (AMD EPYC Zen 5), and two searches side by side 13 % faster
+    each.  With the variation step native (:mod:`search.variation_native`) a 4-island
+    search ran the same with and without it (206k-216k against 208k-212k evals/s).
     So the client is created while this thread's affinity holds one CPU, and then every
     thread of the process gets the whole affinity back (the pool stays one thread; the
     process keeps every core for the rest).  Nothing is done (False) where JAX's backends
