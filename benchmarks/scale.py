@@ -1,9 +1,11 @@
 """Scale-out on Dask: the same search in this process, on 1 and on 2 worker processes.
 
     python benchmarks/scale.py [--seconds 20] [--repeats 3] [--workers 1 2] [--solve-seeds 0 1 2 3 4] [--solve-limit 90]
+                               [--rows 10000] [--batch-size N]
 
 Two measurements on Feynman I.6.2 (``exp(-theta**2/(2 sigma**2)) / sqrt(2 pi sigma**2)``,
-10,000 rows, default settings, 8 islands in all):
+10,000 rows, default settings, 8 islands in all; ``--batch-size`` scores every candidate on
+more rows than ``discover fit``'s default 500, a search whose evaluation weighs more):
 
 * **search rate**: candidate evaluations per second over a fixed wall time with the
   stopping tolerance switched off, counted over the run's last 80 % (after compilation
@@ -81,7 +83,8 @@ def one_search(problem, settings, client):
     return result, samples, time.perf_counter() - t, stats
 
 
-def _independent_search(X, y, seconds: float, seed: int, barrier, results, split: int = 0) -> None:
+def _independent_search(X, y, seconds: float, seed: int, barrier, results, split: int = 0,
+                        batch_size: int | None = None) -> None:
     """One plain process's search (the bound rows): warm up, wait for the others, run.
     ``split``: run group ``seed`` of the islands split ``split`` ways as the workers do
     (:func:`search.distributed.group_settings`); 0: the whole search with seed ``seed``."""
@@ -93,7 +96,7 @@ def _independent_search(X, y, seconds: float, seed: int, barrier, results, split
     from search.evaluate import one_thread_pool_for_search
 
     one_thread_pool_for_search()  # as `discover fit` and the embedded workers do
-    problem = formula_problem(X, y, seed=0)
+    problem = formula_problem(X, y, seed=0, **_batch(batch_size))
     base = SearchSettings(random_state=0 if split else seed, tolerance=0.0)
     if split:
         base = group_settings(base, split)[seed]
@@ -103,7 +106,13 @@ def _independent_search(X, y, seconds: float, seed: int, barrier, results, split
     results.put(windowed_rate(samples))
 
 
-def independent_rates(X, y, seconds: float, n: int, rounds: int, split: bool = False) -> list[float]:
+def _batch(batch_size: int | None) -> dict:
+    """``formula_problem``'s batch-size argument: its default unless one is given."""
+    return {} if batch_size is None else {"batch_size": batch_size}
+
+
+def independent_rates(X, y, seconds: float, n: int, rounds: int, split: bool = False,
+                      batch_size: int | None = None) -> list[float]:
     """Per round, the summed rate of ``n`` independent searches running at the same time;
     ``split``: the ``n`` groups of the ``n``-worker search, each with a worker's thread counts."""
     import multiprocessing
@@ -115,7 +124,8 @@ def independent_rates(X, y, seconds: float, n: int, rounds: int, split: bool = F
     label = f"{n} plain processes, " + ("the workers' groups" if split else "whole searches")
     for _ in range(rounds):
         barrier, results = ctx.Barrier(n), ctx.Queue()
-        procs = [ctx.Process(target=_independent_search, args=(X, y, seconds, i, barrier, results, n if split else 0))
+        procs = [ctx.Process(target=_independent_search,
+                             args=(X, y, seconds, i, barrier, results, n if split else 0, batch_size))
                  for i in range(n)]
         saved = dict(os.environ)
         if split:
@@ -190,6 +200,9 @@ def main(argv=None) -> int:
     parser.add_argument("--solve-limit", type=float, default=90.0, help="cap of a time-to-solution run (default 90)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of rate runs (default 3); medians reported")
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="rows each candidate is scored on (default: discover fit's, "
+                             "discover.formula.problem.DEFAULT_BATCH_SIZE); the row count scores on all rows")
     args = parser.parse_args(argv)
 
     from search.evaluate import one_thread_pool_for_search
@@ -198,18 +211,22 @@ def main(argv=None) -> int:
     from discover.formula import formula_problem
 
     X, y = gaussian_data(args.rows, 0)
-    problem = formula_problem(X, y, seed=0)
+    problem = formula_problem(X, y, seed=0, **_batch(args.batch_size))
     X2 = np.random.default_rng(0).uniform(-3, 3, (args.rows, 2))
-    solve_problem = formula_problem(X2, 2.5 * X2[:, 0] ** 2 + np.cos(X2[:, 1]), seed=0)
+    solve_problem = formula_problem(X2, 2.5 * X2[:, 0] ** 2 + np.cos(X2[:, 1]), seed=0, **_batch(args.batch_size))
     configs = [("in-process", None)] + [(f"{w} worker{'s' if w > 1 else ''}", w) for w in args.workers]
     rows = measure(configs, problem, solve_problem, args)
-    independent = independent_rates(X, y, args.seconds, 2, args.repeats)
-    groups = independent_rates(X, y, args.seconds, 2, args.repeats, split=True)
+    independent = independent_rates(X, y, args.seconds, 2, args.repeats, batch_size=args.batch_size)
+    groups = independent_rates(X, y, args.seconds, 2, args.repeats, split=True, batch_size=args.batch_size)
 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Dask scale-out, Feynman I.6.2, {args.seconds:g} s rate runs, {os.cpu_count()} cores, "
+    from discover.formula.problem import DEFAULT_BATCH_SIZE
+
+    batch = min(args.rows, args.batch_size or DEFAULT_BATCH_SIZE)
+    table = Table(title=f"Dask scale-out, Feynman I.6.2, {batch:,} of {args.rows:,} rows scored, "
+                        f"{args.seconds:g} s rate runs, {os.cpu_count()} cores, "
                         f"{cpu_model()}")
     for col in ("run", "start s", "evals/s", "per round", "whole run", "iters", "solve s", "per seed", "state B",
                 "front B", "states/s", "exch %"):
