@@ -193,7 +193,7 @@ def test_rational_baseline_beats_the_polynomial_of_similar_cost():
 @pytest.fixture(scope="module")
 def whole32():
     out = {}
-    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "erf", "tanh", "sinh", "cosh", "expm1",
+    for name in ("exp", "exp2", "log", "log2", "sin", "cos", "sin_wide", "cos_wide", "erf", "tanh", "sinh", "cosh", "expm1",
                  "log1p", "atan", "atanh", "asinh", "acosh"):
         t = TEMPLATES[name]
         core = t.core("float32")
@@ -295,6 +295,50 @@ def test_templates_with_fpminimax_cores_are_accurate(whole32, name, fn, lo, hi):
     x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 200_000)) if lo > 0 else rng.uniform(lo, hi, 200_000)).astype(F32)
     err = ulp_error(evaluate(whole32[name], x), fn(x.astype(np.float64)), "float32")
     assert np.max(err) <= 1.0
+
+
+def _near_quadrant_multiples(limit: float) -> np.ndarray:
+    """The float32 inputs of ``|x| <= limit`` nearest each multiple of pi/2 and their two
+    neighbours on each side: where ``x - k pi/2`` cancels to its last bits (down to about
+    1e-9), the hard cases of a sin/cos range reduction."""
+    k = np.arange(1, int(limit / (math.pi / 2)) + 1, dtype=np.float64)
+    out = [(k * (math.pi / 2)).astype(F32)]
+    for toward in (F32(np.inf), F32(-np.inf)):
+        step = out[0]
+        for _ in range(2):
+            step = np.nextafter(step, toward)
+            out.append(step)
+    out = np.concatenate(out)
+    out = out[np.abs(out) <= limit]
+    return np.concatenate([out, -out])
+
+
+@pytest.mark.parametrize("name,fn", [("sin_wide", np.sin), ("cos_wide", np.cos)])
+def test_wide_sincos_reduction_on_its_hard_cases(whole32, name, fn):
+    """The wide reduction (r1 + k p2 by Fast2Sum, exact because r1 is a multiple of
+    ulp(k p2)) on the float32 inputs nearest every multiple of pi/2 up to 1e5, where the
+    reduced argument cancels to about 1e-9: within 1 ULP against float64 sin and cos
+    (whose own reduction is exact). A sum that dropped its rounding error fails here."""
+    x = _near_quadrant_multiples(1e5)
+    assert len(x) > 600_000 and np.min(np.abs(fn(x.astype(np.float64)))) < 1e-8
+    err = ulp_error(evaluate(whole32[name], x), fn(x.astype(np.float64)), "float32")
+    assert np.max(err) <= 1.0
+
+
+def test_float64_wide_sin_near_multiples_of_half_pi():
+    """float64 sin_wide (|x| <= 2**20) on the doubles nearest 1000 random multiples of
+    pi/2 and their neighbours (results down to 2e-15), against mpmath: within 1 ULP."""
+    from discover.approx.reference import exact
+
+    t = TEMPLATES["sin_wide"]
+    core = next(b for b in bl.baselines(t.core("float64"), "float64", [6], families=("fpminimax",))).slp
+    k = np.random.default_rng(2).integers(1, int(2**20 / (math.pi / 2)), 1000)
+    with mp.workprec(200):
+        x = np.array([float(mp.mpf(int(j)) * mp.pi / 2) for j in k])
+    x = np.concatenate([x, np.nextafter(x, np.inf), np.nextafter(x, -np.inf)])
+    ref_hi, ref_lo = exact(NAMED["sin"], x)
+    assert np.min(np.abs(ref_hi)) < 1e-13
+    assert np.max(ulp_error(evaluate(wrap(t, core)[0], x), ref_hi, "float64", ref_lo)) <= 1.0
 
 
 @pytest.mark.parametrize("name,lo,hi", [("atanh", 1e-12, 0.999), ("asinh", 1e-12, 1e6), ("log1p", 1e-12, 1e6),

@@ -41,7 +41,9 @@ error-compensated) operations, all in the target precision and in the program's 
   ``sin x = copysign(sin|x|, x)`` since ``sin >= 0`` on ``[0, pi]`` (a special select for
   float32's pi, above the real pi); ``sin_wide``/``cos_wide`` for ``|x| <= 1e5`` (float32) /
   ``2**20`` (float64) reduce ``x``, form ``r1 + k p2`` exactly (the product as an fma
-  pair, the sum by TwoSum, 7 operations more) and take ``k mod 4``.
+  pair, the sum by Fast2Sum, which is exact here because ``r1`` is a multiple of
+  ``ulp(k p2)``: 4 operations more) and take ``k`` odd and ``k mod 4 >= 2`` from
+  ``floor(k/2)``.
 
 * ``tanh``, ``sinh``, ``cosh``: ``a = |x|``; near 0 (tanh below 0.5625, sinh below 1.125)
   ``a + (a t) S(t)`` with ``t = a**2`` and the searched core ``S``; above, ``e**r`` of the
@@ -659,10 +661,14 @@ def _sincos_parts(b: _B, core: SLP, dtype: str, x: int, k: int, wide: bool) -> t
     p1, p2, p3 = (b.const(-v) for v in _split(lambda: mp.pi / 2, 3, _PREC[dtype]))
     r1 = b.emit("fma", k, p1, x)                       # exact for |k| < 2**17
     if wide:
-        # r1 + k p2 exactly: the product as a pair (ph, pl), the sum by TwoSum (rh, e)
+        # r1 + k p2 exactly: the product as a pair (ph, pl), the sum by Fast2Sum (rh, e),
+        # exact although |r1| may be below |ph|: r1 = x - k p1 is a multiple of ulp(p1)
+        # (of ulp(x) for |x| < 1), so of ulp(ph) (|ph| < |k| ulp(p1)/2 is far smaller);
+        # where |r1| < |ph|, r1 + ph is then exact or rounds by one ulp(ph), and both of
+        # Fast2Sum's subtractions are exact (as TwoSum's six operations would be)
         ph = b.emit("mul", k, p2)
         pl = b.emit("fma", k, p2, b.emit("neg", ph))
-        rh, e = _two_sum(b, r1, ph)
+        rh, e = _fast_two_sum(b, r1, ph)
         rl = b.emit("fma", k, p3, b.emit("add", e, pl))
     else:
         # |k| <= 2: r1 and rh are close, so r1 - rh is exact (Sterbenz)
@@ -686,10 +692,12 @@ def _sincos(cos: bool, wide: bool):
             sin_r, cos_r = _sincos_parts(b, core, dtype, 0, k, True)
             if cos:  # cos x = sin(x + pi/2): one quadrant on
                 k = b.emit("add", k, b.const(1.0))
-            q = b.emit("fma", b.const(-4.0), b.emit("floor", b.emit("mul", k, b.const(0.25))), k)   # k mod 4
-            odd = b.emit("fma", b.const(-2.0), b.emit("floor", b.emit("mul", q, b.const(0.5))), q)  # k mod 2
-            v = b.emit("select", b.emit("ne", odd, b.const(0.0)), cos_r, sin_r)
-            y = b.emit("select", b.emit("ge", q, b.const(2.0)), b.emit("neg", v), v)
+            # k odd: k/2 is not an integer; k mod 4 >= 2: floor(k/2) is odd (negative k too)
+            half = b.emit("mul", k, b.const(0.5))
+            half_floor = b.emit("floor", half)
+            v = b.emit("select", b.emit("ne", half, half_floor), cos_r, sin_r)
+            quarter = b.emit("mul", half_floor, b.const(0.5))
+            y = b.emit("select", b.emit("ne", quarter, b.emit("floor", quarter)), b.emit("neg", v), v)
             if not cos:  # sin(-0) = -0
                 y = b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, y)
             return y
