@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=None,
                         help="rows each candidate is scored on (default: discover fit's, "
-                             "discover.formula.problem.DEFAULT_BATCH_SIZE); the row count scores on all rows")
+                             "discover.formula.problem.DEFAULT_BATCH_SIZE); --rows' value: every row")
     args = parser.parse_args(argv)
 
     from search.evaluate import one_thread_pool_for_search

@@ -9,7 +9,7 @@ fuse what the program rounds twice. It compiles with ``cc -O2 -Wall -Wextra -Wer
 
 from __future__ import annotations
 
-from codegen import c_source
+from codegen import c_source, jit
 from codegen.ops import OPS
 
 from .program import SLP, compact, to_program
@@ -30,8 +30,6 @@ INTERLEAVE = {"avx512": 8, "other": 4}
 
 def interleave() -> int:
     """The host's :data:`INTERLEAVE`."""
-    from codegen import jit
-
     return INTERLEAVE["avx512" if jit.has_feature("avx512f") else "other"]
 
 
