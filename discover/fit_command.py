@@ -25,6 +25,7 @@ from search import operators
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, describe_cluster
 from .errors import UserError, check_seconds
+from .formula.problem import DEFAULT_BATCH_SIZE
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
 
@@ -49,6 +50,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--maxsize", type=int, default=20, metavar="N", help="largest formula complexity (default 20)")
     parser.add_argument("--populations", type=int, default=8, metavar="N", help="number of islands (default 8)")
     parser.add_argument("--population-size", type=int, default=64, metavar="N", help="members per island (default 64)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+                        help=f"rows each candidate is scored on while searching, a fixed random subset (default "
+                             f"{DEFAULT_BATCH_SIZE}; the final front is refit on all rows; more rows: slower, "
+                             "finer scores, and more gained from --workers)")
     parser.add_argument("--model-selection", choices=["best", "accuracy", "score"], default="best",
                         help="how the formula is chosen from the front (default best)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
@@ -87,7 +92,8 @@ def _regressor(args):
         if not binary:
             raise UserError("--operators needs at least one binary operator (+, -, *, /, pow)")
     for flag, value, lowest in (("--maxsize", args.maxsize, 3), ("--populations", args.populations, 1),
-                                ("--population-size", args.population_size, 8), ("--niterations", args.niterations, 1)):
+                                ("--population-size", args.population_size, 8), ("--niterations", args.niterations, 1),
+                                ("--batch-size", args.batch_size, 1)):
         if value < lowest:
             raise UserError(f"{flag} must be at least {lowest}, not {value}")
     check_seconds(args.time_limit, "--time-limit")
@@ -96,7 +102,7 @@ def _regressor(args):
     return Regressor(
         cluster=cluster_from_args(args), binary_operators=binary, unary_operators=unary, maxsize=args.maxsize,
         niterations=args.niterations,
-        populations=args.populations, population_size=args.population_size,
+        populations=args.populations, population_size=args.population_size, batch_size=args.batch_size,
         model_selection=args.model_selection, timeout_in_seconds=args.time_limit, random_state=args.seed,
     )
 

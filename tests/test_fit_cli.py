@@ -74,6 +74,20 @@ def test_fit_happy_path_exit_code_and_selected_formula(happy):
     assert "Pareto front" in out and "complexity" in out
 
 
+def test_batch_size_reaches_the_search(tmp_path, capsys):
+    """``--batch-size``: the search scores on that many rows (recorded in the result's
+    settings), the front is refit on all of them and still holds the law."""
+    data = write_h5(tmp_path / "energy.h5", law_columns())
+    output = tmp_path / "r.json"
+    rc, out, err = run_cli(capsys, ["fit", str(data), "--target", "energy", "--output", str(output),
+                                    "--batch-size", "100", *FAST])
+    assert rc == 0, err
+    payload = json.loads(output.read_text())
+    assert payload["settings"]["batch_size"] == 100
+    best = min(payload["equations"], key=lambda e: e["loss"])
+    assert best["loss"] < 1e-20
+
+
 def test_fit_happy_path_result_file(happy):
     rc, out, _, output, data = happy
     payload = json.loads(output.read_text())
@@ -150,6 +164,8 @@ def bad_files(tmp: Path) -> dict:
         "operators-empty": (write_h5(tmp / "ok6.h5", {"x": x, "y": 2 * x}), ["--operators", ""],
                             ["--operators '' names no operator"]),
         "text-named-h5": (text_file(tmp / "text.h5", "hello\n"), [], ["text.h5: not an HDF5 file"]),
+        "batch-size-0": (write_h5(tmp / "ok7.h5", {"x": x, "y": 2 * x}), ["--batch-size", "0"],
+                         ["--batch-size must be at least 1, not 0"]),
     }
 
 
@@ -160,7 +176,7 @@ def text_file(path: Path, text: str) -> Path:
 
 CASES = ["missing", "directory", "not-a-data-file", "no-y-column", "missing-target", "nan", "unequal-lengths",
          "empty", "non-numeric", "unknown-operator", "maxsize-1", "output-in-missing-dir", "time-limit-nan",
-         "checkpoint-negative", "operators-empty", "text-named-h5"]
+         "checkpoint-negative", "operators-empty", "text-named-h5", "batch-size-0"]
 
 
 @pytest.mark.parametrize("case", CASES)
