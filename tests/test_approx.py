@@ -452,6 +452,10 @@ def run_cli(capsys, argv):
     (["exp", "--domain=0,1e40", "--dtype", "float64"], "exp overflows float64"),
     (["exp("], "cannot parse 'exp('"),
     (["exp(y)", "--domain", "0,1"], "expression 'exp(y)' uses 'y'; only x is allowed"),
+    (["x/0", "--domain", "0,1"], "non-finite value zoo, a division by zero"),
+    (["exp", "--domain", "100,200"], "exp overflows float32 at x = 100"),
+    (["exp(-x**2)", "--domain", "20,30"], "exp(-x**2) underflows float32"),
+    (["sin", "--domain", "1e30,1e31", "--no-verify", "--time-limit", "3"], "cannot fit sin on [1e+30, 1e+31]"),
 ])
 def test_bad_input_exit_2_one_line(capsys, tmp_path, argv, message):
     out = tmp_path / "r.json"

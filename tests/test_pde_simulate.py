@@ -325,6 +325,7 @@ CUSTOM = ["custom", "--domain=0,1", "--points", "16", "--t-end", "1", "-o", "{ou
     ([*CUSTOM, "--rhs", "u_t = -u*u_x +", "--ic", "sin(x)"], "cannot parse right-hand side"),
     ([*CUSTOM, "--rhs", "u_t = u_xx", "--ic", "sin(x"], "cannot parse initial condition"),
     ([*CUSTOM, "--rhs", "u_t = u_xx", "--ic", "log(x - 5)"], "not finite"),
+    ([*CUSTOM, "--rhs", "u_t = u_xx/0", "--ic", "sin(x)"], "non-finite value zoo, a division by zero"),
     ([*CUSTOM, "--rhs", "u_t = u_xx", "--ic", "I*x"], "not real"),
     ([*CUSTOM, "--rhs", "u_t = u_xx + u_yy", "--ic", "x"], "u_yy"),
     ([*CUSTOM, "--rhs", "u = u_xx", "--ic", "x"], "u_t = ..."),

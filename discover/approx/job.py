@@ -33,6 +33,7 @@ from codegen.program import Instr
 
 from .evolve import EvolveSettings, evolve, pareto
 from .fit import fit_constants
+from .minimax import FitFailed
 from .program import REAL_OPS, SEARCH_OPS, SLP, constant_ids, cost, evaluate, evaluate_real, with_constants
 from .reference import exact, exact_float64
 from .seeds import classical_seeds
@@ -179,8 +180,10 @@ def _check_domain(tgt: Target, domain: tuple[float, float], dtype: str) -> np.nd
                 problem = "is not real"
             elif not mp.isfinite(mp.re(v)):
                 problem = "is undefined (a pole or a singularity)" if mp.isnan(mp.re(v)) else "is infinite"
-            elif not math.isfinite(float(mp.re(v))):
+            elif abs(mp.re(v)) > largest:
                 problem = f"overflows {dtype}"
+            elif 0 < abs(mp.re(v)) < float(np.finfo(dtype).smallest_normal):
+                problem = f"underflows {dtype} (below its smallest normal number)"
             else:
                 values.append(float(mp.re(v)))
                 continue
@@ -278,15 +281,21 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
 
     if progress is not None:
         progress({"phase": "baselines"})
-    base_rows = baseline_rows(task, fma, division)
     ops = REAL_OPS if real else SEARCH_OPS + (("div",) if division else ())
     wrapper = cost(task.whole(SLP(task.dtype, (Instr("arg", value=0),), 0))[0])
     max_cost = settings.max_cost or (12 if real else wrapper + 16)
-    seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=max_degree(task))
     stats: dict = {}
-    front = evolve(seeds, score, EvolveSettings(ops=ops, max_cost=max_cost, time_limit=settings.time_limit,
-                                               max_evaluations=settings.max_evaluations, seed=settings.seed),
-                   progress=progress, stats=stats)
+    try:
+        base_rows = baseline_rows(task, fma, division)
+        seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=max_degree(task))
+        front = evolve(seeds, score, EvolveSettings(ops=ops, max_cost=max_cost, time_limit=settings.time_limit,
+                                                   max_evaluations=settings.max_evaluations, seed=settings.seed),
+                       progress=progress, stats=stats)
+    except (FitFailed, ZeroDivisionError) as exc:  # mpmath's singular systems raise ZeroDivisionError
+        a, b = task.domain
+        raise UserError(f"cannot fit {task.target.name} on [{a:g}, {b:g}] in {settings.dtype}: {exc} (the "
+                        "function is too flat or too wild there at the fit's precision); give a narrower "
+                        "--domain") from None
     rows = pareto([_candidate(task, "search", e.slp) for e in front])
     return ApproxRun(task, rows, base_rows, stats)
 

@@ -21,9 +21,14 @@ import numpy as np
 
 from codegen.fastmath_remez import chebyshev_grid, remez_basis
 
-__all__ = ["remez", "chebyshev_grid", "rational_lawson"]
+__all__ = ["FitFailed", "remez", "chebyshev_grid", "rational_lawson"]
 
 DIGITS = 40
+
+
+class FitFailed(ValueError):
+    """The minimax fit's linear system is singular from its first step (the function is
+    numerically flat or wild on the interval at these digits)."""
 
 
 def remez(g: Callable, w: Callable, a, b, powers: Sequence[int], fixed: dict[int, float] | None = None,
@@ -32,7 +37,10 @@ def remez(g: Callable, w: Callable, a, b, powers: Sequence[int], fixed: dict[int
     ``g(t) - sum(fixed[k] t**k)`` by ``sum c_i t**powers[i]``, and the minimax error
     (:func:`codegen.fastmath_remez.remez_basis` at 40 digits)."""
     with mp.workdps(DIGITS):
-        c, err = remez_basis(g, w, a, b, powers, fixed, grid=grid, iters=iters)
+        found = remez_basis(g, w, a, b, powers, fixed, grid=grid, iters=iters)
+    if found is None:
+        raise FitFailed(f"the minimax system on [{float(a):g}, {float(b):g}] is singular")
+    c, err = found
     return c, float(err)
 
 

@@ -18,6 +18,7 @@ import numpy
 import sympy
 
 from ..errors import UserError
+from ..sympy_checks import non_finite_number
 
 __all__ = ["Target", "NAMED", "target", "parse_domain"]
 
@@ -89,6 +90,10 @@ def target(spec: str) -> Target:
         expr = None
     if expr is None or not isinstance(expr, sympy.Expr):
         raise UserError(f"cannot parse {spec!r} as an expression of x; give SymPy syntax, e.g. 'exp(-x**2/2)'")
+    bad_number = non_finite_number(expr)
+    if bad_number is not None:
+        raise UserError(f"expression {spec!r} has the non-finite value {bad_number}; "
+                        "give a finite expression of x")
     others = sorted(str(s) for s in expr.free_symbols - {X})
     if others:
         raise UserError(f"expression {spec!r} uses {', '.join(repr(n) for n in others)}; only x is allowed")

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import sympy
 
+from ..sympy_checks import non_finite_number
+
 DEFAULT_MAX_ORDER = 4
 DEFAULT_MAX_DEGREE = 3
 DEFAULT_DERIVATIVE_DEGREE = 2
@@ -166,6 +168,10 @@ def parse_expression(text: str, fields: Sequence[str], axes: Sequence[str], what
         raise ValueError(f"cannot parse the {what} {text!r} ({type(exc).__name__})") from None
     if not isinstance(expr, sympy.Expr):
         raise ValueError(f"the {what} {text!r} is not an expression")
+    bad_number = non_finite_number(expr)
+    if bad_number is not None:
+        raise ValueError(f"the {what} {text!r} has the non-finite value {bad_number}; "
+                         "give finite coefficients")
     _check_derivatives(expr, text, fields, axes, what)
     unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in names or str(s) in axes)
     functions = sorted({type(f).__name__ for f in expr.atoms(sympy.Function)

@@ -95,6 +95,7 @@ from tokenize import TokenError
 
 from ..atomic import write_bytes_atomic
 from ..errors import UserError
+from ..sympy_checks import non_finite_number
 
 AXES = ("x", "y")
 CONTOUR_POINTS = 32
@@ -247,6 +248,10 @@ def _parse(text: str, symbols: _Symbols, what: str, allowed: set[sympy.Symbol]) 
         raise SimulationInputError(f"cannot parse {what} '{text}': {reason}") from None
     if not isinstance(expr, sympy.Expr):
         raise SimulationInputError(f"{what} '{text}' is not an expression")
+    bad_number = non_finite_number(expr)
+    if bad_number is not None:
+        raise SimulationInputError(f"{what} '{text}' has the non-finite value {bad_number}; "
+                                   "give finite coefficients")
     unknown = sorted(str(s) for s in expr.free_symbols - allowed)
     functions = sorted({str(f.func) for f in expr.atoms(sympy.core.function.AppliedUndef)})
     if unknown or functions:
