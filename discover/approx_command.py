@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -143,6 +144,7 @@ def _run(args, client) -> int:
     from .approx import result as approx_result
     from .approx.emit import c_code, llvm_ir, object_code
     from .approx.program import code, cost as program_cost
+    from .approx.targets import target
     from .approx.verify import verify
 
     settings = _settings(args)
@@ -150,6 +152,11 @@ def _run(args, client) -> int:
     output = result_path(args.output, _stem(name), f".{settings.dtype}.approx.json")
     if args.plot is not None:
         check_png_path(args.plot, "--plot")
+    cname = _c_name(target(name), settings.dtype)
+    for kind in args.emit:  # before the search: a failed write must not come after the result is replaced
+        for path in _emit_paths(output, cname, kind):
+            if path.is_dir():
+                raise UserError(f"cannot write {path} (--emit {kind}): it is a directory; give another -o")
     console = Console(stderr=True, quiet=args.quiet)
     with console.status(f"approx {name}: setting up") as status:
         def progress(info: dict) -> None:
@@ -210,23 +217,21 @@ def _run(args, client) -> int:
                       f"max {verification.max_ulp:.3f} ULP at x = {verification.worst_input!r}, "
                       f"{verification.correctly_rounded:.2%} correctly rounded")
         out.print("\n".join("    " + line for line in code(best.core)))
-        stem = output.with_suffix("")
-        # prefixed: a kernel called expf would clash with the C library's
-        cname = "approx_" + task.target.c_name + ("f" if task.dtype == "float32" else "")
         for kind in args.emit:
+            paths = _emit_paths(output, cname, kind)
             if kind == "c":
                 source, header = c_code(best.full, cname, f"{task.target.name}, {task.dtype}")
-                write_text_atomic(stem.with_suffix(".c"), source)
-                write_text_atomic(stem.parent / f"{cname}.h", header)
-                out.print(f"C written to {stem.with_suffix('.c')} and {stem.parent / (cname + '.h')}")
+                write_text_atomic(paths[0], source)
+                write_text_atomic(paths[1], header)
+                out.print(f"C written to {paths[0]} and {paths[1]}")
             elif kind == "llvm":
-                write_text_atomic(stem.with_suffix(".ll"), llvm_ir(best.full, cname))
-                out.print(f"LLVM IR written to {stem.with_suffix('.ll')}")
+                write_text_atomic(paths[0], llvm_ir(best.full, cname))
+                out.print(f"LLVM IR written to {paths[0]}")
             else:
                 obj, header = object_code(best.full, cname)
-                write_bytes_atomic(stem.with_suffix(".o"), obj)
-                write_text_atomic(stem.parent / f"{cname}_kernel.h", header)
-                out.print(f"object written to {stem.with_suffix('.o')} and {stem.parent / (cname + '_kernel.h')}")
+                write_bytes_atomic(paths[0], obj)
+                write_text_atomic(paths[1], header)
+                out.print(f"object written to {paths[0]} and {paths[1]}")
     if args.plot:
         from .approx.plot import plot_run
 
@@ -235,6 +240,20 @@ def _run(args, client) -> int:
     out.print(f"{result.stats.get('evaluations', 0)} programs in {result.stats.get('seconds', 0):.0f} s; "
               f"result written to {output}")
     return 0
+
+
+def _c_name(target, dtype: str) -> str:
+    """The emitted function's name: prefixed, since a kernel called expf would clash with
+    the C library's."""
+    return "approx_" + target.c_name + ("f" if dtype == "float32" else "")
+
+
+def _emit_paths(output: Path, cname: str, kind: str) -> tuple[Path, ...]:
+    """The files ``--emit kind`` writes beside the result file ``output``."""
+    stem = output.with_suffix("")
+    return {"c": (stem.with_suffix(".c"), stem.parent / f"{cname}.h"),
+            "llvm": (stem.with_suffix(".ll"),),
+            "object": (stem.with_suffix(".o"), stem.parent / f"{cname}_kernel.h")}[kind]
 
 
 def _stem(name: str) -> str:

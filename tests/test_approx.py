@@ -465,6 +465,19 @@ def test_bad_input_exit_2_one_line(capsys, tmp_path, argv, message):
     assert out.read_text() == "keep"
 
 
+def test_emit_path_that_is_a_directory_fails_before_the_search(capsys, tmp_path):
+    """An --emit file that cannot be written is found before the search: one line, and the
+    existing result file is left as it was (it used to be replaced, then the write failed)."""
+    out = tmp_path / "r.json"
+    out.write_text("keep")
+    (tmp_path / "r.c").mkdir()
+    rc, _, err = run_cli(capsys, ["approx", "exp", "--domain", "0,1", "--time-limit", "2", "--no-verify", "--quiet",
+                                  "--emit", "c", "-o", str(out)])
+    assert rc == 2 and err.strip() == (f"discover approx: error: cannot write {tmp_path / 'r.c'} (--emit c): "
+                                       "it is a directory; give another -o")
+    assert out.read_text() == "keep"
+
+
 def test_unwritable_output_is_one_line(capsys, tmp_path):
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "r.json"  # its "directory" is a file
