@@ -537,8 +537,18 @@ def integrate(problem: SpectralProblem, u0: np.ndarray, dt: float, steps: int, n
         return np.asarray(out, dtype=np.float64)
 
 
+#: at most this many time steps in one simulation with a given dt, and this many bytes of
+#: record (snapshots x fields x grid points, float64): beyond, one clear line, not hours
+#: of silent stepping or an allocation the machine cannot make
+MAX_STEPS = 10**7
+MAX_RECORD_BYTES = 4 * 2**30
+#: :func:`choose_dt`'s first step (at most) and its largest number of steps per interval
+FIRST_DT = 0.01
+CHOOSE_DT_MAX_STEPS = 1 << 16
+
+
 def choose_dt(problem: SpectralProblem, u0: np.ndarray, interval: float, tol: float = 1e-9,
-              max_steps: int = 1 << 16) -> float:
+              max_steps: int = CHOOSE_DT_MAX_STEPS) -> float:
     """A step that divides ``interval``, by self-convergence over the first interval.
 
     Starting from dt = interval / ceil(interval / 0.01), halve dt until two steps of dt/2
@@ -547,7 +557,7 @@ def choose_dt(problem: SpectralProblem, u0: np.ndarray, interval: float, tol: fl
     interval; errors that grow later (chaotic or long runs) are not seen: give ``dt``
     explicitly and check by halving it for those.
     """
-    steps = max(1, math.ceil(interval / 0.01 - 1e-9))
+    steps = max(1, math.ceil(interval / FIRST_DT - 1e-9))
     runner = _compiled(problem, 1)
     previous = integrate(problem, u0, interval / steps, steps, 1, runner)
     scale = max(np.max(np.abs(u0)), 1e-300)
@@ -618,10 +628,25 @@ def validate(case: Case) -> None:
         raise SimulationInputError(f"t_end must be positive, not {case.t_end:g}")
     if case.n_snapshots < 2:
         raise SimulationInputError(f"at least 2 snapshots are needed, not {case.n_snapshots}")
+    grid = math.prod(n for *_, n in case.domain)
+    record = case.n_snapshots * len(case.fields) * grid * 8
+    if record > MAX_RECORD_BYTES:
+        raise SimulationInputError(
+            f"the record would take {record / 2**30:.1f} GiB ({case.n_snapshots:,} snapshots of {grid:,} grid points "
+            f"per field; at most {MAX_RECORD_BYTES / 2**30:g} GiB): use fewer points (--points) or snapshots")
     if case.dt is not None:
         if not (math.isfinite(case.dt) and case.dt > 0):
             raise SimulationInputError(f"dt must be positive, not {case.dt:g}")
+        total = case.interval / case.dt * (case.n_snapshots - 1)
+        if total > MAX_STEPS:
+            raise SimulationInputError(
+                f"a time step of {case.dt:g} over t in [0, {case.t_end:g}] is {total:.3g} steps (at most "
+                f"{MAX_STEPS:.0e}): give a larger time step (--dt) or a shorter run (--t-end)")
         steps_per_snapshot(case.interval, case.dt)
+    elif case.interval / FIRST_DT > CHOOSE_DT_MAX_STEPS:
+        raise SimulationInputError(
+            f"the time step is chosen over one snapshot interval, and {case.interval:g} is too long for that "
+            f"(at most {CHOOSE_DT_MAX_STEPS * FIRST_DT:g}): give more snapshots or a time step (--dt)")
 
 
 def solve(case: Case) -> dict[str, np.ndarray]:
