@@ -52,6 +52,9 @@ from .result import Equation, FitResult, symbols_for
 
 #: The engine's defaults: the one place they are set.
 _ENGINE = SearchSettings()
+#: the largest ``maxsize`` accepted: a search of 1000-node formulas still keeps to its time
+#: limit here, one of 20,000 spent 11 s setting up before its first iteration
+MAXSIZE_LIMIT = 1000
 
 
 def _check_integer(name: str, value, lowest: int) -> None:
@@ -196,6 +199,8 @@ class Regressor(RegressorMixin, BaseEstimator):
         for name, lowest in (("maxsize", 3), ("batch_size", 1), ("populations", 1), ("population_size", 1),
                              ("niterations", 1), ("ncycles_per_iteration", 1), ("random_state", 0)):
             _check_integer(name, getattr(self, name), lowest)
+        if self.maxsize > MAXSIZE_LIMIT:
+            raise ParameterError(f"maxsize must be at most {MAXSIZE_LIMIT}, not {self.maxsize}")
         for name in ("parsimony", "tolerance"):
             _check_number(name, getattr(self, name), 0.0)
         binary, unary = _operator_names(self.binary_operators), _operator_names(self.unary_operators)

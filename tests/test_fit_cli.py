@@ -166,6 +166,10 @@ def bad_files(tmp: Path) -> dict:
         "text-named-h5": (text_file(tmp / "text.h5", "hello\n"), [], ["text.h5: not an HDF5 file"]),
         "batch-size-0": (write_h5(tmp / "ok7.h5", {"x": x, "y": 2 * x}), ["--batch-size", "0"],
                          ["--batch-size must be at least 1, not 0"]),
+        "maxsize-huge": (write_h5(tmp / "ok8.h5", {"x": x, "y": 2 * x}), ["--maxsize", "20000"],
+                         ["--maxsize must be at most 1000, not 20000"]),
+        "seed-negative": (write_h5(tmp / "ok9.h5", {"x": x, "y": 2 * x}), ["--seed", "-1"],
+                          ["--seed must be at least 0, not -1"]),
     }
 
 
@@ -176,7 +180,8 @@ def text_file(path: Path, text: str) -> Path:
 
 CASES = ["missing", "directory", "not-a-data-file", "no-y-column", "missing-target", "nan", "unequal-lengths",
          "empty", "non-numeric", "unknown-operator", "maxsize-1", "output-in-missing-dir", "time-limit-nan",
-         "checkpoint-negative", "operators-empty", "text-named-h5", "batch-size-0"]
+         "checkpoint-negative", "operators-empty", "text-named-h5", "batch-size-0",
+         "maxsize-huge", "seed-negative"]
 
 
 @pytest.mark.parametrize("case", CASES)

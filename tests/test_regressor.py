@@ -201,6 +201,7 @@ def test_invalid_parameters_raise_user_error_on_fit(params, match):
     (dict(random_state=-1), "random_state must be an integer of at least 0, not -1"),
     (dict(random_state=1.5), "random_state must be an integer of at least 0, not 1.5"),
     (dict(maxsize="10"), "maxsize must be an integer of at least 3, not '10'"),
+    (dict(maxsize=20000), "maxsize must be at most 1000, not 20000"),
     (dict(niterations=0), "niterations must be an integer of at least 1, not 0"),
     (dict(ncycles_per_iteration=0), "ncycles_per_iteration must be an integer of at least 1, not 0"),
     (dict(parsimony=-0.01), "parsimony must be a finite number of at least 0, not -0.01"),
