@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -110,6 +111,16 @@ def _regressor(args):
     )
 
 
+def _check_inputs_vary(dataset) -> None:
+    """A UserError when every input column holds one value: any formula of them is a constant."""
+    X = np.asarray(dataset.X)
+    if len(X) > 1 and np.all(X == X[:1]):  # one row: the Regressor says so
+        values = ", ".join(f"{name} = {X[0, j]:g}" for j, name in enumerate(dataset.feature_names[:4]))
+        more = ", ..." if X.shape[1] > 4 else ""
+        raise UserError(f"every input column is constant ({values}{more}): a formula of them can only be a "
+                        "constant; give inputs that vary")
+
+
 def _apply_units(model, dataset, text: str | None, dimensionless_constants: bool) -> None:
     """Set ``model``'s units: the data file's (HDF5 attributes), overridden by ``--units``
     (names as in the file or as sanitized); checked here, before the search starts."""
@@ -185,6 +196,7 @@ def run(args) -> int:
     plot = plot_option(args.plot, output)
     pysr_csv = _pysr_csv_path(args.pysr_csv)
     dataset = load_dataset(args.data, target=args.target)
+    _check_inputs_vary(dataset)
     _apply_units(model, dataset, args.units, args.dimensionless_constants)
     console = Console(stderr=True)
     names = dataset.feature_names

@@ -247,6 +247,9 @@ class Regressor(RegressorMixin, BaseEstimator):
             X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, ensure_all_finite=False)
         except ValueError as exc:
             raise DataError(str(exc)) from None
+        if X.shape[0] == 1:
+            raise DataError("only 1 sample (one data row); a formula fit needs at least 2 rows, and many more to "
+                            "tell formulas apart")
         if variable_names is None and hasattr(self, "feature_names_in_"):
             variable_names = [str(name) for name in self.feature_names_in_]
         data = dataset_from_arrays(X, y, feature_names=variable_names)  # our checks: finite, names

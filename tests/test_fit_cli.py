@@ -170,6 +170,9 @@ def bad_files(tmp: Path) -> dict:
                          ["--maxsize must be at most 1000, not 20000"]),
         "seed-negative": (write_h5(tmp / "ok9.h5", {"x": x, "y": 2 * x}), ["--seed", "-1"],
                           ["--seed must be at least 0, not -1"]),
+        "one-row": (write_h5(tmp / "one.h5", {"x": x[:1], "y": 2 * x[:1]}), [], ["only 1 sample", "at least 2 rows"]),
+        "constant-inputs": (write_h5(tmp / "const.h5", {"a": np.ones(20), "b": np.full(20, 2.0), "y": x[:20]}), [],
+                            ["every input column is constant (a = 1, b = 2)"]),
     }
 
 
@@ -181,7 +184,7 @@ def text_file(path: Path, text: str) -> Path:
 CASES = ["missing", "directory", "not-a-data-file", "no-y-column", "missing-target", "nan", "unequal-lengths",
          "empty", "non-numeric", "unknown-operator", "maxsize-1", "output-in-missing-dir", "time-limit-nan",
          "checkpoint-negative", "operators-empty", "text-named-h5", "batch-size-0",
-         "maxsize-huge", "seed-negative"]
+         "maxsize-huge", "seed-negative", "one-row", "constant-inputs"]
 
 
 @pytest.mark.parametrize("case", CASES)
