@@ -38,8 +38,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Search straight-line programs (add, sub, mul, fma; --division adds div) that "
                     "approximate a function in float32/float64 within a ULP goal, cheaper than the "
                     "textbook polynomials, scored bit-exactly in the target precision. Named "
-                    f"functions: {', '.join(NAMED)}; or any SymPy expression of x with --domain. "
-                    "exp, exp2, log, log2, sin, cos (and float32 erf) cover every input through range reduction.",
+                    f"functions: {', '.join(NAMED)}; or any SymPy expression of x (on --domain, default "
+                    f"[0, 1]). {', '.join(t.name for t in NAMED.values() if t.template)} cover their whole domain "
+                    "through range reduction (erf in float32; sin and cos [-pi, pi], or with --domain up to "
+                    "|x| <= 1e5 in float32, 2**20 in float64).",
     )
     parser.add_argument("function", help="a named function or a SymPy expression of x, e.g. 'exp(-x**2/2)'")
     parser.add_argument("--dtype", default="float32", metavar="T",

@@ -352,12 +352,13 @@ def _as_name(value) -> str:
 # ---------------------------------------------------------------------------- formats
 
 
-def _sniff(path: str) -> str:
-    """``"hdf5"``, ``"npz"`` or ``"csv"`` from the first bytes; DataError otherwise."""
+def _sniff(path: str, wanted: str = "an HDF5, NPZ or CSV file") -> str:
+    """``"hdf5"``, ``"npz"`` or ``"csv"`` from the first bytes; DataError otherwise
+    (``wanted``: what the caller reads, for the message)."""
     if not os.path.exists(path):
         raise DataError("no such file; check the path")
     if os.path.isdir(path):
-        raise DataError("is a directory, not a data file; pass an HDF5, NPZ or CSV file")
+        raise DataError(f"is a directory, not a data file; pass {wanted}")
     try:
         with open(path, "rb") as handle:
             head = handle.read(65536)

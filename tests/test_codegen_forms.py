@@ -197,6 +197,8 @@ def test_cli_result_file_to_shared_library(tmp_path, capsys):
     ([], "give a result file or --expr"),
     (["--expr", "x", "--args", "x", "--lang", "object"], "give -o PATH"),
     (["--expr", "x", "--args", "x", "-o", "/nonexistent/dir/k"], "output directory does not exist"),
+    (["--expr", "x", "--args", "1x"], "'1x' is not a valid name"),
+    (["--expr", "x", "--args", "x", "--lang", "c", "--fastmath", "bogus"], "--fastmath applies to the compiled forms"),
 ])
 def test_cli_bad_input_is_a_user_error(argv, message):
     with pytest.raises(UserError, match=message) as info:

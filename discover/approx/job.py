@@ -74,6 +74,8 @@ class Candidate:
 def _check(settings: ApproxSettings) -> None:
     if settings.dtype not in DTYPES:
         raise UserError(f"unsupported precision {settings.dtype!r}: choose float32, float64 or real")
+    if settings.dtype != "real" and not math.isfinite(settings.max_ulp):
+        raise UserError(f"--max-ulp must be a finite number of ULPs (>= 0.5), not {settings.max_ulp:g}")
     if settings.dtype != "real" and not settings.max_ulp >= 0.5:
         raise UserError(f"--max-ulp {settings.max_ulp:g} is below 0.5: no float program is more "
                         "accurate than correct rounding; give a goal >= 0.5")

@@ -78,20 +78,33 @@ def cost(slp: SLP) -> int:
     return sum(OPS_COST.get(slp.instrs[k].op, 0) for k in live(slp))
 
 
+#: arithmetic that :func:`compact` folds when every operand is a constant
+FOLDABLE = frozenset({"add", "sub", "mul", "div", "fma", "neg"})
+
+
 def compact(slp: SLP) -> SLP:
-    """Drop dead instructions and merge identical ones (same op, operands and value)."""
+    """Drop dead instructions, fold arithmetic on constants alone into one constant (its
+    value in the program's dtype, so the result is bit-identical) and merge identical
+    instructions (same op, operands and value)."""
     index: dict[int, int] = {}
     seen: dict[Instr, int] = {}
     out: list[Instr] = []
+    folded = False
     for k in live(slp):
         ins = slp.instrs[k]
         ins = Instr(ins.op, tuple(index[j] for j in ins.operands), ins.value)
+        if ins.op in FOLDABLE and all(out[j].op == "const" for j in ins.operands):
+            ops = _numpy_ops(slp.dtype)
+            with np.errstate(all="ignore"):
+                value = ops[ins.op](*(ops["const"](out[j].value) for j in ins.operands))
+            ins, folded = Instr("const", value=float(np.asarray(value, dtype=slp.dtype))), True
         if ins in seen:
             index[k] = seen[ins]
             continue
         seen[ins] = index[k] = len(out)
         out.append(ins)
-    return SLP(slp.dtype, tuple(out), index[slp.output])
+    small = SLP(slp.dtype, tuple(out), index[slp.output])
+    return compact(small) if folded else small  # drop the constants the folds left unused
 
 
 def constant_ids(slp: SLP) -> list[int]:

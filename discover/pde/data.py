@@ -75,7 +75,7 @@ def load_fields(path: str | os.PathLike, fields: Sequence[str] | None = None,
     the file's ``periodic`` attribute (default False when the file has none)."""
     path = os.fspath(path)
     try:
-        kind = _sniff(path)
+        kind = _sniff(path, "an HDF5 or NPZ file")
         if kind == "csv":
             raise DataError("field data must be HDF5 or NPZ (one dataset per field and per coordinate)")
         arrays, attrs = _read_hdf5(path) if kind == "hdf5" else _read_npz(path)

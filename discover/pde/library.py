@@ -165,7 +165,8 @@ def parse_expression(text: str, fields: Sequence[str], axes: Sequence[str], what
     try:
         expr = sympy.sympify(text, locals=names, rational=False)
     except (sympy.SympifyError, SyntaxError, TypeError, ValueError) as exc:
-        raise ValueError(f"cannot parse the {what} {text!r} ({type(exc).__name__})") from None
+        raise ValueError(f"cannot parse the {what} {text!r} ({type(exc).__name__}); write it in SymPy syntax "
+                         "with the fields and their derivatives, e.g. '0.1*u_xx - u*u_x'") from None
     if not isinstance(expr, sympy.Expr):
         raise ValueError(f"the {what} {text!r} is not an expression")
     bad_number = non_finite_number(expr)

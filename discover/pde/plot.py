@@ -234,4 +234,4 @@ def _coefficients(ax, terms: list[tuple[str, float, float]]) -> None:
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_xlabel("term")
     ax.set_ylabel("coefficient")
-    ax.set_title("coefficients ± bootstrap std", fontsize=9)
+    ax.set_title("coefficients ± std (bootstrap, or the refit's Cramér–Rao)", fontsize=9)
