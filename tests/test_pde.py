@@ -376,6 +376,7 @@ GOOD_U = np.sin(2 * np.pi * (X[None, :] - T[:, None]))
     (dict(u=GOOD_U, t=T, x=X), ["--known", "0.1*u_xx +"], "cannot parse"),
     (dict(u=GOOD_U, t=T, x=X), ["--known", "u_xx/0"], "non-finite value zoo, a division by zero"),
     (dict(u=GOOD_U, t=T, x=X), ["--known", "nan*u"], "non-finite value nan"),
+    (dict(u=GOOD_U, t=T, x=X), ["--known", "1/u"], "the known part '1/u' is not finite on this data"),  # u = 0 at t = x = 0
     (dict(u=GOOD_U, t=T, x=X), ["--terms", "1e400*u_xx"], "non-finite value 1.000e+400"),
     (dict(u=GOOD_U, t=T, x=X), ["--known", "v=0.1*v_xx"], "not a field"),
     (dict(u=GOOD_U, t=T, x=X), ["--known", "0.1*w_xx"], "not a field"),

@@ -352,6 +352,9 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
         b = columns.time_derivative(name)
         if name in known:
             b = b - sum(c * columns.column(t) for c, t in known[name])
+            if not np.all(np.isfinite(b)):
+                raise DataError(f"the known part {settings.known[name]!r} is not finite on this data (a division "
+                                "by a value that is 0 somewhere, or an overflow); give one defined on the data")
         selections[name] = _select(name, G, b, terms, settings, columns, known.get(name, []))
     refinement = None
     if settings.method == "weak" and settings.trajectory and any(s is not None for s in selections.values()):
