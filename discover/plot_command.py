@@ -13,7 +13,8 @@ By the result's job (:func:`discover.results.load_result`):
   (:mod:`discover.approx.plot`).
 
 Where the data file is not found (the result stores the path as given to the job), the
-picture is drawn without it and one line on stderr says why; ``--data`` names it.
+picture is drawn without it and one line on stderr says why; ``--data`` names it (data
+given so that cannot be used is an error: one line, no picture).
 """
 
 from __future__ import annotations
@@ -118,7 +119,12 @@ def run(args) -> int:
         if not Path(args.data).is_file():
             raise UserError(f"--data {args.data}: file not found")
         result = dataclasses.replace(result, data=str(args.data))
-    draw(result, output, result_path=args.result,
-         warn=lambda line: _stderr(f"discover plot: {line}"))
+
+    def warn(line: str) -> None:
+        if args.data is not None:  # the data asked for cannot be used: an error, not a picture without it
+            raise UserError(f"--data {args.data}: {line}")
+        _stderr(f"discover plot: {line}")
+
+    draw(result, output, result_path=args.result, warn=warn)
     print(f"plot written to {output}")
     return 0

@@ -230,6 +230,17 @@ def test_plot_command_without_the_data_and_with_data(fit_run, tmp_path):
     assert rc == 0 and err == ""
     assert_png(tmp_path / "with-data.png")
 
+    # data that cannot serve the result, asked for explicitly: an error, not a picture without it
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle["u"] = np.zeros((3, 4))
+    rc, out, err = run_cli("plot", moved, "--data", other, "-o", tmp_path / "wrong-data.png")
+    assert rc == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"discover plot: error: --data {other}: predicted vs actual "
+                                                  "not drawn")
+    assert not (tmp_path / "wrong-data.png").exists()
+
 
 # --------------------------------------------------------------------------- PDE
 
