@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
-from .errors import UserError, check_seconds
+from .errors import DataError, UserError, check_seconds
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
 from .pde import fit as pde_fit
@@ -156,14 +156,18 @@ def run(args) -> int:
         def progress(message: str) -> None:
             status.update(f"{args.method}: {message}")
 
-        if args.method in pde_fit.METHODS:
-            fit = pde_fit.fit_pde(data, settings, progress)
-            extra = {}
-        else:
-            from .pde import free_form
+        try:
+            if args.method in pde_fit.METHODS:
+                fit = pde_fit.fit_pde(data, settings, progress)
+                extra = {}
+            else:
+                from .pde import free_form
 
-            with using_cluster(cluster) as client:
-                fit, extra = free_form.run_method(args.method, data, settings, args.time_limit, progress, client)
+                with using_cluster(cluster) as client:
+                    fit, extra = free_form.run_method(args.method, data, settings, args.time_limit, progress,
+                                                      client)
+        except DataError as exc:  # what this data does not allow, named as the loading errors are
+            raise DataError(f"{args.data}: {exc}") from None
     extra = {**extra, **fit.refit_report()}
     equations = [{**asdict(eq), "lhs": eq.lhs, "equation": eq.equation()} for eq in fit.equations]
     result = PDEResult(data=str(args.data), method=args.method, fields=data.field_names, coords=data.axis_names,

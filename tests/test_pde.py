@@ -401,6 +401,18 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, arrays, extra, message):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("arrays, message", [
+    (dict(u=GOOD_U[:8], t=T[:8], x=X), "only 8 time points"),
+    (dict(u=GOOD_U, t=T, x=X**2), "coordinate 'x' is not uniformly spaced"),
+])
+def test_cli_fitting_errors_name_the_file(tmp_path, capsys, arrays, message):
+    """Errors found while fitting (the data is readable but the method cannot use it) name
+    the file as the loading errors do."""
+    path = _h5(tmp_path / "d.h5", **arrays)
+    assert _error_of(["pde", str(path), "-o", str(tmp_path / "r.json")], capsys).startswith(
+        f"discover pde: error: {path}: {message}")
+
+
 def test_cli_refuses_csv_and_missing_files(tmp_path, capsys):
     csv = tmp_path / "d.csv"
     csv.write_text("t,x,u\n0,0,1\n")
