@@ -62,11 +62,13 @@ def formula(args) -> tuple[object, list[str]]:
             raise UserError("--expr needs --args (comma-separated argument names, in order)")
         if args.select is not None:
             raise UserError("--select applies to a result file, not to --expr")
+        from .data import is_symbol_name
+
         names = [a.strip() for a in args.args.split(",") if a.strip()]
-        bad = [n for n in names if not n.isidentifier()]
+        bad = [n for n in names if not is_symbol_name(n)]
         if bad:
             raise UserError(f"--args: {', '.join(repr(n) for n in bad)} is not a valid name; argument names are "
-                            "identifiers (letters, digits and _, not starting with a digit)")
+                            "identifiers (letters, digits and _, not starting with a digit) and not Python keywords")
         return args.expr, names
     if args.result is None:
         raise UserError("give a result file or --expr with --args")
@@ -108,8 +110,9 @@ def emit(args, expr, names: list[str]) -> dict[str, str | bytes]:
     flags = {f.strip() for f in args.fastmath.split(",") if f.strip()}
     if args.lang == "c" and (flags or args.math):
         given = [f for f, v in (("--fastmath", flags), ("--math", args.math)) if v]
-        raise UserError(f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to the compiled forms (--lang llvm, object, shared), not to C source, "
-                        "which calls the C library; drop it or choose another --lang")
+        verb = "apply" if len(given) > 1 else "applies"
+        raise UserError(f"{' and '.join(given)} {verb} to the compiled forms (--lang llvm, object, shared), not to "
+                        "C source, which calls the C library; drop it or choose another --lang")
     options = dict(dtype=args.dtype, name=args.name)
     native = dict(options, math=args.math or codegen.DEFAULT_MATH, fastmath=flags)
     try:

@@ -162,14 +162,14 @@ def sanitize_names(names: Sequence[str]) -> list[str]:
     Names that are already valid are kept; others are sanitized as the module docstring
     describes and, on collision, suffixed ``_2``, ``_3``, ...
     """
-    taken = {name for name in names if _is_symbol(name)}
+    taken = {name for name in names if is_symbol_name(name)}
     result = []
     for name in names:
-        if _is_symbol(name):
+        if is_symbol_name(name):
             result.append(name)
             continue
         base = "".join(c if ("_" + c).isidentifier() else "_" for c in name)
-        if not _is_symbol(base):
+        if not is_symbol_name(base):
             base = "_" + base
         candidate, k = base, 2
         while candidate in taken:
@@ -274,7 +274,8 @@ def _as_array(value, label: str) -> np.ndarray:
         raise DataError(f"{label} cannot be made into an array ({exc}); rows must all have the same length") from None
 
 
-def _is_symbol(name: str) -> bool:
+def is_symbol_name(name: str) -> bool:
+    """Whether ``name`` can be a SymPy symbol as written: an identifier, not a Python keyword."""
     return name.isidentifier() and not keyword.iskeyword(name)
 
 

@@ -198,6 +198,7 @@ def test_cli_result_file_to_shared_library(tmp_path, capsys):
     (["--expr", "x", "--args", "x", "--lang", "object"], "give -o PATH"),
     (["--expr", "x", "--args", "x", "-o", "/nonexistent/dir/k"], "output directory does not exist"),
     (["--expr", "x", "--args", "1x"], "'1x' is not a valid name"),
+    (["--expr", "lambda + 1", "--args", "lambda"], "'lambda' is not a valid name"),
     (["--expr", "x", "--args", "x", "--lang", "c", "--fastmath", "bogus"], "--fastmath applies to the compiled forms"),
 ])
 def test_cli_bad_input_is_a_user_error(argv, message):
