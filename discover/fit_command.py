@@ -26,9 +26,8 @@ from search import operators
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, describe_cluster
 from .errors import UserError, check_seconds
-from .formula.problem import DEFAULT_BATCH_SIZE
+from .fit_limits import DEFAULT_BATCH_SIZE, MAXSIZE_LIMIT
 from .plot_command import add_plot_option, draw, plot_option
-from .regressor import MAXSIZE_LIMIT, Regressor
 from .result import result_path
 
 
@@ -79,6 +78,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _regressor(args):
+    from .regressor import Regressor  # loads the engine: only when fitting
+
     binary, unary = operators.DEFAULT_BINARY, operators.DEFAULT_UNARY
     if args.operators is not None:
         names = [n for n in args.operators.split(",") if n.strip()]

@@ -44,6 +44,7 @@ from search.pareto import MODEL_SELECTIONS, Member, scores, select
 from .cluster_options import using_cluster
 from .data import dataset_from_arrays
 from .equations import CallableEquation, EquationRow, EquationTable, as_equations
+from .fit_limits import MAXSIZE_LIMIT
 from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
 from .units import fit_dimensions
 from .errors import DataError, ParameterError, check_seconds
@@ -52,9 +53,6 @@ from .result import Equation, FitResult, symbols_for
 
 #: The engine's defaults: the one place they are set.
 _ENGINE = SearchSettings()
-#: the largest ``maxsize`` accepted: a search of 1000-node formulas still keeps to its time
-#: limit here, one of 20,000 spent 11 s setting up before its first iteration
-MAXSIZE_LIMIT = 1000
 
 
 def _check_integer(name: str, value, lowest: int) -> None:

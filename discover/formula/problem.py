@@ -40,10 +40,9 @@ from search.polish import finish
 from search.problem import Problem
 from search.units import Dimension, DimensionCheck, DimensionPenalty, is_dimensionless
 
+from ..fit_limits import DEFAULT_BATCH_SIZE
 from .terms import term_models
 
-#: Rows a candidate is scored on while searching (the final front is refit on all rows).
-DEFAULT_BATCH_SIZE = 500
 #: Whether candidates are scored after the optimal ``a f + b``.
 DEFAULT_LINEAR_SCALING = True
 #: Loss added to a dimensionally inconsistent candidate, in units of the baseline loss.
