@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fma", "fma_jax", "ldexp", "logb", "significand"]
+__all__ = ["fma", "fma_jax", "ldexp", "logb", "scalef", "significand"]
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for binary64
 
@@ -110,6 +110,30 @@ def ldexp(x, k):
     k = np.clip(k, -2 * (bias - 1), 2 * bias).astype(np.int32)
     with np.errstate(all="ignore"):
         return np.ldexp(x, k).astype(x.dtype)
+
+
+#: beyond this ``|floor(k)|`` every finite nonzero ``x * 2**k`` has overflowed or rounded
+#: to zero in either precision (``2**-1075`` is below half the smallest double)
+SCALEF_LIMIT = 4096
+
+
+def scalef(x, k):
+    """``x * 2**floor(k)`` rounded once, for every float ``k``; NaN ``k``: NaN; ``k = +inf``:
+    ``x * inf``, ``k = -inf``: ``x * 0``, except that a quiet NaN ``x`` gives ``+inf`` and
+    ``+0`` there (x86's table for ``vscalefps/pd``; the kernels' ``scalef``,
+    :mod:`codegen.bits`)."""
+    x = np.asarray(x)
+    k = np.asarray(k, dtype=x.dtype)
+    ity = {4: np.uint32, 8: np.uint64}[x.dtype.itemsize]
+    quiet = np.isnan(x) & ((np.ascontiguousarray(x).view(ity).reshape(x.shape) >> ity(np.finfo(x.dtype).nmant - 1))
+                           & ity(1)).astype(bool)
+    with np.errstate(all="ignore"):
+        n = np.clip(np.nan_to_num(np.floor(k), nan=0.0, posinf=0.0, neginf=0.0),
+                    -SCALEF_LIMIT, SCALEF_LIMIT)
+        out = np.ldexp(x, n.astype(np.int32)).astype(x.dtype)
+        out = np.where(k == np.inf, np.where(quiet, np.inf, x * k), out)
+        out = np.where(k == -np.inf, np.where(quiet, 0.0, x * x.dtype.type(0)), out)
+        return np.where(np.isnan(k), x + k, out).astype(x.dtype)
 
 
 def logb(x):

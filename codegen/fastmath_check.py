@@ -22,6 +22,7 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 
 from codegen import fastmath
+from codegen.jit import inline_vector_variants
 
 _INITIALISED = False
 ARITY = {name: 2 for name in fastmath.BINARY}
@@ -106,8 +107,10 @@ class MapKernel:
         return max([0] + [int(n) * (32 if t == "float" else 64) for n, t in found])
 
     def calls(self) -> list[str]:
-        """Functions still called in the optimised IR (intrinsics excluded)."""
-        return sorted({c for c in re.findall(r"call [^@]*@\"?([\w.]+)", self.ir) if not c.startswith("llvm.")})
+        """Functions still called in the optimised IR (intrinsics and the scalar lanes of
+        :mod:`codegen.bits`' vector variants excluded)."""
+        return sorted({c for c in re.findall(r"call [^@]*@\"?([\w.]+)", self.ir)
+                       if not c.startswith(("llvm.", "codegen.vscalef."))})
 
 
 def compile_map(name: str, dtype) -> MapKernel:
@@ -120,6 +123,7 @@ def compile_map(name: str, dtype) -> MapKernel:
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
+    inline_vector_variants(mod, tm)
     engine = llvm.create_mcjit_compiler(mod, tm)
     engine.finalize_object()
     arity = ARITY.get(name, 1)

@@ -124,6 +124,7 @@ def optimize(ir_text: str, tm=None) -> llvm.ModuleRef:
         pto.slp_vectorization = True
         builder = llvm.create_pass_builder(tm, pto)
         builder.getModulePassManager().run(module, builder)
+        inline_vector_variants(module, tm)
         # code generation (MCJIT, object files) verifies the module again and calls
         # abort() on an invalid one; verifying here makes that a Python exception
         try:
@@ -132,6 +133,15 @@ def optimize(ir_text: str, tm=None) -> llvm.ModuleRef:
             raise RuntimeError(f"codegen bug: LLVM's optimiser produced an invalid module "
                                f"({str(exc).strip().splitlines()[0]})") from None
     return module
+
+
+def inline_vector_variants(module: llvm.ModuleRef, tm) -> None:
+    """Inline the ``alwaysinline`` vector variants of :mod:`codegen.bits` that the loop
+    vectoriser called (it runs after the O3 pipeline's inliner)."""
+    if any(fn.name.startswith("codegen.vscalef.") for fn in module.functions):
+        inline = llvm.ModulePassManager()
+        inline.add_always_inliner_pass()
+        inline.run(module, llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=0)))
 
 
 def jit(module: llvm.ModuleRef, symbol: str):

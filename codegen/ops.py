@@ -28,6 +28,8 @@ from typing import Callable
 import sympy
 from sympy.codegen import cfunctions
 
+from .exact import SCALEF_LIMIT as _L
+
 
 class UnsupportedError(ValueError):
     """An expression uses a function (or value) that codegen cannot lower."""
@@ -90,10 +92,16 @@ _OPS = [
     Op("fma", 3, ("fma({0}, {1}, {2})", "fmaf({0}, {1}, {2})"), ("intrinsic", "llvm.fma"),
        "codegen.exact.fma", "codegen.exact.fma_jax"),
     # exponent-bit operations of range-reduction templates (codegen.bits): x * 2**k for an
-    # integer-valued k, and floor(log2|x|) of a normal x
+    # integer-valued k (clamped) or x * 2**floor(k) for any k, and floor(log2|x|) of a normal x
     _intrinsic("rint", "rint", (), "numpy.rint"),
     Op("ldexp", 2, ("ldexp({0}, (int){1})", "ldexpf({0}, (int){1})"), ("custom", "ldexp"),
        "codegen.exact.ldexp", "codegen.exact.ldexp"),
+    Op("scalef", 2, tuple(
+        f"(isnan({{1}}) ? {{0}} + {{1}} : isinf({{1}}) ? (isnan({{0}}) && ((union {{{{ {t} f; uint{w}_t u; }}}})"
+        f"{{{{ .f = {{0}} }}}}.u >> {m - 1} & 1) ? ({{1}} > 0 ? {{1}} : 0.0{f}) : {{1}} > 0 ? {{0}} * {{1}} : "
+        f"{{0}} * 0.0{f}) : scalbn{f}({{0}}, (int)fmax{f}(fmin{f}(floor{f}({{1}}), {_L}.0{f}), -{_L}.0{f})))"
+        for t, w, m, f in (("double", 64, 52, ""), ("float", 32, 23, "f"))),
+       ("custom", "scalef"), "codegen.exact.scalef", "codegen.exact.scalef"),
     Op("logb", 1, ("logb({0})", "logbf({0})"), ("custom", "logb"), "codegen.exact.logb",
        "codegen.exact.logb"),
     Op("significand", 1, ("ldexp({0}, -ilogb({0}))", "ldexpf({0}, -ilogbf({0}))"),

@@ -16,7 +16,7 @@ import pytest
 import scipy.special
 
 from codegen import jit
-from codegen.exact import fma, ldexp, logb
+from codegen.exact import fma, ldexp, logb, scalef
 from codegen.kernel import Kernel
 from codegen.lower import build_module
 from codegen.program import Instr, Program
@@ -119,6 +119,68 @@ def test_ldexp_rounds_once_on_either_lowering(dtype, vscalef, monkeypatch):
     with np.errstate(over="ignore"):
         c_ldexp = np.ldexp(x, np.clip(k, -2 * (bias - 1), 2 * bias).astype(int)).astype(dtype)
     assert same_bits(expected, c_ldexp)
+
+
+def _scalef_edges(dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of special, subnormal, normal and huge ``x`` and ``k``."""
+    info = np.finfo(dtype)
+    bias, p = info.maxexp - 1, info.nmant + 1
+    tiny, big = float(info.smallest_subnormal), float(info.max)
+    xs = [0.0, -0.0, np.inf, -np.inf, np.nan, tiny, -3 * tiny, float(info.smallest_normal), 1.0, -1.5,
+          0.75, big, -big, 1e-3]
+    ks = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, tiny, -tiny, 1.0, -1.0, 2.75, -2.25,
+          2 * bias, 2 * bias + 1, -2 * bias, -2 * bias - p, -2 * bias - p - 2, bias + p, -(bias + p),
+          4095.0, 4097.0, -4097.0, 1e30, -1e30, big, -big]
+    x, k = np.meshgrid(np.array(xs, dtype), np.array(ks, dtype))
+    return x.ravel(), k.ravel()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("vscalef", [True, False], ids=["host", "generic"])
+def test_scalef_gives_the_same_bits_in_vector_and_scalar_lanes(dtype, vscalef, monkeypatch):
+    """``scalef(x, k) = x * 2**floor(k)`` (AVX-512's ``vscalef``): the kernel's vector lanes
+    (the instruction itself on AVX-512), its scalar remainder (generic IR) and the NumPy
+    reference agree bit for bit on every special and extreme pair, and with C's ldexp on
+    integer exponents."""
+    if vscalef and not jit.has_feature("avx512f"):
+        pytest.skip("the host has no AVX-512")
+    if not vscalef:
+        monkeypatch.setattr(jit, "has_feature", lambda name: False)
+    x, k = _scalef_edges(dtype)
+    kernel = _kernel("scalef", 2, dtype)
+    ir_text = str(build_module(kernel.program))
+    assert ("codegen.vscalef.scalef" in ir_text) == vscalef
+    expected = scalef(x, k)
+    assert same_bits(kernel(x, k), expected)                                   # mostly vector lanes
+    alone = np.array([kernel(x[i:i + 1], k[i:i + 1])[0] for i in range(len(x))], dtype)
+    assert same_bits(alone, expected)                                          # the scalar remainder
+    with np.errstate(all="ignore"):
+        assert np.isnan(expected[np.isnan(k) | ((x == 0) & (k == np.inf)) | (np.isinf(x) & (k == -np.inf))]).all()
+        assert same_bits(expected[np.isnan(x) & (k == np.inf)], np.array([np.inf], dtype))   # x86's table
+        assert same_bits(expected[np.isnan(x) & (k == -np.inf)], np.array([0.0], dtype))
+        assert np.all(expected[(k == 1e30) & (x == 1.0)] == np.inf) and np.all(expected[(k == -1e30) & (x == 1.0)] == 0)
+        assert expected[(x == 1.0) & (k == 2.75)][0] == 4 and expected[(x == 1.0) & (k == -2.25)][0] == 0.125
+        whole = np.isfinite(k) & (k == np.floor(k)) & (np.abs(k) < 4096)
+        assert same_bits(expected[whole], np.ldexp(x[whole], k[whole].astype(int)).astype(dtype))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scalef_in_c_gives_the_same_bits(dtype, tmp_path):
+    from codegen import c_source
+
+    program = _kernel("scalef", 2, dtype).program
+    (tmp_path / "k.c").write_text(c_source.source(program))
+    (tmp_path / "k.h").write_text(c_source.header(program))
+    lib = tmp_path / "libk.so"
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o", str(lib),
+                    str(tmp_path / "k.c"), "-lm"], check=True)
+    x, k = _scalef_edges(dtype)
+    out = np.empty_like(x)
+    pointer = ctypes.c_void_p
+    ctypes.CDLL(str(lib)).k(ctypes.c_int64(x.size), x.ctypes.data_as(pointer), k.ctypes.data_as(pointer),
+                            out.ctypes.data_as(pointer))
+    assert same_bits(out, scalef(x, k))
 
 
 @pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf", "tanh", "sinh", "cosh", "expm1", "log1p",

@@ -275,7 +275,9 @@ def test_fast_math_functions_within_ulp_bounds(name, dtype, bounds):
         x = np.abs(x)
     kernel = codegen.compile(f"{name}(x)", "x", dtype=dtype, math="fast")
     body = kernel.loop_ir()
-    assert not re.search(r"call [^@]*@(?!llvm\.)", body)  # inlined: no libm call left
+    # inlined: no libm call left (the scalar remainder's ldexp on AVX-512 hosts is
+    # codegen.bits' wrapper of the vectorised loop's vscalef)
+    assert not re.search(r"call [^@]*@(?!llvm\.|\"?codegen\.vscalef\.)", body)
     assert "vector.body" in kernel.llvm_ir  # no scalar libm call blocks the vectoriser
     distance = ulp_distance(kernel(x), _reference_values(name, dtype, x))
     # the bound is against the exact value; the reference is that value rounded (0.5 ULP)

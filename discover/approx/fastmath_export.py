@@ -51,8 +51,12 @@ def baseline(target: str, dtype: str, name: str) -> SLP:
 
 
 def as_data(slp: SLP) -> tuple:
-    """``(instructions, output)`` with each instruction ``(op, operands, value)``."""
-    return tuple((i.op, tuple(i.operands), float(i.value)) for i in slp.instrs), slp.output
+    """``(instructions, output)`` with each instruction ``(op, operands, value)``; the exp
+    templates' ``scalef`` (AVX-512 hosts, :func:`.templates.scale_op`) written as ``ldexp``,
+    the same value there and fast on every host (``scalef`` is one instruction only on
+    AVX-512), so the file does not depend on the host that wrote it."""
+    return tuple(("ldexp" if i.op == "scalef" else i.op, tuple(i.operands), float(i.value))
+                 for i in slp.instrs), slp.output
 
 
 def literal(value: float) -> str:

@@ -5,7 +5,8 @@ interval and wraps a core program into the whole function with a few exact (or
 error-compensated) operations, all in the target precision and in the program's order:
 
 * ``exp``: ``k = rint(x / ln2)``, ``r = x - k ln2`` by two ``fma`` with ``ln2`` split in
-  two (Cody-Waite), ``|r| <= ln2/2``; ``e**x = ldexp(core(r), k)`` with ``core ~ e**r``.
+  two (Cody-Waite), ``|r| <= ln2/2``; ``e**x = ldexp(core(r), k)`` with ``core ~ e**r``
+  (``scalef`` on AVX-512 hosts: one instruction, :func:`scale_op`).
   ``x`` is first clamped (ordered compares and selects, which a NaN fails, so NaN passes
   through the whole computation) so that ``k`` stays in range: results overflow to
   ``inf`` and underflow to 0 or a correctly scaled subnormal.
@@ -70,6 +71,8 @@ from typing import Callable
 
 import mpmath as mp
 import numpy as np
+
+from codegen import jit
 
 from .baselines import Core
 from .program import SLP, Builder, OPS_COST, live
@@ -150,6 +153,14 @@ def _clamp(b: _B, lo: float, hi: float, x: int = 0) -> int:
     return b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
 
 
+def scale_op() -> str:
+    """The operation that applies ``2**k`` in the exp templates: ``scalef`` where it is one
+    instruction (``vscalefps/pd``, AVX-512 hosts), else ``ldexp`` (its clamp, a conversion
+    and two exponent-bit factors). The same value there: the clamped ``x`` keeps the
+    integer ``k`` inside ``ldexp``'s range, and a NaN ``k`` comes with a NaN core."""
+    return "scalef" if jit.has_feature("avx512f") else "ldexp"
+
+
 def _exp_like(base2: bool):
     def build(b: _B, core: SLP, dtype: str):
         lo, hi = _EXP_CLAMP[dtype]
@@ -164,7 +175,7 @@ def _exp_like(base2: bool):
             c1, c2 = _split(lambda: mp.log(2), 2, _PREC[dtype])
             r = b.emit("fma", k, b.const(-c1), x)
             r = b.emit("fma", k, b.const(-c2), r)
-        return b.emit("ldexp", b.splice(core, r), k)   # NaN: r is NaN, so is the result
+        return b.emit(scale_op(), b.splice(core, r), k)   # NaN: r is NaN, so is the result
     return build
 
 
