@@ -72,7 +72,7 @@ def _two_product(a, b):
 def fma(a, b, c):
     """``a*b + c`` with one rounding, element-wise; float32 or float64 arrays or scalars."""
     a, b, c = np.broadcast_arrays(np.asarray(a), np.asarray(b), np.asarray(c))
-    dtype = np.result_type(a, b, c)
+    dtype, shape = np.result_type(a, b, c), np.shape(a)
     with np.errstate(all="ignore"):
         if dtype == np.float32:
             p = a.astype(np.float64) * b.astype(np.float64)
@@ -91,7 +91,7 @@ def fma(a, b, c):
             out = np.where(special, plain, out)
         else:
             raise TypeError(f"fma supports float32 and float64, not {dtype}")
-    return out.reshape(np.shape(a)) if np.ndim(a) else out[0]
+    return out.reshape(shape) if shape else out[0]
 
 
 def fma_jax(a, b, c):

@@ -22,6 +22,7 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 
 from codegen import fastmath
+from codegen.bits import INLINE_AFTER_VECTORISING
 from codegen.jit import inline_vector_variants
 
 _INITIALISED = False
@@ -110,7 +111,7 @@ class MapKernel:
         """Functions still called in the optimised IR (intrinsics and the scalar lanes of
         :mod:`codegen.bits`' vector variants excluded)."""
         return sorted({c for c in re.findall(r"call [^@]*@\"?([\w.]+)", self.ir)
-                       if not c.startswith(("llvm.", "codegen.vscalef."))})
+                       if not c.startswith(("llvm.", INLINE_AFTER_VECTORISING))})
 
 
 def compile_map(name: str, dtype) -> MapKernel:

@@ -138,7 +138,9 @@ def optimize(ir_text: str, tm=None) -> llvm.ModuleRef:
 def inline_vector_variants(module: llvm.ModuleRef, tm) -> None:
     """Inline the ``alwaysinline`` vector variants of :mod:`codegen.bits` that the loop
     vectoriser called (it runs after the O3 pipeline's inliner)."""
-    if any(fn.name.startswith("codegen.vscalef.") for fn in module.functions):
+    from .bits import INLINE_AFTER_VECTORISING   # bits imports this module
+
+    if any(fn.name.startswith(INLINE_AFTER_VECTORISING) for fn in module.functions):
         inline = llvm.ModulePassManager()
         inline.add_always_inliner_pass()
         inline.run(module, llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=0)))

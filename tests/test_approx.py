@@ -264,6 +264,11 @@ def test_compact_folds_arithmetic_on_constants_bit_exactly():
         assert [ins.op for ins in small.instrs].count("const") == 3
         x = np.linspace(-3, 3, 10_001).astype(dtype)
         assert same_bits(evaluate(small, x), evaluate(slp, x))
+        # an fma of constants alone (the float64 fma once returned shape (1,) for scalars)
+        b = Builder(dtype)
+        y = b.emit("add", 0, b.emit("fma", b.const(1 / 3), b.const(3.0), b.const(-1.0)))
+        small = compact(b.done(y))
+        assert cost(small) == 1 and same_bits(evaluate(small, x), evaluate(b.done(y), x))
 
 
 # ----------------------------------------------------------------------------- templates
