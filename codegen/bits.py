@@ -11,6 +11,11 @@ lowerings of :mod:`codegen.lower`:
   NaN; ``k = +inf``: ``x * inf``; ``k = -inf``: ``x * 0``; a quiet NaN ``x`` gives ``+inf``
   and ``+0`` there): AVX-512's ``vscalefps/pd``, one instruction there; the reference is
   :func:`codegen.exact.scalef`.
+* ``getexp(x)`` = C's ``logb`` (``floor(log2 |x|)``, subnormals included; ``-inf`` at
+  +-0, ``+inf`` at +-inf) and ``getmant(x)`` = the significand scaled into ``[3/4,
+  3/2)`` (NaN where the sign bit is set, +-0 -> +-1, +inf -> 1): AVX-512's ``vgetexp``
+  and ``vgetmant`` (:data:`GETMANT_IMM`), one instruction each there; references
+  :func:`codegen.exact.logb` and :func:`codegen.exact.getmant`.
 * ``logb(x)`` = ``floor(log2 |x|)`` as a float, from the exponent bits, for *normal*
   finite ``x`` (callers scale subnormals first, and select the results at 0, inf, NaN).
 * ``significand(x)`` = ``x * 2**-logb(x)``, in ``[1, 2)`` with ``x``'s sign, by replacing
@@ -24,7 +29,7 @@ import llvmlite.ir as ir
 from . import jit
 from .exact import SCALEF_LIMIT
 
-__all__ = ["ldexp", "logb", "scale", "scalef", "significand"]
+__all__ = ["getexp", "getmant", "ldexp", "logb", "scale", "scalef", "significand"]
 
 
 def _layout(ty: ir.Type) -> tuple[ir.IntType, int, int]:
@@ -63,41 +68,47 @@ def scale(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, n: ir.Value) -> ir.Value:
 
 def ldexp(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
     if jit.has_feature("avx512f"):
-        return b.call(_vscalef_lane(b.module, ty, "ldexp"), [x, k])
+        return b.call(_avx512_lane(b.module, ty, "ldexp"), [x, k])
     return _ldexp_generic(b, ty, x, k)
 
 
 def _ldexp_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
-    k = _clamp(b, ty, k, -float(2 * (_layout(ty)[2] - 1)), float(2 * _layout(ty)[2]))
-    return scale(b, ty, x, b.fptosi(k, ir.IntType(32)))
+    _, _, bias = _layout(ty)
+    return scale(b, ty, x, b.fptosi(_clamp(b, ty, k, -float(2 * (bias - 1)), float(2 * bias)), ir.IntType(32)))
 
 
 def _clamp(b: ir.IRBuilder, ty: ir.Type, k: ir.Value, low: float, high: float) -> ir.Value:
     """``k`` clamped to ``[low, high]`` (of scalars or vectors of ``ty``), NaN to ``low``:
     ordered compares and selects, one x86 max/min instruction each (``llvm.maxnum``'s
     NaN rule costs three)."""
-    def splat(v):
-        return ir.Constant(k.type, [ty(v)] * k.type.count) if isinstance(k.type, ir.VectorType) else ty(v)
-    k = b.select(b.fcmp_ordered(">=", k, splat(low)), k, splat(low))
-    return b.select(b.fcmp_ordered("<=", k, splat(high)), k, splat(high))
+    k = b.select(b.fcmp_ordered(">=", k, _splat(k.type, ty, low)), k, _splat(k.type, ty, low))
+    return b.select(b.fcmp_ordered("<=", k, _splat(k.type, ty, high)), k, _splat(k.type, ty, high))
+
+
+def _splat(vty: ir.Type, ty: ir.Type, value: float) -> ir.Constant:
+    return ir.Constant(vty, [ty(value)] * vty.count) if isinstance(vty, ir.VectorType) else ty(value)
+
+
+def _declare(module: ir.Module, name: str, ret: ir.Type, args: list) -> ir.Function:
+    return module.globals.get(name) or ir.Function(module, ir.FunctionType(ret, args), name)
+
+
+def _suffix(ty: ir.Type) -> str:
+    return "f64" if isinstance(ty, ir.DoubleType) else "f32"
 
 
 def scalef(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
     if jit.has_feature("avx512f"):
-        return b.call(_vscalef_lane(b.module, ty, "scalef"), [x, k])
+        return b.call(_avx512_lane(b.module, ty, "scalef"), [x, k])
     return _scalef_generic(b, ty, x, k)
 
 
 def _scalef_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
     """``scalef`` by ``llvm.ldexp`` and selects (every host; the scalar lanes of AVX-512)."""
-    suffix = "f64" if isinstance(ty, ir.DoubleType) else "f32"
-    module, i32 = b.module, ir.IntType(32)
-    floor = module.globals.get(f"llvm.floor.{suffix}") or ir.Function(
-        module, ir.FunctionType(ty, [ty]), f"llvm.floor.{suffix}")
-    ldexp_ = module.globals.get(f"llvm.ldexp.{suffix}.i32") or ir.Function(
-        module, ir.FunctionType(ty, [ty, i32]), f"llvm.ldexp.{suffix}.i32")
+    sfx, i32 = _suffix(ty), ir.IntType(32)
+    floor = _declare(b.module, f"llvm.floor.{sfx}", ty, [ty])
     n = b.fptosi(_clamp(b, ty, b.call(floor, [k]), -SCALEF_LIMIT, float(SCALEF_LIMIT)), i32)
-    y = b.call(ldexp_, [x, n])
+    y = b.call(_declare(b.module, f"llvm.ldexp.{sfx}.i32", ty, [ty, i32]), [x, n])
     ity, mant, _ = _layout(ty)
     quiet = b.and_(b.fcmp_unordered("uno", x, x),
                    b.icmp_unsigned("!=", b.and_(b.bitcast(x, ity), ity(1 << (mant - 1))), ity(0)))
@@ -108,56 +119,111 @@ def _scalef_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> i
     return b.select(b.fcmp_unordered("uno", k, k), b.fadd(x, k), y)
 
 
-#: vector lanes of the ``vscalefps/pd`` variants (512-bit vectors)
-VSCALEF_LANES = {"f32": 16, "f64": 8}
+def getexp(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
+    if jit.has_feature("avx512f"):
+        return b.call(_avx512_lane(b.module, ty, "getexp"), [x])
+    return _getexp_generic(b, ty, x)
+
+
+def _getexp_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
+    """C's ``logb`` (a call; every host's scalar lanes)."""
+    fn = _declare(b.module, "logb" if _suffix(ty) == "f64" else "logbf", ty, [ty])
+    fn.attributes.add("nounwind")
+    fn.attributes.add("readnone")
+    return b.call(fn, [x])
+
+
+def getmant(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
+    if jit.has_feature("avx512f"):
+        return b.call(_avx512_lane(b.module, ty, "getmant"), [x])
+    return _getmant_generic(b, ty, x)
+
+
+def _getmant_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
+    """``x * 2**-logb(x)`` (``llvm.ldexp``, exact for subnormals), halved from 1.5 on, and
+    the special values of ``vgetmant`` with :data:`GETMANT_IMM`."""
+    i32 = ir.IntType(32)
+    finite = b.and_(b.fcmp_ordered("!=", x, ty(0.0)), b.fcmp_ordered("<", b.call(
+        _declare(b.module, f"llvm.fabs.{_suffix(ty)}", ty, [ty]), [x]), ty(float("inf"))))
+    e = b.select(finite, _getexp_generic(b, ty, x), ty(0.0))
+    m = b.call(_declare(b.module, f"llvm.ldexp.{_suffix(ty)}.i32", ty, [ty, i32]), [x, b.fptosi(b.fneg(e), i32)])
+    m = b.select(b.fcmp_ordered(">=", m, ty(1.5)), b.fmul(m, ty(0.5)), m)
+    m = b.select(b.fcmp_ordered("==", x, ty(0.0)),
+                 b.call(_declare(b.module, f"llvm.copysign.{_suffix(ty)}", ty, [ty, ty]), [ty(1.0), x]), m)
+    m = b.select(b.fcmp_ordered("==", x, ty(float("inf"))), ty(1.0), m)
+    return b.select(b.fcmp_unordered("<", x, ty(0.0)), ty(float("nan")), m)
+
+
+#: ``vgetmantps/pd``'s immediate: interval [3/4, 3/2) (bits 1:0 = 11), NaN where the sign
+#: bit is set (bits 3:2 = 10; zeros excepted: +-0 -> +-1)
+GETMANT_IMM = 0b1011
+#: vector lanes of the AVX-512 variants (512-bit vectors)
+AVX512_LANES = {"f32": 16, "f64": 8}
 #: name prefix of the functions :func:`codegen.jit.optimize` inlines after vectorising
-INLINE_AFTER_VECTORISING = "codegen.vscalef."
+INLINE_AFTER_VECTORISING = "codegen.avx512."
+_ARITY = {"ldexp": 2, "scalef": 2, "getexp": 1, "getmant": 1}
+_GENERIC = {"ldexp": _ldexp_generic, "scalef": _scalef_generic, "getexp": _getexp_generic,
+            "getmant": _getmant_generic}
 
 
-def _vscalef_lane(module: ir.Module, ty: ir.Type, op: str) -> ir.Function:
-    """Scalar ``codegen.vscalef.OP.T(x, k)`` (``op`` ``ldexp`` or ``scalef``) whose vector
-    variant is AVX-512's ``vscalefps/pd`` on the float ``k`` itself.
+def _avx512_vector(b: ir.IRBuilder, ty: ir.Type, op: str, args) -> ir.Value:
+    """The 512-bit body of ``op``: ``vscalef`` (after ``ldexp``'s clamp), ``vgetexp``,
+    ``vgetmant``; rounding argument 4: the current direction (MXCSR)."""
+    vty, i32 = args[0].type, ir.IntType(32)
+    mask_ty, kind = ir.IntType(max(8, vty.count)), "pd" if _suffix(ty) == "f64" else "ps"
+    undef, every, current = ir.Constant(vty, None), ir.IntType(max(8, vty.count))(-1), i32(4)
+    if op in ("ldexp", "scalef"):
+        x, k = args
+        if op == "ldexp":
+            _, _, bias = _layout(ty)
+            k = _clamp(b, ty, k, -float(2 * (bias - 1)), float(2 * bias))
+        fn = _declare(b.module, f"llvm.x86.avx512.mask.scalef.{kind}.512", vty, [vty, vty, vty, mask_ty, i32])
+        return b.call(fn, [x, k, undef, every, current])
+    if op == "getexp":
+        fn = _declare(b.module, f"llvm.x86.avx512.mask.getexp.{kind}.512", vty, [vty, vty, mask_ty, i32])
+        return b.call(fn, [args[0], undef, every, current])
+    fn = _declare(b.module, f"llvm.x86.avx512.mask.getmant.{kind}.512", vty, [vty, i32, vty, mask_ty, i32])
+    return b.call(fn, [args[0], i32(GETMANT_IMM), undef, every, current])
+
+
+def _avx512_lane(module: ir.Module, ty: ir.Type, op: str) -> ir.Function:
+    """Scalar ``codegen.avx512.OP.T`` whose vector variant is the AVX-512 instruction
+    (:func:`_avx512_vector`).
 
     ``llvm.ldexp`` takes an integer exponent, so ``ldexp(x, fptosi(k))`` costs a
     conversion to integer and, inside the x86 lowering, one back to float before the
     ``vscalef``; ``vscalef`` reads a float exponent (``x * 2**floor(k)``), so the vector
     variant of ``ldexp`` is its clamp and the ``vscalef`` (three instructions, not five),
-    and that of ``scalef`` the ``vscalef`` alone. The scalar function is ``noinline`` and
-    names the vector function in the vector-function ABI attribute (as the libmvec
-    wrappers of :mod:`codegen.lower`), so the loop vectoriser calls the vector function
-    on whole vectors; :func:`codegen.jit.optimize` inlines it afterwards. The scalar
-    remainder runs the generic IR of the operation: the same bits (tested on every
-    special case). Both are ``weak_odr hidden``: kept until the vectoriser has run,
-    merged at link time, not exported."""
-    suffix = "f64" if isinstance(ty, ir.DoubleType) else "f32"
-    name = f"{INLINE_AFTER_VECTORISING}{op}.{suffix}"
+    and that of ``scalef`` the ``vscalef`` alone; ``getexp`` and ``getmant`` are one
+    instruction each, subnormals included, where bit operations need a scaling and
+    selects. The scalar function is ``noinline`` and names the vector function in the
+    vector-function ABI attribute (as the libmvec wrappers of :mod:`codegen.lower`), so
+    the loop vectoriser calls the vector function on whole vectors;
+    :func:`codegen.jit.optimize` inlines it afterwards. The scalar remainder runs the
+    generic IR of the operation: the same bits (tested on every special case). Both are
+    ``weak_odr hidden``: kept until the vectoriser has run, merged at link time, not
+    exported."""
+    sfx = _suffix(ty)
+    name = f"{INLINE_AFTER_VECTORISING}{op}.{sfx}"
     existing = module.globals.get(name)
     if existing is not None:
         return existing
-    lanes, i32 = VSCALEF_LANES[suffix], ir.IntType(32)
-    vty, mask_ty = ir.VectorType(ty, lanes), ir.IntType(lanes)
-    intrinsic_name = f"llvm.x86.avx512.mask.scalef.{'pd' if suffix == 'f64' else 'ps'}.512"
-    intrinsic = module.globals.get(intrinsic_name) or ir.Function(
-        module, ir.FunctionType(vty, [vty, vty, vty, mask_ty, i32]), intrinsic_name)
-    vector = ir.Function(module, ir.FunctionType(vty, [vty, vty]), f"{name}.v{lanes}")
-    fn = ir.Function(module, ir.FunctionType(ty, [ty, ty]), name)
+    lanes, arity = AVX512_LANES[sfx], _ARITY[op]
+    vty = ir.VectorType(ty, lanes)
+    vector = ir.Function(module, ir.FunctionType(vty, [vty] * arity), f"{name}.v{lanes}")
+    fn = ir.Function(module, ir.FunctionType(ty, [ty] * arity), name)
     cpu, features = jit.host_cpu()
     for f, inline in ((vector, "alwaysinline"), (fn, "noinline")):
         f.linkage = "weak_odr hidden"   # llvmlite prints it verbatim; no visibility field
         for attribute in ("nounwind", "readnone", inline,
                           f'"target-cpu"="{cpu}"', f'"target-features"="{features}"'):
             set.add(f.attributes, attribute)
-    set.add(fn.attributes, f'"vector-function-abi-variant"="_ZGV_LLVM_N{lanes}vv_{name}({vector.name})"')
+    set.add(fn.attributes, f'"vector-function-abi-variant"='
+                           f'"_ZGV_LLVM_N{lanes}{"v" * arity}_{name}({vector.name})"')
     vb = ir.IRBuilder(vector.append_basic_block("entry"))
-    vx, vk = vector.args
-    if op == "ldexp":
-        _, _, bias = _layout(ty)
-        vk = _clamp(vb, ty, vk, -float(2 * (bias - 1)), float(2 * bias))
-    # rounding argument 4: the current direction (MXCSR), as every other instruction
-    vb.ret(vb.call(intrinsic, [vx, vk, ir.Constant(vty, None), mask_ty(-1), i32(4)]))
+    vb.ret(_avx512_vector(vb, ty, op, vector.args))
     sb = ir.IRBuilder(fn.append_basic_block("entry"))
-    generic = _ldexp_generic if op == "ldexp" else _scalef_generic
-    sb.ret(generic(sb, ty, *fn.args))
+    sb.ret(_GENERIC[op](sb, ty, *fn.args))
     return fn
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fma", "fma_jax", "ldexp", "logb", "scalef", "significand"]
+__all__ = ["fma", "fma_jax", "getmant", "ldexp", "logb", "scalef", "significand"]
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for binary64
 
@@ -143,6 +143,22 @@ def logb(x):
         _, e = np.frexp(x)
         out = np.where(x == 0, -np.inf, (e - 1).astype(x.dtype))
         return np.where(np.isfinite(x), out, np.abs(x)).astype(x.dtype)
+
+
+def getmant(x):
+    """The significand of ``x`` scaled into ``[3/4, 3/2)``, the sign kept, subnormals
+    included (``x = 2**(logb(x) + (m < 1)) m``); NaN where the sign bit is set (zeros
+    excepted: +-0 -> +-1), +inf -> 1, NaN -> NaN: AVX-512's ``vgetmantps/pd`` with
+    interval 3/4..3/2 and sign control "NaN if negative" (the kernels' ``getmant``,
+    :mod:`codegen.bits`)."""
+    x = np.asarray(x)
+    with np.errstate(all="ignore"):
+        fraction, _ = np.frexp(x)
+        m = (2 * fraction).astype(x.dtype)
+        m = np.where(m >= 1.5, m * x.dtype.type(0.5), m)
+        m = np.where(x == 0, np.copysign(x.dtype.type(1), x), m)
+        m = np.where(x == np.inf, x.dtype.type(1), m)
+        return np.where((x < 0) | np.isnan(x), x.dtype.type(np.nan), m).astype(x.dtype)
 
 
 def significand(x):

@@ -431,7 +431,7 @@ class Lowering:
         return fn
 
     def custom(self, name: str, operands):
-        if name in ("ldexp", "scalef", "logb", "significand"):
+        if name in ("ldexp", "scalef", "getexp", "getmant", "logb", "significand"):
             from . import bits
 
             return getattr(bits, name)(self.b, self.ty, *operands)

@@ -102,6 +102,14 @@ _OPS = [
         f"{{0}} * 0.0{f}) : scalbn{f}({{0}}, (int)fmax{f}(fmin{f}(floor{f}({{1}}), {_L}.0{f}), -{_L}.0{f})))"
         for t, w, m, f in (("double", 64, 52, ""), ("float", 32, 23, "f"))),
        ("custom", "scalef"), "codegen.exact.scalef", "codegen.exact.scalef"),
+    # C's logb and the significand in [3/4, 3/2) for every x (AVX-512's vgetexp, vgetmant)
+    Op("getexp", 1, ("logb({0})", "logbf({0})"), ("custom", "getexp"), "codegen.exact.logb",
+       "codegen.exact.logb"),
+    Op("getmant", 1, tuple(
+        f"(isnan({{0}}) || {{0}} < 0 ? NAN : {{0}} == 0 ? copysign{f}(1.0{f}, {{0}}) : isinf({{0}}) ? 1.0{f} : "
+        f"ldexp{f}({{0}}, -ilogb{f}({{0}})) >= 1.5{f} ? 0.5{f} * ldexp{f}({{0}}, -ilogb{f}({{0}})) : "
+        f"ldexp{f}({{0}}, -ilogb{f}({{0}})))" for f in ("", "f")),
+       ("custom", "getmant"), "codegen.exact.getmant", "codegen.exact.getmant"),
     Op("logb", 1, ("logb({0})", "logbf({0})"), ("custom", "logb"), "codegen.exact.logb",
        "codegen.exact.logb"),
     Op("significand", 1, ("ldexp({0}, -ilogb({0}))", "ldexpf({0}, -ilogbf({0}))"),

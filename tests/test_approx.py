@@ -16,7 +16,7 @@ import pytest
 import scipy.special
 
 from codegen import jit
-from codegen.exact import fma, ldexp, logb, scalef
+from codegen.exact import fma, getmant, ldexp, logb, scalef
 from codegen.kernel import Kernel
 from codegen.lower import build_module
 from codegen.program import Instr, Program
@@ -149,7 +149,7 @@ def test_scalef_gives_the_same_bits_in_vector_and_scalar_lanes(dtype, vscalef, m
     x, k = _scalef_edges(dtype)
     kernel = _kernel("scalef", 2, dtype)
     ir_text = str(build_module(kernel.program))
-    assert ("codegen.vscalef.scalef" in ir_text) == vscalef
+    assert ("codegen.avx512.scalef" in ir_text) == vscalef
     expected = scalef(x, k)
     assert same_bits(kernel(x, k), expected)                                   # mostly vector lanes
     alone = np.array([kernel(x[i:i + 1], k[i:i + 1])[0] for i in range(len(x))], dtype)
@@ -162,6 +162,64 @@ def test_scalef_gives_the_same_bits_in_vector_and_scalar_lanes(dtype, vscalef, m
         assert expected[(x == 1.0) & (k == 2.75)][0] == 4 and expected[(x == 1.0) & (k == -2.25)][0] == 0.125
         whole = np.isfinite(k) & (k == np.floor(k)) & (np.abs(k) < 4096)
         assert same_bits(expected[whole], np.ldexp(x[whole], k[whole].astype(int)).astype(dtype))
+
+
+def _getexp_edges(dtype: str) -> np.ndarray:
+    """Specials, both signs of subnormals, normals around the [3/4, 3/2) boundaries, huge."""
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(5)
+    tiny = float(info.smallest_subnormal)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, tiny, -tiny, 3 * tiny, float(info.smallest_normal),
+               float(info.max), -float(info.max), 0.75, 1.0, 1.5, 2.0, 3.0, 0.5, -1.5]
+    near = np.array([0.75, 1.5, 3.0, 6.0, 1.0], dtype)
+    nudged = np.concatenate([np.nextafter(near, near.dtype.type(0)), np.nextafter(near, near.dtype.type(9))])
+    spread = rng.uniform(1, 2, 2000) * np.exp2(rng.integers(info.minexp - info.nmant, info.maxexp, 2000))
+    return np.concatenate([np.array(special, dtype), nudged, (spread * rng.choice([-1, 1], 2000)).astype(dtype)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("vector", [True, False], ids=["host", "generic"])
+def test_getexp_getmant_give_the_same_bits_in_vector_and_scalar_lanes(dtype, vector, monkeypatch):
+    """``getexp`` = C's logb and ``getmant`` (significand in [3/4, 3/2), NaN for a set sign
+    bit, +-0 -> +-1): vector lanes (``vgetexp``/``vgetmant`` on AVX-512), the scalar
+    remainder and NumPy agree bit for bit, and ``x = 2**(getexp(x) - getexp(m)) m``."""
+    if vector and not jit.has_feature("avx512f"):
+        pytest.skip("the host has no AVX-512")
+    if not vector:
+        monkeypatch.setattr(jit, "has_feature", lambda name: False)
+    x = _getexp_edges(dtype)
+    for op, reference in (("getexp", logb), ("getmant", getmant)):
+        kernel = _kernel(op, 1, dtype)
+        assert (f"codegen.avx512.{op}" in str(build_module(kernel.program))) == vector
+        expected = reference(x)
+        assert same_bits(kernel(x), expected), op
+        alone = np.array([kernel(x[i:i + 1])[0] for i in range(0, len(x), 7)], dtype)
+        assert same_bits(alone, expected[::7]), op
+    m, e = getmant(x), logb(x)
+    positive = (x > 0) & np.isfinite(x)
+    assert np.all((np.abs(m[positive]) >= 0.75) & (np.abs(m[positive]) < 1.5))
+    assert same_bits(np.ldexp(m[positive], (e - logb(m))[positive].astype(int)).astype(dtype), x[positive])
+    assert same_bits(m[:5], np.array([1.0, -1.0, 1.0, np.nan, np.nan], dtype))
+    assert np.isnan(m[x < 0]).all() and same_bits(e[:5], np.array([-np.inf, -np.inf, np.inf, np.inf, np.nan], dtype))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_getexp_getmant_in_c_give_the_same_bits(dtype, tmp_path):
+    from codegen import c_source
+
+    x = _getexp_edges(dtype)
+    for op, reference in (("getexp", logb), ("getmant", getmant)):
+        program = _kernel(op, 1, dtype).program
+        (tmp_path / "k.c").write_text(c_source.source(program))
+        (tmp_path / "k.h").write_text(c_source.header(program))
+        lib = tmp_path / f"lib{op}.so"
+        subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o", str(lib),
+                        str(tmp_path / "k.c"), "-lm"], check=True)
+        out = np.empty_like(x)
+        pointer = ctypes.c_void_p
+        ctypes.CDLL(str(lib)).k(ctypes.c_int64(x.size), x.ctypes.data_as(pointer), out.ctypes.data_as(pointer))
+        assert same_bits(out, reference(x)), op
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")

@@ -29,6 +29,7 @@ import math
 
 from .job import ApproxSettings, baseline_rows, make_task
 from .program import SLP, compact
+from .templates import portable
 
 #: (name in codegen.fastmath, target, dtype)
 EXPORTS = (("EXP_F32", "exp", "float32"), ("EXP2_F32", "exp2", "float32"), ("TANH_F32", "tanh", "float32"),
@@ -40,8 +41,12 @@ EXPORTS = (("EXP_F32", "exp", "float32"), ("EXP2_F32", "exp2", "float32"), ("TAN
 
 
 def candidates(target: str, dtype: str) -> list:
-    """The baselines' whole programs within 1 ULP on the training inputs, cheapest first."""
-    rows = baseline_rows(make_task(target, ApproxSettings(dtype=dtype)))
+    """The baselines' whole programs within 1 ULP on the training inputs, cheapest first,
+    built without the AVX-512 operations (:func:`.templates.portable`): the file must not
+    depend on the host that wrote it, and ``scalef``, ``getexp``, ``getmant`` are one
+    instruction only on AVX-512."""
+    with portable():
+        rows = baseline_rows(make_task(target, ApproxSettings(dtype=dtype)))
     return sorted((r for r in rows if r.error <= 1.0), key=lambda r: (r.cost, r.error))
 
 
@@ -51,12 +56,8 @@ def baseline(target: str, dtype: str, name: str) -> SLP:
 
 
 def as_data(slp: SLP) -> tuple:
-    """``(instructions, output)`` with each instruction ``(op, operands, value)``; the exp
-    templates' ``scalef`` (AVX-512 hosts, :func:`.templates.scale_op`) written as ``ldexp``,
-    the same value there and fast on every host (``scalef`` is one instruction only on
-    AVX-512), so the file does not depend on the host that wrote it."""
-    return tuple(("ldexp" if i.op == "scalef" else i.op, tuple(i.operands), float(i.value))
-                 for i in slp.instrs), slp.output
+    """``(instructions, output)`` with each instruction ``(op, operands, value)``."""
+    return tuple((i.op, tuple(i.operands), float(i.value)) for i in slp.instrs), slp.output
 
 
 def literal(value: float) -> str:

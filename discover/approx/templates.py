@@ -65,6 +65,7 @@ counted apart from the main path (:func:`main_path_cost`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -153,12 +154,33 @@ def _clamp(b: _B, lo: float, hi: float, x: int = 0) -> int:
     return b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
 
 
+_PORTABLE = [False]
+
+
+@contextlib.contextmanager
+def portable():
+    """Build templates without the AVX-512 operations (:func:`x86_ops`) inside the block:
+    programs that are fast on every host (codegen's exported fast-math programs)."""
+    _PORTABLE.append(True)
+    try:
+        yield
+    finally:
+        _PORTABLE.pop()
+
+
+def x86_ops() -> bool:
+    """Whether templates use the operations that are one AVX-512 instruction (``scalef``,
+    ``getexp``, ``getmant``; generic code elsewhere): on AVX-512 hosts, outside
+    :func:`portable`."""
+    return jit.has_feature("avx512f") and not _PORTABLE[-1]
+
+
 def scale_op() -> str:
     """The operation that applies ``2**k`` in the exp templates: ``scalef`` where it is one
-    instruction (``vscalefps/pd``, AVX-512 hosts), else ``ldexp`` (its clamp, a conversion
-    and two exponent-bit factors). The same value there: the clamped ``x`` keeps the
-    integer ``k`` inside ``ldexp``'s range, and a NaN ``k`` comes with a NaN core."""
-    return "scalef" if jit.has_feature("avx512f") else "ldexp"
+    instruction (``vscalefps/pd``, :func:`x86_ops`), else ``ldexp`` (its clamp, a
+    conversion and two exponent-bit factors). The same value there: the clamped ``x``
+    keeps the integer ``k`` inside ``ldexp``'s range, and a NaN ``k`` comes with a NaN core."""
+    return "scalef" if x86_ops() else "ldexp"
 
 
 def _exp_like(base2: bool):
@@ -196,6 +218,17 @@ def _log_split(b: _B, dtype: str, x: int = 0):
     return e, f
 
 
+def _log_split_x86(b: _B, x: int = 0):
+    """``x = 2**e m`` with ``m`` in ``[3/4, 3/2)`` by ``getexp`` and ``getmant`` (one
+    AVX-512 instruction each, subnormals included): ``e = getexp(x) - getexp(m)`` (``m``
+    below 1: the exponent one up). Returns the ids of ``e``, ``f = m - 1`` (exact) and
+    ``getexp(x)`` (infinite at +-0 and +-inf, where the caller selects the result);
+    ``getmant`` is NaN for negative ``x``, -inf and NaN, and so the result."""
+    e0 = b.emit("getexp", x)
+    m = b.emit("getmant", x)
+    return b.emit("sub", e0, b.emit("getexp", m)), b.emit("sub", m, b.const(1.0)), e0
+
+
 def _log_special(b: _B, y: int, x: int = 0) -> int:
     """log(inf) = inf, log(+-0) = -inf, log(x < 0) = NaN, NaN stays NaN."""
     y = b.sp("select", b.sp("eq", x, b.const(np.inf)), x, y)
@@ -205,13 +238,13 @@ def _log_special(b: _B, y: int, x: int = 0) -> int:
 
 
 def _log_body(b: _B, core: SLP, dtype: str, x: int, base2: bool = False, ul: int | None = None,
-              bump: int | None = None) -> int:
+              bump: int | None = None, split: tuple[int, int] | None = None) -> int:
     """``log(x)`` (``log2``) for finite ``x > 0``, before special values; ``ul``: the log of
     the pair ``x + ul`` (``|ul|`` below half a unit of ``x``), ``ul/x`` added to the small
     part (the next term, ``(ul/x)**2/2``, is below ``2**-2p``: where ``x`` is 1 and the
     result ``ul`` itself, half a unit at most); ``bump``: an integer added to the exponent
-    (``log(2**bump x)``)."""
-    e, f = _log_split(b, dtype, x)
+    (``log(2**bump x)``); ``split``: ``(e, f)`` already formed (:func:`_log_split_x86`)."""
+    e, f = split or _log_split(b, dtype, x)
     if bump is not None:
         e = b.emit("add", e, bump)
     s_ = b.emit("div", f, b.emit("add", f, b.const(2.0)))
@@ -270,7 +303,13 @@ def _log1p_of(b: _B, core: SLP, dtype: str, v: int, vl: int | None = None, bump:
 
 def _log_like(base2: bool):
     def build(b: _B, core: SLP, dtype: str):
-        return _log_special(b, _log_body(b, core, dtype, 0, base2))
+        if not x86_ops():
+            return _log_special(b, _log_body(b, core, dtype, 0, base2))
+        e, f, e0 = _log_split_x86(b)
+        y = _log_body(b, core, dtype, 0, base2, split=(e, f))
+        # +-0 and +-inf: getexp is -inf, -inf, +inf, +inf and f = m - 1 is 0, -2, 0, NaN, so
+        # e0 - f is log's -inf, -inf, +inf, NaN
+        return b.sp("select", b.sp("eq", b.sp("fabs", e0), b.const(np.inf)), b.sp("sub", e0, f), y)
     return build
 
 
@@ -384,6 +423,8 @@ def _atanh_quotient(z):
 
 #: s = f/(2+f) for m = 1 + f in [sqrt(1/2), sqrt(2)]: |s| <= 3 - 2 sqrt(2); z = s**2 below
 _S_MAX2 = float((3 - 2 * mp.sqrt(2)) ** 2) * 1.001
+#: the same for m in [3/4, 3/2) (:func:`_log_split_x86`): s < 1/5
+_S_MAX2_X86 = 0.2**2 * 1.001
 
 _PARTNERS: dict[tuple[str, str], SLP] = {}
 
@@ -785,15 +826,17 @@ def _hyperbolic_training(rng, n, dtype):
 _LN2_HALF = float(mp.log(2) / 2) * (1 + 2.0**-10)
 #: (core name, core function, core interval) shared by several templates
 _LOG_CORE = ("(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2))
+#: log and log2: the core's interval follows the split (:func:`_log_split_x86` on AVX-512)
+_LOG_CORE_SPLIT = (*_LOG_CORE[:2], lambda d: (0.0, _S_MAX2_X86 if x86_ops() else _S_MAX2))
 _SIN_CORE = ("(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2))
 TEMPLATES: dict[str, Template] = {t.name: t for t in [
     Template("exp", "exp(r)", mp.exp, lambda d: (-_LN2_HALF, _LN2_HALF), _exp_like(False),
              lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)", _exp_training(False)),
     Template("exp2", "2**r", lambda r: mp.power(2, r), lambda d: (-0.5, 0.5), _exp_like(True),
              lambda d: "every finite input (overflow to inf, underflow to subnormals and 0)", _exp_training(True)),
-    Template("log", *_LOG_CORE, _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)",
+    Template("log", *_LOG_CORE_SPLIT, _log_like(False), lambda d: "every input (subnormals; 0, negative, inf, NaN)",
              _log_training),
-    Template("log2", *_LOG_CORE, _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)",
+    Template("log2", *_LOG_CORE_SPLIT, _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)",
              _log_training),
     Template("log1p", *_LOG_CORE, _log1p, lambda d: "every input (-1, below -1, inf, NaN)", _log1p_training),
     Template("atanh", *_LOG_CORE, _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)", _atanh_training),
