@@ -126,11 +126,16 @@ def getexp(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
 
 
 def _getexp_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
-    """C's ``logb`` (a call; every host's scalar lanes)."""
-    fn = _declare(b.module, "logb" if _suffix(ty) == "f64" else "logbf", ty, [ty])
-    fn.attributes.add("nounwind")
-    fn.attributes.add("readnone")
-    return b.call(fn, [x])
+    """C's ``logb`` from the exponent bits (every host's scalar lanes): subnormals scaled
+    by ``2**(mant+1)`` first, then +-0 -> -inf, +-inf -> +inf, NaN -> NaN by selects."""
+    _, mant, _ = _layout(ty)
+    ax = b.call(_declare(b.module, f"llvm.fabs.{_suffix(ty)}", ty, [ty]), [x])
+    tiny = b.fcmp_ordered("<", ax, ty(2.0 ** (1 - _layout(ty)[2])))
+    xs = b.select(tiny, b.fmul(ax, ty(2.0 ** (mant + 1))), ax)
+    e = b.fsub(logb(b, ty, xs), b.select(tiny, ty(float(mant + 1)), ty(0.0)))
+    e = b.select(b.fcmp_ordered("==", x, ty(0.0)), ty(float("-inf")), e)
+    e = b.select(b.fcmp_ordered("==", ax, ty(float("inf"))), ty(float("inf")), e)
+    return b.select(b.fcmp_unordered("uno", x, x), x, e)
 
 
 def getmant(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:

@@ -154,25 +154,31 @@ def _clamp(b: _B, lo: float, hi: float, x: int = 0) -> int:
     return b.sp("select", b.sp("gt", x, b.const(hi)), b.const(hi), x)
 
 
-_PORTABLE = [False]
+#: which operations templates use (:func:`x86_ops`): "host", "portable" or "avx512"
+_OPS_MODE = ["host"]
 
 
 @contextlib.contextmanager
-def portable():
-    """Build templates without the AVX-512 operations (:func:`x86_ops`) inside the block:
-    programs that are fast on every host (codegen's exported fast-math programs)."""
-    _PORTABLE.append(True)
+def ops_mode(mode: str):
+    """Build templates inside the block for ``mode``: "portable" without the AVX-512
+    operations (programs fast on every host: codegen's exported fast-math programs),
+    "avx512" with them whatever the host (codegen's AVX-512 variants), "host" as the host
+    has them."""
+    if mode not in ("host", "portable", "avx512"):
+        raise ValueError(f"unknown operations mode {mode!r}")
+    _OPS_MODE.append(mode)
     try:
         yield
     finally:
-        _PORTABLE.pop()
+        _OPS_MODE.pop()
 
 
 def x86_ops() -> bool:
     """Whether templates use the operations that are one AVX-512 instruction (``scalef``,
-    ``getexp``, ``getmant``; generic code elsewhere): on AVX-512 hosts, outside
-    :func:`portable`."""
-    return jit.has_feature("avx512f") and not _PORTABLE[-1]
+    ``getexp``, ``getmant``; generic code elsewhere): on AVX-512 hosts, or as
+    :func:`ops_mode` says."""
+    mode = _OPS_MODE[-1]
+    return mode == "avx512" or (mode == "host" and jit.has_feature("avx512f"))
 
 
 def scale_op() -> str:
@@ -218,15 +224,22 @@ def _log_split(b: _B, dtype: str, x: int = 0):
     return e, f
 
 
-def _log_split_x86(b: _B, x: int = 0):
-    """``x = 2**e m`` with ``m`` in ``[3/4, 3/2)`` by ``getexp`` and ``getmant`` (one
-    AVX-512 instruction each, subnormals included): ``e = getexp(x) - getexp(m)`` (``m``
-    below 1: the exponent one up). Returns the ids of ``e``, ``f = m - 1`` (exact) and
+def _log_split_x86(b: _B, dtype: str, x: int = 0):
+    """``x = 2**e m`` with ``m`` in ``[3/4, 3/2)`` (float64: ``[3/4, sqrt(2)]``) by
+    ``getexp`` and ``getmant`` (one AVX-512 instruction each, subnormals included): ``e =
+    getexp(x) - getexp(m)`` (``m`` below 1: the exponent one up). Returns the ids of ``e``, ``f = m - 1`` (exact) and
     ``getexp(x)`` (infinite at +-0 and +-inf, where the caller selects the result);
     ``getmant`` is NaN for negative ``x``, -inf and NaN, and so the result."""
     e0 = b.emit("getexp", x)
     m = b.emit("getmant", x)
-    return b.emit("sub", e0, b.emit("getexp", m)), b.emit("sub", m, b.const(1.0)), e0
+    e = b.emit("sub", e0, b.emit("getexp", m))
+    if dtype == "float64":
+        # f up to 1/2 costs float64 a unit (1.18 ULP near x = 1.48: h = f**2/2 and the
+        # tail round at the result's scale); halve m above sqrt(2) as _log_split does
+        big = b.emit("gt", m, b.const(float(mp.sqrt(2))))
+        m = b.emit("select", big, b.emit("mul", m, b.const(0.5)), m)
+        e = b.emit("select", big, b.emit("add", e, b.const(1.0)), e)
+    return e, b.emit("sub", m, b.const(1.0)), e0
 
 
 def _log_special(b: _B, y: int, x: int = 0) -> int:
@@ -305,7 +318,7 @@ def _log_like(base2: bool):
     def build(b: _B, core: SLP, dtype: str):
         if not x86_ops():
             return _log_special(b, _log_body(b, core, dtype, 0, base2))
-        e, f, e0 = _log_split_x86(b)
+        e, f, e0 = _log_split_x86(b, dtype)
         y = _log_body(b, core, dtype, 0, base2, split=(e, f))
         # +-0 and +-inf: getexp is -inf, -inf, +inf, +inf and f = m - 1 is 0, -2, 0, NaN, so
         # e0 - f is log's -inf, -inf, +inf, NaN
@@ -423,7 +436,7 @@ def _atanh_quotient(z):
 
 #: s = f/(2+f) for m = 1 + f in [sqrt(1/2), sqrt(2)]: |s| <= 3 - 2 sqrt(2); z = s**2 below
 _S_MAX2 = float((3 - 2 * mp.sqrt(2)) ** 2) * 1.001
-#: the same for m in [3/4, 3/2) (:func:`_log_split_x86`): s < 1/5
+#: the same for m in [3/4, 3/2) (:func:`_log_split_x86`, float32): s < 1/5
 _S_MAX2_X86 = 0.2**2 * 1.001
 
 _PARTNERS: dict[tuple[str, str], SLP] = {}
@@ -827,7 +840,7 @@ _LN2_HALF = float(mp.log(2) / 2) * (1 + 2.0**-10)
 #: (core name, core function, core interval) shared by several templates
 _LOG_CORE = ("(2 atanh(s) - 2s)/s**3, z = s**2", _atanh_quotient, lambda d: (0.0, _S_MAX2))
 #: log and log2: the core's interval follows the split (:func:`_log_split_x86` on AVX-512)
-_LOG_CORE_SPLIT = (*_LOG_CORE[:2], lambda d: (0.0, _S_MAX2_X86 if x86_ops() else _S_MAX2))
+_LOG_CORE_SPLIT = (*_LOG_CORE[:2], lambda d: (0.0, _S_MAX2_X86 if x86_ops() and d == "float32" else _S_MAX2))
 _SIN_CORE = ("(sin(sqrt t) - sqrt t)/t**1.5", _sin_quotient, lambda d: (0.0, _PIO4**2))
 TEMPLATES: dict[str, Template] = {t.name: t for t in [
     Template("exp", "exp(r)", mp.exp, lambda d: (-_LN2_HALF, _LN2_HALF), _exp_like(False),
