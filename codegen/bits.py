@@ -58,9 +58,7 @@ def scale(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, n: ir.Value) -> ir.Value:
     if jit.has_feature("avx512f"):
         i32 = ir.IntType(32)
         n = b.trunc(n, i32) if n.type.width > 32 else n
-        name = f"llvm.ldexp.{'f64' if ity.width == 64 else 'f32'}.i32"
-        fn = b.module.globals.get(name) or ir.Function(b.module, ir.FunctionType(ty, [ty, i32]), name)
-        return b.call(fn, [x, n])
+        return b.call(_declare(b.module, f"llvm.ldexp.{_suffix(ty)}.i32", ty, [ty, i32]), [x, n])
     n = b.sext(n, ity) if n.type.width < ity.width else n
     half = b.ashr(n, ity(1))
     return b.fmul(b.fmul(x, _power_of_two(b, ty, half)), _power_of_two(b, ty, b.sub(n, half)))
@@ -73,8 +71,14 @@ def ldexp(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
 
 
 def _ldexp_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
+    return scale(b, ty, x, b.fptosi(_ldexp_clamp(b, ty, k), ir.IntType(32)))
+
+
+def _ldexp_clamp(b: ir.IRBuilder, ty: ir.Type, k: ir.Value) -> ir.Value:
+    """``ldexp``'s ``k`` (scalar or vector) clamped to ``[-2 (bias - 1), 2 bias]``, NaN to
+    the lower bound: each half-power of :func:`scale` stays normal."""
     _, _, bias = _layout(ty)
-    return scale(b, ty, x, b.fptosi(_clamp(b, ty, k, -float(2 * (bias - 1)), float(2 * bias)), ir.IntType(32)))
+    return _clamp(b, ty, k, -float(2 * (bias - 1)), float(2 * bias))
 
 
 def _clamp(b: ir.IRBuilder, ty: ir.Type, k: ir.Value, low: float, high: float) -> ir.Value:
@@ -128,9 +132,9 @@ def getexp(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
 def _getexp_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
     """C's ``logb`` from the exponent bits (every host's scalar lanes): subnormals scaled
     by ``2**(mant+1)`` first, then +-0 -> -inf, +-inf -> +inf, NaN -> NaN by selects."""
-    _, mant, _ = _layout(ty)
+    _, mant, bias = _layout(ty)
     ax = b.call(_declare(b.module, f"llvm.fabs.{_suffix(ty)}", ty, [ty]), [x])
-    tiny = b.fcmp_ordered("<", ax, ty(2.0 ** (1 - _layout(ty)[2])))
+    tiny = b.fcmp_ordered("<", ax, ty(2.0 ** (1 - bias)))
     xs = b.select(tiny, b.fmul(ax, ty(2.0 ** (mant + 1))), ax)
     e = b.fsub(logb(b, ty, xs), b.select(tiny, ty(float(mant + 1)), ty(0.0)))
     e = b.select(b.fcmp_ordered("==", x, ty(0.0)), ty(float("-inf")), e)
@@ -176,12 +180,11 @@ def _avx512_vector(b: ir.IRBuilder, ty: ir.Type, op: str, args) -> ir.Value:
     ``vgetmant``; rounding argument 4: the current direction (MXCSR)."""
     vty, i32 = args[0].type, ir.IntType(32)
     mask_ty, kind = ir.IntType(max(8, vty.count)), "pd" if _suffix(ty) == "f64" else "ps"
-    undef, every, current = ir.Constant(vty, None), ir.IntType(max(8, vty.count))(-1), i32(4)
+    undef, every, current = ir.Constant(vty, None), mask_ty(-1), i32(4)
     if op in ("ldexp", "scalef"):
         x, k = args
         if op == "ldexp":
-            _, _, bias = _layout(ty)
-            k = _clamp(b, ty, k, -float(2 * (bias - 1)), float(2 * bias))
+            k = _ldexp_clamp(b, ty, k)
         fn = _declare(b.module, f"llvm.x86.avx512.mask.scalef.{kind}.512", vty, [vty, vty, vty, mask_ty, i32])
         return b.call(fn, [x, k, undef, every, current])
     if op == "getexp":

@@ -214,21 +214,24 @@ def _log_split(b: _B, dtype: str, x: int = 0):
     p = info.nmant + 1
     tiny = b.sp("lt", x, b.const(float(info.smallest_normal)))
     xs = b.sp("select", tiny, b.sp("mul", x, b.const(2.0**p)), x)
-    e = b.emit("logb", xs)
-    m = b.emit("significand", xs)
-    big = b.emit("gt", m, b.const(float(mp.sqrt(2))))
-    m = b.emit("select", big, b.emit("mul", m, b.const(0.5)), m)
-    e = b.emit("select", big, b.emit("add", e, b.const(1.0)), e)
+    e, m = _halve_above_sqrt2(b, b.emit("logb", xs), b.emit("significand", xs))
     e = b.sp("sub", e, b.sp("select", tiny, b.const(float(p)), b.const(0.0)))
     f = b.emit("sub", m, b.const(1.0))
     return e, f
 
 
+def _halve_above_sqrt2(b: _B, e: int, m: int) -> tuple[int, int]:
+    """``2**e m`` with ``m`` above ``sqrt(2)`` rewritten as ``2**(e+1) (m/2)`` (exact)."""
+    big = b.emit("gt", m, b.const(float(mp.sqrt(2))))
+    m = b.emit("select", big, b.emit("mul", m, b.const(0.5)), m)
+    return b.emit("select", big, b.emit("add", e, b.const(1.0)), e), m
+
+
 def _log_split_x86(b: _B, dtype: str, x: int = 0):
     """``x = 2**e m`` with ``m`` in ``[3/4, 3/2)`` (float64: ``[3/4, sqrt(2)]``) by
     ``getexp`` and ``getmant`` (one AVX-512 instruction each, subnormals included): ``e =
-    getexp(x) - getexp(m)`` (``m`` below 1: the exponent one up). Returns the ids of ``e``, ``f = m - 1`` (exact) and
-    ``getexp(x)`` (infinite at +-0 and +-inf, where the caller selects the result);
+    getexp(x) - getexp(m)`` (``m`` below 1: the exponent one up). Returns the ids of
+    ``e``, ``f = m - 1`` (exact) and ``getexp(x)`` (infinite at +-0 and +-inf, where the caller selects the result);
     ``getmant`` is NaN for negative ``x``, -inf and NaN, and so the result."""
     e0 = b.emit("getexp", x)
     m = b.emit("getmant", x)
@@ -236,9 +239,7 @@ def _log_split_x86(b: _B, dtype: str, x: int = 0):
     if dtype == "float64":
         # f up to 1/2 costs float64 a unit (1.18 ULP near x = 1.48: h = f**2/2 and the
         # tail round at the result's scale); halve m above sqrt(2) as _log_split does
-        big = b.emit("gt", m, b.const(float(mp.sqrt(2))))
-        m = b.emit("select", big, b.emit("mul", m, b.const(0.5)), m)
-        e = b.emit("select", big, b.emit("add", e, b.const(1.0)), e)
+        e, m = _halve_above_sqrt2(b, e, m)
     return e, b.emit("sub", m, b.const(1.0)), e0
 
 
