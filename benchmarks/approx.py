@@ -132,7 +132,7 @@ def float_task(label, spec, dtype, domain, numpy_path, vdomain, time_limit, seed
     def verify_one(program):
         if dtype == "float32" and quick:
             return quick_check(program, target, vdomain, seed)
-        return verify(program, target, vdomain, samples=200_000, seed=seed)
+        return verify(program, target, vdomain, samples=1_000_000, seed=seed)
 
     chosen, v, rejected = choose_verified(result.front, order, 1.0, verify_one)
     best = result.front[chosen]

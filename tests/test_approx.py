@@ -516,6 +516,22 @@ def test_exhaustive_verification_on_a_small_domain(whole32):
     assert verify(bad, NAMED["exp"], (1.0, 1.25)).max_ulp > 3
 
 
+def test_float64_sample_covers_the_reduced_interval_densely():
+    """A third of a float64 verification sample lies in [-8, 8]: the part of a reduction's
+    period where a core's worst error sits gets hundreds of points, not the ten or so a
+    half-uniform, half-log-uniform sample gave (which missed a 1.18-ULP log program)."""
+    from discover.approx.verify import DENSE_WINDOW, sample
+
+    x = sample((0.0, math.inf), 200_000, 0)
+    assert x.min() == 0.0 and x.max() == np.finfo(np.float64).max and x.size >= 200_000
+    assert np.count_nonzero((x >= 1.4) & (x < 1.5)) >= 600
+    x = sample((-745.0, 709.0), 200_000, 0)
+    assert np.count_nonzero((x >= 0.3) & (x < 0.3 + math.log(2) / 8)) >= 300
+    assert np.count_nonzero((x >= DENSE_WINDOW[0]) & (x <= DENSE_WINDOW[1])) >= 200_000 // 3
+    x = sample((1e30, 1e31), 3000, 0)   # no part in the window: uniform over the domain instead
+    assert x.min() >= 1e30 and x.max() <= 1e31 and np.count_nonzero(x > 5e30) > 1000
+
+
 # ----------------------------------------------------------------------------- the search
 
 

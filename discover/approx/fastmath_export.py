@@ -14,8 +14,8 @@ may not import this package, so the programs are stored as data in
 
 Deterministic, no search: the baselines within 1 ULP on the training inputs, cheapest
 first, each verified (float32: on every input, about a minute each on 2 cores; float64:
-on 200,000 sampled inputs, uniform and log-uniform in magnitude, plus edges) until one
-passes; the file records which baseline it is, so a test can rebuild it. The float64
+on 200,000 sampled inputs, see :func:`.verify.sample`) until one passes; the file records
+which baseline it is, so a test can rebuild it. The float64
 tanh, sinh, cosh and expm1 programs (within 0.8-0.9 ULP sampled) replaced double-double
 formulas at half to three quarters of their speed, the float64 atanh and acosh programs
 double-double formulas about 15 % slower than them (float64 asinh and log1p stay
