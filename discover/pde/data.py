@@ -98,7 +98,8 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
         raise DataError(f"field names repeat: {', '.join(field_names)}")
     for name in field_names:
         if name not in arrays:
-            raise DataError(f"no dataset '{name}' (holds: {_contents(arrays)}); name the fields with --fields")
+            hint = "" if fields else "; name the fields with --fields"   # given: by the user, or a result
+            raise DataError(f"no dataset '{name}' (holds: {_contents(arrays)}){hint}")
     values = {name: _numeric(np.asarray(arrays[name]), f"field '{name}'") for name in field_names}
     ndim = values[field_names[0]].ndim
     if ndim not in (2, 3):

@@ -351,7 +351,8 @@ def fit_pde(data: FieldData, settings: PDESettings | None = None,
         say(f"sparse regression for {name}_t")
         b = columns.time_derivative(name)
         if name in known:
-            b = b - sum(c * columns.column(t) for c, t in known[name])
+            with np.errstate(all="ignore"):   # a known part undefined on the data: one line below
+                b = b - sum(c * columns.column(t) for c, t in known[name])
             if not np.all(np.isfinite(b)):
                 raise DataError(f"the known part {settings.known[name]!r} is not finite on this data (a division "
                                 "by a value that is 0 somewhere, or an overflow); give one defined on the data")
