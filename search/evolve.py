@@ -36,7 +36,7 @@ from .evaluate import Evaluator
 from .expression import Expr, complexity
 from .mutate import Grammar, random_expr
 from .operators import BUILTIN, CONST, DEFAULT_BINARY, DEFAULT_UNARY, OperatorSet
-from .pareto import HallOfFame, Member
+from .pareto import HallOfFame, Member, pareto_front
 from .population import Population, Tables, from_exprs, to_exprs
 from .population import complexity as complexities
 from .problem import Problem
@@ -340,7 +340,9 @@ def search(problem: Problem, settings: SearchSettings,
         they crowded out the lines of descent that lead to short laws.)"""
         if problem.proposals is None:
             return
-        proposed = [e for e in dict.fromkeys(problem.proposals(grammar)) if size_of(e) <= s.maxsize]
+        # leave the evolution at least half of a time limit, as the enumeration does
+        deadline = None if s.timeout_in_seconds is None else start + 0.5 * s.timeout_in_seconds
+        proposed = [e for e in dict.fromkeys(problem.proposals(grammar, deadline)) if size_of(e) <= s.maxsize]
         if not proposed:
             return
         losses = problem.penalized(proposed, evaluator.losses(proposed, objective, fit_capacity))
@@ -351,12 +353,12 @@ def search(problem: Problem, settings: SearchSettings,
         losses = np.where(better, fit_losses, losses)
         record(proposed, losses, np.fromiter((size_of(e) for e in proposed), dtype=np.int64, count=len(proposed)))
 
-    if not initial_population:
-        seed_islands_with_small_expressions()
-        offer_proposals()
     stopped_by = "niterations"
     last_checkpoint, last_exchange = 0.0, -math.inf
     try:
+        if not initial_population:
+            seed_islands_with_small_expressions()
+            offer_proposals()
         for iteration in range(1, s.niterations + 1):
             for _ in range(s.ncycles_per_iteration):
                 children = breed()
@@ -399,7 +401,10 @@ def search(problem: Problem, settings: SearchSettings,
         stopped_by = "interrupt"
 
     progress.elapsed = time.perf_counter() - start
-    final = problem.finish(hof.members()) if finish else hof.members()
+    try:
+        final = problem.finish(hof.members()) if finish else hof.members()
+    except KeyboardInterrupt:   # a second Ctrl-C while polishing: the front as searched
+        stopped_by, final = "interrupt", pareto_front(hof.members())
     compilations = evaluator.compilations + (fit_evaluator.compilations if fit_evaluator is not evaluator else 0)
     return SearchResult(final, progress, stopped_by, compilations)
 

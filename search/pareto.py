@@ -75,6 +75,10 @@ class HallOfFame:
         return pareto_front(self.members())
 
 
+#: losses below this fraction of the front's largest are float noise of an exact fit
+EXACT_FIT = 1e-20
+
+
 def pareto_front(members: list[Member]) -> list[Member]:
     """Members whose loss is lower than that of every simpler member, by complexity
     (``members`` sorted by complexity, simplest first)."""
@@ -85,12 +89,13 @@ def pareto_front(members: list[Member]) -> list[Member]:
     return out
 
 
-def scores(front: list[Member]) -> list[float]:
-    """``-d log(loss) / d complexity`` against the previous member (0 for the first)."""
+def scores(front: list[Member], floor: float = 0.0) -> list[float]:
+    """``-d log(loss) / d complexity`` against the previous member (0 for the first);
+    losses below ``floor`` count as ``floor``."""
     out = [0.0]
     for prev, cur in zip(front, front[1:]):
-        lo_prev = math.log(max(prev.loss, 1e-300))
-        lo_cur = math.log(max(cur.loss, 1e-300))
+        lo_prev = math.log(max(prev.loss, floor, 1e-300))
+        lo_cur = math.log(max(cur.loss, floor, 1e-300))
         out.append(max(0.0, -(lo_cur - lo_prev) / (cur.complexity - prev.complexity)))
     return out
 
@@ -111,10 +116,11 @@ def select(front: list[Member], model_selection: str = "best", n_rows: int | Non
     """Index into ``front`` of the chosen member; ``n_rows``: rows the losses were measured on.
 
     With ``model_selection="best"`` and ``n_rows < SMALL_SAMPLE``, the lowest AICc (ties:
-    the simpler member); losses below ``1e-20 * max(loss)`` (float noise of an exact fit)
-    count as equal there, so an exact law is not beaten by a longer exact one.  Otherwise
-    PySR's rules, with the simplest member taken by ``"best"`` when it is within the
-    1.5x window (module docstring).
+    the simpler member).  Otherwise PySR's rules, with the simplest member taken by
+    ``"best"`` when it is within the 1.5x window (module docstring).  Except for
+    ``"accuracy"``, losses below :data:`EXACT_FIT` ``* max(loss)`` (float noise of an exact
+    fit: 2.3e-29 against 1.5e-29) count as equal, so an exact law is not beaten by a longer
+    exact form of it.
     """
     if model_selection not in MODEL_SELECTIONS:
         raise ValueError(f"model_selection must be one of {MODEL_SELECTIONS}, got {model_selection!r}")
@@ -123,13 +129,13 @@ def select(front: list[Member], model_selection: str = "best", n_rows: int | Non
     losses = [m.loss for m in front]
     if model_selection == "accuracy":
         return min(range(len(front)), key=lambda i: (losses[i], front[i].complexity))
+    floor = EXACT_FIT * max(losses)
     if model_selection == "best" and n_rows is not None and n_rows < SMALL_SAMPLE:
-        floor = 1e-20 * max(losses)
         return min(range(len(front)), key=lambda i: (aicc(front[i], n_rows, floor), front[i].complexity))
-    s = scores(front)
+    s = scores(front, floor)
     candidates = range(len(front))
     if model_selection == "best":
-        threshold = 1.5 * min(losses)
+        threshold = 1.5 * max(min(losses), floor)
         candidates = [i for i in candidates if losses[i] <= threshold]
         if candidates[0] == 0:  # the simplest member is accurate enough (module docstring)
             return 0

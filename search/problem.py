@@ -51,8 +51,9 @@ class Problem:
     ``(fitted expressions, losses)``.  ``dtype`` is the evaluator's compute type.
     ``penalty(exprs) -> (len(exprs),)`` losses added to the objective's (see
     :meth:`penalized`); the polish applies it to the finished front itself.
-    ``proposals(grammar) -> expressions`` may use any operator of ``grammar``
-    (:class:`search.mutate.Grammar`); those past its ``maxsize`` are dropped.
+    ``proposals(grammar, deadline) -> expressions`` may use any operator of ``grammar``
+    (:class:`search.mutate.Grammar`); those past its ``maxsize`` are dropped; ``deadline``
+    (a ``time.perf_counter()`` value, or None) is when to return what is found so far.
     """
 
     leaves: np.ndarray
@@ -63,7 +64,7 @@ class Problem:
     polish: Callable[[list[Member], bool], list[Member]] | None = None
     dtype: str = "float32"
     penalty: Callable[[Sequence[Expr]], np.ndarray] | None = None
-    proposals: Callable[["Grammar"], Sequence[Expr]] | None = None
+    proposals: Callable[["Grammar", float | None], Sequence[Expr]] | None = None
 
     def __post_init__(self):
         self.leaves = np.asarray(self.leaves, dtype=np.float64)

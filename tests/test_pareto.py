@@ -87,6 +87,16 @@ def test_select_best_differs_from_score_when_high_score_is_inaccurate():
     assert select(front, "accuracy") == 3
 
 
+def test_an_exact_law_is_not_beaten_by_a_longer_exact_form_on_float_noise():
+    """Kepler's sqrt(a**3/M) (loss 2.3e-29) against sqrt(sqrt(a**6)/M) (1.5e-29): both are
+    exact to float noise, so "best" and "score" keep the shorter; "accuracy" the lowest."""
+    front = front_of([(1, 0.8), (3, 1e-3), (5, 2.33e-29), (7, 1.5e-29)])
+    assert select(front, "best") == 2
+    assert select(front, "score") == 2
+    assert select(front, "accuracy") == 3
+    assert select(front_of([(1, 0.8), (3, 1e-3), (5, 2.33e-19), (7, 1.5e-19)]), "best") == 3   # not noise
+
+
 def test_select_single_member():
     for how in MODEL_SELECTIONS:
         assert select(front_of([(5, 0.3)]), how) == 0

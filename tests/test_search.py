@@ -4,6 +4,8 @@ a new operator added in the test alone, a ternary operator, and mutation validit
 
 from __future__ import annotations
 
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -207,17 +209,37 @@ def test_a_problems_proposals_join_the_hall_of_fame_with_fitted_constants():
     law = from_sympy(sympy.exp(-1.0 * sympy.Symbol("a") * sympy.Symbol("b")) + sympy.Symbol("c") ** 3, ["a", "b", "c"])
     offered = []
 
-    def proposals(grammar):
-        offered.append(grammar.maxsize)
+    def proposals(grammar, deadline):
+        offered.append((grammar.maxsize, deadline))
         return [law, law + law]  # the second is past maxsize 12: dropped, not an error
 
     problem = Problem(leaves=X.T, objective=LeastSquares.of(y), proposals=proposals)
     result = search(problem, SearchSettings(unary_operators=("exp", "cube"), maxsize=12, niterations=1,
                                             enumerate_max_size=0, tolerance=0.0, **SMALL))
-    assert offered == [12]
+    assert offered == [(12, None)]   # no time limit: no deadline
     best = best_of(result)
     assert best.loss < 1e-9 * np.var(y)  # the proposal's -1.0 was fitted to -1.7
     alone = search(Problem(leaves=X.T, objective=LeastSquares.of(y)),
                    SearchSettings(unary_operators=("exp", "cube"), maxsize=12, niterations=1, enumerate_max_size=0,
                                   tolerance=0.0, **SMALL))
     assert best_of(alone).loss > 1e3 * best.loss
+
+
+def test_ctrl_c_before_the_evolution_keeps_the_front_found_so_far():
+    """A KeyboardInterrupt while the problem's proposals run (seconds on wide data) stops
+    the search with the enumerated small expressions' front, not an exception; the
+    proposals get half of the time limit as their deadline."""
+    rng = np.random.default_rng(5)
+    X = rng.uniform(1.0, 2.0, size=(200, 2))
+    y = 2.5 * X[:, 0] * X[:, 1]
+    deadlines = []
+
+    def proposals(grammar, deadline):
+        deadlines.append(deadline - time.perf_counter())
+        raise KeyboardInterrupt
+
+    problem = Problem(leaves=X.T, objective=LeastSquares.of(y), proposals=proposals)
+    result = search(problem, SearchSettings(maxsize=12, niterations=5, timeout_in_seconds=60.0, **SMALL))
+    assert result.stopped_by == "interrupt" and result.progress.cycles == 0
+    assert 0 < deadlines[0] <= 30.0
+    assert best_of(result).loss < 1e-9 * np.var(y)   # c*x0*x1 is a small expression, fitted

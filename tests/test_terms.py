@@ -54,6 +54,18 @@ def test_an_exact_model_of_a_sum_of_terms_is_proposed(law, names):
     assert not ratio.free_symbols, (found, ratio)
 
 
+def test_a_past_deadline_stops_the_models_before_any_transform():
+    """``deadline``: the transforms not begun by then are skipped (the search passes half of
+    its time limit), so a passed deadline proposes nothing; without one the law is found."""
+    import time
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1, 5, (500, 3))
+    y = X[:, 0] ** 2 + 3 * X[:, 1] * X[:, 2]
+    assert term_models(X, y, grammar(3), deadline=time.perf_counter()) == []
+    assert exact_proposals(X, y, grammar(3), deadline=time.perf_counter() + 600)
+
+
 def test_a_transform_needs_its_inverse_operator_in_the_grammar():
     rng = np.random.default_rng(1)
     X = rng.uniform(1, 5, (500, 2))

@@ -84,8 +84,8 @@ def formula_problem(X: np.ndarray, y: np.ndarray, *, linear_scaling: bool = DEFA
                             scale_only=scaling == "scale", penalty=problem.penalty)
 
     problem.polish = polish
-    problem.proposals = lambda grammar: term_models(X, y, grammar, intercept_free=scaling == "affine",
-                                                    scale_free=scaling != "none")
+    problem.proposals = lambda grammar, deadline: term_models(X, y, grammar, intercept_free=scaling == "affine",
+                                                              scale_free=scaling != "none", deadline=deadline)
     return problem
 
 

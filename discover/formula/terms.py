@@ -31,6 +31,7 @@ its Pareto front (the finish rounds near-rational coefficients).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -123,14 +124,15 @@ def _transforms(n_vars: int) -> list[_Transform]:
 
 
 def term_models(X: np.ndarray, y: np.ndarray, grammar: Grammar, *, intercept_free: bool = True,
-                scale_free: bool = True) -> list[Expr]:
+                scale_free: bool = True, deadline: float | None = None) -> list[Expr]:
     """Expressions ``T⁻¹(c₀ + Σ cₖ tₖ)`` for ``X (R, n_vars)``, ``y (R,)`` (module docstring).
 
     ``scale_free``: the objective fits a scale ``a f`` itself, so a model's first
     coefficient is divided out (on ``log y`` the intercept, which is a scale after ``exp``,
     is dropped instead); ``intercept_free``: it fits an intercept ``a f + b`` too, so the
     model on ``y`` drops ``c₀``.  Only operators of ``grammar`` are used; a transform
-    whose inverse it cannot write is skipped.
+    whose inverse it cannot write is skipped.  ``deadline`` (``time.perf_counter()``): the
+    transforms not begun by then are skipped.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -149,6 +151,8 @@ def term_models(X: np.ndarray, y: np.ndarray, grammar: Grammar, *, intercept_fre
     out: list[Expr] = []
     with np.errstate(all="ignore"):
         for transform in _transforms(X.shape[1]):
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
             if not all(name in codes for name in transform.needs):
                 continue
             target = transform.target(y, X)
