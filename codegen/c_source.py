@@ -80,7 +80,7 @@ def source(program: Program) -> str:
     """The C99 source defining the kernel (see the module docstring)."""
     ctype = _C_TYPE[program.dtype]
     column = 1 if program.dtype == "float32" else 0
-    temps = [f"t{k}" for k in range(len(program.instrs))]
+    temps = [f"_t{k}" for k in range(len(program.instrs))]   # arguments never start with "_"
     body = []
     for k, ins in enumerate(program.instrs):
         if ins.op == "arg":

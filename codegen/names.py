@@ -8,6 +8,9 @@ and ``_`` are kept; any other character ``c`` becomes ``_`` (ASCII) or ``u<hex>`
 
 from __future__ import annotations
 
+import functools
+import re
+
 C_KEYWORDS = frozenset("""
 auto break case char const continue default do double else enum extern float for goto if
 inline int long register restrict return short signed sizeof static struct switch typedef
@@ -15,8 +18,18 @@ union unsigned void volatile while _Bool _Complex _Imaginary bool true false ali
 asm typeof nullptr static_assert thread_local
 """.split())
 
-#: names the generated C code defines or includes; never used for arguments
-RESERVED = frozenset({"n", "i", "NAN", "INFINITY", "int64_t", "main"})
+#: names the generated C code defines or includes; never used for arguments (besides
+#: every function and type the operations' C spellings name: :func:`library_names`)
+RESERVED = frozenset({"n", "i", "NAN", "INFINITY", "int64_t", "uint32_t", "uint64_t", "main"})
+
+
+@functools.cache
+def library_names() -> frozenset[str]:
+    """The C functions and macros the operations' spellings call (``sin``, ``fmaf``,
+    ``isnan``, ...): an argument named ``sin`` would hide the function in the C source."""
+    from .ops import OPS
+
+    return frozenset(re.findall(r"\b([A-Za-z_]\w*)\s*\(", " ".join(c for op in OPS.values() for c in op.c)))
 
 
 def identifier(name: str) -> str:
@@ -32,7 +45,7 @@ def identifier(name: str) -> str:
     text = "".join(chars).strip("_") or "v"
     if not text[0].isalpha():
         text = "v" + text
-    if text in C_KEYWORDS or text in RESERVED:
+    if text in C_KEYWORDS or text in RESERVED or text in library_names():
         text += "_"
     return text
 

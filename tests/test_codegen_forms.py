@@ -74,14 +74,16 @@ def test_c_source_matches_jit(tmp_path, dtype):
 
 
 def test_c_names_and_unused_arguments(tmp_path):
-    names = [sympy.Symbol("int"), sympy.Symbol("x.y"), sympy.Symbol("λ"), sympy.Symbol("unused")]
-    expr = names[0] * sympy.exp(names[1]) - names[2]
+    # C keywords, odd characters, the C source's own temporaries (t0) and the math
+    # functions it calls (sin, exp) as argument names
+    names = [sympy.Symbol(v) for v in ("int", "x.y", "λ", "unused", "t0", "sin", "exp")]
+    expr = names[0] * sympy.exp(names[1]) - names[2] + 2 * names[4] + sympy.sin(names[5]) * names[6]
     source, header = codegen.emit_c(expr, names, name="for")
     lib = _build_c_library(tmp_path, source)
     x = np.linspace(0, 1, 9)
-    (out,) = _call_ctypes(getattr(lib, "for_"), "float64", (x, x, x, x), 1)
-    assert _same(out, codegen.compile(expr, names, math="libm")(x, x, x, x))
-    assert "int_" in header and "x_y" in header and "u3bb" in header
+    (out,) = _call_ctypes(getattr(lib, "for_"), "float64", (x,) * 7, 1)
+    assert _same(out, codegen.compile(expr, names, math="libm")(*(x,) * 7))
+    assert all(f"*{v}" in header for v in ("int_", "x_y", "u3bb", "t0", "sin_", "exp_"))
 
 
 def test_c_header_serves_a_c_program(tmp_path):
