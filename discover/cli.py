@@ -14,10 +14,38 @@ import sys
 from .errors import UserError
 
 
+#: options whose value may start with "-" (a domain "-2,2", a term "-0.01*u_xx"): argparse
+#: would take such a value for an option, so ``--domain -2,2`` is read as ``--domain=-2,2``
+VALUE_MAY_START_WITH_MINUS = frozenset({"--domain", "--known", "--terms"})
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (what is wrong, and where the help is), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def join_minus_values(argv: list[str]) -> list[str]:
+    """``[--domain, -2,2]`` -> ``[--domain=-2,2]`` for :data:`VALUE_MAY_START_WITH_MINUS`."""
+    out: list[str] = []
+    k = 0
+    while k < len(argv):
+        token = argv[k]
+        if (token in VALUE_MAY_START_WITH_MINUS and k + 1 < len(argv) and argv[k + 1].startswith("-")
+                and not argv[k + 1].startswith("--") and len(argv[k + 1]) > 1):
+            out.append(f"{token}={argv[k + 1]}")
+            k += 2
+        else:
+            out.append(token)
+            k += 1
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import codegen_command, fit_command, pde_command
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="discover",
         description="Find equations in data and turn them into fast native code.",
     )
@@ -33,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_minus_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.run(args) or 0)
     except UserError as exc:

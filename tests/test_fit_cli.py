@@ -198,6 +198,21 @@ def test_bad_input_exit_2_one_line(tmp_path, capsys, monkeypatch, case):
     assert set(tmp_path.rglob("*")) == before  # nothing written
 
 
+@pytest.mark.parametrize("argv, needle", [
+    (["fit", "d.h5", "--time-limit", "abc"], "argument --time-limit: invalid float value: 'abc'"),
+    (["fit", "d.h5", "--seed", "1.5"], "argument --seed: invalid int value: '1.5'"),
+    (["fit"], "the following arguments are required: data"),
+])
+def test_usage_errors_are_one_line(capsys, argv, needle):
+    """argparse's own errors (a value of the wrong type, a missing argument) as one line
+    that says where the help is, not the usage block; exit status 2."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("discover fit: error: ") and needle in err and "(see 'discover fit --help')" in err
+
+
 @pytest.mark.parametrize("case", ["nan", "unknown-operator", "non-numeric", "maxsize-1"])
 def test_existing_output_not_clobbered_on_bad_input(tmp_path, capsys, case):
     path, extra, needles = bad_files(tmp_path)[case]

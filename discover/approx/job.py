@@ -80,6 +80,8 @@ def _check(settings: ApproxSettings) -> None:
         raise UserError(f"--max-ulp {settings.max_ulp:g} is below 0.5: no float program is more "
                         "accurate than correct rounding; give a goal >= 0.5")
     check_seconds(settings.time_limit, "--time-limit")
+    if not (isinstance(settings.seed, int) and settings.seed >= 0):
+        raise UserError(f"--seed must be a non-negative integer, not {settings.seed}")
 
 
 @dataclass
