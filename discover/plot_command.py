@@ -100,7 +100,10 @@ def plot_option(value: str | None, output: str | os.PathLike) -> Path | None:
     """The PNG path ``--plot`` asks for (``None``: no plot), checked before the job runs."""
     if value is None:
         return None
-    return check_png_path(value if value else default_output(output), "--plot")
+    path = check_png_path(value if value else default_output(output), "--plot")
+    if path.resolve() == Path(output).resolve():
+        raise UserError(f"--plot {path} is also the result file; give the result (--output) a .json name")
+    return path
 
 
 def default_output(path: str | os.PathLike) -> Path:

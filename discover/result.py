@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,13 +104,20 @@ def read_payload(path: str | os.PathLike, schema: str, kind: str = "") -> dict:
 
 
 def result_path(output: str | None, data: str, suffix: str) -> Path:
-    """``--output``, or ``<data stem><suffix>`` in the current directory; UserError when it
-    is a directory or its directory does not exist."""
+    """``--output``, or ``<data stem><suffix>`` in the current directory; UserError, before
+    the job runs, when it is a directory, the input ``data`` itself, or in a directory that
+    does not exist or cannot be written."""
     path = Path(output) if output else Path(Path(data).stem + suffix)
     if path.is_dir():
         raise UserError(f"--output {path} is a directory; give a file name such as {path / 'result.json'}")
     if not path.parent.exists():
         raise UserError(f"--output {path}: the directory {path.parent} does not exist")
+    if path.exists() and Path(data).exists() and os.path.samefile(path, data):
+        raise UserError(f"--output {path} is the input data file; give another name for the result")
+    try:   # the real test of a directory that takes new files (permissions, read-only mounts, /proc)
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise UserError(f"--output {path}: cannot write in {path.parent} ({exc.strerror})") from None
     return path
 
 

@@ -249,6 +249,22 @@ def test_unknown_evaluator_backend_in_the_environment_is_one_line(tmp_path, caps
     assert not output.exists()
 
 
+def test_an_output_that_would_destroy_the_input_or_cannot_be_written_is_refused_first(tmp_path, capsys):
+    """-o naming the data file, --plot naming the result file, a directory that takes no
+    files (/proc): one line before any search, and the data file untouched."""
+    data = write_h5(tmp_path / "energy.h5", law_columns())
+    before = data.read_bytes()
+    for extra, needle in ((["--output", str(data)], "is the input data file"),
+                          (["--output", str(tmp_path / "r.png"), "--plot"], "is also the result file"),
+                          (["--output", "/proc/r.json"], "cannot write in /proc")):
+        if extra[1].startswith("/proc") and not Path("/proc").is_dir():
+            continue
+        rc, out, err = run_cli(capsys, ["fit", str(data), "--target", "energy", *FAST, *extra])
+        assert_one_line_error(rc, err, needle)
+        assert out == "" and data.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["energy.h5"]
+
+
 @pytest.mark.parametrize("flag", ["--output", "--pysr-csv"])
 def test_unwritable_output_is_one_line(tmp_path, capsys, flag):
     data = write_h5(tmp_path / "energy.h5", law_columns())
