@@ -40,6 +40,18 @@ def test_uniform_spacing_accepts_uniform_grid():
     assert uniform_spacing(np.linspace(0.0, 2.0, 201), "x") == pytest.approx(0.01, rel=1e-14)
 
 
+def test_uniform_spacing_allows_for_float32_rounding_only():
+    """float32 linspace(0, 100, 1001) has spacings that differ by 7.6e-5 of the step: uniform
+    to its precision (as float32, or as the same values in float64); a 1e-4 wobble of the
+    same grid held in float64 is not."""
+    t = np.linspace(0.0, 100.0, 1001)
+    assert uniform_spacing(t.astype(np.float32), "t") == pytest.approx(0.1, rel=1e-6)
+    assert uniform_spacing(t.astype(np.float32).astype(np.float64), "t") == pytest.approx(0.1, rel=1e-6)
+    wobbly = t + 1e-5 * np.sin(np.arange(t.size))
+    with pytest.raises(DataError, match="not uniformly spaced"):
+        uniform_spacing(wobbly, "t")
+
+
 @pytest.mark.parametrize(
     "coord, words",
     [
