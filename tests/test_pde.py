@@ -249,11 +249,24 @@ def test_evolve_coarse_grid_stays_periodic():
     t, x = np.linspace(0, 1, 101), np.linspace(0, 2 * np.pi, 256, endpoint=False)
     u = np.sin(x[None, :] - t[:, None])
     data = fields_from_arrays({"u": u, "t": t, "x": x}, {"periodic": True})
-    coarse = _coarsen(data, 4096)
+    coarse = _coarsen(data, 4096, [19, 37])
     assert np.prod(coarse.shape) <= 4096 and 256 % (256 // coarse.shape[1]) == 0
     columns = Columns(coarse, PDESettings(derivative="spectral"))
     expected = np.cos(coarse.coords["x"][None, :] - coarse.coords["t"][:, None])
     np.testing.assert_allclose(columns.field_or_derivative("u_x"), expected, atol=1e-10)
+
+
+def test_evolve_coarse_grid_keeps_what_the_weak_form_needs_on_2d_data():
+    """On 2-D data (201 x 128 x 128, λ–ω's grid) a 4,096-point budget would leave 8 points
+    along x; the coarse grid keeps the minimum per axis instead (and still wraps evenly)."""
+    from discover.pde.free_form import _coarsen
+
+    t, x = np.linspace(0, 10, 201), np.linspace(-10, 10, 128, endpoint=False)
+    u = np.zeros((201, 128, 128))
+    data = fields_from_arrays({"u": u, "t": t, "x": x, "y": x}, {"periodic": True})
+    coarse = _coarsen(data, 4096, [19, 25, 25])
+    assert coarse.shape[0] >= 19 and all(n >= 25 and 128 % n == 0 for n in coarse.shape[1:]), coarse.shape
+    assert np.prod(coarse.shape) < np.prod(data.shape) / 16
 
 
 def test_gls_jacobian_matches_finite_differences():

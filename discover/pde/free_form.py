@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import jax
@@ -53,11 +53,15 @@ from .data import FieldData
 from .fit import (Columns, FieldEquation, PDEFit, PDESettings, TermFit, expansion_matrix, parse_known, rhs_text,
                   term_fits, trajectory_refit, validate_settings)
 from .noise import field_noise
+from .weak import minimum_half_width
 
 #: The search scores candidates on a coarsened grid with fewer test functions (the cost of
 #: one population is P x nnz(Φ)); the front is then refit on the full weak system.
 SEARCH_POINTS = 4096
 SEARCH_QUERIES = 192
+#: The front's refit uses at most this many points (all of a 1-D record of 101 x 256; a whole 2-D
+#: record's Φ, 3,840 test functions of 368,379 points each for λ–ω, would not fit in memory)
+REFIT_POINTS = 1 << 15
 BINARY = ("+", "-", "*")
 UNARY = ("square", "cube", "exp", "sin", "neg")
 
@@ -113,27 +117,40 @@ def _leaf_names(data: FieldData, settings: PDESettings, hidden: bool) -> list[st
     return names
 
 
-def _coarsen(data: FieldData, limit: int) -> FieldData:
-    """Every ``s``-th point along each axis, ``s`` the smallest stride leaving <= ``limit``
-    points; on periodic axes the stride divides the axis length, so the coarse grid still
-    wraps around evenly."""
-    stride = 1
-    while np.prod([math.ceil(n / stride) for n in data.shape]) > limit and stride < min(data.shape) // 8:
-        stride += 1
-    if stride == 1:
-        return data
-    strides = [stride] + [_divisor_at_least(n, stride) if data.periodic else stride for n in data.shape[1:]]
-    index = tuple(slice(None, None, s) for s in strides)
-    coords = {name: values[::s] for (name, values), s in zip(data.coords.items(), strides)}
-    return FieldData({k: v[index] for k, v in data.fields.items()}, coords, data.periodic, data.attrs, data.path)
-
-
 def _divisor_at_least(n: int, stride: int) -> int:
     """The smallest divisor of ``n`` that is at least ``stride`` (1 when only ``n`` itself is)."""
     for d in range(stride, n // 4 + 1):
         if n % d == 0:
             return d
     return 1
+
+
+def _coarsen(data: FieldData, limit: int, min_points: Sequence[int]) -> FieldData:
+    """Every ``s_a``-th point along each axis ``a``: one stride ``s``, the smallest leaving
+    <= ``limit`` points, capped per axis so that ``min_points[a]`` points remain (what the
+    weak form's narrowest test function needs: 2-D data keeps more than ``limit``); on
+    periodic axes the stride divides the axis length, so the coarse grid still wraps
+    around evenly."""
+    def strides_for(stride: int) -> list[int]:
+        out = []
+        for axis, n in enumerate(data.shape):
+            periodic = axis > 0 and data.periodic
+            s = _divisor_at_least(n, stride) if periodic else stride
+            cap = max(1, n // min_points[axis])
+            if s > cap or s < stride:   # s < stride: no divisor of n in [stride, n/4]
+                s = max(d for d in range(1, cap + 1) if n % d == 0) if periodic else cap
+            out.append(s)
+        return out
+
+    stride, strides = 1, [1] * len(data.shape)
+    while np.prod([math.ceil(n / s) for n, s in zip(data.shape, strides)]) > limit and stride < max(data.shape):
+        stride += 1
+        strides = strides_for(stride)
+    if strides == [1] * len(data.shape):
+        return data
+    index = tuple(slice(None, None, s) for s in strides)
+    coords = {name: values[::s] for (name, values), s in zip(data.coords.items(), strides)}
+    return FieldData({k: v[index] for k, v in data.fields.items()}, coords, data.periodic, data.attrs, data.path)
 
 
 class _WeakSystem:
@@ -159,15 +176,21 @@ def _evolve(data, settings, known, time_limit, say, client=None):
         hidden = field in known
         names = _leaf_names(data, settings, hidden)
         say(f"weak-form search for {field}_t ({'hidden term' if hidden else 'whole right-hand side'})")
-        coarse = _WeakSystem(_coarsen(data, SEARCH_POINTS),
+        n_space = len(data.space_names)
+        narrowest = [4 * minimum_half_width(order) + 1 for order in (1,) + (settings.order(n_space),) * n_space]
+        keep = [n + n // 2 for n in narrowest]
+        coarse = _WeakSystem(_coarsen(data, SEARCH_POINTS, keep),
                              replace(settings, max_queries=SEARCH_QUERIES), known, field, names)
-        full = systems[field] = _WeakSystem(data, settings, known, field, names)
+        full = systems[field] = _WeakSystem(_coarsen(data, REFIT_POINTS, keep), settings, known, field, names)
         rows = full.rows
         phi = jax_sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
         # Scale-only: a constant source term must be earned as an explicit constant.
         problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi, scaling="scale"),
                           leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
-        result = search_with(client, problem, _search_settings(settings, time_limit), _reporter(field, time_limit, say))
+        # 2-D data keeps more points than SEARCH_POINTS (the test functions' minimum): costly
+        costly = coarse.leaves.shape[1] > SEARCH_POINTS
+        result = search_with(client, problem, _search_settings(settings, time_limit, costly),
+                             _reporter(field, time_limit, say))
         equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
                                               lambda m, s=full: _weak_residual(m.expr, s)))
     return equations, rows, systems
