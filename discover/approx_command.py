@@ -196,7 +196,7 @@ def _run(args, client) -> int:
     payload = _payload(result, chosen, verification, unit, times)
     payload["rejected_by_verification"] = [{"index": i, **v.to_dict()} for i, v in rejected]
     approx_result.save(payload, output)
-    out = Console()
+    out = Console(soft_wrap=True)   # piped: whole lines, not wrapped at 80 columns
     out.print(front_table(result, unit, chosen, times))
     task = result.task
     if task.template is not None:

@@ -238,7 +238,7 @@ def run(args) -> int:
             live.stop()
     result = model.to_result(data=str(args.data), target=dataset.target_name)
     _save(result, output, pysr_csv)
-    out = Console()
+    out = Console(soft_wrap=True)   # piped: whole lines, not wrapped at 80 columns
     out.print(front_table(model))
     stats = model.stats_
     out.print(f"selected ({args.model_selection}): {dataset.target_name} = {model.get_best().equation}")

@@ -14,6 +14,7 @@ import argparse
 from dataclasses import asdict
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
@@ -90,6 +91,21 @@ def _names(text: str | None) -> list[str] | None:
     return names
 
 
+def runners_up(equation: dict, fields, axes, count: int = 3) -> list[dict]:
+    """The first ``count`` alternatives whose terms differ from the chosen equation's (the
+    regression lists the chosen one first, the evolutionary methods by complexity)."""
+    from .pde.library import coefficients_by_monomial, parse_expression
+
+    def terms(rhs: str) -> frozenset:
+        try:
+            return frozenset(coefficients_by_monomial(parse_expression(rhs, fields, axes)))
+        except ValueError:
+            return frozenset({rhs})
+
+    chosen = terms(equation["rhs"])
+    return [alt for alt in equation["alternatives"] if terms(alt["rhs"]) != chosen][:count]
+
+
 def parse_known_options(items: list[str], fields: list[str]) -> dict[str, str]:
     """``["0.01*u_xx"]`` -> ``{first field: ...}``; ``["v=0.1*v_xx"]`` or ``["v_t=..."]`` -> ``{"v": ...}``."""
     known = {}
@@ -127,7 +143,7 @@ def settings_from_args(args, fields: list[str]) -> pde_fit.PDESettings:
 
 
 def equation_table(equation: dict) -> Table:
-    table = Table(title=equation["equation"], title_justify="left")
+    table = Table(title=escape(equation["equation"]), title_justify="left")   # "[u]" is no style
     table.add_column("term")
     table.add_column("coefficient", justify="right")
     table.add_column("± std", justify="right")
@@ -176,13 +192,13 @@ def run(args) -> int:
                        settings={**asdict(settings), "method": args.method}, stats={"seconds": fit.seconds},
                        extra=extra)
     result.save(output)
-    out = Console()
+    out = Console(soft_wrap=True)   # piped: whole lines, not wrapped at 80 columns
     for equation in equations:
         out.print(equation_table(equation))
         out.print(f"relative residual {equation['residual']:.3g}")
-        runners = [alt for alt in equation["alternatives"][1:4]]
-        for alt in runners:
-            out.print(f"  alternative (loss {alt['loss']:.3g}): {equation['lhs']} = {alt['rhs']}")
+        for alt in runners_up(equation, data.field_names, data.space_names):
+            rhs = f"{equation['known']} + [{alt['rhs']}]" if equation.get("known") else alt["rhs"]
+            out.print(f"  alternative (loss {alt['loss']:.3g}): {equation['lhs']} = {rhs}", markup=False)
     if fit.refinement:
         out.print(f"coefficients: {fit.refinement}" if fit.refined
                   else f"coefficients kept; trajectory refit not applied: {fit.refinement}")

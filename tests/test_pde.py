@@ -460,3 +460,14 @@ def test_npz_input_reads_like_hdf5(tmp_path):
     fit = fit_pde(data, PDESettings(bootstrap=4))
     exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), 0.1 * u_xx)
     assert exact and err < 1e-8
+
+
+def test_the_printed_alternatives_leave_out_the_chosen_equation():
+    """The regression lists the chosen model first, the evolutionary methods by complexity:
+    either way the runners-up are the first three with other terms than the chosen one."""
+    from discover.pde_command import runners_up
+
+    chosen = {"rhs": "-0.26*u_x + 0.104*u_xx", "alternatives": [
+        {"rhs": "-0.26*u_x", "loss": -1.0}, {"rhs": "-0.2600001*u_x + 0.1040002*u_xx", "loss": -9.0},
+        {"rhs": "0", "loss": 0.0}, {"rhs": "u*u_x", "loss": -0.5}, {"rhs": "u", "loss": -0.1}]}
+    assert [a["rhs"] for a in runners_up(chosen, ["u"], ["x"])] == ["-0.26*u_x", "0", "u*u_x"]
