@@ -23,12 +23,14 @@ variable names, so names such as ``gamma`` or ``I`` stay plain symbols).
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sympy
 
 from .atomic import write_text_atomic
@@ -64,12 +66,26 @@ class FitResult:
         return self.equations[self.selected]
 
     def to_json(self) -> str:
-        payload = {"schema": SCHEMA, **asdict(self)}
-        return json.dumps(payload, indent=2, default=jsonable)
+        return dumps({"schema": SCHEMA, **asdict(self)})
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: an interrupted write never leaves a broken file."""
         write_text_atomic(path, self.to_json() + "\n")
+
+
+def dumps(payload: dict) -> str:
+    """The JSON text of a result payload: strict JSON, so infinite and NaN numbers (a model
+    that blew up, an error without bound) are the strings "inf", "-inf" and "nan" (what
+    Python's json writes for them, ``Infinity``, other readers reject)."""
+    def strict(value):
+        if isinstance(value, dict):
+            return {k: strict(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [strict(v) for v in value]
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            return str(float(value))
+        return value
+    return json.dumps(strict(payload), indent=2, default=jsonable, allow_nan=False)
 
 
 def jsonable(value: Any) -> Any:

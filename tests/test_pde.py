@@ -471,3 +471,20 @@ def test_the_printed_alternatives_leave_out_the_chosen_equation():
         {"rhs": "-0.26*u_x", "loss": -1.0}, {"rhs": "-0.2600001*u_x + 0.1040002*u_xx", "loss": -9.0},
         {"rhs": "0", "loss": 0.0}, {"rhs": "u*u_x", "loss": -0.5}, {"rhs": "u", "loss": -0.1}]}
     assert [a["rhs"] for a in runners_up(chosen, ["u"], ["x"])] == ["-0.26*u_x", "0", "u*u_x"]
+
+
+def test_a_result_with_an_infinite_number_is_strict_json(tmp_path):
+    """A model that blows up past the data has max |u| = inf: the file stays strict JSON
+    (other readers reject Python's Infinity), with the number as the string "inf"."""
+    import json
+
+    from discover.pde.result import PDEResult, load_pde_result
+
+    path = tmp_path / "r.pde.json"
+    PDEResult(data="d.h5", method="solver", fields=["u"], coords=["t", "x"], equations=[],
+              extra={"u": {"stable_past_data": {"stable": False, "max_abs": float("inf")}}}).save(path)
+    def refuse(name):
+        raise ValueError(name)
+    payload = json.loads(path.read_text(), parse_constant=refuse)
+    assert payload["extra"]["u"]["stable_past_data"]["max_abs"] == "inf"
+    assert load_pde_result(path).extra["u"]["stable_past_data"]["stable"] is False

@@ -22,8 +22,6 @@ float32 input of the domain (float64: a stated sample).
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +30,7 @@ from codegen.program import Instr
 
 from ..atomic import write_text_atomic
 from .program import SLP, code, to_sympy
-from ..result import jsonable, malformed, read_payload
+from ..result import dumps, malformed, read_payload
 
 __all__ = ["SCHEMA", "ApproxResult", "encode_program", "decode_program", "save", "load", "load_approx_result"]
 
@@ -48,21 +46,9 @@ def decode_program(entry: dict, dtype: str) -> SLP:
     return SLP(dtype, tuple(Instr(op, tuple(ops), float(v)) for op, ops, v in entry["program"]), entry["output"])
 
 
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
 def save(payload: dict, path: str | os.PathLike) -> None:
-    """Write atomically (infinite numbers as the strings "inf"/"-inf")."""
-    def clean(v):
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return _finite(v)
-    write_text_atomic(path, json.dumps(clean({"schema": SCHEMA, **payload}), indent=2, default=jsonable) + "\n")
+    """Write atomically (infinite numbers as the strings "inf"/"-inf": :func:`..result.dumps`)."""
+    write_text_atomic(path, dumps({"schema": SCHEMA, **payload}) + "\n")
 
 
 def load(path: str | os.PathLike) -> dict:

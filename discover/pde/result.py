@@ -30,7 +30,6 @@ any formula (variables: the fields and their derivative symbols).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -39,7 +38,7 @@ import sympy
 
 from ..atomic import write_text_atomic
 from ..errors import UserError
-from ..result import jsonable, read_payload
+from ..result import dumps, read_payload
 from .library import parse_expression
 
 SCHEMA = "discover.pde/1"
@@ -59,7 +58,7 @@ class PDEResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"schema": SCHEMA, **asdict(self)}, indent=2, default=jsonable)
+        return dumps({"schema": SCHEMA, **asdict(self)})
 
     def save(self, path: str | os.PathLike) -> None:
         write_text_atomic(path, self.to_json() + "\n")
