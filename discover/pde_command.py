@@ -35,7 +35,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "one per coordinate; `discover simulate` writes such files).  Methods: weak "
                     "(default; weak-form sparse regression, robust to noise), strong (pointwise "
                     "derivatives), evolve (free-form search scored by weak-form residuals), solver "
-                    "(integrates candidate PDEs between sparse snapshots).",
+                    "(integrates candidate PDEs between sparse snapshots: finds a function h(u) of the fields "
+                    "beside a --known part that holds the derivative terms).",
     )
     parser.add_argument("data", help="HDF5 (.h5) or NPZ file with the fields and coordinates")
     parser.add_argument("--fields", default=None, metavar="LIST", help="comma-separated field datasets (default: every 2-D/3-D dataset in the file)")
@@ -209,6 +210,12 @@ def run(args) -> int:
         if "skipped" in snapshot_fit:
             out.print(f"{field}_t: the search's formula stands; fit through every snapshot skipped: "
                       f"{snapshot_fit['skipped']}")
+        if "stopped" in snapshot_fit:
+            out.print(f"{field}_t: {snapshot_fit['stopped']} through every snapshot; a longer --time-limit "
+                      "tries them all")
+        if args.method == "solver" and field not in settings.known:
+            out.print(f"{field}_t: --method solver searches a function of the fields only (no derivative "
+                      "terms); give the known part with its derivatives (--known), or use --method weak or evolve")
         stable = report.get("stable_past_data")
         if stable:
             verdict = "stays bounded" if stable["stable"] else "does NOT stay bounded"
