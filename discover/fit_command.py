@@ -47,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--operators", metavar="LIST",
                         help="comma-separated operators to use (default: "
                              f"{','.join(operators.DEFAULT_BINARY + operators.DEFAULT_UNARY)}); "
-                             f"available: {','.join(op.name for op in operators.OPERATORS)}")
+                             f"available: {','.join(op.name for op in operators.OPERATORS if op.arity <= 2)}")
     parser.add_argument("--maxsize", type=int, default=20, metavar="N", help="largest formula complexity (default 20)")
     parser.add_argument("--populations", type=int, default=8, metavar="N", help="number of islands (default 8)")
     parser.add_argument("--population-size", type=int, default=64, metavar="N", help="members per island (default 64)")

@@ -321,7 +321,11 @@ class Regressor(RegressorMixin, BaseEstimator):
         """The front row chosen by ``model_selection`` (or row ``index``), as PySR's
         ``get_best``: fields complexity, loss, score, equation, sympy_format, lambda_format."""
         check_is_fitted(self)
-        return self._table[self.best_index_ if index is None else index]
+        if index is None:
+            return self._table[self.best_index_]
+        if not isinstance(index, (int, np.integer)) or not -len(self._table) <= index < len(self._table):
+            raise ParameterError(f"index must be a row of the front, 0 to {len(self._table) - 1}, not {index!r}")
+        return self._table[index]
 
     # ------------------------------------------------------------------- exports
     def sympy(self, index: int | None = None) -> sympy.Expr:

@@ -244,6 +244,8 @@ def parse_unit_list(text: str) -> dict[str, str]:
                             "e.g. 'm=kg, v=m/s, y=J'")
         if name in out:
             raise UnitError(f"the units of {name!r} are given twice")
+        if not unit.strip():
+            raise UnitError(f"the unit of {name!r} is empty; write {name}=1 for a dimensionless quantity")
         parse_unit(unit, f"'{name}'")
         out[name] = unit.strip()
     if not out:

@@ -248,6 +248,10 @@ def split_by_arity(names, ops: OperatorSet = BUILTIN) -> tuple[tuple[str, ...], 
     """Split a mixed list of operator names into (binary, unary); unknown names, and
     ternary ones (which a caller of this two-way split would drop), raise."""
     by = ops.split_by_arity(names)
+    chosen = [n for arity in (1, 2, 3) for n in by[arity]]
+    repeated = next((n for n in chosen if chosen.count(n) > 1), None)
+    if repeated is not None:
+        raise UnknownOperatorError(f"operator {repeated!r} is given twice; name each operator once")
     if by[3]:
         raise UnknownOperatorError(f"operator {by[3][0]!r} takes three arguments; only unary and binary "
                                    f"operators can be chosen here")

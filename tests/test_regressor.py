@@ -10,7 +10,7 @@ import pytest
 import sympy
 
 from discover import Regressor
-from discover.errors import UserError
+from discover.errors import ParameterError, UserError
 from discover.result import SCHEMA, parse_equation
 from search.operators import CODE
 
@@ -102,6 +102,8 @@ def test_equations_table(fitted):
     assert rows[0].score == 0.0 and all(r.score >= 0 for r in rows)
     assert fitted.get_best() == rows[fitted.best_index_]
     assert 0 <= fitted.best_index_ < len(table)
+    with pytest.raises(ParameterError, match=f"index must be a row of the front, 0 to {len(table) - 1}, not 99"):
+        fitted.sympy(99)
     pts = np.random.default_rng(1).uniform(-3, 3, size=(20, 2))
     for r in rows:  # the strings parse back (to the printed 15 digits)
         parsed = sympy.lambdify([x0, x1], parse_equation(r.equation, ["x0", "x1"]), "numpy")
