@@ -98,7 +98,8 @@ def test_bad_unit_strings_get_one_clear_line(text, fragment):
 def test_unit_list():
     assert parse_unit_list("m=kg, v=m/s, y=J") == {"m": "kg", "v": "m/s", "y": "J"}
     assert parse_unit_list(" a = 1 ,") == {"a": "1"}
-    for bad, fragment in [("m kg", "NAME=UNIT"), ("=kg", "NAME=UNIT"), ("m=kg, m=s", "given twice"), ("m=, v=m/s", "the unit of 'm' is empty"),
+    for bad, fragment in [("m kg", "NAME=UNIT"), ("=kg", "NAME=UNIT"), ("m=kg, m=s", "given twice"),
+                          ("m=, v=m/s", "the unit of 'm' is empty"),
                           ("m=kgg", "unknown unit 'kgg'"), ("", "no units given")]:
         with pytest.raises(UnitError, match=fragment):
             parse_unit_list(bad)
