@@ -227,10 +227,11 @@ def _run(args, client) -> int:
                 write_text_atomic(paths[1], header)
                 out.print(f"C written to {paths[0]} and {paths[1]}")
             elif kind == "llvm":
-                write_text_atomic(paths[0], llvm_ir(best.full, cname))
+                write_text_atomic(paths[0], llvm_ir(best.full, cname + "_array"))
                 out.print(f"LLVM IR written to {paths[0]}")
             else:
-                obj, header = object_code(best.full, cname)
+                # the C file's array loop, same name and signature: both may be included or linked
+                obj, header = object_code(best.full, cname + "_array")
                 write_bytes_atomic(paths[0], obj)
                 write_text_atomic(paths[1], header)
                 out.print(f"object written to {paths[0]} and {paths[1]}")

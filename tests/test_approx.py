@@ -651,8 +651,17 @@ def test_unwritable_output_is_one_line(capsys, tmp_path):
 def test_default_output_names_the_dtype_and_emit_object_reports_the_header(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv = ["approx", "exp(x)", "--domain", "0.5,0.53125", "--max-evaluations", "5", "--no-verify", "--quiet"]
-    rc, text, _ = run_cli(capsys, [*argv, "--emit", "object"])
+    rc, text, _ = run_cli(capsys, [*argv, "--emit", "object", "--emit", "c"])
     assert rc == 0 and "object written to exp_x.float32.o and approx_exp_x_f_kernel.h" in text
+    # the object holds the C file's array loop: both headers together, the object linked
+    (tmp_path / "main.c").write_text(
+        '#include <stdio.h>\n#include "approx_exp_x_f.h"\n#include "approx_exp_x_f_kernel.h"\n'
+        "int main(void) { float x[2] = {0.5f, 0.53125f}, y[2]; approx_exp_x_f_array(2, x, y);\n"
+        '  printf("%.6f %.6f\\n", y[0], y[1]); return 0; }\n')
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", "main", "main.c", "exp_x.float32.o", "-lm"],
+                   check=True, cwd=tmp_path)
+    printed = subprocess.run(["./main"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
+    assert [float(v) for v in printed] == pytest.approx([math.exp(0.5), math.exp(0.53125)], rel=1e-6)
     rc, text, _ = run_cli(capsys, [*argv, "--dtype", "float64"])
     assert rc == 0 and "result written to exp_x.float64.approx.json" in text
     assert json.loads((tmp_path / "exp_x.float32.approx.json").read_text())["dtype"] == "float32"
