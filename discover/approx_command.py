@@ -202,9 +202,13 @@ def _run(args, client) -> int:
     if task.template is not None:
         out.print(f"range reduction: {task.template.name} template, core {task.core.name} on "
                   f"[{task.core.a:.6g}, {task.core.b:.6g}]; covers {task.template.valid(task.dtype)}")
+    elif task.dtype != "real" and job.template_for(task.target, None, task.dtype) is not None:
+        out.print(f"range reduction: none, one program covers [{task.domain[0]:g}, {task.domain[1]:g}] directly "
+                  f"(without --domain the {task.target.template} template covers its whole domain)")
     if chosen is None:
-        out.print(f"no program within {settings.max_ulp:g} ULP was found in {settings.time_limit:g} s; "
-                  "try a longer --time-limit or a larger --max-ulp")
+        out.print(f"no program within {settings.max_ulp:g} ULP was found in {result.stats.get('seconds', 0):.0f} s; "
+                  "try a longer --time-limit or a larger --max-ulp"
+                  + (f" (nothing written for --emit {', '.join(args.emit)})" if args.emit else ""))
     else:
         best = result.front[chosen]
         out.print(f"selected: {best.cost} operations ({best.main_cost} on the main path), "

@@ -121,7 +121,7 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
     _check(settings)
     tgt = get_target(spec)
     domain = settings.domain or tgt.domain
-    template = _template_for(tgt, settings.domain, settings.dtype)
+    template = template_for(tgt, settings.domain, settings.dtype)
     if settings.dtype == "real":
         template = None
     if template is None and not all(math.isfinite(v) for v in domain):
@@ -196,7 +196,7 @@ def _check_domain(tgt: Target, domain: tuple[float, float], dtype: str) -> np.nd
     return np.array(values[:len(fit_points)])
 
 
-def _template_for(tgt: Target, domain, dtype: str) -> Template | None:
+def template_for(tgt: Target, domain, dtype: str) -> Template | None:
     """The range-reduction template for a user's domain (None: the program covers the
     domain directly). sin/cos: the [-pi, pi] variant inside it, the wide one up to its bound."""
     if not tgt.template:
