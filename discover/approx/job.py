@@ -124,6 +124,9 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
     template = template_for(tgt, settings.domain, settings.dtype)
     if settings.dtype == "real":
         template = None
+    elif tgt.template in ("sin", "cos") and template is None and settings.dtype in SINCOS_VALID:
+        raise UserError(f"{tgt.name}'s range reduction covers |x| <= {SINCOS_VALID[settings.dtype]:g} in "
+                        f"{settings.dtype}; give a --domain inside it")
     if template is None and not all(math.isfinite(v) for v in domain):
         raise UserError(f"domain [{domain[0]:g}, {domain[1]:g}] of {tgt.name} is unbounded and "
                         f"{tgt.name} has no range-reduction template for {settings.dtype}: give a finite --domain a,b")
@@ -298,8 +301,8 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
     except (FitFailed, ZeroDivisionError) as exc:  # mpmath's singular systems raise ZeroDivisionError
         a, b = task.domain
         raise UserError(f"cannot fit {task.target.name} on [{a:g}, {b:g}] in {settings.dtype}: {exc} (the "
-                        "function is too flat or too wild there at the fit's precision); give a narrower "
-                        "--domain") from None
+                        "function is too flat or too wild there at the fit's precision); give a --domain over "
+                        "which it is smooth and varies by more than its precision") from None
     rows = pareto([_candidate(task, "search", e.slp) for e in front])
     return ApproxRun(task, rows, base_rows, stats)
 
