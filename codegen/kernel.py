@@ -293,7 +293,8 @@ class Kernel:
         if shape is None:
             shape = ()
         for k in scalars:
-            arrays[k] = np.full(shape or (1,), self._scalar(k, args[k]), dtype)
+            with np.errstate(over="ignore"):   # 1e300 to float32 rounds to inf, as IEEE says
+                arrays[k] = np.full(shape or (1,), self._scalar(k, args[k]), dtype)
         outputs = self._outputs(out, shape)
         # the kernel writes through plain views (0-d results: one-element arrays)
         targets = tuple(o.reshape(shape or (1,)).view(np.ndarray).view(dtype) for o in outputs)

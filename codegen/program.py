@@ -97,9 +97,13 @@ class Program:
 
 
 def parse_args(args: str | Sequence[str | sympy.Symbol]) -> list[str]:
-    """Argument names from ``"x,y"``, ``["x", "y"]`` or Symbols; duplicates are errors."""
+    """Argument names from ``"x,y"``, ``["x", "y"]``, Symbols or one Symbol; duplicates are errors."""
     if isinstance(args, str):
         args = [a.strip() for a in args.split(",") if a.strip()]
+    elif isinstance(args, sympy.Symbol):
+        args = [args]
+    elif not isinstance(args, Iterable):
+        raise TypeError(f"args must be names as a string ('x,y') or a sequence of names or Symbols, not {args!r}")
     result = [a.name if isinstance(a, sympy.Symbol) else str(a) for a in args]
     if not result:
         raise ValueError("codegen needs at least one argument")

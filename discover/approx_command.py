@@ -48,7 +48,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="float32 (default), float64, or real (the real-number task: max relative "
                              "error over the reals, operations + - * / as in AutoNumerics-Zero)")
     parser.add_argument("--max-ulp", type=float, default=1.0, metavar="U",
-                        help="error goal in ULPs, at least 0.5 (default 1); --dtype real has no ULPs: it keeps the most accurate program")
+                        help="error goal in ULPs, at least 0.5 (default 1); --dtype real has no ULPs: it keeps "
+                             "the most accurate program")
     parser.add_argument("--domain", default=None, metavar="A,B",
                         help="input interval (default: the function's, e.g. every finite input for exp)")
     parser.add_argument("--cost", choices=("ops", "time"), default="ops",

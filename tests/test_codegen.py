@@ -377,6 +377,15 @@ def test_dtype_and_shape_errors():
         kernel(x, x, out=np.empty(10, np.float32)[::2])
     with pytest.raises(ValueError, match="dtype"):
         codegen.compile("x", "x", dtype="int32")
+    with pytest.raises(TypeError, match="args must be names as a string"):
+        codegen.compile("x", 3)
+    x_symbol = sympy.Symbol("x")
+    np.testing.assert_array_equal(codegen.compile(2 * x_symbol, x_symbol)(np.ones(3)), 2.0)   # one Symbol
+    # a scalar beyond float32's range rounds to inf without NumPy's overflow warning
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kernel(np.ones(2, np.float32), 1e300)[0] == np.inf
 
 
 def test_native_fast_path_rejects_what_it_must_not_compute():
