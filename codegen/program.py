@@ -24,9 +24,10 @@ Choices made here (and so identical in every output form):
   and products would regroup them,
 * sub-expressions without symbols are folded to one constant, rounded once (correctly)
   to the kernel's dtype,
-* ``x**n`` for integer ``|n| <= 32`` is repeated squaring (multiplies), negative powers
-  divide, ``x**(k/2)`` uses ``sqrt``, ``x**(1/3)`` ``cbrt`` (with ``pow``'s special
-  values); other powers call ``pow``,
+* ``x**(n/d)`` for ``d`` in 1, 2, 3 and ``|n/d| <= 32`` uses no ``pow``: ``sqrt``, ``cbrt``
+  (with ``pow``'s special values) and products, with the rounding errors carried so the
+  result is within about half a unit like ``pow`` (:meth:`_Builder.rational_power`);
+  other powers call ``pow``,
 * ``Min``/``Max`` follow C ``fmin``/``fmax`` (a NaN operand is ignored),
 * ``Piecewise`` becomes a chain of ``select`` (both branches are computed).
 """
@@ -291,21 +292,96 @@ class _Builder:
         return abs(q) <= 2 ** (53 if self.dtype == "float64" else 24)
 
     def power(self, base: int, base_expr: sympy.Expr, exponent: sympy.Expr) -> int:
-        if exponent == sympy.Rational(1, 3):
-            return self.cube_root(base)
+        """``base**exponent``: ``n/d`` with ``d`` in 1, 2, 3 and ``|n/d| <= MAX_INTEGER_POWER``
+        without ``pow`` (see :meth:`rational_power`), any other exponent by ``pow``.  A float
+        exponent counts as ``n/d`` when it is the double nearest to it (``x**(2/3)`` written
+        in Python reaches SymPy as ``x**0.6666666666666666``)."""
         if exponent.is_number and exponent.is_real:
             value = float(exponent)
-            twice = 2 * value
-            if twice == int(twice) and abs(value) <= MAX_INTEGER_POWER:
-                k = abs(int(twice))
-                result = self.integer_power(base, k // 2) if k >= 2 else None
-                if k % 2:
-                    root = self.emit("sqrt", base)
-                    result = root if result is None else self.emit("mul", result, root)
-                if result is None:
-                    result = self.const(1)
-                return self.emit("div", self.const(1), result) if value < 0 else result
+            for d in (1, 2, 3):
+                n = round(value * d)
+                if abs(value) <= MAX_INTEGER_POWER and n / d == value:
+                    return self.rational_power(base, n, d)
         return self.emit("pow", base, self.expr(exponent))
+
+    def rational_power(self, base: int, n: int, d: int) -> int:
+        """``x**(n/d)`` for ``d`` in 1, 2, 3, within about half a unit (NumPy's ``pow``
+        rounds once; a chain of roundings would not): ``x**(1/2)``, ``x**(1/3)`` and ``x**2``
+        round once; otherwise the root ``r`` (``x``, ``sqrt(x)`` or ``cbrt(x)``) is carried as
+        a pair ``r + rl`` (``rl`` from the root's exact residual), ``r**|n|`` by repeated
+        squaring of pairs (each product's rounding error recovered by ``fma``), and
+        ``1/(h + l)`` for negative ``n`` corrected by one Newton step.  Where the plain
+        chain is not finite and non-zero (overflow, ``0``, ``inf``, NaN) its own value is
+        the result, so the special values are the plain chain's."""
+        k = abs(n)
+        if k == 0:
+            return self.const(1)
+        if n == 1 and d == 3:
+            return self.cube_root(base)
+        if n == 1 and d == 2:
+            return self.emit("sqrt", base)
+        if d == 1 and k <= 2:
+            plain = self.integer_power(base, k)
+            return plain if n > 0 else self.emit("div", self.const(1), plain)
+        hi, lo = self._root_pair(base, d)
+        hi, lo = self._pair_power(hi, lo, k)
+        if n < 0:
+            q = self.emit("div", self.const(1), hi)
+            e = self.emit("fma", self.emit("neg", hi), q, self.const(1))     # 1 - hi q, exact
+            e = self.emit("fma", self.emit("neg", lo), q, e)                 # - lo q
+            return self.emit("select", self._finite_nonzero(q), self.emit("fma", q, e, q), q)
+        return self.emit("select", self._finite_nonzero(hi), self.emit("add", hi, lo), hi)
+
+    def _finite_nonzero(self, v: int) -> int:
+        """``0 < |v| < inf`` (false for NaN)."""
+        magnitude = self.emit("fabs", v)
+        return self.emit("and", self.emit("lt", magnitude, self.const(sympy.oo)),
+                         self.emit("gt", magnitude, self.const(0)))
+
+    def _root_pair(self, x: int, d: int) -> tuple[int, int]:
+        """``x**(1/d) = r + rl`` to about twice the dtype's precision (``rl`` is 0 where ``r``
+        is 0, inf or NaN): ``sqrt``: ``rl = (x - r*r) / 2r``; ``cbrt``: ``rl = (x - r**3) /
+        3r*r`` with ``r**3`` as an exact-enough pair."""
+        if d == 1:
+            return x, self.const(0)
+        zero = self.const(0)
+        if d == 2:
+            # C's pow for a non-integer exponent: +0 at -0, and -inf as +inf (x + 0 is +0 at -0)
+            x = self.emit("add", self.emit("select", self.emit("eq", x, self.const(-sympy.oo)),
+                                           self.const(sympy.oo), x), self.const(0))
+            r = self.emit("sqrt", x)
+            residual = self.emit("fma", self.emit("neg", r), r, x)
+            scale = self.emit("mul", self.const(2), r)
+        else:
+            r = self.cube_root(x)
+            r2 = self.emit("mul", r, r)
+            r2l = self.emit("fma", r, r, self.emit("neg", r2))
+            t = self.emit("mul", r2, r)
+            tl = self.emit("fma", r2l, r, self.emit("fma", r2, r, self.emit("neg", t)))
+            residual = self.emit("sub", self.emit("sub", self.emit("fabs", x), t), tl)
+            scale = self.emit("mul", self.const(3), r2)
+        rl = self.emit("select", self._finite_nonzero(r), self.emit("div", residual, scale), zero)
+        return r, rl
+
+    def _pair_power(self, hi: int, lo: int, k: int) -> tuple[int, int]:
+        """``(hi + lo)**k``, ``k >= 1``, by repeated squaring: ``hi`` is the plain chain of
+        products, ``lo`` collects each product's error (``fma``) and the first-order terms."""
+        result, square = None, (hi, lo)
+        while k:
+            if k & 1:
+                result = square if result is None else self._pair_mul(result, square)
+            k >>= 1
+            if k:
+                square = self._pair_mul(square, square)
+        return result
+
+    def _pair_mul(self, a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+        """``(ah + al)(bh + bl) = p + e``: ``p = ah bh`` rounded, ``e = (ah bh - p) + ah bl + al bh``."""
+        (ah, al), (bh, bl) = a, b
+        p = self.emit("mul", ah, bh)
+        e = self.emit("fma", ah, bh, self.emit("neg", p))
+        e = self.emit("fma", ah, bl, e)
+        return p, self.emit("fma", al, bh, e)
 
     def cube_root(self, base: int) -> int:
         """``x**(1/3)`` as C99 ``pow(x, 1/3.)`` defines it (NaN for finite ``x < 0``, ``+0``
