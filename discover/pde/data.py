@@ -89,6 +89,7 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
                        path: str | None = None) -> FieldData:
     """Validate in-memory arrays (same names as in a file) into :class:`FieldData`."""
     attrs = dict(attrs or {})
+    groups = attrs.pop(GROUPS_ATTR, ())
     field_names = list(fields) if fields else default_fields(arrays)
     for name in field_names:
         if not name.isidentifier() or "_" in name:
@@ -99,7 +100,7 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
     for name in field_names:
         if name not in arrays:
             hint = "" if fields else "; name the fields with --fields"   # given: by the user, or a result
-            raise DataError(f"no dataset '{name}' (holds: {_contents(arrays)}){hint}")
+            raise DataError(f"no dataset '{name}' (holds: {_contents(arrays, groups)}){hint}")
     values = {name: _numeric(np.asarray(arrays[name]), f"field '{name}'") for name in field_names}
     ndim = values[field_names[0]].ndim
     if ndim not in (2, 3):
@@ -112,7 +113,8 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
     axes = {}
     for name in axis_names:
         if name not in arrays:
-            raise DataError(f"no coordinate dataset '{name}' (holds: {_contents(arrays)}); name them with --coords")
+            raise DataError(f"no coordinate dataset '{name}' (holds: {_contents(arrays, groups)}); "
+                            "name them with --coords")
         axis = _numeric(np.asarray(arrays[name]), f"coordinate '{name}'").astype(np.float64).ravel()
         if not np.all(np.isfinite(axis)):
             raise DataError(f"coordinate '{name}' has NaN or inf values")
@@ -150,8 +152,15 @@ def _truthy(value) -> bool:
     return bool(value)
 
 
-def _contents(arrays: dict) -> str:
-    return ", ".join(f"'{name}' {np.shape(value)}" for name, value in arrays.items()) or "nothing"
+#: where :func:`_read_hdf5` lists the file's root groups (their datasets are not read)
+GROUPS_ATTR = "__groups__"
+
+
+def _contents(arrays: dict, groups: Sequence[str] = ()) -> str:
+    listed = ", ".join(f"'{name}' {np.shape(value)}" for name, value in arrays.items()) or "no dataset"
+    if groups:   # datasets inside groups are not read: say so, or "holds: nothing" misleads
+        listed += f"; groups {', '.join(repr(g) for g in groups)} (only datasets at the file's root are read)"
+    return listed
 
 
 def _read_hdf5(path: str) -> tuple[dict, dict]:
@@ -159,6 +168,9 @@ def _read_hdf5(path: str) -> tuple[dict, dict]:
         with h5py.File(path, "r") as handle:
             arrays = {name: obj[()] for name, obj in handle.items() if isinstance(obj, h5py.Dataset)}
             attrs = {key: _plain(value) for key, value in handle.attrs.items()}
+            groups = [name for name, obj in handle.items() if isinstance(obj, h5py.Group)]
+            if groups:
+                attrs[GROUPS_ATTR] = groups
     except OSError as exc:
         raise DataError(f"cannot read as HDF5 ({exc}); the file may be truncated or corrupt") from None
     return arrays, attrs

@@ -180,7 +180,7 @@ def parse_expression(text: str, fields: Sequence[str], axes: Sequence[str], what
     if unknown or functions:
         bad = ", ".join(unknown + functions)
         raise ValueError(f"the {what} {text!r} names {bad}, which is not a field ({', '.join(fields)}) "
-                         f"or a derivative of one (u_x, u_xx, ...)")
+                         f"or a derivative of one up to 6th order (u_x, u_xx, ...)")
     return expr
 
 
