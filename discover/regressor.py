@@ -40,6 +40,7 @@ from search.distributed import search_with
 from search.evolve import Progress, SearchSettings
 from search.expression import to_sympy
 from search.pareto import MODEL_SELECTIONS, Member, scores, select
+from search.problem import Problem
 
 from .cluster_options import using_cluster
 from .data import dataset_from_arrays
@@ -53,6 +54,17 @@ from .result import Equation, FitResult, symbols_for
 
 #: The engine's defaults: the one place they are set.
 _ENGINE = SearchSettings()
+
+
+def _check_range(data, dtype: str) -> None:
+    """DataError for a column beyond the search's arithmetic (float32: 3.4e38): every
+    formula that reads it would be infinite."""
+    largest = float(np.finfo(dtype).max)
+    for name, column in [*zip(data.feature_names, data.X.T), (data.target_name, data.y)]:
+        top = float(np.max(np.abs(column)))
+        if top > largest:
+            raise DataError(f"'{name}' reaches {top:.3g}, beyond the search's {dtype} range ({largest:.3g}); "
+                            "rescale it (divide it by a power of ten)")
 
 
 def _check_integer(name: str, value, lowest: int) -> None:
@@ -262,6 +274,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             self._set_front(front, progress, "running")
             checkpoint(self)
 
+        _check_range(data, Problem.dtype)   # the engine's arithmetic
         problem = formula_problem(data.X, data.y, linear_scaling=bool(self.linear_scaling),
                                   **self._unit_arguments(data.feature_names),
                                   batch_size=int(self.batch_size), seed=settings.random_state,

@@ -290,3 +290,15 @@ def test_a_constant_inside_a_function_is_found_in_seconds():
     X = sympy.Symbol("x")
     assert model.stats_["stopped_by"] == "tolerance"
     assert sympy.simplify(model.sympy() - sympy.exp(-X**2 / 2)) == 0
+
+
+def test_a_column_beyond_float32_is_one_clear_error_before_the_search():
+    """Values the search's float32 arithmetic cannot hold (1e150): every formula would be
+    infinite, so the fit says which column and what to do, before searching."""
+    from discover.errors import DataError
+
+    x = np.linspace(1, 50, 100)
+    with pytest.raises(DataError, match=r"'x0' reaches 5e\+151, beyond the search's float32 range"):
+        Regressor(niterations=1).fit((x * 1e150)[:, None], x)
+    with pytest.raises(DataError, match=r"'y' reaches 5e\+301"):
+        Regressor(niterations=1).fit(x[:, None], x * 1e300)
