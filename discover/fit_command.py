@@ -151,7 +151,9 @@ def front_table(model, title: str = "Pareto front") -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("", width=2)
     table.add_column("complexity", justify="right")
-    table.add_column("loss (MSE)", justify="right")
+    # with units, a dimensionally inconsistent formula's loss carries the penalty
+    table.add_column("loss (MSE + unit penalty)" if getattr(model, "X_units", None) is not None else "loss (MSE)",
+                     justify="right")
     table.add_column("score", justify="right")
     table.add_column("equation", overflow="fold")
     for i in range(len(model.equations_)):
