@@ -448,7 +448,7 @@ def test_cli_unwritable_output_is_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "r.json"
     assert _error_of(["pde", str(path), "-q", "-o", str(out)], capsys) == (
-        f"discover pde: error: cannot write {out}: Not a directory")
+        f"discover pde: error: --output {out}: cannot write in {out.parent} (Not a directory)")
 
 
 def test_npz_input_reads_like_hdf5(tmp_path):
