@@ -207,6 +207,12 @@ def _builtin(address: int, name: str):
     return new(ctypes.addressof(definition), None, None), definition
 
 
+#: single-output kernels of up to this many arguments get a ``__call__`` with named
+#: parameters (:func:`_single_output_kernel`)
+_SPECIALIZED_ARITY = 8
+_MISSING = object()
+
+
 class Kernel:
     """A compiled element-wise kernel; call it on arrays (see the module docstring).
 
@@ -232,6 +238,8 @@ class Kernel:
         self.llvm_ir = str(optimized)
         self._engine, self.address = jit.jit(optimized, program.name)
         self._fast, self._method_def = _builtin(self._engine.get_function_address(trampoline), trampoline)
+        if single and len(self.args) <= _SPECIALIZED_ARITY:
+            self.__class__ = _single_output_kernel(len(self.args))
 
     def loop_ir(self) -> str:
         """The optimised IR of the function holding the element loops (``NAME.impl`` where
@@ -337,3 +345,25 @@ class Kernel:
             if not (o.flags.c_contiguous and o.flags.writeable):
                 raise ValueError(f"out[{j}] must be a C-contiguous, writeable array")
         return tuple(out)
+
+
+@functools.cache
+def _single_output_kernel(n_args: int) -> type:
+    """A :class:`Kernel` subclass whose ``__call__`` takes ``n_args`` named parameters: a
+    ``*args`` call and the ``fast(*args, ...)`` that re-packs them cost about 130 ns of a
+    kernel's 450 ns fixed cost on one element (NumPy's own ufunc call is about 200 ns).
+    Anything but fresh arrays in the common case goes to :meth:`Kernel.__call__`."""
+    names = [f"a{k}" for k in range(n_args)]
+    source = "\n".join([
+        f"def __call__(self, {', '.join(f'{n}=_MISSING' for n in names)}, *rest, out=None):",
+        "    if out is None and not rest and a0.__class__ is ndarray:",
+        "        result = empty(a0.shape, self.dtype)",
+        f"        if not self._fast({', '.join(names)}, result, None):",
+        "            return result",
+        f"    args = tuple(a for a in ({', '.join(names)},) if a is not _MISSING) + rest",
+        "    return Kernel.__call__(self, *args, out=out)",
+    ])
+    namespace = {"_MISSING": _MISSING, "ndarray": np.ndarray, "empty": np.empty, "Kernel": Kernel}
+    exec(source, namespace)
+    return type("Kernel", (Kernel,), {"__call__": namespace["__call__"], "__doc__": Kernel.__doc__,
+                                      "__module__": Kernel.__module__, "__qualname__": "Kernel"})
