@@ -488,3 +488,13 @@ def test_a_result_with_an_infinite_number_is_strict_json(tmp_path):
     payload = json.loads(path.read_text(), parse_constant=refuse)
     assert payload["extra"]["u"]["stable_past_data"]["max_abs"] == "inf"
     assert load_pde_result(path).extra["u"]["stable_past_data"]["stable"] is False
+
+
+def test_a_coordinate_saved_as_a_column_is_not_taken_for_a_field():
+    """``t`` stored with shape (nt, 1) is 2-D like a field: a coordinate's name is never a
+    default field, so the file reads with ``u`` as its one field."""
+    from discover.pde.data import fields_from_arrays
+
+    t, x = np.linspace(0, 1, 21), np.linspace(0, 1, 16)
+    data = fields_from_arrays({"t": t[:, None], "x": x, "u": np.zeros((21, 16))})
+    assert data.field_names == ["u"] and data.shape == (21, 16)

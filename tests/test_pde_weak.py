@@ -191,6 +191,11 @@ def test_too_few_points_is_a_data_error():
         derivative(np.zeros(8), 0.1, 0, 4, "fd", periodic=True, name="x")
     with pytest.raises(DataError, match="Savitzky-Golay"):
         derivative(np.zeros(6), 0.1, 0, 1, "savgol", name="x")
+    # spectral: 4 periodic points hold no 2nd derivative (strong-form fits on them were nonsense)
+    with pytest.raises(DataError, match="axis 'x' has 4 points; a 2nd derivative with spectral differentiation "
+                                        "needs at least 5"):
+        derivative(np.zeros(4), 0.1, 0, 2, "spectral", periodic=True, name="x")
+    assert derivative(np.zeros(5), 0.1, 0, 2, "spectral", periodic=True, name="x").shape == (5,)
 
 
 def test_invalid_arguments_are_value_errors():

@@ -90,7 +90,7 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
     """Validate in-memory arrays (same names as in a file) into :class:`FieldData`."""
     attrs = dict(attrs or {})
     groups = attrs.pop(GROUPS_ATTR, ())
-    field_names = list(fields) if fields else default_fields(arrays)
+    field_names = list(fields) if fields else default_fields(arrays, coords)
     for name in field_names:
         if not name.isidentifier() or "_" in name:
             raise DataError(f"field name {name!r} cannot be used: derivatives are written {name}_x, so a field "
@@ -138,10 +138,12 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
                      periodic, attrs, path)
 
 
-def default_fields(arrays: dict) -> list[str]:
-    """Every dataset of 2 or 3 dimensions, in file order (the coordinates are 1-D); ``u``
-    when there is none, so the error names what was expected."""
-    names = [name for name, value in arrays.items() if np.ndim(value) in (2, 3)]
+def default_fields(arrays: dict, coords: Sequence[str] | None = None) -> list[str]:
+    """Every dataset of 2 or 3 dimensions, in file order (the coordinates are 1-D; a
+    coordinate's name is never a field, so a ``t`` saved as ``(nt, 1)`` is reported as a
+    coordinate); ``u`` when there is none, so the error names what was expected."""
+    skip = set(coords or DEFAULT_COORDS)
+    names = [name for name, value in arrays.items() if np.ndim(value) in (2, 3) and name not in skip]
     return names or ["u"]
 
 

@@ -170,6 +170,9 @@ def _spectral(v: np.ndarray, h: float, order: int, periodic: bool, name: str) ->
     if not periodic:
         raise ValueError(f"spectral derivatives need a periodic axis; axis '{name}' is not periodic")
     n = v.shape[0]
+    needed = 2 * order + 1   # modes up to the order's own: fewer points leave only aliases
+    if n < needed:
+        raise _too_few(name, n, needed, f"a {_ordinal(order)} derivative with spectral differentiation")
     k = 2 * np.pi * np.fft.rfftfreq(n, d=h)
     factor = (1j * k) ** order
     if order % 2 == 1 and n % 2 == 0:
