@@ -178,6 +178,9 @@ def search(problem: Problem, settings: SearchSettings,
     hof = HallOfFame()
     progress = Progress()
     start = time.perf_counter()
+    # the enumeration's constant fits and the problem's proposals stop here, so that costly
+    # objectives (a PDE solved per candidate) leave the evolution half of a time limit
+    setup_deadline = None if s.timeout_in_seconds is None else start + 0.5 * s.timeout_in_seconds
     clock = 0
 
     batch = s.populations * s.children_per_island
@@ -316,8 +319,8 @@ def search(problem: Problem, settings: SearchSettings,
         promising = [int(k) for k in np.argsort(np.where(has_c, losses, np.inf), kind="stable")[: s.enumerate_fits]
                      if has_c[k] and np.isfinite(losses[k])]
         for k in range(0, len(promising), s.enumerate_fit // 2):
-            if s.timeout_in_seconds is not None and time.perf_counter() - start >= 0.5 * s.timeout_in_seconds:
-                break  # costly objectives (a PDE solved per candidate): leave time to evolve
+            if setup_deadline is not None and time.perf_counter() >= setup_deadline:
+                break
             chunk = promising[k:k + s.enumerate_fit // 2]
             exprs, fit_losses = fit([small[j] for j in chunk], enum_capacity, s.random_state)
             for j, e, loss in zip(chunk, exprs, fit_losses):
@@ -340,9 +343,7 @@ def search(problem: Problem, settings: SearchSettings,
         they crowded out the lines of descent that lead to short laws.)"""
         if problem.proposals is None:
             return
-        # leave the evolution at least half of a time limit, as the enumeration does
-        deadline = None if s.timeout_in_seconds is None else start + 0.5 * s.timeout_in_seconds
-        proposed = [e for e in dict.fromkeys(problem.proposals(grammar, deadline)) if size_of(e) <= s.maxsize]
+        proposed = [e for e in dict.fromkeys(problem.proposals(grammar, setup_deadline)) if size_of(e) <= s.maxsize]
         if not proposed:
             return
         losses = problem.penalized(proposed, evaluator.losses(proposed, objective, fit_capacity))

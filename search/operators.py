@@ -163,7 +163,7 @@ class OperatorSet:
         return tuple(codes)
 
     def split_by_arity(self, names) -> dict[int, tuple[str, ...]]:
-        """A mixed list of operator names as ``{arity: names}``; unknown names raise."""
+        """A mixed list of operator names as ``{arity: names}``; unknown and repeated names raise."""
         out: dict[int, list[str]] = {1: [], 2: [], 3: []}
         for raw in names:
             name = ALIASES.get(raw.strip(), raw.strip())
@@ -172,6 +172,10 @@ class OperatorSet:
                 valid = ", ".join(o.name for o in self.operators)
                 raise UnknownOperatorError(f"unknown operator {raw!r}; choose from: {valid}")
             out[op.arity].append(name)
+        chosen = [n for arity in (1, 2, 3) for n in out[arity]]
+        repeated = next((n for n in chosen if chosen.count(n) > 1), None)
+        if repeated is not None:
+            raise UnknownOperatorError(f"operator {repeated!r} is given twice; name each operator once")
         return {a: tuple(v) for a, v in out.items()}
 
     @cached_property
@@ -248,10 +252,6 @@ def split_by_arity(names, ops: OperatorSet = BUILTIN) -> tuple[tuple[str, ...], 
     """Split a mixed list of operator names into (binary, unary); unknown names, and
     ternary ones (which a caller of this two-way split would drop), raise."""
     by = ops.split_by_arity(names)
-    chosen = [n for arity in (1, 2, 3) for n in by[arity]]
-    repeated = next((n for n in chosen if chosen.count(n) > 1), None)
-    if repeated is not None:
-        raise UnknownOperatorError(f"operator {repeated!r} is given twice; name each operator once")
     if by[3]:
         raise UnknownOperatorError(f"operator {by[3][0]!r} takes three arguments; only unary and binary "
                                    f"operators can be chosen here")

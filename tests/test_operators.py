@@ -14,7 +14,7 @@ import sympy
 
 from search import operators as O
 from search.operators import (
-    ALIASES, BY_NAME, CODE, CONST, N_LEAF_KINDS, OPERATORS, VAR, UnknownOperatorError, arity_of, operator_of,
+    ALIASES, BUILTIN, BY_NAME, CODE, CONST, N_LEAF_KINDS, OPERATORS, VAR, UnknownOperatorError, arity_of, operator_of,
     resolve, split_by_arity,
 )
 
@@ -130,3 +130,12 @@ def test_split_by_arity_unknown_lists_all_names():
 def test_split_by_arity_refuses_ternary_rather_than_dropping_them():
     with pytest.raises(UnknownOperatorError, match="'fma' takes three arguments"):
         split_by_arity(["+", "fma"])
+
+
+def test_split_by_arity_refuses_an_operator_named_twice():
+    """An alias counts as its operator: "mul" after "*" is "*" again."""
+    for names in (["+", "+"], ["*", "sin", "mul"]):
+        with pytest.raises(UnknownOperatorError, match="is given twice; name each operator once"):
+            split_by_arity(names)
+    with pytest.raises(UnknownOperatorError, match="is given twice"):
+        BUILTIN.split_by_arity(["fma", "fma"])
