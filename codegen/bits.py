@@ -58,7 +58,7 @@ def scale(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, n: ir.Value) -> ir.Value:
     if jit.has_feature("avx512f"):
         i32 = ir.IntType(32)
         n = b.trunc(n, i32) if n.type.width > 32 else n
-        return b.call(_declare(b.module, f"llvm.ldexp.{_suffix(ty)}.i32", ty, [ty, i32]), [x, n])
+        return _llvm_ldexp(b, ty, x, n)
     n = b.sext(n, ity) if n.type.width < ity.width else n
     half = b.ashr(n, ity(1))
     return b.fmul(b.fmul(x, _power_of_two(b, ty, half)), _power_of_two(b, ty, b.sub(n, half)))
@@ -101,6 +101,17 @@ def _suffix(ty: ir.Type) -> str:
     return "f64" if isinstance(ty, ir.DoubleType) else "f32"
 
 
+def _float_intrinsic(b: ir.IRBuilder, ty: ir.Type, name: str, *args: ir.Value) -> ir.Value:
+    """``llvm.NAME.f64/f32(args)``, every argument and the result of type ``ty``."""
+    return b.call(_declare(b.module, f"llvm.{name}.{_suffix(ty)}", ty, [ty] * len(args)), list(args))
+
+
+def _llvm_ldexp(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, n: ir.Value) -> ir.Value:
+    """``llvm.ldexp.f64/f32.i32(x, n)``: ``x * 2**n`` for an ``i32`` ``n``."""
+    i32 = ir.IntType(32)
+    return b.call(_declare(b.module, f"llvm.ldexp.{_suffix(ty)}.i32", ty, [ty, i32]), [x, n])
+
+
 def scalef(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
     if jit.has_feature("avx512f"):
         return b.call(_avx512_lane(b.module, ty, "scalef"), [x, k])
@@ -109,10 +120,9 @@ def scalef(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
 
 def _scalef_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value, k: ir.Value) -> ir.Value:
     """``scalef`` by ``llvm.ldexp`` and selects (every host; the scalar lanes of AVX-512)."""
-    sfx, i32 = _suffix(ty), ir.IntType(32)
-    floor = _declare(b.module, f"llvm.floor.{sfx}", ty, [ty])
-    n = b.fptosi(_clamp(b, ty, b.call(floor, [k]), -SCALEF_LIMIT, float(SCALEF_LIMIT)), i32)
-    y = b.call(_declare(b.module, f"llvm.ldexp.{sfx}.i32", ty, [ty, i32]), [x, n])
+    n = b.fptosi(_clamp(b, ty, _float_intrinsic(b, ty, "floor", k), -SCALEF_LIMIT, float(SCALEF_LIMIT)),
+                 ir.IntType(32))
+    y = _llvm_ldexp(b, ty, x, n)
     ity, mant, _ = _layout(ty)
     quiet = b.and_(b.fcmp_unordered("uno", x, x),
                    b.icmp_unsigned("!=", b.and_(b.bitcast(x, ity), ity(1 << (mant - 1))), ity(0)))
@@ -133,7 +143,7 @@ def _getexp_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
     """C's ``logb`` from the exponent bits (every host's scalar lanes): subnormals scaled
     by ``2**(mant+1)`` first, then +-0 -> -inf, +-inf -> +inf, NaN -> NaN by selects."""
     _, mant, bias = _layout(ty)
-    ax = b.call(_declare(b.module, f"llvm.fabs.{_suffix(ty)}", ty, [ty]), [x])
+    ax = _float_intrinsic(b, ty, "fabs", x)
     tiny = b.fcmp_ordered("<", ax, ty(2.0 ** (1 - bias)))
     xs = b.select(tiny, b.fmul(ax, ty(2.0 ** (mant + 1))), ax)
     e = b.fsub(logb(b, ty, xs), b.select(tiny, ty(float(mant + 1)), ty(0.0)))
@@ -151,14 +161,12 @@ def getmant(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
 def _getmant_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
     """``x * 2**-logb(x)`` (``llvm.ldexp``, exact for subnormals), halved from 1.5 on, and
     the special values of ``vgetmant`` with :data:`GETMANT_IMM`."""
-    i32 = ir.IntType(32)
-    finite = b.and_(b.fcmp_ordered("!=", x, ty(0.0)), b.fcmp_ordered("<", b.call(
-        _declare(b.module, f"llvm.fabs.{_suffix(ty)}", ty, [ty]), [x]), ty(float("inf"))))
+    finite = b.and_(b.fcmp_ordered("!=", x, ty(0.0)),
+                    b.fcmp_ordered("<", _float_intrinsic(b, ty, "fabs", x), ty(float("inf"))))
     e = b.select(finite, _getexp_generic(b, ty, x), ty(0.0))
-    m = b.call(_declare(b.module, f"llvm.ldexp.{_suffix(ty)}.i32", ty, [ty, i32]), [x, b.fptosi(b.fneg(e), i32)])
+    m = _llvm_ldexp(b, ty, x, b.fptosi(b.fneg(e), ir.IntType(32)))
     m = b.select(b.fcmp_ordered(">=", m, ty(1.5)), b.fmul(m, ty(0.5)), m)
-    m = b.select(b.fcmp_ordered("==", x, ty(0.0)),
-                 b.call(_declare(b.module, f"llvm.copysign.{_suffix(ty)}", ty, [ty, ty]), [ty(1.0), x]), m)
+    m = b.select(b.fcmp_ordered("==", x, ty(0.0)), _float_intrinsic(b, ty, "copysign", ty(1.0), x), m)
     m = b.select(b.fcmp_ordered("==", x, ty(float("inf"))), ty(1.0), m)
     return b.select(b.fcmp_unordered("<", x, ty(0.0)), ty(float("nan")), m)
 
