@@ -498,3 +498,17 @@ def test_a_coordinate_saved_as_a_column_is_not_taken_for_a_field():
     t, x = np.linspace(0, 1, 21), np.linspace(0, 1, 16)
     data = fields_from_arrays({"t": t[:, None], "x": x, "u": np.zeros((21, 16))})
     assert data.field_names == ["u"] and data.shape == (21, 16)
+
+
+def test_datasets_inside_groups_are_named_when_a_field_is_missing(tmp_path):
+    """Only the root's datasets are read: a file that keeps them in groups says so."""
+    import h5py
+
+    from discover.errors import DataError
+
+    path = tmp_path / "grouped.h5"
+    with h5py.File(path, "w") as f:
+        f["grid/t"], f["grid/x"], f["fields/u"] = np.linspace(0, 1, 20), np.linspace(0, 1, 32), np.zeros((20, 32))
+    with pytest.raises(DataError, match=r"no dataset 'u' \(holds: no dataset; groups 'fields', 'grid' "
+                                        r"\(only datasets at the file's root are read\)\)"):
+        load_fields(path)

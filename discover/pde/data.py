@@ -78,18 +78,18 @@ def load_fields(path: str | os.PathLike, fields: Sequence[str] | None = None,
         kind = _sniff(path, "an HDF5 or NPZ file")
         if kind == "csv":
             raise DataError("field data must be HDF5 or NPZ (one dataset per field and per coordinate)")
-        arrays, attrs = _read_hdf5(path) if kind == "hdf5" else _read_npz(path)
-        return fields_from_arrays(arrays, attrs, fields, coords, periodic, path)
+        arrays, attrs, groups = _read_hdf5(path) if kind == "hdf5" else _read_npz(path)
+        return fields_from_arrays(arrays, attrs, fields, coords, periodic, path, groups)
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None
 
 
 def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence[str] | None = None,
                        coords: Sequence[str] | None = None, periodic: bool | None = None,
-                       path: str | None = None) -> FieldData:
-    """Validate in-memory arrays (same names as in a file) into :class:`FieldData`."""
+                       path: str | None = None, groups: Sequence[str] = ()) -> FieldData:
+    """Validate in-memory arrays (same names as in a file) into :class:`FieldData`;
+    ``groups``: the file's groups, whose datasets are not read (named when one is missing)."""
     attrs = dict(attrs or {})
-    groups = attrs.pop(GROUPS_ATTR, ())
     field_names = list(fields) if fields else default_fields(arrays, coords)
     for name in field_names:
         if not name.isidentifier() or "_" in name:
@@ -154,10 +154,6 @@ def _truthy(value) -> bool:
     return bool(value)
 
 
-#: where :func:`_read_hdf5` lists the file's root groups (their datasets are not read)
-GROUPS_ATTR = "__groups__"
-
-
 def _contents(arrays: dict, groups: Sequence[str] = ()) -> str:
     listed = ", ".join(f"'{name}' {np.shape(value)}" for name, value in arrays.items()) or "no dataset"
     if groups:   # datasets inside groups are not read: say so, or "holds: nothing" misleads
@@ -165,20 +161,19 @@ def _contents(arrays: dict, groups: Sequence[str] = ()) -> str:
     return listed
 
 
-def _read_hdf5(path: str) -> tuple[dict, dict]:
+def _read_hdf5(path: str) -> tuple[dict, dict, list[str]]:
+    """The root's datasets, attributes and group names (datasets in groups are not read)."""
     try:
         with h5py.File(path, "r") as handle:
             arrays = {name: obj[()] for name, obj in handle.items() if isinstance(obj, h5py.Dataset)}
             attrs = {key: _plain(value) for key, value in handle.attrs.items()}
             groups = [name for name, obj in handle.items() if isinstance(obj, h5py.Group)]
-            if groups:
-                attrs[GROUPS_ATTR] = groups
     except OSError as exc:
         raise DataError(f"cannot read as HDF5 ({exc}); the file may be truncated or corrupt") from None
-    return arrays, attrs
+    return arrays, attrs, groups
 
 
-def _read_npz(path: str) -> tuple[dict, dict]:
+def _read_npz(path: str) -> tuple[dict, dict, list[str]]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             raw = {name: npz[name] for name in npz.files}
@@ -186,7 +181,7 @@ def _read_npz(path: str) -> tuple[dict, dict]:
         raise DataError(f"cannot read as NPZ ({exc}); save numeric arrays with numpy.savez") from None
     arrays = {k: v for k, v in raw.items() if v.ndim >= 1}
     attrs = {k: _plain(v[()]) for k, v in raw.items() if v.ndim == 0}
-    return arrays, attrs
+    return arrays, attrs, []
 
 
 def _plain(value):
