@@ -50,6 +50,10 @@ def test_uniform_spacing_allows_for_float32_rounding_only():
     wobbly = t + 1e-5 * np.sin(np.arange(t.size))
     with pytest.raises(DataError, match="not uniformly spaced"):
         uniform_spacing(wobbly, "t")
+    import warnings
+    with warnings.catch_warnings():   # beyond float32's range: float64 rounding, no cast warning
+        warnings.simplefilter("error")
+        assert uniform_spacing(np.linspace(0, 1e300, 11), "x") == pytest.approx(1e299)
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,8 @@ def uniform_spacing(coord: np.ndarray, name: str) -> float:
     Returns ``(coord[-1] - coord[0]) / (n - 1)``, the spacing least affected by rounding.
     """
     coord = np.asarray(coord)
-    single = coord.dtype == np.float32 or (coord.dtype == np.float64 and np.all(coord.astype(np.float32) == coord))
+    with np.errstate(over="ignore"):   # beyond float32: inf, unequal, so float64
+        single = coord.dtype == np.float32 or (coord.dtype == np.float64 and np.all(coord.astype(np.float32) == coord))
     eps = float(np.finfo(np.float32 if single else np.float64).eps)
     coord = coord.astype(np.float64)
     if coord.ndim != 1 or coord.size < 2:
