@@ -68,7 +68,7 @@ def _intrinsic(name: str, c_name: str, sympy_cls: tuple[type, ...], numpy: str,
 
 
 def _arith(name: str, symbol: str, numpy: str) -> Op:
-    template = f"-{{0}}" if name == "neg" else f"{{0}} {symbol} {{1}}"
+    template = "-{0}" if name == "neg" else f"{{0}} {symbol} {{1}}"
     return Op(name, 1 if name == "neg" else 2, (template, template),
               ("binop", "fneg" if name == "neg" else "f" + name), numpy,
               numpy.replace("numpy", "jax.numpy", 1))
