@@ -26,7 +26,8 @@ The maths, per function (``k`` an integer, ``r`` the reduced argument):
   ``cos(r) = 1 - r*r/2 + r**4*C(r*r)`` are evaluated and ``k mod 4`` selects one and flips the
   sign bit. The reduced argument is kept as a double-double ``rh + rl`` (``x - k*p1`` is
   exact, ``k*p2`` an exact product pair), so results stay within 1 ULP up to
-  ``|x| <= SINCOS_BOUND`` (2**50 / 2**22); beyond it the result is NaN (documented).
+  ``|x| <= SINCOS_BOUND`` (2**50 / 2**22); beyond it the result is NaN, which a kernel
+  replaces by the C library's value (:func:`codegen.lower._emit_libm_fixup`).
 * ``pow``: ``|x|**y = exp(y*log|x|)``. float64: ``log`` in double-double (about 2**-70
   relative), the product ``y*log`` in double-double, and ``exp`` of a double-double argument.
   float32: ``2**(y*log2|x|)`` in float64 with short polynomials (the float result needs
@@ -94,9 +95,9 @@ DOMAINS: dict[tuple[str, str], str] = {
     ("log", "float64"): "all positive doubles incl. subnormals",
     ("log", "float32"): "every positive finite float incl. subnormals",
     ("sin", "float64"): "|x| <= 2**50",
-    ("sin", "float32"): "|x| <= 2**22 (every float)",
+    ("sin", "float32"): "|x| <= 2**22 (every such float)",
     ("cos", "float64"): "|x| <= 2**50",
-    ("cos", "float32"): "|x| <= 2**22 (every float)",
+    ("cos", "float32"): "|x| <= 2**22 (every such float)",
     ("pow", "float64"): "x > 0 and y with finite nonzero result; x < 0 with integer y",
     ("pow", "float32"): "x > 0 and y with finite nonzero result; x < 0 with integer y",
     ("exp2", "float64"): "[-1074, 1024) (finite results incl. subnormal)",

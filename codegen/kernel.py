@@ -344,6 +344,9 @@ class Kernel:
                 raise ValueError(f"out[{j}] has shape {o.shape}; the arguments' shape is {shape}")
             if not (o.flags.c_contiguous and o.flags.writeable):
                 raise ValueError(f"out[{j}] must be a C-contiguous, writeable array")
+            for i in range(j):
+                if np.shares_memory(out[i], o):
+                    raise ValueError(f"out[{i}] and out[{j}] overlap; each output needs its own array")
         return tuple(out)
 
 

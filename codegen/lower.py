@@ -191,7 +191,7 @@ def _define_kernel(module: ir.Module, program: Program, name: str, lowering: "Lo
     arrays = fn.args[1 + switch:]
     n, inputs, outputs = fn.args[0], arrays[:len(program.args)], arrays[len(program.args):]
 
-    def body(b: ir.IRBuilder, i: ir.Value) -> list[ir.Value]:
+    def body(b: ir.IRBuilder, i: ir.Value, lowering: Lowering = lowering) -> list[ir.Value]:
         """The outputs at element ``i`` (the program's instructions, emitted at ``b``)."""
         lowering.b = b
         values = lowering.run(((ins.op, ins.operands, ins.value) for ins in program.instrs),
@@ -203,22 +203,79 @@ def _define_kernel(module: ir.Module, program: Program, name: str, lowering: "Lo
             b.store(value, b.gep(out, [i]))
 
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    # where an inline function returns NaN beyond its range, the loops also note whether an
+    # output is NaN (an or-reduction, which vectorises); then such elements are recomputed
+    # with the C library
+    nan_seen = None
+    if _libm_fixup_needed(program, lowering.math):
+        nan_seen = b.alloca(_BOOL, name="nan.seen")
+        b.store(_BOOL(0), nan_seen)
     done = fn.append_basic_block("done")
     plain = fn.append_basic_block("plain")
     if streaming:
         stream = fn.append_basic_block("streaming")
         wanted = _streaming_wanted(b, n, len(program.used_args) + len(outputs), outputs, ty)
         b.cbranch(b.and_(fn.args[1], wanted) if switch else wanted, stream, plain)
-        _emit_streaming(ir.IRBuilder(stream), n, outputs, ty, body, store_outputs, done, interleave)
+        _emit_streaming(ir.IRBuilder(stream), n, outputs, ty, body, store_outputs, done, interleave, nan_seen)
     else:
         b.branch(plain)
     b = ir.IRBuilder(plain)
-    latch = emit_loop(b, _I64(0), n, lambda b, i: store_outputs(b, i, body(b, i)), "loop")
+
+    def element(b, i):
+        results = body(b, i)
+        store_outputs(b, i, results)
+        return _any_nan(b, results)
+    latch = emit_loop(b, _I64(0), n, element, "loop", nan_seen)
     if interleave is not None:
         latch.set_metadata("llvm.loop", _interleave_metadata(module, interleave))
     b.branch(done)
-    ir.IRBuilder(done).ret_void()
+    b = ir.IRBuilder(done)
+    if nan_seen is not None:
+        _emit_libm_fixup(b, n, outputs, nan_seen, body, store_outputs,
+                         Lowering(module, b, ty, "libm", lowering.flags))
+    b.ret_void()
     return fn
+
+
+#: inline fast functions that return NaN where the C library does not (sin, cos and tan
+#: beyond ``fastmath.SINCOS_BOUND``): a kernel calling one recomputes its NaN elements with
+#: the C library (:func:`_emit_libm_fixup`)
+NAN_BEYOND_RANGE = frozenset({"sin", "cos", "tan"})
+
+
+def _libm_fixup_needed(program: Program, math: str) -> bool:
+    return math == "fast" and any(ins.op in NAN_BEYOND_RANGE and _inline_fast(ins.op, program.dtype)
+                                  for ins in program.instrs)
+
+
+def _any_nan(b: ir.IRBuilder, values) -> ir.Value:
+    """``i1``: whether any of ``values`` is NaN."""
+    flag = _BOOL(0)
+    for value in values:
+        flag = b.or_(flag, b.fcmp_unordered("uno", value, value))
+    return flag
+
+
+def _emit_libm_fixup(b: ir.IRBuilder, n, outputs, nan_seen, body, store_outputs, libm: "Lowering") -> None:
+    """If ``nan_seen``: every element with a NaN output computed again with the C library's
+    functions (a scalar loop that runs only then: a fast sin's NaN beyond its range
+    becomes libm's value; a NaN that libm gives too stays)."""
+    fn = b.function
+    fix, after = fn.append_basic_block("libm.fixup"), fn.append_basic_block("libm.done")
+    b.cbranch(b.load(nan_seen), fix, after)
+    b.position_at_end(fix)
+
+    def element(b, i):
+        ty = outputs[0].type.pointee
+        again, next_ = fn.append_basic_block("libm.again"), fn.append_basic_block("libm.next")
+        b.cbranch(_any_nan(b, [b.load(b.gep(out, [i]), typ=ty) for out in outputs]), again, next_)
+        b.position_at_end(again)
+        store_outputs(b, i, body(b, i, libm))
+        b.branch(next_)
+        b.position_at_end(next_)
+    emit_loop(b, _I64(0), n, element, "libm.loop")
+    b.branch(after)
+    b.position_at_end(after)
 
 
 # Streaming (non-temporal) stores: when the arrays a call touches (inputs and outputs)
@@ -273,9 +330,11 @@ def _interleave_metadata(module: ir.Module, count: int):
     return loop_id
 
 
-def emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str):
+def emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str, any_of=None):
     """``for (i = start; i < stop; ++i) emit_body(b, i)``; ``b`` ends after the loop.
-    Returns the loop's latch branch."""
+    Returns the loop's latch branch.  ``any_of``: an ``i1`` slot (``alloca``) that the
+    or over the iterations of ``emit_body``'s ``i1`` result is or-ed into after the loop
+    (a loop-carried reduction, which the vectoriser handles; None: the result is ignored)."""
     fn = b.function
     loop = fn.append_basic_block(name)
     after = fn.append_basic_block(name + ".end")
@@ -284,17 +343,31 @@ def emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str):
     b.position_at_end(loop)
     i = b.phi(_I64, name="i")
     i.add_incoming(start, before)
-    emit_body(b, i)
+    if any_of is not None:
+        seen = b.phi(_BOOL, name="seen")
+        seen.add_incoming(_BOOL(0), before)
+    flag = emit_body(b, i)
+    if any_of is not None:
+        seen_next = b.or_(seen, flag)
+        seen.add_incoming(seen_next, b.block)
     following = b.add(i, _I64(1), name="i.next", flags=["nuw", "nsw"])
     i.add_incoming(following, b.block)
+    end = b.block
     latch = b.cbranch(b.icmp_signed("<", following, stop), loop, after)
     b.position_at_end(after)
+    if any_of is not None:
+        total = b.phi(_BOOL, name="seen.total")
+        total.add_incoming(_BOOL(0), before)
+        total.add_incoming(seen_next, end)
+        b.store(b.or_(b.load(any_of), total), any_of)
     return latch
 
 
-def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done, interleave=None) -> None:
+def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done, interleave=None,
+                    nan_seen=None) -> None:
     """The streaming path (see :func:`stream_bytes`): a plain head up to the alignment,
-    then blocks computed into stack buffers and streamed out, then ``sfence``."""
+    then blocks computed into stack buffers and streamed out, then ``sfence``;
+    ``nan_seen`` as in :func:`_define_kernel`."""
     itemsize = _itemsize(ty)
     lanes = _STREAM_ALIGN // itemsize
     vector = ir.VectorType(ty, lanes)
@@ -306,7 +379,11 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done, 
     phase = _phase(b, outputs[0])
     head = b.udiv(b.and_(b.sub(_I64(_STREAM_ALIGN), phase), _I64(_STREAM_ALIGN - 1)), _I64(itemsize))
     head = b.select(b.icmp_signed("<", head, n), head, n)
-    emit_loop(b, _I64(0), head, lambda b, i: store_outputs(b, i, body(b, i)), "head")
+    def head_element(b, i):
+        results = body(b, i)
+        store_outputs(b, i, results)
+        return _any_nan(b, results)
+    emit_loop(b, _I64(0), head, head_element, "head", nan_seen)
 
     def block(b, k):
         # one block: elements [start, start + m) with start = head + k * STREAM_BLOCK
@@ -315,9 +392,11 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done, 
         m = b.select(b.icmp_signed("<", left, _I64(STREAM_BLOCK)), left, _I64(STREAM_BLOCK))
 
         def compute(b, i):
-            for buffer, value in zip(buffers, body(b, b.add(start, i))):
+            results = body(b, b.add(start, i))
+            for buffer, value in zip(buffers, results):
                 b.store(value, b.gep(buffer, [i]))
-        latch = emit_loop(b, _I64(0), m, compute, "compute")
+            return _any_nan(b, results)
+        latch = emit_loop(b, _I64(0), m, compute, "compute", nan_seen)
         if interleave is not None:
             latch.set_metadata("llvm.loop", _interleave_metadata(b.module, interleave))
 

@@ -34,6 +34,8 @@ Choices made here (and so identical in every output form):
 
 from __future__ import annotations
 
+import keyword
+
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -44,6 +46,7 @@ from tokenize import TokenError
 
 from . import names
 from .ops import BY_SYMPY, OPS, PARSE_NAMES, UnsupportedError, unsupported
+from .text import sympify_text
 
 DTYPES = ("float64", "float32")
 MAX_INTEGER_POWER = 32
@@ -107,7 +110,9 @@ def parse_args(args: str | Sequence[str | sympy.Symbol]) -> list[str]:
         raise TypeError(f"args must be names as a string ('x,y') or a sequence of names or Symbols, not {args!r}")
     result = [a.name if isinstance(a, sympy.Symbol) else str(a) for a in args]
     if not result:
-        raise ValueError("codegen needs at least one argument")
+        raise ValueError("codegen needs at least one argument (a kernel maps arrays to arrays)")
+    if "" in result:
+        raise ValueError(f"an argument name is empty in {args!r}")
     duplicates = sorted({a for a in result if result.count(a) > 1})
     if duplicates:
         raise ValueError(f"duplicate argument names: {', '.join(duplicates)}")
@@ -129,13 +134,24 @@ def parse_exprs(exprs, args: list[str]) -> tuple[list[sympy.Expr], bool]:
     parsed = []
     for item in items:
         if isinstance(item, str):
+            unusable = [name for name in args if not name.isidentifier() or keyword.iskeyword(name)]
+            if unusable:
+                raise ValueError(f"argument name {unusable[0]!r} cannot be written in an expression string (not an "
+                                 "identifier, or a Python keyword): rename it, or pass SymPy expressions of Symbols")
+            shown = item if len(item) <= 80 else item[:60] + "..." + item[-12:]
             try:
-                item = sympy.sympify(item, locals=local)
-            except (sympy.SympifyError, SyntaxError, TokenError):
-                raise ValueError(f"cannot parse expression {item!r} (invalid syntax)") from None
+                item = sympify_text(item, local)
+            except RecursionError:
+                raise ValueError(f"cannot parse expression {shown!r}: nested too deeply for the parser; "
+                                 "build it as a SymPy expression instead") from None
+            except (sympy.SympifyError, SyntaxError, TokenError) as exc:
+                if "too many nested" in str(exc):
+                    raise ValueError(f"cannot parse expression {shown!r}: nested too deeply for Python's parser; "
+                                     "build it as a SymPy expression instead") from None
+                raise ValueError(f"cannot parse expression {shown!r} (invalid syntax)") from None
             except (TypeError, ValueError, AttributeError) as exc:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise ValueError(f"cannot parse expression {item!r}: {reason}") from None
+                raise ValueError(f"cannot parse expression {shown!r}: {reason}") from None
         else:
             item = sympy.sympify(item)
         if not isinstance(item, sympy.Basic):
@@ -174,7 +190,8 @@ def round_to(value: sympy.Expr, dtype: str) -> float:
     bits = 53 if dtype == "float64" else 24
     with mpmath.workprec(bits):
         rounded = mpmath.mpf(exact._to_mpmath(80))
-    return float(np.dtype(dtype).type(float(rounded)))
+    with np.errstate(over="ignore"):   # beyond float32's range: inf, as the C cast gives
+        return float(np.dtype(dtype).type(float(rounded)))
 
 
 class _Builder:

@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import OutputError
@@ -20,21 +21,45 @@ from .errors import OutputError
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (same-directory temp file + ``os.replace``)."""
-    mode = None
+    write_files_atomic({path: data})
+
+
+def write_files_atomic(files: Mapping[str | os.PathLike, bytes | str]) -> None:
+    """Write several files (``path -> content``, text as UTF-8) all or none: every content
+    goes to a temporary file beside its target first, and only when all are complete are
+    they renamed over their targets (a failure before leaves every target as it was)."""
+    staged: list[tuple[str | None, str | os.PathLike, bytes]] = []   # (temp file or None, target, data)
+    path, mode = None, None
     try:
-        try:
-            mode = os.stat(path).st_mode  # follows links, /dev/stdout's included
-        except FileNotFoundError:
-            pass
-        if mode is not None and not stat.S_ISREG(mode):
-            _write_into(path, data)
-        else:
-            _replace(Path(os.path.realpath(path)), data)
+        for path, content in files.items():
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            mode = None
+            try:
+                mode = os.stat(path).st_mode  # follows links, /dev/stdout's included
+            except FileNotFoundError:
+                pass
+            if mode is not None and stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            if mode is not None and not stat.S_ISREG(mode):
+                staged.append((None, path, data))   # a device or FIFO: written into, last
+            else:
+                target = Path(os.path.realpath(path))
+                staged.append((_stage(target, data), target, data))
+        for tmp, target, data in staged:
+            path = target
+            if tmp is None:
+                _write_into(target, data)
+            else:
+                os.replace(tmp, target)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if exc.errno == errno.ENXIO and mode is not None and stat.S_ISFIFO(mode):
             reason = "a named pipe that no process is reading"
         raise OutputError(f"cannot write {os.fspath(path)}: {reason}") from None
+    finally:
+        for tmp, _, _ in staged:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def _write_into(path: str | os.PathLike, data: bytes) -> None:
@@ -46,8 +71,9 @@ def _write_into(path: str | os.PathLike, data: bytes) -> None:
         handle.write(data)
 
 
-def _replace(target: Path, data: bytes) -> None:
-    """A temporary file beside ``target`` (a resolved path), renamed over it when complete."""
+def _stage(target: Path, data: bytes) -> str:
+    """A complete temporary file of ``data`` beside ``target`` (a resolved path): its name,
+    for ``os.replace`` over the target."""
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
@@ -59,13 +85,13 @@ def _replace(target: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+    return tmp
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -16,7 +16,7 @@ from .errors import UserError
 
 #: options whose value may start with "-" (a domain "-2,2", a term "-0.01*u_xx"): argparse
 #: would take such a value for an option, so ``--domain -2,2`` is read as ``--domain=-2,2``
-VALUE_MAY_START_WITH_MINUS = frozenset({"--domain", "--known", "--terms"})
+VALUE_MAY_START_WITH_MINUS = frozenset({"--domain", "--known", "--terms", "--expr", "--ic"})
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -14,10 +14,11 @@ forms go to stdout when ``-o`` is omitted.  Files are written atomically.  Bad i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from .atomic import write_bytes_atomic, write_text_atomic
+from .atomic import write_files_atomic
 from .errors import UserError
 
 LANGUAGES = {"c": ".c", "llvm": ".ll", "object": ".o", "shared": ".so"}
@@ -42,9 +43,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="output path without extension (stdout for c/llvm when omitted)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--math", choices=["fast", "libm", "libmvec"], default=None,
-                        help="fast (the default, codegen.DEFAULT_MATH): every function within 1 ULP, "
-                             "inline and vectorised where codegen.fastmath has it, else the C library; "
-                             "libm: scalar C library calls, exact libm semantics; "
+                        help="fast (the default, codegen.DEFAULT_MATH): inline and vectorised functions "
+                             "within 1 ULP where codegen.fastmath has them, else the C library (erf, erfc, "
+                             "gamma, loggamma; sin, cos, tan beyond 2**50, float32 2**22); "
+                             "libm: scalar C library calls, exact libm semantics (what C source does); "
                              "libmvec: glibc's vector functions (within 4 ULP)")
     parser.add_argument("--fastmath", metavar="FLAGS", default="",
                         help="LLVM fast-math flags, comma-separated (contract,afn,...) or 'fast'")
@@ -58,13 +60,15 @@ def formula(args) -> tuple[object, list[str]]:
     if args.expr is not None and args.result is not None:
         raise UserError("give either a result file or --expr, not both")
     if args.expr is not None:
-        if not args.args:
+        if args.args is None:
             raise UserError("--expr needs --args (comma-separated argument names, in order)")
+        if not args.args.strip(" ,"):
+            raise UserError("--args is empty: a kernel takes at least one array argument")
         if args.select is not None:
             raise UserError("--select applies to a result file, not to --expr")
         from .data import is_symbol_name
 
-        names = [a.strip() for a in args.args.split(",") if a.strip()]
+        names = [a.strip() for a in args.args.split(",")]
         bad = [n for n in names if not is_symbol_name(n)]
         if bad:
             raise UserError(f"--args: {', '.join(repr(n) for n in bad)} is not a valid name; argument names are "
@@ -108,8 +112,8 @@ def emit(args, expr, names: list[str]) -> dict[str, str | bytes]:
     import codegen
 
     flags = {f.strip() for f in args.fastmath.split(",") if f.strip()}
-    if args.lang == "c" and (flags or args.math):
-        given = [f for f, v in (("--fastmath", flags), ("--math", args.math)) if v]
+    if args.lang == "c" and (flags or args.math not in (None, "libm")):
+        given = [f for f, v in (("--fastmath", flags), (f"--math {args.math}", args.math not in (None, "libm"))) if v]
         verb = "apply" if len(given) > 1 else "applies"
         raise UserError(f"{' and '.join(given)} {verb} to the compiled forms (--lang llvm, object, shared), not to "
                         "C source, which calls the C library; drop it or choose another --lang")
@@ -141,18 +145,22 @@ def run(args) -> int:
         for content in files.values():
             sys.stdout.write(content)
         return 0
-    stem = Path(args.output)
-    if stem.suffix == LANGUAGES[args.lang]:
+    stem = output_stem(args.output, list(files))
+    paths = {stem.with_name(stem.name + extension): content for extension, content in files.items()}
+    write_files_atomic(paths)   # all or none; an unwritable path: OutputError, one line
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+def output_stem(output: str, extensions: list[str]) -> Path:
+    """The files' common path ``-o PATH`` less an extension of one of them (``k.c`` or
+    ``k.h`` -> ``k``); UserError for a directory or a missing one."""
+    if not output or output.endswith(("/", os.sep)) or Path(output).is_dir() or Path(output).name in ("", ".", ".."):
+        raise UserError(f"-o {output!r} names a directory; -o takes the files' path without extension, "
+                        f"such as {os.path.join(output or '.', 'kernel')}")
+    stem = Path(output)
+    if stem.suffix in extensions:
         stem = stem.with_suffix("")
     if not stem.parent.is_dir():
         raise UserError(f"output directory does not exist: {stem.parent}")
-    written = []
-    for extension, content in files.items():
-        path = stem.with_name(stem.name + extension)
-        if isinstance(content, bytes):
-            write_bytes_atomic(path, content)  # an unwritable path: OutputError, one line
-        else:
-            write_text_atomic(path, content)
-        written.append(str(path))
-    print("wrote " + ", ".join(written))
-    return 0
+    return stem

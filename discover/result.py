@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import sympy
 
+from codegen.text import sympify_text
+
 from .atomic import write_text_atomic
 from .errors import UserError
 
@@ -173,4 +175,4 @@ def symbols_for(names: list[str]) -> dict[str, sympy.Symbol]:
 
 def parse_equation(text: str, variables: list[str]) -> sympy.Expr:
     """Parse a ``sympy`` string of a result back into an expression over ``variables``."""
-    return sympy.sympify(text, locals=symbols_for(variables))
+    return sympify_text(text, symbols_for(variables))

@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import math
 import re
+import warnings
 
 import mpmath
 import numpy as np
@@ -260,6 +261,19 @@ def _reference_values(name, dtype, x):
     return values.astype(dtype)
 
 
+def _outside_libm_fixup(function_ir: str) -> str:
+    """The lines of an IR function outside its basic blocks labelled ``libm.*``
+    (:func:`codegen.lower._emit_libm_fixup`)."""
+    kept, inside = [], False
+    for line in function_ir.splitlines():
+        label = re.match(r'^"?([\w.\-]+)"?:', line)
+        if label:
+            inside = label.group(1).startswith("libm.")
+        if not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 @pytest.mark.parametrize("name,dtype,bounds", _fast_cases())
 def test_fast_math_functions_within_ulp_bounds(name, dtype, bounds):
     from codegen import fastmath
@@ -274,9 +288,10 @@ def test_fast_math_functions_within_ulp_bounds(name, dtype, bounds):
     if name in ("log", "log2"):
         x = np.abs(x)
     kernel = codegen.compile(f"{name}(x)", "x", dtype=dtype, math="fast")
-    body = kernel.loop_ir()
+    body = _outside_libm_fixup(kernel.loop_ir())
     # inlined: no libm call left (the scalar remainder's ldexp on AVX-512 hosts is
-    # codegen.bits' wrapper of the vectorised loop's vscalef)
+    # codegen.bits' wrapper of the vectorised loop's vscalef; sin/cos/tan's kernels call
+    # libm only in the loop that recomputes NaN outputs, which runs after the others)
     assert not re.search(r"call [^@]*@(?!llvm\.|\"?codegen\.avx512\.)", body)
     assert "vector.body" in kernel.llvm_ir  # no scalar libm call blocks the vectoriser
     distance = ulp_distance(kernel(x), _reference_values(name, dtype, x))
@@ -612,3 +627,57 @@ def test_rational_powers_round_about_once_and_keep_pows_special_values(dtype):
         with np.errstate(invalid="ignore"):
             close = np.isfinite(want) & (want != 0) & (np.abs(got / np.where(want == 0, 1, want) - 1) < 1e-6)
         assert np.all(same | close), (text, dtype, got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("streaming", [False, True])
+def test_fast_trig_beyond_its_reduction_gives_the_c_library_value(monkeypatch, dtype, streaming):
+    """The inline sin/cos/tan return NaN beyond ``fastmath.SINCOS_BOUND`` (2**22 for
+    float32: ordinary values such as 1e7); a kernel recomputes exactly those elements with
+    the C library (plain and streaming paths), keeps the inline values elsewhere, keeps
+    NaN where libm gives NaN too, and its loop still vectorises."""
+    from codegen import fastmath, lower
+    if streaming:
+        monkeypatch.setattr(lower, "stream_bytes", lambda: 1)
+    exprs = ["sin(x) + y", "cos(2*x)*tan(x)"]
+    fast = codegen.compile(exprs, "x,y", dtype=dtype)
+    libm = codegen.compile(exprs, "x,y", dtype=dtype, math="libm")
+    assert re.search(r"<\d+ x (double|float)>", fast.llvm_ir)
+    bound = fastmath.SINCOS_BOUND[dtype]
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-3, 3, 1500).astype(dtype)
+    huge = 8 + rng.choice(1492, 40, replace=False)
+    x[huge] = rng.uniform(1.5, 1e6, 40) * bound * rng.choice([-1, 1], 40)
+    x[[0, 7]] = [np.inf, np.nan]
+    y = np.ones_like(x)
+    got, want_fast = fast(x, y), codegen.compile(exprs, "x,y", dtype=dtype)(np.where(abs(x) > bound, 0, x), y)
+    reference = libm(x, y)
+    beyond = ~(abs(x) <= bound)
+    for g, r, f in zip(got, reference, want_fast):
+        np.testing.assert_array_equal(g[beyond], r[beyond])        # libm's values, NaN at inf and NaN
+        np.testing.assert_array_equal(g[~beyond], f[~beyond])      # the inline values elsewhere
+        assert np.isfinite(g[huge]).all()
+
+
+def test_api_argument_names_and_outputs_are_checked():
+    """Names an expression string cannot contain, an empty name, overlapping outputs and a
+    too deeply nested string are one clear error each; a float32 constant beyond range is
+    inf without a NumPy warning (``-W error`` in the test settings would raise it)."""
+    with pytest.raises(ValueError, match="'lambda' cannot be written in an expression string"):
+        codegen.compile("lambda + 1", "lambda")
+    assert codegen.compile(sympy.Symbol("lambda") + 1, [sympy.Symbol("lambda")])(np.array([1.0]))[0] == 2.0
+    with pytest.raises(ValueError, match="an argument name is empty"):
+        codegen.compile("x", ["x", ""])
+    deep = "x"
+    for _ in range(300):
+        deep = f"sin({deep})"
+    with pytest.raises(ValueError, match="nested too deeply") as info:
+        codegen.compile(deep, "x")
+    assert len(str(info.value)) < 200
+    k = codegen.compile(["x + 1", "x * 2"], "x")
+    x, o = np.arange(4.0), np.empty(4)
+    with pytest.raises(ValueError, match=r"out\[0\] and out\[1\] overlap"):
+        k(x, out=(o, o))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert codegen.compile("1e39*x", "x", dtype="float32")(np.float32([1.0]))[0] == np.inf

@@ -202,6 +202,12 @@ def test_cli_result_file_to_shared_library(tmp_path, capsys):
     (["--expr", "x", "--args", "1x"], "'1x' is not a valid name"),
     (["--expr", "lambda + 1", "--args", "lambda"], "'lambda' is not a valid name"),
     (["--expr", "x", "--args", "x", "--lang", "c", "--fastmath", "bogus"], "--fastmath applies to the compiled forms"),
+    (["--expr", "x", "--args", "x", "--math", "fast"], "--math fast applies to the compiled forms"),
+    (["--expr", "1 + 2", "--args", ""], "--args is empty"),
+    (["--expr", "x + y", "--args", "x,,y"], "'' is not a valid name"),
+    (["--expr", "x", "--args", "x", "-o", ""], "names a directory"),
+    (["--expr", "x", "--args", "x", "-o", "."], "names a directory"),
+    (["--expr", "x", "--args", "x", "-o", "somewhere/"], "names a directory"),
 ])
 def test_cli_bad_input_is_a_user_error(argv, message):
     with pytest.raises(UserError, match=message) as info:
@@ -217,3 +223,26 @@ def test_cli_entry_point_exit_code(tmp_path):
         pytest.skip("discover.fit_command is not there yet")
     assert cli.main(["codegen", "--expr", "foo(x)", "--args", "x"]) == 2
     assert cli.main(["codegen", "--expr", "x**2", "--args", "x", "-o", str(tmp_path / "k")]) == 0
+
+
+def test_cli_writes_both_files_or_neither(tmp_path, capsys):
+    """A pair whose second file cannot be written leaves no first file behind; ``-o k.h``
+    names the pair ``k``; ``--math libm`` is what C source does, so it is accepted."""
+    (tmp_path / "k.h").mkdir()
+    with pytest.raises(UserError, match="k.h"):
+        _run_cli(["--expr", "x", "--args", "x", "-o", str(tmp_path / "k")])
+    assert not (tmp_path / "k.c").exists()
+    (tmp_path / "s.h").mkdir()
+    with pytest.raises(UserError, match="s.h"):
+        _run_cli(["--expr", "x", "--args", "x", "--lang", "shared", "-o", str(tmp_path / "s")])
+    assert not (tmp_path / "s.so").exists()
+    assert _run_cli(["--expr", "x + 1", "--args", "x", "--math", "libm", "-o", str(tmp_path / "j.h")]) == 0
+    assert {p.name for p in tmp_path.glob("j*")} == {"j.c", "j.h"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temporaries left
+
+
+def test_cli_expression_may_start_with_a_minus(tmp_path):
+    cli = pytest.importorskip("discover.cli")
+    assert cli.main(["codegen", "--expr", "-x**2", "--args", "x", "-o", str(tmp_path / "m")]) == 0
+    source = (tmp_path / "m.c").read_text()
+    assert "_t0 * _t0;" in source and "= -_t1;" in source     # -(x*x), not an option "-x**2"

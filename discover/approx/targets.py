@@ -17,6 +17,8 @@ import mpmath
 import numpy
 import sympy
 
+from codegen.text import sympify_text
+
 from ..errors import UserError
 from ..sympy_checks import non_finite_number
 
@@ -85,7 +87,7 @@ def target(spec: str) -> Target:
     if spec.strip().isidentifier() and spec.strip() != "x":
         raise UserError(unknown)  # a name, not an expression: a typo of a named function
     try:
-        expr = sympy.sympify(spec, locals={"x": X})
+        expr = sympify_text(spec, {"x": X})
     except Exception:  # noqa: BLE001 - SymPy raises many kinds for bad text (SyntaxError, TokenError, ...)
         expr = None
     if expr is None or not isinstance(expr, sympy.Expr):
@@ -110,7 +112,7 @@ def parse_domain(text: str | None, default: tuple[float, float]) -> tuple[float,
     try:
         if len(parts) != 2:
             raise ValueError
-        a, b = (float(sympy.sympify(p.replace("inf", "oo")).evalf()) for p in parts)
+        a, b = (float(sympify_text(p.replace("inf", "oo")).evalf()) for p in parts)
     except (ValueError, TypeError, sympy.SympifyError, SyntaxError):
         raise UserError(f"invalid domain {text!r}: give two numbers 'a,b' with a < b, "
                         "e.g. --domain 0,1 or --domain -pi,pi") from None

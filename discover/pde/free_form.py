@@ -36,6 +36,7 @@ import numpy as np
 import sympy
 from scipy.optimize import least_squares
 
+from codegen.text import sympify_text
 from search.distributed import search_with
 from search.evolve import SearchSettings
 from search.expression import complexity, constants, to_sympy, with_constants
@@ -62,6 +63,10 @@ SEARCH_QUERIES = 192
 #: The front's refit uses at most this many points (all of a 1-D record of 101 x 256; a whole 2-D
 #: record's Φ, 3,840 test functions of 368,379 points each for λ–ω, would not fit in memory)
 REFIT_POINTS = 1 << 15
+#: evolve: the search's share of a field's time (less what the weak systems took to
+#: build, but at least MIN_SEARCH_SHARE); the front's float64 refit gets the rest
+EVOLVE_SEARCH_SHARE = 0.7
+MIN_SEARCH_SHARE = 0.4
 BINARY = ("+", "-", "*")
 UNARY = ("square", "cube", "exp", "sin", "neg")
 
@@ -176,6 +181,8 @@ def _evolve(data, settings, known, time_limit, say, client=None):
         hidden = field in known
         names = _leaf_names(data, settings, hidden)
         say(f"weak-form search for {field}_t ({'hidden term' if hidden else 'whole right-hand side'})")
+        field_start = time.monotonic()
+        deadline = field_start + time_limit
         n_space = len(data.space_names)
         narrowest = [4 * minimum_half_width(order) + 1 for order in (1,) + (settings.order(n_space),) * n_space]
         keep = [n + n // 2 for n in narrowest]
@@ -186,11 +193,14 @@ def _evolve(data, settings, known, time_limit, say, client=None):
         phi = jax_sparse.BCOO.from_scipy_sparse(coarse.phi.tocoo())
         # Scale-only: a constant source term must be earned as an explicit constant.
         problem = Problem(leaves=coarse.leaves, objective=LeastSquares.of(coarse.target, phi=phi, scaling="scale"),
-                          leaf_names=names, polish=lambda members, final, s=full: _polish_weak(members, s))
+                          leaf_names=names,
+                          polish=lambda members, final, s=full: _polish_weak(members, s, deadline, say))
         # 2-D data keeps more points than SEARCH_POINTS (the test functions' minimum): costly
         costly = coarse.leaves.shape[1] > SEARCH_POINTS
-        result = search_with(client, problem, _search_settings(settings, time_limit, costly),
-                             _reporter(field, time_limit, say))
+        search_time = max(EVOLVE_SEARCH_SHARE * time_limit - (time.monotonic() - field_start),
+                          MIN_SEARCH_SHARE * time_limit)
+        result = search_with(client, problem, _search_settings(settings, search_time, costly),
+                             _reporter(field, search_time, say))
         equations.append(_equation_from_front(field, result.front, names, known, settings, full.target.size,
                                               lambda m, s=full: _weak_residual(m.expr, s)))
     return equations, rows, systems
@@ -238,21 +248,31 @@ def _relative_misfit(weak: np.ndarray, system: _WeakSystem) -> float:
     return float(np.linalg.norm(weak - system.target) / max(np.linalg.norm(system.target), 1e-300))
 
 
-def _polish_weak(members: list[Member], system: _WeakSystem) -> list[Member]:
+def _polish_weak(members: list[Member], system: _WeakSystem, deadline: float | None = None,
+                 say: Callable[[str], None] = lambda message: None) -> list[Member]:
     """Fold the optimal scale ``a h`` into each member, refit its constants in float64 on
-    the full weak system, round constants within noise, keep the Pareto front."""
+    the full weak system, round constants within noise, keep the Pareto front.
+
+    ``members`` come simplest first; past ``deadline`` (``time.monotonic()``) the rest only
+    get their scale folded in (one product with ``Φ`` each instead of a hundred or so)."""
     front = HallOfFame()
     target = system.target
     var = float(np.var(target))
+    refit = 0
     for member in members:
         g = _weak_values(member.expr, system)
         if not np.all(np.isfinite(g)) or not np.any(g):
             continue
         a = float(g @ target / (g @ g))
-        expr = _refit(scaled(member.expr, a, 0.0), system)
-        loss = _loss(expr, system)
-        expr = _round_constants(expr, system, loss, var)
+        expr = scaled(member.expr, a, 0.0)
+        if deadline is None or time.monotonic() < deadline:
+            expr = _refit(expr, system)
+            expr = _round_constants(expr, system, _loss(expr, system), var)
+            refit += 1
         front.consider(expr, _loss(expr, system), complexity(expr))
+    if refit < len(members):
+        say(f"the time limit left {len(members) - refit} of {len(members)} front members "
+            "without their float64 refit (only their scale fitted)")
     return front.front()
 
 
@@ -518,7 +538,7 @@ def _stays_bounded(stacked, row, known_terms, data, index, rhs_text, interval, s
     """Simulate the found model from ``start`` (the state at the last snapshot: fitted, or
     observed) for as long again as the data spans."""
     fields = data.field_names
-    h = sympy.lambdify([sympy.Symbol(f) for f in fields], sympy.sympify(rhs_text, locals={f: sympy.Symbol(f) for f in fields}), "jax")
+    h = sympy.lambdify([sympy.Symbol(f) for f in fields], sympify_text(rhs_text, {f: sympy.Symbol(f) for f in fields}), "jax")
     known_fn = spectral_operator(known_terms, data, index)
     horizon = stacked.shape[0] - 1
     dt = interval / steps

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import sympy
 
+from codegen.text import check_text
+
 from ..sympy_checks import non_finite_number
 
 DEFAULT_MAX_ORDER = 4
@@ -162,6 +164,10 @@ def parse_expression(text: str, fields: Sequence[str], axes: Sequence[str], what
                 name = derivative_name(f, alpha, axes)
                 names[name] = sympy.Symbol(name)
     names["Derivative"] = sympy.Derivative
+    try:
+        check_text(text, names)
+    except ValueError as exc:
+        raise ValueError(f"cannot parse the {what} {text!r}: {exc}") from None
     try:
         expr = sympy.sympify(text, locals=names, rational=False)
     except (sympy.SympifyError, SyntaxError, TypeError, ValueError) as exc:

@@ -93,6 +93,8 @@ import sympy
 from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 from tokenize import TokenError
 
+from codegen.text import check_text
+
 from ..atomic import write_bytes_atomic
 from ..errors import UserError
 from ..sympy_checks import non_finite_number
@@ -242,6 +244,7 @@ def _parse(text: str, symbols: _Symbols, what: str, allowed: set[sympy.Symbol]) 
     """``text`` as a SymPy expression in ``allowed`` symbols only (``^`` is a power)."""
     local = {**{s.name: s for s in symbols.derivatives}, **symbols.fields, **symbols.coords}
     try:
+        check_text(text, local)
         expr = parse_expr(text, local_dict=local, transformations=standard_transformations + (convert_xor,))
     except (SyntaxError, TypeError, ValueError, AttributeError, sympy.SympifyError, TokenError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,77 @@
+"""Expression text to SymPy without running arbitrary Python code.
+
+``sympy.sympify`` (and ``parse_expr``) end in Python's ``eval``: a formula string such as
+``__import__('os').system('...')``, or ``exec(chr(112) + ...)`` built without quotes,
+runs when parsed. Formulas come from files that people share (result JSON, PySR CSV)
+and from the command line, so every text the project parses goes through
+:func:`sympify_text`, which first checks the tokens: numbers; the operators of
+arithmetic, comparison and logic; parentheses and commas; and names that are given
+(``names``), that SymPy defines as an expression, function or constant, or that are
+new (they become symbols). Rejected with a ValueError: strings, attribute access (``.``),
+subscripts, ``=``, ``:``, ``;``, ``lambda`` and other keywords, names starting with
+``_``, Python's built-in functions that SymPy does not define (``exec``, ``eval``,
+``getattr``, ``chr``, ``open``...), and SymPy's non-expression helpers (``sympify``,
+``lambdify``, ``preview``...).
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import keyword
+import tokenize
+from collections.abc import Mapping
+
+import sympy
+
+__all__ = ["check_text", "sympify_text"]
+
+#: operator tokens a formula may use (``^`` is a power, as in sympify's default)
+_OPERATORS = frozenset("+ - * / ** ^ % // ( ) , < > <= >= == != & | ~".split())
+_LITERALS = frozenset({"True", "False"})
+#: allowed although not SymPy expressions: ``abs`` and ``pow`` (built-ins giving ``Abs``, ``Pow``), ``S(1)/3``, ``N(pi)``
+_ALSO_ALLOWED = frozenset({"abs", "pow", "S", "N"})
+
+
+def _expression_name(name: str) -> bool:
+    """Whether SymPy's top-level ``name`` is an expression, a function or a constant
+    (classes of expressions, and the plain functions of ``sympy.functions`` such as ``sqrt``)."""
+    value = getattr(sympy, name)
+    return (isinstance(value, sympy.Basic) or (isinstance(value, type) and issubclass(value, sympy.Basic))
+            or (callable(value) and getattr(value, "__module__", "").startswith("sympy.functions.")))
+
+
+def check_text(text: str, names: Mapping[str, object] | None = None) -> None:
+    """ValueError (one line, naming the token) unless ``text`` holds only what a formula
+    needs (module docstring); ``names`` are allowed whatever they are."""
+    given = names or {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError) as exc:
+        raise ValueError(f"invalid syntax ({exc.args[0] if exc.args else exc})") from None
+    for token in tokens:
+        kind, value = token.type, token.string
+        if kind in (tokenize.NUMBER, tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER,
+                    tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if kind == tokenize.OP:
+            if value not in _OPERATORS:
+                raise ValueError(f"{value!r} has no place in a formula")
+            continue
+        if kind != tokenize.NAME:
+            raise ValueError(f"{value!r} has no place in a formula")
+        if value in given or value in _LITERALS or value in _ALSO_ALLOWED:
+            continue
+        if keyword.iskeyword(value) or value.startswith("_"):
+            raise ValueError(f"{value!r} is not a name a formula may use")
+        if hasattr(sympy, value):
+            if not _expression_name(value):
+                raise ValueError(f"{value!r} is a SymPy helper, not a function or constant of a formula")
+        elif hasattr(builtins, value):
+            raise ValueError(f"{value!r} is a Python built-in, not a function of a formula")
+
+
+def sympify_text(text: str, names: Mapping[str, object] | None = None, **options) -> sympy.Basic:
+    """``sympy.sympify(text, locals=names, **options)`` after :func:`check_text`."""
+    check_text(text, names)
+    return sympy.sympify(text, locals=dict(names or {}), **options)
