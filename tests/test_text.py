@@ -69,7 +69,10 @@ def test_result_files_and_commands_do_not_run_their_formulas(tmp_path):
         read_hall_of_fame(csv)
     with pytest.raises(ValueError):
         parse_expression(payload, ["u"], ["x"], "known part")
-    with pytest.raises(simulate.SimulationInputError):
-        simulate.custom_case({"u": payload}, [(0.0, 2 * np.pi)], 32, 1.0, {"u": "sin(x)"})
+    for rhs, initial in ((payload, "sin(x)"), ("0.1*u_xx", payload)):
+        with pytest.raises(simulate.SimulationInputError, match="'__import__' is not a name"):
+            case = simulate.custom_case({"u": rhs}, [(0.0, 2 * np.pi)], 32, 1.0, 11, {"u": initial})
+            simulate.build_problem(case.rhs, case.domain)
+            simulate.initial_values(case)
     assert not marker.exists()
     json.loads(path.read_text())   # the file itself stays as written
