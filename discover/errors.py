@@ -40,3 +40,15 @@ def check_seconds(value, name: str = "--time-limit") -> float:
         shown = value if isinstance(value, numbers.Real) else repr(value)
         raise ParameterError(f"{name} must be a positive number of seconds, not {shown}")
     return float(value)
+
+
+#: the largest seed: every job stores its seed with its result, HDF5 attributes as int64
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(value, name: str = "--seed") -> int:
+    """``value`` if it is an integer in ``[0, MAX_SEED]``, else :class:`ParameterError`;
+    the one check of ``--seed`` (fit, pde, simulate, approx)."""
+    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value <= MAX_SEED):
+        raise ParameterError(f"{name} must be an integer from 0 to 2**63 - 1, not {value}")
+    return int(value)

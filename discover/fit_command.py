@@ -25,7 +25,7 @@ from rich.table import Table
 from search import operators
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, describe_cluster
-from .errors import UserError, check_seconds
+from .errors import UserError, check_seconds, check_seed
 from .fit_limits import DEFAULT_BATCH_SIZE, MAXSIZE_LIMIT
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
@@ -94,12 +94,13 @@ def _regressor(args):
             raise UserError("--operators needs at least one binary operator (+, -, *, /, pow)")
     for flag, value, lowest in (("--maxsize", args.maxsize, 3), ("--populations", args.populations, 1),
                                 ("--population-size", args.population_size, 8), ("--niterations", args.niterations, 1),
-                                ("--batch-size", args.batch_size, 1), ("--seed", args.seed, 0)):
+                                ("--batch-size", args.batch_size, 1)):
         if value < lowest:
             raise UserError(f"{flag} must be at least {lowest}, not {value}")
     if args.maxsize > MAXSIZE_LIMIT:
         raise UserError(f"--maxsize must be at most {MAXSIZE_LIMIT}, not {args.maxsize}")
     check_seconds(args.time_limit, "--time-limit")
+    check_seed(args.seed)
     if not args.checkpoint >= 0:  # NaN too
         raise UserError(f"--checkpoint must be a number of seconds >= 0 (0 disables it), not {args.checkpoint}")
     return Regressor(

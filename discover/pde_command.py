@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
-from .errors import DataError, UserError, check_seconds
+from .errors import DataError, UserError, check_seconds, check_seed
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
 from .pde import fit as pde_fit
@@ -134,8 +134,7 @@ def settings_from_args(args, fields: list[str]) -> pde_fit.PDESettings:
         if value < lowest:
             raise UserError(f"{flag} must be at least {lowest}, not {value}")
     check_seconds(args.time_limit, "--time-limit")
-    if args.seed < 0:
-        raise UserError(f"--seed must be a non-negative integer, not {args.seed}")
+    check_seed(args.seed)
     return pde_fit.PDESettings(
         method=args.method if args.method in pde_fit.METHODS else "weak", derivative=args.derivative,
         max_order=args.max_order, max_degree=args.max_degree, derivative_degree=args.derivative_degree,

@@ -91,9 +91,21 @@ def draw(result, output: str | os.PathLike, *, result_path: str | os.PathLike | 
 
 def add_plot_option(parser: argparse.ArgumentParser) -> None:
     """``--plot [PNG]`` of the job commands (fit, pde)."""
-    parser.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG",
+    parser.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG", type=_png_value,
                         help="also draw the result as a PNG (default: <output stem>.png beside the result; "
                              "see `discover plot`)")
+
+
+#: suffixes of data files, which an optional ``--plot`` value before the data would take
+_DATA_SUFFIXES = (".h5", ".hdf5", ".hdf", ".csv", ".npz", ".json")
+
+
+def _png_value(text: str) -> str:
+    """``--plot``'s optional value; a data file's name there is the data, taken by mistake."""
+    if text.lower().endswith(_DATA_SUFFIXES):
+        raise argparse.ArgumentTypeError(f"'{text}' looks like the data file, not a PNG: put --plot after the "
+                                         "data file, or give it a .png name")
+    return text
 
 
 def plot_option(value: str | None, output: str | os.PathLike) -> Path | None:

@@ -48,7 +48,7 @@ from .equations import CallableEquation, EquationRow, EquationTable, as_equation
 from .fit_limits import MAXSIZE_LIMIT
 from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
 from .units import fit_dimensions
-from .errors import DataError, ParameterError, check_seconds
+from .errors import DataError, ParameterError, check_seconds, check_seed
 from .result import Equation, FitResult, symbols_for
 
 
@@ -209,6 +209,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         for name, lowest in (("maxsize", 3), ("batch_size", 1), ("populations", 1), ("population_size", 1),
                              ("niterations", 1), ("ncycles_per_iteration", 1), ("random_state", 0)):
             _check_integer(name, getattr(self, name), lowest)
+        check_seed(self.random_state, "random_state")
         if self.maxsize > MAXSIZE_LIMIT:
             raise ParameterError(f"maxsize must be at most {MAXSIZE_LIMIT}, not {self.maxsize}")
         for name in ("parsimony", "tolerance"):

@@ -181,8 +181,9 @@ def _parse_rhs(text: str) -> tuple[str, str]:
     match = _LHS.match(text)
     if match:
         return match.group(1), match.group(2).strip()
-    if "=" in text.replace("==", ""):
-        raise UserError(f"--rhs '{text}': write it as 'u_t = ...' (the field name, then _t)")
+    if "=" in text.replace("==", "").replace("<=", "").replace(">=", "").replace("!=", "") or \
+            re.match(r"^\s*[A-Za-z][A-Za-z0-9]*_t\s*==", text):
+        raise UserError(f"--rhs '{text}': write it as 'u_t = ...' (the field name, then _t, then one '=')")
     return "u", text.strip()
 
 
@@ -195,6 +196,8 @@ def _parse_initial(texts: list[str], fields: list[str]) -> dict[str, str]:
             initial[match.group(1)] = match.group(2).strip()
         elif len(fields) == 1 and len(texts) == 1:
             initial[fields[0]] = text.strip()
+        elif len(fields) == 1:
+            raise UserError(f"--ic is given {len(texts)} times for the one field {fields[0]}; give it once")
         else:
             raise UserError(f"--ic '{text}': with several fields write 'u = ...' for each")
     unknown = [f for f in initial if f not in fields]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import mpmath as mp
 import numpy as np
 
-from ..errors import UserError, check_seconds
+from ..errors import UserError, check_seconds, check_seed
 from .baselines import Core, baselines
 from codegen.program import Instr
 
@@ -80,8 +80,7 @@ def _check(settings: ApproxSettings) -> None:
         raise UserError(f"--max-ulp {settings.max_ulp:g} is below 0.5: no float program is more "
                         "accurate than correct rounding; give a goal >= 0.5")
     check_seconds(settings.time_limit, "--time-limit")
-    if not (isinstance(settings.seed, int) and settings.seed >= 0):
-        raise UserError(f"--seed must be a non-negative integer, not {settings.seed}")
+    check_seed(settings.seed)
 
 
 @dataclass

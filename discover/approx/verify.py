@@ -15,6 +15,7 @@ each, spread over the cluster's workers (each worker compiles the kernel once).
 
 from __future__ import annotations
 
+import collections
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +89,19 @@ def _check_chunk(kernel, target: Target, x: np.ndarray) -> tuple[float, float, i
     return float(err[i]), float(x[i]), x.size, int(np.count_nonzero(err <= 0.5))
 
 
+def _in_order(pool: ThreadPoolExecutor, fn, items, window: int):
+    """``fn(item)`` for each of ``items``, run on ``pool``, yielded in order, with at most
+    ``window`` items in flight (``pool.map`` takes the whole iterable at once: every
+    float32 chunk, 16 GiB for a whole-line domain, would be made before the first is done)."""
+    pending = collections.deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 _KERNELS: dict = {}
 
 
@@ -133,8 +147,9 @@ def verify(slp: SLP, target: Target, domain: tuple[float, float], samples: int =
             results = _shard_results(client, slp, target, domain)
         else:
             # NumPy and the kernel release the GIL: chunks run on every core, in order
-            pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
-            results = pool.map(lambda x: _check_chunk(kernel, target, x), float32_range(*domain))
+            workers = os.cpu_count() or 1
+            pool = ThreadPoolExecutor(max_workers=workers)
+            results = _in_order(pool, lambda x: _check_chunk(kernel, target, x), float32_range(*domain), 2 * workers)
         try:
             for e, xe, size, ok in results:
                 if e > worst:

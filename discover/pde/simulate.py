@@ -96,7 +96,7 @@ from tokenize import TokenError
 from codegen.text import check_text
 
 from ..atomic import write_bytes_atomic
-from ..errors import UserError
+from ..errors import UserError, check_seed
 from ..sympy_checks import non_finite_number
 
 AXES = ("x", "y")
@@ -243,6 +243,8 @@ def _symbols_for(texts: Sequence[str], fields: Sequence[str], axes: Sequence[str
 def _parse(text: str, symbols: _Symbols, what: str, allowed: set[sympy.Symbol]) -> sympy.Expr:
     """``text`` as a SymPy expression in ``allowed`` symbols only (``^`` is a power)."""
     local = {**{s.name: s for s in symbols.derivatives}, **symbols.fields, **symbols.coords}
+    if not text.strip():
+        raise SimulationInputError(f"{what} is empty")
     try:
         check_text(text, local)
         expr = parse_expr(text, local_dict=local, transformations=standard_transformations + (convert_xor,))
@@ -251,6 +253,9 @@ def _parse(text: str, symbols: _Symbols, what: str, allowed: set[sympy.Symbol]) 
         raise SimulationInputError(f"cannot parse {what} '{text}': {reason}") from None
     if not isinstance(expr, sympy.Expr):
         raise SimulationInputError(f"{what} '{text}' is not an expression")
+    if expr.has(sympy.Derivative, sympy.Integral):
+        raise SimulationInputError(f"{what} '{text}': write derivatives by name (u_x, u_xx, u_xy, ...), "
+                                   "not Derivative(...) or Integral(...)")
     bad_number = non_finite_number(expr)
     if bad_number is not None:
         raise SimulationInputError(f"{what} '{text}' has the non-finite value {bad_number}; "
@@ -409,9 +414,10 @@ def build_problem(rhs: Mapping[str, str], domain: Sequence[tuple[float, float, i
     fields = tuple(rhs)
     axes = AXES[: len(domain)]
     for f in fields:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", f) or f in axes:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", f) or f in ("t", *AXES):
             raise SimulationInputError(
-                f"field name '{f}' must be letters and digits (no '_'), and not an axis name ({', '.join(axes)})")
+                f"field name '{f}' must be letters and digits (no '_'), and not a coordinate's name (t, "
+                f"{', '.join(AXES)})")
     symbols = _symbols_for(list(rhs.values()), fields, axes)
     allowed = {*symbols.fields.values(), *symbols.coords.values(), *symbols.derivatives}
     splits = {f: _split_linear(_parse(text, symbols, f"right-hand side of {f}_t", allowed), f, symbols)
@@ -656,18 +662,59 @@ def solve(case: Case) -> dict[str, np.ndarray]:
     """The clean simulation: {"t": (nt,), "x": (nx,), ["y": (ny,)], field: (nt, nx[, ny])}."""
     validate(case)
     problem = build_problem(case.rhs, case.domain)
+    _check_well_posed(problem, case)
     u0 = initial_values(case)
+    _check_rhs_finite(problem, u0)
     dt = case.dt if case.dt is not None else choose_dt(problem, u0, case.interval)
     steps = steps_per_snapshot(case.interval, dt)
     later = integrate(problem, u0, dt, steps, case.n_snapshots - 1)
     values = np.concatenate([u0[None], later])  # (nt, F, *shape)
     if not np.all(np.isfinite(values)):
-        raise SimulationInputError(f"the solution of {case.name} blew up (inf/nan); the equation may be "
-                                   "unstable or the time step too large")
+        first = int(np.argmin(np.isfinite(values).reshape(len(values), -1).all(axis=1)))
+        t_bad = first * case.interval
+        raise SimulationInputError(f"the solution of {case.name} blew up (inf/nan) by t = {t_bad:.3g} (finite at "
+                                   f"t = {t_bad - case.interval:.3g}); the equation may have no solution past that "
+                                   "(try a smaller --t-end) or need a smaller time step (--dt)")
     data: dict[str, np.ndarray] = {"t": np.linspace(0.0, case.t_end, case.n_snapshots), **case.grid()}
     for i, f in enumerate(case.fields):
         data[f] = np.ascontiguousarray(values[:, i])
     return data
+
+
+#: the largest growth factor, as a power of e, that the linear part of an ill-posed
+#: equation may give its finest Fourier mode over the run before the simulation is refused
+ILL_POSED_GROWTH = 20.0
+
+
+def _check_well_posed(problem: SpectralProblem, case: Case) -> None:
+    """Refuse a linear part whose growth rate rises with the wavenumber (backward
+    diffusion, ``u_t = -u_xx``): ill-posed, its finest modes grow by ``e**(rate t)`` and
+    the record would be rounding noise amplified (1e257 for ``-0.1*u_xx`` over t = 10),
+    however fine the time step."""
+    rates = problem.L.real.reshape(len(problem.fields), -1)
+    for i, f in enumerate(problem.fields):
+        finest, at_zero = rates[i].max(), rates[i].flat[0]
+        if finest > max(at_zero, 0.0) and finest * case.t_end > ILL_POSED_GROWTH:
+            raise SimulationInputError(
+                f"the linear part of {f}_t grows its finest Fourier modes like exp({finest:.3g} t), faster the finer "
+                f"the mode: an ill-posed equation (backward diffusion such as u_t = -u_xx?); check the signs of "
+                "its derivative terms")
+
+
+def _check_rhs_finite(problem: SpectralProblem, u0: np.ndarray) -> None:
+    """The right-hand side's nonlinear part at the initial condition must be finite."""
+    if problem.nonlinear is None:
+        return
+    import jax
+    import jax.numpy as jnp
+
+    with jax.enable_x64(True):
+        v0 = jnp.fft.rfftn(jnp.asarray(u0, dtype=jnp.float64), axes=tuple(range(1, u0.ndim)))
+        values = np.asarray(problem.nonlinear(v0))
+    if not np.all(np.isfinite(values)):
+        raise SimulationInputError("the right-hand side is not finite at the initial condition (log or sqrt of a "
+                                   "negative value, a division by zero?); change the initial condition or the "
+                                   "right-hand side")
 
 
 @functools.lru_cache(maxsize=4)
@@ -755,8 +802,10 @@ def check_options(case: Case, *, noise: float, snapshots: int | None, sensors: i
     """Errors for options that do not fit the case (before any simulation runs)."""
     if not (math.isfinite(noise) and noise >= 0):
         raise SimulationInputError(f"noise must be a non-negative number, not {noise:g}")
-    if seed < 0:
-        raise SimulationInputError(f"the seed must be a non-negative integer, not {seed}")
+    try:
+        check_seed(seed)
+    except UserError as exc:
+        raise SimulationInputError(str(exc)) from None
     if snapshots is not None and not 2 <= snapshots <= case.n_snapshots:
         raise SimulationInputError(
             f"snapshots must be between 2 and {case.n_snapshots} (the simulated ones), not {snapshots}")
