@@ -33,8 +33,12 @@ def save_png(fig, path: str | os.PathLike, dpi: int = 110) -> None:
 def check_png_path(path: str | os.PathLike, flag: str) -> Path:
     """``path`` as a Path; UserError unless it is a .png file name in an existing directory."""
     path = Path(path)
-    if path.suffix.lower() != ".png" or path.is_dir() or not path.parent.is_dir():
-        raise UserError(f"{flag} {path}: give a .png file in an existing directory")
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a directory; give a .png file name")
+    if path.suffix.lower() != ".png":
+        raise UserError(f"{flag} {path}: the picture is a PNG; give a name ending in .png")
+    if not path.parent.is_dir():
+        raise UserError(f"{flag} {path}: the directory {path.parent} does not exist")
     return path
 
 

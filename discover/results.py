@@ -37,8 +37,13 @@ def readers() -> dict:
 
 
 def load_result(path: str | os.PathLike):
-    """The result object of any job's file (see the table above); a missing file, invalid
-    JSON or an unknown schema is a :class:`~discover.errors.UserError` with one line."""
+    """The result object of any job's file; a missing file, invalid JSON or an unknown
+    schema is a :class:`~discover.errors.UserError` with one line.
+
+    ``discover.fit/1`` -> :class:`discover.result.FitResult`; ``discover.pde/1`` ->
+    :class:`discover.pde.result.PDEResult`; ``discover.approx/1`` ->
+    :class:`discover.approx.result.ApproxResult`; a ``.csv`` path: a PySR hall of fame
+    as a ``FitResult``."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
         if not path.is_file():

@@ -128,7 +128,8 @@ def _refuse_custom_options(args) -> None:
                                       ("--t-end", args.t_end), ("--ic", args.ic), ("--dt", args.dt))
              if value is not None]
     if given:
-        raise UserError(f"{', '.join(given)} only go with '{CUSTOM}', not with the case '{args.case}'")
+        verb = "goes" if len(given) == 1 else "go"
+        raise UserError(f"{', '.join(given)} only {verb} with '{CUSTOM}', not with the case '{args.case}'")
 
 
 def _output_path(value: str | None) -> Path:

@@ -602,7 +602,7 @@ def run_cli(capsys, argv):
     (["exp", "--time-limit", "-1"], "--time-limit"),
     (["exp", "--plot", "front.svg"], "--plot"),
     (["exp", "--time-limit", "nan"], "--time-limit must be a positive number of seconds, not nan"),
-    (["exp", "--seed", "-1"], "--seed must be a non-negative integer, not -1"),
+    (["exp", "--seed", "-1"], "--seed must be an integer from 0 to 2**63 - 1, not -1"),
     (["exp(-x**2)", "--domain", "-2,-1", "--dtype", "bfloat8"], "unsupported precision"),   # "-2,-1": a value
     (["sin(x)/x"], "sin(x)/x is undefined (a pole or a singularity) at x = 0"),
     (["1/x", "--domain=-1,1", "--dtype", "real"], "1/x is undefined (a pole or a singularity) at x = 0"),

@@ -358,8 +358,8 @@ def test_approx_plot_from_the_result_file(approx_run, tmp_path):
     (["missing.json"], "result file not found"),
     (["."], ". is a directory, not a result file"),
     (["bad.json"], "is not a discover result file"),
-    (["good.json", "-o", "picture.jpg"], "give a .png file"),
-    (["good.json", "-o", "no-dir/picture.png"], "give a .png file in an existing directory"),
+    (["good.json", "-o", "picture.jpg"], "give a name ending in .png"),
+    (["good.json", "-o", "no-dir/picture.png"], "the directory no-dir does not exist"),
     (["good.json", "--data", "missing.h5"], "--data missing.h5: file not found"),
 ])
 def test_plot_command_errors(tmp_path, monkeypatch, args, expected):

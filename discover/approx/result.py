@@ -95,6 +95,9 @@ class ApproxResult:
 
     def program(self, index: int, part: str = "full") -> SLP:
         """Front member ``index``: the whole program (``part="full"``) or its core."""
+        if not -len(self.front) <= index < len(self.front):
+            raise IndexError(f"front member {index} does not exist: the front has {len(self.front)} "
+                             f"(0 to {len(self.front) - 1})")
         entry = self.front[index]
         return decode_program(entry["core"] if part == "core" else entry, self.program_dtype)
 
