@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -170,6 +171,8 @@ def _custom_case(args, sim):
     sim.validate(case)
     sim.build_problem(case.rhs, case.domain)  # parse errors now, before the spinner starts
     sim.initial_values(case)
+    for note in sim.periodicity_notes(case):
+        print(f"note: {note}", file=sys.stderr)
     return case
 
 

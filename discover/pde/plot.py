@@ -156,6 +156,8 @@ def plot_pde(result: PDEResult, path: str | os.PathLike, data: FieldData | None 
     grid = fig.add_gridspec(rows + (1 if terms else 0), 3)
     title = f"{result.method} fit of {result.data}; the model simulated from the first snapshot"
     if data is not None:
+        shape = " × ".join(str(n) for n in np.shape(data.fields[result.fields[0]])[1:])
+        title += f",\non the data's {shape} grid (a coarse grid resolves the model less well than the data's source did)"
         values, note = simulation if simulation is not None else simulate_model(result, data)
         if note:
             title += f"\n{note}"
@@ -202,7 +204,8 @@ def _field_row(panels, data: FieldData, field: str, model, equation: str, note: 
         largest = float(np.max(np.abs(finite))) if finite.size else float("nan")
         scale = largest if largest > 0 else 1.0
         image = panels[2].imshow(difference, vmin=-scale, vmax=scale, cmap="RdBu_r", **style)
-        panels[2].figure.colorbar(image, ax=panels[2])
+        # tick labels carry their own exponent: the colour bar's offset text ("1e-10") sat on the title
+        panels[2].figure.colorbar(image, ax=panels[2], format="%.2g")
         panels[2].set_title(f"model - data{when} (max |·| {largest:.3g})", fontsize=9)
     else:
         for ax in panels[1:]:

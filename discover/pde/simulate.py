@@ -603,6 +603,27 @@ def initial_values(case: Case) -> np.ndarray:
                      for f in case.fields])
 
 
+def periodicity_notes(case: Case, tolerance: float = 1e-6) -> list[str]:
+    """One line per field and axis where the initial condition differs at the two ends of
+    the periodic interval by more than ``tolerance`` of its largest value: the simulator
+    wraps the field around, so there it starts with a jump (a user's ``--ic x`` on [0, 2π))."""
+    notes = []
+    axes = case.axes
+    coordinates = list(case.grid().values())
+    for f in case.fields:
+        scale = float(np.max(np.abs(_initial_field(f"initial condition of {f}", case.initial[f], axes,
+                                                   np.meshgrid(*coordinates, indexing="ij")))))
+        for a, (lo, hi, _) in enumerate(case.domain):
+            ends = [np.meshgrid(*(coordinates[:a] + [np.array([value])] + coordinates[a + 1:]), indexing="ij")
+                    for value in (lo, hi)]
+            low, high = (_initial_field(f"initial condition of {f}", case.initial[f], axes, g) for g in ends)
+            gap = float(np.max(np.abs(high - low)))
+            if gap > tolerance * max(scale, 1e-300):
+                notes.append(f"the initial condition of {f} is not periodic in {axes[a]} on [{lo:g}, {hi:g}): its "
+                             f"values at the two ends differ by up to {gap:.3g}, so it starts with a jump there")
+    return notes
+
+
 def _initial_field(what: str, text: str, axes: Sequence[str], grid: list[np.ndarray]) -> np.ndarray:
     """``text`` (a SymPy expression in the coordinates) evaluated on the meshgrid ``grid``."""
     symbols = _Symbols({}, {a: sympy.Symbol(a) for a in axes}, {})
