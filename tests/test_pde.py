@@ -4,8 +4,10 @@ end to end on simulated data, the solver-in-the-loop method, the CLI and its err
 from __future__ import annotations
 
 import json
+import time
 
 import h5py
+
 import numpy as np
 import pytest
 import sympy
@@ -267,6 +269,35 @@ def test_evolve_coarse_grid_keeps_what_the_weak_form_needs_on_2d_data():
     coarse = _coarsen(data, 4096, [19, 25, 25])
     assert coarse.shape[0] >= 19 and all(n >= 25 and 128 % n == 0 for n in coarse.shape[1:]), coarse.shape
     assert np.prod(coarse.shape) < np.prod(data.shape) / 16
+
+
+def test_evolve_polish_refits_until_its_deadline_and_scales_after():
+    """The front's float64 refit (many products with the full Φ per member) stops at the
+    time limit's deadline: past it a member only gets its optimal scale, so a 1.3*u*u_x
+    member becomes about -u*u_x either way, but a member's inner constant is refit only
+    before the deadline."""
+    import sympy
+    from discover.pde.free_form import _WeakSystem, _polish_weak
+    from search.expression import from_sympy, to_sympy
+    from search.pareto import Member
+
+    data, _ = field_data("burgers")
+    names = ["u", "u_x", "u_xx"]
+    system = _WeakSystem(data, PDESettings(max_order=2), {}, "u", names)
+    u, ux, uxx = sympy.symbols(names)
+    members = [Member(from_sympy(1.3 * u * ux + 0.05 * uxx, names), 1.0, 7)]
+    messages = []
+    late = _polish_weak(members, system, deadline=time.monotonic() - 1, say=messages.append)
+    on_time = _polish_weak(members, system, deadline=time.monotonic() + 600, say=messages.append)
+    def coefficients(front):
+        rhs = sympy.expand(to_sympy(front[0].expr, [u, ux, uxx]))
+        return float(rhs.coeff(u * ux)), float(rhs.coeff(uxx))
+
+    (a_late, b_late), (a_on_time, b_on_time) = coefficients(late), coefficients(on_time)
+    assert abs(a_on_time + 1.0) < 1e-3 and abs(b_on_time - 0.1) < 1e-3    # refit: -u*u_x + 0.1*u_xx
+    assert abs(b_late / a_late - 0.05 / 1.3) < 1e-9                       # scaled only: the ratio kept
+    assert messages == ["the time limit left 1 of 1 front members without their float64 refit (only their "
+                        "scale fitted)"]
 
 
 def test_gls_jacobian_matches_finite_differences():

@@ -65,7 +65,7 @@ SEARCH_QUERIES = 192
 REFIT_POINTS = 1 << 15
 #: evolve: the search's share of a field's time (less what the weak systems took to
 #: build, but at least MIN_SEARCH_SHARE); the front's float64 refit gets the rest
-EVOLVE_SEARCH_SHARE = 0.7
+EVOLVE_SEARCH_SHARE = 0.6
 MIN_SEARCH_SHARE = 0.4
 BINARY = ("+", "-", "*")
 UNARY = ("square", "cube", "exp", "sin", "neg")
@@ -258,17 +258,19 @@ def _polish_weak(members: list[Member], system: _WeakSystem, deadline: float | N
     front = HallOfFame()
     target = system.target
     var = float(np.var(target))
-    refit = 0
+    refit, longest = 0, 0.0
     for member in members:
         g = _weak_values(member.expr, system)
         if not np.all(np.isfinite(g)) or not np.any(g):
             continue
         a = float(g @ target / (g @ g))
         expr = scaled(member.expr, a, 0.0)
-        if deadline is None or time.monotonic() < deadline:
+        started = time.monotonic()
+        if deadline is None or started + longest < deadline:   # the longest refit so far still fits
             expr = _refit(expr, system)
             expr = _round_constants(expr, system, _loss(expr, system), var)
             refit += 1
+            longest = max(longest, time.monotonic() - started)
         front.consider(expr, _loss(expr, system), complexity(expr))
     if refit < len(members):
         say(f"the time limit left {len(members) - refit} of {len(members)} front members "
