@@ -191,55 +191,59 @@ def _define_kernel(module: ir.Module, program: Program, name: str, lowering: "Lo
     arrays = fn.args[1 + switch:]
     n, inputs, outputs = fn.args[0], arrays[:len(program.args)], arrays[len(program.args):]
 
-    def body(b: ir.IRBuilder, i: ir.Value, lowering: Lowering = lowering) -> list[ir.Value]:
-        """The outputs at element ``i`` (the program's instructions, emitted at ``b``)."""
+    def body(b: ir.IRBuilder, i: ir.Value, lowering: Lowering = lowering) -> tuple[list[ir.Value], ir.Value]:
+        """The outputs at element ``i`` (the program's instructions, emitted at ``b``) and
+        an ``i1``: whether an inline function's argument was beyond its range there."""
         lowering.b = b
+        lowering.beyond_range = []
         values = lowering.run(((ins.op, ins.operands, ins.value) for ins in program.instrs),
                               lambda j: b.load(b.gep(inputs[j], [i]), name=program.arg_ids[j]))
-        return [values[k] for k in program.outputs]
+        flag = _BOOL(0)
+        for beyond in lowering.beyond_range:
+            flag = b.or_(flag, beyond)
+        return [values[k] for k in program.outputs], flag
 
     def store_outputs(b, i, results):
         for out, value in zip(outputs, results):
             b.store(value, b.gep(out, [i]))
 
+    def element(b, i):
+        results, beyond = body(b, i)
+        store_outputs(b, i, results)
+        return beyond
+
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    # where an inline function returns NaN beyond its range, the loops also note whether an
-    # output is NaN (an or-reduction, which vectorises); then such elements are recomputed
-    # with the C library
-    nan_seen = None
+    # where an inline function returns NaN beyond its range (sin, cos, tan), the loops
+    # also note whether an argument was beyond it (an or-reduction, which vectorises);
+    # such elements are then computed again with the C library
+    beyond_seen = None
     if _libm_fixup_needed(program, lowering.math):
-        nan_seen = b.alloca(_BOOL, name="nan.seen")
-        b.store(_BOOL(0), nan_seen)
+        beyond_seen = b.alloca(_BOOL, name="beyond.seen")
+        b.store(_BOOL(0), beyond_seen)
     done = fn.append_basic_block("done")
     plain = fn.append_basic_block("plain")
     if streaming:
         stream = fn.append_basic_block("streaming")
         wanted = _streaming_wanted(b, n, len(program.used_args) + len(outputs), outputs, ty)
         b.cbranch(b.and_(fn.args[1], wanted) if switch else wanted, stream, plain)
-        _emit_streaming(ir.IRBuilder(stream), n, outputs, ty, body, store_outputs, done, interleave, nan_seen)
+        _emit_streaming(ir.IRBuilder(stream), n, outputs, ty, body, element, done, interleave, beyond_seen)
     else:
         b.branch(plain)
     b = ir.IRBuilder(plain)
-
-    def element(b, i):
-        results = body(b, i)
-        store_outputs(b, i, results)
-        return _any_nan(b, results)
-    latch = emit_loop(b, _I64(0), n, element, "loop", nan_seen)
+    latch = emit_loop(b, _I64(0), n, element, "loop", beyond_seen)
     if interleave is not None:
         latch.set_metadata("llvm.loop", _interleave_metadata(module, interleave))
     b.branch(done)
     b = ir.IRBuilder(done)
-    if nan_seen is not None:
-        _emit_libm_fixup(b, n, outputs, nan_seen, body, store_outputs,
-                         Lowering(module, b, ty, "libm", lowering.flags))
+    if beyond_seen is not None:
+        _emit_libm_fixup(b, n, beyond_seen, body, store_outputs, Lowering(module, b, ty, "libm", lowering.flags))
     b.ret_void()
     return fn
 
 
 #: inline fast functions that return NaN where the C library does not (sin, cos and tan
-#: beyond ``fastmath.SINCOS_BOUND``): a kernel calling one recomputes its NaN elements with
-#: the C library (:func:`_emit_libm_fixup`)
+#: beyond ``fastmath.SINCOS_BOUND``): a kernel calling one computes the elements where an
+#: argument was beyond that bound again with the C library (:func:`_emit_libm_fixup`)
 NAN_BEYOND_RANGE = frozenset({"sin", "cos", "tan"})
 
 
@@ -248,29 +252,23 @@ def _libm_fixup_needed(program: Program, math: str) -> bool:
                                   for ins in program.instrs)
 
 
-def _any_nan(b: ir.IRBuilder, values) -> ir.Value:
-    """``i1``: whether any of ``values`` is NaN."""
-    flag = _BOOL(0)
-    for value in values:
-        flag = b.or_(flag, b.fcmp_unordered("uno", value, value))
-    return flag
-
-
-def _emit_libm_fixup(b: ir.IRBuilder, n, outputs, nan_seen, body, store_outputs, libm: "Lowering") -> None:
-    """If ``nan_seen``: every element with a NaN output computed again with the C library's
-    functions (a scalar loop that runs only then: a fast sin's NaN beyond its range
-    becomes libm's value; a NaN that libm gives too stays)."""
+def _emit_libm_fixup(b: ir.IRBuilder, n, beyond_seen, body, store_outputs, libm: "Lowering") -> None:
+    """If ``beyond_seen``: a scalar loop (it runs only then) that computes every element
+    again with the inline functions' range tests only (the rest is dead code) and, where an
+    argument was beyond its range, stores the outputs computed with the C library's
+    functions, whose reduction is exact for every argument.  The test is on the
+    arguments, not the outputs: ``Max(sin(x), -2)`` or ``sin(x) > 0`` hide the NaN."""
     fn = b.function
     fix, after = fn.append_basic_block("libm.fixup"), fn.append_basic_block("libm.done")
-    b.cbranch(b.load(nan_seen), fix, after)
+    b.cbranch(b.load(beyond_seen), fix, after)
     b.position_at_end(fix)
 
     def element(b, i):
-        ty = outputs[0].type.pointee
         again, next_ = fn.append_basic_block("libm.again"), fn.append_basic_block("libm.next")
-        b.cbranch(_any_nan(b, [b.load(b.gep(out, [i]), typ=ty) for out in outputs]), again, next_)
+        _, beyond = body(b, i)
+        b.cbranch(beyond, again, next_)
         b.position_at_end(again)
-        store_outputs(b, i, body(b, i, libm))
+        store_outputs(b, i, body(b, i, libm)[0])
         b.branch(next_)
         b.position_at_end(next_)
     emit_loop(b, _I64(0), n, element, "libm.loop")
@@ -363,11 +361,12 @@ def emit_loop(b: ir.IRBuilder, start, stop, emit_body, name: str, any_of=None):
     return latch
 
 
-def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done, interleave=None,
-                    nan_seen=None) -> None:
+def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, element, done, interleave=None,
+                    beyond_seen=None) -> None:
     """The streaming path (see :func:`stream_bytes`): a plain head up to the alignment,
     then blocks computed into stack buffers and streamed out, then ``sfence``;
-    ``nan_seen`` as in :func:`_define_kernel`."""
+    ``body``, ``element`` (computes and stores element ``i``) and ``beyond_seen`` as in
+    :func:`_define_kernel`."""
     itemsize = _itemsize(ty)
     lanes = _STREAM_ALIGN // itemsize
     vector = ir.VectorType(ty, lanes)
@@ -379,11 +378,7 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done, 
     phase = _phase(b, outputs[0])
     head = b.udiv(b.and_(b.sub(_I64(_STREAM_ALIGN), phase), _I64(_STREAM_ALIGN - 1)), _I64(itemsize))
     head = b.select(b.icmp_signed("<", head, n), head, n)
-    def head_element(b, i):
-        results = body(b, i)
-        store_outputs(b, i, results)
-        return _any_nan(b, results)
-    emit_loop(b, _I64(0), head, head_element, "head", nan_seen)
+    emit_loop(b, _I64(0), head, element, "head", beyond_seen)
 
     def block(b, k):
         # one block: elements [start, start + m) with start = head + k * STREAM_BLOCK
@@ -392,11 +387,11 @@ def _emit_streaming(b: ir.IRBuilder, n, outputs, ty, body, store_outputs, done, 
         m = b.select(b.icmp_signed("<", left, _I64(STREAM_BLOCK)), left, _I64(STREAM_BLOCK))
 
         def compute(b, i):
-            results = body(b, b.add(start, i))
+            results, beyond = body(b, b.add(start, i))
             for buffer, value in zip(buffers, results):
                 b.store(value, b.gep(buffer, [i]))
-            return _any_nan(b, results)
-        latch = emit_loop(b, _I64(0), m, compute, "compute", nan_seen)
+            return beyond
+        latch = emit_loop(b, _I64(0), m, compute, "compute", beyond_seen)
         if interleave is not None:
             latch.set_metadata("llvm.loop", _interleave_metadata(b.module, interleave))
 
@@ -429,6 +424,7 @@ class Lowering:
 
     def __init__(self, module: ir.Module, builder: ir.IRBuilder, ty: ir.Type, math: str, flags):
         self.module, self.b, self.ty, self.math, self.flags = module, builder, ty, math, flags
+        self.beyond_range: list[ir.Value] = []   # i1 per inline call of NAN_BEYOND_RANGE: argument beyond it
         self.dtype = "float64" if isinstance(ty, ir.DoubleType) else "float32"
         self.suffix = "f64" if isinstance(ty, ir.DoubleType) else "f32"
 
@@ -469,7 +465,13 @@ class Lowering:
 
     def libm(self, name: str, operands):
         if self.math == "fast" and _inline_fast(name, self.dtype):
-            return self._call(_fastmath_module().declare(self.module, name, self.ty), operands)
+            fastmath = _fastmath_module()
+            if name in NAN_BEYOND_RANGE:
+                # |x| > bound, without fast-math flags (nnan would let LLVM drop the test)
+                magnitude = self.b.call(self._declare(f"llvm.fabs.{self.suffix}", 1), operands[:1])
+                bound = ir.Constant(self.ty, fastmath.SINCOS_BOUND[self.dtype])
+                self.beyond_range.append(self.b.fcmp_ordered(">", magnitude, bound))
+            return self._call(fastmath.declare(self.module, name, self.ty), operands)
         c_name = name if self.suffix == "f64" else name + "f"
         if self.math == "libmvec":
             vector = jit.libmvec_name(c_name, len(operands), self.dtype)

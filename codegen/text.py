@@ -19,7 +19,9 @@ from __future__ import annotations
 import builtins
 import io
 import keyword
+import math
 import tokenize
+import unicodedata
 from collections.abc import Mapping
 
 import sympy
@@ -45,6 +47,11 @@ def check_text(text: str, names: Mapping[str, object] | None = None) -> None:
     """ValueError (one line, naming the token) unless ``text`` holds only what a formula
     needs (module docstring); ``names`` are allowed whatever they are."""
     given = names or {}
+    # a formula is one line: sympify deletes newlines before it evaluates (so "ex\nec" would
+    # pass as two names and run as exec), and no control character has a use in one
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(f"the control character {bad!r} has no place in a formula (a formula is one line)")
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError) as exc:
@@ -71,7 +78,49 @@ def check_text(text: str, names: Mapping[str, object] | None = None) -> None:
             raise ValueError(f"{value!r} is a Python built-in, not a function of a formula")
 
 
+#: the largest power of numbers a formula may spell out, in decimal digits (``10**10**10``
+#: would take SymPy minutes and gigabytes to evaluate)
+MAX_POWER_DIGITS = 10_000
+
+
+def check_number_powers(text: str, names: Mapping[str, object] | None = None) -> None:
+    """ValueError when a power of numbers in ``text`` (parsed unevaluated) has more than
+    :data:`MAX_POWER_DIGITS` digits: ``log10|b**e|`` is estimated from the inside out in
+    floating point, so nothing large is computed."""
+    expr = sympy.sympify(text, locals=dict(names or {}), evaluate=False)
+
+    def log10_size(node) -> float:
+        """log10 of |node| for a number or a power of numbers (NaN for anything else)."""
+        if isinstance(node, sympy.Pow):
+            base, exponent = log10_size(node.base), _magnitude(node.exp)
+            return base * exponent if base == base and exponent == exponent else float("nan")
+        value = _magnitude(node)
+        return math.log10(value) if value == value and value > 0 else float("nan")
+
+    def _magnitude(node) -> float:
+        """|node| as a float for a number or a power of numbers (inf when huge, NaN otherwise)."""
+        if isinstance(node, sympy.Pow):
+            size = log10_size(node)
+            return float("nan") if size != size else (math.inf if size > 300 else 10.0 ** size)
+        if isinstance(node, sympy.Number):
+            return abs(float(node))
+        if isinstance(node, (sympy.Mul, sympy.Add)):   # -10**10, 10**10 + 1: bounded by the parts
+            parts = [_magnitude(a) for a in node.args]
+            if any(p != p for p in parts):
+                return float("nan")
+            return math.prod(parts) if isinstance(node, sympy.Mul) else len(parts) * max(parts)
+        return float("nan")
+
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Pow):
+            size = log10_size(node)
+            if size == size and abs(size) > MAX_POWER_DIGITS:
+                raise ValueError(f"the power {node} of numbers is too large to evaluate (about 10**{size:.3g})")
+
+
 def sympify_text(text: str, names: Mapping[str, object] | None = None, **options) -> sympy.Basic:
-    """``sympy.sympify(text, locals=names, **options)`` after :func:`check_text`."""
+    """``sympy.sympify(text, locals=names, **options)`` after :func:`check_text` and
+    :func:`check_number_powers`."""
     check_text(text, names)
+    check_number_powers(text, names)
     return sympy.sympify(text, locals=dict(names or {}), **options)

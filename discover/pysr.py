@@ -41,7 +41,7 @@ import sympy
 from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 from sympy.printing.str import StrPrinter
 
-from codegen.text import check_text
+from codegen.text import check_number_powers, check_text
 
 from .atomic import write_text_atomic
 from .errors import UserError
@@ -226,6 +226,7 @@ def _to_sympy(text: str, symbols: dict[str, sympy.Symbol], where: str) -> sympy.
     local = {**PYSR_FUNCTIONS, **_CONSTANTS, **symbols}
     try:
         check_text(_julia_floats(text), local)
+        check_number_powers(_julia_floats(text), local)
         expr = parse_expr(_julia_floats(text), local_dict=local, transformations=_TRANSFORMS)
     except Exception as exc:  # SymPy raises many kinds (SyntaxError, TokenError, TypeError, ...)
         raise UserError(f"{where}: cannot parse equation {text!r} ({type(exc).__name__}: {exc})".splitlines()[0]) from None

@@ -169,7 +169,7 @@ def bad_files(tmp: Path) -> dict:
         "maxsize-huge": (write_h5(tmp / "ok8.h5", {"x": x, "y": 2 * x}), ["--maxsize", "20000"],
                          ["--maxsize must be at most 1000, not 20000"]),
         "seed-negative": (write_h5(tmp / "ok9.h5", {"x": x, "y": 2 * x}), ["--seed", "-1"],
-                          ["--seed must be at least 0, not -1"]),
+                          ["--seed must be an integer from 0 to 2**63 - 1, not -1"]),
         "one-row": (write_h5(tmp / "one.h5", {"x": x[:1], "y": 2 * x[:1]}), [], ["only 1 sample", "at least 2 rows"]),
         "constant-inputs": (write_h5(tmp / "const.h5", {"a": np.ones(20), "b": np.full(20, 2.0), "y": x[:20]}), [],
                             ["every input column is constant (a = 1, b = 2)"]),

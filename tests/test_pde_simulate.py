@@ -387,3 +387,21 @@ def test_a_non_periodic_initial_condition_gets_a_note(tmp_path, capsys):
     assert "differ by up to 0.00319" in capsys.readouterr().err
     assert cli.main([*argv, "--domain=0,6.283185307179586", "--ic", "sin(x)"]) == 0
     assert "note" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rhs, ill_posed", [
+    ("-0.1*u_xx", True),                       # backward diffusion
+    ("0.01*u - 0.1*u_xx", True),
+    ("-u*u_x - u_xx - u_xxxx", False),         # Kuramoto–Sivashinsky: growth peaks at |k| = 0.7
+    ("0.5*u + u_xx - u_xxxx", False),          # Swift–Hohenberg-like
+    ("0.01*u + 0.1*u_xx", False),              # uniform growth, diffusion
+    ("-u_xxx", False),                         # dispersion: no growth
+])
+def test_ill_posed_linear_parts_are_refused(rhs, ill_posed):
+    case = sim.custom_case({"u": rhs}, [(0.0, 32 * np.pi)], 128, 100.0, 11, {"u": "cos(x/16)"})
+    problem = sim.build_problem(case.rhs, case.domain)
+    if ill_posed:
+        with pytest.raises(sim.SimulationInputError, match="ill-posed"):
+            sim._check_well_posed(problem, case)
+    else:
+        sim._check_well_posed(problem, case)

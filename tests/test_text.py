@@ -15,6 +15,8 @@ from discover.errors import UserError
 
 PAYLOADS = [
     "__import__('os').system('touch {marker}')",
+    # sympify deletes newlines before it evaluates: "ex\nec" would pass as two names
+    "ex\nec(" + "+".join(f"ch\nr({ord(c)})" for c in "open('{marker}', 'w')") + ")",
     "exec(chr(112))",                       # a string built without quotes
     "x.__class__",
     "lambdify(x, x)",
@@ -31,6 +33,15 @@ PAYLOADS = [
 ])
 def test_formulas_parse_as_sympify_does(text):
     assert sympify_text(text) == sympy.sympify(text)
+
+
+@pytest.mark.parametrize("text", ["10**10**10", "2**-10**10", "(10**10)**(10**10)", "3**(2*10**9)"])
+def test_powers_of_numbers_too_large_to_evaluate_are_refused_at_once(text):
+    """SymPy would compute these exactly (minutes, gigabytes): one line instead, before
+    anything is evaluated; symbolic and modest powers pass."""
+    with pytest.raises(ValueError, match="too large to evaluate"):
+        sympify_text(text)
+    assert sympify_text("x**10**10 + 2**1000") == sympy.Symbol("x")**10**10 + 2**1000
 
 
 @pytest.mark.parametrize("text", PAYLOADS)
