@@ -87,7 +87,10 @@ def check_number_powers(text: str, names: Mapping[str, object] | None = None) ->
     """ValueError when a power of numbers in ``text`` (parsed unevaluated) has more than
     :data:`MAX_POWER_DIGITS` digits: ``log10|b**e|`` is estimated from the inside out in
     floating point, so nothing large is computed."""
-    expr = sympy.sympify(text, locals=dict(names or {}), evaluate=False)
+    try:
+        expr = sympy.sympify(text, locals=dict(names or {}), evaluate=False)
+    except Exception:  # noqa: BLE001 - bad syntax: the caller's own parse says what is wrong
+        return
 
     def log10_size(node) -> float:
         """log10 of |node| for a number or a power of numbers (NaN for anything else)."""

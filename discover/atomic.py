@@ -26,9 +26,11 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 def write_files_atomic(files: Mapping[str | os.PathLike, bytes | str]) -> None:
     """Write several files (``path -> content``, text as UTF-8) all or none: every content
-    goes to a temporary file beside its target first, and only when all are complete are
-    they renamed over their targets (a failure before leaves every target as it was)."""
-    staged: list[tuple[str | None, str | os.PathLike, bytes]] = []   # (temp file or None, target, data)
+    goes to a temporary file beside its target first; then devices and FIFOs among the
+    targets are written into (a FIFO without a reader fails here, before any rename); only
+    then are the temporaries renamed over their targets."""
+    staged: list[tuple[str, Path]] = []                  # (temporary file, target)
+    direct: list[tuple[str | os.PathLike, bytes, int]] = []   # (device or FIFO, data, mode)
     path, mode = None, None
     try:
         for path, content in files.items():
@@ -41,24 +43,23 @@ def write_files_atomic(files: Mapping[str | os.PathLike, bytes | str]) -> None:
             if mode is not None and stat.S_ISDIR(mode):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
             if mode is not None and not stat.S_ISREG(mode):
-                staged.append((None, path, data))   # a device or FIFO: written into, last
+                direct.append((path, data, mode))
             else:
                 target = Path(os.path.realpath(path))
-                staged.append((_stage(target, data), target, data))
-        for tmp, target, data in staged:
-            path = target
-            if tmp is None:
-                _write_into(target, data)
-            else:
-                os.replace(tmp, target)
+                staged.append((_stage(target, data), target))
+        for path, data, mode in direct:
+            _write_into(path, data)
+        for tmp, target in staged:
+            path, mode = target, None
+            os.replace(tmp, target)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if exc.errno == errno.ENXIO and mode is not None and stat.S_ISFIFO(mode):
             reason = "a named pipe that no process is reading"
         raise OutputError(f"cannot write {os.fspath(path)}: {reason}") from None
     finally:
-        for tmp, _, _ in staged:
-            if tmp is not None and os.path.exists(tmp):
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
                 os.unlink(tmp)
 
 

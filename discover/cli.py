@@ -17,6 +17,8 @@ from .errors import UserError
 #: options whose value may start with "-" (a domain "-2,2", a term "-0.01*u_xx"): argparse
 #: would take such a value for an option, so ``--domain -2,2`` is read as ``--domain=-2,2``
 VALUE_MAY_START_WITH_MINUS = frozenset({"--domain", "--known", "--terms", "--expr", "--ic"})
+#: the commands' short options, which such a value never is (``--expr -o k``: the formula is missing)
+SHORT_OPTIONS = frozenset({"-", "-h", "-o", "-q"})
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -33,7 +35,7 @@ def join_minus_values(argv: list[str]) -> list[str]:
     while k < len(argv):
         token = argv[k]
         if (token in VALUE_MAY_START_WITH_MINUS and k + 1 < len(argv) and argv[k + 1].startswith("-")
-                and not argv[k + 1].startswith("--") and len(argv[k + 1]) > 1):
+                and not argv[k + 1].startswith("--") and argv[k + 1] not in SHORT_OPTIONS):
             out.append(f"{token}={argv[k + 1]}")
             k += 2
         else:

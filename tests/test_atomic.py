@@ -57,3 +57,24 @@ def test_an_unwritable_path_is_one_user_error(tmp_path):
     assert str(info.value) == f"cannot write {path}: Not a directory"
     assert isinstance(info.value, OSError)  # callers that tolerate an unwritable file (a cache) still can
     assert (tmp_path / "file").read_text() == "keep"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_several_files_are_written_all_or_none(tmp_path):
+    """A pair whose second target cannot be written (a directory, a named pipe nobody
+    reads) leaves the first untouched, whatever the order; no temporary file stays."""
+    from discover.atomic import write_files_atomic
+
+    (tmp_path / "a.txt").write_text("old")
+    (tmp_path / "dir").mkdir()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for files, reason in (({tmp_path / "a.txt": "new", tmp_path / "dir": "x"}, "Is a directory"),
+                          ({tmp_path / "a.txt": "new", fifo: "x"}, "a named pipe that no process is reading"),
+                          ({fifo: "x", tmp_path / "a.txt": "new"}, "a named pipe that no process is reading")):
+        with pytest.raises(OutputError, match=reason):
+            write_files_atomic(files)
+        assert (tmp_path / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "dir", "pipe"]
+    write_files_atomic({tmp_path / "a.txt": "new", tmp_path / "b.bin": b"\x00\x01"})
+    assert (tmp_path / "a.txt").read_text() == "new" and (tmp_path / "b.bin").read_bytes() == b"\x00\x01"

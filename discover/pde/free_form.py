@@ -258,7 +258,7 @@ def _polish_weak(members: list[Member], system: _WeakSystem, deadline: float | N
     front = HallOfFame()
     target = system.target
     var = float(np.var(target))
-    refit, longest = 0, 0.0
+    skipped, longest = 0, 0.0
     for member in members:
         g = _weak_values(member.expr, system)
         if not np.all(np.isfinite(g)) or not np.any(g):
@@ -269,11 +269,12 @@ def _polish_weak(members: list[Member], system: _WeakSystem, deadline: float | N
         if deadline is None or started + longest < deadline:   # the longest refit so far still fits
             expr = _refit(expr, system)
             expr = _round_constants(expr, system, _loss(expr, system), var)
-            refit += 1
             longest = max(longest, time.monotonic() - started)
+        else:
+            skipped += 1
         front.consider(expr, _loss(expr, system), complexity(expr))
-    if refit < len(members):
-        say(f"the time limit left {len(members) - refit} of {len(members)} front members "
+    if skipped:
+        say(f"the time limit left {skipped} of {len(members)} front members "
             "without their float64 refit (only their scale fitted)")
     return front.front()
 
