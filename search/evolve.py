@@ -73,6 +73,10 @@ class SearchSettings:
     enumerate_budget: int = 4000
     enumerate_fit: int = 512     # expressions per call while enumerating
     enumerate_fits: int = 1024   # how many get their constants fitted
+    # the most of the elapsed time the per-iteration constant fitting may have taken before
+    # an iteration skips it (None: never skipped); for objectives so costly that one fit of
+    # the fittest members takes as long as many generations (a PDE integrated per candidate)
+    max_fit_share: float | None = None
     random_state: int = 0
 
 
@@ -356,11 +360,13 @@ def search(problem: Problem, settings: SearchSettings,
 
     stopped_by = "niterations"
     last_checkpoint, last_exchange = 0.0, -math.inf
+    fit_seconds = 0.0   # spent in optimize_constants
     try:
         if not initial_population:
             seed_islands_with_small_expressions()
             offer_proposals()
         for iteration in range(1, s.niterations + 1):
+            out_of_time = False
             for _ in range(s.ncycles_per_iteration):
                 children = breed()
                 losses = score(children)
@@ -369,8 +375,14 @@ def search(problem: Problem, settings: SearchSettings,
                 replace_oldest(children, losses, sizes)
                 progress.cycles += 1
                 if s.timeout_in_seconds is not None and time.perf_counter() - start >= 0.95 * s.timeout_in_seconds:
+                    out_of_time = True
                     break
-            optimize_constants()
+            # no constant fitting once the time is up (the problem's polish refits the front)
+            if not out_of_time and (s.max_fit_share is None
+                                    or fit_seconds <= s.max_fit_share * (time.perf_counter() - start)):
+                fit_started = time.perf_counter()
+                optimize_constants()
+                fit_seconds += time.perf_counter() - fit_started
             progress.iteration = iteration
             stop = False
             progress.elapsed = time.perf_counter() - start

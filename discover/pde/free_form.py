@@ -96,7 +96,11 @@ def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: 
 def _search_settings(settings: PDESettings, time_limit: float, costly: bool = False) -> SearchSettings:
     """Engine settings; ``costly`` objectives (a PDE integrated per candidate) enumerate
     and fit fewer small expressions up front."""
-    extra = dict(enumerate_budget=600, enumerate_fits=64, enumerate_fit=128) if costly else {}
+    # (no constant fits of the small expressions up front: one chunk of derivative-free fits
+    # through a PDE solve took 10 s of a 7.5 s search; an iteration's fits of the fittest
+    # members took 5 s, so fewer members and steps, and at most a third of the time)
+    extra = dict(enumerate_budget=600, enumerate_fits=0, enumerate_fit=128, max_fit_share=1 / 3,
+                 optimize_top=2, optimize_probability=0.0, optimizer_iterations=4) if costly else {}
     return SearchSettings(binary_operators=BINARY, unary_operators=UNARY, maxsize=15, populations=4,
                           population_size=48, niterations=100_000, timeout_in_seconds=time_limit,
                           random_state=settings.seed, tolerance=1e-14, **extra)
@@ -396,14 +400,24 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, clie
     fields = data.field_names
     index = {f: i for i, f in enumerate(fields)}
     stacked = np.stack([data.fields[f] for f in fields], axis=1)  # (nt, n_fields, *space)
+    # the search integrates every candidate on a grid of at most SOLVER_POINTS per axis:
+    # the cost is points x RK4 steps, and the steps grow with the square of the finest
+    # wavenumber (256 points of Allen–Cahn: 83 steps per interval, a first iteration of
+    # minutes); the fits through the snapshots afterwards use the whole grid
+    coarse = _coarsen_space(data, SOLVER_POINTS)
+    coarse_stacked = np.stack([coarse.fields[f] for f in fields], axis=1)
+    if coarse.shape != data.shape:
+        say(f"the search integrates on a {' x '.join(map(str, coarse.shape[1:]))} grid "
+            f"(every {data.shape[1] // coarse.shape[1]}th point); the fits use all {' x '.join(map(str, data.shape[1:]))}")
     equations, extra = [], {}
     for field in fields:
         say(f"solver-in-the-loop search for {field}_t")
+        field_start = time.monotonic()
         known_terms = known.get(field, [])
-        steps = _substeps(known_terms, data, float(intervals[0]))
-        objective, baseline = _trajectory_objective(stacked, index[field], known_terms, data, index,
+        steps = _substeps(known_terms, coarse, float(intervals[0]))
+        objective, baseline = _trajectory_objective(coarse_stacked, index[field], known_terms, coarse, index,
                                                     float(intervals[0]), steps)
-        start = stacked[:-1].reshape(len(stacked) - 1, len(fields), -1)  # (S-1, n_fields, R)
+        start = coarse_stacked[:-1].reshape(len(coarse_stacked) - 1, len(fields), -1)  # (S-1, n_fields, R)
         leaves = np.moveaxis(start, 1, 0).reshape(len(fields), -1)  # (n_fields, (S-1) R)
         problem = Problem(leaves=leaves, objective=objective, leaf_names=fields, baseline=baseline)
         # With the fits through the snapshots afterwards, the search gets half the time.
@@ -415,20 +429,41 @@ def _solver(data: FieldData, settings: PDESettings, known, time_limit, say, clie
         last = stacked[-1]
         if settings.trajectory:
             say(f"{field}_t: fitting the found model and library terms through every snapshot")
-            fits_until = time.monotonic() + time_limit - search_time
+            fits_until = field_start + time_limit
             equation, report, fitted_last = _choose_by_snapshot_fit(data, known, equation, fits_until)
             extra[field] = {"snapshot_fit": report}
             last = last if fitted_last is None else fitted_last
         equations.append(equation)
         extra.setdefault(field, {})["stable_past_data"] = _stays_bounded(
-            stacked, index[field], known_terms, data, index, equation.rhs, float(intervals[0]), steps, last)
+            stacked, index[field], known_terms, data, index, equation.rhs, float(intervals[0]),
+            _substeps(known_terms, data, float(intervals[0])), last)
     rows = (f"{len(t)} snapshots x {int(np.prod(data.shape[1:]))} points, {len(t) - 1} intervals "
             f"integrated with {steps} RK4 steps each")
+    if coarse.shape != data.shape:
+        rows += f" on the search's {int(np.prod(coarse.shape[1:]))}-point grid"
     return equations, rows, extra
 
 
 #: The solver search's share of ``--time-limit`` when the snapshot fit follows it.
 SEARCH_SHARE = 0.5
+#: The solver search's grid: at most this many points per spatial axis (the benchmark's
+#: sparse cases have 32 sensors)
+SOLVER_POINTS = 64
+
+
+def _coarsen_space(data: FieldData, most: int) -> FieldData:
+    """Every ``s``-th point along each spatial axis longer than ``most``, ``s`` the smallest
+    divisor of its length leaving at most ``most`` points (so the periodic grid still wraps
+    around evenly); every snapshot is kept."""
+    strides = [1]
+    for n in data.shape[1:]:
+        stride = 1 if n <= most else _divisor_at_least(n, math.ceil(n / most))
+        strides.append(stride if n // stride >= 4 else 1)
+    if strides == [1] * len(strides):
+        return data
+    index = tuple(slice(None, None, s) for s in strides)
+    coords = {name: values[::s] for (name, values), s in zip(data.coords.items(), strides)}
+    return FieldData({k: v[index] for k, v in data.fields.items()}, coords, data.periodic, data.attrs, data.path)
 #: ETDRK4 steps per observation interval when fitting through the snapshots.
 SNAPSHOT_FIT_STEPS = 32
 #: The library the snapshot fit also tries: every non-empty set of these powers of the field.
