@@ -98,7 +98,8 @@ class Regressor(RegressorMixin, BaseEstimator):
         Operator names from the table in :mod:`search.operators` (``+ - * / pow`` and
         ``neg square cube sqrt exp log sin cos tan tanh abs inv``).
     maxsize:
-        Largest complexity (node count, by default) of a formula.
+        Largest complexity (node count, by default) of a formula searched; a final formula
+        carries its fitted scale and offset (``a*f + b``), so it may be up to 4 more.
     niterations, ncycles_per_iteration:
         Iterations of the search; each is ``ncycles_per_iteration`` generations on every
         island, then migration and simplification.

@@ -169,7 +169,8 @@ class OperatorSet:
             name = ALIASES.get(raw.strip(), raw.strip())
             op = self.by_name.get(name)
             if op is None:
-                valid = ", ".join(o.name for o in self.operators)
+                # ternary operators (fma) are for hand-built grammars, not a choice here
+                valid = ", ".join(o.name for o in self.operators if o.arity <= 2)
                 raise UnknownOperatorError(f"unknown operator {raw!r}; choose from: {valid}")
             out[op.arity].append(name)
         chosen = [n for arity in (1, 2, 3) for n in out[arity]]
