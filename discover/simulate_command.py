@@ -43,7 +43,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("case", nargs="?", metavar="CASE", help="case name (see --list), or 'custom'")
     parser.add_argument("--list", action="store_true", help="list the cases and their equations, then exit")
-    parser.add_argument("--output", "-o", metavar="PATH", help="output file (.h5, .hdf5 or .npz; required, except with --list)")
+    parser.add_argument("--output", "-o", metavar="PATH", help="output file (.h5, .hdf5 or .npz; required, except with --list); an existing file is "
+                             "replaced, atomically")
     parser.add_argument("--noise", type=float, default=0.0, metavar="L",
                         help="Gaussian noise, std = L * RMS(field) (default 0)")
     parser.add_argument("--snapshots", type=int, metavar="N",

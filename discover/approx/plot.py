@@ -79,7 +79,7 @@ def plot_run(run: ApproxRun, selected: int | None, path: str | os.PathLike, goal
     left.set_xlabel("operations")
     left.set_ylabel(unit)
     left.set_title(f"{task.target.name}: programs found vs baselines")
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, loc="best", framealpha=0.9)
 
     x, logx = _inputs(run)
     curves = []
@@ -93,20 +93,25 @@ def plot_run(run: ApproxRun, selected: int | None, path: str | os.PathLike, goal
         curves.append((f"{pick.name} ({pick.cost} ops)", pick, "tab:blue"))
     if selected is not None:  # drawn last, on top
         curves.append((f"search ({run.front[selected].cost} ops)", run.front[selected], "black"))
-    for label, row, colour in curves:
+    for (label, row, colour), alpha in zip(curves, (0.9, 0.55)[-len(curves):] if curves else ()):
         err = error_curve(run, row, x)
         err = np.where(np.isfinite(err), err, np.nan)
-        right.plot(x, err, lw=0.6, color=colour, alpha=0.8, label=label)
+        # the search's curve half transparent over the baseline's, which it would hide
+        right.plot(x, err, lw=0.6, color=colour, alpha=alpha, label=label)
     if goal is not None and not real:
         right.axhline(goal, color="red", ls=":", lw=1, label=f"goal {goal:g} ULP")
+        right.set_ylim(0.0, max(right.get_ylim()[1], 1.4 * goal))   # room for the legend above the goal
     if logx:
         right.set_xscale("log")
     if real:
         right.set_yscale("log")
     right.set_xlabel("x")
     right.set_ylabel("relative error" if real else f"error (ULP, {task.dtype})")
-    right.set_title("error over the inputs")
-    right.legend(fontsize=8)
+    window = (x[0], x[-1])
+    whole = tuple(float(v) for v in task.domain)
+    shown = "the domain" if np.allclose(window, whole) else f"[{window[0]:g}, {window[1]:g}], a window of the domain"
+    right.set_title(f"error over {shown} ({len(x):,} inputs)", fontsize=10)
+    right.legend(fontsize=8, loc="best", framealpha=0.9)
     fig.tight_layout()
     save_png(fig, path)
     return fig
