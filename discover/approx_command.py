@@ -171,6 +171,7 @@ def _run(args, client) -> int:
                           f"{info['evaluations']} programs; front {best}")
 
         result = job.run(name, settings, progress)
+        interrupted = bool(result.stats.get("interrupted"))   # Ctrl-C: the front so far, not verified
         unit = "relative" if settings.dtype == "real" else "ULP"
         times = None
         rejected: list = []
@@ -179,13 +180,13 @@ def _run(args, client) -> int:
             chosen = min(range(len(result.front)), key=lambda i: result.front[i].error) if result.front else None
         else:
             key = None
-            if args.cost == "time":
+            if args.cost == "time" and not interrupted:
                 status.update(f"approx {name}: timing the front's kernels")
                 times = {id(r): kernel_time(r.full) for r in result.front + result.baselines}
                 key = lambda r: times[id(r)]  # noqa: E731
             order = job.within_goal(result.front, settings.max_ulp, key)
             chosen = order[0] if order else None
-            if order and args.verify:
+            if order and args.verify and not interrupted:
                 def verify_one(program):
                     def vprogress(done: int) -> None:
                         status.update(f"approx {name}: verifying a {program_cost(program)}-operation program "
@@ -193,8 +194,13 @@ def _run(args, client) -> int:
                     return verify(program, result.task.target, result.task.domain, progress=vprogress,
                                   client=client)
 
-                chosen, verification, rejected = job.choose_verified(result.front, order, settings.max_ulp, verify_one)
+                try:
+                    chosen, verification, rejected = job.choose_verified(result.front, order, settings.max_ulp,
+                                                                         verify_one)
+                except KeyboardInterrupt:
+                    interrupted = True   # while verifying: the front, unverified
     payload = _payload(result, chosen, verification, unit, times)
+    payload["interrupted"] = interrupted
     payload["rejected_by_verification"] = [{"index": i, **v.to_dict()} for i, v in rejected]
     approx_result.save(payload, output)
     out = Console(soft_wrap=True)   # piped: whole lines, not wrapped at 80 columns
@@ -224,7 +230,10 @@ def _run(args, client) -> int:
                       f"max {verification.max_ulp:.3f} ULP at x = {verification.worst_input!r}, "
                       f"{verification.correctly_rounded:.2%} correctly rounded")
         out.print("\n".join("    " + line for line in code(best.core)))
-        for kind in args.emit:
+        if interrupted:
+            out.print("interrupted (Ctrl-C): the front found so far, not verified"
+                      + (f"; nothing written for --emit {', '.join(args.emit)}" if args.emit else ""))
+        for kind in ([] if interrupted else args.emit):
             paths = _emit_paths(output, cname, kind)
             if kind == "c":
                 source, header = c_code(best.full, cname, f"{task.target.name}, {task.dtype}")

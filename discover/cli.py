@@ -8,6 +8,7 @@ printed here as one line on stderr with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -62,7 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from search import interrupt
+
+    interrupt.install()
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:   # while the commands' modules import
+        print("discover: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(join_minus_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.run(args) or 0)
@@ -73,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`discover codegen ... | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        if exc.errno not in (errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR):
+            raise
+        # a path the system refuses before we could check it (a name over 255 bytes ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"discover {args.command}: error: {where}{exc.strerror}", file=sys.stderr)
+        return 2
     except Exception as exc:
         from search.evaluate import BackendError  # the engine's configuration (search cannot import discover)
 

@@ -360,6 +360,9 @@ def _sniff(path: str, wanted: str = "an HDF5, NPZ or CSV file") -> str:
         raise DataError("no such file; check the path")
     if os.path.isdir(path):
         raise DataError(f"is a directory, not a data file; pass {wanted}")
+    if not os.path.isfile(path):   # a pipe (<(...), /dev/stdin) or a device: read more than once, or never ends
+        raise DataError(f"is a pipe or a device, not a file: the data is read more than once; save it to a file "
+                        f"and pass {wanted}")
     try:
         with open(path, "rb") as handle:
             head = handle.read(65536)

@@ -58,13 +58,18 @@ _ENGINE = SearchSettings()
 
 def _check_range(data, dtype: str) -> None:
     """DataError for a column beyond the search's arithmetic (float32: 3.4e38): every
-    formula that reads it would be infinite."""
-    largest = float(np.finfo(dtype).max)
+    formula that reads it would be infinite; or one whose nonzero values are all below
+    its smallest normal number (1.2e-38), which the search would read as zeros (y = 0)."""
+    largest, tiny = float(np.finfo(dtype).max), float(np.finfo(dtype).smallest_normal)
     for name, column in [*zip(data.feature_names, data.X.T), (data.target_name, data.y)]:
-        top = float(np.max(np.abs(column)))
+        magnitude = np.abs(column)
+        top = float(np.max(magnitude))
         if top > largest:
             raise DataError(f"'{name}' reaches {top:.3g}, beyond the search's {dtype} range ({largest:.3g}); "
                             "rescale it (divide it by a power of ten)")
+        if 0.0 < top < tiny:
+            raise DataError(f"'{name}' is at most {top:.3g}, below the search's {dtype} range (its smallest normal "
+                            f"number is {tiny:.3g}); rescale it (multiply it by a power of ten)")
 
 
 def _check_integer(name: str, value, lowest: int) -> None:
@@ -268,7 +273,8 @@ class Regressor(RegressorMixin, BaseEstimator):
         settings = self.settings()
         self.variable_names_ = list(data.feature_names)
         self._n_rows = data.X.shape[0]  # model selection weighs the sample size (search.pareto.select)
-        self._symbols = [symbols_for(self.variable_names_)[n] for n in self.variable_names_]
+        symbols = symbols_for(self.variable_names_)   # once: per name it cost O(columns**2)
+        self._symbols = [symbols[n] for n in self.variable_names_]
 
         def on_checkpoint(front: list[Member], progress: Progress) -> None:
             if not front:  # no finite loss yet: nothing to save

@@ -144,6 +144,8 @@ def load_result(path: str | os.PathLike) -> FitResult:
     payload = read_payload(path, SCHEMA)
     try:
         equations = [Equation(**eq) for eq in payload["equations"]]
+        if not 0 <= int(payload["selected"]) < len(equations):
+            raise ValueError(f"'selected' is {payload['selected']}, but the file has {len(equations)} equations")
         return FitResult(
             data=payload.get("data"),
             target=payload["target"],

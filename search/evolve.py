@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import interrupt
 from .enumerate import small_expressions
 from .evaluate import Evaluator
 from .expression import Expr, complexity
@@ -368,6 +369,7 @@ def search(problem: Problem, settings: SearchSettings,
         for iteration in range(1, s.niterations + 1):
             out_of_time = False
             for _ in range(s.ncycles_per_iteration):
+                interrupt.check()
                 children = breed()
                 losses = score(children)
                 sizes = complexities(children, tables)

@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from codegen.ops import OPS
+from search import interrupt
 from codegen.program import Instr
 
 from .program import SEARCH_OPS, SLP, compact, constant_ids, cost, live, round_constant
@@ -179,29 +180,34 @@ def evolve(seeds: Sequence[SLP], score: Callable[[SLP], tuple[SLP, float]],
             return evaluations >= settings.max_evaluations
         return time.monotonic() - start >= settings.time_limit
 
-    while not done():
-        front = pareto(hall.values())
-        if rng.random() < 0.5:
-            parent = front[int(rng.integers(len(front)))]
-        else:
-            picks = [population[int(i)] for i in rng.integers(len(population), size=4)]
-            parent = min(picks, key=lambda e: (math.log(e.error + 1e-300) + 0.3 * e.cost))
-        child = parent.slp
-        for _ in range(int(rng.integers(1, 4))):
-            child = compact(mutate(child, rng, settings.ops))
-        entry = consider(child)
-        if entry is not None:
-            population.append(entry)
-            if len(population) > settings.population:
-                population.pop(0)
-        now = time.monotonic() - start
-        if progress is not None and now - last_report > 0.5:
-            last_report = now
-            progress({"elapsed": now, "evaluations": evaluations,
-                      "front": [(e.cost, e.error) for e in pareto(hall.values())]})
+    interrupted = False
+    try:
+        while not done():
+            interrupt.check()   # a Ctrl-C that a garbage-collection callback swallowed
+            front = pareto(hall.values())
+            if rng.random() < 0.5:
+                parent = front[int(rng.integers(len(front)))]
+            else:
+                picks = [population[int(i)] for i in rng.integers(len(population), size=4)]
+                parent = min(picks, key=lambda e: (math.log(e.error + 1e-300) + 0.3 * e.cost))
+            child = parent.slp
+            for _ in range(int(rng.integers(1, 4))):
+                child = compact(mutate(child, rng, settings.ops))
+            entry = consider(child)
+            if entry is not None:
+                population.append(entry)
+                if len(population) > settings.population:
+                    population.pop(0)
+            now = time.monotonic() - start
+            if progress is not None and now - last_report > 0.5:
+                last_report = now
+                progress({"elapsed": now, "evaluations": evaluations,
+                          "front": [(e.cost, e.error) for e in pareto(hall.values())]})
+    except KeyboardInterrupt:   # Ctrl-C: the front so far
+        interrupted = True
     if progress is not None:
         progress({"elapsed": time.monotonic() - start, "evaluations": evaluations,
                   "front": [(e.cost, e.error) for e in pareto(hall.values())], "done": True})
     if stats is not None:
-        stats.update(evaluations=evaluations, seconds=time.monotonic() - start)
+        stats.update(evaluations=evaluations, seconds=time.monotonic() - start, interrupted=interrupted)
     return pareto(hall.values())

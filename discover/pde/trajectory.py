@@ -48,6 +48,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
+from search import interrupt
+
 from . import library as lib
 from .data import FieldData
 from .simulate import Coefficients, _dealias_mask, _etdrk4_step, _multiplier, etdrk4_coefficients
@@ -287,6 +289,7 @@ class _Fitter:
         if not np.isfinite(cost):
             return "the weak-form model's simulation is not finite"
         for iterations in range(1, ITERATIONS + 1):
+            interrupt.check()
             say(f"trajectory refit: Gauss-Newton iteration {iterations}, cost {cost:.6g}")
             J = np.asarray(jacobian(params))
             A, Q, R, PA = _off_initial_state(J, n_free)
