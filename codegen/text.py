@@ -10,8 +10,10 @@ arithmetic, comparison and logic; parentheses and commas; and names that are giv
 new (they become symbols). Rejected with a ValueError: strings, attribute access (``.``),
 subscripts, ``=``, ``:``, ``;``, ``lambda`` and other keywords, names starting with
 ``_``, Python's built-in functions that SymPy does not define (``exec``, ``eval``,
-``getattr``, ``chr``, ``open``...), and SymPy's non-expression helpers (``sympify``,
-``lambdify``, ``preview``...).
+``getattr``, ``chr``, ``open``...), SymPy's non-expression helpers (``sympify``,
+``lambdify``, ``preview``...) and control characters (sympify deletes newlines before it
+evaluates, which would join ``ex`` and ``ec`` into ``exec``). :func:`check_number_powers`
+also refuses powers of numbers too large to evaluate (``10**10**10`` hangs SymPy).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Mapping
 
 import sympy
 
-__all__ = ["check_text", "sympify_text"]
+__all__ = ["check_text", "check_number_powers", "sympify_text"]
 
 #: operator tokens a formula may use (``^`` is a power, as in sympify's default)
 _OPERATORS = frozenset("+ - * / ** ^ % // ( ) , < > <= >= == != & | ~".split())
