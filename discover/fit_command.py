@@ -229,6 +229,9 @@ def run(args) -> int:
         if live is not None:
             live.update(panel(progress))
 
+    from .regressor import check_range
+
+    check_range(dataset)   # before the banner: a column beyond the search's arithmetic is one line
     if not args.quiet:
         live = Live(console=console, refresh_per_second=4, transient=True)
         live.start()

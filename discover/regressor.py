@@ -56,7 +56,7 @@ from .result import Equation, FitResult, symbols_for
 _ENGINE = SearchSettings()
 
 
-def _check_range(data, dtype: str) -> None:
+def check_range(data, dtype: str = Problem.dtype) -> None:
     """DataError for a column beyond the search's arithmetic (float32: 3.4e38): every
     formula that reads it would be infinite; or one whose nonzero values are all below
     its smallest normal number (1.2e-38), which the search would read as zeros (y = 0)."""
@@ -282,7 +282,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             self._set_front(front, progress, "running")
             checkpoint(self)
 
-        _check_range(data, Problem.dtype)   # the engine's arithmetic
+        check_range(data)   # the engine's arithmetic
         problem = formula_problem(data.X, data.y, linear_scaling=bool(self.linear_scaling),
                                   **self._unit_arguments(data.feature_names),
                                   batch_size=int(self.batch_size), seed=settings.random_state,
