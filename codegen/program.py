@@ -35,7 +35,6 @@ Choices made here (and so identical in every output form):
 from __future__ import annotations
 
 import keyword
-
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -131,10 +130,10 @@ def parse_exprs(exprs, args: list[str]) -> tuple[list[sympy.Expr], bool]:
     if not items:
         raise ValueError("codegen needs at least one expression")
     local = {**PARSE_NAMES, **{name: sympy.Symbol(name) for name in args}}
+    unusable = [name for name in args if not name.isidentifier() or keyword.iskeyword(name)]
     parsed = []
     for item in items:
         if isinstance(item, str):
-            unusable = [name for name in args if not name.isidentifier() or keyword.iskeyword(name)]
             if unusable:
                 raise ValueError(f"argument name {unusable[0]!r} cannot be written in an expression string (not an "
                                  "identifier, or a Python keyword): rename it, or pass SymPy expressions of Symbols")

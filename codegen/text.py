@@ -12,8 +12,9 @@ subscripts, ``=``, ``:``, ``;``, ``lambda`` and other keywords, names starting w
 ``_``, Python's built-in functions that SymPy does not define (``exec``, ``eval``,
 ``getattr``, ``chr``, ``open``...), SymPy's non-expression helpers (``sympify``,
 ``lambdify``, ``preview``...) and control characters (sympify deletes newlines before it
-evaluates, which would join ``ex`` and ``ec`` into ``exec``). :func:`check_number_powers`
-also refuses powers of numbers too large to evaluate (``10**10**10`` hangs SymPy).
+evaluates, which would join ``ex`` and ``ec`` into ``exec``); then, with the tokens known
+to be safe, powers of numbers too large to evaluate (``10**10**10`` hangs SymPy).
+:func:`check_text` is the whole check, for callers with a parser of their own.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Mapping
 
 import sympy
 
-__all__ = ["check_text", "check_number_powers", "sympify_text"]
+__all__ = ["check_text", "sympify_text"]
 
 #: operator tokens a formula may use (``^`` is a power, as in sympify's default)
 _OPERATORS = frozenset("+ - * / ** ^ % // ( ) , < > <= >= == != & | ~".split())
@@ -46,8 +47,9 @@ def _expression_name(name: str) -> bool:
 
 
 def check_text(text: str, names: Mapping[str, object] | None = None) -> None:
-    """ValueError (one line, naming the token) unless ``text`` holds only what a formula
-    needs (module docstring); ``names`` are allowed whatever they are."""
+    """ValueError (one line, naming the token or the power) unless ``text`` holds only what
+    a formula needs and no power of numbers too large to evaluate (module docstring);
+    ``names`` are allowed whatever they are."""
     given = names or {}
     # a formula is one line: sympify deletes newlines before it evaluates (so "ex\nec" would
     # pass as two names and run as exec), and no control character has a use in one
@@ -78,6 +80,7 @@ def check_text(text: str, names: Mapping[str, object] | None = None) -> None:
                 raise ValueError(f"{value!r} is a SymPy helper, not a function or constant of a formula")
         elif hasattr(builtins, value):
             raise ValueError(f"{value!r} is a Python built-in, not a function of a formula")
+    _check_number_powers(text, given)   # parses: only after the tokens are known to be safe
 
 
 #: the largest power of numbers a formula may spell out, in decimal digits (``10**10**10``
@@ -85,12 +88,12 @@ def check_text(text: str, names: Mapping[str, object] | None = None) -> None:
 MAX_POWER_DIGITS = 10_000
 
 
-def check_number_powers(text: str, names: Mapping[str, object] | None = None) -> None:
+def _check_number_powers(text: str, names: Mapping[str, object]) -> None:
     """ValueError when a power of numbers in ``text`` (parsed unevaluated) has more than
     :data:`MAX_POWER_DIGITS` digits: ``log10|b**e|`` is estimated from the inside out in
     floating point, so nothing large is computed."""
     try:
-        expr = sympy.sympify(text, locals=dict(names or {}), evaluate=False)
+        expr = sympy.sympify(text, locals=dict(names), evaluate=False)
     except Exception:  # noqa: BLE001 - bad syntax: the caller's own parse says what is wrong
         return
 
@@ -124,8 +127,6 @@ def check_number_powers(text: str, names: Mapping[str, object] | None = None) ->
 
 
 def sympify_text(text: str, names: Mapping[str, object] | None = None, **options) -> sympy.Basic:
-    """``sympy.sympify(text, locals=names, **options)`` after :func:`check_text` and
-    :func:`check_number_powers`."""
+    """``sympy.sympify(text, locals=names, **options)`` after :func:`check_text`."""
     check_text(text, names)
-    check_number_powers(text, names)
     return sympy.sympify(text, locals=dict(names or {}), **options)

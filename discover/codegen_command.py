@@ -112,8 +112,9 @@ def emit(args, expr, names: list[str]) -> dict[str, str | bytes]:
     import codegen
 
     flags = {f.strip() for f in args.fastmath.split(",") if f.strip()}
-    if args.lang == "c" and (flags or args.math not in (None, "libm")):
-        given = [f for f, v in (("--fastmath", flags), (f"--math {args.math}", args.math not in (None, "libm"))) if v]
+    math_for_c = args.math not in (None, "libm")   # C source calls the C library: libm is what it does
+    if args.lang == "c" and (flags or math_for_c):
+        given = [f for f, v in (("--fastmath", flags), (f"--math {args.math}", math_for_c)) if v]
         verb = "apply" if len(given) > 1 else "applies"
         raise UserError(f"{' and '.join(given)} {verb} to the compiled forms (--lang llvm, object, shared), not to "
                         "C source, which calls the C library; drop it or choose another --lang")

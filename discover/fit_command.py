@@ -48,8 +48,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="comma-separated operators to use (default: "
                              f"{','.join(operators.DEFAULT_BINARY + operators.DEFAULT_UNARY)}); "
                              f"available: {','.join(op.name for op in operators.OPERATORS if op.arity <= 2)}")
-    parser.add_argument("--maxsize", type=int, default=20, metavar="N", help="largest complexity searched (default 20); a final formula carries its fitted scale and "
-                             "offset, a*f + b, so it may be up to 4 more")
+    parser.add_argument("--maxsize", type=int, default=20, metavar="N",
+                        help="largest complexity searched (default 20); a final formula carries its fitted "
+                             "scale and offset, a*f + b, so it may be up to 4 more")
     parser.add_argument("--populations", type=int, default=8, metavar="N", help="number of islands (default 8)")
     parser.add_argument("--population-size", type=int, default=64, metavar="N", help="members per island (default 64)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",

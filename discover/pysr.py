@@ -41,7 +41,7 @@ import sympy
 from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 from sympy.printing.str import StrPrinter
 
-from codegen.text import check_number_powers, check_text
+from codegen.text import check_text
 
 from .atomic import write_text_atomic
 from .errors import UserError
@@ -224,10 +224,10 @@ def _to_sympy(text: str, symbols: dict[str, sympy.Symbol], where: str) -> sympy.
         if m.group("name") and not m.group("call") and m.group("name") not in symbols and m.group("name") not in _CONSTANTS:
             raise UserError(f"{where}: unknown variable {m.group('name')!r} in {text!r}")
     local = {**PYSR_FUNCTIONS, **_CONSTANTS, **symbols}
+    python_text = _julia_floats(text)
     try:
-        check_text(_julia_floats(text), local)
-        check_number_powers(_julia_floats(text), local)
-        expr = parse_expr(_julia_floats(text), local_dict=local, transformations=_TRANSFORMS)
+        check_text(python_text, local)
+        expr = parse_expr(python_text, local_dict=local, transformations=_TRANSFORMS)
     except Exception as exc:  # SymPy raises many kinds (SyntaxError, TokenError, TypeError, ...)
         raise UserError(f"{where}: cannot parse equation {text!r} ({type(exc).__name__}: {exc})".splitlines()[0]) from None
     if not isinstance(expr, sympy.Expr):

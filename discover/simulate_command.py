@@ -43,8 +43,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("case", nargs="?", metavar="CASE", help="case name (see --list), or 'custom'")
     parser.add_argument("--list", action="store_true", help="list the cases and their equations, then exit")
-    parser.add_argument("--output", "-o", metavar="PATH", help="output file (.h5, .hdf5 or .npz; required, except with --list); an existing file is "
-                             "replaced, atomically")
+    parser.add_argument("--output", "-o", metavar="PATH",
+                        help="output file (.h5, .hdf5 or .npz; required, except with --list); an existing file "
+                             "is replaced, atomically")
     parser.add_argument("--noise", type=float, default=0.0, metavar="L",
                         help="Gaussian noise, std = L * RMS(field) (default 0)")
     parser.add_argument("--snapshots", type=int, metavar="N",
@@ -171,8 +172,7 @@ def _custom_case(args, sim):
     case = sim.custom_case(rhs, domain, points, args.t_end, snapshots, initial, args.dt)
     sim.validate(case)
     sim.build_problem(case.rhs, case.domain)  # parse errors now, before the spinner starts
-    sim.initial_values(case)
-    for note in sim.periodicity_notes(case):
+    for note in sim.periodicity_notes(case, sim.initial_values(case)):
         print(f"note: {note}", file=sys.stderr)
     return case
 

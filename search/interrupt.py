@@ -4,8 +4,9 @@ Python raises ``KeyboardInterrupt`` at the next bytecode of whatever runs when t
 arrives; when that is a garbage-collection callback (JAX registers one), the exception is
 printed as "Exception ignored" and lost, and the run goes on to its time limit.
 :func:`install` sets a handler that also remembers the signal; loops that run long call
-:func:`check` (one attribute read) to raise the remembered interrupt where it can be
-handled, and the handler of the run calls :func:`clear`.
+:func:`check` (one attribute read), which raises the remembered interrupt where it can be
+handled and forgets it.  An interrupt whose own exception was caught (a search that
+stopped on it) stays remembered, so the run's later loops stop at their first check too.
 """
 
 from __future__ import annotations

@@ -90,13 +90,12 @@ def plot_run(run: ApproxRun, selected: int | None, path: str | os.PathLike, goal
     pick = (min(cheap, key=lambda b: b.error) if cheap
             else min(within, key=lambda b: (b.cost, b.error)) if within else None)
     if pick is not None:
-        curves.append((f"{pick.name} ({pick.cost} ops)", pick, "tab:blue"))
-    if selected is not None:  # drawn last, on top
-        curves.append((f"search ({run.front[selected].cost} ops)", run.front[selected], "black"))
-    for (label, row, colour), alpha in zip(curves, (0.9, 0.55)[-len(curves):] if curves else ()):
+        curves.append((f"{pick.name} ({pick.cost} ops)", pick, "tab:blue", 0.9))
+    if selected is not None:  # drawn last, on top, half transparent: it would hide the baseline's curve
+        curves.append((f"search ({run.front[selected].cost} ops)", run.front[selected], "black", 0.55))
+    for label, row, colour, alpha in curves:
         err = error_curve(run, row, x)
         err = np.where(np.isfinite(err), err, np.nan)
-        # the search's curve half transparent over the baseline's, which it would hide
         right.plot(x, err, lw=0.6, color=colour, alpha=alpha, label=label)
     if goal is not None and not real:
         right.axhline(goal, color="red", ls=":", lw=1, label=f"goal {goal:g} ULP")

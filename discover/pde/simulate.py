@@ -93,7 +93,7 @@ import sympy
 from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 from tokenize import TokenError
 
-from codegen.text import check_number_powers, check_text, sympify_text
+from codegen.text import check_text
 
 from ..atomic import write_bytes_atomic
 from ..errors import UserError, check_seed
@@ -247,7 +247,6 @@ def _parse(text: str, symbols: _Symbols, what: str, allowed: set[sympy.Symbol]) 
         raise SimulationInputError(f"{what} is empty")
     try:
         check_text(text, local)
-        check_number_powers(text, local)
         expr = parse_expr(text, local_dict=local, transformations=standard_transformations + (convert_xor,))
     except (SyntaxError, TypeError, ValueError, AttributeError, sympy.SympifyError, TokenError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -604,21 +603,23 @@ def initial_values(case: Case) -> np.ndarray:
                      for f in case.fields])
 
 
-def periodicity_notes(case: Case, tolerance: float = 1e-6) -> list[str]:
+def periodicity_notes(case: Case, u0: np.ndarray, tolerance: float = 1e-6) -> list[str]:
     """One line per field and axis where the initial condition differs at the two ends of
-    the periodic interval by more than ``tolerance`` of its largest value: the simulator
-    wraps the field around, so there it starts with a jump (a user's ``--ic x`` on [0, 2π))."""
+    the periodic interval by more than ``tolerance`` of its largest value on the grid
+    (``u0``, :func:`initial_values`): the simulator wraps the field around, so there it
+    starts with a jump (a user's ``--ic x`` on [0, 2π))."""
     notes = []
     axes = case.axes
     coordinates = list(case.grid().values())
-    for f in case.fields:
-        scale = float(np.max(np.abs(_initial_field(f"initial condition of {f}", case.initial[f], axes,
-                                                   np.meshgrid(*coordinates, indexing="ij")))))
+    for i, f in enumerate(case.fields):
+        scale = float(np.max(np.abs(u0[i])))
+        function = _initial_function(f"initial condition of {f}", case.initial[f], axes)
         for a, (lo, hi, _) in enumerate(case.domain):
             ends = [np.meshgrid(*(coordinates[:a] + [np.array([value])] + coordinates[a + 1:]), indexing="ij")
                     for value in (lo, hi)]
             with np.errstate(all="ignore"):
-                low, high = (_ends(case.initial[f], axes, g) for g in ends)
+                # the ends are not grid points: not checked as _initial_field checks the grid
+                low, high = (np.broadcast_to(np.asarray(function(*g), dtype=np.float64), g[0].shape) for g in ends)
             if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
                 continue   # singular at an end, which is not a grid point: nothing to compare
             gap = float(np.max(np.abs(high - low)))
@@ -628,18 +629,16 @@ def periodicity_notes(case: Case, tolerance: float = 1e-6) -> list[str]:
     return notes
 
 
-def _ends(text: str, axes: Sequence[str], grid: list[np.ndarray]) -> np.ndarray:
-    """An initial condition on ``grid`` without the finiteness check (ends of the interval)."""
-    symbols = {a: sympy.Symbol(a) for a in axes}
-    function = sympy.lambdify(list(symbols.values()), sympify_text(text, symbols), modules="numpy")
-    return np.broadcast_to(np.asarray(function(*grid), dtype=np.float64), grid[0].shape)
+def _initial_function(what: str, text: str, axes: Sequence[str]):
+    """``text`` (a SymPy expression in the coordinates) as a NumPy function of them."""
+    symbols = _Symbols({}, {a: sympy.Symbol(a) for a in axes}, {})
+    expr = _parse(text, symbols, what, set(symbols.coords.values()))
+    return sympy.lambdify(list(symbols.coords.values()), expr, modules="numpy")
 
 
 def _initial_field(what: str, text: str, axes: Sequence[str], grid: list[np.ndarray]) -> np.ndarray:
     """``text`` (a SymPy expression in the coordinates) evaluated on the meshgrid ``grid``."""
-    symbols = _Symbols({}, {a: sympy.Symbol(a) for a in axes}, {})
-    expr = _parse(text, symbols, what, set(symbols.coords.values()))
-    function = sympy.lambdify(list(symbols.coords.values()), expr, modules="numpy")
+    function = _initial_function(what, text, axes)
     with np.errstate(all="ignore"):
         try:
             values = np.broadcast_to(np.asarray(function(*grid)), grid[0].shape)
