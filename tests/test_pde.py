@@ -180,8 +180,11 @@ def test_sparse_snapshots_hidden_term_by_solver_in_the_loop():
     exact, err = lib.compare_with_truth(found_rhs(fit.equations[0]), u - u**3)
     assert exact and err < 0.05
     assert extra["u"]["stable_past_data"]["stable"]
-    models = extra["u"]["snapshot_fit"]["models"]
-    assert len(models) >= 4 and [m["bic"] for m in models] == sorted(m["bic"] for m in models)
+    report = extra["u"]["snapshot_fit"]
+    models = report["models"]
+    assert [m["bic"] for m in models] == sorted(m["bic"] for m in models)
+    # the fits stop at the time limit: on a loaded machine fewer models, and the report says so
+    assert len(models) >= 4 or ("stopped" in report and len(models) >= 2), report
 
 
 @pytest.mark.slow
