@@ -34,6 +34,8 @@ Choices made here (and so identical in every output form):
 
 from __future__ import annotations
 
+import math
+
 import keyword
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -336,17 +338,45 @@ class _Builder:
             return self.cube_root(base)
         if n == 1 and d == 2:
             return self.emit("sqrt", base)
-        if d == 1 and k <= 2:
+        if d == 1 and (k == 1 or n == 2):
             plain = self.integer_power(base, k)
             return plain if n > 0 else self.emit("div", self.const(1), plain)
-        hi, lo = self._root_pair(base, d)
+        scaled, back = self._scaled_for_power(base, n, d)
+        hi, lo = self._root_pair(scaled, d)
         hi, lo = self._pair_power(hi, lo, k)
         if n < 0:
             q = self.emit("div", self.const(1), hi)
             e = self.emit("fma", self.emit("neg", hi), q, self.const(1))     # 1 - hi q, exact
             e = self.emit("fma", self.emit("neg", lo), q, e)                 # - lo q
-            return self.emit("select", self._finite_nonzero(q), self.emit("fma", q, e, q), q)
-        return self.emit("select", self._finite_nonzero(hi), self.emit("add", hi, lo), hi)
+            value = self.emit("select", self._finite_nonzero(q), self.emit("fma", q, e, q), q)
+        else:
+            value = self.emit("select", self._finite_nonzero(hi), self.emit("add", hi, lo), hi)
+        return self.emit("mul", value, back)
+
+    def _scaled_for_power(self, x: int, n: int, d: int) -> tuple[int, int]:
+        """``(x', f)`` with ``x**(n/d) = x'**(n/d) * f`` and ``|x'**(n/d)|`` between about
+        ``2**(-emax/2)`` and ``2**(emax/2)`` wherever the result is finite and non-zero:
+        ``x' = x 2**-c``, ``f = 2**(c n/d)`` where ``|x| > 2**S`` (``S = emax / (2 max(|n/d|, 1))``,
+        ``c`` the multiple of ``d`` nearest ``S``), ``x 2**c`` and ``2**(-c n/d)`` where
+        ``|x| < 2**-S``, else ``x`` and 1.  The scalings by powers of two are exact, and the
+        final product by ``f`` rounds once (into subnormals, or to inf); without them the
+        pair's products overflowed where the result is subnormal (``x**-2`` was 0 at 1e154,
+        whose exact value 5.5e-309 is a double) and lost their low parts to underflow
+        near the ends of the range (``x**-32`` 5.5 ULP, ``x**32`` 1.4 ULP)."""
+        emax = 1024 if self.dtype == "float64" else 128
+        power = abs(n) / d
+        limit = emax / (2 * max(power, 1))   # |n/d| < 1: still scale subnormals up to normal numbers
+        c = max(d, d * round(limit / d))
+        step = c * n // d                          # x**(n/d) scales by 2**step when x scales by 2**c
+        magnitude = self.emit("fabs", x)
+        large = self.emit("gt", magnitude, self.const(sympy.Integer(2) ** math.floor(limit)))
+        small = self.emit("lt", magnitude, self.const(sympy.Rational(1, 2 ** math.floor(limit))))
+        two = sympy.Integer(2)
+        factor = self.emit("select", large, self.const(two ** -c),
+                           self.emit("select", small, self.const(two ** c), self.const(1)))
+        back = self.emit("select", large, self.const(two ** step),
+                         self.emit("select", small, self.const(two ** -step), self.const(1)))
+        return self.emit("mul", x, factor), back
 
     def _finite_nonzero(self, v: int) -> int:
         """``0 < |v| < inf`` (false for NaN)."""

@@ -66,10 +66,10 @@ def formula(args) -> tuple[object, list[str]]:
             raise UserError("--args is empty: a kernel takes at least one array argument")
         if args.select is not None:
             raise UserError("--select applies to a result file, not to --expr")
-        from .data import is_symbol_name
+        import keyword
 
         names = [a.strip() for a in args.args.split(",")]
-        bad = [n for n in names if not is_symbol_name(n)]
+        bad = [n for n in names if not n.isidentifier() or keyword.iskeyword(n)]
         if bad:
             raise UserError(f"--args: {', '.join(repr(n) for n in bad)} is not a valid name; argument names are "
                             "identifiers (letters, digits and _, not starting with a digit) and not Python keywords")
@@ -78,7 +78,7 @@ def formula(args) -> tuple[object, list[str]]:
         raise UserError("give a result file or --expr with --args")
     from .result import FitResult, parse_equation
 
-    result = _fit_result(args)
+    result, names = _fit_result(args)
     if not isinstance(result, FitResult):
         raise UserError(f"{args.result} is not a formula result (of `discover fit` or PySR); "
                         "give the formula with --expr and --args")
@@ -88,23 +88,32 @@ def formula(args) -> tuple[object, list[str]]:
                         f"{len(result.equations)} equations (0 to {len(result.equations) - 1})")
     text = result.equations[index].sympy
     try:
-        return parse_equation(text, result.variables), list(result.variables)
+        expr = parse_equation(text, list(dict.fromkeys(names + list(result.variables))))
     except Exception as exc:  # SymPy raises many kinds for bad text
         raise UserError(f"cannot parse equation {text!r} of {args.result}: {exc}".splitlines()[0]) from None
+    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in names)
+    if unknown:
+        raise UserError(f"equation {index} of {args.result} uses {', '.join(unknown)}, which --args does not name "
+                        f"({', '.join(names)}); name every variable of the equation")
+    return expr, names
 
 
 def _fit_result(args):
-    """The result file: a PySR CSV (its variables from ``--args`` if given) or any result JSON."""
+    """The result file and the kernel's argument names: a PySR CSV (the arguments from
+    ``--args`` if given, else the variables its equations use) or any result JSON (its
+    variables)."""
     if str(args.result).lower().endswith(".csv"):
         from .pysr import read_hall_of_fame
 
-        variables = [a.strip() for a in args.args.split(",") if a.strip()] if args.args else None
-        return read_hall_of_fame(args.result, variables)
+        result = read_hall_of_fame(args.result)
+        given = [a.strip() for a in args.args.split(",") if a.strip()] if args.args else None
+        return result, given or list(result.variables)
     if args.args:
         raise UserError("--args applies to --expr or a PySR CSV; a result JSON names its variables")
     from .results import load_result
 
-    return load_result(args.result)
+    result = load_result(args.result)
+    return result, list(getattr(result, "variables", []))
 
 
 def emit(args, expr, names: list[str]) -> dict[str, str | bytes]:

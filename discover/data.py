@@ -31,8 +31,9 @@ Formats are recognised by content, not by extension:
 Variable names become symbols in formulas, so a name that is not a valid Python
 identifier, or is a Python keyword, is sanitized (:func:`sanitize_names`): every
 character that cannot appear in an identifier becomes ``_``, and a name that still cannot
-start an identifier (leading digit, keyword, empty) gets a leading ``_``:
-``"mass (kg)" -> "mass__kg_"``, ``"2theta" -> "_2theta"``, ``"lambda" -> "_lambda"``.
+start an identifier (leading digit, keyword, empty) or is the name of a SymPy constant
+(``E``, ``pi``, ``I``: a formula could not tell them apart) gets a leading ``_``:
+``"mass (kg)" -> "mass__kg_"``, ``"2theta" -> "_2theta"``, ``"lambda" -> "_lambda"``, ``"E" -> "_E"``.
 A sanitized name that collides with another gets ``_2``, ``_3``, ...  ``target`` may be
 given as the original or the sanitized name.
 
@@ -274,9 +275,15 @@ def _as_array(value, label: str) -> np.ndarray:
         raise DataError(f"{label} cannot be made into an array ({exc}); rows must all have the same length") from None
 
 
+#: Names that read back as SymPy's constants: in ``E + E*x`` a column named ``E`` and Euler's
+#: number could not be told apart once written, so such columns are sanitized (``_E``).
+CONSTANT_NAMES = frozenset({"E", "I", "pi", "oo", "zoo", "nan"})
+
+
 def is_symbol_name(name: str) -> bool:
-    """Whether ``name`` can be a SymPy symbol as written: an identifier, not a Python keyword."""
-    return name.isidentifier() and not keyword.iskeyword(name)
+    """Whether ``name`` can be a SymPy symbol as written: an identifier, not a Python
+    keyword, not the name of a constant (:data:`CONSTANT_NAMES`)."""
+    return name.isidentifier() and not keyword.iskeyword(name) and name not in CONSTANT_NAMES
 
 
 def _quoted(names) -> str:
@@ -503,7 +510,14 @@ def _load_csv(path: str, target: str | None):
     if start is None:
         raise DataError("no header row and no data (only blank or '#' comment lines)")
     delimiter = next((d for d in ",\t;" if d in lines[start]), None)  # None: whitespace
+    if lines[start].strip().lower().startswith("sep=") and len(lines[start].strip()) == 5:
+        # Excel's separator line ("sep=;") before the header
+        delimiter = lines[start].strip()[4]
+        start = next((i for i in range(start + 1, len(lines)) if _is_data_line(lines[i])), None)
+        if start is None:
+            raise DataError("no header row and no data after the 'sep=' line")
     names = _split_lines([lines[start]], delimiter)[0]
+    _check_header_names(names)
     if all(_parse_float(name) is not None for name in names):
         example = ",".join([f"x{i}" for i in range(len(names) - 1)] + ["y"])
         raise DataError(f"the first line looks like data, not a header; add a header row of names, e.g. {example}")
@@ -518,6 +532,20 @@ def _load_csv(path: str, target: str | None):
     if not ok:
         values = _parse_rows(body, start + 2, names, delimiter)
     return _from_columns(list(zip(names, values.T)), target, last_is_default=True)
+
+
+def _check_header_names(names: list[str]) -> None:
+    """DataError for a header column without a name: a row index (pandas' ``to_csv`` writes
+    one with an empty name), or a separator at the end of every line."""
+    if not names or all(names):
+        return
+    if names[-1] == "" and all(names[:-1]):
+        raise DataError("the header ends with a separator, so its last column has no name; remove the separator "
+                        "at the end of the lines, or name the column")
+    if names[0] == "":
+        raise DataError("the header's first column has no name: a row index (pandas' to_csv writes one; use "
+                        "index=False), or a column to name; drop it or give it a name")
+    raise DataError(f"header column {names.index('') + 1} has no name; give every column a name")
 
 
 def _parse_rows(lines: list[str], first_lineno: int, names: list[str], delimiter: str | None) -> np.ndarray:

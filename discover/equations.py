@@ -37,14 +37,23 @@ class CallableEquation:
     """A front member as a NumPy function: ``f(X)`` with ``X (n_rows, n_features)``
     (array-like) returns ``(n_rows,)`` float64; NaN/inf of the formula pass through."""
 
-    def __init__(self, expr: Expr, n_features: int, text: str):
+    def __init__(self, expr: Expr, n_features: int, text: str, feature_names=None):
+        """``feature_names``: the columns of the DataFrame fitted on, if it was one; a
+        DataFrame ``X`` is then read by those names (as PySR does), in any column order."""
         self.expr = expr
         self.n_features = n_features
         self.text = text
+        self.feature_names = None if feature_names is None else [str(n) for n in feature_names]
 
     def __call__(self, X) -> np.ndarray:
         from search.numpy_eval import evaluate
 
+        if self.feature_names is not None and hasattr(X, "columns"):
+            missing = [n for n in self.feature_names if n not in set(map(str, X.columns))]
+            if missing:
+                raise ValueError(f"X has no column {', '.join(map(repr, missing))}; the equation was fitted on "
+                                 f"{', '.join(map(repr, self.feature_names))}")
+            X = X.rename(columns=str)[self.feature_names]
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"X must have shape (n_rows, {self.n_features}), got {X.shape}")
@@ -64,6 +73,12 @@ class EquationRow:
     equation: str
     sympy_format: sympy.Expr
     lambda_format: CallableEquation
+
+    def __getitem__(self, column: str):
+        """``row["equation"]``, as on the pandas row PySR's ``get_best()`` returns."""
+        if column not in COLUMNS:
+            raise KeyError(f"{column!r}; the columns are {', '.join(COLUMNS)}")
+        return getattr(self, column)
 
 
 assert tuple(f.name for f in fields(EquationRow)) == COLUMNS

@@ -197,6 +197,10 @@ def run(args) -> int:
     for equation in equations:
         out.print(equation_table(equation))
         out.print(f"relative residual {equation['residual']:.3g}")
+        if args.method in pde_fit.METHODS and equation["rhs"] == "0" and not equation["terms"]:
+            whole = ", or the known part is the whole equation" if equation.get("known") else ""
+            out.print(f"{equation['lhs']} is zero to rounding on this data (the fields do not change in time{whole}): "
+                      "nothing to find", markup=False)
         for alt in runners_up(equation, data.field_names, data.space_names):
             rhs = f"{equation['known']} + [{alt['rhs']}]" if equation.get("known") else alt["rhs"]
             out.print(f"  alternative (loss {alt['loss']:.3g}): {equation['lhs']} = {rhs}", markup=False)

@@ -32,6 +32,7 @@ The result's ``selected`` row follows PySR's ``model_selection="best"`` rule
 from __future__ import annotations
 
 import csv
+import math
 import io
 import os
 import re
@@ -238,12 +239,31 @@ def _to_sympy(text: str, symbols: dict[str, sympy.Symbol], where: str) -> sympy.
 def _fit_result(front: list[tuple[int, float, sympy.Expr]], variables: list[str], path: Path) -> FitResult:
     from search.pareto import Member, scores, select
 
-    members = [Member((), loss, complexity) for complexity, loss, _ in front]
-    equations = [Equation(c, loss, score, str(expr)) for (c, loss, expr), score in zip(front, scores(members))]
+    kept = _pareto(front)
+    if not kept:
+        raise UserError(f"{path}: no equation has a finite loss")
+    members = [Member((), loss, complexity) for complexity, loss, _ in kept]
+    equations = [Equation(c, loss, score, str(expr)) for (c, loss, expr), score in zip(kept, scores(members))]
+    source = f"PySR hall of fame {path.name}"
+    if len(kept) < len(front):
+        source += (f" ({len(front) - len(kept)} of its {len(front)} rows left out: a loss that is not finite, "
+                   "or no lower than that of a simpler row)")
     return FitResult(
-        data=None, target="y", variables=list(variables), settings={"source": f"PySR hall of fame {path.name}"},
+        data=None, target="y", variables=list(variables), settings={"source": source},
         equations=equations, selected=select(members, "best"), model_selection="best",
     )
+
+
+def _pareto(front: list[tuple[int, float, sympy.Expr]]) -> list[tuple[int, float, sympy.Expr]]:
+    """The rows of ``front`` (sorted by complexity) that form a Pareto front: a finite
+    loss, lower than every simpler row's (of equal complexities the lowest); PySR's own
+    files are such fronts, and model selection and scores assume one."""
+    kept: list[tuple[int, float, sympy.Expr]] = []
+    for row in sorted(front, key=lambda r: (r[0], r[1])):
+        if not math.isfinite(row[1]) or (kept and (row[1] >= kept[-1][1] or row[0] == kept[-1][0])):
+            continue
+        kept.append(row)
+    return kept
 
 
 # --------------------------------------------------------------------------- writing
@@ -275,6 +295,23 @@ class _JuliaPrinter(StrPrinter):
         for a in args[1:]:
             text = f"{name}({text}, {self._print(a)})"
         return text
+
+    def _print_Piecewise(self, expr):
+        """PySR's ``relu``, ``greater`` and ``cond``, which the reader makes Piecewise."""
+        x = sympy.Wild("x")
+        y = sympy.Wild("y")
+        forms = ((((0, x < 0), (x, True)), "relu({x})"), (((1, x > y), (0, True)), "greater({x}, {y})"),
+                 (((y, x > 0), (0, True)), "cond({x}, {y})"))
+        for pattern, text in forms:
+            match = expr.match(sympy.Piecewise(*pattern))
+            if match is not None and x in match:
+                return text.format(x=self._print(match[x]), y=self._print(match.get(y, 0)))
+        raise UserError(f"{expr} has no spelling in PySR's equations (only relu, greater and cond "
+                        "are piecewise there)")
+
+    def _print_Float(self, expr):
+        """The shortest digits of the double (``0.5123``, not SymPy's ``0.512300000000000``)."""
+        return repr(float(expr))
 
     def _print_Exp1(self, expr):
         return "exp(1)"

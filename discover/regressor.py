@@ -72,6 +72,20 @@ def check_range(data, dtype: str = Problem.dtype) -> None:
                             f"number is {tiny:.3g}); rescale it (multiply it by a power of ten)")
 
 
+def _seed(random_state) -> int:
+    """The search's seed from ``random_state``: an integer in ``[0, 2**63)`` as given;
+    None a fresh seed from the operating system's entropy (scikit-learn's convention:
+    a different result each fit); a ``numpy.random.RandomState`` or ``Generator`` one
+    integer drawn from it."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % 2**63)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    return check_seed(random_state, "random_state")
+
+
 def _check_integer(name: str, value, lowest: int) -> None:
     """:class:`ParameterError` unless ``value`` is an integer >= ``lowest`` (as `discover fit` checks its options)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lowest:
@@ -136,15 +150,17 @@ class Regressor(RegressorMixin, BaseEstimator):
         Constants are pure numbers (default: a constant may carry any dimension).
     random_state:
         Seed; the same seed, data and iteration limit give the same result (in-process;
-        a run on a cluster is not deterministic, migration depends on timing).
+        a run on a cluster is not deterministic, migration depends on timing).  None:
+        a fresh seed each fit; a ``numpy.random.RandomState`` or ``Generator``: a seed
+        drawn from it.
     cluster:
         Run the islands on Dask workers (:mod:`search.distributed`): an int ``N`` (an
         embedded ``LocalCluster`` of ``N`` processes, closed after the fit), a scheduler
         address ``"tcp://host:8786"``, a Dask cluster object or a ``distributed.Client``.
         ``None`` (default): in this process.  Scripts that start local workers need the
-        ``if __name__ == "__main__":`` guard (workers are spawned processes).  Under
-        ``clone``/``GridSearchCV`` pass an int or an address: parameters are deep-copied,
-        and a live ``Client`` cannot be.
+        ``if __name__ == "__main__":`` guard (workers are spawned processes).  ``clone``
+        (``GridSearchCV``, ``cross_val_score``) shares a live ``Client`` or cluster object
+        with the clones; pickling leaves it out.
 
     Attributes
     ----------
@@ -213,9 +229,9 @@ class Regressor(RegressorMixin, BaseEstimator):
         if self.model_selection not in MODEL_SELECTIONS:
             raise ParameterError(f"model_selection must be one of {', '.join(MODEL_SELECTIONS)}, not {self.model_selection!r}")
         for name, lowest in (("maxsize", 3), ("batch_size", 1), ("populations", 1), ("population_size", 1),
-                             ("niterations", 1), ("ncycles_per_iteration", 1), ("random_state", 0)):
+                             ("niterations", 1), ("ncycles_per_iteration", 1)):
             _check_integer(name, getattr(self, name), lowest)
-        check_seed(self.random_state, "random_state")
+        seed = _seed(self.random_state)
         if self.maxsize > MAXSIZE_LIMIT:
             raise ParameterError(f"maxsize must be at most {MAXSIZE_LIMIT}, not {self.maxsize}")
         for name in ("parsimony", "tolerance"):
@@ -240,8 +256,31 @@ class Regressor(RegressorMixin, BaseEstimator):
             parsimony=float(self.parsimony),
             timeout_in_seconds=timeout,
             tolerance=float(self.tolerance),
-            random_state=int(self.random_state),
+            random_state=seed,
         )
+
+    def __sklearn_clone__(self):
+        """scikit-learn's ``clone``, except that a live ``distributed.Client`` or cluster
+        object in ``cluster`` is shared, not deep-copied (it cannot be: it holds a
+        connection), as ``cross_val_score`` and ``GridSearchCV`` need."""
+        cluster = self.cluster
+        if cluster is None or isinstance(cluster, (int, str)):
+            return super().__sklearn_clone__()
+        self.cluster = None
+        try:
+            copy = super().__sklearn_clone__()
+        finally:
+            self.cluster = cluster
+        copy.cluster = cluster
+        return copy
+
+    def __getstate__(self):
+        """Pickled without a live ``Client`` or cluster object in ``cluster`` (a connection
+        does not travel; the unpickled model predicts, and fits in this process)."""
+        state = super().__getstate__()
+        if not (state.get("cluster") is None or isinstance(state["cluster"], (int, str))):
+            state = {**state, "cluster": None}
+        return state
 
     # -------------------------------------------------------------------- fitting
     def fit(self, X, y, variable_names: list[str] | None = None,
@@ -325,7 +364,8 @@ class Regressor(RegressorMixin, BaseEstimator):
             expr = to_sympy(member.expr, self._symbols)
             text = str(expr)
             rows.append(EquationRow(member.complexity, member.loss, score, text, expr,
-                                    CallableEquation(member.expr, self.n_features_in_, text)))
+                                    CallableEquation(member.expr, self.n_features_in_, text,
+                                                     getattr(self, "feature_names_in_", None))))
         self._table = EquationTable(rows, self.best_index_)
         self.equations_ = as_equations(self._table)
         self.stats_ = {
@@ -357,12 +397,17 @@ class Regressor(RegressorMixin, BaseEstimator):
         return sympy.latex(self.sympy(index))
 
     def jax(self, index: int | None = None) -> Callable:
-        """A JAX function ``f(X) -> (n_rows,)`` of the selected formula (or row ``index``)."""
+        """A JAX function ``f(X) -> (n_rows,)`` of the selected formula (or row ``index``);
+        ``X`` an array (columns in the fitted order) or a DataFrame (read by column name
+        when the model was fitted on one)."""
         import codegen
 
         fn = codegen.to_jax(self.sympy(index), self.variable_names_)
+        names = getattr(self, "feature_names_in_", None)
 
         def model(X):
+            if hasattr(X, "columns"):
+                X = np.asarray(X[list(names)] if names is not None else X, dtype=np.float64)
             return fn(*[X[:, i] for i in range(self.n_features_in_)])
 
         return model

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from codegen.text import sympify_text
+from codegen.text import check_text, sympify_text
 
 from .atomic import write_text_atomic
 from .errors import UserError
@@ -146,6 +146,12 @@ def load_result(path: str | os.PathLike) -> FitResult:
         equations = [Equation(**eq) for eq in payload["equations"]]
         if not 0 <= int(payload["selected"]) < len(equations):
             raise ValueError(f"'selected' is {payload['selected']}, but the file has {len(equations)} equations")
+        names = symbols_for(list(payload["variables"]))
+        for i, eq in enumerate(equations):   # every formula, not only the one read first: a file is shared
+            try:
+                check_text(str(eq.sympy), names)
+            except ValueError as exc:
+                raise ValueError(f"equation {i}: {exc}") from None
         return FitResult(
             data=payload.get("data"),
             target=payload["target"],

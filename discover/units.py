@@ -256,7 +256,8 @@ def parse_unit_list(text: str) -> dict[str, str]:
 def fit_dimensions(X_units, y_units, feature_names: Sequence[str]
                    ) -> tuple[tuple[Dimension, ...], Dimension | None] | None:
     """The dimensions of the features and of the target from a Regressor's ``X_units``
-    (a unit per feature, as a list aligned with the columns or a dict by feature name)
+    (a unit per feature, as a list aligned with the columns or a dict by feature name,
+    as in the data or as sanitized)
     and ``y_units`` (a unit string or None: the target's dimension is not checked).
 
     None when both are None.  Raises :class:`UnitError` for a bad unit, a list of the
@@ -269,6 +270,10 @@ def fit_dimensions(X_units, y_units, feature_names: Sequence[str]
         return None
     names = list(feature_names)
     if isinstance(X_units, Mapping):
+        from .data import sanitize_names
+
+        # a feature is named as in the data or as sanitized ("mass (kg)" or "mass__kg_")
+        X_units = {(k if k in names else sanitize_names([str(k)])[0]): v for k, v in X_units.items()}
         unknown = [str(k) for k in X_units if k not in names]
         if unknown:
             raise UnitError(f"units given for {', '.join(repr(k) for k in unknown)}, which "

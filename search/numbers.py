@@ -183,6 +183,7 @@ def sympy_number(value: float) -> sympy.Expr:
         return sympy.Rational(frac.numerator, frac.denominator)
     for base in NAMED_BASES:
         mult = Fraction(value / base.value).limit_denominator(MAX_BASE_DENOMINATOR)
-        if mult and multiple(mult.numerator, mult.denominator, base.value) == value:
+        # a huge float is some integer times pi by accident (1e30 = 318309886183790685506177597440 pi)
+        if mult and abs(mult.numerator) < 10**9 and multiple(mult.numerator, mult.denominator, base.value) == value:
             return sympy.Rational(mult.numerator, mult.denominator) * base.symbol
     return sympy.Float(value)

@@ -347,3 +347,27 @@ def test_bad_files_raise_one_line_data_error(tmp_path, make, target, expected):
     assert "\n" not in message and message.startswith(f"{path}: ")
     for part in expected:
         assert part in message, message
+
+
+@pytest.mark.parametrize("text, message", [
+    (",a,y\n0,1,2\n1,2,4\n2,3,6\n", "first column has no name: a row index"),
+    ("a,y,\n1,2,\n2,4,\n3,6,\n", "the header ends with a separator"),
+    ("a,,y\n1,2,3\n2,4,5\n", "header column 2 has no name"),
+])
+def test_csv_columns_without_a_name_are_refused(tmp_path, text, message):
+    """pandas' to_csv writes its row index as a column without a name: it became a feature `_`."""
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        load_dataset(path)
+
+
+def test_excels_separator_line_is_read(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("sep=;\na;b;y\n1;2;3\n2;3;5\n3;1;4\n")
+    data = load_dataset(path)
+    assert data.feature_names == ["a", "b"] and data.y.tolist() == [3.0, 5.0, 4.0]
+
+
+def test_names_of_constants_are_sanitized():
+    assert sanitize_names(["E", "pi", "I", "x", "Ex"]) == ["_E", "_pi", "_I", "x", "Ex"]

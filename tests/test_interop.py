@@ -295,12 +295,13 @@ def test_write_then_read_back_is_equal(tmp_path):
 def test_write_a_fitted_front_and_read_it_back(tmp_path):
     X, y = product_law(40)
     model = Regressor(**{**FAST, "maxsize": 7, "niterations": 3}).fit(X, y, variable_names=["a", "E"])
+    assert model.variable_names_ == ["a", "_E"]   # a name of a constant is sanitized (E is Euler's number)
     result = model.to_result()
     write_hall_of_fame(result, tmp_path / "hof.csv")
-    back = read_hall_of_fame(tmp_path / "hof.csv", variables=["a", "E"])
+    back = read_hall_of_fame(tmp_path / "hof.csv", variables=["a", "_E"])
     assert [e.complexity for e in back.equations] == [e.complexity for e in result.equations]
-    for mine, theirs in zip(result.equations, back.equations):  # 'E' stays a variable, not Euler's number
-        assert parse_equation(theirs.sympy, ["a", "E"]) == parse_equation(mine.sympy, ["a", "E"])
+    for mine, theirs in zip(result.equations, back.equations):
+        assert parse_equation(theirs.sympy, ["a", "_E"]) == parse_equation(mine.sympy, ["a", "_E"])
 
 
 def test_read_csv_compiles_with_codegen(tmp_path):
@@ -368,3 +369,117 @@ def test_fit_cli_writes_pysr_csv(tmp_path, monkeypatch):
         [parse_equation(e.sympy, result.variables) for e in result.equations]
     rc, _, err = run_cli(["fit", str(data), "--pysr-csv", str(tmp_path / "no" / "h.csv")])
     assert rc == 2 and "does not exist" in err
+
+
+# ------------------------------------------------------------- what a new user found
+
+
+def test_a_column_named_like_a_constant_is_renamed_and_round_trips(tmp_path):
+    """A column ``E`` beside the constant e: the formula text "E + E*x**2" read back as
+    the column twice; such columns are sanitized (``_E``)."""
+    import discover
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"E": rng.uniform(1, 2, 200), "x": rng.uniform(1, 2, 200)})
+    y = np.e * frame.x**2 + frame.E
+    model = Regressor(**{**FAST, "unary_operators": (), "maxsize": 9, "niterations": 8}).fit(frame, y)
+    assert model.variable_names_ == ["_E", "x"]
+    model.to_result().save(tmp_path / "r.json")
+    loaded = discover.load_result(tmp_path / "r.json")
+    expr = parse_equation(loaded.equations[loaded.selected].sympy, loaded.variables)
+    assert sympy.simplify(expr - model.sympy()) == 0
+
+
+def test_clone_and_pickle_keep_a_live_cluster_object_out_of_the_copies():
+    import pickle
+
+    class Connection:   # stands for a distributed.Client: it cannot be deep-copied or pickled
+        def __deepcopy__(self, memo):
+            raise TypeError("cannot pickle '_asyncio.Task' object")
+
+        def __reduce__(self):
+            raise TypeError("cannot pickle '_asyncio.Task' object")
+
+    connection = Connection()
+    model = Regressor(**FAST, cluster=connection)
+    copy = clone(model)
+    assert copy.cluster is connection and copy is not model and model.cluster is connection
+    X, y = product_law(40)
+    fitted = Regressor(**FAST).fit(X, y)
+    fitted.cluster = connection
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert restored.cluster is None and fitted.cluster is connection
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
+
+
+def test_random_state_none_or_a_generator_gives_a_seed():
+    X, y = product_law(40)
+    assert Regressor(**{**FAST, "random_state": None}).settings().random_state != \
+        Regressor(**{**FAST, "random_state": None}).settings().random_state
+    a, b = (Regressor(**{**FAST, "random_state": np.random.RandomState(5)}).settings().random_state for _ in range(2))
+    assert a == b and 0 <= a < 2**63
+    assert Regressor(**{**FAST, "random_state": None}).fit(X, y).sympy() is not None
+    with pytest.raises(UserError, match="random_state must be an integer"):
+        Regressor(**{**FAST, "random_state": -1}).settings()
+
+
+def test_a_dataframe_is_read_by_column_name_and_get_best_is_subscriptable():
+    X, y = product_law(60)
+    frame = pd.DataFrame(X, columns=["mass", "v"])
+    model = Regressor(**{**FAST, "maxsize": 7, "niterations": 3}).fit(frame, y)
+    swapped = frame[["v", "mass"]]
+    np.testing.assert_allclose(model.equations_.lambda_format.iloc[-1](swapped), y, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(model.jax()(swapped)), y, rtol=1e-12)
+    assert model.get_best()["equation"] == model.get_best().equation
+    with pytest.raises(ValueError, match="no column 'mass'"):
+        model.equations_.lambda_format.iloc[-1](frame.rename(columns={"mass": "m"}))
+
+
+def test_units_may_name_the_columns_as_in_the_data():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"mass (kg)": rng.uniform(1, 2, 50), "v": rng.uniform(1, 2, 50)})
+    y = 0.5 * frame["mass (kg)"] * frame.v**2
+    model = Regressor(**{**FAST, "niterations": 2}, X_units={"mass (kg)": "kg", "v": "m/s"}, y_units="J")
+    assert model.fit(frame, y).variable_names_ == ["mass__kg_", "v"]
+
+
+def test_a_hall_of_fame_off_the_pareto_front_keeps_the_front(tmp_path):
+    """Rows PySR never writes, hand-made: a loss of Inf, two of one complexity, a row no
+    better than a simpler one. Inf made every loss "equal" in model selection; two rows of
+    one complexity divided by zero in the scores."""
+    path = tmp_path / "h.csv"
+    path.write_text('Complexity,Loss,Equation\n1,1.0,"-0.5"\n3,0.5,"x0 * x1"\n3,0.4,"x0 + x1"\n'
+                    '5,0.45,"x0 * x1 + x0"\n6,0.2,"exp(x0) - x1"\n7,Inf,"x0 - x1"\n')
+    result = read_hall_of_fame(path)
+    assert [(e.complexity, e.loss) for e in result.equations] == [(1, 1.0), (3, 0.4), (6, 0.2)]
+    assert result.selected == 2 and "3 of its 6 rows left out" in result.settings["source"]
+    path.write_text('Complexity,Loss,Equation\n1,Inf,"-0.5"\n')
+    with pytest.raises(UserError, match="no equation has a finite loss"):
+        read_hall_of_fame(path)
+
+
+def test_pysrs_piecewise_operators_and_constants_are_written_as_pysr_writes_them(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text('Complexity,Loss,Equation\n1,2.0,"0.5123"\n4,1.0,"relu(x0) + greater(x0, x1)"\n'
+                    '6,0.5,"cond(x0, x1) * 1.2e-5"\n')
+    result = read_hall_of_fame(path)
+    write_hall_of_fame(result, tmp_path / "out.csv")
+    text = (tmp_path / "out.csv").read_text()
+    assert '"0.5123"' in text and "relu(x0)" in text and "greater(x0, x1)" in text and "cond(x0, x1)" in text
+    again = read_hall_of_fame(tmp_path / "out.csv")
+    assert [e.sympy for e in again.equations] == [e.sympy for e in result.equations]
+
+
+def test_codegen_of_a_hall_of_fame_checks_only_the_selected_equation(tmp_path, capsys):
+    path = tmp_path / "h.csv"
+    path.write_text('Complexity,Loss,Equation\n1,1.0,"0.5"\n3,0.5,"x0 * x1"\n5,0.1,"x0 * x1 + x2"\n')
+    assert main(["codegen", str(path), "--select", "1", "--args", "x0,x1", "--lang", "c", "-o", str(tmp_path / "k")]) == 0
+    assert "void kernel(int64_t n, const double *x0, const double *x1, double *out0)" in (tmp_path / "k.h").read_text()
+    assert main(["codegen", str(path), "--select", "2", "--args", "x0,x1", "--lang", "c", "-o", str(tmp_path / "j")]) == 2
+    assert "equation 2 of" in capsys.readouterr().err and not (tmp_path / "j.c").exists()
+
+
+def test_a_huge_constant_is_not_an_integer_times_pi():
+    from search.numbers import sympy_number
+
+    assert sympy_number(1e30) == sympy.Float(1e30) and sympy_number(3 * math.pi / 4) == 3 * sympy.pi / 4

@@ -231,6 +231,26 @@ def test_data_in_tiny_units_gives_the_same_equation():
         assert b.std == pytest.approx(a.std * factor, rel=1e-3)
 
 
+def test_data_on_a_fine_grid_in_other_units_is_not_taken_as_steady():
+    """x in units 1e4 times larger (a domain of 6e-4): u_t = -1e-4 u u_x + 1e-9 u_xx.  The
+    steady-data test once compared u_t with the u_xxxx column, which grows as 1/dx^4, and
+    answered u_t = 0."""
+    _, d = field_data("burgers")
+    scaled = fields_from_arrays({"u": d["u"], "t": d["t"], "x": d["x"] * 1e-4}, {"periodic": True})
+    equation = fit_pde(scaled).equations[0]
+    coefficients = {t.term: t.coefficient for t in equation.terms}
+    assert set(coefficients) == {"u*u_x", "u_xx"}
+    assert coefficients["u*u_x"] == pytest.approx(-1e-4, rel=1e-4)
+    assert coefficients["u_xx"] == pytest.approx(0.1e-8, rel=1e-4)
+
+
+def test_steady_data_is_u_t_zero_and_the_cli_says_why(tmp_path, capsys):
+    path = _h5(tmp_path / "s.h5", u=np.broadcast_to(np.sin(2 * np.pi * X), (41, 64)), t=T, x=X)
+    assert main(["pde", str(path), "--periodic", "-o", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "u_t = 0" in out and "u_t is zero to rounding on this data (the fields do not change in time)" in out
+
+
 def test_every_grid_shaped_dataset_is_a_field_by_default():
     t, x = np.linspace(0, 1, 41), np.linspace(0, 1, 64, endpoint=False)
     u = np.sin(2 * np.pi * (x[None] - t[:, None]))
@@ -439,6 +459,10 @@ GOOD_U = np.sin(2 * np.pi * (X[None, :] - T[:, None]))
     (dict(u_1=GOOD_U, t=T, x=X), ["--fields", "u_1"], "without '_'"),
     (dict(u=GOOD_U[:1], t=T[:1], x=X), ["--method", "solver", "--periodic"], "at least 2 snapshots"),
     (dict(u=GOOD_U, v=GOOD_U, t=T, x=X), ["--fields", "u,v", "--method", "solver", "--periodic"], "one field"),
+    # said to be periodic, but not: a jump across the ends, or one point of the period twice
+    (dict(u=GOOD_U + X, t=T, x=X), ["--periodic"], "jumps across the ends of 'x'"),
+    (dict(u=np.sin(2 * np.pi * (np.linspace(0, 1, 64)[None] - T[:, None])), t=T, x=np.linspace(0, 1, 64)),
+     ["--periodic"], "the grid holds one point of the period twice"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, capsys, arrays, extra, message):
     path = _h5(tmp_path / "d.h5", **arrays)

@@ -200,8 +200,8 @@ def test_invalid_parameters_raise_user_error_on_fit(params, match):
 @pytest.mark.parametrize("params, match", [
     (dict(populations=0), "populations must be an integer of at least 1, not 0"),
     (dict(population_size=0), "population_size must be an integer of at least 1, not 0"),
-    (dict(random_state=-1), "random_state must be an integer of at least 0, not -1"),
-    (dict(random_state=1.5), "random_state must be an integer of at least 0, not 1.5"),
+    (dict(random_state=-1), "random_state must be an integer from 0 to 2\\*\\*63 - 1, not -1"),
+    (dict(random_state=1.5), "random_state must be an integer from 0 to 2\\*\\*63 - 1, not 1.5"),
     (dict(maxsize="10"), "maxsize must be an integer of at least 3, not '10'"),
     (dict(maxsize=20000), "maxsize must be at most 1000, not 20000"),
     (dict(niterations=0), "niterations must be an integer of at least 1, not 0"),

@@ -67,13 +67,16 @@ def test_result_files_and_commands_do_not_run_their_formulas(tmp_path):
     payload = f"__import__('os').system('touch {marker}')"
     with pytest.raises(ValueError, match="'__import__' is not a name"):
         parse_equation(payload, ["x0"])
+    # the payload in a row that is not the selected one: the file is refused all the same
     result = FitResult(data=None, target="y", variables=["x0"], settings={},
-                       equations=[Equation(1, 1.0, 0.0, payload)], selected=0, model_selection="best")
+                       equations=[Equation(1, 1.0, 0.0, payload), Equation(3, 0.5, 0.1, "2*x0")], selected=1,
+                       model_selection="best")
     path = tmp_path / "evil.json"
     result.save(path)
     from discover import cli
     assert cli.main(["codegen", str(path)]) == 2
-    cli.main(["plot", str(path), "-o", str(tmp_path / "evil.png")])   # the front only: no data named
+    assert cli.main(["plot", str(path), "-o", str(tmp_path / "evil.png")]) == 2
+    assert not (tmp_path / "evil.png").exists()
     csv = tmp_path / "hall_of_fame.csv"
     csv.write_text(f'Complexity,Loss,Equation\n1,0.5,"{payload}"\n')
     with pytest.raises(UserError):

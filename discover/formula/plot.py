@@ -110,7 +110,7 @@ def _front(ax, result: FitResult) -> None:
     ax.set_xlabel("complexity")
     ax.set_ylabel("loss")
     ax.set_title(f"Pareto front ({len(result.equations)} equations)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="best", framealpha=0.8)
 
 
 def _predicted_vs_actual(ax, result: FitResult, X: np.ndarray, y: np.ndarray) -> None:

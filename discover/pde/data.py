@@ -84,6 +84,38 @@ def load_fields(path: str | os.PathLike, fields: Sequence[str] | None = None,
         raise DataError(f"{path}: {exc}") from None
 
 
+#: Periodic data whose step across the ends of an axis is this many times its largest step
+#: between neighbours is not periodic.
+WRAP_JUMP = 8.0
+
+
+def _check_wraps_around(values: dict[str, np.ndarray], axis_names: Sequence[str]) -> None:
+    """DataError where data said to be periodic does not wrap around a spatial axis: the
+    fields jump across its ends (root-mean-square step from the last point to the first
+    above :data:`WRAP_JUMP` times the largest root-mean-square step between neighbours),
+    or are equal at both ends at every time (the grid holds one point of the period twice,
+    or fixed boundary values); either makes spectral derivatives and the periodic weak form
+    wrong everywhere, not only at the ends."""
+    for name, value in values.items():
+        for axis in range(1, value.ndim):
+            n = value.shape[axis]
+            if n < 3:
+                continue
+            others = tuple(a for a in range(value.ndim) if a != axis)
+            inner = np.sqrt(np.mean(np.diff(value, axis=axis) ** 2, axis=others)).max()
+            wrap = np.take(value, 0, axis=axis) - np.take(value, n - 1, axis=axis)
+            where, how = f"the ends of '{axis_names[axis]}'", "pass --no-periodic (or set the file's periodic attribute to false)"
+            if inner > 0 and np.all(np.abs(wrap) <= 1e-12 * np.abs(value).max()):
+                raise DataError(f"the data are said to be periodic, but field '{name}' is equal at {where} at every "
+                                f"time: the grid holds one point of the period twice (drop the last point) or the "
+                                f"boundary values are fixed; {how}")
+            jump = float(np.sqrt(np.mean(wrap ** 2)))
+            if jump > WRAP_JUMP * inner:
+                raise DataError(f"the data are said to be periodic, but field '{name}' jumps across {where} "
+                                f"({jump / inner:.3g} x its largest step between neighbours): it does not wrap "
+                                f"around; {how}")
+
+
 def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence[str] | None = None,
                        coords: Sequence[str] | None = None, periodic: bool | None = None,
                        path: str | None = None, groups: Sequence[str] = ()) -> FieldData:
@@ -134,6 +166,8 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
                             "remove or interpolate them")
     if periodic is None:
         periodic = _truthy(attrs.get("periodic", False))
+    if periodic:
+        _check_wraps_around(values, axis_names)
     return FieldData({n: _frozen(v) for n, v in values.items()}, {n: _frozen(a) for n, a in axes.items()},
                      periodic, attrs, path)
 

@@ -385,8 +385,25 @@ def expansion_matrix(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]
     return monomials, M
 
 
-#: A left-hand side this small against the library's columns is zero to rounding.
+#: A left-hand side this small against :func:`_rate_scale` is zero to rounding.
 ZERO_RELATIVE = 1e-12
+
+
+def _rate_scale(G, terms, columns) -> float:
+    """What the left-hand side ``b`` would be if the fields changed by their own size in one
+    time step: the largest column of a bare field (``u``, ``v``: no derivative, no power)
+    over the time step.  Steady data gives ``b`` of about ``eps`` times this, any evolution
+    far more.  Derivative columns do not serve: ``u_xxxx`` grows as ``1/dx**4``, so data on a
+    fine grid in metres looked steady against it, and ``u**3`` or the constant change with
+    the data's units.  Without a bare field in the library: the largest column linear in a
+    field."""
+    bare = [j for j, term in enumerate(terms) if term.inner.is_Symbol and term.order == 0]
+    if bare:
+        scale = np.linalg.norm(G[:, bare], axis=0).max() / columns.spacings[0]
+    else:
+        linear = [j for j, term in enumerate(terms) if term.inner.is_Symbol] or list(range(len(terms)))
+        scale = np.linalg.norm(G[:, linear], axis=0).max()
+    return max(float(scale), np.finfo(float).tiny)
 
 
 @dataclass
@@ -405,10 +422,7 @@ class _Selection:
 
 def _select(name, G, b, terms, settings, columns, known_terms) -> _Selection | None:
     """The weak/strong sparse regression of one field; None when there is nothing to find."""
-    # Judged against the columns linear in the fields (u, u_xx, ...), which scale with the
-    # data as b does: against u^3 or the constant, data in other units looked steady.
-    linear = [j for j, term in enumerate(terms) if term.inner.is_Symbol] or list(range(len(terms)))
-    if np.linalg.norm(b) <= ZERO_RELATIVE * max(np.linalg.norm(G[:, linear], axis=0).max(), np.finfo(float).tiny):
+    if np.linalg.norm(b) <= ZERO_RELATIVE * _rate_scale(G, terms, columns):
         # steady data, or a known part that is already the whole equation: nothing to find
         return None
     fit = mstls(G, b)
