@@ -71,9 +71,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "u, u^2, u^3 fitted so, the lowest BIC kept)")
     parser.add_argument("--time-limit", type=float, default=30.0, metavar="S",
                         help="time for --method evolve (60%% for the search, then the float64 refit of its "
-                             "front, which stops at the limit) or solver (half for the search, then the fits "
-                             "through every snapshot, which stop at the limit after the one in progress); the "
-                             "trajectory refit comes after (default 30)")
+                             "front and the trajectory refit, which stop at the limit after the step in "
+                             "progress) or solver (half for the search, then the fits through every snapshot, "
+                             "which stop at the limit after the one in progress) (default 30)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     parser.add_argument("--output", "-o", metavar="PATH",
                         help="result JSON file (default: <data file stem>.pde.json in the current directory)")

@@ -42,12 +42,15 @@ def test_uniform_spacing_accepts_uniform_grid():
 
 def test_uniform_spacing_allows_for_float32_rounding_only():
     """float32 linspace(0, 100, 1001) has spacings that differ by 7.6e-5 of the step: uniform
-    to its precision (as float32, or as the same values in float64); a 1e-4 wobble of the
+    to its precision (as float32, or as the same values in float64), as are coordinates
+    written with 6 significant digits (1.6e-4: they were refused); a 2e-3 wobble of the
     same grid held in float64 is not."""
     t = np.linspace(0.0, 100.0, 1001)
     assert uniform_spacing(t.astype(np.float32), "t") == pytest.approx(0.1, rel=1e-6)
     assert uniform_spacing(t.astype(np.float32).astype(np.float64), "t") == pytest.approx(0.1, rel=1e-6)
-    wobbly = t + 1e-5 * np.sin(np.arange(t.size))
+    six_digits = np.array([float(f"{v:.6g}") for v in np.linspace(0.0, 5.0, 101) + 1e-9])
+    assert uniform_spacing(six_digits, "t") == pytest.approx(0.05, rel=1e-6)
+    wobbly = t + 1e-4 * np.sin(np.arange(t.size))
     with pytest.raises(DataError, match="not uniformly spaced"):
         uniform_spacing(wobbly, "t")
     import warnings

@@ -140,7 +140,8 @@ def fields_from_arrays(arrays: dict, attrs: dict | None = None, fields: Sequence
                         "fields must be (nt, nx) or (nt, nx, ny)")
     axis_names = list(coords or DEFAULT_COORDS[:ndim])
     if len(axis_names) != ndim:
-        raise DataError(f"{len(axis_names)} coordinates ({', '.join(axis_names)}) for fields of dimension {ndim}; "
+        raise DataError(f"{len(axis_names)} coordinate{'s' if len(axis_names) != 1 else ''} ({', '.join(axis_names)}) "
+                        f"for fields of dimension {ndim}; "
                         f"give {ndim} names with --coords, time first")
     axes = {}
     for name in axis_names:

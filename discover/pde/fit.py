@@ -469,15 +469,17 @@ def _trajectory_refit(data, terms, selections, known, columns, say):
     return outcome
 
 
-def trajectory_refit(data: FieldData, pieces: dict[str, list[tuple[float, lib.Term]]], known, noise, say):
+def trajectory_refit(data: FieldData, pieces: dict[str, list[tuple[float, lib.Term]]], known, noise, say,
+                     deadline: float | None = None):
     """Maximum-likelihood coefficients of every field's ``(coefficient, term)`` pieces
     (:mod:`discover.pde.trajectory`): ``(refinement, {field: (coefficients, covariance)})``
-    in the pieces' order, or ``(reason, None)`` when the refit does not apply."""
+    in the pieces' order, or ``(reason, None)`` when the refit does not apply (or stops at
+    ``deadline``, ``time.monotonic()``)."""
     fields = data.field_names
     active = [(fields.index(f), term) for f, pairs in pieces.items() for _, term in pairs]
     w0 = np.array([c for pairs in pieces.values() for c, _ in pairs], dtype=float)
     try:
-        outcome = trajectory.refine(data, active, w0, known, noise, say)
+        outcome = trajectory.refine(data, active, w0, known, noise, say, deadline)
     except KeyboardInterrupt:   # Ctrl-C: the weak form's coefficients stand, and are written
         return "interrupted (Ctrl-C)", None
     except Exception as exc:  # noqa: BLE001 - JAX/XLA failures (memory, a user term JAX cannot trace)

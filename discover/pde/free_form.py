@@ -78,14 +78,15 @@ def run_method(method: str, data: FieldData, settings: PDESettings, time_limit: 
     say = progress or (lambda message: None)
     validate_settings(data, replace(settings, method="weak"))
     start = time.perf_counter()
+    deadline = time.monotonic() + time_limit
     known = parse_known(data, settings)
     per_field = time_limit / len(data.field_names)
     message, refined = None, False
     if method == "evolve":
         equations, rows, systems = _evolve(data, settings, known, per_field, say, client)
         extra = {}
-        if settings.trajectory:
-            equations, message, refined = _refit_free_form(data, known, equations, systems, say)
+        if settings.trajectory:   # within the limit: what the search and the polish left
+            equations, message, refined = _refit_free_form(data, known, equations, systems, say, deadline)
     elif method == "solver":
         equations, rows, extra = _solver(data, settings, known, per_field, say, client)
     else:
@@ -210,17 +211,17 @@ def _evolve(data, settings, known, time_limit, say, client=None):
     return equations, rows, systems
 
 
-def _refit_free_form(data, known, equations, systems, say):
+def _refit_free_form(data, known, equations, systems, say, deadline: float | None = None):
     """The found right-hand sides' outer coefficients refit by maximum likelihood
-    (:func:`discover.pde.fit.trajectory_refit`; constants inside a term, as in
-    ``sin(2.1*u)``, stay): ``(equations, message, applied)``."""
+    (:func:`discover.pde.fit.trajectory_refit`, stopping at ``deadline``; constants inside
+    a term, as in ``sin(2.1*u)``, stay): ``(equations, message, applied)``."""
     fields, axes = data.field_names, data.space_names
     pieces = {}
     for eq in equations:
         if eq.rhs != "0":
             pieces[eq.field] = lib.as_terms(lib.parse_expression(eq.rhs, fields, axes), fields, axes)
     noise, clean = field_noise(data.fields)
-    outcome, fitted = trajectory_refit(data, pieces, known, {} if clean else noise, say)
+    outcome, fitted = trajectory_refit(data, pieces, known, {} if clean else noise, say, deadline)
     if fitted is None:
         return equations, outcome, False
     refitted = []

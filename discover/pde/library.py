@@ -183,10 +183,15 @@ def parse_expression(text: str, fields: Sequence[str], axes: Sequence[str], what
     unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in names or str(s) in axes)
     functions = sorted({type(f).__name__ for f in expr.atoms(sympy.Function)
                         if isinstance(f, sympy.core.function.AppliedUndef)})
-    if unknown or functions:
-        bad = ", ".join(unknown + functions)
-        raise ValueError(f"the {what} {text!r} names {bad}, which is not a field ({', '.join(fields)}) "
-                         f"or a derivative of one up to 6th order (u_x, u_xx, ...)")
+    if functions:
+        raise ValueError(f"the {what} {text!r} calls {', '.join(functions)}, which is not a function SymPy "
+                         "knows (sin, exp, tanh, ...)")
+    if unknown:
+        f, a = fields[0], axes[0] if axes else "x"
+        examples = f"{f}_{a}, {f}_{a}{a}" + (f", {f}_{a}{axes[1]}" if len(axes) > 1 else "")
+        raise ValueError(f"the {what} {text!r} names {', '.join(unknown)}, which is not a field "
+                         f"({', '.join(fields)}) or a derivative of one up to 6th order along "
+                         f"{', '.join(axes)} ({examples}, ...)")
     return expr
 
 

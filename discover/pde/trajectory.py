@@ -181,11 +181,12 @@ def work(data: FieldData, n_free: int, substeps: int) -> float:
 
 def refine(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.ndarray,
            known: Mapping[str, Sequence[tuple[float, lib.Term]]], noise: Mapping[str, float],
-           say: Callable[[str], None] = lambda m: None) -> Refinement | str:
+           say: Callable[[str], None] = lambda m: None, deadline: float | None = None) -> Refinement | str:
     """Maximum-likelihood refit of the free coefficients ``w0`` (one per ``active`` term).
 
     Returns a :class:`Refinement`, or a one-line reason why it does not apply (the caller
-    keeps its coefficients).
+    keeps its coefficients).  Past ``deadline`` (``time.monotonic()``), checked before the
+    refit starts and before each Gauss–Newton iteration, it stops with such a reason.
     """
     import jax
 
@@ -200,6 +201,8 @@ def refine(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.ndarray,
         return "no terms"
     if work(data, len(active), 1) > MAX_WORK:
         return f"too large for the forward-mode Jacobian ({work(data, len(active), 1):.1e} > {MAX_WORK:.0e})"
+    if deadline is not None and time.monotonic() > deadline:
+        return "no time left within --time-limit (raise it for the refit)"
     configure()
     start = time.perf_counter()
     with jax.enable_x64(True):
@@ -207,7 +210,7 @@ def refine(data: FieldData, active: list[tuple[int, lib.Term]], w0: np.ndarray,
         steps = fitter.choose_steps()
         if isinstance(steps, str):
             return steps
-        outcome = fitter.fit(steps, say)
+        outcome = fitter.fit(steps, say, deadline)
     if isinstance(outcome, str):
         return outcome
     outcome.seconds = time.perf_counter() - start
@@ -270,8 +273,9 @@ class _Fitter:
         return (f"{steps // 2} ETDRK4 steps per snapshot are not accurate enough, and more exceed the "
                 f"Jacobian's work limit ({MAX_WORK:.0e})")
 
-    def fit(self, steps: int, say) -> Refinement | str:
-        """Gauss–Newton from the weak-form coefficients and the first snapshot."""
+    def fit(self, steps: int, say, deadline: float | None = None) -> Refinement | str:
+        """Gauss–Newton from the weak-form coefficients and the first snapshot (a reason
+        instead, past ``deadline``)."""
         import jax
         import jax.numpy as jnp
 
@@ -290,6 +294,9 @@ class _Fitter:
             return "the weak-form model's simulation is not finite"
         for iterations in range(1, ITERATIONS + 1):
             interrupt.check()
+            if deadline is not None and time.monotonic() > deadline:
+                return (f"the time limit stopped it after {iterations - 1} Gauss-Newton iteration"
+                        f"{'s' if iterations != 2 else ''} (raise --time-limit for the refit)")
             say(f"trajectory refit: Gauss-Newton iteration {iterations}, cost {cost:.6g}")
             J = np.asarray(jacobian(params))
             A, Q, R, PA = _off_initial_state(J, n_free)
