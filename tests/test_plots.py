@@ -390,3 +390,21 @@ def test_fit_plot_option_is_checked_before_the_search(tmp_path):
     rc, _, err = run_cli("fit", data, "--output", tmp_path / "r.json", "--plot", tmp_path / "r.svg", "--quiet")
     assert rc == 2 and "--plot" in err and ".png" in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_pde_plot_of_data_that_is_not_periodic_simulates_nothing(pde_run, tmp_path):
+    """The solver is periodic: a model of bounded data (fixed ends) was simulated as if the
+    ends wrapped around, and the title claimed the simulation."""
+    from discover.pde.data import fields_from_arrays
+    from discover.pde.plot import find_fields, simulate_model
+    from discover.plot_command import draw
+
+    result = discover.load_result(pde_run[0])
+    data, _ = find_fields(result, pde_run[0])
+    bounded = fields_from_arrays({**data.fields, **data.coords}, periodic=False)
+    values, note = simulate_model(result, bounded)
+    assert values is None and "the data are not periodic" in note
+    fig = draw(result, tmp_path / "p.png", data=bounded)
+    assert_png(tmp_path / "p.png")
+    title = fig._suptitle.get_text()
+    assert "simulated from the first snapshot" not in title and "the data are not periodic" in title

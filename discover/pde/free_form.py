@@ -332,10 +332,16 @@ def _equation_from_front(field, front, names, known, settings, n_rows, residual)
     rhs = sympy.expand(to_sympy(chosen.expr, symbols))
     terms = [TermFit(sympy.sstr(m), c, None, None)
              for m, c in sorted(lib.coefficients_by_monomial(rhs).items(), key=lambda kv: -abs(kv[1]))]
-    alternatives = [{"rhs": sympy.sstr(sympy.expand(to_sympy(m.expr, symbols))), "loss": m.loss,
+    alternatives = [{"rhs": _text(sympy.expand(to_sympy(m.expr, symbols))), "loss": m.loss,
                      "complexity": m.complexity, "residual": residual(m)} for m in front]
     known_text = settings.known.get(field)
-    return FieldEquation(field, sympy.sstr(rhs), known_text, terms, residual(chosen), alternatives)
+    return FieldEquation(field, _text(rhs), known_text, terms, residual(chosen), alternatives)
+
+
+def _text(expr: sympy.Expr) -> str:
+    """``expr`` with its constants to 8 significant digits, as the other methods write theirs
+    (:func:`discover.pde.fit.rhs_text`); the terms' table keeps the full values."""
+    return sympy.sstr(expr.xreplace({f: sympy.Float(float(f), 8) for f in expr.atoms(sympy.Float)}))
 
 
 # ----------------------------------------------------------------------------- solver in the loop

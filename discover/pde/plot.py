@@ -18,6 +18,7 @@ figure says so in its title and the model panels, and the picture is still writt
 from __future__ import annotations
 
 import os
+import textwrap
 
 import numpy as np
 import sympy
@@ -89,6 +90,9 @@ def simulate_model(result: PDEResult, data: FieldData):
     space = [data.coords[a] for a in data.space_names]
     if not 1 <= len(space) <= 2:
         return None, f"model not simulated: {len(space)}-D fields (the solver is 1-D or 2-D)"
+    if not data.periodic:   # a periodic simulation of bounded data compares nothing with it
+        return None, ("model not simulated: the data are not periodic, and the solver knows no "
+                      "other boundary conditions")
     if t.size < 2 or not _uniform(t):
         return None, "model not simulated: the times are not uniform"
     domain = []
@@ -119,8 +123,6 @@ def simulate_model(result: PDEResult, data: FieldData):
         first = int(np.argmin(bounded))
         note = f"the model's simulation blew up at t = {t[first]:.4g} (of {t[-1]:.4g})"
         values[first:] = np.nan
-    elif not data.periodic:
-        note = "the data is not marked periodic; the model is simulated as periodic"
     return {f: values[:, i] for i, f in enumerate(result.fields)}, note
 
 
@@ -154,11 +156,13 @@ def plot_pde(result: PDEResult, path: str | os.PathLike, data: FieldData | None 
     rows = len(result.fields) if data is not None else 0
     fig = new_figure(13.0, 3.4 * rows + (3.2 if terms else 0) + 0.6)
     grid = fig.add_gridspec(rows + (1 if terms else 0), 3)
-    title = f"{result.method} fit of {result.data}; the model simulated from the first snapshot"
+    title = f"{result.method} fit of {result.data}"
     if data is not None:
-        shape = " × ".join(str(n) for n in np.shape(data.fields[result.fields[0]])[1:])
-        title += f",\non the data's {shape} grid (a coarse grid resolves the model less well than the data's source did)"
         values, note = simulation if simulation is not None else simulate_model(result, data)
+        if values is not None:
+            shape = " × ".join(str(n) for n in np.shape(data.fields[result.fields[0]])[1:])
+            title += (f"; the model simulated from the first snapshot,\non the data's {shape} grid (a coarse "
+                      "grid resolves the model less well than the data's source did)")
         if note:
             title += f"\n{note}"
         equations = {eq["field"]: eq.get("equation", "") for eq in result.equations}
@@ -209,7 +213,7 @@ def _field_row(panels, data: FieldData, field: str, model, equation: str, note: 
         panels[2].set_title(f"model - data{when} (max |·| {largest:.3g})", fontsize=9)
     else:
         for ax in panels[1:]:
-            ax.text(0.5, 0.5, note or "model not simulated", ha="center", va="center", wrap=True,
+            ax.text(0.5, 0.5, textwrap.fill(note or "model not simulated", 40), ha="center", va="center",
                     fontsize=8, transform=ax.transAxes)
         panels[2].set_title("model - data", fontsize=9)
     panels[1].set_title(_short(f"model {equation}") + when, fontsize=9)
