@@ -3,6 +3,7 @@
     discover codegen --expr "x*sin(y) + exp(-x**2)" --args x,y --lang c -o kernel
     discover codegen result.json [--select N] --lang shared -o kernel
     discover codegen hall_of_fame.csv [--args x0,x1] -o kernel     # a PySR front
+    discover codegen burgers.pde.json [--select FIELD_INDEX] -o rhs # a PDE's right-hand side
 
 ``--lang c`` writes ``kernel.c`` + ``kernel.h``; ``llvm`` writes ``kernel.ll``; ``object``
 writes ``kernel.o`` + ``kernel.h``; ``shared`` writes ``kernel.so`` + ``kernel.h``.  Text
@@ -29,12 +30,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "codegen",
         help="emit C, LLVM IR, an object file or a shared library for a formula",
         description="Emit a kernel void NAME(int64_t n, const T *arg..., T *out0) for a formula "
-                    "given with --expr/--args or taken from a result file of `discover fit`.",
+                    "given with --expr/--args or taken from a result file of `discover fit` or `discover pde`.",
     )
     parser.add_argument("result", nargs="?",
-                        help="result JSON file of `discover fit`, or a PySR hall_of_fame.csv")
+                        help="result JSON file of `discover fit` or `discover pde`, or a PySR hall_of_fame.csv")
     parser.add_argument("--select", type=int, metavar="N",
-                        help="index of the Pareto-front member to emit (default: the selected one)")
+                        help="index of the Pareto-front member to emit (default: the selected one); of a PDE "
+                             "result, the equation (default 0, the first field's)")
     parser.add_argument("--expr", help="the formula (SymPy syntax), instead of a result file")
     parser.add_argument("--args", help="comma-separated argument names, in order (with --expr; with a PySR "
                                        "CSV: its variables in column order, default x0, x1, ... as found)")
@@ -79,9 +81,13 @@ def formula(args) -> tuple[object, list[str]]:
     from .result import FitResult, parse_equation
 
     result, names = _fit_result(args)
+    from .pde.result import PDEResult
+
+    if isinstance(result, PDEResult):
+        return _pde_formula(args, result)
     if not isinstance(result, FitResult):
-        raise UserError(f"{args.result} is not a formula result (of `discover fit` or PySR); "
-                        "give the formula with --expr and --args")
+        raise UserError(f"{args.result} is not a formula or PDE result (of `discover fit`, `discover pde` or "
+                        "PySR); give the formula with --expr and --args")
     index = result.selected if args.select is None else args.select
     if not 0 <= index < len(result.equations):
         raise UserError(f"--select {index} is out of range: {args.result} has "
@@ -98,6 +104,28 @@ def formula(args) -> tuple[object, list[str]]:
     return expr, names
 
 
+def _pde_formula(args, result) -> tuple[object, list[str]]:
+    """The whole right-hand side (known part and found terms) of equation ``--select``
+    (default 0, the first field) of a PDE result; its arguments the fields and derivative
+    symbols it uses, fields first, then by derivative order (``u, v, u_x, u_xx``)."""
+    import sympy
+
+    from .pde.result import parse_rhs
+
+    index = 0 if args.select is None else args.select
+    if not 0 <= index < len(result.equations):
+        raise UserError(f"--select {index} is out of range: {args.result} has {len(result.equations)} equations "
+                        f"({', '.join(eq['lhs'] for eq in result.equations)}; 0 to {len(result.equations) - 1})")
+    equation, axes = result.equations[index], result.coords[1:]
+    expr = sum((parse_rhs(text, result.fields, axes) for text in (equation.get("known"), equation["rhs"]) if text),
+               sympy.Integer(0))
+    used = sorted((str(s) for s in expr.free_symbols),
+                  key=lambda n: (len(n.partition("_")[2]), result.fields.index(n.partition("_")[0]), n))
+    names = used or [result.fields[0]]
+    print(f"{equation['lhs']} = {expr}; kernel arguments: {', '.join(names)}", file=sys.stderr)
+    return expr, names
+
+
 def _fit_result(args):
     """The result file and the kernel's argument names: a PySR CSV (the arguments from
     ``--args`` if given, else the variables its equations use) or any result JSON (its
@@ -109,7 +137,8 @@ def _fit_result(args):
         given = [a.strip() for a in args.args.split(",") if a.strip()] if args.args else None
         return result, given or list(result.variables)
     if args.args:
-        raise UserError("--args applies to --expr or a PySR CSV; a result JSON names its variables")
+        raise UserError("--args applies to --expr or a PySR CSV; a result JSON names its variables (a PDE "
+                        "result: the fields and derivatives its equation uses)")
     from .results import load_result
 
     result = load_result(args.result)

@@ -3,6 +3,7 @@ end to end on simulated data, the solver-in-the-loop method, the CLI and its err
 
 from __future__ import annotations
 
+import ctypes
 import json
 import time
 
@@ -411,6 +412,17 @@ def test_cli_writes_a_result_whose_rhs_compiles_to_a_kernel(burgers_file, tmp_pa
     expected = sympy.lambdify([u, u_x, u_xx], rhs)(*values)
     np.testing.assert_allclose(kernel(*values), expected, rtol=1e-12)
     assert json.loads(out.read_text())["schema"] == "discover.pde/1"
+    # the command line compiles it too: a shared library over the symbols the rhs uses
+    assert main(["codegen", str(out), "--lang", "shared", "-o", str(tmp_path / "rhs")]) == 0
+    assert "kernel arguments: u, u_x, u_xx" in capsys.readouterr().err
+    library = ctypes.CDLL(str(tmp_path / "rhs.so"))
+    pointer = ctypes.POINTER(ctypes.c_double)
+    library.kernel.argtypes = [ctypes.c_int64] + [pointer] * 4
+    got = np.empty(50)
+    columns = [np.ascontiguousarray(v) for v in values]
+    library.kernel(50, *(c.ctypes.data_as(pointer) for c in columns), got.ctypes.data_as(pointer))
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert main(["codegen", str(out), "--select", "1", "-o", str(tmp_path / "x")]) == 2
 
 
 def _h5(path, **arrays):
