@@ -231,7 +231,9 @@ def _run(args, client) -> int:
                       f"{verification.correctly_rounded:.2%} correctly rounded")
         out.print("\n".join("    " + line for line in code(best.core)))
         if interrupted:
-            out.print("interrupted (Ctrl-C): the front found so far, not verified"
+            from search import interrupt
+
+            out.print(f"interrupted ({interrupt.described()}): the front found so far, not verified"
                       + (f"; nothing written for --emit {', '.join(args.emit)}" if args.emit else ""))
         for kind in ([] if interrupted else args.emit):
             paths = _emit_paths(output, cname, kind)

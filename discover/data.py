@@ -109,10 +109,12 @@ def load_dataset(path: str | os.PathLike, target: str | None = None) -> Dataset:
             parts = loader(shown, target)
             dataset = _make_dataset(*parts, path=shown)
         except DataError as exc:
-            if kind == "hdf5" or os.path.splitext(shown)[1].lower() not in (".h5", ".hdf5"):
+            named = {".h5": "hdf5", ".hdf5": "hdf5", ".npz": "npz"}.get(os.path.splitext(shown)[1].lower())
+            if named is None or named == kind:
                 raise
-            # named as HDF5 but read by content as another format, which failed too
-            raise DataError(f"not an HDF5 file (it has no HDF5 signature; read as {kind.upper()}: {exc})") from None
+            # named as HDF5 or NPZ but read by content as another format, which failed too
+            raise DataError(f"not an {named.upper()} file (it has no {named.upper()} signature; read as "
+                            f"{kind.upper()}: {exc})") from None
         if kind == "hdf5":
             dataset = replace(dataset, units=_hdf5_units(shown, parts[2], parts[3], dataset))
         return dataset

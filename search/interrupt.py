@@ -13,15 +13,22 @@ from __future__ import annotations
 
 import signal
 
-__all__ = ["install", "check", "clear"]
+__all__ = ["install", "check", "clear", "described"]
 
 _pending = False
+_last = signal.SIGINT
 
 
 def _handler(signum, frame):
-    global _pending
-    _pending = True
+    global _pending, _last
+    _pending, _last = True, signum
     raise KeyboardInterrupt
+
+
+def described() -> str:
+    """How the last interrupt came, for messages: ``"Ctrl-C"`` (SIGINT, or a
+    KeyboardInterrupt raised otherwise) or ``"SIGTERM"``."""
+    return "SIGTERM" if _last == signal.SIGTERM else "Ctrl-C"
 
 
 def install() -> None:

@@ -268,6 +268,7 @@ BAD_FILES = {
     ),
     "truncated hdf5": (lambda p: _file(p, "t.h5", b"\x89HDF\r\n\x1a\n" + bytes(40)), None, ["cannot read as HDF5"]),
     "zip not npz": (lambda p: _zip(p / "z.npz"), None, ["not NPZ", "notes.txt"]),
+    "text named .npz": (lambda p: _file(p, "t.npz", b"a,y\n"), None, ["not an NPZ file (it has no NPZ signature; read as CSV"]),
     "hdf5 target absent (columns)": (
         _h5(a=X3[:, 0], b=Y3),
         "c",

@@ -481,7 +481,9 @@ def trajectory_refit(data: FieldData, pieces: dict[str, list[tuple[float, lib.Te
     try:
         outcome = trajectory.refine(data, active, w0, known, noise, say, deadline)
     except KeyboardInterrupt:   # Ctrl-C: the weak form's coefficients stand, and are written
-        return "interrupted (Ctrl-C)", None
+        from search import interrupt
+
+        return f"interrupted ({interrupt.described()})", None
     except Exception as exc:  # noqa: BLE001 - JAX/XLA failures (memory, a user term JAX cannot trace)
         # only cost the refinement: the caller's coefficients stand, and the message says why
         return f"failed ({type(exc).__name__}: {exc})", None
