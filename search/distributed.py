@@ -89,7 +89,7 @@ def connect(cluster: Any, one_thread_pool: bool = False):
     import dask
     from distributed import Client, LocalCluster
 
-    from .worker_plugin import OneThreadCpuPool
+    from .worker_plugin import IgnoreInterrupts, OneThreadCpuPool
 
     if isinstance(cluster, Client):
         return cluster, lambda: None
@@ -108,6 +108,7 @@ def connect(cluster: Any, one_thread_pool: bool = False):
                                  silence_logs=logging.ERROR)
         try:
             client = Client(local)
+            client.register_plugin(IgnoreInterrupts(), name="discover-ignore-interrupts")
             if one_thread_pool:  # before any task: the workers' JAX gets a one-thread CPU pool
                 client.register_plugin(OneThreadCpuPool(), name="discover-one-thread-cpu-pool")
         except BaseException:

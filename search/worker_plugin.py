@@ -17,3 +17,17 @@ class OneThreadCpuPool(WorkerPlugin):
         from search.evaluate import one_thread_pool_for_search
 
         one_thread_pool_for_search()
+
+
+class IgnoreInterrupts(WorkerPlugin):
+    """Embedded workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process
+    group, and each worker printed a KeyboardInterrupt traceback (and its nanny an error)
+    while the driver was already stopping the search and closing the cluster."""
+
+    def setup(self, worker) -> None:
+        import signal
+
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:   # not the process's main thread: leave the default
+            pass
