@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import sys
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -59,6 +60,20 @@ WORKER_WAIT_SECONDS = 120.0
 
 class ClusterError(RuntimeError):
     """The cluster could not be reached, had no workers, or every group's task failed."""
+
+
+#: What a script that starts local workers needs (each worker process imports it again).
+UNGUARDED = ("a script that starts local workers (cluster=N, --workers) must run them under "
+             "`if __name__ == \"__main__\":`, since every worker process imports the script again")
+
+
+def _in_a_worker_rerunning_the_script() -> bool:
+    """Whether this is a spawned process importing the parent's script (``__mp_main__``):
+    a worker of an embedded cluster whose script started the cluster at its top level."""
+    import multiprocessing
+
+    main = sys.modules.get("__main__")
+    return multiprocessing.parent_process() is not None and getattr(main, "__name__", "") == "__mp_main__"
 
 
 @dataclass
@@ -102,10 +117,15 @@ def connect(cluster: Any, one_thread_pool: bool = False):
         # Dask's statistical profiler samples every thread's stack every 10 ms, taking the
         # GIL from the search each time; the search reports its own progress.  (The
         # nannies hand this process's Dask configuration to their workers.)
+        if _in_a_worker_rerunning_the_script():
+            raise ClusterError(UNGUARDED)
         with dask.config.set({"distributed.worker.profile.enabled": False,
                               "distributed.nanny.pre-spawn-environ": _pre_spawn_environ(cluster)}):
-            local = LocalCluster(n_workers=cluster, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                 silence_logs=logging.ERROR)
+            try:
+                local = LocalCluster(n_workers=cluster, threads_per_worker=1, processes=True,
+                                     dashboard_address=":0", silence_logs=logging.ERROR)
+            except RuntimeError as exc:   # "Nanny failed to start": most often the script's top level
+                raise ClusterError(f"the local Dask workers did not start ({exc}); {UNGUARDED}") from None
         try:
             client = Client(local)
             client.register_plugin(IgnoreInterrupts(), name="discover-ignore-interrupts")
