@@ -174,7 +174,7 @@ ULP_BOUNDS: dict[tuple[str, str], float] = {
     ("tanh", "float32"): 0.9,
     ("atan", "float64"): 0.8,
     ("atan", "float32"): 0.85,
-    ("expm1", "float64"): 0.85,  # 0.80 on 2.8e7 samples; the search's tail reached 1.010 near 0.354
+    ("expm1", "float64"): 0.92,  # 0.896 on 2.8e7 samples; the tail before r**2/2 joined the pair: 1.010 near 0.354
     ("expm1", "float32"): 0.8,
     ("log1p", "float64"): 0.9,
     ("log1p", "float32"): 0.95,

@@ -119,7 +119,7 @@ def test_float64_expm1_where_its_tail_cancelled():
     0.35377 (0.07 % of these inputs above 0.95); every point within the bound."""
     x = np.random.default_rng(11).uniform(0.3, 0.4, 400_000)
     err = fc.measure(kernel("expm1", "float64"), np.append(x, 0.3537699637366015))
-    assert err.max() <= fastmath.ULP_BOUNDS[("expm1", "float64")] <= 0.85
+    assert err.max() <= fastmath.ULP_BOUNDS[("expm1", "float64")] <= 0.92
 
 
 # --------------------------------------------------------------------------- special values

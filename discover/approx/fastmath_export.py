@@ -14,7 +14,8 @@ may not import this package, so the programs are stored as data in
 
 Deterministic, no search: the baselines within 1 ULP on the training inputs, cheapest
 first, each verified (float32: on every input, about a minute each on 2 cores; float64:
-on 200,000 sampled inputs, see :func:`.verify.sample`) until one passes; the file records
+on 200,000 sampled inputs, see :func:`.verify.sample`, within :data:`VERIFIED_GOAL`) until
+one passes; the file records
 which baseline it is, so a test can rebuild it. The float64
 tanh, sinh, cosh and expm1 programs (within 0.8-0.9 ULP sampled) replaced double-double
 formulas at half to three quarters of their speed, the float64 atanh and acosh programs
@@ -44,6 +45,12 @@ EXPORTS = (("EXP_F32", "exp", "float32"), ("EXP2_F32", "exp2", "float32"), ("TAN
 #: operations that are one AVX-512 instruction there: :func:`.templates.x86_ops`): float32
 #: log 1.6x, float64 log 1.3x codegen's own in cache (AMD EPYC Zen 5, 2026-12-07)
 AVX512_EXPORTS = (("LOG_F32_AVX512", "log", "float32"), ("LOG_F64_AVX512", "log", "float64"))
+
+
+#: The verified error a program must meet: 1 ULP on every float32; on float64's sample, less,
+#: since a sample misses rare worst cases (an audit found expm1 at 1.005 ULP where 200,000
+#: samples had said 0.961)
+VERIFIED_GOAL = {"float32": 1.0, "float64": 0.95}
 
 
 def candidates(target: str, dtype: str, avx512: bool = False) -> list:
@@ -79,7 +86,7 @@ def entry(name: str, target: str, dtype: str, avx512: bool = False) -> str:
     tgt = resolve(target)
     for row in candidates(target, dtype, avx512):
         v = verify(row.full, tgt, tgt.domain)
-        if v.max_ulp <= 1.0:
+        if v.max_ulp <= VERIFIED_GOAL[dtype]:
             break
     else:
         raise SystemExit(f"no baseline of {target} {dtype} verifies within 1 ULP")

@@ -624,7 +624,7 @@ EXPM1_CLAMP = {"float32": (-18.0, 89.0), "float64": (-38.0, 710.0)}
 
 def _expm1(b: _B, core: SLP, dtype: str):
     """``e**x - 1 = 2**k ((1 - 2**-k) + r + (r**2 W + rl))``: ``1 - 2**-k`` and ``r``
-    summed by TwoSum (``1 - 2**-k`` as a Fast2Sum pair: it rounds for ``k >= p``; for
+    (and for float64 ``r**2/2``) summed by TwoSum (``1 - 2**-k`` as a Fast2Sum pair: it rounds for ``k >= p``; for
     ``k <= -p`` the result is -1), the small parts and the sum's error added before the
     one rounding, the scaling exact (so ``e**x`` near the overflow point stays finite);
     ``k = 0`` is ``r + r**2 W`` with ``r = x``."""
@@ -635,12 +635,22 @@ def _expm1(b: _B, core: SLP, dtype: str):
     w = b.splice(core, r)
     r2 = b.emit("mul", r, r)
     r2l = b.emit("fma", r, r, b.emit("neg", r2))
-    tail = b.emit("fma", r2, w, b.emit("fma", r2l, w, rl))
     one = b.const(1.0)
     inv = b.emit("ldexp", one, b.emit("neg", k))
     big = b.emit("sub", one, inv)
     big_l = b.emit("sub", b.emit("sub", one, big), inv)   # Fast2Sum: 1 - 2**-k rounds for k >= p
     s_, err = _two_sum(b, big, r)
+    if dtype == "float64":
+        # r**2 W rounded at the scale of W reached 1.01 ULP where 1/2 + r cancels (k = 1,
+        # r near -ln2/2): r**2/2 joins the pair exactly (TwoSum), and only r**2 (W - 1/2)
+        # (W - 1/2 exact: W is near 1/2) rounds below it
+        half = b.const(0.5)
+        q = b.emit("sub", w, half)
+        tail = b.emit("fma", r2, q, b.emit("fma", r2l, q, b.emit("add", b.emit("mul", r2l, half), rl)))
+        s_, err2 = _two_sum(b, s_, b.emit("mul", r2, half))
+        err = b.emit("add", err2, err)
+    else:
+        tail = b.emit("fma", r2, w, b.emit("fma", r2l, w, rl))
     y = b.emit("ldexp", b.emit("add", s_, b.emit("add", err, b.emit("add", tail, big_l))), k)
     return b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, y)   # -0 (and NaN passes the clamps)
 
