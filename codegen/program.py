@@ -323,9 +323,9 @@ class _Builder:
         return self.emit("pow", base, self.expr(exponent))
 
     def rational_power(self, base: int, n: int, d: int) -> int:
-        """``x**(n/d)`` for ``d`` in 1, 2, 3, within about half a unit (NumPy's ``pow``
-        rounds once; a chain of roundings would not): ``x**(1/2)``, ``x**(1/3)`` and ``x**2``
-        round once; otherwise the root ``r`` (``x``, ``sqrt(x)`` or ``cbrt(x)``) is carried as
+        """``x**(n/d)`` for ``d`` in 1, 2, 3, within about half a unit, 0.75 for subnormal
+        results (NumPy's ``pow`` rounds once; a chain of roundings would not): ``x**(1/2)``,
+        ``x**(1/3)`` and ``x**2`` round once; otherwise the root ``r`` (``x``, ``sqrt(x)`` or ``cbrt(x)``) is carried as
         a pair ``r + rl`` (``rl`` from the root's exact residual), ``r**|n|`` by repeated
         squaring of pairs (each product's rounding error recovered by ``fma``), and
         ``1/(h + l)`` for negative ``n`` corrected by one Newton step.  Where the plain
@@ -359,7 +359,8 @@ class _Builder:
         ``x' = x 2**-c``, ``f = 2**(c n/d)`` where ``|x| > 2**S`` (``S = emax / (2 max(|n/d|, 1))``,
         ``c`` the multiple of ``d`` nearest ``S``), ``x 2**c`` and ``2**(-c n/d)`` where
         ``|x| < 2**-S``, else ``x`` and 1.  The scalings by powers of two are exact, and the
-        final product by ``f`` rounds once (into subnormals, or to inf); without them the
+        final product by ``f`` rounds once more (into subnormals: up to 0.75 ULP there, a value
+        already rounded to the full precision rounded again; or to inf); without them the
         pair's products overflowed where the result is subnormal (``x**-2`` was 0 at 1e154,
         whose exact value 5.5e-309 is a double) and lost their low parts to underflow
         near the ends of the range (``x**-32`` 5.5 ULP, ``x**32`` 1.4 ULP)."""

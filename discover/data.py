@@ -159,6 +159,12 @@ def _unclaimed(base: str, names: list[str]) -> str:
     return candidate
 
 
+def column_name(name: str, columns: Sequence[str]) -> str:
+    """``name`` as one of ``columns`` (sanitized names): as it is, or sanitized (a user may
+    give ``"mass (kg)"`` for the column ``mass__kg_``); not checked against ``columns``."""
+    return name if name in columns else sanitize_names([name])[0]
+
+
 def sanitize_names(names: Sequence[str]) -> list[str]:
     """Turn unique ``names`` into unique valid, non-keyword Python identifiers.
 
@@ -512,9 +518,10 @@ def _load_csv(path: str, target: str | None):
     if start is None:
         raise DataError("no header row and no data (only blank or '#' comment lines)")
     delimiter = next((d for d in ",\t;" if d in lines[start]), None)  # None: whitespace
-    if lines[start].strip().lower().startswith("sep=") and len(lines[start].strip()) == 5:
-        # Excel's separator line ("sep=;") before the header
-        delimiter = lines[start].strip()[4]
+    excel = lines[start].strip(" \r\n")
+    if excel.lower().startswith("sep=") and len(excel) == 5:
+        # Excel's separator line ("sep=;", "sep=\t") before the header
+        delimiter = excel[4]
         start = next((i for i in range(start + 1, len(lines)) if _is_data_line(lines[i])), None)
         if start is None:
             raise DataError("no header row and no data after the 'sep=' line")

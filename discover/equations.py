@@ -48,19 +48,26 @@ class CallableEquation:
     def __call__(self, X) -> np.ndarray:
         from search.numpy_eval import evaluate
 
-        if self.feature_names is not None and hasattr(X, "columns"):
-            missing = [n for n in self.feature_names if n not in set(map(str, X.columns))]
-            if missing:
-                raise ValueError(f"X has no column {', '.join(map(repr, missing))}; the equation was fitted on "
-                                 f"{', '.join(map(repr, self.feature_names))}")
-            X = X.rename(columns=str)[self.feature_names]
-        X = np.asarray(X, dtype=np.float64)
+        X = columns_by_name(X, self.feature_names)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"X must have shape (n_rows, {self.n_features}), got {X.shape}")
         return evaluate(self.expr, X)
 
     def __repr__(self) -> str:
         return f"CallableEquation(X=>{self.text})"
+
+
+def columns_by_name(X, names) -> np.ndarray:
+    """``X`` as a float64 array: a DataFrame's columns ``names`` in that order (ValueError
+    naming any it lacks) where ``names`` is given (the columns fitted on), else ``X`` as it is."""
+    if names is not None and hasattr(X, "columns"):
+        names = [str(n) for n in names]
+        missing = [n for n in names if n not in set(map(str, X.columns))]
+        if missing:
+            raise ValueError(f"X has no column {', '.join(map(repr, missing))}; the equation was fitted on "
+                             f"{', '.join(map(repr, names))}")
+        X = X.rename(columns=str)[names]
+    return np.asarray(X, dtype=np.float64)
 
 
 @dataclass(frozen=True)

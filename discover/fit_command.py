@@ -126,13 +126,13 @@ def _check_inputs_vary(dataset) -> None:
 def _apply_units(model, dataset, text: str | None, dimensionless_constants: bool) -> None:
     """Set ``model``'s units: the data file's (HDF5 attributes), overridden by ``--units``
     (names as in the file or as sanitized); checked here, before the search starts."""
-    from .data import sanitize_names
+    from .data import column_name
     from .units import fit_dimensions, parse_unit_list
 
     units = dict(dataset.units)
     columns = list(dataset.feature_names) + [dataset.target_name]
     for name, unit in (parse_unit_list(text) if text is not None else {}).items():
-        key = name if name in columns else sanitize_names([name])[0]
+        key = column_name(name, columns)
         if key not in columns:
             raise UserError(f"--units names {name!r}, which is not a column; columns: {', '.join(columns)}")
         units[key] = unit

@@ -197,7 +197,7 @@ def run(args) -> int:
     for equation in equations:
         out.print(equation_table(equation))
         out.print(f"relative residual {equation['residual']:.3g}")
-        if args.method in pde_fit.METHODS and equation["rhs"] == "0" and not equation["terms"]:
+        if args.method in pde_fit.METHODS and equation["rhs"] == "0" and not equation["alternatives"]:
             whole = ", or the known part is the whole equation" if equation.get("known") else ""
             out.print(f"{equation['lhs']} is zero to rounding on this data (the fields do not change in time{whole}): "
                       "nothing to find", markup=False)

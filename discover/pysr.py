@@ -297,15 +297,20 @@ class _JuliaPrinter(StrPrinter):
         return text
 
     def _print_Piecewise(self, expr):
-        """PySR's ``relu``, ``greater`` and ``cond``, which the reader makes Piecewise."""
-        x = sympy.Wild("x")
-        y = sympy.Wild("y")
-        forms = ((((0, x < 0), (x, True)), "relu({x})"), (((1, x > y), (0, True)), "greater({x}, {y})"),
-                 (((y, x > 0), (0, True)), "cond({x}, {y})"))
-        for pattern, text in forms:
-            match = expr.match(sympy.Piecewise(*pattern))
-            if match is not None and x in match:
-                return text.format(x=self._print(match[x]), y=self._print(match.get(y, 0)))
+        """PySR's ``relu``, ``greater`` and ``cond``, which the reader makes Piecewise;
+        SymPy may have turned the condition around (``relu(-x)`` reads ``x > 0``)."""
+        pieces = expr.args
+        if len(pieces) == 2 and pieces[1][1] == sympy.true and isinstance(pieces[0][1], (sympy.StrictGreaterThan,
+                                                                                          sympy.StrictLessThan)):
+            (a, condition), (b, _) = pieces
+            big, small = ((condition.lhs, condition.rhs) if isinstance(condition, sympy.StrictGreaterThan)
+                          else (condition.rhs, condition.lhs))           # the condition is big > small
+            if a == 0 and sympy.expand(big - small + b) == 0:            # 0 where b < 0, else b
+                return f"relu({self._print(b)})"
+            if a == 1 and b == 0:
+                return f"greater({self._print(big)}, {self._print(small)})"
+            if b == 0:
+                return f"cond({self._print(big - small)}, {self._print(a)})"
         raise UserError(f"{expr} has no spelling in PySR's equations (only relu, greater and cond "
                         "are piecewise there)")
 

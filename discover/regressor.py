@@ -44,7 +44,7 @@ from search.problem import Problem
 
 from .cluster_options import using_cluster
 from .data import dataset_from_arrays
-from .equations import CallableEquation, EquationRow, EquationTable, as_equations
+from .equations import CallableEquation, EquationRow, EquationTable, as_equations, columns_by_name
 from .fit_limits import MAXSIZE_LIMIT
 from .formula import DEFAULT_BATCH_SIZE, DEFAULT_DIMENSIONAL_PENALTY, DEFAULT_LINEAR_SCALING, formula_problem
 from .units import fit_dimensions
@@ -337,6 +337,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             raise DataError(f"no formula has a finite loss on this data{why}")
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
+        self.stats_["seed"] = settings.random_state   # the one drawn where random_state is None or a generator
         if problem.penalty is not None:
             # The finished front keeps each member's penalty in its loss: a selected member
             # that carries it is the best the search found, but not consistent.
@@ -407,7 +408,7 @@ class Regressor(RegressorMixin, BaseEstimator):
 
         def model(X):
             if hasattr(X, "columns"):
-                X = np.asarray(X[list(names)] if names is not None else X, dtype=np.float64)
+                X = columns_by_name(X, names)
             return fn(*[X[:, i] for i in range(self.n_features_in_)])
 
         return model

@@ -270,10 +270,9 @@ def fit_dimensions(X_units, y_units, feature_names: Sequence[str]
         return None
     names = list(feature_names)
     if isinstance(X_units, Mapping):
-        from .data import sanitize_names
+        from .data import column_name
 
-        # a feature is named as in the data or as sanitized ("mass (kg)" or "mass__kg_")
-        X_units = {(k if k in names else sanitize_names([str(k)])[0]): v for k, v in X_units.items()}
+        X_units = {column_name(str(k), names): v for k, v in X_units.items()}
         unknown = [str(k) for k in X_units if k not in names]
         if unknown:
             raise UnitError(f"units given for {', '.join(repr(k) for k in unknown)}, which "

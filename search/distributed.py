@@ -68,12 +68,16 @@ UNGUARDED = ("a script that starts local workers (cluster=N, --workers) must run
 
 
 def _in_a_worker_rerunning_the_script() -> bool:
-    """Whether this is a spawned process importing the parent's script (``__mp_main__``):
-    a worker of an embedded cluster whose script started the cluster at its top level."""
-    import multiprocessing
-
-    main = sys.modules.get("__main__")
-    return multiprocessing.parent_process() is not None and getattr(main, "__name__", "") == "__mp_main__"
+    """Whether this call comes from the top level of the parent's script while a spawned
+    process imports it as ``__mp_main__`` (a worker of an embedded cluster whose script
+    started the cluster unguarded); not from a function a guarded script's process pool
+    runs."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__mp_main__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 @dataclass

@@ -461,11 +461,13 @@ def test_a_hall_of_fame_off_the_pareto_front_keeps_the_front(tmp_path):
 def test_pysrs_piecewise_operators_and_constants_are_written_as_pysr_writes_them(tmp_path):
     path = tmp_path / "h.csv"
     path.write_text('Complexity,Loss,Equation\n1,2.0,"0.5123"\n4,1.0,"relu(x0) + greater(x0, x1)"\n'
-                    '6,0.5,"cond(x0, x1) * 1.2e-5"\n')
+                    '6,0.5,"cond(x0, x1) * 1.2e-5"\n8,0.4,"relu(-x0) + greater(x1, x0) + cond(-x0, x1)"\n')
     result = read_hall_of_fame(path)
     write_hall_of_fame(result, tmp_path / "out.csv")
     text = (tmp_path / "out.csv").read_text()
     assert '"0.5123"' in text and "relu(x0)" in text and "greater(x0, x1)" in text and "cond(x0, x1)" in text
+    # SymPy turns the conditions of these around (relu(-x0) reads x0 > 0): written as read
+    assert "relu(-x0)" in text and "greater(x1, x0)" in text and "cond(-x0, x1)" in text
     again = read_hall_of_fame(tmp_path / "out.csv")
     assert [e.sympy for e in again.equations] == [e.sympy for e in result.equations]
 

@@ -389,20 +389,15 @@ def expansion_matrix(terms, fields, axes) -> tuple[list[sympy.Expr], np.ndarray]
 ZERO_RELATIVE = 1e-12
 
 
-def _rate_scale(G, terms, columns) -> float:
-    """What the left-hand side ``b`` would be if the fields changed by their own size in one
-    time step: the largest column of a bare field (``u``, ``v``: no derivative, no power)
-    over the time step.  Steady data gives ``b`` of about ``eps`` times this, any evolution
-    far more.  Derivative columns do not serve: ``u_xxxx`` grows as ``1/dx**4``, so data on a
-    fine grid in metres looked steady against it, and ``u**3`` or the constant change with
-    the data's units.  Without a bare field in the library: the largest column linear in a
-    field."""
-    bare = [j for j, term in enumerate(terms) if term.inner.is_Symbol and term.order == 0]
-    if bare:
-        scale = np.linalg.norm(G[:, bare], axis=0).max() / columns.spacings[0]
-    else:
-        linear = [j for j, term in enumerate(terms) if term.inner.is_Symbol] or list(range(len(terms)))
-        scale = np.linalg.norm(G[:, linear], axis=0).max()
+def _rate_scale(name: str, columns) -> float:
+    """What the left-hand side ``b`` of field ``name`` would be if the field changed by its
+    own size in one time step: its bare column (``u``: no derivative, no power, in the
+    weak or strong form) over the time step.  Steady data gives ``b`` of about ``eps``
+    times this, any evolution far more.  Derivative columns do not serve: ``u_xxxx`` grows
+    as ``1/dx**4``, so data on a fine grid in metres looked steady against it; nor do
+    ``u**3``, the constant, or another field, which scale differently with the data."""
+    bare = lib.Term(sympy.Symbol(name), (0,) * len(columns.axes))
+    scale = np.linalg.norm(columns.column(bare)) / columns.spacings[0]
     return max(float(scale), np.finfo(float).tiny)
 
 
@@ -422,7 +417,7 @@ class _Selection:
 
 def _select(name, G, b, terms, settings, columns, known_terms) -> _Selection | None:
     """The weak/strong sparse regression of one field; None when there is nothing to find."""
-    if np.linalg.norm(b) <= ZERO_RELATIVE * _rate_scale(G, terms, columns):
+    if np.linalg.norm(b) <= ZERO_RELATIVE * _rate_scale(name, columns):
         # steady data, or a known part that is already the whole equation: nothing to find
         return None
     fit = mstls(G, b)
