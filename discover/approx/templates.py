@@ -635,6 +635,8 @@ def _expm1(b: _B, core: SLP, dtype: str):
     w = b.splice(core, r)
     r2 = b.emit("mul", r, r)
     r2l = b.emit("fma", r, r, b.emit("neg", r2))
+    if dtype != "float64":
+        tail = b.emit("fma", r2, w, b.emit("fma", r2l, w, rl))
     one = b.const(1.0)
     inv = b.emit("ldexp", one, b.emit("neg", k))
     big = b.emit("sub", one, inv)
@@ -649,8 +651,6 @@ def _expm1(b: _B, core: SLP, dtype: str):
         tail = b.emit("fma", r2, q, b.emit("fma", r2l, q, b.emit("add", b.emit("mul", r2l, half), rl)))
         s_, err2 = _two_sum(b, s_, b.emit("mul", r2, half))
         err = b.emit("add", err2, err)
-    else:
-        tail = b.emit("fma", r2, w, b.emit("fma", r2l, w, rl))
     y = b.emit("ldexp", b.emit("add", s_, b.emit("add", err, b.emit("add", tail, big_l))), k)
     return b.sp("select", b.sp("eq", 0, b.const(0.0)), 0, y)   # -0 (and NaN passes the clamps)
 
