@@ -156,10 +156,18 @@ def _run(args, client) -> int:
     if args.plot is not None:
         check_png_path(args.plot, "--plot")
     cname = _c_name(target(name), settings.dtype)
-    for kind in args.emit:  # before the search: a failed write must not come after the result is replaced
+    written = {Path(output).resolve(): "the result (-o)"}
+    if args.plot:
+        written.setdefault(Path(args.plot).resolve(), "--plot")
+    kinds = list(dict.fromkeys(args.emit))
+    for kind in kinds:  # before the search: a failed write must not come after the result is replaced
         for path in _emit_paths(output, cname, kind):
             if path.is_dir():
                 raise UserError(f"cannot write {path} (--emit {kind}): it is a directory; give another -o")
+            written.setdefault(path.resolve(), f"--emit {kind}")
+    if len(written) < 1 + bool(args.plot) + sum(len(_emit_paths(output, cname, k)) for k in kinds):
+        raise UserError(f"the result {output}, --plot and --emit would write the same file (the result's "
+                        "name with the emitted file's extension, or the header's name); give another -o or --plot")
     console = Console(stderr=True, quiet=args.quiet)
     with console.status(f"approx {name}: setting up") as status:
         def progress(info: dict) -> None:
@@ -215,7 +223,7 @@ def _run(args, client) -> int:
     if chosen is None:
         out.print(f"no program within {settings.max_ulp:g} ULP was found in {result.stats.get('seconds', 0):.0f} s; "
                   "try a longer --time-limit or a larger --max-ulp"
-                  + (f" (nothing written for --emit {', '.join(args.emit)})" if args.emit else ""))
+                  + (f" (nothing written for --emit {', '.join(dict.fromkeys(args.emit))})" if args.emit else ""))
     else:
         best = result.front[chosen]
         out.print(f"selected: {best.cost} operations ({best.main_cost} on the main path), "
@@ -223,8 +231,10 @@ def _run(args, client) -> int:
         for i, v in rejected:
             out.print(f"search #{i} ({result.front[i].cost} ops) was within the goal on the training inputs but "
                       f"not when verified ({v.method}): max {v.max_ulp:.3f} ULP at x = {v.worst_input!r}")
-        if verification is not None and verification.max_ulp > settings.max_ulp:
-            out.print(f"[bold red]no program verified within {settings.max_ulp:g} ULP[/bold red]; the closest is shown")
+        failed = verification is not None and verification.max_ulp > settings.max_ulp
+        if failed:
+            out.print(f"[bold red]no program verified within {settings.max_ulp:g} ULP[/bold red]; the closest is shown"
+                      + (f" (nothing written for --emit {', '.join(dict.fromkeys(args.emit))})" if args.emit else ""))
         if verification is not None:
             out.print(f"verified ({verification.method}, {verification.points:,} inputs, {verification.seconds:.0f} s): "
                       f"max {verification.max_ulp:.3f} ULP at x = {verification.worst_input!r}, "
@@ -234,8 +244,8 @@ def _run(args, client) -> int:
             from search import interrupt
 
             out.print(f"interrupted ({interrupt.described()}): the front found so far, not verified"
-                      + (f"; nothing written for --emit {', '.join(args.emit)}" if args.emit else ""))
-        for kind in ([] if interrupted else args.emit):
+                      + (f"; nothing written for --emit {', '.join(dict.fromkeys(args.emit))}" if args.emit else ""))
+        for kind in ([] if interrupted or failed else dict.fromkeys(args.emit)):
             paths = _emit_paths(output, cname, kind)
             if kind == "c":
                 source, header = c_code(best.full, cname, f"{task.target.name}, {task.dtype}")

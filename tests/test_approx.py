@@ -639,6 +639,17 @@ def test_emit_path_that_is_a_directory_fails_before_the_search(capsys, tmp_path)
     assert out.read_text() == "keep"
 
 
+@pytest.mark.parametrize("output, extra", [("same.c", ["--emit", "c"]), ("same.ll", ["--emit", "llvm"]),
+                                           ("approx_expf.h", ["--emit", "c"]), ("same.png", ["--plot", "same.png"])])
+def test_outputs_that_would_overwrite_each_other_are_refused_before_the_search(capsys, tmp_path, monkeypatch,
+                                                                               output, extra):
+    """-o same.c --emit c wrote the C source over the result it had just reported written."""
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = run_cli(capsys, ["approx", "exp", "--time-limit", "2", "--quiet", "-o", output, *extra])
+    assert rc == 2 and "would write the same file" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / output).exists()
+
+
 def test_unwritable_output_is_one_line(capsys, tmp_path):
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "r.json"  # its "directory" is a file

@@ -113,8 +113,10 @@ def constant_ids(slp: SLP) -> list[int]:
 
 
 def round_constant(value: float, dtype: str) -> float:
-    """``value`` rounded to nearest in ``dtype`` (as a Python float)."""
-    return float(np.asarray(value, dtype=np.float64).astype(dtype))
+    """``value`` rounded to nearest in ``dtype`` (as a Python float; beyond its range, inf,
+    as the fitted constant of a divergent candidate may be)."""
+    with np.errstate(over="ignore"):
+        return float(np.asarray(value, dtype=np.float64).astype(dtype))
 
 
 def with_constants(slp: SLP, values: Sequence[float]) -> SLP:
