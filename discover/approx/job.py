@@ -159,8 +159,11 @@ def make_task(spec: str, settings: ApproxSettings) -> Task:
 
 
 def _fit_points(a: float, b: float) -> np.ndarray:
-    """Where the constants are fitted: 400 Chebyshev-distributed points of [a, b], ends included."""
-    return (a + b) / 2 - (b - a) / 2 * np.cos(np.linspace(0, np.pi, 400))
+    """Where the constants are fitted: 400 Chebyshev-distributed points of [a, b], ends included
+    (exactly: on [1e-20, 1] the first point rounded to 0, outside the domain)."""
+    points = (a + b) / 2 - (b - a) / 2 * np.cos(np.linspace(0, np.pi, 400))
+    points[0], points[-1] = a, b
+    return np.clip(points, a, b)
 
 
 def _check_domain(tgt: Target, domain: tuple[float, float], dtype: str) -> np.ndarray:
@@ -299,7 +302,8 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
                        progress=progress, stats=stats)
     except (FitFailed, ZeroDivisionError) as exc:  # mpmath's singular systems raise ZeroDivisionError
         a, b = task.domain
-        raise UserError(f"cannot fit {task.target.name} on [{a:g}, {b:g}] in {settings.dtype}: {exc} (the "
+        why = str(exc) or type(exc).__name__   # mpmath's ZeroDivisionError has no message
+        raise UserError(f"cannot fit {task.target.name} on [{a:g}, {b:g}] in {settings.dtype}: {why} (the "
                         "function is too flat or too wild there at the fit's precision); give a --domain over "
                         "which it is smooth and varies by more than its precision") from None
     rows = pareto([_candidate(task, "search", e.slp) for e in front])
