@@ -213,8 +213,8 @@ def template_for(tgt: Target, domain, dtype: str) -> Template | None:
         if bound <= math.pi:
             return TEMPLATES[tgt.template]
         return TEMPLATES[tgt.template + "_wide"] if dtype in SINCOS_VALID and bound <= SINCOS_VALID[dtype] else None
-    if domain is not None and domain != tgt.domain:
-        return None  # a user interval: the program covers it directly
+    if domain is not None and domain != tgt.domain and all(math.isfinite(v) for v in domain):
+        return None  # a bounded user interval: the program covers it directly (an unbounded one needs the template)
     return TEMPLATES[tgt.template]
 
 
