@@ -209,6 +209,7 @@ def _run(args, client) -> int:
                     interrupted = True   # while verifying: the front, unverified
     payload = _payload(result, chosen, verification, unit, times)
     payload["interrupted"] = interrupted
+    payload["stats"]["interrupted"] = interrupted   # also where it came during the verification
     payload["rejected_by_verification"] = [{"index": i, **v.to_dict()} for i, v in rejected]
     approx_result.save(payload, output)
     out = Console(soft_wrap=True)   # piped: whole lines, not wrapped at 80 columns

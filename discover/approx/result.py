@@ -95,6 +95,9 @@ class ApproxResult:
 
     def program(self, index: int, part: str = "full") -> SLP:
         """Front member ``index``: the whole program (``part="full"``) or its core."""
+        if index is None:   # as ``selected`` is where no program met the goal
+            raise IndexError("no front member given (None): the run selected no program within its goal; "
+                             "pick one by its index in front")
         if not -len(self.front) <= index < len(self.front):
             raise IndexError(f"front member {index} does not exist: the front has {len(self.front)} "
                              f"(0 to {len(self.front) - 1})")
