@@ -222,8 +222,12 @@ def _run(args, client) -> int:
         out.print(f"range reduction: none, one program covers [{task.domain[0]:g}, {task.domain[1]:g}] directly "
                   f"(without --domain the {task.target.template} template covers its whole domain)")
     if chosen is None:
+        floor = min((r.error for r in result.baselines), default=math.inf)
+        hint = ("try a longer --time-limit or a larger --max-ulp" if not floor > settings.max_ulp * 1.05 else
+                f"no baseline of any degree reaches it either (the best: {_fmt(floor, unit)} {unit}), so the "
+                "range reduction or the precision limits it; try a larger --max-ulp")
         out.print(f"no program within {settings.max_ulp:g} ULP was found in {result.stats.get('seconds', 0):.0f} s; "
-                  "try a longer --time-limit or a larger --max-ulp"
+                  + hint
                   + (f" (nothing written for --emit {', '.join(dict.fromkeys(args.emit))})" if args.emit else ""))
     else:
         best = result.front[chosen]
