@@ -782,3 +782,11 @@ def test_codegen_functions_are_the_exported_programs(name, dtype, scale):
         some = x[finite][::200]
         hi, lo = exact(NAMED[name], some)
         assert np.max(ulp_error(got[finite][::200], hi, "float64", lo)) <= 1.0
+
+
+def test_a_goal_no_baseline_reaches_is_not_blamed_on_the_time_limit(capsys, tmp_path):
+    """float32 log2's reduction leaves every baseline above 1.2 ULP: more search time cannot
+    help, and the message said to give it."""
+    rc, text, _ = run_cli(capsys, ["approx", "log2", "--time-limit", "2", "--no-verify", "--quiet",
+                                   "-o", str(tmp_path / "l.json")])
+    assert rc == 0 and "no baseline of any degree reaches it either" in text and "longer --time-limit" not in text
