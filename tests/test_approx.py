@@ -609,6 +609,7 @@ def run_cli(capsys, argv):
     (["log", "--domain=-2,-1"], "log is not real at x = -2"),
     (["sqrt(x)", "--domain=-1,1"], "sqrt(x) is not real at x = -1"),
     (["log", "--domain=0,1"], "log is infinite at x = 0"),
+    (["tan(x)", "--domain=1,2"], "tan(x) is undefined (a pole or a singularity) at x = 1.5708"),   # between fit points
     # the first fit point rounded to 0 (outside [1e-20, 1]); the fit's own failure has its reason
     (["log(x)", "--domain=1e-20,1", "--time-limit", "2"], "cannot fit log(x) on [1e-20, 1] in float32: ZeroDivisionError"),
     (["exp", "--domain=0,1e40"], "exceeds float32's finite range"),
