@@ -156,18 +156,17 @@ def _run(args, client) -> int:
     if args.plot is not None:
         check_png_path(args.plot, "--plot")
     cname = _c_name(target(name), settings.dtype)
-    written = {Path(output).resolve(): "the result (-o)"}
-    if args.plot:
-        written.setdefault(Path(args.plot).resolve(), "--plot")
+    written = [Path(output).resolve()] + ([Path(args.plot).resolve()] if args.plot else [])
     kinds = list(dict.fromkeys(args.emit))
     for kind in kinds:  # before the search: a failed write must not come after the result is replaced
         for path in _emit_paths(output, cname, kind):
             if path.is_dir():
                 raise UserError(f"cannot write {path} (--emit {kind}): it is a directory; give another -o")
-            written.setdefault(path.resolve(), f"--emit {kind}")
-    if len(written) < 1 + bool(args.plot) + sum(len(_emit_paths(output, cname, k)) for k in kinds):
+            written.append(path.resolve())
+    if len(set(written)) < len(written):
         raise UserError(f"the result {output}, --plot and --emit would write the same file (the result's "
                         "name with the emitted file's extension, or the header's name); give another -o or --plot")
+    not_emitted = f"nothing written for --emit {', '.join(kinds)}" if kinds else ""
     console = Console(stderr=True, quiet=args.quiet)
     with console.status(f"approx {name}: setting up") as status:
         def progress(info: dict) -> None:
@@ -227,8 +226,7 @@ def _run(args, client) -> int:
                 f"no baseline of any degree reaches it either (the best: {_fmt(floor, unit)} {unit}), so the "
                 "range reduction or the precision limits it; try a larger --max-ulp")
         out.print(f"no program within {settings.max_ulp:g} ULP was found in {result.stats.get('seconds', 0):.0f} s; "
-                  + hint
-                  + (f" (nothing written for --emit {', '.join(dict.fromkeys(args.emit))})" if args.emit else ""))
+                  + hint + (f" ({not_emitted})" if not_emitted else ""))
     else:
         best = result.front[chosen]
         out.print(f"selected: {best.cost} operations ({best.main_cost} on the main path), "
@@ -239,7 +237,7 @@ def _run(args, client) -> int:
         failed = verification is not None and verification.max_ulp > settings.max_ulp
         if failed:
             out.print(f"[bold red]no program verified within {settings.max_ulp:g} ULP[/bold red]; the closest is shown"
-                      + (f" (nothing written for --emit {', '.join(dict.fromkeys(args.emit))})" if args.emit else ""))
+                      + (f" ({not_emitted})" if not_emitted else ""))
         if verification is not None:
             out.print(f"verified ({verification.method}, {verification.points:,} inputs, {verification.seconds:.0f} s): "
                       f"max {verification.max_ulp:.3f} ULP at x = {verification.worst_input!r}, "
@@ -249,8 +247,8 @@ def _run(args, client) -> int:
             from search import interrupt
 
             out.print(f"interrupted ({interrupt.described()}): the front found so far, not verified"
-                      + (f"; nothing written for --emit {', '.join(dict.fromkeys(args.emit))}" if args.emit else ""))
-        for kind in ([] if interrupted or failed else dict.fromkeys(args.emit)):
+                      + (f"; {not_emitted}" if not_emitted else ""))
+        for kind in ([] if interrupted or failed else kinds):
             paths = _emit_paths(output, cname, kind)
             if kind == "c":
                 source, header = c_code(best.full, cname, f"{task.target.name}, {task.dtype}")
