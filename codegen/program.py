@@ -34,9 +34,8 @@ Choices made here (and so identical in every output form):
 
 from __future__ import annotations
 
-import math
-
 import keyword
+import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -325,8 +324,9 @@ class _Builder:
     def rational_power(self, base: int, n: int, d: int) -> int:
         """``x**(n/d)`` for ``d`` in 1, 2, 3, within about half a unit, 0.75 for subnormal
         results (NumPy's ``pow`` rounds once; a chain of roundings would not): ``x**(1/2)``,
-        ``x**(1/3)`` and ``x**2`` round once; otherwise the root ``r`` (``x``, ``sqrt(x)`` or ``cbrt(x)``) is carried as
-        a pair ``r + rl`` (``rl`` from the root's exact residual), ``r**|n|`` by repeated
+        ``x**(1/3)`` and ``x**2`` round once; otherwise the root ``r`` (``x``, ``sqrt(x)`` or
+        ``cbrt(x)``) of ``x`` scaled into the middle of the range (:meth:`_scaled_for_power`)
+        is carried as a pair ``r + rl`` (``rl`` from the root's exact residual), ``r**|n|`` by repeated
         squaring of pairs (each product's rounding error recovered by ``fma``), and
         ``1/(h + l)`` for negative ``n`` corrected by one Newton step.  Where the plain
         chain is not finite and non-zero (overflow, ``0``, ``inf``, NaN) its own value is
@@ -369,10 +369,10 @@ class _Builder:
         limit = emax / (2 * max(power, 1))   # |n/d| < 1: still scale subnormals up to normal numbers
         c = max(d, d * round(limit / d))
         step = c * n // d                          # x**(n/d) scales by 2**step when x scales by 2**c
-        magnitude = self.emit("fabs", x)
-        large = self.emit("gt", magnitude, self.const(sympy.Integer(2) ** math.floor(limit)))
-        small = self.emit("lt", magnitude, self.const(sympy.Rational(1, 2 ** math.floor(limit))))
         two = sympy.Integer(2)
+        magnitude = self.emit("fabs", x)
+        large = self.emit("gt", magnitude, self.const(two ** math.floor(limit)))
+        small = self.emit("lt", magnitude, self.const(two ** -math.floor(limit)))
         factor = self.emit("select", large, self.const(two ** -c),
                            self.emit("select", small, self.const(two ** c), self.const(1)))
         back = self.emit("select", large, self.const(two ** step),

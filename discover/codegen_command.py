@@ -88,10 +88,7 @@ def formula(args) -> tuple[object, list[str]]:
     if not isinstance(result, FitResult):
         raise UserError(f"{args.result} is not a formula or PDE result (of `discover fit`, `discover pde` or "
                         "PySR); give the formula with --expr and --args")
-    index = result.selected if args.select is None else args.select
-    if not 0 <= index < len(result.equations):
-        raise UserError(f"--select {index} is out of range: {args.result} has "
-                        f"{len(result.equations)} equations (0 to {len(result.equations) - 1})")
+    index = _selected(args, len(result.equations), result.selected)
     text = result.equations[index].sympy
     try:
         expr = parse_equation(text, list(dict.fromkeys(names + list(result.variables))))
@@ -104,6 +101,16 @@ def formula(args) -> tuple[object, list[str]]:
     return expr, names
 
 
+def _selected(args, count: int, default: int, listing: str = "") -> int:
+    """``--select`` (``default`` where not given) as an index into the ``count`` equations of
+    the result file, or a UserError (``listing`` names them)."""
+    index = default if args.select is None else args.select
+    if not 0 <= index < count:
+        raise UserError(f"--select {index} is out of range: {args.result} has {count} equations "
+                        f"({listing + '; ' if listing else ''}0 to {count - 1})")
+    return index
+
+
 def _pde_formula(args, result) -> tuple[object, list[str]]:
     """The whole right-hand side (known part and found terms) of equation ``--select``
     (default 0, the first field) of a PDE result; its arguments the fields and derivative
@@ -112,10 +119,7 @@ def _pde_formula(args, result) -> tuple[object, list[str]]:
 
     from .pde.result import parse_rhs
 
-    index = 0 if args.select is None else args.select
-    if not 0 <= index < len(result.equations):
-        raise UserError(f"--select {index} is out of range: {args.result} has {len(result.equations)} equations "
-                        f"({', '.join(eq['lhs'] for eq in result.equations)}; 0 to {len(result.equations) - 1})")
+    index = _selected(args, len(result.equations), 0, ", ".join(eq["lhs"] for eq in result.equations))
     equation, axes = result.equations[index], result.coords[1:]
     expr = sum((parse_rhs(text, result.fields, axes) for text in (equation.get("known"), equation["rhs"]) if text),
                sympy.Integer(0))

@@ -43,7 +43,7 @@ class CallableEquation:
         self.expr = expr
         self.n_features = n_features
         self.text = text
-        self.feature_names = None if feature_names is None else [str(n) for n in feature_names]
+        self.feature_names = feature_names
 
     def __call__(self, X) -> np.ndarray:
         from search.numpy_eval import evaluate

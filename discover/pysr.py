@@ -32,8 +32,8 @@ The result's ``selected`` row follows PySR's ``model_selection="best"`` rule
 from __future__ import annotations
 
 import csv
-import math
 import io
+import math
 import os
 import re
 from pathlib import Path

@@ -72,6 +72,12 @@ def check_range(data, dtype: str = Problem.dtype) -> None:
                             f"number is {tiny:.3g}); rescale it (multiply it by a power of ten)")
 
 
+def _is_connection(cluster) -> bool:
+    """Whether ``cluster`` is a live ``Client`` or cluster object (not None, a worker count
+    or an address): it can be neither deep-copied nor pickled."""
+    return not (cluster is None or isinstance(cluster, (int, str)))
+
+
 def _seed(random_state) -> int:
     """The search's seed from ``random_state``: an integer in ``[0, 2**63)`` as given;
     None a fresh seed from the operating system's entropy (scikit-learn's convention:
@@ -264,7 +270,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         object in ``cluster`` is shared, not deep-copied (it cannot be: it holds a
         connection), as ``cross_val_score`` and ``GridSearchCV`` need."""
         cluster = self.cluster
-        if cluster is None or isinstance(cluster, (int, str)):
+        if not _is_connection(cluster):
             return super().__sklearn_clone__()
         self.cluster = None
         try:
@@ -278,9 +284,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         """Pickled without a live ``Client`` or cluster object in ``cluster`` (a connection
         does not travel; the unpickled model predicts, and fits in this process)."""
         state = super().__getstate__()
-        if not (state.get("cluster") is None or isinstance(state["cluster"], (int, str))):
-            state = {**state, "cluster": None}
-        return state
+        return {**state, "cluster": None} if _is_connection(state.get("cluster")) else state
 
     # -------------------------------------------------------------------- fitting
     def fit(self, X, y, variable_names: list[str] | None = None,

@@ -89,7 +89,7 @@ def entry(name: str, target: str, dtype: str, avx512: bool = False) -> str:
         if v.max_ulp <= VERIFIED_GOAL[dtype]:
             break
     else:
-        raise SystemExit(f"no baseline of {target} {dtype} verifies within 1 ULP")
+        raise SystemExit(f"no baseline of {target} {dtype} verifies within {VERIFIED_GOAL[dtype]} ULP")
     instrs, output = as_data(compact(row.full))
     return "\n".join([
         "", f"# {target} {dtype}: {row.name}, {row.cost} operations; verified {v.method} on",

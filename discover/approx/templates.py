@@ -635,7 +635,7 @@ def _expm1(b: _B, core: SLP, dtype: str):
     w = b.splice(core, r)
     r2 = b.emit("mul", r, r)
     r2l = b.emit("fma", r, r, b.emit("neg", r2))
-    if dtype != "float64":
+    if dtype != "float64":   # here, before the sum: the stored float32 program is rebuilt in this order
         tail = b.emit("fma", r2, w, b.emit("fma", r2l, w, rl))
     one = b.const(1.0)
     inv = b.emit("ldexp", one, b.emit("neg", k))

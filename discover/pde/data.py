@@ -115,7 +115,7 @@ def _check_wraps_around(values: dict[str, np.ndarray], axis_names: Sequence[str]
                 # second differences: [0] at u[0] and [n-1] at u[n-1] reach across, [1..n-2] inside
                 across = float(steps[0] if order == 1 else max(steps[0], steps[n - 1]))
                 largest = float(steps[1:n].max() if order == 1 else steps[1:n - 1].max())
-                if across > WRAP_JUMP * largest and across > 0:
+                if across > WRAP_JUMP * largest:
                     what = "jumps" if order == 1 else "has a kink"
                     raise DataError(
                         f"the data are said to be periodic, but field '{name}' {what} across the ends of "

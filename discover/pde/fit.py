@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy
 
+from search import interrupt
+
 from ..errors import DataError, UserError
 from . import library as lib
 from . import trajectory
@@ -476,8 +478,6 @@ def trajectory_refit(data: FieldData, pieces: dict[str, list[tuple[float, lib.Te
     try:
         outcome = trajectory.refine(data, active, w0, known, noise, say, deadline)
     except KeyboardInterrupt:   # Ctrl-C: the weak form's coefficients stand, and are written
-        from search import interrupt
-
         return f"interrupted ({interrupt.described()})", None
     except Exception as exc:  # noqa: BLE001 - JAX/XLA failures (memory, a user term JAX cannot trace)
         # only cost the refinement: the caller's coefficients stand, and the message says why
@@ -555,9 +555,13 @@ def _weighted_refit(name, G, b, w, terms, columns, known_terms, seed):
                          lambda c: weighting.regularised(columns.gram_covariance(weighted(c), name)))
 
 
+#: Significant digits of the coefficients in a written right-hand side (every method's).
+RHS_DIGITS = 8
+
+
 def rhs_text(monomials, coefficients) -> str:
     total = sympy.Integer(0)
     for monomial, c in zip(monomials, coefficients):
         if c != 0.0:
-            total += sympy.Float(float(c), 8) * monomial
+            total += sympy.Float(float(c), RHS_DIGITS) * monomial
     return sympy.sstr(total)

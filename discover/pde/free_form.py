@@ -51,8 +51,8 @@ from ..errors import UserError
 from . import library as lib
 from . import trajectory
 from .data import FieldData
-from .fit import (Columns, FieldEquation, PDEFit, PDESettings, TermFit, expansion_matrix, parse_known, rhs_text,
-                  term_fits, trajectory_refit, validate_settings)
+from .fit import (RHS_DIGITS, Columns, FieldEquation, PDEFit, PDESettings, TermFit, expansion_matrix, parse_known,
+                  rhs_text, term_fits, trajectory_refit, validate_settings)
 from .noise import field_noise
 from .weak import minimum_half_width
 
@@ -339,9 +339,10 @@ def _equation_from_front(field, front, names, known, settings, n_rows, residual)
 
 
 def _text(expr: sympy.Expr) -> str:
-    """``expr`` with its constants to 8 significant digits, as the other methods write theirs
-    (:func:`discover.pde.fit.rhs_text`); the terms' table keeps the full values."""
-    return sympy.sstr(expr.xreplace({f: sympy.Float(float(f), 8) for f in expr.atoms(sympy.Float)}))
+    """``expr`` with its constants to :data:`~discover.pde.fit.RHS_DIGITS` significant digits,
+    as the other methods write theirs (:func:`discover.pde.fit.rhs_text`); the terms' table
+    keeps the full values."""
+    return sympy.sstr(expr.xreplace({f: sympy.Float(float(f), RHS_DIGITS) for f in expr.atoms(sympy.Float)}))
 
 
 # ----------------------------------------------------------------------------- solver in the loop
