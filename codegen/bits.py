@@ -29,7 +29,7 @@ import llvmlite.ir as ir
 from . import jit
 from .exact import SCALEF_LIMIT
 
-__all__ = ["getexp", "getmant", "ldexp", "logb", "scale", "scalef", "significand"]
+__all__ = ["getexp", "getmant", "ldexp", "logb", "lut16", "scale", "scalef", "significand"]
 
 
 def _layout(ty: ir.Type) -> tuple[ir.IntType, int, int]:
@@ -171,6 +171,33 @@ def _getmant_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
     return b.select(b.fcmp_unordered("<", x, ty(0.0)), ty(float("nan")), m)
 
 
+def lut16(b: ir.IRBuilder, ty: ir.Type, key: ir.Value, *table: ir.Value) -> ir.Value:
+    """``table[j]``, ``j`` the top four fraction bits of ``key`` (:func:`codegen.exact.lut16`)."""
+    if jit.has_feature("avx512f"):
+        return b.call(_avx512_lane(b.module, ty, "lut16"), [key, *table])
+    return _lut16_generic(b, ty, key, *table)
+
+
+def _lut16_index(b: ir.IRBuilder, ty: ir.Type, key: ir.Value) -> ir.Value:
+    """The key's bits shifted so that the table index is in the low four bits (scalar or vector)."""
+    ity, mant, _ = _layout(ty)
+    if isinstance(key.type, ir.VectorType):
+        vty = ir.VectorType(ity, key.type.count)
+        return b.lshr(b.bitcast(key, vty), ir.Constant(vty, [mant - 4] * key.type.count))
+    return b.lshr(b.bitcast(key, ity), ity(mant - 4))
+
+
+def _lut16_generic(b: ir.IRBuilder, ty: ir.Type, key: ir.Value, *table: ir.Value) -> ir.Value:
+    """A tree of selects on the index bits (15 selects: vectorises on every host)."""
+    ity, _, _ = _layout(ty)
+    j = _lut16_index(b, ty, key)
+    level = list(table)
+    for bit in range(4):
+        odd = b.icmp_unsigned("!=", b.and_(j, ity(1 << bit)), ity(0))
+        level = [b.select(odd, level[k + 1], level[k]) for k in range(0, len(level), 2)]
+    return level[0]
+
+
 #: ``vgetmantps/pd``'s immediate: interval [3/4, 3/2) (bits 1:0 = 11), NaN where the sign
 #: bit is set (bits 3:2 = 10; zeros excepted: +-0 -> +-1)
 GETMANT_IMM = 0b1011
@@ -178,9 +205,9 @@ GETMANT_IMM = 0b1011
 AVX512_LANES = {"f32": 16, "f64": 8}
 #: name prefix of the functions :func:`codegen.jit.optimize` inlines after vectorising
 INLINE_AFTER_VECTORISING = "codegen.avx512."
-_ARITY = {"ldexp": 2, "scalef": 2, "getexp": 1, "getmant": 1}
+_ARITY = {"ldexp": 2, "scalef": 2, "getexp": 1, "getmant": 1, "lut16": 17}
 _GENERIC = {"ldexp": _ldexp_generic, "scalef": _scalef_generic, "getexp": _getexp_generic,
-            "getmant": _getmant_generic}
+            "getmant": _getmant_generic, "lut16": _lut16_generic}
 
 
 def _avx512_vector(b: ir.IRBuilder, ty: ir.Type, op: str, args) -> ir.Value:
@@ -195,6 +222,23 @@ def _avx512_vector(b: ir.IRBuilder, ty: ir.Type, op: str, args) -> ir.Value:
             k = _ldexp_clamp(b, ty, k)
         fn = _declare(b.module, f"llvm.x86.avx512.mask.scalef.{kind}.512", vty, [vty, vty, vty, mask_ty, i32])
         return b.call(fn, [x, k, undef, every, current])
+    if op == "lut16":
+        # the table from the (loop-invariant, splatted) entries' first lanes: float64 as two
+        # 8-lane halves for vpermi2pd (index bit 3 picks the half), float32 one 16-lane vpermps
+        key, *table = args
+        j = _lut16_index(b, ty, key)
+        entries = [b.extract_element(t, ir.IntType(64)(0)) for t in table]
+
+        def vector(values):
+            v = ir.Constant(ir.VectorType(ty, len(values)), None)
+            for k, value in enumerate(values):
+                v = b.insert_element(v, value, ir.IntType(64)(k))
+            return v
+        if kind == "pd":
+            fn = _declare(b.module, "llvm.x86.avx512.vpermi2var.pd.512", vty, [vty, j.type, vty])
+            return b.call(fn, [vector(entries[:8]), j, vector(entries[8:])])
+        fn = _declare(b.module, "llvm.x86.avx512.permvar.sf.512", vty, [vty, j.type])
+        return b.call(fn, [vector(entries), j])
     if op == "getexp":
         fn = _declare(b.module, f"llvm.x86.avx512.mask.getexp.{kind}.512", vty, [vty, vty, mask_ty, i32])
         return b.call(fn, [args[0], undef, every, current])

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fma", "fma_jax", "getmant", "ldexp", "logb", "scalef", "significand"]
+__all__ = ["fma", "fma_jax", "getmant", "ldexp", "logb", "lut16", "lut16_jax", "scalef", "significand"]
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's splitter for binary64
 
@@ -172,3 +172,37 @@ def significand(x):
     keep = ity(((1 << mant) - 1) | (1 << (8 * x.dtype.itemsize - 1)))
     bits = (np.ascontiguousarray(x).view(ity) & keep) | ity(bias << mant)
     return bits.view(x.dtype).reshape(x.shape)
+
+
+#: entries of a ``lut16`` table, and where its index sits in the key's bits: the top four
+#: bits of the fraction field (float64 bits 51-48, float32 bits 22-19)
+LUT_SIZE = 16
+LUT_SHIFT = {"float64": 48, "float32": 19}
+
+
+def lut16(key, *table):
+    """``table[j]``, ``j`` = the top four bits of ``key``'s fraction field (``floor(16 f)``
+    for a normal key ``+-2**e (1 + f)``; any bits, NaN's too): a lookup in a 16-entry table of the
+    kernel's dtype (the kernels' ``lut16``, :mod:`codegen.bits`: one ``vpermi2pd`` /
+    ``vpermps`` on AVX-512). Shapes broadcast; ``len(table) == 16``."""
+    key = np.asarray(key)
+    if len(table) != LUT_SIZE:
+        raise ValueError(f"lut16 takes a key and {LUT_SIZE} table entries, not {len(table)}")
+    ity = {4: np.uint32, 8: np.uint64}[key.dtype.itemsize]
+    shift = LUT_SHIFT["float64" if key.dtype.itemsize == 8 else "float32"]
+    j = (np.ascontiguousarray(key).view(ity).reshape(key.shape) >> ity(shift)) & ity(LUT_SIZE - 1)
+    j, *entries = np.broadcast_arrays(j.astype(np.intp), *(np.asarray(t, dtype=key.dtype) for t in table))
+    return np.take_along_axis(np.stack(entries), j[None], 0)[0]
+
+
+def lut16_jax(key, *table):
+    """The JAX form of :func:`lut16` (bit-exact: a gather)."""
+    import jax
+    import jax.numpy as jnp
+
+    key = jnp.asarray(key)
+    ity = jnp.uint64 if key.dtype == jnp.float64 else jnp.uint32
+    shift = LUT_SHIFT["float64" if key.dtype == jnp.float64 else "float32"]
+    j = (jax.lax.bitcast_convert_type(key, ity) >> shift) & (LUT_SIZE - 1)
+    j, *entries = jnp.broadcast_arrays(j.astype(jnp.int32), *(jnp.asarray(t, dtype=key.dtype) for t in table))
+    return jnp.take_along_axis(jnp.stack(entries), j[None], 0)[0]

@@ -519,7 +519,7 @@ class Lowering:
         return fn
 
     def custom(self, name: str, operands):
-        if name in ("ldexp", "scalef", "getexp", "getmant", "logb", "significand"):
+        if name in ("ldexp", "scalef", "getexp", "getmant", "logb", "significand", "lut16"):
             from . import bits
 
             return getattr(bits, name)(self.b, self.ty, *operands)

@@ -28,6 +28,8 @@ from typing import Callable
 import sympy
 from sympy.codegen import cfunctions
 
+from .exact import LUT_SHIFT as _LUT_SHIFT
+from .exact import LUT_SIZE as _LUT
 from .exact import SCALEF_LIMIT as _L
 
 
@@ -114,6 +116,13 @@ _OPS = [
        "codegen.exact.logb"),
     Op("significand", 1, ("ldexp({0}, -ilogb({0}))", "ldexpf({0}, -ilogbf({0}))"),
        ("custom", "significand"), "codegen.exact.significand", "codegen.exact.significand"),
+    # table[j] with j the top four fraction bits of the key (codegen.exact.lut16): range
+    # reductions index a 16-entry table of constants by the significand (vpermi2pd/vpermps)
+    Op("lut16", 1 + _LUT, tuple(
+        f"((const {t}[{_LUT}]){{{{{', '.join(f'{{{k}}}' for k in range(1, 1 + _LUT))}}}}})"
+        f"[((union {{{{ {t} f; uint{w}_t u; }}}}){{{{ .f = {{0}} }}}}.u >> {_LUT_SHIFT[d]}) & {_LUT - 1}]"
+        for t, w, d in (("double", 64, "float64"), ("float", 32, "float32"))),
+       ("custom", "lut16"), "codegen.exact.lut16", "codegen.exact.lut16_jax"),
     Op("sign", 1, ("({0} > 0.0 ? 1.0 : ({0} < 0.0 ? -1.0 : {0}))",
                    "({0} > 0.0f ? 1.0f : ({0} < 0.0f ? -1.0f : {0}))"),
        ("custom", "sign"), "numpy.sign", "jax.numpy.sign", (sympy.sign,)),

@@ -16,7 +16,7 @@ import pytest
 import scipy.special
 
 from codegen import jit
-from codegen.exact import fma, getmant, ldexp, logb, scalef
+from codegen.exact import fma, getmant, ldexp, logb, lut16, scalef
 from codegen.kernel import Kernel
 from codegen.lower import build_module
 from codegen.program import Instr, Program
@@ -24,7 +24,7 @@ from discover.approx import baselines as bl
 from discover.approx.job import ApproxSettings, run, select
 from discover.approx.program import SLP, Builder, compact, cost, evaluate, evaluate_real, to_program
 from discover.approx.targets import NAMED
-from discover.approx.templates import TEMPLATES, wrap
+from discover.approx.templates import TEMPLATES, log_table, wrap
 from discover.approx.ulp import ulp, ulp_distance, ulp_error
 from discover.approx.verify import float32_range, verify
 from discover.cli import main
@@ -222,6 +222,98 @@ def test_getexp_getmant_in_c_give_the_same_bits(dtype, tmp_path):
         assert same_bits(out, reference(x)), op
 
 
+def _lut16_program(dtype: str) -> SLP:
+    """``lut16(x, t_0, ..., t_15) * x`` with entries ``t_j = 1/(j + 1.5)`` rounded."""
+    b = Builder(dtype)
+    entries = [b.const(float(np.asarray(1 / (j + 1.5), dtype))) for j in range(16)]
+    return b.done(b.emit("mul", b.emit("lut16", 0, *entries), 0))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("vector", [True, False], ids=["host", "generic"])
+def test_lut16_indexes_by_the_top_fraction_bits_in_every_lane(dtype, vector, monkeypatch):
+    """``lut16(key, t_0..t_15) = t_j``, ``j`` the top four fraction bits of the key
+    (``floor(16 f)`` for ``2**e (1 + f)``, any sign or exponent, NaN included): NumPy, the
+    vector lanes (``vpermi2pd``/``vpermps`` on AVX-512, selects elsewhere), the scalar
+    remainder, C and JAX give the same bits."""
+    from codegen.exact import lut16_jax
+
+    if vector and not jit.has_feature("avx512f"):
+        pytest.skip("the host has no AVX-512")
+    if not vector:
+        monkeypatch.setattr(jit, "has_feature", lambda name: False)
+    x = _getexp_edges(dtype)
+    table = 1 / (np.arange(16) + 1.5)
+    normal = x[np.isfinite(x) & (np.abs(x) >= np.finfo(dtype).smallest_normal)]
+    f, _ = np.frexp(np.abs(normal))
+    expected = (table[np.floor(32 * f).astype(int) - 16]).astype(dtype)   # frexp's f in [1/2, 1)
+    assert same_bits(lut16(normal, *table.astype(dtype)), expected)
+    assert same_bits(lut16(np.array([1.0, 1.0625, 1.5, 0.75, -1.9999], dtype), *np.arange(16.0)),
+                     np.array([0, 1, 8, 8, 15], dtype))
+    slp = _lut16_program(dtype)
+    kernel = Kernel(to_program(slp), True)
+    assert ("codegen.avx512.lut16" in str(build_module(kernel.program))) == vector
+    reference = evaluate(slp, x)
+    assert same_bits(kernel(x), reference)
+    assert same_bits(np.array([kernel(x[i:i + 1])[0] for i in range(0, len(x), 7)], dtype), reference[::7])
+    if not vector:
+        import jax
+
+        with jax.enable_x64(True):
+            got = np.asarray(lut16_jax(x, *table.astype(dtype)))
+        assert same_bits(got, lut16(x, *table.astype(dtype)))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lut16_in_c_gives_the_same_bits(dtype, tmp_path):
+    from codegen import c_source
+
+    program = to_program(_lut16_program(dtype), "k")
+    (tmp_path / "k.c").write_text(c_source.source(program))
+    (tmp_path / "k.h").write_text(c_source.header(program))
+    lib = tmp_path / "libk.so"
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o", str(lib),
+                    str(tmp_path / "k.c"), "-lm"], check=True)
+    x = _getexp_edges(dtype)
+    out = np.empty_like(x)
+    pointer = ctypes.c_void_p
+    ctypes.CDLL(str(lib)).k(ctypes.c_int64(x.size), x.ctypes.data_as(pointer), out.ctypes.data_as(pointer))
+    assert same_bits(out, evaluate(_lut16_program(dtype), x))
+
+
+def test_log_table_entries_reduce_exactly_and_keep_log_near_one_exact():
+    """The float64 log table: ``r = m invc - 1`` within its stated range on every bucket
+    and exact from one fma, ``lh`` on the 2**-42 grid and ``lh + ll = -log(invc)`` (+ ln2 for the lower half) to
+    2**-96 (``ll`` rounded); ``c = 1`` beside 1, where the whole template gives ``log(1 + r)`` of a
+    fraction of a unit (mpmath) down to ``x = 1 +- 2**-52``."""
+    invc, lh, ll, (r_lo, r_hi) = log_table()
+    assert (r_lo, r_hi) == (-0.037109375, 0.0625) and invc[0] == invc[15] == 1.0 and lh[0] == ll[0] == 0.0
+    rng = np.random.default_rng(3)
+    with mp.workprec(300):
+        for j in range(16):
+            m = (1 + (j + rng.uniform(0, 1, 200)) / 16) / (1 if j < 8 else 2)
+            r = fma(m, np.full_like(m, invc[j]), np.full_like(m, -1.0))
+            assert all(mp.mpf(float(a)) * invc[j] - 1 == float(b) for a, b in zip(m, r))
+            assert lh[j] % 2.0**-42 == 0
+            big = -mp.log(mp.mpf(invc[j])) + (mp.log(2) if j >= 8 else 0)
+            assert abs(mp.mpf(lh[j]) + ll[j] - big) < mp.mpf(2)**-96
+            for m in ((1 + mp.mpf(j) / 16) / (1 if j < 8 else 2), (1 + mp.mpf(j + 1) / 16) / (1 if j < 8 else 2)):
+                assert r_lo <= m * invc[j] - 1 <= r_hi
+    t = TEMPLATES["log_table"]
+    core = next(b for b in bl.baselines(t.core("float64"), "float64", [8], families=("fpminimax",))).slp
+    full, _ = wrap(t, core)
+    x = np.array([1 + 2.0**-52, 1 - 2.0**-53, 1 + 2.0**-30, 1 - 2.0**-30, 1.03, 0.97, 1.0624, 0.9688, 1.0,
+                  5e-324, 1e-310, 1.7e308], "float64")
+    with mp.workdps(40):
+        exact = [mp.log(mp.mpf(float(v))) for v in x]
+        hi = np.array([float(v) for v in exact])
+        lo = np.array([float(v - mp.mpf(h)) for v, h in zip(exact, hi)])
+    assert np.max(ulp_error(evaluate(full, x), hi, "float64", lo)) < 0.7
+    assert same_bits(evaluate(full, np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0])),
+                     np.array([-np.inf, -np.inf, np.inf, np.nan, np.nan, np.nan]))
+
+
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_scalef_in_c_gives_the_same_bits(dtype, tmp_path):
@@ -242,7 +334,7 @@ def test_scalef_in_c_gives_the_same_bits(dtype, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["exp", "log", "log2", "sin", "cos", "exp2", "erf", "tanh", "sinh", "cosh", "expm1", "log1p",
-                                  "atan", "atanh", "asinh", "acosh"])
+                                  "atan", "atanh", "asinh", "acosh", "log_table"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_search_evaluator_is_bit_exact_with_the_kernel_on_template_programs(name, dtype):
     if name == "erf" and dtype == "float64":

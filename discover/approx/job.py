@@ -39,7 +39,7 @@ from .program import REAL_OPS, SEARCH_OPS, SLP, constant_ids, cost, evaluate, ev
 from .reference import exact, exact_float64
 from .seeds import classical_seeds
 from .targets import X, Target, target as get_target
-from .templates import SINCOS_VALID, TEMPLATES, Template, main_path_cost, wrap
+from .templates import SINCOS_VALID, TEMPLATES, Template, log_table_template, main_path_cost, wrap
 from .ulp import ulp_error
 
 __all__ = ["ApproxSettings", "ApproxRun", "Candidate", "Task", "make_task", "run", "select", "within_goal",
@@ -238,6 +238,8 @@ def template_for(tgt: Target, domain, dtype: str) -> Template | None:
         return TEMPLATES[tgt.template + "_wide"] if dtype in SINCOS_VALID and bound <= SINCOS_VALID[dtype] else None
     if domain is not None and domain != tgt.domain and all(math.isfinite(v) for v in domain):
         return None  # a bounded user interval: the program covers it directly (an unbounded one needs the template)
+    if tgt.template == "log" and dtype == "float64" and log_table_template():
+        return TEMPLATES["log_table"]
     return TEMPLATES[tgt.template]
 
 

@@ -26,7 +26,7 @@ def _inputs(run: ApproxRun, n: int = 4001) -> tuple[np.ndarray, bool]:
     """Plot inputs and whether the x axis is logarithmic."""
     task = run.task
     a, b = task.domain
-    name = task.template.name if task.template is not None else None
+    name = task.target.template if task.template is not None else None   # "log" for log_table too
     if name in ("exp", "exp2"):
         a, b = -10.0, 10.0
     elif name == "erf":

@@ -35,6 +35,7 @@ __all__ = ["SLP", "OPS_COST", "SEARCH_OPS", "REAL_OPS", "cost", "compact", "eval
 OPS_COST: dict[str, int] = {
     "add": 1, "sub": 1, "mul": 1, "fma": 1, "div": 1, "neg": 1,
     "rint": 1, "ldexp": 3, "scalef": 1, "getexp": 1, "getmant": 1, "logb": 3, "significand": 2,
+    "lut16": 1,
     "select": 1, "lt": 1, "gt": 1, "le": 1, "ge": 1,
     "eq": 1, "ne": 1, "or": 1, "and": 1, "fabs": 1, "copysign": 1, "floor": 1,
     "minnum": 1, "maxnum": 1,

@@ -24,6 +24,11 @@ error-compensated) operations, all in the target precision and in the program's 
   pair (``1 - |x|`` by Fast2Sum, one division, the residual by fma); ``asinh``/``acosh`` =
   ``log1p(v)`` with ``v = a + a**2/(1 + sqrt(1 + a**2))`` / ``t + sqrt(t (t + 2))`` (``t = x -
   1``) as pairs, ``log(2|x|)`` from 2**12 on (the exponent bumped by one).
+* ``log_table`` (float64 ``log`` on AVX-512 hosts, :func:`log_table_template`): ``x = 2**e
+  m`` by ``getexp``/``getmant``; a 16-entry table indexed by ``m``'s top fraction bits
+  (``lut16``, one ``vpermi2pd``) gives ``invc ~ 1/c`` and ``log c`` as a pair; ``r = m invc
+  - 1`` exact, ``log x = (e ln2 + log c) + r + r**2 P(r)`` with the large sum by Fast2Sum and
+  the core ``P ~ (log(1 + r) - r)/r**2`` on ``[-0.037, 0.0625]``; no division.
 * ``erf`` (float32): three pieces as in fdlibm, all evaluated and selected by ``|x|``:
   below 0.84375 ``x c0 + x (t S(t) + c0_lo)`` with the searched core ``S`` and ``t = x**2``
   carried as an exact pair; up to 1.25
@@ -66,6 +71,7 @@ counted apart from the main path (:func:`main_path_cost`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -325,6 +331,89 @@ def _log_like(base2: bool):
         # e0 - f is log's -inf, -inf, +inf, NaN
         return b.sp("select", b.sp("eq", b.sp("fabs", e0), b.const(np.inf)), b.sp("sub", e0, f), y)
     return build
+
+
+def _log1p_quotient(r):
+    """``(log(1 + r) - r) / r**2`` (-1/2 at 0)."""
+    return -mp.mpf(1) / 2 if r == 0 else (mp.log1p(r) - r) / (r * r)
+
+
+#: the table-driven float64 log (:func:`_log_table`): ``ln2 = LN2_42 + ln2_lo`` with
+#: ``LN2_42`` a multiple of 2**-42 (42 bits: ``e ln2_42`` is exact for every exponent)
+_TABLE_GRAIN = 2.0**-42
+
+
+def _exact_invc(lo, hi) -> float:
+    """The ``invc`` of the bucket ``[lo, hi)`` (within ``[3/4, 3/2)``) that keeps ``r = m
+    invc - 1`` smallest among those for which ``fma(m, invc, -1)`` is exact: ``m`` is a
+    multiple of ``2**-52`` (``2**-53`` below 1), so with ``invc`` of ``b`` significant bits
+    ``m invc`` is a multiple of ``2**-58`` for ``b = 6`` (exact where ``|r| < 2**-5``) or
+    of ``2**-57`` for ``b = 5`` (exact where ``|r| < 2**-4``)."""
+    scale = 2 ** mp.floor(mp.log(2 / (lo + hi), 2))   # 1/c in [scale, 2 scale)
+    best = None
+    for bits, limit in ((6, 2**-5), (5, 2**-4)):
+        grid = scale / 2 ** (bits - 1)
+        centre = mp.nint(2 / (lo + hi) / grid)
+        for k in range(int(centre) - 3, int(centre) + 4):
+            ic = k * grid
+            worst = max(abs(lo * ic - 1), abs(hi * ic - 1))
+            if worst < limit and (best is None or worst < best[0]):
+                best = (worst, float(ic))
+    return best[1]
+
+
+@functools.cache
+def log_table() -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...], tuple[float, float]]:
+    """``(invc, lh, ll, (r_min, r_max))`` of the float64 log's 16-entry table.
+
+    Bucket ``j`` holds the ``m = getmant(x)`` in ``[3/4, 3/2)`` whose top four fraction
+    bits are ``j``: ``m`` in ``[1 + j/16, 1 + (j+1)/16)`` for ``j < 8`` (``x = 2**e m``),
+    ``[(1 + j/16)/2, (1 + (j+1)/16)/2)`` for ``j >= 8`` (``x = 2**e (2m)``, ``e = getexp(x)``).
+    ``invc`` is near the inverse of the bucket's centre (:func:`_exact_invc`), except
+    ``invc = 1`` in the two buckets beside 1 (there ``log x`` is small and ``r`` itself must
+    carry it);
+    ``log x = e ln2 + L + log(1 + r)``, ``r = m invc - 1``, ``L = -log(invc)`` (plus ln2 for
+    ``j >= 8``) split as ``lh`` (a multiple of 2**-42, so ``e LN2_42 + lh`` is exact) plus
+    ``ll``. ``(r_min, r_max)``: the range of ``r`` (the core's interval)."""
+    invc, lh, ll, r_lo, r_hi = [], [], [], 0.0, 0.0
+    with mp.workprec(300):
+        for j in range(16):
+            lo = (1 + mp.mpf(j) / 16) / (1 if j < 8 else 2)
+            hi = (1 + mp.mpf(j + 1) / 16) / (1 if j < 8 else 2)
+            ic = 1.0 if j in (0, 15) else _exact_invc(lo, hi)
+            big = -mp.log(ic) + (mp.log(2) if j >= 8 else 0)
+            head = mp.nint(big / _TABLE_GRAIN) * _TABLE_GRAIN
+            invc.append(ic), lh.append(float(head)), ll.append(float(big - head))
+            r_lo, r_hi = min(r_lo, float(lo * ic - 1)), max(r_hi, float(hi * ic - 1))
+    return tuple(invc), tuple(lh), tuple(ll), (r_lo, r_hi)
+
+
+def log_table_template() -> bool:
+    """Whether float64 log uses the table (:func:`_log_table`): where ``lut16``,
+    ``getexp`` and ``getmant`` are one instruction each (:func:`x86_ops`)."""
+    return x86_ops()
+
+
+def _log_table(b: _B, core: SLP, dtype: str):
+    """float64 ``log x`` by :func:`log_table`: ``m = getmant(x)``, ``e = getexp(x)``, the
+    three entries by ``lut16(m)``, ``r = fma(m, invc, -1)`` exact (:func:`_exact_invc`);
+    ``w = e LN2_42 + lh`` exact; ``w + r = hi + err`` by Fast2Sum (``|w| > |r|``
+    unless ``w = 0``); ``y = hi + (r**2 P(r) + ((err + e ln2_lo) + ll))`` with the core
+    ``P ~ (log(1 + r) - r)/r**2``. Near 1 (``c = 1``, ``w = 0``) ``y = r + r**2 P`` and the
+    low parts cancel exactly. Special values as :func:`_log_like`'s AVX-512 path."""
+    invc, lh, ll, _ = log_table()
+    ln2_hi, ln2_lo = lh[15], ll[15]   # bucket 15: c = 1, L = ln2
+    e = b.emit("getexp", 0)
+    m = b.emit("getmant", 0)
+    ic, h, l_ = (b.emit("lut16", m, *(b.const(v) for v in column)) for column in (invc, lh, ll))
+    r = b.emit("fma", m, ic, b.const(-1.0))
+    w = b.emit("fma", e, b.const(ln2_hi), h)
+    hi, err = _fast_two_sum(b, w, r)
+    low = b.emit("add", b.emit("fma", e, b.const(ln2_lo), err), l_)
+    y = b.emit("add", hi, b.emit("fma", b.emit("mul", r, r), b.splice(core, r), low))
+    # +-0 and +-inf: getexp is -inf, -inf, +inf, +inf and r is 0, -2, 0, NaN (getmant 1, -1,
+    # 1, NaN; the c = 1 bucket), so e - r is log's -inf, -inf, +inf, NaN
+    return b.sp("select", b.sp("eq", b.sp("fabs", e), b.const(np.inf)), b.sp("sub", e, r), y)
 
 
 def _log1p(b: _B, core: SLP, dtype: str):
@@ -862,6 +951,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              _log_training),
     Template("log2", *_LOG_CORE_SPLIT, _log_like(True), lambda d: "every input (subnormals; 0, negative, inf, NaN)",
              _log_training),
+    Template("log_table", "(log(1 + r) - r)/r**2", _log1p_quotient, lambda d: log_table()[3], _log_table,
+             lambda d: "every input (subnormals; 0, negative, inf, NaN)", _log_training),
     Template("log1p", *_LOG_CORE, _log1p, lambda d: "every input (-1, below -1, inf, NaN)", _log1p_training),
     Template("atanh", *_LOG_CORE, _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)", _atanh_training),
     Template("asinh", *_LOG_CORE, _asinh, lambda d: "every input", _near_and_log_uniform(3, -20, 80)),
