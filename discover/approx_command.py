@@ -16,9 +16,7 @@ import argparse
 import math
 import time
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from .atomic import write_bytes_atomic, write_text_atomic
 from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
@@ -26,11 +24,17 @@ from .errors import UserError, check_seconds
 from .figures import check_png_path
 from .result import result_path
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# The approximation job's modules (SymPy, mpmath, JAX, LLVM) and rich are imported where a run
+# needs them: `discover approx --help` and a usage error answer without loading them.
+
 EMITS = ("c", "llvm", "object")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from .approx.targets import NAMED
+    from .approx.names import TEMPLATES
 
     parser = subparsers.add_parser(
         "approx",
@@ -38,8 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Search straight-line programs (add, sub, mul, fma; --division adds div) that "
                     "approximate a function in float32/float64 within a ULP goal, cheaper than the "
                     "textbook polynomials, scored bit-exactly in the target precision. Named "
-                    f"functions: {', '.join(NAMED)}; or any SymPy expression of x (on --domain, default "
-                    f"[0, 1]). {', '.join(t.name for t in NAMED.values() if t.template)} cover their whole domain "
+                    f"functions: {', '.join(TEMPLATES)}; or any SymPy expression of x (on --domain, default "
+                    f"[0, 1]). {', '.join(name for name, template in TEMPLATES.items() if template)} cover their "
+                    "whole domain "
                     "through range reduction (erf in float32; sin and cos [-pi, pi], or with --domain up to "
                     "|x| <= 1e5 in float32, 2**20 in float64).",
     )
@@ -94,6 +99,8 @@ def _fmt(err: float, unit: str) -> str:
 
 
 def front_table(run, unit: str, selected: int | None, times: dict | None = None) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{run.task.target.name} ({run.task.settings.dtype}): programs found beside the baselines",
                   title_justify="left")
     table.add_column("program")
@@ -143,6 +150,8 @@ def run(args) -> int:
 
 def _run(args, client) -> int:
     """``discover approx``; ``client``: a Dask client the float32 verification uses, or None."""
+    from rich.console import Console
+
     from .approx import job
     from .approx import result as approx_result
     from .approx.emit import c_code, llvm_ir, object_code

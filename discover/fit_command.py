@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-
-from search import operators
+from search.operator_names import (BUILTIN_ARITIES, DEFAULT_BINARY, DEFAULT_UNARY, UnknownOperatorError,
+                                   split_binary_unary)
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, describe_cluster
 from .errors import UserError, check_seconds, check_seed
 from .fit_limits import DEFAULT_BATCH_SIZE, MAXSIZE_LIMIT
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# The engine (JAX), NumPy and rich are imported where a run needs them: `discover fit --help`
+# and a usage error answer without loading them.
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -46,8 +49,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="stop after N iterations (default: only the time limit)")
     parser.add_argument("--operators", metavar="LIST",
                         help="comma-separated operators to use (default: "
-                             f"{','.join(operators.DEFAULT_BINARY + operators.DEFAULT_UNARY)}); "
-                             f"available: {','.join(op.name for op in operators.OPERATORS if op.arity <= 2)}")
+                             f"{','.join(DEFAULT_BINARY + DEFAULT_UNARY)}); "
+                             f"available: {','.join(name for name, arity in BUILTIN_ARITIES.items() if arity <= 2)}")
     parser.add_argument("--maxsize", type=int, default=20, metavar="N",
                         help="largest complexity searched (default 20); a final formula carries its fitted "
                              "scale and offset, a*f + b, so it may be up to 4 more")
@@ -79,18 +82,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _regressor(args):
-    from .regressor import Regressor  # loads the engine: only when fitting
-
-    binary, unary = operators.DEFAULT_BINARY, operators.DEFAULT_UNARY
+def _regressor_parameters(args) -> dict:
+    """The Regressor's parameters the options give, each checked (a UserError), without
+    loading the engine (``--operators`` on the built-in operators' names and arities)."""
+    binary, unary = DEFAULT_BINARY, DEFAULT_UNARY
     if args.operators is not None:
         names = [n for n in args.operators.split(",") if n.strip()]
         if not names:
             raise UserError(f"--operators {args.operators!r} names no operator; give a comma-separated list, "
-                            f"e.g. {','.join(operators.DEFAULT_BINARY + operators.DEFAULT_UNARY)}")
+                            f"e.g. {','.join(DEFAULT_BINARY + DEFAULT_UNARY)}")
         try:
-            binary, unary = operators.split_by_arity(names)
-        except operators.UnknownOperatorError as exc:
+            binary, unary = split_binary_unary(names)
+        except UnknownOperatorError as exc:
             raise UserError(str(exc)) from None
         if not binary:
             raise UserError("--operators needs at least one binary operator (+, -, *, /, pow)")
@@ -105,7 +108,7 @@ def _regressor(args):
     check_seed(args.seed)
     if not args.checkpoint >= 0:  # NaN too
         raise UserError(f"--checkpoint must be a number of seconds >= 0 (0 disables it), not {args.checkpoint}")
-    return Regressor(
+    return dict(
         cluster=cluster_from_args(args), binary_operators=binary, unary_operators=unary, maxsize=args.maxsize,
         niterations=args.niterations,
         populations=args.populations, population_size=args.population_size, batch_size=args.batch_size,
@@ -115,6 +118,8 @@ def _regressor(args):
 
 def _check_inputs_vary(dataset) -> None:
     """A UserError when every input column holds one value: any formula of them is a constant."""
+    import numpy as np
+
     X = np.asarray(dataset.X)
     if len(X) > 1 and np.all(X == X[:1]):  # one row: the Regressor says so
         values = ", ".join(f"{name} = {X[0, j]:g}" for j, name in enumerate(dataset.feature_names[:4]))
@@ -151,6 +156,8 @@ def _apply_units(model, dataset, text: str | None, dimensionless_constants: bool
 
 def front_table(model, title: str = "Pareto front") -> Table:
     """The front as a rich table, the selected row marked."""
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     table.add_column("", width=2)
     table.add_column("complexity", justify="right")
@@ -189,18 +196,27 @@ def _save(result, output: Path, pysr_csv: Path | None) -> None:
 
 
 def run(args) -> int:
-    from search.evaluate import one_thread_pool_for_search
-
-    from .data import load_dataset
-
-    model = _regressor(args)
-    if model.cluster is None:  # this process runs the search (the workers get theirs from connect())
-        one_thread_pool_for_search()
+    parameters = _regressor_parameters(args)
     output = result_path(args.output, args.data, ".result.json")
     plot = plot_option(args.plot, output)
     pysr_csv = _pysr_csv_path(args.pysr_csv)
+    from .data import load_dataset
+
     dataset = load_dataset(args.data, target=args.target)
     _check_inputs_vary(dataset)
+
+    # the engine loads here, once the options and the data are known to be usable
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    from search.evaluate import one_thread_pool_for_search
+
+    from .regressor import Regressor
+
+    model = Regressor(**parameters)
+    if model.cluster is None:  # this process runs the search (the workers get theirs from connect())
+        one_thread_pool_for_search()
     _apply_units(model, dataset, args.units, args.dimensionless_constants)
     console = Console(stderr=True)
     names = dataset.feature_names

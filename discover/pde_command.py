@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from .cluster_options import add_cluster_arguments, cluster_from_args, using_cluster
 from .errors import DataError, UserError, check_seconds, check_seed
 from .plot_command import add_plot_option, draw, plot_option
 from .result import result_path
-from .pde import fit as pde_fit
-from .pde.library import DEFAULT_DERIVATIVE_DEGREE, DEFAULT_MAX_DEGREE
+from .pde.defaults import (DEFAULT_DERIVATIVE_DEGREE, DEFAULT_MAX_DEGREE, DEFAULT_MAX_QUERIES, DERIVATIVE_METHODS,
+                           METHODS)
 
-ALL_METHODS = pde_fit.METHODS + ("evolve", "solver")
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from .pde.fit import PDESettings
+
+# The PDE job's modules (SciPy, SymPy, JAX) and rich are imported where a run needs them:
+# `discover pde --help` and a usage error answer without loading them.
+
+ALL_METHODS = METHODS + ("evolve", "solver")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -56,14 +61,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--terms", default="", metavar="LIST",
                         help="extra library terms, ';'-separated SymPy expressions of the fields and their "
                              "derivatives, e.g. \"sin(u); u*u_xx; Derivative(u*v, x)\"")
-    parser.add_argument("--derivative", choices=pde_fit.DERIVATIVE_METHODS, default=None,
+    parser.add_argument("--derivative", choices=DERIVATIVE_METHODS, default=None,
                         help="derivative estimator of the strong form (default savgol; spectral on clean periodic data)")
     periodic = parser.add_mutually_exclusive_group()
     periodic.add_argument("--periodic", dest="periodic", action="store_true", default=None,
                           help="the spatial axes wrap around (default: the file's 'periodic' attribute)")
     periodic.add_argument("--no-periodic", dest="periodic", action="store_false")
-    parser.add_argument("--max-queries", type=int, default=pde_fit.DEFAULT_MAX_QUERIES, metavar="N",
-                        help=f"most test functions in the weak form (default {pde_fit.DEFAULT_MAX_QUERIES})")
+    parser.add_argument("--max-queries", type=int, default=DEFAULT_MAX_QUERIES, metavar="N",
+                        help=f"most test functions in the weak form (default {DEFAULT_MAX_QUERIES})")
     parser.add_argument("--no-trajectory-refit", dest="trajectory", action="store_false",
                         help="keep the coefficients of the regression (weak) or the search (evolve, solver); by default, on noisy periodic data, the chosen "
                              "terms' coefficients are refitted by simulating the PDE through every snapshot: "
@@ -129,21 +134,26 @@ def parse_known_options(items: list[str], fields: list[str]) -> dict[str, str]:
     return known
 
 
-def settings_from_args(args, fields: list[str]) -> pde_fit.PDESettings:
+def settings_from_args(args, fields: list[str]) -> PDESettings:
     for flag, value, lowest in (("--max-queries", args.max_queries, 16), ("--max-degree", args.max_degree, 1),
                                 ("--derivative-degree", args.derivative_degree, 1)):
         if value < lowest:
             raise UserError(f"{flag} must be at least {lowest}, not {value}")
     check_seconds(args.time_limit, "--time-limit")
     check_seed(args.seed)
-    return pde_fit.PDESettings(
-        method=args.method if args.method in pde_fit.METHODS else "weak", derivative=args.derivative,
+    from .pde.fit import PDESettings
+
+    return PDESettings(
+        method=args.method if args.method in METHODS else "weak", derivative=args.derivative,
         max_order=args.max_order, max_degree=args.max_degree, derivative_degree=args.derivative_degree,
         extra_terms=[t for t in args.terms.split(";") if t.strip()], known=parse_known_options(args.known, fields),
         max_queries=args.max_queries, seed=args.seed, trajectory=args.trajectory)
 
 
 def equation_table(equation: dict) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=escape(equation["equation"]), title_justify="left")   # "[u]" is no style
     table.add_column("term")
     table.add_column("coefficient", justify="right")
@@ -157,24 +167,28 @@ def equation_table(equation: dict) -> Table:
 
 
 def run(args) -> int:
-    from .pde.data import load_fields
-    from .pde.result import PDEResult
-
     output = result_path(args.output, args.data, ".pde.json")
     plot = plot_option(args.plot, output)
     cluster = cluster_from_args(args)
-    if cluster is not None and args.method in pde_fit.METHODS:
+    if cluster is not None and args.method in METHODS:
         raise UserError(f"--workers/--scheduler run the evolutionary methods (evolve, solver); "
                         f"--method {args.method} is a sparse regression that runs here")
+    from .pde.data import load_fields
+
     data = load_fields(args.data, _names(args.fields), _names(args.coords), args.periodic)
     settings = settings_from_args(args, data.field_names)
+    from rich.console import Console
+
+    from .pde import fit as pde_fit
+    from .pde.result import PDEResult
+
     console = Console(stderr=True, quiet=args.quiet)
     with console.status(f"discovering the PDE in {args.data} ({args.method})") as status:
         def progress(message: str) -> None:
             status.update(f"{args.method}: {message}")
 
         try:
-            if args.method in pde_fit.METHODS:
+            if args.method in METHODS:
                 fit = pde_fit.fit_pde(data, settings, progress)
                 extra = {}
             else:
@@ -197,7 +211,7 @@ def run(args) -> int:
     for equation in equations:
         out.print(equation_table(equation))
         out.print(f"relative residual {equation['residual']:.3g}")
-        if args.method in pde_fit.METHODS and equation["rhs"] == "0" and not equation["alternatives"]:
+        if args.method in METHODS and equation["rhs"] == "0" and not equation["alternatives"]:
             whole = ", or the known part is the whole equation" if equation.get("known") else ""
             out.print(f"{equation['lhs']} is zero to rounding on this data (the fields do not change in time{whole}): "
                       "nothing to find", markup=False)

@@ -28,15 +28,16 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import sympy
-
-from codegen.text import check_text, sympify_text
+from typing import TYPE_CHECKING, Any
 
 from .atomic import write_text_atomic
 from .errors import UserError
+
+if TYPE_CHECKING:
+    import sympy
+
+# NumPy, SymPy and codegen.text are imported where they are used: the commands import
+# this module (result_path, read_json) while they build their parsers and check the input.
 
 SCHEMA = "discover.fit/1"
 
@@ -79,6 +80,8 @@ def dumps(payload: dict) -> str:
     """The JSON text of a result payload: strict JSON, so infinite and NaN numbers (a model
     that blew up, an error without bound) are the strings "inf", "-inf" and "nan" (what
     Python's json writes for them, ``Infinity``, other readers reject)."""
+    import numpy as np
+
     def strict(value):
         if isinstance(value, dict):
             return {k: strict(v) for k, v in value.items()}
@@ -141,6 +144,8 @@ def result_path(output: str | None, data: str, suffix: str) -> Path:
 
 def load_result(path: str | os.PathLike) -> FitResult:
     """Read a result file; a missing or malformed file is a :class:`UserError`."""
+    from codegen.text import check_text
+
     payload = read_payload(path, SCHEMA)
     try:
         equations = [Equation(**eq) for eq in payload["equations"]]
@@ -178,9 +183,13 @@ def malformed(path: str | os.PathLike, exc: Exception, kind: str = "") -> UserEr
 
 def symbols_for(names: list[str]) -> dict[str, sympy.Symbol]:
     """An explicit ``locals`` dict so that every name parses as a plain Symbol."""
+    import sympy
+
     return {name: sympy.Symbol(name) for name in names}
 
 
 def parse_equation(text: str, variables: list[str]) -> sympy.Expr:
     """Parse a ``sympy`` string of a result back into an expression over ``variables``."""
+    from codegen.text import sympify_text
+
     return sympify_text(text, symbols_for(variables))

@@ -22,12 +22,15 @@ import re
 import sys
 import time
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# The simulators (NumPy, SymPy) and rich are imported where a run needs them:
+# `discover simulate --help` and a usage error answer without loading them.
 
 CUSTOM = "custom"
 _SUFFIXES = (".h5", ".hdf5", ".npz")
@@ -71,6 +74,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
     from .pde import simulate as sim
 
     if args.list:
@@ -99,6 +105,9 @@ def run(args) -> int:
 
 def case_table(cases) -> Table:
     """The registered cases as a rich table."""
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="PDE cases (discover simulate CASE -o out.h5)", title_justify="left")
     table.add_column("case")
     table.add_column("equation", overflow="fold")

@@ -5,7 +5,9 @@ NumPy and JAX implementations, the SymPy constructor *and* how SymPy writes it (
 function class such as ``sympy.exp``, or the exponent of a power such as 2 for
 ``square``), the complexity cost and the algebraic property the simplifier uses.
 Nothing else in the engine names an operator: the evaluator, the SymPy converters, the
-simplifier, the mutations and the CLI read these facts.
+simplifier, the mutations and the CLI read these facts (the CLI's help and its
+``--operators`` check, before the engine loads, read the names and arities alone from
+:mod:`search.operator_names`, which this table is checked against).
 
 An :class:`OperatorSet` is a value, as DynamicExpressions.jl's ``OperatorEnum``: the
 search is given one (default :data:`BUILTIN`), and adding an operator is making a new
@@ -28,6 +30,9 @@ from typing import Callable
 import jax.numpy as jnp
 import numpy as np
 import sympy
+
+from . import operator_names
+from .operator_names import ALIASES, UnknownOperatorError
 
 #: The search's float32 sin/cos/tan are exact to a few ULP for |x| up to this and NaN
 #: (an invalid candidate) beyond (see search/jax_math.py); stated once, here.
@@ -86,12 +91,7 @@ CONST = 0
 VAR = 1
 N_LEAF_KINDS = 2
 
-ALIASES: dict[str, str] = {"add": "+", "sub": "-", "mul": "*", "mult": "*", "div": "/", "^": "pow", "**": "pow"}
 _ARITY_WORD = {1: "unary", 2: "binary", 3: "ternary"}
-
-
-class UnknownOperatorError(ValueError):
-    """An operator name that is not in the set."""
 
 
 @dataclass(frozen=True)
@@ -162,22 +162,15 @@ class OperatorSet:
                 codes.append(self.code[name])
         return tuple(codes)
 
+    @cached_property
+    def arity_by_name(self) -> dict[str, int]:
+        """Operator name -> arity, in code order."""
+        return {op.name: op.arity for op in self.operators}
+
     def split_by_arity(self, names) -> dict[int, tuple[str, ...]]:
-        """A mixed list of operator names as ``{arity: names}``; unknown and repeated names raise."""
-        out: dict[int, list[str]] = {1: [], 2: [], 3: []}
-        for raw in names:
-            name = ALIASES.get(raw.strip(), raw.strip())
-            op = self.by_name.get(name)
-            if op is None:
-                # ternary operators (fma) are for hand-built grammars, not a choice here
-                valid = ", ".join(o.name for o in self.operators if o.arity <= 2)
-                raise UnknownOperatorError(f"unknown operator {raw!r}; choose from: {valid}")
-            out[op.arity].append(name)
-        chosen = [n for arity in (1, 2, 3) for n in out[arity]]
-        repeated = next((n for n in chosen if chosen.count(n) > 1), None)
-        if repeated is not None:
-            raise UnknownOperatorError(f"operator {repeated!r} is given twice; name each operator once")
-        return {a: tuple(v) for a, v in out.items()}
+        """A mixed list of operator names as ``{arity: names}``; unknown and repeated names raise
+        (:func:`search.operator_names.split_names`)."""
+        return operator_names.split_names(names, self.arity_by_name)
 
     @cached_property
     def sympy_functions(self) -> dict[type, int]:
@@ -233,8 +226,13 @@ BUILTIN = OperatorSet((
              algebraic=True, dimension="fma"),
 ))
 
-DEFAULT_BINARY = ("+", "-", "*", "/")
-DEFAULT_UNARY = ("neg", "square", "cube", "sqrt", "exp", "log", "sin", "cos")
+DEFAULT_BINARY = operator_names.DEFAULT_BINARY
+DEFAULT_UNARY = operator_names.DEFAULT_UNARY
+
+if list(BUILTIN.arity_by_name.items()) != list(operator_names.BUILTIN_ARITIES.items()):
+    # the light list the command line's help reads (search/operator_names.py) names this table's operators
+    raise ImportError("search.operator_names.BUILTIN_ARITIES does not list BUILTIN's operators in order; "
+                      "update it with the table")
 
 # The built-in set's facts under their historical module-level names.
 OPERATORS: tuple[Operator, ...] = BUILTIN.operators
@@ -251,9 +249,6 @@ def resolve(names, arity: int, ops: OperatorSet = BUILTIN) -> tuple[int, ...]:
 
 def split_by_arity(names, ops: OperatorSet = BUILTIN) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Split a mixed list of operator names into (binary, unary); unknown names, and
-    ternary ones (which a caller of this two-way split would drop), raise."""
-    by = ops.split_by_arity(names)
-    if by[3]:
-        raise UnknownOperatorError(f"operator {by[3][0]!r} takes three arguments; only unary and binary "
-                                   f"operators can be chosen here")
-    return by[2], by[1]
+    ternary ones (which a caller of this two-way split would drop), raise
+    (:func:`search.operator_names.split_binary_unary`)."""
+    return operator_names.split_binary_unary(names, ops.arity_by_name)

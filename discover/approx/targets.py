@@ -21,6 +21,7 @@ from codegen.text import sympify_text
 
 from ..errors import UserError
 from ..sympy_checks import non_finite_number
+from .names import TEMPLATES
 
 __all__ = ["Target", "NAMED", "target", "parse_domain"]
 
@@ -53,29 +54,37 @@ def _named(name, expr, domain, template=None, mp_fn=None, np_fn=None) -> Target:
                   np_fn or sympy.lambdify(X, expr, ["scipy", "numpy"]), domain, template)
 
 
+def _builtin(name, expr, domain, mp_fn=None, np_fn=None) -> Target:
+    """A named target, its template from :data:`discover.approx.names.TEMPLATES`."""
+    return _named(name, expr, domain, TEMPLATES[name], mp_fn, np_fn)
+
+
 _PI = math.pi
-#: the named targets and their default domains
+#: the named targets and their default domains (their names and templates: names.py)
 NAMED: dict[str, Target] = {t.name: t for t in [
-    _named("exp", sympy.exp(X), (-INF, INF), "exp"),
-    _named("exp2", 2 ** X, (-INF, INF), "exp2"),
-    _named("expm1", sympy.exp(X) - 1, (-INF, INF), "expm1", mpmath.expm1, numpy.expm1),
-    _named("log", sympy.log(X), (0.0, INF), "log"),
-    _named("log2", sympy.log(X, 2), (0.0, INF), "log2"),
-    _named("log1p", sympy.log(1 + X), (-1.0, INF), "log1p", mpmath.log1p, numpy.log1p),
-    _named("sin", sympy.sin(X), (-_PI, _PI), "sin"),
-    _named("cos", sympy.cos(X), (-_PI, _PI), "cos"),
-    _named("tan", sympy.tan(X), (-_PI / 4, _PI / 4)),
-    _named("tanh", sympy.tanh(X), (-INF, INF), "tanh"),
-    _named("sinh", sympy.sinh(X), (-INF, INF), "sinh"),
-    _named("cosh", sympy.cosh(X), (-INF, INF), "cosh"),
-    _named("sigmoid", 1 / (1 + sympy.exp(-X)), (-1.0, 1.0)),
-    _named("erf", sympy.erf(X), (-INF, INF), "erf"),
-    _named("erfc", sympy.erfc(X), (0.0, 1.0)),
-    _named("atan", sympy.atan(X), (-INF, INF), "atan"),
-    _named("atanh", sympy.atanh(X), (-1.0, 1.0), "atanh"),
-    _named("asinh", sympy.asinh(X), (-INF, INF), "asinh"),
-    _named("acosh", sympy.acosh(X), (1.0, INF), "acosh"),
+    _builtin("exp", sympy.exp(X), (-INF, INF)),
+    _builtin("exp2", 2 ** X, (-INF, INF)),
+    _builtin("expm1", sympy.exp(X) - 1, (-INF, INF), mpmath.expm1, numpy.expm1),
+    _builtin("log", sympy.log(X), (0.0, INF)),
+    _builtin("log2", sympy.log(X, 2), (0.0, INF)),
+    _builtin("log1p", sympy.log(1 + X), (-1.0, INF), mpmath.log1p, numpy.log1p),
+    _builtin("sin", sympy.sin(X), (-_PI, _PI)),
+    _builtin("cos", sympy.cos(X), (-_PI, _PI)),
+    _builtin("tan", sympy.tan(X), (-_PI / 4, _PI / 4)),
+    _builtin("tanh", sympy.tanh(X), (-INF, INF)),
+    _builtin("sinh", sympy.sinh(X), (-INF, INF)),
+    _builtin("cosh", sympy.cosh(X), (-INF, INF)),
+    _builtin("sigmoid", 1 / (1 + sympy.exp(-X)), (-1.0, 1.0)),
+    _builtin("erf", sympy.erf(X), (-INF, INF)),
+    _builtin("erfc", sympy.erfc(X), (0.0, 1.0)),
+    _builtin("atan", sympy.atan(X), (-INF, INF)),
+    _builtin("atanh", sympy.atanh(X), (-1.0, 1.0)),
+    _builtin("asinh", sympy.asinh(X), (-INF, INF)),
+    _builtin("acosh", sympy.acosh(X), (1.0, INF)),
 ]}
+if list(NAMED) != list(TEMPLATES):
+    # the light list that `discover approx --help` reads (names.py) names these functions, in this order
+    raise ImportError("discover.approx.names.TEMPLATES does not list the named targets in order; update it")
 
 
 def target(spec: str) -> Target:

@@ -27,11 +27,10 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 from ..errors import DataError
+from .defaults import DERIVATIVE_METHODS as METHODS
 
 __all__ = ["METHODS", "central_points", "derivative", "edge_points", "fd_weights", "savgol_defaults",
            "uniform_spacing"]
-
-METHODS = ("fd", "spectral", "savgol")
 
 #: Largest relative variation of the grid spacing still accepted as uniform (or the
 #: rounding of the coordinates' own precision, where larger: float32 ``linspace(0, 100, 1001)``

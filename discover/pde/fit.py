@@ -33,6 +33,7 @@ from ..errors import DataError, UserError
 from . import library as lib
 from . import trajectory
 from .data import FieldData
+from .defaults import DEFAULT_MAX_QUERIES, METHODS
 from .derivatives import METHODS as DERIVATIVE_METHODS
 from .derivatives import derivative
 from . import gls as weighting
@@ -40,8 +41,6 @@ from .noise import debiased, field_noise
 from .sparse import TERM_PENALTY, bootstrap, compressed, lstsq_on, mstls, relative_residual, selection_loss
 from .weak import WeakForm, choose_half_widths
 
-METHODS = ("weak", "strong")
-DEFAULT_MAX_QUERIES = 4096
 DEFAULT_MAX_POINTS = 20_000
 
 

@@ -25,10 +25,9 @@ import sympy
 from codegen.text import check_text
 
 from ..sympy_checks import non_finite_number
+from .defaults import DEFAULT_DERIVATIVE_DEGREE, DEFAULT_MAX_DEGREE
 
 DEFAULT_MAX_ORDER = 4
-DEFAULT_MAX_DEGREE = 3
-DEFAULT_DERIVATIVE_DEGREE = 2
 
 
 def derivative_name(field: str, alpha: Sequence[int], axes: Sequence[str]) -> str:
