@@ -172,8 +172,10 @@ def _getmant_generic(b: ir.IRBuilder, ty: ir.Type, x: ir.Value) -> ir.Value:
 
 
 def lut16(b: ir.IRBuilder, ty: ir.Type, key: ir.Value, *table: ir.Value) -> ir.Value:
-    """``table[j]``, ``j`` the top four fraction bits of ``key`` (:func:`codegen.exact.lut16`)."""
-    if jit.has_feature("avx512f"):
+    """``table[j]``, ``j`` the top four fraction bits of ``key`` (:func:`codegen.exact.lut16`).
+    The AVX-512 permute holds one table for the whole vector, so it serves constant tables
+    only (range-reduction templates); a table of computed values takes the select tree."""
+    if jit.has_feature("avx512f") and all(isinstance(t, ir.Constant) for t in table):
         return b.call(_avx512_lane(b.module, ty, "lut16"), [key, *table])
     return _lut16_generic(b, ty, key, *table)
 

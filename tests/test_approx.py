@@ -256,6 +256,10 @@ def test_lut16_indexes_by_the_top_fraction_bits_in_every_lane(dtype, vector, mon
     reference = evaluate(slp, x)
     assert same_bits(kernel(x), reference)
     assert same_bits(np.array([kernel(x[i:i + 1])[0] for i in range(0, len(x), 7)], dtype), reference[::7])
+    # a table of computed values (the permute holds one table per vector: the select tree)
+    b = Builder(dtype)
+    computed = b.done(b.emit("lut16", 0, *(b.emit("mul", 0, b.const(j + 1.0)) for j in range(16))))
+    assert same_bits(Kernel(to_program(computed), True)(x), evaluate(computed, x))
     if not vector:
         import jax
 

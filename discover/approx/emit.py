@@ -29,12 +29,11 @@ INTERLEAVE = {"avx512": 8, "other": 4}
 
 
 def interleave(slp: SLP | None = None) -> int:
-    """The host's :data:`INTERLEAVE`; four for a program with a division or a table lookup
-    (AVX-512, 2**14 elements in cache: the log templates with their one division ran 3-4 %
-    faster with four vectors than with eight, float32 1.53x -> 1.57x NumPy, float64 1.38x
-    -> 1.43x, the division unit, not the registers, setting their pace; the float64 table
-    log, whose three tables hold six registers, 1.50x -> 1.78x with four)."""
-    if slp is not None and any(ins.op in ("div", "lut16") for ins in slp.instrs):
+    """The host's :data:`INTERLEAVE`; four for a program with a division (AVX-512, 2**14
+    elements in cache: the log templates with their one division ran 3-4 % faster with
+    four vectors than with eight, float32 1.53x -> 1.57x NumPy, float64 1.38x -> 1.43x;
+    the division unit, not the registers, sets their pace)."""
+    if slp is not None and any(ins.op == "div" for ins in slp.instrs):
         return INTERLEAVE["other"]
     return INTERLEAVE["avx512" if jit.has_feature("avx512f") else "other"]
 
