@@ -532,6 +532,65 @@ def test_float64_sample_covers_the_reduced_interval_densely():
     assert x.min() >= 1e30 and x.max() <= 1e31 and np.count_nonzero(x > 5e30) > 1000
 
 
+def test_ulp_error_is_the_definition_bit_for_bit_and_writes_into_out():
+    """The lean ULP error (exponent bits of y, no floor(log2)) gives the bits of
+    ``|f - y| / ulp(y)`` everywhere, specials and subnormals included, and fills ``out``."""
+    from discover.approx.ulp import _special_error
+
+    rng = np.random.default_rng(3)
+    y = np.concatenate([rng.standard_normal(20_000) * np.exp(rng.uniform(-700, 700, 20_000)),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-320, 2.0**-126, 2.0**-149, 1.7e308, 3.5e38]])
+    with np.errstate(all="ignore"):
+        for dtype in ("float32", "float64"):
+            f = np.where(rng.random(y.size) < 0.5, y, y * (1 + 1e-6 * rng.standard_normal(y.size))).astype(dtype)
+            f[::97] = np.inf
+            f[::89] = np.nan
+            expected = np.abs(f.astype(np.float64) - y) / ulp(y, dtype)
+            special = ~(np.isfinite(f) & np.isfinite(y))   # the rules of the module docstring
+            expected[special] = _special_error(f[special].astype(np.float64), y[special], dtype)
+            out = np.empty(y.size)
+            got = ulp_error(f, y, dtype, out=out)
+            assert got is out and same_bits(got, expected)
+
+
+def test_float32_sweep_in_blocks_gives_the_one_pass_result(whole32, monkeypatch):
+    """The sweep runs in chunks, each in cache-sized blocks made in place: the maximum, the
+    first input where it occurs and the correctly rounded count are those of one pass over
+    every input (exp on [80, 100]: overflow to inf included; a chunk and a block that are
+    not whole)."""
+    from discover.approx import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "CHUNK", 1 << 19)
+    monkeypatch.setattr(verify_module, "BLOCK", 3000)
+    x = np.concatenate(list(float32_range(80.0, 100.0)))
+    err = ulp_error(evaluate(whole32["exp"], x), NAMED["exp"].np_fn(x.astype(np.float64)), "float32")
+    v = verify(whole32["exp"], NAMED["exp"], (80.0, 100.0))
+    assert (v.points, v.max_ulp, v.worst_input) == (x.size, float(err.max()), float(x[np.argmax(err)]))
+    assert v.correctly_rounded == np.count_nonzero(err <= 0.5) / x.size and not v.stopped
+
+
+def test_verification_with_stop_above_stops_at_a_witness_and_never_passes_early(whole32, monkeypatch):
+    """A candidate above the goal is found on a random screen of its inputs, else at the
+    first chunk above it, and the check stops there (a rejected candidate cost a whole
+    sweep: 4.3e9 inputs for exp); a program within the goal is still checked on every
+    input."""
+    from discover.approx import verify as verify_module
+
+    b = Builder("float32")
+    bad = b.done(b.emit("mul", b.splice(whole32["exp"], 0), b.const(1 + 2.0**-20)))
+    monkeypatch.setattr(verify_module, "SCREEN", 1 << 10)   # [1, 1.25] holds 2**21 + 1 floats
+    v = verify(bad, NAMED["exp"], (1.0, 1.25), stop_above=1.0)
+    assert v.stopped and v.points == 1 << 10 and v.max_ulp > 3 and 1.0 <= v.worst_input <= 1.25
+    monkeypatch.setattr(verify_module, "SCREEN", 1 << 30)   # no screen: the sweep stops at its first chunk
+    monkeypatch.setattr(verify_module, "CHUNK", 1 << 18)
+    v = verify(bad, NAMED["exp"], (1.0, 1.25), stop_above=1.0)
+    assert v.stopped and v.points == 1 << 18 and v.max_ulp > 3
+    monkeypatch.setattr(verify_module, "SCREEN", 1 << 10)
+    full = verify(whole32["exp"], NAMED["exp"], (1.0, 1.25))
+    v = verify(whole32["exp"], NAMED["exp"], (1.0, 1.25), stop_above=1.0)
+    assert not v.stopped and v.points == full.points == 2**21 + 1 and v.max_ulp == full.max_ulp <= 1.0
+
+
 # ----------------------------------------------------------------------------- the search
 
 
