@@ -287,12 +287,69 @@ def max_degree(task: Task) -> int:
 def baseline_rows(task: Task, fma: bool = True, division: bool = False) -> list[Candidate]:
     """Every textbook baseline of the task (degrees 1 to :func:`max_degree`, two fewer for
     cores in even or odd powers; rationals with ``division``), scored like the search's
-    programs; those with a finite error."""
+    programs; those with a finite error. The programs come from the disk cache where an
+    earlier run made them (:func:`cached_baselines`)."""
     top = max_degree(task) + 1
     degrees = range(1, top) if task.core.step == 1 else range(1, top - 2)
-    base = baselines(task.core, task.dtype, list(degrees), fma=fma,
-                     rational=((2, 2), (3, 3)) if division else ())
+    base = cached_baselines(task.core, task.dtype, list(degrees), fma=fma,
+                            rational=((2, 2), (3, 3)) if division else ())
     return [r for r in (_candidate(task, b.name, b.slp) for b in base) if math.isfinite(r.error)]
+
+
+#: the modules whose code makes a baseline: a change to any of them makes new cache entries
+_BASELINE_SOURCES = ("discover.approx.baselines", "discover.approx.minimax", "discover.approx.program",
+                     "codegen.fastmath_remez")
+
+
+def _baseline_key(core: Core, dtype: str, degrees, fma: bool, rational) -> str:
+    """What a baseline program depends on: the core (its form and interval, its values at
+    three points to 30 digits), the precision, degrees and options, the code that fits
+    and builds it and the versions of mpmath and NumPy."""
+    import hashlib
+    import importlib
+    from pathlib import Path
+
+    digest = hashlib.sha1()
+    for name in _BASELINE_SOURCES:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    with mp.workdps(30):
+        values = [mp.nstr(core.f(mp.mpf(core.a) + (mp.mpf(core.b) - core.a) * k / 7), 30) for k in (2, 3, 5)]
+    digest.update(repr((core.name, core.a, core.b, core.zero, core.step, values, dtype, list(degrees), fma,
+                        [tuple(r) for r in rational], mp.__version__, np.__version__)).encode())
+    return digest.hexdigest()[:24]
+
+
+def cached_baselines(core: Core, dtype: str, degrees, fma: bool = True, rational=()) -> list:
+    """:func:`.baselines.baselines` of ``core``, kept in the disk cache of the references
+    (:func:`.reference.cache_dir`): the Remez fits behind them take seconds (float32
+    about 4 s, float64 13-22 s on an AMD EPYC, mostly fpminimax's one fit per
+    coefficient), the same for every run of a target, precision and domain. A missing,
+    unreadable or damaged entry is computed again; an unwritable cache only costs time."""
+    import json
+
+    from ..atomic import write_text_atomic
+    from .baselines import Baseline
+    from .reference import cache_dir
+
+    try:
+        path = cache_dir() / f"baselines-{_baseline_key(core, dtype, degrees, fma, rational)}.json"
+    except (OSError, ValueError, ZeroDivisionError):   # no source to hash, a core that fails at a probe
+        return baselines(core, dtype, degrees, fma=fma, rational=rational)
+    try:
+        return [Baseline(name, family, degree, order,
+                         SLP(dtype, tuple(Instr(op, tuple(ops), float(v)) for op, ops, v in program), output))
+                for name, family, degree, order, program, output in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    found = baselines(core, dtype, degrees, fma=fma, rational=rational)
+    rows = [[b.name, b.family, b.degree, b.order, [[i.op, list(i.operands), i.value] for i in b.slp.instrs],
+             b.slp.output] for b in found]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(rows))
+    except OSError:
+        pass
+    return found
 
 
 def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -> ApproxRun:
