@@ -21,7 +21,7 @@ from codegen.kernel import Kernel
 from codegen.lower import build_module
 from codegen.program import Instr, Program
 from discover.approx import baselines as bl
-from discover.approx.job import ApproxSettings, run, select
+from discover.approx.job import ApproxSettings, Candidate, run, select
 from discover.approx.program import SLP, Builder, compact, cost, evaluate, evaluate_real, to_program
 from discover.approx.targets import NAMED
 from discover.approx.templates import TEMPLATES, wrap
@@ -641,6 +641,88 @@ def test_search_on_float32_templates_finds_a_program_within_one_ulp(spec, templa
     assert np.max(ulp_error(evaluate(result.front[chosen].full, x), ref, "float32")) <= 1.0
 
 
+def _rows(*specs):
+    """Candidates (name, cost, error) over distinct programs (their constant is the index)."""
+    rows = []
+    for k, (name, c, e) in enumerate(specs):
+        b = Builder("float32")
+        slp = b.done(b.emit("mul", 0, b.const(1.0 + k)))
+        rows.append(Candidate(name, slp, slp, e, c, c))
+    return rows
+
+
+def test_choose_verified_stops_candidates_at_the_goal_skips_twins_and_completes_the_closest():
+    from discover.approx.job import choose_verified, within_goal
+    from discover.approx.verify import Verification
+
+    rows = _rows(("search", 5, 0.9), ("minimax-3 horner", 5, 0.9), ("search", 6, 0.8), ("search", 7, 0.7))
+    rows.append(Candidate("fpminimax-3 horner", rows[0].core, rows[0].full, 0.95, 5, 5))   # row 0's program
+    order = within_goal(rows, 1.0)
+    assert order == [1, 0, 4, 2, 3]   # a tie of cost and error: the baseline first
+    calls = []
+
+    def verify_one(program, stop_above):
+        calls.append((program.instrs[1].value, stop_above))
+        complete = stop_above is None
+        return Verification("exhaustive", 100 if complete else 10, 1.0 + program.instrs[1].value / 10, 0.5,
+                            0.9, 0.0, stopped=not complete)
+
+    i, v, rejected = choose_verified(rows, order, 1.0, verify_one)
+    # rows 1, 0 and 2 tried (row 4 is row 0's program: not again), each to its first miss;
+    # the closest (row 0: 1.1) then checked in full
+    assert calls == [(2.0, 1.0), (1.0, 1.0), (3.0, 1.0), (1.0, None)]
+    assert i == 0 and not v.stopped and v.points == 100 and [k for k, _ in rejected] == [1, 0, 2]
+    passing = lambda program, stop_above: Verification("exhaustive", 100, 0.9, 0.5, 0.9, 0.0)  # noqa: E731
+    assert choose_verified(rows, order, 1.0, passing)[:2] == (1, passing(None, None))
+
+
+def test_a_baseline_cheaper_or_more_accurate_than_the_search_is_selected_and_named(capsys, tmp_path, monkeypatch):
+    """The pick is the cheapest program within the goal, then the most accurate, among the
+    search's front and the baselines alike (a baseline at the search's cost and lower
+    error used to lose to it): the result's front holds it under its name, the report
+    says it is a baseline, the plot compares it with the search, and it is verified."""
+    from discover import load_result
+    from discover.approx import job
+
+    real_run = job.run
+
+    def run_with_a_weaker_search(spec, settings, progress=None):
+        result = real_run(spec, settings, progress)
+        best = min((b for b in result.baselines if b.error <= settings.max_ulp), key=lambda b: (b.cost, b.error))
+        weaker = Candidate("search", best.core, best.full, best.error + 0.01, best.cost, best.main_cost)
+        result.front = [weaker]
+        return result
+
+    monkeypatch.setattr(job, "run", run_with_a_weaker_search)
+    out = tmp_path / "e.json"
+    rc, text, _ = run_cli(capsys, ["approx", "exp(x)", "--domain", "0.5,0.53125", "--max-evaluations", "5",
+                                   "--quiet", "--plot", str(tmp_path / "e.png"), "-o", str(out)])
+    assert rc == 0
+    result = load_result(out)
+    chosen = result.front[result.selected]
+    best = min((b for b in result.baselines if b["error"] <= 1.0), key=lambda b: (b["cost"], b["error"]))
+    assert chosen["name"] == best["name"] != "search"   # it was the search's program, of higher error
+    assert result.selected_name == best["name"]
+    assert (chosen["cost"], chosen["error"]) == (best["cost"], best["error"])
+    assert [r["name"] for r in result.front].count("search") == 1
+    assert f"selected: {best['name']} (baseline), {best['cost']} operations" in text
+    assert f"{best['name']} (baseline) (selected)" in text
+    assert " s before, verification " in text and " s after); result written to" in text
+    assert result.stats["verification_seconds"] >= result.verification["seconds"] and "baseline_seconds" in result.stats
+    assert result.verification["method"] == "exhaustive" and result.verification["max_ulp"] <= 1.0
+    from discover.approx.rebuild import baseline_program, run_from_result
+
+    rebuilt = run_from_result(result)
+    assert rebuilt.front[result.selected].is_baseline and not rebuilt.front[1 - result.selected].is_baseline
+    assert result.program(result.selected, "core") == baseline_program(rebuilt.task, best["name"])
+    # the plot: the baseline's curve (selected) beside the search's
+    from discover.approx.plot import plot_run
+
+    fig = plot_run(rebuilt, result.selected, tmp_path / "again.png", 1.0)
+    labels = [line.get_label() for line in fig.axes[1].get_lines()]
+    assert f"{best['name']}, selected ({best['cost']} ops)" in labels and f"search ({best['cost']} ops)" in labels
+
+
 def test_baselines_come_from_the_disk_cache_on_the_second_run(tmp_path, monkeypatch):
     """The Remez fits behind the baselines took 4 s (float32) to 22 s (float64) of every
     run; the programs are kept, bit for bit, and a damaged entry is computed again."""
@@ -875,3 +957,39 @@ def test_a_goal_no_baseline_reaches_is_not_blamed_on_the_time_limit(capsys, tmp_
     rc, text, _ = run_cli(capsys, ["approx", "log2", "--time-limit", "2", "--no-verify", "--quiet",
                                    "-o", str(tmp_path / "l.json")])
     assert rc == 0 and "no baseline of any degree reaches it either" in text and "longer --time-limit" not in text
+
+
+def test_the_run_says_first_that_the_verification_follows_the_time_limit(capsys, tmp_path, monkeypatch):
+    """A 5 s run that then verified for a minute gave no word of it: the first line says
+    what follows the search, --time-limit's help says what it bounds, and the status line
+    shows the verification's inputs checked and the time left."""
+    from discover.approx import verify as verify_module
+    from discover.approx.job import ApproxSettings, baseline_rows, make_task
+    from discover.approx_command import _verifier
+
+    rc, _, err = run_cli(capsys, ["approx", "exp(x)", "--domain", "0.5,0.53125", "--max-evaluations", "5",
+                                  "-o", str(tmp_path / "e.json")])
+    assert rc == 0
+    assert "then the search for 5 programs, then the pick is verified on every float32 input of [0.5, " \
+           "0.53125] (524,289" in " ".join(err.split())
+    with pytest.raises(SystemExit):
+        main(["approx", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "seconds of search (default 60). The baselines come before it" in help_text
+    assert "the verification of the pick after it" in help_text
+
+    class Status:
+        def __init__(self):
+            self.lines = []
+
+        def update(self, text):
+            self.lines.append(text)
+
+    monkeypatch.setattr(verify_module, "CHUNK", 1 << 19)
+    task = make_task("exp(x)", ApproxSettings(domain=(1.0, 1.25), max_evaluations=1))
+    program = min((r for r in baseline_rows(task) if r.error <= 1), key=lambda r: r.cost).full
+    status = Status()
+    v = _verifier(status, "exp(x)", task, None)(program, None)
+    assert v.points == 2**21 + 1 and not v.stopped and len(status.lines) == 1 + 5   # five chunks
+    assert "on every float32 input (2,097,153)" in status.lines[0]
+    assert "524,288 of 2,097,153 (25%)" in status.lines[1] and "s left" in status.lines[1]

@@ -43,7 +43,7 @@ CHUNK = 1 << 22   # inputs per work item of the float32 sweep (a thread's task, 
 # inputs per pass inside a chunk: the input, the kernel's output, the reference and the
 # error of a block (float64: 128 KiB each) stay in the core's cache, and NumPy's
 # temporaries come from the heap's free list, not fresh pages. float32 exp, one chunk on
-# one core of an AMD EPYC (Zen 4): 98 ms in one pass (2**22; user and system time nearly
+# one core of an AMD EPYC (Zen 5): 98 ms in one pass (2**22; user and system time nearly
 # equal), 49 ms with the leaner ULP error, 15 ms in blocks of 2**14 (2**15 and more: 64-74
 # ms, their temporaries went back to the system between blocks; 2**13: 19 ms).
 BLOCK = 1 << 14
