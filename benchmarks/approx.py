@@ -129,10 +129,10 @@ def float_task(label, spec, dtype, domain, numpy_path, vdomain, time_limit, seed
         return row
     target = result.task.target
 
-    def verify_one(program):
+    def verify_one(program, stop_above=None):
         if dtype == "float32" and quick:
             return quick_check(program, target, vdomain, seed)
-        return verify(program, target, vdomain, samples=1_000_000, seed=seed)
+        return verify(program, target, vdomain, samples=1_000_000, seed=seed, stop_above=stop_above)
 
     chosen, v, rejected = choose_verified(result.front, order, 1.0, verify_one)
     best = result.front[chosen]

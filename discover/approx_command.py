@@ -60,7 +60,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--cost", choices=("ops", "time"), default="ops",
                         help="cost model: operation count (default) or the measured time per element "
                              "of each front member's compiled kernel")
-    parser.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="search time (default 60)")
+    parser.add_argument("--time-limit", type=float, default=60.0, metavar="S",
+                        help="seconds of search (default 60). The baselines come before it (a first run of a "
+                             "target and precision: float32 about 4 s, float64 12-22 s; cached for later runs) and "
+                             "the verification of the pick after it: float32 checks every input of the domain "
+                             "(4.3e9 for exp: 20-30 s on 2 cores, shown as it goes), float64 a sample against "
+                             "mpmath; --no-verify skips it")
     parser.add_argument("--max-evaluations", type=int, default=None, metavar="N",
                         help="stop after N candidates instead of on the clock (reproducible for a seed)")
     parser.add_argument("--division", action="store_true", help="allow division in programs")
@@ -110,10 +115,11 @@ def front_table(run, unit: str, selected: int | None, times: dict | None = None)
     if times is not None:
         table.add_column("ns/element", justify="right")
     best_base: dict[int, object] = {}
+    in_front = {id(r) for r in run.front}   # a baseline selected is on the front
     for b in run.baselines:
-        if b.cost not in best_base or b.error < best_base[b.cost].error:
+        if id(b) not in in_front and (b.cost not in best_base or b.error < best_base[b.cost].error):
             best_base[b.cost] = b
-    rows = [(r.cost, 0, f"search #{i}" + (" (selected)" if i == selected else ""), r) for i, r in enumerate(run.front)]
+    rows = [(r.cost, 0, _label(run, i) + (" (selected)" if i == selected else ""), r) for i, r in enumerate(run.front)]
     rows += [(b.cost, 1, b.name, b) for b in best_base.values()]
     for c, kind, name, r in sorted(rows, key=lambda t: (t[0], t[1])):
         cells = [f"[bold]{name}[/bold]" if kind == 0 else name, str(r.cost), str(r.main_cost), _fmt(r.error, unit)]
@@ -140,6 +146,74 @@ def kernel_time(slp, n: int = 1 << 14, repeat: int = 200) -> float:
     return float(np.median(samples)) / n * 1e9
 
 
+def _label(run, row) -> str:
+    """How the report names a program of ``run``: ``search #i`` (its index on the front),
+    or a baseline's own name with ``(baseline)``; ``row``: the program or its front index."""
+    if isinstance(row, int):
+        row = run.front[row]
+    if row.is_baseline:
+        return f"{row.name} (baseline)"
+    return f"search #{next(i for i, r in enumerate(run.front) if r is row)}"
+
+
+def _plan(name: str, settings, verify: bool) -> str:
+    """The line printed first: what the run does and in which order, the time limit
+    bounding the search alone (a 5 s run took minutes with no word of why)."""
+    from .approx.job import domain_of
+    from .approx.verify import float32_count
+
+    search = (f"{settings.max_evaluations} programs" if settings.max_evaluations is not None
+              else f"{settings.time_limit:g} s (--time-limit)")
+    text = f"approx {name} ({settings.dtype}): the baselines, then the search for {search}"
+    if settings.dtype == "real" or not verify:
+        return text + ("" if settings.dtype == "real" else "; no verification (--no-verify)")
+    if settings.dtype == "float64":
+        return text + ", then the pick is verified on a sample of 200,000 inputs against mpmath"
+    try:
+        domain = domain_of(name, settings)
+    except UserError:
+        return text   # the job itself says what is wrong
+    return (text + f", then the pick is verified on every float32 input of [{domain[0]:g}, {domain[1]:g}] "
+            f"({float32_count(*domain):,}; the time it takes is shown as it goes, --no-verify skips it)")
+
+
+def _verifier(status, name: str, task, client):
+    """``verify_one(program, stop_above)`` for :func:`.approx.job.select_program`, with
+    the verification's progress on the status line: inputs checked and the time left."""
+    from .approx.program import cost as program_cost
+    from .approx.verify import float32_count, verify
+
+    total = float32_count(*task.domain) if task.dtype == "float32" else 0
+    tries = [0]
+
+    def verify_one(program, stop_above=None):
+        tries[0] += 1
+        start = time.monotonic()
+        what = f"approx {name}: verifying a {program_cost(program)}-operation program" + \
+            (f" (candidate {tries[0]})" if tries[0] > 1 else "")
+        if task.dtype == "float32":
+            status.update(f"{what} on every float32 input ({total:,})")
+        else:
+            status.update(f"{what} on 200,000 sampled inputs against mpmath")
+
+        def vprogress(done: int) -> None:
+            elapsed = time.monotonic() - start
+            left = elapsed / done * (total - done) if done else math.nan
+            status.update(f"{what} on every float32 input: {done:,} of {total:,} ({done / total:.0%}) in "
+                          f"{elapsed:.0f} s, about {left:.0f} s left")
+
+        return verify(program, task.target, task.domain, progress=vprogress, client=client, stop_above=stop_above)
+
+    return verify_one
+
+
+def _rejected_row(run, row, v) -> dict:
+    """An entry of ``rejected_by_verification``: the program (``index`` into the front, or
+    None for a baseline, which ``name`` names) and its verification."""
+    index = next((i for i, r in enumerate(run.front) if r is row), None)
+    return {"index": index, "name": row.name, "cost": row.cost, "error": row.error, **v.to_dict()}
+
+
 def run(args) -> int:
     cluster = cluster_from_args(args)
     if not args.verify or args.dtype != "float32":
@@ -155,9 +229,8 @@ def _run(args, client) -> int:
     from .approx import job
     from .approx import result as approx_result
     from .approx.emit import c_code, llvm_ir, object_code
-    from .approx.program import code, cost as program_cost
+    from .approx.program import code
     from .approx.targets import target
-    from .approx.verify import verify
 
     settings = _settings(args)
     name = args.function
@@ -177,10 +250,12 @@ def _run(args, client) -> int:
                         "name with the emitted file's extension, or the header's name); give another -o or --plot")
     not_emitted = f"nothing written for --emit {', '.join(kinds)}" if kinds else ""
     console = Console(stderr=True, quiet=args.quiet)
+    console.print(_plan(name, settings, args.verify))
     with console.status(f"approx {name}: setting up") as status:
         def progress(info: dict) -> None:
             if info.get("phase") == "baselines":
-                status.update(f"approx {name}: computing the baselines (Remez, Chebyshev, Taylor, rational)")
+                status.update(f"approx {name}: the baselines before the search (Remez fits: seconds on a first run "
+                              "of this target and precision, then read from the cache)")
                 return
             best = ", ".join(f"{c} ops: {e:.3g}" for c, e in info["front"][-4:])
             status.update(f"approx {name}: {info['elapsed']:.0f}/{settings.time_limit:g} s, "
@@ -190,35 +265,32 @@ def _run(args, client) -> int:
         interrupted = bool(result.stats.get("interrupted"))   # Ctrl-C: the front so far, not verified
         unit = "relative" if settings.dtype == "real" else "ULP"
         times = None
-        rejected: list = []
-        verification = None
+        selection = job.Selection(None)
         if settings.dtype == "real":
             chosen = min(range(len(result.front)), key=lambda i: result.front[i].error) if result.front else None
+            selection = job.Selection(chosen)
         else:
             key = None
             if args.cost == "time" and not interrupted:
                 status.update(f"approx {name}: timing the front's kernels")
                 times = {id(r): kernel_time(r.full) for r in result.front + result.baselines}
                 key = lambda r: times[id(r)]  # noqa: E731
-            order = job.within_goal(result.front, settings.max_ulp, key)
-            chosen = order[0] if order else None
-            if order and args.verify and not interrupted:
-                def verify_one(program):
-                    def vprogress(done: int) -> None:
-                        status.update(f"approx {name}: verifying a {program_cost(program)}-operation program "
-                                      f"on every {settings.dtype} input: {done:,} checked")
-                    return verify(program, result.task.target, result.task.domain, progress=vprogress,
-                                  client=client)
-
-                try:
-                    chosen, verification, rejected = job.choose_verified(result.front, order, settings.max_ulp,
-                                                                         verify_one)
-                except KeyboardInterrupt:
-                    interrupted = True   # while verifying: the front, unverified
+            verify_one = None
+            if args.verify and not interrupted:
+                verify_one = _verifier(status, name, result.task, client)
+            started = time.monotonic()
+            try:
+                selection = job.select_program(result, settings.max_ulp, verify_one, key)
+            except KeyboardInterrupt:
+                interrupted = True   # while verifying: the cheapest within the goal, unverified
+                selection = job.select_program(result, settings.max_ulp, None, key)
+            if verify_one is not None:
+                result.stats["verification_seconds"] = time.monotonic() - started
+        chosen, verification = selection.index, selection.verification
     payload = _payload(result, chosen, verification, unit, times)
     payload["interrupted"] = interrupted
     payload["stats"]["interrupted"] = interrupted   # also where it came during the verification
-    payload["rejected_by_verification"] = [{"index": i, **v.to_dict()} for i, v in rejected]
+    payload["rejected_by_verification"] = [_rejected_row(result, row, v) for row, v in selection.rejected]
     approx_result.save(payload, output)
     out = Console(soft_wrap=True)   # piped: whole lines, not wrapped at 80 columns
     out.print(front_table(result, unit, chosen, times))
@@ -238,11 +310,13 @@ def _run(args, client) -> int:
                   + hint + (f" ({not_emitted})" if not_emitted else ""))
     else:
         best = result.front[chosen]
-        out.print(f"selected: {best.cost} operations ({best.main_cost} on the main path), "
+        out.print(f"selected: {_label(result, chosen)}, {best.cost} operations ({best.main_cost} on the main path), "
                   f"max error {_fmt(best.error, unit)} {unit} on {task.x_train.size} training inputs")
-        for i, v in rejected:
-            out.print(f"search #{i} ({result.front[i].cost} ops) was within the goal on the training inputs but "
-                      f"not when verified ({v.method}): max {v.max_ulp:.3f} ULP at x = {v.worst_input!r}")
+        for row, v in selection.rejected:
+            found = (f"{v.max_ulp:.3f} ULP at x = {v.worst_input!r}, the check stopped there ({v.points:,} "
+                     "inputs checked)" if v.stopped else f"max {v.max_ulp:.3f} ULP at x = {v.worst_input!r}")
+            out.print(f"{_label(result, row)} ({row.cost} ops) was within the goal on the training inputs but "
+                      f"not when verified ({v.method}): {found}")
         failed = verification is not None and verification.max_ulp > settings.max_ulp
         if failed:
             out.print(f"[bold red]no program verified within {settings.max_ulp:g} ULP[/bold red]; the closest is shown"
@@ -278,8 +352,11 @@ def _run(args, client) -> int:
 
         plot_run(result, chosen, args.plot, None if settings.dtype == "real" else settings.max_ulp)
         out.print(f"plot written to {args.plot}")
-    out.print(f"{result.stats.get('evaluations', 0)} programs in {result.stats.get('seconds', 0):.0f} s; "
-              f"result written to {output}")
+    around = [f"baselines {result.stats['baseline_seconds']:.0f} s before"] if "baseline_seconds" in result.stats else []
+    if "verification_seconds" in result.stats:
+        around.append(f"verification {result.stats['verification_seconds']:.0f} s after")
+    out.print(f"{result.stats.get('evaluations', 0)} programs in {result.stats.get('seconds', 0):.0f} s"
+              + (f" ({', '.join(around)})" if around else "") + f"; result written to {output}")
     return 0
 
 

@@ -21,7 +21,7 @@ from codegen.kernel import Kernel
 from codegen.lower import build_module
 from codegen.program import Instr, Program
 from discover.approx import baselines as bl
-from discover.approx.job import ApproxSettings, run, select
+from discover.approx.job import ApproxSettings, Candidate, run, select
 from discover.approx.program import SLP, Builder, compact, cost, evaluate, evaluate_real, to_program
 from discover.approx.targets import NAMED
 from discover.approx.templates import TEMPLATES, log_table, wrap
@@ -628,6 +628,65 @@ def test_float64_sample_covers_the_reduced_interval_densely():
     assert x.min() >= 1e30 and x.max() <= 1e31 and np.count_nonzero(x > 5e30) > 1000
 
 
+def test_ulp_error_is_the_definition_bit_for_bit_and_writes_into_out():
+    """The lean ULP error (exponent bits of y, no floor(log2)) gives the bits of
+    ``|f - y| / ulp(y)`` everywhere, specials and subnormals included, and fills ``out``."""
+    from discover.approx.ulp import _special_error
+
+    rng = np.random.default_rng(3)
+    y = np.concatenate([rng.standard_normal(20_000) * np.exp(rng.uniform(-700, 700, 20_000)),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-320, 2.0**-126, 2.0**-149, 1.7e308, 3.5e38]])
+    with np.errstate(all="ignore"):
+        for dtype in ("float32", "float64"):
+            f = np.where(rng.random(y.size) < 0.5, y, y * (1 + 1e-6 * rng.standard_normal(y.size))).astype(dtype)
+            f[::97] = np.inf
+            f[::89] = np.nan
+            expected = np.abs(f.astype(np.float64) - y) / ulp(y, dtype)
+            special = ~(np.isfinite(f) & np.isfinite(y))   # the rules of the module docstring
+            expected[special] = _special_error(f[special].astype(np.float64), y[special], dtype)
+            out = np.empty(y.size)
+            got = ulp_error(f, y, dtype, out=out)
+            assert got is out and same_bits(got, expected)
+
+
+def test_float32_sweep_in_blocks_gives_the_one_pass_result(whole32, monkeypatch):
+    """The sweep runs in chunks, each in cache-sized blocks made in place: the maximum, the
+    first input where it occurs and the correctly rounded count are those of one pass over
+    every input (exp on [80, 100]: overflow to inf included; a chunk and a block that are
+    not whole)."""
+    from discover.approx import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "CHUNK", 1 << 19)
+    monkeypatch.setattr(verify_module, "BLOCK", 3000)
+    x = np.concatenate(list(float32_range(80.0, 100.0)))
+    err = ulp_error(evaluate(whole32["exp"], x), NAMED["exp"].np_fn(x.astype(np.float64)), "float32")
+    v = verify(whole32["exp"], NAMED["exp"], (80.0, 100.0))
+    assert (v.points, v.max_ulp, v.worst_input) == (x.size, float(err.max()), float(x[np.argmax(err)]))
+    assert v.correctly_rounded == np.count_nonzero(err <= 0.5) / x.size and not v.stopped
+
+
+def test_verification_with_stop_above_stops_at_a_witness_and_never_passes_early(whole32, monkeypatch):
+    """A candidate above the goal is found on a random screen of its inputs, else at the
+    first chunk above it, and the check stops there (a rejected candidate cost a whole
+    sweep: 4.3e9 inputs for exp); a program within the goal is still checked on every
+    input."""
+    from discover.approx import verify as verify_module
+
+    b = Builder("float32")
+    bad = b.done(b.emit("mul", b.splice(whole32["exp"], 0), b.const(1 + 2.0**-20)))
+    monkeypatch.setattr(verify_module, "SCREEN", 1 << 10)   # [1, 1.25] holds 2**21 + 1 floats
+    v = verify(bad, NAMED["exp"], (1.0, 1.25), stop_above=1.0)
+    assert v.stopped and v.points == 1 << 10 and v.max_ulp > 3 and 1.0 <= v.worst_input <= 1.25
+    monkeypatch.setattr(verify_module, "SCREEN", 1 << 30)   # no screen: the sweep stops at its first chunk
+    monkeypatch.setattr(verify_module, "CHUNK", 1 << 18)
+    v = verify(bad, NAMED["exp"], (1.0, 1.25), stop_above=1.0)
+    assert v.stopped and v.points == 1 << 18 and v.max_ulp > 3
+    monkeypatch.setattr(verify_module, "SCREEN", 1 << 10)
+    full = verify(whole32["exp"], NAMED["exp"], (1.0, 1.25))
+    v = verify(whole32["exp"], NAMED["exp"], (1.0, 1.25), stop_above=1.0)
+    assert not v.stopped and v.points == full.points == 2**21 + 1 and v.max_ulp == full.max_ulp <= 1.0
+
+
 # ----------------------------------------------------------------------------- the search
 
 
@@ -676,6 +735,113 @@ def test_search_on_float32_templates_finds_a_program_within_one_ulp(spec, templa
     x = (np.exp(rng.uniform(math.log(lo), math.log(hi), 20_000)) if lo > 0 else rng.uniform(lo, hi, 20_000)).astype(F32)
     ref = NAMED[spec].np_fn(x.astype(np.float64))
     assert np.max(ulp_error(evaluate(result.front[chosen].full, x), ref, "float32")) <= 1.0
+
+
+def _rows(*specs):
+    """Candidates (name, cost, error) over distinct programs (their constant is the index)."""
+    rows = []
+    for k, (name, c, e) in enumerate(specs):
+        b = Builder("float32")
+        slp = b.done(b.emit("mul", 0, b.const(1.0 + k)))
+        rows.append(Candidate(name, slp, slp, e, c, c))
+    return rows
+
+
+def test_choose_verified_stops_candidates_at_the_goal_skips_twins_and_completes_the_closest():
+    from discover.approx.job import choose_verified, within_goal
+    from discover.approx.verify import Verification
+
+    rows = _rows(("search", 5, 0.9), ("minimax-3 horner", 5, 0.9), ("search", 6, 0.8), ("search", 7, 0.7))
+    rows.append(Candidate("fpminimax-3 horner", rows[0].core, rows[0].full, 0.95, 5, 5))   # row 0's program
+    order = within_goal(rows, 1.0)
+    assert order == [1, 0, 4, 2, 3]   # a tie of cost and error: the baseline first
+    calls = []
+
+    def verify_one(program, stop_above):
+        calls.append((program.instrs[1].value, stop_above))
+        complete = stop_above is None
+        return Verification("exhaustive", 100 if complete else 10, 1.0 + program.instrs[1].value / 10, 0.5,
+                            0.9, 0.0, stopped=not complete)
+
+    i, v, rejected = choose_verified(rows, order, 1.0, verify_one)
+    # rows 1, 0 and 2 tried (row 4 is row 0's program: not again), each to its first miss;
+    # the closest (row 0: 1.1) then checked in full
+    assert calls == [(2.0, 1.0), (1.0, 1.0), (3.0, 1.0), (1.0, None)]
+    assert i == 0 and not v.stopped and v.points == 100 and [k for k, _ in rejected] == [1, 0, 2]
+    passing = lambda program, stop_above: Verification("exhaustive", 100, 0.9, 0.5, 0.9, 0.0)  # noqa: E731
+    assert choose_verified(rows, order, 1.0, passing)[:2] == (1, passing(None, None))
+
+
+def test_a_baseline_cheaper_or_more_accurate_than_the_search_is_selected_and_named(capsys, tmp_path, monkeypatch):
+    """The pick is the cheapest program within the goal, then the most accurate, among the
+    search's front and the baselines alike (a baseline at the search's cost and lower
+    error used to lose to it): the result's front holds it under its name, the report
+    says it is a baseline, the plot compares it with the search, and it is verified."""
+    from discover import load_result
+    from discover.approx import job
+
+    real_run = job.run
+
+    def run_with_a_weaker_search(spec, settings, progress=None):
+        result = real_run(spec, settings, progress)
+        best = min((b for b in result.baselines if b.error <= settings.max_ulp), key=lambda b: (b.cost, b.error))
+        weaker = Candidate("search", best.core, best.full, best.error + 0.01, best.cost, best.main_cost)
+        result.front = [weaker]
+        return result
+
+    monkeypatch.setattr(job, "run", run_with_a_weaker_search)
+    out = tmp_path / "e.json"
+    rc, text, _ = run_cli(capsys, ["approx", "exp(x)", "--domain", "0.5,0.53125", "--max-evaluations", "5",
+                                   "--quiet", "--plot", str(tmp_path / "e.png"), "-o", str(out)])
+    assert rc == 0
+    result = load_result(out)
+    chosen = result.front[result.selected]
+    best = min((b for b in result.baselines if b["error"] <= 1.0), key=lambda b: (b["cost"], b["error"]))
+    assert chosen["name"] == best["name"] != "search"   # it was the search's program, of higher error
+    assert result.selected_name == best["name"]
+    assert (chosen["cost"], chosen["error"]) == (best["cost"], best["error"])
+    assert [r["name"] for r in result.front].count("search") == 1
+    assert f"selected: {best['name']} (baseline), {best['cost']} operations" in text
+    assert f"{best['name']} (baseline) (selected)" in text
+    assert " s before, verification " in text and " s after); result written to" in text
+    assert result.stats["verification_seconds"] >= result.verification["seconds"] and "baseline_seconds" in result.stats
+    assert result.verification["method"] == "exhaustive" and result.verification["max_ulp"] <= 1.0
+    from discover.approx.rebuild import baseline_program, run_from_result
+
+    rebuilt = run_from_result(result)
+    assert rebuilt.front[result.selected].is_baseline and not rebuilt.front[1 - result.selected].is_baseline
+    assert result.program(result.selected, "core") == baseline_program(rebuilt.task, best["name"])
+    # the plot: the baseline's curve (selected) beside the search's
+    from discover.approx.plot import plot_run
+
+    fig = plot_run(rebuilt, result.selected, tmp_path / "again.png", 1.0)
+    labels = [line.get_label() for line in fig.axes[1].get_lines()]
+    assert f"{best['name']}, selected ({best['cost']} ops)" in labels and f"search ({best['cost']} ops)" in labels
+
+
+def test_baselines_come_from_the_disk_cache_on_the_second_run(tmp_path, monkeypatch):
+    """The Remez fits behind the baselines took 4 s (float32) to 22 s (float64) of every
+    run; the programs are kept, bit for bit, and a damaged entry is computed again."""
+    from discover.approx import job
+    from discover.approx.templates import TEMPLATES
+
+    monkeypatch.setenv("DISCOVER_CACHE", str(tmp_path))
+    core = TEMPLATES["exp"].core("float32")
+    first = job.cached_baselines(core, "float32", [1, 2, 3])
+    assert [b.slp for b in first] == [b.slp for b in bl.baselines(core, "float32", [1, 2, 3])]
+    [entry] = (tmp_path / "approx").glob("baselines-*.json")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(job, "baselines", no_fit)
+    assert job.cached_baselines(core, "float32", [1, 2, 3]) == first
+    with pytest.raises(AssertionError, match="fitted again"):   # other degrees: another entry
+        job.cached_baselines(core, "float32", [1, 2])
+    entry.write_text("[[1, 2")
+    monkeypatch.undo()
+    monkeypatch.setenv("DISCOVER_CACHE", str(tmp_path))
+    assert job.cached_baselines(core, "float32", [1, 2, 3]) == first
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -887,3 +1053,39 @@ def test_a_goal_no_baseline_reaches_is_not_blamed_on_the_time_limit(capsys, tmp_
     rc, text, _ = run_cli(capsys, ["approx", "log2", "--time-limit", "2", "--no-verify", "--quiet",
                                    "-o", str(tmp_path / "l.json")])
     assert rc == 0 and "no baseline of any degree reaches it either" in text and "longer --time-limit" not in text
+
+
+def test_the_run_says_first_that_the_verification_follows_the_time_limit(capsys, tmp_path, monkeypatch):
+    """A 5 s run that then verified for a minute gave no word of it: the first line says
+    what follows the search, --time-limit's help says what it bounds, and the status line
+    shows the verification's inputs checked and the time left."""
+    from discover.approx import verify as verify_module
+    from discover.approx.job import ApproxSettings, baseline_rows, make_task
+    from discover.approx_command import _verifier
+
+    rc, _, err = run_cli(capsys, ["approx", "exp(x)", "--domain", "0.5,0.53125", "--max-evaluations", "5",
+                                  "-o", str(tmp_path / "e.json")])
+    assert rc == 0
+    assert "then the search for 5 programs, then the pick is verified on every float32 input of [0.5, " \
+           "0.53125] (524,289" in " ".join(err.split())
+    with pytest.raises(SystemExit):
+        main(["approx", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "seconds of search (default 60). The baselines come before it" in help_text
+    assert "the verification of the pick after it" in help_text
+
+    class Status:
+        def __init__(self):
+            self.lines = []
+
+        def update(self, text):
+            self.lines.append(text)
+
+    monkeypatch.setattr(verify_module, "CHUNK", 1 << 19)
+    task = make_task("exp(x)", ApproxSettings(domain=(1.0, 1.25), max_evaluations=1))
+    program = min((r for r in baseline_rows(task) if r.error <= 1), key=lambda r: r.cost).full
+    status = Status()
+    v = _verifier(status, "exp(x)", task, None)(program, None)
+    assert v.points == 2**21 + 1 and not v.stopped and len(status.lines) == 1 + 5   # five chunks
+    assert "on every float32 input (2,097,153)" in status.lines[0]
+    assert "524,288 of 2,097,153 (25%)" in status.lines[1] and "s left" in status.lines[1]

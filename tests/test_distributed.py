@@ -156,6 +156,10 @@ def test_sharded_float32_verification_matches_the_local_sweep(client, monkeypatc
     assert (sharded.max_ulp, sharded.worst_input, sharded.correctly_rounded) == \
         (local.max_ulp, local.worst_input, local.correctly_rounded)
     assert local.max_ulp > 1  # a degree-4 core: a real error to find, not a trivially exact sweep
+    # a candidate above the goal stops at the first shard above it; the shards queued are cancelled
+    monkeypatch.setattr(verify_module, "SCREEN", 1 << 30)   # no random screen first
+    stopped = verify_module.verify(program, NAMED["exp"], (1.0, 1.25), client=client, stop_above=1.0)
+    assert stopped.stopped and stopped.points == 1 << 19 and stopped.max_ulp > 1
 
 
 def test_cli_runs_on_local_workers_and_bad_cluster_options_are_one_line(tmp_path, capsys):

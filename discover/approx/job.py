@@ -22,6 +22,7 @@ The cost is the number of operations (:data:`.program.OPS_COST`).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import mpmath as mp
@@ -43,7 +44,7 @@ from .templates import SINCOS_VALID, TEMPLATES, Template, log_table_template, ma
 from .ulp import ulp_error
 
 __all__ = ["ApproxSettings", "ApproxRun", "Candidate", "Task", "make_task", "run", "select", "within_goal",
-           "choose_verified"]
+           "choose_verified", "Selection", "select_program", "domain_of"]
 
 DTYPES = ("float32", "float64", "real")
 
@@ -63,13 +64,19 @@ class ApproxSettings:
 
 @dataclass
 class Candidate:
-    """A program on the front (or a baseline), with its measured error and cost."""
+    """A program on the front (or a baseline), with its measured error and cost; ``name``
+    is ``"search"`` for the search's programs, the baseline's name (``"minimax-6 horner"``)
+    otherwise."""
     name: str
     core: SLP
     full: SLP
     error: float
     cost: int
     main_cost: int
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.name != "search"
 
 
 def _check(settings: ApproxSettings) -> None:
@@ -117,10 +124,15 @@ class Task:
         return e if np.isfinite(e) else math.inf
 
 
+def domain_of(spec: str, settings: ApproxSettings) -> tuple[float, float]:
+    """The domain a task of ``spec`` covers: ``settings.domain``, else the target's."""
+    return settings.domain or get_target(spec).domain
+
+
 def make_task(spec: str, settings: ApproxSettings) -> Task:
     _check(settings)
     tgt = get_target(spec)
-    domain = settings.domain or tgt.domain
+    domain = domain_of(spec, settings)
     template = template_for(tgt, settings.domain, settings.dtype)
     if settings.dtype == "real":
         template = None
@@ -289,12 +301,69 @@ def max_degree(task: Task) -> int:
 def baseline_rows(task: Task, fma: bool = True, division: bool = False) -> list[Candidate]:
     """Every textbook baseline of the task (degrees 1 to :func:`max_degree`, two fewer for
     cores in even or odd powers; rationals with ``division``), scored like the search's
-    programs; those with a finite error."""
+    programs; those with a finite error. The programs come from the disk cache where an
+    earlier run made them (:func:`cached_baselines`)."""
     top = max_degree(task) + 1
     degrees = range(1, top) if task.core.step == 1 else range(1, top - 2)
-    base = baselines(task.core, task.dtype, list(degrees), fma=fma,
-                     rational=((2, 2), (3, 3)) if division else ())
+    base = cached_baselines(task.core, task.dtype, list(degrees), fma=fma,
+                            rational=((2, 2), (3, 3)) if division else ())
     return [r for r in (_candidate(task, b.name, b.slp) for b in base) if math.isfinite(r.error)]
+
+
+#: the modules whose code makes a baseline: a change to any of them makes new cache entries
+_BASELINE_SOURCES = ("discover.approx.baselines", "discover.approx.minimax", "discover.approx.program",
+                     "codegen.fastmath_remez")
+
+
+def _baseline_key(core: Core, dtype: str, degrees, fma: bool, rational) -> str:
+    """What a baseline program depends on: the core (its form and interval, its values at
+    three points to 30 digits), the precision, degrees and options, the code that fits
+    and builds it and the versions of mpmath and NumPy."""
+    import hashlib
+    import importlib
+    from pathlib import Path
+
+    digest = hashlib.sha1()
+    for name in _BASELINE_SOURCES:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    with mp.workdps(30):
+        values = [mp.nstr(core.f(mp.mpf(core.a) + (mp.mpf(core.b) - core.a) * k / 7), 30) for k in (2, 3, 5)]
+    digest.update(repr((core.name, core.a, core.b, core.zero, core.step, values, dtype, list(degrees), fma,
+                        [tuple(r) for r in rational], mp.__version__, np.__version__)).encode())
+    return digest.hexdigest()[:24]
+
+
+def cached_baselines(core: Core, dtype: str, degrees, fma: bool = True, rational=()) -> list:
+    """:func:`.baselines.baselines` of ``core``, kept in the disk cache of the references
+    (:func:`.reference.cache_dir`): the Remez fits behind them take seconds (float32
+    about 4 s, float64 12-22 s on an AMD EPYC, mostly fpminimax's one fit per
+    coefficient), the same for every run of a target, precision and domain. A missing,
+    unreadable or damaged entry is computed again; an unwritable cache only costs time."""
+    import json
+
+    from ..atomic import write_text_atomic
+    from .baselines import Baseline
+    from .reference import cache_dir
+
+    try:
+        path = cache_dir() / f"baselines-{_baseline_key(core, dtype, degrees, fma, rational)}.json"
+    except (OSError, ValueError, ZeroDivisionError):   # no source to hash, a core that fails at a probe
+        return baselines(core, dtype, degrees, fma=fma, rational=rational)
+    try:
+        return [Baseline(name, family, degree, order,
+                         SLP(dtype, tuple(Instr(op, tuple(ops), float(v)) for op, ops, v in program), output))
+                for name, family, degree, order, program, output in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    found = baselines(core, dtype, degrees, fma=fma, rational=rational)
+    rows = [[b.name, b.family, b.degree, b.order, [[i.op, list(i.operands), i.value] for i in b.slp.instrs],
+             b.slp.output] for b in found]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(rows))
+    except OSError:
+        pass
+    return found
 
 
 def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -> ApproxRun:
@@ -320,8 +389,10 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
     max_cost = settings.max_cost or (12 if real else wrapper + 16)
     stats: dict = {}
     try:
+        started = time.monotonic()
         base_rows = baseline_rows(task, fma, division)
         seeds = classical_seeds(task.core, task.dtype, fma, division=division, max_degree=max_degree(task))
+        baseline_seconds = time.monotonic() - started
         front = evolve(seeds, score, EvolveSettings(ops=ops, max_cost=max_cost, time_limit=settings.time_limit,
                                                    max_evaluations=settings.max_evaluations, seed=settings.seed),
                        progress=progress, stats=stats)
@@ -332,6 +403,7 @@ def run(spec: str, settings: ApproxSettings = ApproxSettings(), progress=None) -
                         "function is too flat or too wild there at the fit's precision); give a --domain over "
                         "which it is smooth and varies by more than its precision") from None
     rows = pareto([_candidate(task, "search", e.slp) for e in front])
+    stats["baseline_seconds"] = baseline_seconds   # the baselines and the seeds, before the search
     return ApproxRun(task, rows, base_rows, stats)
 
 
@@ -343,26 +415,82 @@ def select(rows: list[Candidate], goal: float) -> int | None:
 
 def within_goal(rows: list[Candidate], goal: float, key=None) -> list[int]:
     """Indices of the rows within the goal on the training inputs, cheapest first (by
-    ``key(row)``, default cost then error)."""
+    ``key(row)``, default cost then error; on a tie a baseline comes first: the search
+    found nothing better than that textbook program, and the report says so)."""
     key = key or (lambda r: (r.cost, r.error))
-    return sorted((i for i, r in enumerate(rows) if r.error <= goal), key=lambda i: key(rows[i]))
+    return sorted((i for i, r in enumerate(rows) if r.error <= goal),
+                  key=lambda i: (key(rows[i]), not getattr(rows[i], "is_baseline", False)))
 
 
 def choose_verified(rows: list[Candidate], order: list[int], goal: float, verify_one, tries: int = 3):
     """Verify candidates in ``order`` until one meets the goal on the verification set
     (the training inputs can miss the hardest inputs): ``(index, verification, rejected)``
-    with ``rejected`` the ``(index, verification)`` pairs that failed. When none of the
-    first ``tries`` passes, the one with the smallest verified error is returned."""
+    with ``rejected`` the ``(index, verification)`` pairs that failed.
+
+    ``verify_one(program, stop_above)`` verifies a program; candidates are tried with
+    ``stop_above=goal``, so that one that misses the goal may stop at a witness input
+    (:func:`.verify.verify`: a float32 sweep costs its whole domain only for a program
+    that passes). When none of the first ``tries`` passes, the one with the smallest error
+    found is verified completely (``stop_above=None``) and returned. A program identical
+    to one already verified (a baseline the search rediscovered, two baselines whose
+    coefficients round alike) is not verified again, nor counted as a try."""
     rejected = []
-    for i in order[:tries]:
-        v = verify_one(rows[i].full)
+    seen: set[str] = set()
+    for i in order:
+        key = repr(rows[i].full)
+        if key in seen:
+            continue   # failed already (a pass would have returned)
+        if len(seen) == tries:
+            break
+        seen.add(key)
+        v = verify_one(rows[i].full, goal)
         if v.max_ulp <= goal:
             return i, v, rejected
         rejected.append((i, v))
     if not rejected:
         return None, None, []
-    i, v = min(rejected, key=lambda p: p[1].max_ulp)
+    k = min(range(len(rejected)), key=lambda k: rejected[k][1].max_ulp)
+    i, v = rejected[k]
+    if getattr(v, "stopped", False):   # a witness, not the maximum: the closest one is reported in full
+        v = verify_one(rows[i].full, None)
+        rejected[k] = (i, v)
     return i, v, rejected
+
+
+@dataclass
+class Selection:
+    """The program :func:`select_program` picked: ``index`` into ``run.front`` (a baseline
+    picked is placed there, by cost, under its own name), or None where no program is
+    within the goal; its ``verification`` (None where none ran); ``rejected``: the
+    ``(program, verification)`` pairs within the goal on the training inputs that failed
+    their verification."""
+    index: int | None
+    verification: object = None
+    rejected: list = field(default_factory=list)
+
+
+def select_program(run: "ApproxRun", goal: float, verify_one=None, key=None, tries: int = 3) -> Selection:
+    """The cheapest program within ``goal`` (then the lowest error; by ``key(row)`` if
+    given) among the search's front *and* the baselines, which compete on equal terms:
+    both are measured the same way, in the same range-reduction template. With
+    ``verify_one(program, stop_above) -> Verification`` the candidates are verified in
+    that order (:func:`choose_verified`). A baseline picked is inserted into ``run.front`` (by cost,
+    before search programs of its cost), so that the front of the result holds every
+    program it names; the returned ``index`` points there."""
+    pool = run.front + run.baselines
+    order = within_goal(pool, goal, key)
+    if not order:
+        return Selection(None)
+    verification, rejected = None, []
+    chosen = order[0]
+    if verify_one is not None:
+        chosen, verification, rejected = choose_verified(pool, order, goal, verify_one, tries)
+    row = pool[chosen]
+    if row.is_baseline:
+        at = next((k for k, r in enumerate(run.front) if r.cost >= row.cost), len(run.front))
+        run.front.insert(at, row)
+    index = next(k for k, r in enumerate(run.front) if r is row)
+    return Selection(index, verification, [(pool[i], v) for i, v in rejected])
 
 
 def _candidate(task: Task, name: str, core: SLP) -> Candidate:

@@ -1,8 +1,11 @@
 """The picture of an approximation run (PNG, matplotlib, no display needed).
 
-Left: the front, max error against operations, beside every baseline family. Right: the
-error over the inputs of the selected program and of the cheapest baseline within the
-goal (or the most accurate one), in ULPs of the target precision (relative error for the
+Left: the search's front, max error against operations, beside every baseline family, the
+selected program (a search program or a baseline) circled. Right: the error over the
+inputs of the selected program and of the program it is compared with (for a search
+program, the most accurate baseline of at most its cost, else the cheapest baseline within
+the goal; for a selected baseline, the search's most accurate program of at most its cost,
+else its cheapest within the goal), in ULPs of the target precision (relative error for the
 real-number task), on 4001 inputs spread over the domain (log-spaced for log targets).
 """
 
@@ -66,7 +69,7 @@ def plot_run(run: ApproxRun, selected: int | None, path: str | os.PathLike, goal
     for family, rows in families.items():
         left.scatter([r.cost for r in rows], [r.error for r in rows], marker=_MARKERS.get(family, "x"),
                      s=22, alpha=0.6, label=family)
-    front = sorted(run.front, key=lambda r: r.cost)
+    front = sorted((r for r in run.front if not r.is_baseline), key=lambda r: r.cost)
     left.step([r.cost for r in front], [r.error for r in front], where="post", color="black", lw=1.5)
     left.scatter([r.cost for r in front], [r.error for r in front], color="black", s=26, zorder=3, label="search")
     if selected is not None:
@@ -83,16 +86,22 @@ def plot_run(run: ApproxRun, selected: int | None, path: str | os.PathLike, goal
 
     x, logx = _inputs(run)
     curves = []
-    # the baseline to compare with: the most accurate one of at most the selected cost,
-    # else the cheapest within the goal
-    cheap = [b for b in run.baselines if selected is not None and b.cost <= run.front[selected].cost]
-    within = [b for b in run.baselines if goal is None or b.error <= goal]
+    # the program to compare with: of the other kind (baseline or search), the most
+    # accurate one of at most the selected cost, else the cheapest within the goal
+    chosen = run.front[selected] if selected is not None else None
+    others = [r for r in run.front if not r.is_baseline] if chosen is not None and chosen.is_baseline \
+        else list(run.baselines)
+    cheap = [b for b in others if chosen is not None and b.cost <= chosen.cost]
+    within = [b for b in others if goal is None or b.error <= goal]
     pick = (min(cheap, key=lambda b: b.error) if cheap
             else min(within, key=lambda b: (b.cost, b.error)) if within else None)
     if pick is not None:
-        curves.append((f"{pick.name} ({pick.cost} ops)", pick, "tab:blue", 0.9))
-    if selected is not None:  # drawn last, on top, half transparent: it would hide the baseline's curve
-        curves.append((f"search ({run.front[selected].cost} ops)", run.front[selected], "black", 0.55))
+        name = "search" if not pick.is_baseline else pick.name
+        curves.append((f"{name} ({pick.cost} ops)", pick, "black" if not pick.is_baseline else "tab:blue", 0.9))
+    if chosen is not None:  # drawn last, on top, half transparent: it would hide the other curve
+        name = "search" if not chosen.is_baseline else f"{chosen.name}, selected"
+        curves.append((f"{name} ({chosen.cost} ops)", chosen, "black" if not chosen.is_baseline else "tab:red",
+                       0.55))
     for label, row, colour, alpha in curves:
         err = error_curve(run, row, x)
         err = np.where(np.isfinite(err), err, np.nan)

@@ -1,7 +1,8 @@
 """An approximation run rebuilt from its result file, for the picture of :mod:`.plot`.
 
-The file keeps every front program (``discover.approx/1``: ``program``, ``core``) but only
-the name, cost and error of each baseline.  :func:`run_from_result` rebuilds the task
+The file keeps every front program (``discover.approx/1``: ``program``, ``core``; a
+baseline that was selected is one of them, under its name) but only the name, cost and
+error of each baseline.  :func:`run_from_result` rebuilds the task
 (target, precision, domain: the references the error curves need) and the front's
 programs exactly; a baseline's program is rebuilt from its name (``minimax-6 horner``:
 family, degree, evaluation order; :func:`.baselines.baselines` for that degree and family
@@ -53,6 +54,8 @@ class _StoredBaseline:
         self.name, self.error = str(row["name"]), float(row["error"])
         self.cost, self.main_cost = int(row["cost"]), int(row.get("main_path_cost", row["cost"]))
 
+    is_baseline = True
+
     def _built(self) -> tuple[SLP, SLP]:
         if self._programs is None:
             core = baseline_program(self._task, self.name)
@@ -76,8 +79,8 @@ def run_from_result(result: ApproxResult) -> ApproxRun:
     settings = ApproxSettings(dtype=result.dtype, max_ulp=result.max_ulp,
                               domain=None if domain == tuple(tgt.domain) else domain)
     task = make_task(result.target, settings)
-    front = [Candidate("search", result.program(i, "core"), result.program(i), float(row["error"]),
-                       int(row["cost"]), int(row.get("main_path_cost", row["cost"])))
+    front = [Candidate(str(row.get("name", "search")), result.program(i, "core"), result.program(i),
+                       float(row["error"]), int(row["cost"]), int(row.get("main_path_cost", row["cost"])))
              for i, row in enumerate(result.front)]
     return ApproxRun(task, front, [_StoredBaseline(task, row) for row in result.baselines], dict(result.stats))
 

@@ -5,19 +5,34 @@
       "target": "exp", "dtype": "float32", "domain": [-inf, inf],
       "template": "exp", "valid": "every finite input ...", "core": "exp(r) on [-0.347, 0.347]",
       "max_ulp": 1.0,                               # the goal
-      "front": [                                     # the search's programs, by cost
-        {"cost": 17, "main_path_cost": 13, "error": 0.93, "code": ["t0 = ...", ...],
-         "sympy": "...", "program": [[op, [operands], value], ...], "output": 12}, ...],
+      "front": [                                     # the search's programs (and a selected baseline), by cost
+        {"name": "search", "cost": 17, "main_path_cost": 13, "error": 0.93, "code": ["t0 = ...", ...],
+         "sympy": "...", "program": [[op, [operands], value], ...], "output": 12,
+         "core": {...the core alone, same keys...}}, ...],
       "baselines": [{"name": "minimax-6 horner", "cost": 17, "main_path_cost": 13, "error": 0.98}, ...],
       "selected": 2,                                 # index into "front" (null: none met the goal)
-      "verification": {"method": "exhaustive", "points": 4278190078, "max_ulp": 0.93,
-                       "worst_input": ..., "correctly_rounded": 0.87, "seconds": 40.1},
+      "verification": {"method": "exhaustive", "points": 4278190080, "max_ulp": 0.93,
+                       "worst_input": ..., "correctly_rounded": 0.87, "seconds": 40.1, "stopped": false},
+      "rejected_by_verification": [                  # within the goal on the training inputs only
+        {"index": 1, "name": "search", "cost": 15, "error": 0.97, "method": "exhaustive",
+         "points": 1048576, "max_ulp": 1.04, "worst_input": ..., ..., "stopped": true}],
       "error_unit": "ulp",                           # "relative" for the real-number task
-      "stats": {"seconds": 61.0, "evaluations": 5400}
+      "training_inputs": 16384,
+      "stats": {"seconds": 61.0, "evaluations": 5400,      # the search's
+                "baseline_seconds": 4.2, "verification_seconds": 26.0}   # before it, after it
     }
 
-Errors in "front"/"baselines" are on the training inputs; "verification" is on every
-float32 input of the domain (float64: a stated sample).
+The selection is the cheapest program within the goal, then the most accurate, among the
+search's programs *and* the baselines (the same template, measured the same way): where
+it is a baseline, that baseline is also a member of "front", by cost, under its own name
+(``"name": "chebyshev-11 horner"``, every other member being ``"search"``), so that
+``front[selected]`` is always the selected program with its code. Errors in
+"front"/"baselines" are on the training inputs; "verification" is on every float32 input
+of the domain (float64: a stated sample). ``"stopped": true`` marks a check that ended
+at an input above the goal (a rejected candidate: ``max_ulp`` and ``worst_input`` are
+that witness, ``points`` the inputs checked); a selected program within the goal was
+always checked in full. ``rejected_by_verification`` entries give the front ``index`` of
+a search program, null for a baseline (named by ``name``).
 """
 
 from __future__ import annotations
@@ -87,6 +102,12 @@ class ApproxResult:
     training_inputs: int = 0
     rejected_by_verification: list = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def selected_name(self) -> str | None:
+        """``"search"`` where the selected program is the search's, the baseline's name
+        (``"minimax-6 horner"``) where a baseline was selected, None where none was."""
+        return None if self.selected is None else str(self.front[self.selected].get("name", "search"))
 
     @property
     def program_dtype(self) -> str:
