@@ -819,6 +819,21 @@ def test_a_baseline_cheaper_or_more_accurate_than_the_search_is_selected_and_nam
     assert f"{best['name']}, selected ({best['cost']} ops)" in labels and f"search ({best['cost']} ops)" in labels
 
 
+def test_a_result_is_rebuilt_with_its_own_template():
+    """A float64 log result written with the ``log`` template (before the table template,
+    or on a host without AVX-512) is rebuilt (plots, baselines) with that template, not the
+    host's default: its baselines were drawn from the other one (526 ULP where the file
+    said 0.77)."""
+    from discover.approx.job import ApproxSettings, make_task, template_for
+    from discover.approx.targets import target
+
+    settings = ApproxSettings(dtype="float64")
+    assert make_task("log", settings, "log").template is TEMPLATES["log"]
+    assert make_task("log", settings, "log_table").template is TEMPLATES["log_table"]
+    assert make_task("log", settings, None).template is template_for(target("log"), None, "float64")
+    assert make_task("log", settings, "log").core.name != make_task("log", settings, "log_table").core.name
+
+
 def test_baselines_come_from_the_disk_cache_on_the_second_run(tmp_path, monkeypatch):
     """The Remez fits behind the baselines took 4 s (float32) to 22 s (float64) of every
     run; the programs are kept, bit for bit, and a damaged entry is computed again."""

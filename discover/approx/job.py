@@ -129,11 +129,14 @@ def domain_of(spec: str, settings: ApproxSettings) -> tuple[float, float]:
     return settings.domain or get_target(spec).domain
 
 
-def make_task(spec: str, settings: ApproxSettings) -> Task:
+def make_task(spec: str, settings: ApproxSettings, template: str | None = None) -> Task:
+    """The task of ``spec`` under ``settings``; ``template``: the range-reduction template by
+    name (a result file's, rebuilt on another host or after a change of the default),
+    else the one :func:`template_for` picks here."""
     _check(settings)
     tgt = get_target(spec)
     domain = domain_of(spec, settings)
-    template = template_for(tgt, settings.domain, settings.dtype)
+    template = TEMPLATES[template] if template in TEMPLATES else template_for(tgt, settings.domain, settings.dtype)
     if settings.dtype == "real":
         template = None
     elif tgt.template in ("sin", "cos") and template is None and settings.dtype in SINCOS_VALID:

@@ -78,7 +78,7 @@ def run_from_result(result: ApproxResult) -> ApproxRun:
     # the default domain was chosen by the job (and so was its range-reduction template)
     settings = ApproxSettings(dtype=result.dtype, max_ulp=result.max_ulp,
                               domain=None if domain == tuple(tgt.domain) else domain)
-    task = make_task(result.target, settings)
+    task = make_task(result.target, settings, result.template)
     front = [Candidate(str(row.get("name", "search")), result.program(i, "core"), result.program(i),
                        float(row["error"]), int(row["cost"]), int(row.get("main_path_cost", row["cost"])))
              for i, row in enumerate(result.front)]
