@@ -54,7 +54,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--maxsize", type=int, default=20, metavar="N",
                         help="largest complexity searched (default 20); a final formula carries its fitted "
                              "scale and offset, a*f + b, so it may be up to 4 more")
-    parser.add_argument("--populations", type=int, default=8, metavar="N", help="number of islands (default 8)")
+    parser.add_argument("--populations", type=int, metavar="N",
+                        help="number of islands in all (default: 8, and 8 on every worker with --workers or "
+                             "--scheduler)")
     parser.add_argument("--population-size", type=int, default=64, metavar="N", help="members per island (default 64)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
                         help=f"rows each candidate is scored on while searching, a fixed random subset (default "
@@ -100,7 +102,7 @@ def _regressor_parameters(args) -> dict:
     for flag, value, lowest in (("--maxsize", args.maxsize, 3), ("--populations", args.populations, 1),
                                 ("--population-size", args.population_size, 8), ("--niterations", args.niterations, 1),
                                 ("--batch-size", args.batch_size, 1)):
-        if value < lowest:
+        if value is not None and value < lowest:
             raise UserError(f"{flag} must be at least {lowest}, not {value}")
     if args.maxsize > MAXSIZE_LIMIT:
         raise UserError(f"--maxsize must be at most {MAXSIZE_LIMIT}, not {args.maxsize}")
@@ -212,7 +214,7 @@ def run(args) -> int:
 
     from search.evaluate import one_thread_pool_for_search
 
-    from .regressor import Regressor
+    from .regressor import DEFAULT_ISLANDS, Regressor
 
     model = Regressor(**parameters)
     if model.cluster is None:  # this process runs the search (the workers get theirs from connect())
@@ -230,7 +232,9 @@ def run(args) -> int:
         rate = f"{p.evaluations_per_second:,.0f}/s" if p.elapsed else "-"
         grid.add_row("data", f"{args.data}  ({dataset.n_rows} rows, {dataset.n_features} inputs -> {dataset.target_name})")
         if model.cluster is not None:
-            grid.add_row("workers", describe_cluster(model.cluster))
+            islands = (f"{DEFAULT_ISLANDS} islands on each" if model.populations is None
+                       else f"{model.populations} islands in all")
+            grid.add_row("workers", f"{describe_cluster(model.cluster)}, {islands}")
         grid.add_row("elapsed", f"{p.elapsed:.1f} s of {args.time_limit:g} s")
         grid.add_row("iterations", f"{p.iteration}  ({p.evaluations:,} evaluations, {rate})")
         grid.add_row("best loss", f"{p.best_loss:.4g} (search subset, before polishing)")

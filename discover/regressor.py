@@ -54,6 +54,8 @@ from .result import Equation, FitResult, symbols_for
 
 #: The engine's defaults: the one place they are set.
 _ENGINE = SearchSettings()
+#: Islands in this process, and on every worker of a cluster, where ``populations`` is None.
+DEFAULT_ISLANDS = _ENGINE.populations
 
 
 def check_range(data, dtype: str = Problem.dtype) -> None:
@@ -129,7 +131,9 @@ class Regressor(RegressorMixin, BaseEstimator):
         Iterations of the search; each is ``ncycles_per_iteration`` generations on every
         island, then migration and simplification.
     populations, population_size:
-        Number of islands and members per island.
+        Number of islands and members per island.  ``populations=None`` (default):
+        8 islands in this process, and 8 on every worker of a ``cluster`` (the search
+        grows with the cluster); a number: that many in all, shared by the workers.
     model_selection:
         ``"best"`` (default), ``"accuracy"`` or ``"score"``, as in PySR; on fewer than
         100 rows ``"best"`` takes the lowest AICc instead (see :func:`search.pareto.select`).
@@ -184,7 +188,8 @@ class Regressor(RegressorMixin, BaseEstimator):
         The DataFrame's column names (``ndarray`` of str); only set when ``X`` was a
         DataFrame with string column names (scikit-learn's convention).
     stats_:
-        Iterations, evaluations, seconds, what stopped the search, compilations.
+        Iterations, evaluations, seconds, what stopped the search, compilations, the
+        number of islands run.
     """
 
     def __init__(
@@ -193,7 +198,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         unary_operators: tuple[str, ...] = _ENGINE.unary_operators,
         maxsize: int = _ENGINE.maxsize,
         niterations: int = 40,
-        populations: int = _ENGINE.populations,
+        populations: int | None = None,
         population_size: int = _ENGINE.population_size,
         ncycles_per_iteration: int = _ENGINE.ncycles_per_iteration,
         model_selection: str = "best",
@@ -236,7 +241,8 @@ class Regressor(RegressorMixin, BaseEstimator):
             raise ParameterError(f"model_selection must be one of {', '.join(MODEL_SELECTIONS)}, not {self.model_selection!r}")
         for name, lowest in (("maxsize", 3), ("batch_size", 1), ("populations", 1), ("population_size", 1),
                              ("niterations", 1), ("ncycles_per_iteration", 1)):
-            _check_integer(name, getattr(self, name), lowest)
+            if name != "populations" or self.populations is not None:
+                _check_integer(name, getattr(self, name), lowest)
         seed = _seed(self.random_state)
         if self.maxsize > MAXSIZE_LIMIT:
             raise ParameterError(f"maxsize must be at most {MAXSIZE_LIMIT}, not {self.maxsize}")
@@ -255,7 +261,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             binary_operators=binary,
             unary_operators=unary,
             maxsize=int(self.maxsize),
-            populations=int(self.populations),
+            populations=DEFAULT_ISLANDS if self.populations is None else int(self.populations),
             population_size=int(self.population_size),
             niterations=int(self.niterations),
             ncycles_per_iteration=int(self.ncycles_per_iteration),
@@ -333,7 +339,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         # an embedded cluster's workers run only this search: they get a one-thread JAX CPU pool
         with using_cluster(self.cluster, one_thread_pool=True) as client:  # None: in this process
             result = search_with(client, problem, settings, callback, on_checkpoint if checkpoint else None,
-                                 checkpoint_interval)
+                                 checkpoint_interval, islands_per_worker=self.populations is None)
         if not result.front:  # every loss overflowed: there is nothing to select
             largest = float(np.abs(data.y).max())
             why = (f": the target reaches {largest:.3g}, and squared errors beyond about 1e19 overflow the "
@@ -341,6 +347,7 @@ class Regressor(RegressorMixin, BaseEstimator):
             raise DataError(f"no formula has a finite loss on this data{why}")
         self._set_front(result.front, result.progress, result.stopped_by)
         self.stats_["compilations"] = result.compilations
+        self.stats_["islands"] = result.islands
         self.stats_["seed"] = settings.random_state   # the one drawn where random_state is None or a generator
         if problem.penalty is not None:
             # The finished front keeps each member's penalty in its loss: a selected member

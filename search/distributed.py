@@ -1,7 +1,8 @@
 """The search on a Dask cluster: groups of islands on workers, migration through the scheduler.
 
 The driver (the process that calls :func:`search_on_cluster`) splits the
-``settings.populations`` islands into groups, one per worker by default, and submits one
+``settings.populations`` islands into groups (or gives every group that many islands),
+one group per worker by default, and submits one
 long task per group: :func:`search.evolve.search` on that group's islands, in the
 worker's process.  After an iteration, at most every :data:`EXCHANGE_SECONDS`, the
 task's ``exchange`` hook
@@ -185,10 +186,12 @@ def worker_thread_env(n_workers: int) -> dict[str, str]:
     return {name: os.environ.get(name, share) for name in THREAD_VARIABLES}
 
 
-def group_settings(settings: SearchSettings, n_groups: int) -> list[SearchSettings]:
-    """The settings of each group: the islands split as evenly as possible, one seed each."""
-    n_groups = max(1, min(n_groups, settings.populations))
-    base, extra = divmod(settings.populations, n_groups)
+def group_settings(settings: SearchSettings, n_groups: int, per_group: bool = False) -> list[SearchSettings]:
+    """The settings of each group, one seed each: ``settings.populations`` islands split as
+    evenly as possible over at most that many groups, or with ``per_group`` that many
+    islands in every one of the ``n_groups`` groups."""
+    n_groups = max(1, n_groups if per_group else min(n_groups, settings.populations))
+    base, extra = divmod(settings.populations * (n_groups if per_group else 1), n_groups)
     return [replace(settings, populations=base + (g < extra), random_state=settings.random_state + 7919 * g)
             for g in range(n_groups)]
 
@@ -197,11 +200,18 @@ def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
                       callback: Callable[[Progress], None] | None = None,
                       checkpoint: Callable[[list[Member], Progress], None] | None = None,
                       checkpoint_interval: float = 10.0, n_groups: int | None = None,
-                      poll: float = 0.5, stats: dict | None = None) -> SearchResult:
+                      poll: float = 0.5, stats: dict | None = None,
+                      islands_per_worker: bool = False) -> SearchResult:
     """:func:`search.evolve.search` with its islands on the workers of ``cluster`` (see
     :func:`connect` for what ``cluster`` may be); same arguments and result.
 
-    ``n_groups`` defaults to the number of workers (at most ``settings.populations``).
+    ``n_groups`` defaults to the number of workers.  The groups share
+    ``settings.populations`` islands (at most one group per island), or, with
+    ``islands_per_worker``, each group runs ``settings.populations`` islands, so the
+    search grows with the cluster: a generation costs a group a fixed part whatever its
+    number of islands (about 0.3 ms, against 0.1 ms per island; ``benchmarks/scale.py``),
+    so splitting a fixed number of islands over more workers leaves each less to share
+    that part with, and a fixed total would leave every worker past the islands' count idle.
     ``stats``, when given, receives the transport figures: ``states_published`` (by all
     groups, each at most one per :data:`EXCHANGE_SECONDS`), ``state_bytes_max`` and ``front_bytes_max`` (the largest
     pickled group state and merged front), ``states_read`` (group states the driver
@@ -217,7 +227,7 @@ def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
             raise ClusterError(f"no Dask worker joined the scheduler {client.scheduler.address} within "
                                f"{WORKER_WAIT_SECONDS:g} s; start some with `dask worker ADDRESS`") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        groups = group_settings(settings, n_groups or workers)
+        groups = group_settings(settings, n_groups or workers, islands_per_worker)
         return _drive(client, problem, settings, groups, callback, checkpoint, checkpoint_interval, poll,
                       stats if stats is not None else {})
     finally:
@@ -227,12 +237,14 @@ def search_on_cluster(problem: Problem, settings: SearchSettings, cluster: Any,
 def search_with(client, problem: Problem, settings: SearchSettings,
                 callback: Callable[[Progress], None] | None = None,
                 checkpoint: Callable[[list[Member], Progress], None] | None = None,
-                checkpoint_interval: float = 10.0) -> SearchResult:
+                checkpoint_interval: float = 10.0, islands_per_worker: bool = False) -> SearchResult:
     """:func:`search.evolve.search` in this process when ``client`` is None, else
-    :func:`search_on_cluster` on it: the one place a caller's choice is dispatched."""
+    :func:`search_on_cluster` on it (``islands_per_worker``: see there): the one place a
+    caller's choice is dispatched."""
     if client is None:
         return search(problem, settings, callback, checkpoint, checkpoint_interval)
-    return search_on_cluster(problem, settings, client, callback, checkpoint, checkpoint_interval)
+    return search_on_cluster(problem, settings, client, callback, checkpoint, checkpoint_interval,
+                             islands_per_worker=islands_per_worker)
 
 
 def _key(run_id: str, *parts: str) -> list[str]:
@@ -345,7 +357,7 @@ def _drive(client, problem: Problem, settings: SearchSettings, groups: list[Sear
     progress.evaluations = sum(s.evaluations for s in states.values())
     final = problem.finish(hall.members())
     progress.front = final
-    return SearchResult(final, progress, stopped_by or "niterations", compilations)
+    return SearchResult(final, progress, stopped_by or "niterations", compilations, sum(g.populations for g in groups))
 
 
 #: Seconds between the driver's checks of its futures while it waits for the next poll.

@@ -113,6 +113,7 @@ class SearchResult:
     progress: Progress
     stopped_by: str
     compilations: int
+    islands: int  # run in all (on a cluster: summed over the groups)
 
 
 @dataclass
@@ -421,7 +422,7 @@ def search(problem: Problem, settings: SearchSettings,
     except KeyboardInterrupt:   # a second Ctrl-C while polishing: the front as searched
         stopped_by, final = "interrupt", pareto_front(hof.members())
     compilations = evaluator.compilations + (fit_evaluator.compilations if fit_evaluator is not evaluator else 0)
-    return SearchResult(final, progress, stopped_by, compilations)
+    return SearchResult(final, progress, stopped_by, compilations, s.populations)
 
 
 def _simplify_and_migrate(rng, islands: Islands, hof: HallOfFame, s: SearchSettings,

@@ -57,6 +57,9 @@ def test_group_settings_split_the_islands_and_seeds():
     assert [g.populations for g in groups] == [3, 2]
     assert len({g.random_state for g in groups}) == 2
     assert len(group_settings(SearchSettings(populations=2), 8)) == 2  # never more groups than islands
+    # islands per group: every worker of the cluster runs that many (discover fit --workers N's default)
+    each = group_settings(SearchSettings(populations=8, random_state=3), 3, per_group=True)
+    assert [g.populations for g in each] == [8, 8, 8] and len({g.random_state for g in each}) == 3
 
 
 def test_embedded_workers_keep_glibcs_malloc_defaults(tmp_path):
@@ -124,6 +127,7 @@ def test_two_workers_find_a_simple_law(client):
     assert sympy.simplify(model.sympy() - (3 * a * b + 1)) == 0
     assert model.stats_["stopped_by"] == "tolerance"
     assert model.stats_["evaluations"] > 0
+    assert model.stats_["islands"] == 8 * len(client.scheduler_info(n_workers=-1)["workers"])  # 8 per worker
 
 
 def test_a_search_that_fails_on_every_worker_says_why(client):

@@ -290,6 +290,7 @@ def test_a_constant_inside_a_function_is_found_in_seconds():
     X = sympy.Symbol("x")
     assert model.stats_["stopped_by"] == "tolerance"
     assert sympy.simplify(model.sympy() - sympy.exp(-X**2 / 2)) == 0
+    assert model.stats_["islands"] == 8  # populations=None: 8 in this process
 
 
 def test_a_column_beyond_float32_is_one_clear_error_before_the_search():
