@@ -24,7 +24,7 @@ from discover.approx import baselines as bl
 from discover.approx.job import ApproxSettings, Candidate, run, select
 from discover.approx.program import SLP, Builder, compact, cost, evaluate, evaluate_real, to_program
 from discover.approx.targets import NAMED
-from discover.approx.templates import TEMPLATES, log_table, wrap
+from discover.approx.templates import TEMPLATES, log_table, log_table_template, wrap
 from discover.approx.ulp import ulp, ulp_distance, ulp_error
 from discover.approx.verify import float32_range, verify
 from discover.cli import main
@@ -316,6 +316,29 @@ def test_log_table_entries_reduce_exactly_and_keep_log_near_one_exact():
     assert np.max(ulp_error(evaluate(full, x), hi, "float64", lo)) < 0.7
     assert same_bits(evaluate(full, np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0])),
                      np.array([-np.inf, -np.inf, np.inf, np.nan, np.nan, np.nan]))
+
+
+def test_float32_log_table_is_within_its_bound_on_every_input_around_one():
+    """The float32 table (``lh`` on the 2**-17 grid, so ``e ln2_hi + lh`` is exact for every
+    exponent down to the subnormals' -149; the same ``invc``) and the template with a
+    degree-3 core: every float32 in [0.9, 1.1] (the buckets beside 1, where ``w`` is 0 or
+    smallest and the inner sum's rounding weighs most) within 0.8 ULP of the float64 log,
+    and the subnormals and specials right."""
+    invc, lh, ll, r_range = log_table("float32")
+    assert invc == log_table("float64")[0] and r_range == log_table("float64")[3]
+    assert all(h % 2.0**-17 == 0 for h in lh) and all(abs(v) < 2.0**-17 for v in ll)
+    t = TEMPLATES["log_table"]
+    core = next(b for b in bl.baselines(t.core("float32"), "float32", [3], families=("chebyshev",))).slp
+    full, _ = wrap(t, core)
+    kernel = Kernel(to_program(full, "log32"), True)
+    worst = 0.0
+    for x in float32_range(0.9, 1.1):
+        worst = max(worst, float(np.max(ulp_error(kernel(x), np.log(x.astype(np.float64)), "float32"))))
+    assert 0.5 < worst < 0.8
+    tiny = np.array([1e-45, 1e-40, 1.1754942e-38, 3.4028235e38], F32)
+    assert np.max(ulp_error(kernel(tiny), np.log(tiny.astype(np.float64)), "float32")) < 0.8
+    assert same_bits(kernel(np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, 1.0], F32)),
+                     np.array([-np.inf, -np.inf, np.inf, np.nan, np.nan, np.nan, 0.0], F32))
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
@@ -723,7 +746,8 @@ def test_plot_has_the_front_and_the_error_curve(tmp_path):
     assert np.nanmax(search) < np.nanmax(base)
 
 
-@pytest.mark.parametrize("spec,template", [("exp", "exp"), ("log", "log"), ("erf", "erf"), ("sin", "sin")])
+@pytest.mark.parametrize("spec,template", [("exp", "exp"), ("log", "log_table" if log_table_template() else "log"),
+                                           ("erf", "erf"), ("sin", "sin")])
 def test_search_on_float32_templates_finds_a_program_within_one_ulp(spec, template):
     result = run(spec, ApproxSettings(dtype="float32", max_evaluations=10, train_points=2048))
     assert result.task.template.name == template
