@@ -10,7 +10,7 @@ from search.constants import fit_constants
 from search.evaluate import Evaluator
 from search.objectives import LeastSquares
 from search.expression import constants
-from search.operators import CODE, CONST, VAR
+from search.operators import CODE, CONST
 from search.expression import const as c, op, var as v
 
 
