@@ -31,7 +31,9 @@ come from the distributed runs: they are what a migration costs.
 
 Prints a table and a summary line with the ratios the issue asks for: 2 workers over 1
 (target >= 1.7x), both ways of giving them islands, and 1 worker over in-process (target:
-overhead <= 10 %), and what bounds the first: two independent whole searches in two plain
+overhead <= 10 %; the in-process rows share this process with the benchmark's clusters,
+their scheduler and client threads, so the search is also run alone in a spawned plain
+process after the clusters are gone, and the 1-worker rate compared with that), and what bounds the first: two independent whole searches in two plain
 processes (spawned, no Dask, started together after a warm-up; the bound of 8 islands per
 worker), and the two workers' groups of 4 islands in two plain processes with the workers'
 thread counts (the bound of 8 islands in all), each as its summed rate over one in-process
@@ -125,7 +127,7 @@ def independent_rates(X, y, seconds: float, n: int, rounds: int, split: bool = F
 
     ctx = multiprocessing.get_context("spawn")
     out = []
-    label = f"{n} plain processes, " + ("the workers' groups" if split else "whole searches")
+    label = f"{n} plain process{'es' if n > 1 else ''}, " + ("the workers' groups" if split else "whole searches")
     for _ in range(rounds):
         barrier, results = ctx.Barrier(n), ctx.Queue()
         procs = [ctx.Process(target=_independent_search,
@@ -228,6 +230,7 @@ def main(argv=None) -> int:
         if w > 1:
             configs.append((f"{w} workers, 8 islands in all", w, False))
     rows = measure(configs, problem, solve_problem, args)
+    alone = independent_rates(X, y, args.seconds, 1, args.repeats, batch_size=args.batch_size)
     independent = independent_rates(X, y, args.seconds, 2, args.repeats, batch_size=args.batch_size)
     groups = independent_rates(X, y, args.seconds, 2, args.repeats, split=True, batch_size=args.batch_size)
 
@@ -273,6 +276,10 @@ def main(argv=None) -> int:
         if by[0]["solve"]:
             parts.append(f"time to solution {statistics.median(by[1]['solve']) / statistics.median(by[0]['solve']):.2f}x "
                          "of in-process")
+        print(f"1 plain process, no cluster anywhere (after the rows above): {statistics.median(alone):,.0f} evals/s "
+              f"(rounds: {' '.join(f'{x:,.0f}' for x in alone)})")
+        parts.append(f"1 worker vs the search alone in a plain process: rate overhead "
+                     f"{1 - by[1]['rate'] / statistics.median(alone):+.1%} (medians; target <= 10 %)")
     for label, two in (("8 islands per worker, the default", by.get(2)), ("8 islands in all", split_rows.get(2))):
         if 1 in by and two is not None:
             parts.append(f"2 workers vs 1 ({label}): {ratio(two, by[1]):.2f}x evals/s (target >= 1.7x)")
