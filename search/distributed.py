@@ -57,6 +57,10 @@ EXCHANGE_SECONDS = 0.5
 GRACE_SECONDS = 15.0
 #: Seconds to wait for the first worker of a cluster.
 WORKER_WAIT_SECONDS = 120.0
+#: The embedded cluster's periodic callbacks, slowed from Dask's defaults (20 ms, 500 ms,
+#: 100 ms; see :func:`connect`): they only feed diagnostics and memory-limit checks.
+QUIET_INTERVALS = {"distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "5s",
+                   "distributed.worker.memory.monitor-interval": "1s"}
 
 
 class ClusterError(RuntimeError):
@@ -120,11 +124,16 @@ def connect(cluster: Any, one_thread_pool: bool = False):
         if cluster < 1:
             raise ValueError(f"the number of workers must be at least 1, not {cluster}")
         # Dask's statistical profiler samples every thread's stack every 10 ms, taking the
-        # GIL from the search each time; the search reports its own progress.  (The
+        # GIL from the search each time; the search reports its own progress.  Its servers'
+        # periodic callbacks (the event-loop tick every 20 ms, the memory monitor every
+        # 100 ms, the system monitor every 500 ms) wake a thread that takes the GIL too:
+        # a search beside an idle embedded cluster ran 5 % slower with them and at its
+        # full rate with these intervals (BENCHMARKS.md, seventeenth session).  (The
         # nannies hand this process's Dask configuration to their workers.)
         if _in_a_worker_rerunning_the_script():
             raise ClusterError(UNGUARDED)
         with dask.config.set({"distributed.worker.profile.enabled": False,
+                              **QUIET_INTERVALS,
                               "distributed.nanny.pre-spawn-environ": _pre_spawn_environ(cluster)}):
             try:
                 local = LocalCluster(n_workers=cluster, threads_per_worker=1, processes=True,
