@@ -64,7 +64,8 @@ def test_group_settings_split_the_islands_and_seeds():
 
 def test_embedded_workers_keep_glibcs_malloc_defaults(tmp_path):
     """Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in new workers, which halved the
-    search's rate there; the embedded cluster (`--workers N`) leaves it out. Run in a fresh
+    search's rate there; the embedded cluster (`--workers N`) leaves it out, and slows the
+    workers' periodic callbacks (search.distributed.QUIET_INTERVALS). Run in a fresh
     interpreter: a nanny writes its variables into its parent's environment."""
     import subprocess
     import sys
@@ -77,13 +78,16 @@ def test_embedded_workers_keep_glibcs_malloc_defaults(tmp_path):
         "    client, release = connect(1)\n"
         "    client.wait_for_workers(1)\n"
         "    print(repr(client.submit(os.environ.get, 'MALLOC_TRIM_THRESHOLD_', pure=False).result()),\n"
-        "          repr(client.submit(os.environ.get, 'OMP_NUM_THREADS', pure=False).result()))\n"
+        "          repr(client.submit(os.environ.get, 'OMP_NUM_THREADS', pure=False).result()),\n"
+        "          list(client.run(lambda dask_worker: dask_worker._tick_interval).values())[0])\n"
         "    release()\n")
     env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    trim, threads = out.stdout.split()
+    trim, threads, tick = out.stdout.split()
     assert trim == "None" and threads == repr(str(os.cpu_count() or 1))
+    # Dask's 20 ms event-loop tick (and its monitors) cost a worker's search up to 30 %
+    assert float(tick) == 1.0
 
 
 def test_embedded_workers_create_jax_with_a_one_thread_pool_and_keep_every_cpu(tmp_path):
