@@ -27,7 +27,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from . import jit
-from .exact import SCALEF_LIMIT
+from .exact import LUT_BITS, SCALEF_LIMIT
 
 __all__ = ["getexp", "getmant", "ldexp", "logb", "lut16", "scale", "scalef", "significand"]
 
@@ -185,8 +185,8 @@ def _lut16_index(b: ir.IRBuilder, ty: ir.Type, key: ir.Value) -> ir.Value:
     ity, mant, _ = _layout(ty)
     if isinstance(key.type, ir.VectorType):
         vty = ir.VectorType(ity, key.type.count)
-        return b.lshr(b.bitcast(key, vty), ir.Constant(vty, [mant - 4] * key.type.count))
-    return b.lshr(b.bitcast(key, ity), ity(mant - 4))
+        return b.lshr(b.bitcast(key, vty), ir.Constant(vty, [mant - LUT_BITS] * key.type.count))
+    return b.lshr(b.bitcast(key, ity), ity(mant - LUT_BITS))
 
 
 def _lut16_generic(b: ir.IRBuilder, ty: ir.Type, key: ir.Value, *table: ir.Value) -> ir.Value:
@@ -194,7 +194,7 @@ def _lut16_generic(b: ir.IRBuilder, ty: ir.Type, key: ir.Value, *table: ir.Value
     ity, _, _ = _layout(ty)
     j = _lut16_index(b, ty, key)
     level = list(table)
-    for bit in range(4):
+    for bit in range(LUT_BITS):
         odd = b.icmp_unsigned("!=", b.and_(j, ity(1 << bit)), ity(0))
         level = [b.select(odd, level[k + 1], level[k]) for k in range(0, len(level), 2)]
     return level[0]

@@ -174,10 +174,11 @@ def significand(x):
     return bits.view(x.dtype).reshape(x.shape)
 
 
-#: entries of a ``lut16`` table, and where its index sits in the key's bits: the top four
-#: bits of the fraction field (float64 bits 51-48, float32 bits 22-19)
-LUT_SIZE = 16
-LUT_SHIFT = {"float64": 48, "float32": 19}
+#: a ``lut16`` table's index bits and entries, and where the index sits in the key's bits:
+#: the top bits of the fraction field (float64 bits 51-48, float32 bits 22-19)
+LUT_BITS = 4
+LUT_SIZE = 1 << LUT_BITS
+LUT_SHIFT = {d: int(np.finfo(d).nmant) - LUT_BITS for d in ("float64", "float32")}
 
 
 def lut16(key, *table):

@@ -153,14 +153,14 @@ def _label(run, row) -> str:
         row = run.front[row]
     if row.is_baseline:
         return f"{row.name} (baseline)"
-    return f"search #{next(i for i, r in enumerate(run.front) if r is row)}"
+    return f"search #{run.front_index(row)}"
 
 
 def _plan(name: str, settings, verify: bool) -> str:
     """The line printed first: what the run does and in which order, the time limit
     bounding the search alone (a 5 s run took minutes with no word of why)."""
     from .approx.job import domain_of
-    from .approx.verify import float32_count
+    from .approx.verify import SAMPLES, float32_count
 
     search = (f"{settings.max_evaluations} programs" if settings.max_evaluations is not None
               else f"{settings.time_limit:g} s (--time-limit)")
@@ -168,7 +168,7 @@ def _plan(name: str, settings, verify: bool) -> str:
     if settings.dtype == "real" or not verify:
         return text + ("" if settings.dtype == "real" else "; no verification (--no-verify)")
     if settings.dtype == "float64":
-        return text + ", then the pick is verified on a sample of 200,000 inputs against mpmath"
+        return text + f", then the pick is verified on a sample of {SAMPLES:,} inputs against mpmath"
     try:
         domain = domain_of(name, settings)
     except UserError:
@@ -181,7 +181,7 @@ def _verifier(status, name: str, task, client):
     """``verify_one(program, stop_above)`` for :func:`.approx.job.select_program`, with
     the verification's progress on the status line: inputs checked and the time left."""
     from .approx.program import cost as program_cost
-    from .approx.verify import float32_count, verify
+    from .approx.verify import SAMPLES, float32_count, verify
 
     total = float32_count(*task.domain) if task.dtype == "float32" else 0
     tries = [0]
@@ -194,7 +194,7 @@ def _verifier(status, name: str, task, client):
         if task.dtype == "float32":
             status.update(f"{what} on every float32 input ({total:,})")
         else:
-            status.update(f"{what} on 200,000 sampled inputs against mpmath")
+            status.update(f"{what} on {SAMPLES:,} sampled inputs against mpmath")
 
         def vprogress(done: int) -> None:
             elapsed = time.monotonic() - start
@@ -210,8 +210,7 @@ def _verifier(status, name: str, task, client):
 def _rejected_row(run, row, v) -> dict:
     """An entry of ``rejected_by_verification``: the program (``index`` into the front, or
     None for a baseline, which ``name`` names) and its verification."""
-    index = next((i for i, r in enumerate(run.front) if r is row), None)
-    return {"index": index, "name": row.name, "cost": row.cost, "error": row.error, **v.to_dict()}
+    return {"index": run.front_index(row), "name": row.name, "cost": row.cost, "error": row.error, **v.to_dict()}
 
 
 def run(args) -> int:

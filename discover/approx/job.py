@@ -295,6 +295,10 @@ class ApproxRun:
     baselines: list[Candidate]
     stats: dict
 
+    def front_index(self, row) -> int | None:
+        """Where the program ``row`` (this very object) stands on the front, or None."""
+        return next((k for k, r in enumerate(self.front) if r is row), None)
+
 
 def max_degree(task: Task) -> int:
     """The highest polynomial degree of the baselines and the search's classical seeds."""
@@ -492,8 +496,7 @@ def select_program(run: "ApproxRun", goal: float, verify_one=None, key=None, tri
     if row.is_baseline:
         at = next((k for k, r in enumerate(run.front) if r.cost >= row.cost), len(run.front))
         run.front.insert(at, row)
-    index = next(k for k, r in enumerate(run.front) if r is row)
-    return Selection(index, verification, [(pool[i], v) for i, v in rejected])
+    return Selection(run.front_index(row), verification, [(pool[i], v) for i, v in rejected])
 
 
 def _candidate(task: Task, name: str, core: SLP) -> Candidate:

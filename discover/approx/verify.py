@@ -37,7 +37,7 @@ from .reference import exact, exact_float64
 from .targets import Target
 from .ulp import ulp_error
 
-__all__ = ["Verification", "verify", "float32_range", "float32_count"]
+__all__ = ["Verification", "verify", "float32_range", "float32_count", "SAMPLES"]
 
 CHUNK = 1 << 22   # inputs per work item of the float32 sweep (a thread's task, one progress step)
 # inputs per pass inside a chunk: the input, the kernel's output, the reference and the
@@ -48,6 +48,7 @@ CHUNK = 1 << 22   # inputs per work item of the float32 sweep (a thread's task, 
 # ms, their temporaries went back to the system between blocks; 2**13: 19 ms).
 BLOCK = 1 << 14
 SHARD = 1 << 26   # inputs per task when a Dask cluster verifies
+SAMPLES = 200_000  # inputs of a float64 verification (:func:`sample`)
 SCREEN = 1 << 20  # random inputs a float32 candidate is checked on before its sweep (with stop_above)
 SHARD_TIMEOUT = 900.0  # seconds to wait for one shard (about 3 s of work on one core)
 # A sampled verification spends a third of its points here: every template's reduction is
@@ -74,15 +75,16 @@ class Verification:
 
 def float32_range(a: float, b: float):
     """Chunks (uint32 bit patterns -> float32 arrays) of every float32 in ``[a, b]``."""
-    for first, last in float32_bit_ranges(a, b):
-        yield from _chunks(first, last)
+    for first, last in _bit_chunks(a, b):
+        yield np.arange(first, last + 1, dtype=np.uint64).astype(np.uint32).view(np.float32)
 
 
-def _chunks(first: int, last: int):
-    """float32 arrays of the bit patterns ``first..last`` (inclusive), CHUNK at a time."""
-    for s in range(first, last + 1, CHUNK):
-        bits = np.arange(s, min(s + CHUNK, last + 1), dtype=np.uint64).astype(np.uint32)
-        yield bits.view(np.float32)
+def _spans(first: int, last: int, size: int | None = None):
+    """The bit patterns ``first..last`` (inclusive) as inclusive ``(start, end)`` pieces of
+    at most ``size`` (default :data:`CHUNK`, read at the call)."""
+    size = size or CHUNK
+    for s in range(first, last + 1, size):
+        yield s, min(s + size - 1, last)
 
 
 def float32_bit_ranges(a: float, b: float) -> list[tuple[int, int]]:
@@ -134,8 +136,7 @@ def _check_bits(kernel, target: Target, bits: tuple[int, int]) -> tuple[float, f
 def _bit_chunks(a: float, b: float):
     """``(first, last)`` bit patterns of every float32 in ``[a, b]``, :data:`CHUNK` at a time."""
     for first, last in float32_bit_ranges(a, b):
-        for s in range(first, last + 1, CHUNK):
-            yield s, min(s + CHUNK - 1, last)
+        yield from _spans(first, last)
 
 
 def float32_count(a: float, b: float) -> int:
@@ -169,14 +170,13 @@ def _verify_shard(slp: SLP, target_spec: str, first: int, last: int) -> list[tup
         _KERNELS.clear()
         _KERNELS[key] = compile_kernel(slp)
     tgt = resolve(target_spec)
-    return [_check_bits(_KERNELS[key], tgt, (s, min(s + CHUNK - 1, last))) for s in range(first, last + 1, CHUNK)]
+    return [_check_bits(_KERNELS[key], tgt, span) for span in _spans(first, last)]
 
 
 def _shard_results(client, slp: SLP, target: Target, domain):
     """Chunk results of the float32 sweep computed as tasks on ``client``, in input order
     (so that the reported worst input is the same as without a cluster)."""
-    shards = [(s, min(s + SHARD - 1, last)) for first, last in float32_bit_ranges(*domain)
-              for s in range(first, last + 1, SHARD)]
+    shards = [span for first, last in float32_bit_ranges(*domain) for span in _spans(first, last, SHARD)]
     futures = [client.submit(_verify_shard, slp, target.name, a, b, pure=False) for a, b in shards]
     finished = False
     try:
@@ -207,7 +207,7 @@ def _screen(kernel, target: Target, domain, n: int, seed: int = 0):
     return _check_chunk(kernel, target, bits.astype(np.uint32).view(np.float32))
 
 
-def verify(slp: SLP, target: Target, domain: tuple[float, float], samples: int = 200_000,
+def verify(slp: SLP, target: Target, domain: tuple[float, float], samples: int = SAMPLES,
            seed: int = 0, progress=None, client=None, stop_above: float | None = None) -> Verification:
     """Verify ``slp`` (see the module docstring); ``client``: a ``distributed.Client`` to
     spread a float32 sweep over; ``progress(inputs checked)`` after each chunk;
