@@ -20,6 +20,16 @@ expression stay in the L1/L2 cache); within a tile, each node is one vectorised 
     variable:  X[v] + t0                    (push a pointer, no copy)
     operator:  scratch[i][r] = f(args...[r]) for r < n   (pop arity, push)
 
+A second function checks what the interpreter trusts, in one pass over the nodes::
+
+    int64_t NAME_check(int64_t P, const int32_t *code, const double *value,
+                       const int64_t *start, const int8_t *arity, int64_t n_codes, double n_vars)
+
+``arity[c]`` is code ``c``'s arity, or -1 where ``c`` may not appear; it returns 0 for a
+valid population, else an or of :data:`UNKNOWN_CODE`, :data:`VARIABLE_OUTSIDE` (a variable's
+row not in ``0 <= v < n_vars``) and :data:`NOT_POSTFIX` (an empty expression, an operator
+without its operands, or more than one value left).
+
 ``f`` is the operator's straight-line :class:`~codegen.program.Program` lowered exactly as
 a kernel lowers it (:mod:`codegen.lower`, inline :mod:`codegen.fastmath` functions within
 1 ULP, so the loops vectorise), one ``switch`` case per operator code.  The dispatch
@@ -37,6 +47,9 @@ import numpy as np
 from . import jit
 from .lower import DEFAULT_MATH, emit_loop, float_type, host_function, Lowering
 from .program import Program
+
+#: :meth:`Interpreter.check`'s findings, or-ed together (0: valid).
+UNKNOWN_CODE, VARIABLE_OUTSIDE, NOT_POSTFIX = 1, 2, 4
 
 #: Rows per tile: a float32 tile is 1 KiB, so a 30-node expression's values take 30 KiB.
 TILE = 256
@@ -145,7 +158,47 @@ def build_module(programs: Mapping[int, Program], const_code: int, var_code: int
     tiles = b.sdiv(b.add(R, _I64(TILE - 1)), _I64(TILE))
     emit_loop(b, _I64(0), tiles, tile, "tile")
     b.ret_void()
+    _add_check(module, var_code, name + "_check")
     return module
+
+
+def _add_check(module: ir.Module, var_code: int, name: str) -> None:
+    """Define the check function of the module docstring in ``module``."""
+    i8, f64 = ir.IntType(8), ir.DoubleType()
+    fn = ir.Function(module, ir.FunctionType(_I64, [_I64, _I32.as_pointer(), f64.as_pointer(), _I64.as_pointer(),
+                                                    i8.as_pointer(), _I64, f64]), name)
+    fn.attributes.add("nounwind")
+    P, code, value, start, arity, n_codes, n_vars = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    found = b.alloca(_I64, name="found")
+    depth_slot = b.alloca(_I64, name="depth")
+    b.store(_I64(0), found)
+
+    def flag(b: ir.IRBuilder, condition, bit: int) -> None:
+        b.store(b.or_(b.load(found), b.select(condition, _I64(bit), _I64(0))), found)
+
+    def expression(b: ir.IRBuilder, p):
+        first = b.load(b.gep(start, [p]))
+        last = b.load(b.gep(start, [b.add(p, _I64(1))]))
+        b.store(_I64(0), depth_slot)
+
+        def node(b: ir.IRBuilder, i):
+            c = b.sext(b.load(b.gep(code, [i])), _I64)
+            in_table = b.and_(b.icmp_signed(">=", c, _I64(0)), b.icmp_signed("<", c, n_codes))
+            a = b.sext(b.load(b.gep(arity, [b.select(in_table, c, _I64(0))])), _I64)
+            known = b.and_(in_table, b.icmp_signed(">=", a, _I64(0)))
+            flag(b, b.not_(known), UNKNOWN_CODE)
+            v = b.load(b.gep(value, [i]))
+            row_ok = b.and_(b.fcmp_ordered(">=", v, f64(0.0)), b.fcmp_ordered("<", v, n_vars))
+            flag(b, b.and_(b.icmp_signed("==", c, _I64(var_code)), b.not_(row_ok)), VARIABLE_OUTSIDE)
+            depth = b.load(depth_slot)
+            operands = b.select(known, a, _I64(0))
+            flag(b, b.icmp_signed("<", depth, operands), NOT_POSTFIX)  # pops more than is there
+            b.store(b.add(b.sub(depth, operands), _I64(1)), depth_slot)
+        emit_loop(b, first, last, node, "node")
+        flag(b, b.icmp_signed("!=", b.load(depth_slot), _I64(1)), NOT_POSTFIX)  # also an empty one
+    emit_loop(b, _I64(0), P, expression, "expr")
+    b.ret(b.load(found))
 
 
 class Interpreter:
@@ -163,6 +216,19 @@ class Interpreter:
         self._engine, address = jit.jit(jit.optimize(str(module)), "interpret")
         p = ctypes.c_void_p
         self._fn = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, p, p, p, p, p, p, p)(address)
+        self._check = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, p, p, p, p, ctypes.c_int64, ctypes.c_double)(
+            self._engine.get_function_address("interpret_check"))
+
+    def check(self, code: np.ndarray, value: np.ndarray, start: np.ndarray, arity: np.ndarray, n_vars: int) -> int:
+        """What :meth:`__call__` trusts, checked natively (see the module docstring): 0, or
+        an or of :data:`UNKNOWN_CODE`, :data:`VARIABLE_OUTSIDE` and :data:`NOT_POSTFIX`.
+        ``arity (n_codes,) int8`` is each code's arity, -1 where it may not appear."""
+        code = np.ascontiguousarray(code, dtype=np.int32)
+        value = np.ascontiguousarray(value, dtype=np.float64)
+        start = np.ascontiguousarray(start, dtype=np.int64)
+        arity = np.ascontiguousarray(arity, dtype=np.int8)
+        return self._check(len(start) - 1, code.ctypes.data, value.ctypes.data, start.ctypes.data,
+                           arity.ctypes.data, len(arity), float(n_vars))
 
     def __call__(self, code: np.ndarray, value: np.ndarray, start: np.ndarray, X: np.ndarray,
                  out: np.ndarray | None = None) -> np.ndarray:

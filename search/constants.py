@@ -82,19 +82,22 @@ def _scaled_residual(g: np.ndarray, target: np.ndarray, scaling: str):
     """NumPy float64 twin of :meth:`LeastSquares.scaled_residual` for ``Φ = I`` (offset 1):
     ``(residual (P, M), a (P,), loss (P,))``, loss inf where ``g`` is not finite."""
     finite = np.isfinite(g).all(axis=1)
-    g = np.where(finite[:, None], g, 0.0)
+    if not finite.all():
+        g = np.where(finite[:, None], g, 0.0)
     M = g.shape[1]
     tiny = np.finfo(np.float64).tiny * 1e6 * M
     if scaling == "affine":
         gp = g - g.mean(axis=1, keepdims=True)
         tp = target - target.mean()
         var = np.einsum("pm,pm->p", gp, gp)
-        a = np.where(var > tiny, np.einsum("pm,m->p", gp, tp) / np.where(var > tiny, var, 1.0), 0.0)
-        resid = a[:, None] * gp - tp
+        a = np.divide(gp @ tp, var, out=np.zeros(len(g)), where=var > tiny)
+        resid = a[:, None] * gp
+        resid -= tp
     elif scaling == "scale":
         gg = np.einsum("pm,pm->p", g, g)
-        a = np.where(gg > tiny, g @ target / np.where(gg > tiny, gg, 1.0), 0.0)
-        resid = a[:, None] * g - target
+        a = np.divide(g @ target, gg, out=np.zeros(len(g)), where=gg > tiny)
+        resid = a[:, None] * g
+        resid -= target
     else:
         a = np.ones(len(g))
         resid = g - target
@@ -150,6 +153,8 @@ def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, i
     def values(v):
         return evaluator.native_values64(code, v, start)
 
+    extra = {"affine": 2, "scale": 1}.get(scaling, 0)   # the columns of a and b
+    on_diagonal = np.arange(K + extra)
     value = value.copy()
     g = values(value)
     resid, a, loss = _scaled_residual(g, target, scaling)
@@ -161,22 +166,24 @@ def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, i
         step = np.zeros((P, K))
         step[owner, rank] = h
         dg = evaluator.native_values64(shifted_code, shifted, shifted_start).reshape(K, P, -1) - g[None]
-        jac = np.moveaxis(dg, 0, -1) / np.where(real, step, 1.0)[:, None, :] * real[:, None, :]  # (P, M, K)
-        cols = [jac * a[:, None, None]]
-        if scaling in ("affine", "scale"):
-            cols.append(g[..., None])
-        if scaling == "affine":
-            cols.append(np.ones(g.shape + (1,)))
-        J = np.concatenate(cols, axis=-1)
-        ok = np.isfinite(loss)[:, None, None] & np.isfinite(J)
-        J = np.where(ok, J, 0.0)
+        # Jt = [a df/dc, g, 1] transposed, (P, K + extra, M); zero where not finite
+        Jt = np.empty((P, K + extra, g.shape[1]))
+        np.multiply(dg.transpose(1, 0, 2), (a[:, None] / np.where(real, step, 1.0) * real)[:, :, None],
+                    out=Jt[:, :K])
+        if extra:
+            Jt[:, K] = g
+        if extra == 2:
+            Jt[:, K + 1] = 1.0
+        np.copyto(Jt, 0.0, where=~np.isfinite(Jt))
+        Jt[~np.isfinite(loss)] = 0.0
         r = np.where(np.isfinite(resid), resid, 0.0)
-        JtJ = np.einsum("pmi,pmj->pij", J, J)
-        Jtr = np.einsum("pmi,pm->pi", J, r)
-        diag = np.einsum("pii->pi", JtJ)
-        A = JtJ + (lam[:, None] * diag + 1e-12 * (1.0 + diag))[:, :, None] * np.eye(J.shape[2]) + 1e-30
+        A = Jt @ Jt.transpose(0, 2, 1)    # (einsum's path for these shapes was ten times slower)
+        Jtr = (Jt @ r[..., None])[..., 0]
+        diag = A[:, on_diagonal, on_diagonal]
+        A += 1e-30
+        A[:, on_diagonal, on_diagonal] += lam[:, None] * diag + 1e-12 * (1.0 + diag)
         bad = ~(np.isfinite(A).all(axis=(1, 2)) & np.isfinite(Jtr).all(axis=1))  # overflowed: no step
-        A[bad], Jtr[bad] = np.eye(J.shape[2]), 0.0
+        A[bad], Jtr[bad] = np.eye(K + extra), 0.0
         try:
             delta = -np.linalg.solve(A, Jtr[..., None])[..., 0]
         except np.linalg.LinAlgError:

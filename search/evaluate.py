@@ -288,6 +288,7 @@ class Evaluator:
             self._row_losses: dict[int, tuple] = {}  # id(objective) -> (objective, native.row_losses)
             self._allowed = np.zeros(len(ops.arities), dtype=bool)
             self._allowed[[CONST, VAR, *self.codes]] = True
+            self._arity_or_absent = np.where(self._allowed, self._arities, -1).astype(np.int8)
         self.capacity = self.new_capacity()
         self.compilations = 0
         self._seen_keys: set = set()
@@ -444,25 +445,28 @@ class Evaluator:
     # ------------------------------------------------------------------ evaluation
     def _native_values(self, exprs: Sequence[Expr], rows: int | None = None) -> np.ndarray:
         """The interpreter's values ``(rows or P, R)`` (rows past P are zero), after checking
-        what it trusts: known codes, variables within the leaves, valid postfix order."""
+        what it trusts (:meth:`codegen.interpreter.Interpreter.check`, one native pass):
+        known codes, variables within the leaves, valid postfix order."""
         code, value, start = arrays.flatten(exprs) if isinstance(exprs, arrays.Population) else native.flatten(exprs)
+        if self._interpreter.check(code, value, start, self._arity_or_absent, self.n_vars):
+            self._raise_invalid(code, value, start)
+        P = len(start) - 1
+        out = np.empty((rows or P, self.n_rows), dtype=self._native_leaves.dtype)
+        out[P:] = 0
+        self._interpreter(code, value, start, self._native_leaves, out=out)
+        return out
+
+    def _raise_invalid(self, code: np.ndarray, value: np.ndarray, start: np.ndarray) -> None:
+        """The ValueError that says what the check of :meth:`_native_values` found."""
         known = (code >= 0) & (code < len(self._allowed))
         known[known] = self._allowed[code[known]]
         if not known.all():
             bad = sorted({int(c) for c in code[~known]})
             raise ValueError(f"operator codes {bad} are not among the evaluator's codes")
         var = value[code == VAR]
-        if len(var) and (var.min() < 0 or var.max() >= self.n_vars):
+        if len(var) and not ((var >= 0) & (var < self.n_vars)).all():
             raise ValueError(f"a variable index is outside the {self.n_vars} leaves")
-        depth = np.cumsum(1 - self._arities[code])  # stack depth after each node, running over expressions
-        base = np.concatenate([[0], depth])[start[:-1]]
-        local = depth - np.repeat(base, np.diff(start))
-        ends = local[start[1:] - 1] if len(code) else np.zeros(0)
-        if (np.diff(start) < 1).any() or (local < 1).any() or (ends != 1).any():
-            raise ValueError("an expression is not a valid postfix expression")
-        out = np.zeros((rows or len(exprs), self.n_rows), dtype=self._native_leaves.dtype)
-        self._interpreter(code, value, start, self._native_leaves, out=out)
-        return out
+        raise ValueError("an expression is not a valid postfix expression")
 
     def _native_row_losses(self, objective):
         """:func:`search.native.row_losses` of ``objective``, built once per objective."""

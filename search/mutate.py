@@ -83,8 +83,16 @@ def random_expr(rng: np.random.Generator, g: Grammar, size: int) -> Expr:
 
 def random_leaves(rng: np.random.Generator, shape, g: Grammar) -> tuple[np.ndarray, np.ndarray]:
     """Codes and values of random leaves (as :func:`random_leaf`), arrays of ``shape``."""
-    is_const = rng.random(shape) < g.const_probability
-    value = np.round(rng.normal(size=shape) * 2.0, 3)
+    return leaves_from_draws(rng.random(shape), rng.normal(size=shape), rng.random(shape), g)
+
+
+def leaves_from_draws(u_const: np.ndarray, z_value: np.ndarray, u_var: np.ndarray,
+                      g: Grammar) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`random_leaves` from its draws, three arrays of one shape: uniforms that make a
+    leaf a constant (below ``const_probability``), standard normals for the constants
+    (``N(0, 2)`` rounded to 3 decimals, 0 made 1) and uniforms that pick the variables."""
+    is_const = u_const < g.const_probability
+    value = np.round(z_value * 2.0, 3)
     value[value == 0] = 1.0
-    index = np.minimum((rng.random(shape) * g.n_vars).astype(np.int64), g.n_vars - 1)
+    index = np.minimum((u_var * g.n_vars).astype(np.int64), g.n_vars - 1)
     return np.where(is_const, CONST, VAR).astype(np.int32), np.where(is_const, value, index.astype(np.float64))

@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .mutate import Grammar, random_expr, random_leaves
+from .mutate import Grammar, leaves_from_draws, random_expr
 from .operators import CONST, VAR
 from .population import PAD, Population, Tables, empty, from_exprs
 
@@ -107,16 +107,24 @@ class Variation:
         the grafts and every float64 value (rows ``e`` of the edits act on parent ``e % n``)."""
         g, n = self.g, len(a)
         parent = np.arange(n_edits) % n
-        u = rng.random((_N_UNIFORMS, n_edits)).astype(np.float32)
-        leaf_codes, leaf_values = random_leaves(rng, n_edits, g)
-        factor = np.exp(rng.normal(size=n_edits) * 0.5)
-        factor = np.where(rng.random(n_edits) < 0.5, factor, 1 / factor) * np.where(rng.random(n_edits) < 0.1, -1, 1)
+        wg = self.bank.width
+        # every draw at once, in rows: the edits' uniforms, the constant factor's sign and
+        # inversion, the graft, and per leaf slot (the edit's own, then wg in its graft) the
+        # uniforms and normals of a random leaf
+        uniform = rng.random((_N_UNIFORMS + 3 + 2 * (1 + wg), n_edits))
+        normal = rng.normal(size=(2 + wg, n_edits))
+        u = uniform[:_N_UNIFORMS].astype(np.float32)
+        invert, negate, pick = uniform[_N_UNIFORMS:_N_UNIFORMS + 3]
+        codes, values = leaves_from_draws(uniform[_N_UNIFORMS + 3:_N_UNIFORMS + 4 + wg], normal[1:],
+                                          uniform[_N_UNIFORMS + 4 + wg:], g)
+        leaf_codes, leaf_values = codes[0], values[0]
+        factor = np.exp(normal[0] * 0.5)
+        factor = np.where(invert < 0.5, factor, 1 / factor) * np.where(negate < 0.1, -1, 1)
         scaled = a.values[parent] * factor[:, None]
-        graft = self.bank.take(np.minimum((rng.random(n_edits) * len(self.bank)).astype(np.int64), len(self.bank) - 1))
+        graft = self.bank.take(np.minimum((pick * len(self.bank)).astype(np.int64), len(self.bank) - 1))
         is_leaf = (graft.codes == CONST) | (graft.codes == VAR)
-        fresh_codes, fresh_values = random_leaves(rng, graft.codes.shape, g)
-        graft_codes = np.where(is_leaf, fresh_codes, graft.codes).astype(np.int32)
-        graft_values = np.where(is_leaf, fresh_values, graft.values)
+        graft_codes = np.where(is_leaf, codes[1:].T, graft.codes).astype(np.int32)
+        graft_values = np.where(is_leaf, values[1:].T, graft.values)
         return u, leaf_codes, leaf_values, scaled, graft_codes, graft_values, graft.lengths
 
     def _run(self, rng, a: Population, b: Population, kind: np.ndarray | None, cross: np.ndarray | None,

@@ -451,11 +451,6 @@ class NativeChildren:
         kind_mode = kind is not None
         if not kind_mode and 2 * w + wg + 2 < self._width:
             raise ValueError(f"parents of width {w} are too narrow for children of width {self._width}")
-        # the kernel indexes its tables with these without bounds checks
-        table_size = self._fixed["table_size"]
-        for name, codes in (("parent", a_codes), ("partner", b_codes), ("graft", graft_codes), ("leaf", leaf_codes)):
-            if codes.size and not (-1 <= codes.min() and codes.max() < table_size - 1):
-                raise ValueError(f"{name} codes outside the operator set's codes (PAD, 0 .. {table_size - 2})")
         if kind_mode and kind.size and not (0 <= kind.min() and kind.max() <= self._fixed["n_weights"]):
             raise ValueError(f"edit kinds must be 0 .. {self._fixed['n_weights']}")
         scratch = self._scratch(n, tries, w, wg, keep=kind_mode)
@@ -474,6 +469,13 @@ class NativeChildren:
         code_buffer[ends[2]:ends[3]] = graft_codes.ravel()
         code_buffer[ends[3]:ends[4]] = b_codes.ravel()
         code_buffer[-1] = self._pad
+        # the kernel indexes its tables with these without bounds checks
+        table_size = self._fixed["table_size"]
+        given_codes = code_buffer[:ends[4]]
+        if not (-1 <= given_codes.min() and given_codes.max() < table_size - 1):
+            for name, codes in (("parent", a_codes), ("partner", b_codes), ("graft", graft_codes), ("leaf", leaf_codes)):
+                if codes.size and not (-1 <= codes.min() and codes.max() < table_size - 1):
+                    raise ValueError(f"{name} codes outside the operator set's codes (PAD, 0 .. {table_size - 2})")
         width = self._width
         out = dict(out_codes=np.empty((n, width), np.int32), out_index=np.empty((n, width), np.int32),
                    out_len=np.empty(n, np.int32))

@@ -187,6 +187,25 @@ def test_what_the_interpreter_trusts_is_checked_first(bad, message):
         evaluator.values([((VAR, 1.0),), bad])
 
 
+def test_the_native_check_names_each_fault_and_passes_valid_populations():
+    from codegen.interpreter import NOT_POSTFIX, UNKNOWN_CODE, VARIABLE_OUTSIDE
+    from search.native import flatten
+
+    evaluator = Evaluator(np.ones((2, 10)), [BUILTIN.code["+"], BUILTIN.code["exp"]], backend="native")
+    plus, exp = BUILTIN.code["+"], BUILTIN.code["exp"]
+
+    def check(*exprs):
+        return evaluator._interpreter.check(*flatten(exprs), evaluator._arity_or_absent, evaluator.n_vars)
+
+    assert check(((VAR, 1.0), (CONST, 2.0), (plus, 0.0), (exp, 0.0)), ((CONST, 3.0),)) == 0
+    assert check(((VAR, 0.0),), ((VAR, 0.0), (BUILTIN.code["*"], 0.0))) == UNKNOWN_CODE | NOT_POSTFIX
+    assert check(((VAR, 2.0),)) == check(((VAR, -1.0),)) == check(((VAR, float("nan")),)) == VARIABLE_OUTSIDE
+    assert check(((VAR, 0.0), (VAR, 1.0))) == NOT_POSTFIX          # two values left
+    assert check(((plus, 0.0),)) == NOT_POSTFIX                    # an operator without operands
+    assert check((), ((CONST, 1.0),)) == NOT_POSTFIX                # an empty expression
+    assert check(((CONST, 1.0), (10_000, 0.0))) & UNKNOWN_CODE     # past the table
+
+
 def test_many_rows_span_several_tiles_and_leaf_roots_copy_through():
     from codegen.interpreter import TILE
 
