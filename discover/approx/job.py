@@ -253,8 +253,8 @@ def template_for(tgt: Target, domain, dtype: str) -> Template | None:
         return TEMPLATES[tgt.template + "_wide"] if dtype in SINCOS_VALID and bound <= SINCOS_VALID[dtype] else None
     if domain is not None and domain != tgt.domain and all(math.isfinite(v) for v in domain):
         return None  # a bounded user interval: the program covers it directly (an unbounded one needs the template)
-    if tgt.template == "log" and dtype in ("float32", "float64") and log_table_template():
-        return TEMPLATES["log_table"]
+    if tgt.template in ("log", "log2") and dtype in ("float32", "float64") and log_table_template():
+        return TEMPLATES[tgt.template + "_table"]
     return TEMPLATES[tgt.template]
 
 

@@ -29,6 +29,8 @@ error-compensated) operations, all in the target precision and in the program's 
   one ``vpermi2pd`` / ``vpermps``) gives ``invc ~ 1/c`` and ``log c`` as a pair; ``r = m
   invc - 1`` exact, ``log x = (e ln2_hi + lh) + (r + (r**2 P(r) + (e ln2_lo + ll)))`` with
   the core ``P ~ (log(1 + r) - r)/r**2`` on ``[-0.037, 0.0625]``; no division.
+  ``log2_table`` (``log2`` there too): the same with ``-log2(invc)`` in the table, ``e +
+  lh`` exact and ``r/ln2`` as an exact fma pair, core ``(log2(1 + r) - r/ln2)/r**2``.
 * ``erf`` (float32): three pieces as in fdlibm, all evaluated and selected by ``|x|``:
   below 0.84375 ``x c0 + x (t S(t) + c0_lo)`` with the searched core ``S`` and ``t = x**2``
   carried as an exact pair; up to 1.25
@@ -334,6 +336,11 @@ def _log_like(base2: bool):
     return build
 
 
+def _log2_quotient(r):
+    """``(log2(1 + r) - r/ln2) / r**2`` (``-1/(2 ln2)`` at 0)."""
+    return -1 / (2 * mp.log(2)) if r == 0 else (mp.log(1 + r, 2) - r / mp.log(2)) / (r * r)
+
+
 def _log1p_quotient(r):
     """``(log(1 + r) - r) / r**2`` (-1/2 at 0)."""
     return -mp.mpf(1) / 2 if r == 0 else (mp.log1p(r) - r) / (r * r)
@@ -343,8 +350,10 @@ def _log1p_quotient(r):
 #: grain, so that ``e ln2_hi + lh`` is exact for every exponent ``e`` (getexp's, subnormals
 #: included): float64 ``|e| <= 1074`` (11 bits) times 42 bits, and ``|e ln2_hi + lh| < 2**10``
 #: on a ``2**-42`` grid, fit 53 bits; float32 ``|e| <= 149`` (8 bits) times 16 bits, and
-#: ``< 2**7`` on a ``2**-17`` grid, fit 24.
+#: ``< 2**7`` on a ``2**-17`` grid, fit 24. log2's ``e + lh`` reaches ``2**11`` (float64)
+#: and ``2**8`` (float32): ``2**-42`` and ``2**-16`` (:data:`_TABLE_GRAIN2`).
 _TABLE_GRAIN = {"float64": 2.0**-42, "float32": 2.0**-17}
+_TABLE_GRAIN2 = {"float64": 2.0**-42, "float32": 2.0**-16}
 
 
 def _exact_invc(lo, hi) -> float:
@@ -367,9 +376,10 @@ def _exact_invc(lo, hi) -> float:
 
 
 @functools.cache
-def log_table(dtype: str = "float64") -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...],
-                                               tuple[float, float]]:
-    """``(invc, lh, ll, (r_min, r_max))`` of the ``dtype`` log's 16-entry table.
+def log_table(dtype: str = "float64", base2: bool = False) -> tuple[tuple[float, ...], tuple[float, ...],
+                                                                   tuple[float, ...], tuple[float, float]]:
+    """``(invc, lh, ll, (r_min, r_max))`` of the ``dtype`` log's 16-entry table (``base2``:
+    log2's, whose ``L`` is ``-log2(invc)``, plus 1 for ``j >= 8``, on :data:`_TABLE_GRAIN2`).
 
     Bucket ``j`` holds the ``m = getmant(x)`` in ``[3/4, 3/2)`` whose top four fraction
     bits are ``j``: ``m`` in ``[1 + j/16, 1 + (j+1)/16)`` for ``j < 8`` (``x = 2**e m``),
@@ -385,13 +395,15 @@ def log_table(dtype: str = "float64") -> tuple[tuple[float, ...], tuple[float, .
     ``p``-bit ``r`` holds below ``2**-5`` (``2**-4``)."""
     invc, lh, ll, r_lo, r_hi = [], [], [], 0.0, 0.0
     n, half = LUT_SIZE, LUT_SIZE // 2
+    grain = (_TABLE_GRAIN2 if base2 else _TABLE_GRAIN)[dtype]
     with mp.workprec(300):
+        log, two = (mp.log, 2) if not base2 else (lambda v: mp.log(v, 2), 2)
         for j in range(n):
             lo = (1 + mp.mpf(j) / n) / (1 if j < half else 2)
             hi = (1 + mp.mpf(j + 1) / n) / (1 if j < half else 2)
             ic = 1.0 if j in (0, n - 1) else _exact_invc(lo, hi)
-            big = -mp.log(ic) + (mp.log(2) if j >= half else 0)
-            head = mp.nint(big / _TABLE_GRAIN[dtype]) * _TABLE_GRAIN[dtype]
+            big = -log(ic) + (log(two) if j >= half else 0)
+            head = mp.nint(big / grain) * grain
             invc.append(ic), lh.append(float(head)), ll.append(float(np.dtype(dtype).type(float(big - head))))
             r_lo, r_hi = min(r_lo, float(lo * ic - 1)), max(r_hi, float(hi * ic - 1))
     return tuple(invc), tuple(lh), tuple(ll), (r_lo, r_hi)
@@ -413,15 +425,36 @@ def _log_table(b: _B, core: SLP, dtype: str):
     every input with a degree-3 ``P``, without the Fast2Sum of ``w + r`` (3 operations)
     that an earlier form spent (0.642 ULP, and 1.41x NumPy against 1.62x in cache, Intel Xeon
     2026-12-07). Special values by one select on ``y``'s NaN."""
-    invc, lh, ll, _ = log_table(dtype)
-    ln2_hi, ln2_lo = lh[-1], ll[-1]   # the last bucket: c = 1, L = ln2
+    return _log_table_body(b, core, dtype, False)
+
+
+def _log2_table(b: _B, core: SLP, dtype: str):
+    """``log2 x`` as :func:`_log_table` with log2's table (``e + lh`` exact) and ``r/ln2``
+    as the exact pair ``p + pl`` (``p = r c1``, ``-pl = fma(r, -c1, p)``, ``c = 1/ln2 = c1 +
+    c2``): ``y = (e + lh) + (p + (pl + (r c2 + (r**2 P(r) + ll))))``, ``P ~ (log2(1 + r) -
+    r/ln2)/r**2``; near 1 ``y = p + (pl + ...)`` rounds once, elsewhere the inner sum is at
+    most a quarter of a unit of ``y`` off, as for log (every term scaled by ``1/ln2``)."""
+    return _log_table_body(b, core, dtype, True)
+
+
+def _log_table_body(b: _B, core: SLP, dtype: str, base2: bool):
+    invc, lh, ll, _ = log_table(dtype, base2)
     e = b.emit("getexp", 0)
     m = b.emit("getmant", 0)
     ic, h, l_ = (b.emit("lut16", m, *(b.const(v) for v in column)) for column in (invc, lh, ll))
     r = b.emit("fma", m, ic, b.const(-1.0))
-    w = b.emit("fma", e, b.const(ln2_hi), h)
-    low = b.emit("fma", e, b.const(ln2_lo), l_)
-    y = b.emit("add", w, b.emit("add", r, b.emit("fma", b.emit("mul", r, r), b.splice(core, r), low)))
+    if base2:
+        c1, c2 = _split(lambda: 1 / mp.log(2), 2, _PREC[dtype])
+        w = b.emit("add", e, h)
+        p = b.emit("mul", r, b.const(c1))
+        minus_pl = b.emit("fma", r, b.const(-c1), p)    # p - r c1 exactly
+        low = b.emit("fma", r, b.const(c2), b.emit("fma", b.emit("mul", r, r), b.splice(core, r), l_))
+        y = b.emit("add", w, b.emit("add", p, b.emit("sub", low, minus_pl)))
+    else:
+        ln2_hi, ln2_lo = lh[-1], ll[-1]   # the last bucket: c = 1, L = ln2
+        w = b.emit("fma", e, b.const(ln2_hi), h)
+        low = b.emit("fma", e, b.const(ln2_lo), l_)
+        y = b.emit("add", w, b.emit("add", r, b.emit("fma", b.emit("mul", r, r), b.splice(core, r), low)))
     # +-0 and +-inf: getexp is -inf, -inf, +inf, +inf and r is 0, -2, 0, NaN (getmant 1, -1,
     # 1, NaN; the c = 1 bucket), so e - r is log's -inf, -inf, +inf, NaN; y is then inf or
     # NaN (negative inputs: getmant's NaN), and only then NaN
@@ -965,6 +998,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in [
              _log_training),
     Template("log_table", "(log(1 + r) - r)/r**2", _log1p_quotient, lambda d: log_table(d)[3], _log_table,
              lambda d: "every input (subnormals; 0, negative, inf, NaN)", _log_training),
+    Template("log2_table", "(log2(1 + r) - r/ln2)/r**2", _log2_quotient, lambda d: log_table(d, True)[3],
+             _log2_table, lambda d: "every input (subnormals; 0, negative, inf, NaN)", _log_training),
     Template("log1p", *_LOG_CORE, _log1p, lambda d: "every input (-1, below -1, inf, NaN)", _log1p_training),
     Template("atanh", *_LOG_CORE, _atanh, lambda d: "every input (+-1 -> +-inf, NaN beyond)", _atanh_training),
     Template("asinh", *_LOG_CORE, _asinh, lambda d: "every input", _near_and_log_uniform(3, -20, 80)),
