@@ -42,7 +42,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -456,7 +456,7 @@ class Evaluator:
         self._interpreter(code, value, start, self._native_leaves, out=out)
         return out
 
-    def _raise_invalid(self, code: np.ndarray, value: np.ndarray, start: np.ndarray) -> None:
+    def _raise_invalid(self, code: np.ndarray, value: np.ndarray, start: np.ndarray) -> NoReturn:
         """The ValueError that says what the check of :meth:`_native_values` found."""
         known = (code >= 0) & (code < len(self._allowed))
         known[known] = self._allowed[code[known]]
