@@ -47,6 +47,7 @@ from typing import NoReturn, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from codegen.interpreter import UNKNOWN_CODE, VARIABLE_OUTSIDE
 
 from . import native
 from . import population as arrays
@@ -448,23 +449,23 @@ class Evaluator:
         what it trusts (:meth:`codegen.interpreter.Interpreter.check`, one native pass):
         known codes, variables within the leaves, valid postfix order."""
         code, value, start = arrays.flatten(exprs) if isinstance(exprs, arrays.Population) else native.flatten(exprs)
-        if self._interpreter.check(code, value, start, self._arity_or_absent, self.n_vars):
-            self._raise_invalid(code, value, start)
+        found = self._interpreter.check(code, value, start, self._arity_or_absent, self.n_vars)
+        if found:
+            self._raise_invalid(found, code)
         P = len(start) - 1
         out = np.empty((rows or P, self.n_rows), dtype=self._native_leaves.dtype)
         out[P:] = 0
         self._interpreter(code, value, start, self._native_leaves, out=out)
         return out
 
-    def _raise_invalid(self, code: np.ndarray, value: np.ndarray, start: np.ndarray) -> NoReturn:
-        """The ValueError that says what the check of :meth:`_native_values` found."""
-        known = (code >= 0) & (code < len(self._allowed))
-        known[known] = self._allowed[code[known]]
-        if not known.all():
+    def _raise_invalid(self, found: int, code: np.ndarray) -> NoReturn:
+        """The ValueError for what :meth:`codegen.interpreter.Interpreter.check` ``found``."""
+        if found & UNKNOWN_CODE:
+            known = (code >= 0) & (code < len(self._allowed))
+            known[known] = self._allowed[code[known]]
             bad = sorted({int(c) for c in code[~known]})
             raise ValueError(f"operator codes {bad} are not among the evaluator's codes")
-        var = value[code == VAR]
-        if len(var) and not ((var >= 0) & (var < self.n_vars)).all():
+        if found & VARIABLE_OUTSIDE:
             raise ValueError(f"a variable index is outside the {self.n_vars} leaves")
         raise ValueError("an expression is not a valid postfix expression")
 

@@ -469,13 +469,16 @@ class NativeChildren:
         code_buffer[ends[2]:ends[3]] = graft_codes.ravel()
         code_buffer[ends[3]:ends[4]] = b_codes.ravel()
         code_buffer[-1] = self._pad
-        # the kernel indexes its tables with these without bounds checks
+        # the kernel indexes its tables with these without bounds checks: one check over
+        # them all, and only when it fails the arrays one by one, to say which
         table_size = self._fixed["table_size"]
-        given_codes = code_buffer[:ends[4]]
-        if not (-1 <= given_codes.min() and given_codes.max() < table_size - 1):
-            for name, codes in (("parent", a_codes), ("partner", b_codes), ("graft", graft_codes), ("leaf", leaf_codes)):
-                if codes.size and not (-1 <= codes.min() and codes.max() < table_size - 1):
-                    raise ValueError(f"{name} codes outside the operator set's codes (PAD, 0 .. {table_size - 2})")
+
+        def outside(codes) -> bool:
+            return codes.size > 0 and not (-1 <= codes.min() and codes.max() < table_size - 1)
+        if outside(code_buffer[:ends[4]]):
+            name = next(name for name, codes in (("parent", a_codes), ("partner", b_codes), ("graft", graft_codes),
+                                                 ("leaf", leaf_codes)) if outside(codes))
+            raise ValueError(f"{name} codes outside the operator set's codes (PAD, 0 .. {table_size - 2})")
         width = self._width
         out = dict(out_codes=np.empty((n, width), np.int32), out_index=np.empty((n, width), np.int32),
                    out_len=np.empty(n, np.int32))

@@ -236,3 +236,17 @@ def test_the_native_variation_kernel_refuses_codes_outside_its_tables():
     with pytest.raises(ValueError, match="parent codes"):
         variation._native(u, bad, int32(a.lengths), int32(a.codes), int32(a.lengths), int32(leaf_codes),
                           int32(graft_codes), int32(graft_lengths), None, np.zeros(5, bool), 2)
+
+
+@pytest.mark.parametrize("which", ["parent", "partner"])
+def test_codes_outside_the_operator_set_are_refused_and_named(which):
+    """The compiled kernel indexes its tables with the codes unchecked: one range check
+    covers them all, and the error names the array that holds the bad code."""
+    rng = np.random.default_rng(1)
+    variation = Variation(GRAMMAR, GRAMMAR.maxsize, rng)
+    good = from_exprs(population(1, 8), GRAMMAR.maxsize)
+    bad = from_exprs(population(1, 8), GRAMMAR.maxsize)
+    bad.codes[3, 0] = 999
+    a, b = (bad, good) if which == "parent" else (good, bad)
+    with pytest.raises(ValueError, match=f"{which} codes outside the operator set's codes"):
+        variation.children(rng, a, b, np.zeros(8, dtype=bool))

@@ -397,12 +397,12 @@ def log_table(dtype: str = "float64", base2: bool = False) -> tuple[tuple[float,
     n, half = LUT_SIZE, LUT_SIZE // 2
     grain = (_TABLE_GRAIN2 if base2 else _TABLE_GRAIN)[dtype]
     with mp.workprec(300):
-        log, two = (mp.log, 2) if not base2 else (lambda v: mp.log(v, 2), 2)
+        log = (lambda v: mp.log(v, 2)) if base2 else mp.log
         for j in range(n):
             lo = (1 + mp.mpf(j) / n) / (1 if j < half else 2)
             hi = (1 + mp.mpf(j + 1) / n) / (1 if j < half else 2)
             ic = 1.0 if j in (0, n - 1) else _exact_invc(lo, hi)
-            big = -log(ic) + (log(two) if j >= half else 0)
+            big = -log(ic) + (log(2) if j >= half else 0)
             head = mp.nint(big / grain) * grain
             invc.append(ic), lh.append(float(head)), ll.append(float(np.dtype(dtype).type(float(big - head))))
             r_lo, r_hi = min(r_lo, float(lo * ic - 1)), max(r_hi, float(hi * ic - 1))
@@ -438,6 +438,7 @@ def _log2_table(b: _B, core: SLP, dtype: str):
 
 
 def _log_table_body(b: _B, core: SLP, dtype: str, base2: bool):
+    """:func:`_log_table` (``base2`` False) or :func:`_log2_table` (True)."""
     invc, lh, ll, _ = log_table(dtype, base2)
     e = b.emit("getexp", 0)
     m = b.emit("getmant", 0)
