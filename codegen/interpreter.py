@@ -39,6 +39,7 @@ costs one branch per node and tile, against ``TILE`` element operations.
 from __future__ import annotations
 
 import ctypes
+import threading
 from typing import Mapping
 
 import llvmlite.ir as ir
@@ -216,6 +217,7 @@ class Interpreter:
         self._engine, address = jit.jit(jit.optimize(str(module)), "interpret")
         p = ctypes.c_void_p
         self._fn = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, p, p, p, p, p, p, p)(address)
+        self._per_thread = threading.local()
         self._check = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, p, p, p, p, ctypes.c_int64, ctypes.c_double)(
             self._engine.get_function_address("interpret_check"))
 
@@ -227,8 +229,8 @@ class Interpreter:
         value = np.ascontiguousarray(value, dtype=np.float64)
         start = np.ascontiguousarray(start, dtype=np.int64)
         arity = np.ascontiguousarray(arity, dtype=np.int8)
-        return self._check(len(start) - 1, code.ctypes.data, value.ctypes.data, start.ctypes.data,
-                           arity.ctypes.data, len(arity), float(n_vars))
+        return self._check(len(start) - 1, jit.address(code), jit.address(value), jit.address(start),
+                           self._kept_address("arity", arity), len(arity), float(n_vars))
 
     def __call__(self, code: np.ndarray, value: np.ndarray, start: np.ndarray, X: np.ndarray,
                  out: np.ndarray | None = None) -> np.ndarray:
@@ -247,10 +249,29 @@ class Interpreter:
         R = X.shape[1]
         if out is None:
             out = np.empty((P, R), dtype=self.dtype)
-        longest = int(np.max(np.diff(start), initial=1))
-        scratch = np.empty(longest * TILE, dtype=self.dtype)
-        stack = np.empty(longest, dtype=np.uintp)
         if P and R:
-            self._fn(P, R, code.ctypes.data, value.ctypes.data, start.ctypes.data, X.ctypes.data,
-                     out.ctypes.data, scratch.ctypes.data, stack.ctypes.data)
+            scratch, stack = self._work(int((start[1:] - start[:-1]).max()))
+            self._fn(P, R, jit.address(code), jit.address(value), jit.address(start), self._kept_address("leaves", X),
+                     jit.address(out), scratch, stack)
         return out
+
+    def _work(self, longest: int) -> tuple[int, int]:
+        """Addresses of the scratch (``longest`` tiles) and the stack (``longest``
+        pointers) of a call, kept per thread and grown as longer expressions come (one
+        interpreter serves every search of a process, a threaded Dask worker's too)."""
+        mine = self._per_thread
+        if longest > getattr(mine, "longest", 0):
+            mine.longest = max(longest, 2 * getattr(mine, "longest", 0))
+            mine.scratch = np.empty(mine.longest * TILE, dtype=self.dtype)
+            mine.stack = np.empty(mine.longest, dtype=np.uintp)
+            mine.addresses = mine.scratch.ctypes.data, mine.stack.ctypes.data
+        return mine.addresses
+
+    def _kept_address(self, slot: str, array: np.ndarray) -> int:
+        """``array``'s data address; this thread's last array in ``slot`` is kept with its
+        address, since a search calls with the same leaves and tables again and again."""
+        kept = self._per_thread.__dict__
+        entry = kept.get(slot)
+        if entry is None or entry[0] is not array:
+            entry = kept[slot] = (array, jit.address(array))
+        return entry[1]

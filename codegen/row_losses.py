@@ -123,6 +123,7 @@ class RowLosses:
         self.scaling = scaling
         self._target = np.ascontiguousarray(target - target.mean() if scaling == "affine" else target)
         self._fn, self._engine = _compiled(self.dtype.name, scaling)
+        self._target_address = self._target.ctypes.data
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         values = np.ascontiguousarray(values, dtype=self.dtype)
@@ -130,7 +131,7 @@ class RowLosses:
             raise ValueError(f"values must have shape (P, {len(self._target)}), got {values.shape}")
         out = np.empty(values.shape[0])
         if values.shape[0]:
-            self._fn(values.shape[0], values.shape[1], values.ctypes.data, self._target.ctypes.data, out.ctypes.data)
+            self._fn(values.shape[0], values.shape[1], jit.address(values), self._target_address, jit.address(out))
         return out
 
 

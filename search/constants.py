@@ -80,15 +80,16 @@ def levenberg_marquardt(evaluator: Evaluator, objective: LeastSquares, exprs: li
 
 def _scaled_residual(g: np.ndarray, target: np.ndarray, scaling: str):
     """NumPy float64 twin of :meth:`LeastSquares.scaled_residual` for ``Φ = I`` (offset 1):
-    ``(residual (P, M), a (P,), loss (P,))``, loss inf where ``g`` is not finite."""
+    ``(residual (P, M), a (P,), loss (P,))``, loss inf where ``g`` is not finite.  With
+    ``scaling="affine"`` the ``target`` comes centred (its mean subtracted)."""
     finite = np.isfinite(g).all(axis=1)
     if not finite.all():
         g = np.where(finite[:, None], g, 0.0)
     M = g.shape[1]
     tiny = np.finfo(np.float64).tiny * 1e6 * M
     if scaling == "affine":
-        gp = g - g.mean(axis=1, keepdims=True)
-        tp = target - target.mean()
+        gp = g - np.add.reduce(g, axis=1, keepdims=True) / M   # g.mean(axis=1), without its wrapper's cost
+        tp = target
         var = np.einsum("pm,pm->p", gp, gp)
         a = np.divide(gp @ tp, var, out=np.zeros(len(g)), where=var > tiny)
         resid = a[:, None] * gp
@@ -141,8 +142,10 @@ def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, i
     """The LM iterations on a flat population (see :func:`native_levenberg_marquardt`);
     returns the value array with the fitted constants at ``nodes``."""
     P, N = len(start) - 1, len(code)
-    target = np.asarray(objective.target, dtype=np.float64)
     scaling = objective.scaling
+    target = np.asarray(objective.target, dtype=np.float64)
+    if scaling == "affine":
+        target = target - target.mean()
     real = np.zeros((P, K), dtype=bool)
     real[owner, rank] = True
     # K shifted copies of the population, copy k moving each expression's k-th constant
@@ -161,7 +164,8 @@ def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, i
     lam = np.full(P, 1e-3)
     for _ in range(iterations):
         h = 1e-7 * np.maximum(np.abs(value[nodes]), 1.0)
-        shifted = np.tile(value, K)
+        shifted = np.empty(K * N)
+        shifted.reshape(K, N)[:] = value
         shifted[moved] += h
         step = np.zeros((P, K))
         step[owner, rank] = h
@@ -175,7 +179,8 @@ def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, i
         if extra == 2:
             Jt[:, K + 1] = 1.0
         np.copyto(Jt, 0.0, where=~np.isfinite(Jt))
-        Jt[~np.isfinite(loss)] = 0.0
+        if not np.isfinite(loss).all():
+            Jt[~np.isfinite(loss)] = 0.0
         r = np.where(np.isfinite(resid), resid, 0.0)
         A = Jt @ Jt.transpose(0, 2, 1)    # (einsum's path for these shapes was ten times slower)
         Jtr = (Jt @ r[..., None])[..., 0]
@@ -183,7 +188,8 @@ def _fit_flat(evaluator, objective, code, value, start, nodes, owner, rank, K, i
         A += 1e-30
         A[:, on_diagonal, on_diagonal] += lam[:, None] * diag + 1e-12 * (1.0 + diag)
         bad = ~(np.isfinite(A).all(axis=(1, 2)) & np.isfinite(Jtr).all(axis=1))  # overflowed: no step
-        A[bad], Jtr[bad] = np.eye(K + extra), 0.0
+        if bad.any():
+            A[bad], Jtr[bad] = np.eye(K + extra), 0.0
         try:
             delta = -np.linalg.solve(A, Jtr[..., None])[..., 0]
         except np.linalg.LinAlgError:

@@ -121,18 +121,23 @@ class Islands:
     """Every island's state as arrays: ``I`` islands of ``M`` members.
 
     ``members`` holds the ``I·M`` expressions island after island (row ``i·M + k`` is
-    member ``k`` of island ``i``); ``losses``, ``sizes`` (complexities) and ``births`` (the
-    clock when each member joined) are ``(I, M)``.
+    member ``k`` of island ``i``); ``losses`` and ``sizes`` (complexities) are ``(I, M)``.
+    Children replace the oldest members in a ring, the same slots on every island:
+    ``oldest`` is the slot of every island's oldest member.
     """
 
     members: Population
     losses: np.ndarray
     sizes: np.ndarray
-    births: np.ndarray
+    oldest: int = 0
+
+    def __post_init__(self) -> None:
+        #: ``(I, 1)``: the row of each island's first member
+        self.first_rows = np.arange(self.losses.shape[0])[:, None] * self.losses.shape[1]
 
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Rows of :attr:`members` of the ``(I, K)`` per-island member ``index``."""
-        return (np.arange(index.shape[0])[:, None] * self.losses.shape[1] + index).ravel()
+        return (self.first_rows + index).ravel()
 
 
 def search(problem: Problem, settings: SearchSettings,
@@ -187,7 +192,6 @@ def search(problem: Problem, settings: SearchSettings,
     # the enumeration's constant fits and the problem's proposals stop here, so that costly
     # objectives (a PDE solved per candidate) leave the evolution half of a time limit
     setup_deadline = None if s.timeout_in_seconds is None else start + 0.5 * s.timeout_in_seconds
-    clock = 0
 
     batch = s.populations * s.children_per_island
     n_fit = s.populations * (s.optimize_top + int(s.optimize_probability * s.population_size) + 2)
@@ -234,10 +238,12 @@ def search(problem: Problem, settings: SearchSettings,
 
     def record(members: Population | list[Expr], losses: np.ndarray, sizes: np.ndarray) -> None:
         """Offer the best finite member of each complexity to the hall of fame."""
-        ok = np.flatnonzero(np.isfinite(losses))
-        order = ok[np.lexsort((losses[ok], sizes[ok]))]
-        best = order[np.r_[True, sizes[order][1:] != sizes[order][:-1]]] if len(order) else order
-        best = best[losses[best] < hof.held_losses(sizes[best].tolist())]  # only these can be kept
+        # most batches hold nothing better than the hall of fame: test them all at once
+        candidates = np.flatnonzero(hof.may_improve(losses, sizes))
+        if not len(candidates):
+            return
+        order = candidates[np.lexsort((losses[candidates], sizes[candidates]))]
+        best = order[np.r_[True, sizes[order][1:] != sizes[order][:-1]]]
         exprs = to_exprs(members.take(best)) if isinstance(members, Population) else [members[j] for j in best]
         for expr, j in zip(exprs, best):
             hof.consider(expr, float(losses[j]), int(sizes[j]))
@@ -246,8 +252,9 @@ def search(problem: Problem, settings: SearchSettings,
         """``(I, M)`` tournament cost of every member (lower is fitter)."""
         sizes = islands.sizes
         stride = int(sizes.max()) + 1
-        counts = np.bincount((sizes + stride * np.arange(len(sizes))[:, None]).ravel(), minlength=stride * len(sizes))
-        share = np.take_along_axis(counts.reshape(len(sizes), stride), sizes, axis=1) / sizes.shape[1]
+        # each member's (island, complexity) bin, and the share of its island in that bin
+        bins = sizes + stride * np.arange(len(sizes))[:, None]
+        share = np.bincount(bins.ravel(), minlength=stride * len(sizes))[bins] / sizes.shape[1]
         with np.errstate(over="ignore", invalid="ignore"):
             cost = islands.losses / baseline * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * sizes
         return np.where(np.isnan(cost), np.inf, cost)
@@ -257,24 +264,23 @@ def search(problem: Problem, settings: SearchSettings,
         winners, each mutated or (with ``crossover_probability``) crossed with a second."""
         cost = fitness()
         n_islands, size = cost.shape
-        n = s.children_per_island
-        draws = rng.integers(size, size=(n_islands, 2 * n, s.tournament_selection_n))
-        entrants = cost[np.arange(n_islands)[:, None, None], draws]
-        winners = np.take_along_axis(draws, np.argmin(entrants, axis=2)[..., None], 2)[..., 0]
-        parents = islands.members.take(islands.rows(winners[:, :n]))
-        partners = islands.members.take(islands.rows(winners[:, n:]))
+        n, t = s.children_per_island, s.tournament_selection_n
+        # entrants as rows of the island arrays: (I, 2n, t), parents' then partners' tournaments
+        entrants = rng.integers(size, size=(n_islands, 2 * n, t)) + islands.first_rows[:, :, None]
+        entrants = entrants.reshape(-1, t)
+        winners = entrants[np.arange(len(entrants)), np.argmin(cost.ravel()[entrants], axis=1)].reshape(n_islands, 2 * n)
+        both = islands.members.take(np.concatenate([winners[:, :n].ravel(), winners[:, n:].ravel()]))
+        parents, partners = both.split(n_islands * n)
         return variation.children(rng, parents, partners, rng.random(len(parents)) < s.crossover_probability)
 
     def replace_oldest(children: Population, losses: np.ndarray, sizes: np.ndarray) -> None:
         """Regularized evolution: each island's children replace its oldest members, in order."""
-        nonlocal clock
-        n_islands, n = islands.losses.shape[0], s.children_per_island
-        rows = islands.rows(np.argsort(islands.births, axis=1, kind="stable")[:, :n])
+        n, size = s.children_per_island, s.population_size
+        rows = islands.rows((islands.oldest + np.arange(n)) % size)
         islands.members.put(rows, children)
         islands.losses.flat[rows] = losses
         islands.sizes.flat[rows] = sizes
-        islands.births.flat[rows] = clock + 1 + np.arange(n_islands * n)
-        clock += n_islands * n
+        islands.oldest = (islands.oldest + n) % size
 
     def optimize_constants() -> None:
         """Batched constant fitting on each island's ``optimize_top`` fittest members with
@@ -305,9 +311,7 @@ def search(problem: Problem, settings: SearchSettings,
     sizes = complexities(members, tables)
     record(members, losses, sizes)
     shape = (s.populations, s.population_size)
-    islands = Islands(members, losses.reshape(shape), sizes.reshape(shape),
-                      np.tile(np.arange(s.population_size), (s.populations, 1)))
-    clock = s.population_size
+    islands = Islands(members, losses.reshape(shape), sizes.reshape(shape))
 
     def seed_islands_with_small_expressions() -> None:
         """Score every small expression once (constants fitted), keep them in the hall of

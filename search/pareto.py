@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .expression import Expr, constants
 
 MODEL_SELECTIONS = ("best", "accuracy", "score")
@@ -49,6 +51,9 @@ class HallOfFame:
 
     def __init__(self) -> None:
         self.best: dict[int, Member] = {}
+        # the held losses by complexity as an array, for testing a whole batch at once;
+        # the last entry stays inf and stands for every complexity past the others
+        self._held = np.full(64, math.inf)
 
     def consider(self, expr: Expr, loss: float, complexity: int) -> bool:
         """Keep ``expr`` if it beats the current holder of its complexity; True if kept."""
@@ -57,14 +62,17 @@ class HallOfFame:
         held = self.best.get(complexity)
         if held is None or loss < held.loss:
             self.best[complexity] = Member(expr, float(loss), complexity)
+            if complexity >= len(self._held) - 1:
+                self._held = np.concatenate([self._held, np.full(complexity + 2 - len(self._held), math.inf)])
+            self._held[complexity] = loss
             return True
         return False
 
-    def held_losses(self, complexities) -> list[float]:
-        """The held loss at each of ``complexities`` (inf where none is held): what a
-        candidate must beat to be kept."""
-        best = self.best
-        return [best[c].loss if c in best else math.inf for c in complexities]
+    def may_improve(self, losses: np.ndarray, complexities: np.ndarray) -> np.ndarray:
+        """``(N,) bool``: which of the candidates' ``losses`` (at non-negative integer
+        ``complexities``) are below the held loss of their complexity, so that
+        :meth:`consider` would keep the best of them (NaN and inf never are)."""
+        return losses < self._held[np.minimum(complexities, len(self._held) - 1)]
 
     def members(self) -> list[Member]:
         """Every held member (the best at each complexity), simplest first."""

@@ -50,6 +50,11 @@ class Population:
         """The expressions at ``rows`` (an index array or a boolean mask; a copy)."""
         return Population(self.codes[rows], self.values[rows], self.lengths[rows])
 
+    def split(self, n: int) -> tuple["Population", "Population"]:
+        """The first ``n`` expressions and the rest (views, not copies)."""
+        return (Population(self.codes[:n], self.values[:n], self.lengths[:n]),
+                Population(self.codes[n:], self.values[n:], self.lengths[n:]))
+
     def put(self, rows, other: "Population") -> None:
         """Overwrite the expressions at ``rows`` by ``other``'s, in order; ``other`` may be
         narrower but its expressions must fit this population's width."""

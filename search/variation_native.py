@@ -391,10 +391,8 @@ def _compiled():
     return ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(address), engine
 
 
-#: The arrays a call brings; the others are the variation's tables or reused scratch.
-_PER_CALL = ("u", "a_codes", "a_len", "b_codes", "b_len", "graft_len", "kind_or_cross", "out_codes", "out_index",
-             "out_len")
 _SLOT = {name: k for k, (name, _) in enumerate(ARRAYS)}
+_OUT_CODES, _OUT_INDEX, _OUT_LEN = _SLOT["out_codes"], _SLOT["out_index"], _SLOT["out_len"]
 
 
 class NativeChildren:
@@ -416,36 +414,56 @@ class NativeChildren:
         self._fixed = dict(maxsize=maxsize, width=width, has_unary=int(has_unary), has_binary=int(has_binary),
                            choice_cols=self._held["choices"].shape[1], table_size=len(self._held["arity"]),
                            pad_code=pad_code, n_weights=n_weights)
-        self._addresses = np.zeros(len(ARRAYS), dtype=np.int64)
+        self._table_addresses = np.zeros(len(ARRAYS), dtype=np.int64)
         for name, array in self._held.items():
-            self._addresses[_SLOT[name]] = array.ctypes.data
-        self._scratch_key = None
+            self._table_addresses[_SLOT[name]] = array.ctypes.data
+        self._scratch_key = self._scratch_cached = None
         self._fn, self._engine = _compiled()
 
-    def _scratch(self, n: int, tries: int, w: int, wg: int, keep: bool) -> dict:
-        """The work arrays for this shape: reused from the last call unless ``keep`` (the
-        per-edit results are returned, so they must be fresh)."""
-        key = (n, tries, w, wg)
-        if keep or key != self._scratch_key:
-            n_edits, wide = n * tries, 2 * w + wg + 2
-            i32 = np.int32
-            scratch = dict(code_buffer=np.empty(n * w + n_edits * w + n_edits + n_edits * wg + n * w + n_edits + 1, i32),
-                           segments=np.empty(n_edits * 3 * _N_SEGMENTS, i32), edit_codes=np.empty((n_edits, wide), i32),
-                           edit_index=np.empty((n_edits, wide), i32), total=np.empty(n_edits, i32))
-            dims = np.array([{"n": n, "w": w, "tries": tries, "wg": wg, "kind_mode": int(keep), **self._fixed}[k]
-                             for k in DIMS], dtype=np.int64)
-            scratch["dims"] = dims
-            if keep:
-                return scratch
-            self._scratch_key, self._scratch_arrays = key, scratch
-            for name, array in scratch.items():
-                if name != "dims":
-                    self._addresses[_SLOT[name]] = array.ctypes.data
-        return self._scratch_arrays
+    def _scratch(self, n: int, tries: int, w: int, wg: int, n_u: int, keep: bool) -> tuple:
+        """The work arrays for this shape, the kernel's array addresses pointing into them,
+        the code buffer's segment ends and the addresses of ``dims`` and of the addresses;
+        reused from the last call unless ``keep`` (the
+        per-edit results are returned, so they must be fresh).
+
+        Besides the kernel's own work arrays the scratch holds the call's inputs: ``u``,
+        and ``ints``, the lengths and the kinds or crossover flags side by side; the
+        parents' and partners' codes are read where the code buffer holds them.  Copying
+        into arrays whose addresses are known costs less than asking NumPy for the
+        addresses of the caller's arrays at every call."""
+        key = (n, tries, w, wg, n_u)
+        if not keep and key == self._scratch_key:
+            return self._scratch_cached
+        n_edits, wide = n * tries, 2 * w + wg + 2
+        i32 = np.int32
+        # the codes in the flat value buffer's layout: a, S (constants), L, G, b, OP (the
+        # kernel writes those), pad
+        ends = np.cumsum([n * w, n_edits * w, n_edits, n_edits * wg, n * w]).tolist()
+        scratch = dict(code_buffer=np.empty(ends[-1] + n_edits + 1, i32),
+                       segments=np.empty(n_edits * 3 * _N_SEGMENTS, i32), edit_codes=np.empty((n_edits, wide), i32),
+                       edit_index=np.empty((n_edits, wide), i32), total=np.empty(n_edits, i32),
+                       u=np.empty((n_u, n_edits), np.float32), ints=np.empty(2 * n + 2 * n_edits, i32))
+        addresses = self._table_addresses.copy()
+        for name, array in scratch.items():
+            if name in _SLOT:
+                addresses[_SLOT[name]] = array.ctypes.data
+        base, ints = scratch["code_buffer"].ctypes.data, scratch["ints"].ctypes.data
+        for name, address in (("u", scratch["u"].ctypes.data), ("a_codes", base), ("b_codes", base + 4 * ends[3]),
+                              ("a_len", ints), ("b_len", ints + 4 * n), ("graft_len", ints + 8 * n),
+                              ("kind_or_cross", ints + 8 * n + 4 * n_edits)):
+            addresses[_SLOT[name]] = address
+        scratch["dims"] = np.array([{"n": n, "w": w, "tries": tries, "wg": wg, "kind_mode": int(keep), **self._fixed}[k]
+                                    for k in DIMS], dtype=np.int64)
+        scratch["code_buffer"][-1] = self._pad
+        scratch["code_buffer"][ends[0]:ends[1]] = self._const
+        cached = scratch, addresses, ends, scratch["dims"].ctypes.data, addresses.ctypes.data
+        if not keep:
+            self._scratch_key, self._scratch_cached = key, cached
+        return cached
 
     def __call__(self, u, a_codes, a_len, b_codes, b_len, leaf_codes, graft_codes, graft_len, kind, cross, tries):
         """``(codes, value_index, lengths)`` as :func:`search.variation._children` returns
-        them; every integer array int32 and C-contiguous, ``u`` float32."""
+        them; ``u`` ``(n_u, n * tries)``, codes ``(n, w)``, the rest one-dimensional."""
         n, w = a_codes.shape
         n_edits, wg = n * tries, graft_codes.shape[1]
         kind_mode = kind is not None
@@ -453,22 +471,17 @@ class NativeChildren:
             raise ValueError(f"parents of width {w} are too narrow for children of width {self._width}")
         if kind_mode and kind.size and not (0 <= kind.min() and kind.max() <= self._fixed["n_weights"]):
             raise ValueError(f"edit kinds must be 0 .. {self._fixed['n_weights']}")
-        scratch = self._scratch(n, tries, w, wg, keep=kind_mode)
-        addresses = self._addresses.copy() if kind_mode else self._addresses
-        if kind_mode:
-            for name, array in scratch.items():
-                if name != "dims":
-                    addresses[_SLOT[name]] = array.ctypes.data
-        # the codes in the flat value buffer's layout: a, S (constants), L, G, b, OP (the
-        # kernel writes those), pad
-        code_buffer = scratch["code_buffer"]
-        ends = np.cumsum([n * w, n_edits * w, n_edits, n_edits * wg, n * w])
+        scratch, addresses, ends, dims_address, addresses_address = self._scratch(n, tries, w, wg, len(u),
+                                                                                   keep=kind_mode)
+        code_buffer, ints = scratch["code_buffer"], scratch["ints"]
         code_buffer[:ends[0]] = a_codes.ravel()
-        code_buffer[ends[0]:ends[1]] = self._const
         code_buffer[ends[1]:ends[2]] = leaf_codes
         code_buffer[ends[2]:ends[3]] = graft_codes.ravel()
         code_buffer[ends[3]:ends[4]] = b_codes.ravel()
-        code_buffer[-1] = self._pad
+        scratch["u"][...] = u
+        ints[:n], ints[n:2 * n], ints[2 * n:2 * n + n_edits] = a_len, b_len, graft_len
+        flags = kind if kind_mode else cross
+        ints[2 * n + n_edits:2 * n + n_edits + len(flags)] = flags
         # the kernel indexes its tables with these without bounds checks: one check over
         # them all, and only when it fails the arrays one by one, to say which
         table_size = self._fixed["table_size"]
@@ -477,16 +490,14 @@ class NativeChildren:
             return codes.size > 0 and not (-1 <= codes.min() and codes.max() < table_size - 1)
         if outside(code_buffer[:ends[4]]):
             name = next(name for name, codes in (("parent", a_codes), ("partner", b_codes), ("graft", graft_codes),
-                                                 ("leaf", leaf_codes)) if outside(codes))
+                                                 ("leaf", leaf_codes)) if outside(np.asarray(codes)))
             raise ValueError(f"{name} codes outside the operator set's codes (PAD, 0 .. {table_size - 2})")
         width = self._width
-        out = dict(out_codes=np.empty((n, width), np.int32), out_index=np.empty((n, width), np.int32),
-                   out_len=np.empty(n, np.int32))
-        given = dict(u=u, a_codes=a_codes, a_len=a_len, b_codes=b_codes, b_len=b_len, graft_len=graft_len,
-                     kind_or_cross=kind if kind_mode else cross.view(np.int8).astype(np.int32), **out)
-        for name in _PER_CALL:
-            addresses[_SLOT[name]] = given[name].ctypes.data
-        self._fn(scratch["dims"].ctypes.data, addresses.ctypes.data)
+        out = np.empty(n * (2 * width + 1), np.int32)   # codes, value indices, lengths
+        address = jit.address(out)
+        addresses[_OUT_CODES], addresses[_OUT_INDEX], addresses[_OUT_LEN] = (
+            address, address + 4 * n * width, address + 8 * n * width)
+        self._fn(dims_address, addresses_address)
         if kind_mode:
             return scratch["edit_codes"], scratch["edit_index"], scratch["total"]
-        return out["out_codes"], out["out_index"], out["out_len"]
+        return out[:n * width].reshape(n, width), out[n * width:2 * n * width].reshape(n, width), out[2 * n * width:]
