@@ -42,6 +42,7 @@ from .population import Population, Tables, from_exprs, to_exprs
 from .population import complexity as complexities
 from .problem import Problem
 from .simplify import simplify
+from .tournament_native import Tournament, costs as tournament_costs
 from .variation import Variation
 
 
@@ -250,27 +251,16 @@ def search(problem: Problem, settings: SearchSettings,
 
     def fitness() -> np.ndarray:
         """``(I, M)`` tournament cost of every member (lower is fitter)."""
-        sizes = islands.sizes
-        stride = int(sizes.max()) + 1
-        # each member's (island, complexity) bin, and the share of its island in that bin
-        bins = sizes + stride * np.arange(len(sizes))[:, None]
-        share = np.bincount(bins.ravel(), minlength=stride * len(sizes))[bins] / sizes.shape[1]
-        with np.errstate(over="ignore", invalid="ignore"):
-            cost = islands.losses / baseline * np.exp(s.adaptive_parsimony_scaling * share) + s.parsimony * sizes
-        return np.where(np.isnan(cost), np.inf, cost)
+        return tournament_costs(islands.losses, islands.sizes, baseline, s.adaptive_parsimony_scaling, s.parsimony)
+
+    tournament = Tournament(baseline, s.adaptive_parsimony_scaling, s.parsimony)
 
     def breed() -> Population:
         """``children_per_island`` children of every island, island after island: tournament
         winners, each mutated or (with ``crossover_probability``) crossed with a second."""
-        cost = fitness()
-        n_islands, size = cost.shape
-        n, t = s.children_per_island, s.tournament_selection_n
-        # entrants as rows of the island arrays: (I, 2n, t), parents' then partners' tournaments
-        entrants = rng.integers(size, size=(n_islands, 2 * n, t)) + islands.first_rows[:, :, None]
-        entrants = entrants.reshape(-1, t)
-        winners = entrants[np.arange(len(entrants)), np.argmin(cost.ravel()[entrants], axis=1)].reshape(n_islands, 2 * n)
-        both = islands.members.take(np.concatenate([winners[:, :n].ravel(), winners[:, n:].ravel()]))
-        parents, partners = both.split(n_islands * n)
+        n_islands, n = s.populations, s.children_per_island
+        rows = tournament(islands.losses, islands.sizes, rng.random((n_islands, 2 * n, s.tournament_selection_n)))
+        parents, partners = islands.members.take(rows).split(n_islands * n)
         return variation.children(rng, parents, partners, rng.random(len(parents)) < s.crossover_probability)
 
     def replace_oldest(children: Population, losses: np.ndarray, sizes: np.ndarray) -> None:

@@ -250,3 +250,27 @@ def test_codes_outside_the_operator_set_are_refused_and_named(which):
     a, b = (bad, good) if which == "parent" else (good, bad)
     with pytest.raises(ValueError, match=f"{which} codes outside the operator set's codes"):
         variation.children(rng, a, b, np.zeros(8, dtype=bool))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_native_tournament_picks_the_winners_numpy_picks(seed):
+    """The compiled fitness and tournaments give the rows NumPy's twin gives, with infinite
+    and NaN losses among the members, ties in size, and islands of differing mixes."""
+    from search.tournament_native import Tournament, tournament_rows
+
+    rng = np.random.default_rng(seed)
+    n_islands, size, n, t = 1 + seed, 64, 32, 6
+    losses = rng.lognormal(-3, 2, (n_islands, size))
+    losses[rng.random(losses.shape) < 0.1] = np.inf
+    losses[rng.random(losses.shape) < 0.05] = np.nan
+    sizes = rng.integers(1, 21, (n_islands, size))
+    uniforms = rng.random((n_islands, 2 * n, t))
+    expected = tournament_rows(losses, sizes, uniforms, 0.7, 20.0, 1e-4)
+    rows = Tournament(0.7, 20.0, 1e-4)(losses, sizes, uniforms)
+    np.testing.assert_array_equal(rows, expected)
+    # parents first, island after island: each row lies in its own island
+    island = np.concatenate([np.repeat(np.arange(n_islands), n)] * 2)
+    np.testing.assert_array_equal(rows // size, island)
+    # a member of least cost that meets itself in every entrant's place wins
+    lone = np.zeros((1, 2, 3)) + 0.5
+    assert Tournament(0.7, 20.0, 1e-4)(losses[:1], sizes[:1], lone).tolist() == [size // 2, size // 2]
