@@ -13,7 +13,9 @@ more rows than ``discover fit``'s default 500, a search whose evaluation weighs 
   stopping tolerance switched off, counted over the run's last 80 % (after compilation
   and the enumeration of small expressions), in-process and on a ``LocalCluster`` of each
   worker count; the configurations take turns, ``--repeats`` rounds, and the medians
-  are compared (single runs on a shared VM vary by 10-15 %);
+  are compared (single runs on a shared VM vary by 10-15 %); round ``k`` runs every
+  configuration with seed ``k`` (``--same-seed``: seed 0 in every round), since a search's
+  rate depends on the expressions its seed happens to breed;
 * **time to solution**: wall seconds until the search reaches the tolerance on the
   bundled example's law ``2.5 x0**2 + cos(x1)`` (x in [-3, 3]^2, 10,000 rows), one run
   per seed, median reported; runs that do not solve within
@@ -92,10 +94,11 @@ def one_search(problem, settings, client, islands_per_worker: bool = True):
 
 
 def _independent_search(X, y, seconds: float, seed: int, barrier, results, split: int = 0,
-                        batch_size: int | None = None) -> None:
+                        batch_size: int | None = None, round_seed: int = 0) -> None:
     """One plain process's search (the bound rows): warm up, wait for the others, run.
     ``split``: run group ``seed`` of the islands split ``split`` ways as the workers do
-    (:func:`search.distributed.group_settings`); 0: the whole search with seed ``seed``."""
+    (:func:`search.distributed.group_settings`) of the search with seed ``round_seed``; 0: the
+    whole search with seed ``round_seed + seed``."""
     from dataclasses import replace
 
     from discover.formula import formula_problem
@@ -105,7 +108,7 @@ def _independent_search(X, y, seconds: float, seed: int, barrier, results, split
 
     one_thread_pool_for_search()  # as `discover fit` and the embedded workers do
     problem = formula_problem(X, y, seed=0, **_batch(batch_size))
-    base = SearchSettings(random_state=0 if split else seed, tolerance=0.0)
+    base = SearchSettings(random_state=round_seed if split else round_seed + seed, tolerance=0.0)
     if split:
         base = group_settings(base, split)[seed]
     one_search(problem, replace(base, timeout_in_seconds=5.0), None)
@@ -120,9 +123,10 @@ def _batch(batch_size: int | None) -> dict:
 
 
 def independent_rates(X, y, seconds: float, n: int, rounds: int, split: bool = False,
-                      batch_size: int | None = None) -> list[float]:
+                      batch_size: int | None = None, seeds: list[int] | None = None) -> list[float]:
     """Per round, the summed rate of ``n`` independent searches running at the same time;
-    ``split``: the ``n`` groups of the ``n``-worker search, each with a worker's thread counts."""
+    ``split``: the ``n`` groups of the ``n``-worker search, each with a worker's thread counts;
+    ``seeds``: each round's search seed (default 0 in every round)."""
     import multiprocessing
 
     from search.distributed import worker_thread_env
@@ -130,10 +134,11 @@ def independent_rates(X, y, seconds: float, n: int, rounds: int, split: bool = F
     ctx = multiprocessing.get_context("spawn")
     out = []
     label = f"{n} plain process{'es' if n > 1 else ''}, " + ("the workers' groups" if split else "whole searches")
-    for _ in range(rounds):
+    for k in range(rounds):
         barrier, results = ctx.Barrier(n), ctx.Queue()
         procs = [ctx.Process(target=_independent_search,
-                             args=(X, y, seconds, i, barrier, results, n if split else 0, batch_size))
+                             args=(X, y, seconds, i, barrier, results, n if split else 0, batch_size,
+                                   seeds[k] if seeds else 0))
                  for i in range(n)]
         saved = dict(os.environ)
         if split:
@@ -155,7 +160,7 @@ def independent_rates(X, y, seconds: float, n: int, rounds: int, split: bool = F
 def measure(configs: list[tuple[str, int | None, bool]], problem, solve_problem, args,
             each_round=None) -> list[dict]:
     """Every configuration's rate runs (interleaved, ``--repeats`` rounds, so that drifts
-    of the machine hit all alike; ``each_round()`` is called after each round's runs) and
+    of the machine hit all alike; ``each_round(k)`` is called after round ``k``'s runs) and
     time-to-solution runs; one dict per configuration."""
     from dataclasses import replace
 
@@ -180,18 +185,18 @@ def measure(configs: list[tuple[str, int | None, bool]], problem, solve_problem,
             one_search(problem, replace(base, timeout_in_seconds=5.0, tolerance=0.0), clients.get(workers),
                        per_worker)  # warm-up
             rows.append(row)
-        for _ in range(args.repeats):
+        for k in range(args.repeats):
             for row in rows:
                 result, samples, wall, stats = one_search(
-                    problem, replace(base, timeout_in_seconds=args.seconds, tolerance=0.0), clients.get(row["workers"]),
-                    row["per_worker"])
+                    problem, replace(base, timeout_in_seconds=args.seconds, tolerance=0.0,
+                                     random_state=round_seed(args, k)), clients.get(row["workers"]), row["per_worker"])
                 row["rates"].append(windowed_rate(samples))
                 row["whole"].append(result.progress.evaluations / wall)
                 row["iterations"].append(result.progress.iteration)
                 row["stats"], row["wall"] = stats, wall
                 print(f"  {row['name']}: {row['rates'][-1]:,.0f} evals/s", flush=True)
             if each_round is not None:
-                each_round()
+                each_round(k)
         for row in rows:
             for seed in args.solve_seeds:
                 result, _, wall, _ = one_search(
@@ -207,6 +212,14 @@ def measure(configs: list[tuple[str, int | None, bool]], problem, solve_problem,
     return rows
 
 
+def round_seed(args, k: int) -> int:
+    """The seed of round ``k``'s rate runs: ``k``, or 0 with ``--same-seed``.  A search's rate
+    follows the expressions it happens to breed (one seed's 8-island search ran at 125k
+    evals/s where another's ran at 173k), so one seed's runs compare two trajectories more
+    than two ways of running them."""
+    return 0 if args.same_seed else k
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="wall time of each rate run (default 20)")
@@ -215,6 +228,9 @@ def main(argv=None) -> int:
                         help="seeds of the time-to-solution runs (default 0 1 2 3 4)")
     parser.add_argument("--solve-limit", type=float, default=90.0, help="cap of a time-to-solution run (default 90)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of rate runs (default 3); medians reported")
+    parser.add_argument("--same-seed", action="store_true",
+                        help="every round's searches with seed 0 (the protocol before 2026-12-08); by default "
+                             "round k runs seed k, so that the medians cover several searches, not one")
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=None,
                         help="rows each candidate is scored on (default: discover fit's, "
@@ -237,9 +253,12 @@ def main(argv=None) -> int:
             configs.append((f"{w} workers, 8 islands in all", w, False))
     alone: list[float] = []   # the search alone in a spawned process, in every round beside the others
     rows = measure(configs, problem, solve_problem, args,
-                   lambda: alone.extend(independent_rates(X, y, args.seconds, 1, 1, batch_size=args.batch_size)))
-    independent = independent_rates(X, y, args.seconds, 2, args.repeats, batch_size=args.batch_size)
-    groups = independent_rates(X, y, args.seconds, 2, args.repeats, split=True, batch_size=args.batch_size)
+                   lambda k: alone.extend(independent_rates(X, y, args.seconds, 1, 1, batch_size=args.batch_size,
+                                                            seeds=[round_seed(args, k)])))
+    seeds = [round_seed(args, k) for k in range(args.repeats)]
+    independent = independent_rates(X, y, args.seconds, 2, args.repeats, batch_size=args.batch_size, seeds=seeds)
+    groups = independent_rates(X, y, args.seconds, 2, args.repeats, split=True, batch_size=args.batch_size,
+                               seeds=seeds)
 
     from rich.console import Console
     from rich.table import Table
