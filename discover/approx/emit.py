@@ -14,7 +14,7 @@ from codegen.ops import OPS
 
 from .program import SLP, compact, to_program
 
-__all__ = ["INTERLEAVE", "c_code", "interleave", "kernel", "llvm_ir", "object_code"]
+__all__ = ["INTERLEAVE", "INTERLEAVE_DIVISION", "c_code", "interleave", "kernel", "llvm_ir", "object_code"]
 
 _CTYPE = {"float32": "float", "float64": "double"}
 
@@ -26,16 +26,20 @@ _CTYPE = {"float32": "float", "float64": "double"}
 #: exp 19 %, erf 13 %, log 6 %, sin 4-5 %, float64 exp 6 %, float64 log equal; six,
 #: twelve and sixteen were slower than eight)
 INTERLEAVE = {"avx512": 8, "other": 4}
+#: the same for a program with a division, whose pace the division unit sets, not the
+#: registers: on AVX-512 the log templates with their one division ran 3-4 % faster with
+#: four vectors than with eight (float32 1.53x -> 1.57x NumPy, float64 1.38x -> 1.43x); on
+#: AVX2 (AMD EPYC Zen 2, 2**14 elements in cache) two ran faster than four (float32 log
+#: 1.15e9 against 1.09e9 elements/s, float64 log 4.35e8 against 4.23e8; one, six and eight
+#: were slower), where float64 exp, without a division, kept four (6.41e8 against 6.20e8)
+INTERLEAVE_DIVISION = {"avx512": 4, "other": 2}
 
 
 def interleave(slp: SLP | None = None) -> int:
-    """The host's :data:`INTERLEAVE`; four for a program with a division (AVX-512, 2**14
-    elements in cache: the log templates with their one division ran 3-4 % faster with
-    four vectors than with eight, float32 1.53x -> 1.57x NumPy, float64 1.38x -> 1.43x;
-    the division unit, not the registers, sets their pace)."""
-    if slp is not None and any(ins.op == "div" for ins in slp.instrs):
-        return INTERLEAVE["other"]
-    return INTERLEAVE["avx512" if jit.has_feature("avx512f") else "other"]
+    """The host's :data:`INTERLEAVE`, or :data:`INTERLEAVE_DIVISION` for a program with a
+    division."""
+    table = INTERLEAVE_DIVISION if slp is not None and any(ins.op == "div" for ins in slp.instrs) else INTERLEAVE
+    return table["avx512" if jit.has_feature("avx512f") else "other"]
 
 
 def kernel(slp: SLP, name: str = "approx"):
