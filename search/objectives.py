@@ -155,8 +155,13 @@ class LeastSquares(Objective):
             tp = t - tc * c
             var = row_sum(gp * gp)
             cov = row_sum(gp * tp)
-            tiny = jnp.finfo(g.dtype).tiny * 1e6 * g.shape[1]
-            a = jnp.where(var > tiny, cov / jnp.where(var > tiny, var, 1.0), 0.0)
+            # no scale where what is left of g after the offset's projection is rounding
+            # (a constant candidate under a map: Φ(2·1) = 2Φ1 up to the matmul's rounding,
+            # whose noise the scale would otherwise fit); besides the absolute floor
+            info = jnp.finfo(g.dtype)
+            tiny = info.tiny * 1e6 * g.shape[1]
+            shaped = (var > tiny) & (var > (64 * info.eps) ** 2 * row_sum(g * g))
+            a = jnp.where(shaped, cov / jnp.where(shaped, var, 1.0), 0.0)
             b = tc - a * gc
             resid = a[:, None] * gp - tp
         elif self.scaling == "scale":
