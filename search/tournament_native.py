@@ -142,10 +142,12 @@ class Tournament:
 
     def __call__(self, losses: np.ndarray, sizes: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         """The winners' rows ``(2 I n,) int64`` (module docstring)."""
+        two_n, t = uniforms.shape[1:]
+        if t < 1:   # the kernel would leave the rows unwritten
+            raise ValueError("a tournament needs at least one entrant (tournament_selection_n >= 1)")
         if self._fn is None:
             return tournament_rows(losses, sizes, uniforms, *self._params)
         n_islands, size = losses.shape
-        two_n, t = uniforms.shape[1:]
         losses = np.ascontiguousarray(losses, dtype=np.float64)
         sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         uniforms = np.ascontiguousarray(uniforms, dtype=np.float64)
@@ -156,7 +158,7 @@ class Tournament:
         if int(sizes.min()) < 0:
             raise ValueError("member sizes must be non-negative")
         rows = np.empty(n_islands * two_n, dtype=np.int64)
-        if t > 0 and two_n > 0:
+        if two_n > 0:
             self._fn(n_islands, size, two_n // 2, t, stride, jit.address(losses), jit.address(sizes),
                      jit.address(uniforms), jit.address(self._params), jit.address(self._counts),
                      jit.address(self._cost), jit.address(rows))

@@ -274,3 +274,5 @@ def test_the_native_tournament_picks_the_winners_numpy_picks(seed):
     # a member of least cost that meets itself in every entrant's place wins
     lone = np.zeros((1, 2, 3)) + 0.5
     assert Tournament(0.7, 20.0, 1e-4)(losses[:1], sizes[:1], lone).tolist() == [size // 2, size // 2]
+    with pytest.raises(ValueError, match="at least one entrant"):
+        Tournament(0.7, 20.0, 1e-4)(losses, sizes, uniforms[:, :, :0])
